@@ -1,0 +1,551 @@
+/* config: reading a composition file: the document, secrets, models and
+ * server settings, with value substitution; nodes.c does the architecture. */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/loader.h"
+#include "config/subst.h"
+#include "upstream/url.h"
+#include "util/buf.h"
+
+static char *xstrdup(const char *s) {
+  char *p = strdup(s ? s : "");
+  if (!p)
+    abort();
+  return p;
+}
+
+/* ---- reporting ---- */
+
+void lln_loader_report(lln_loader *L, lln_diag_severity sev, const char *path, const char *fmt, ...) {
+  int line = 0, col = 0;
+  if (path && L->doc.root)
+    lln_jsonc_position(&L->doc, path, &line, &col);
+  lln_buf msg;
+  lln_buf_init(&msg);
+  va_list ap;
+  va_start(ap, fmt);
+  lln_buf_vprintf(&msg, fmt, ap);
+  va_end(ap);
+  lln_diags_add(L->diags, sev, line, col, "%s", msg.data ? msg.data : "");
+  lln_buf_free(&msg);
+}
+
+/* Edit distance over names where '-' and '_' and case do not count, so
+ * "on-failure" suggests "on_failure" and "outputTo" suggests "output-to". */
+static int name_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64)
+    return 99;
+  int row[65];
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      char ca = (char)tolower((unsigned char)a[i - 1]), cb = (char)tolower((unsigned char)b[j - 1]);
+      if (ca == '_')
+        ca = '-';
+      if (cb == '_')
+        cb = '-';
+      int cost = ca == cb ? 0 : 1;
+      int best = diag + cost;
+      if (row[j] + 1 < best)
+        best = row[j] + 1;
+      if (row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      diag = row[j];
+      row[j] = best;
+    }
+  }
+  return row[lb];
+}
+
+void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, const char *const *known) {
+  const cJSON *item;
+  cJSON_ArrayForEach(item, obj) {
+    int found = 0;
+    const char *best = NULL;
+    int best_d = 3;
+    for (size_t i = 0; known[i]; i++) {
+      if (strcmp(item->string, known[i]) == 0) {
+        found = 1;
+        break;
+      }
+      int d = name_distance(item->string, known[i]);
+      if (d < best_d)
+        best_d = d, best = known[i];
+    }
+    if (found)
+      continue;
+    lln_buf p;
+    lln_buf_init(&p);
+    lln_buf_printf(&p, "%s/%s", path, item->string);
+    if (best)
+      lln_loader_report(L, LLN_DIAG_WARNING, p.data, "unknown key \"%s\" is ignored; did you mean \"%s\"?",
+                        item->string, best);
+    else
+      lln_loader_report(L, LLN_DIAG_WARNING, p.data, "unknown key \"%s\" is ignored", item->string);
+    lln_buf_free(&p);
+  }
+}
+
+const char *lln_loader_string(lln_loader *L, const cJSON *obj, const char *key, const char *path) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!v || cJSON_IsNull(v))
+    return NULL;
+  if (!cJSON_IsString(v)) {
+    lln_buf p;
+    lln_buf_init(&p);
+    lln_buf_printf(&p, "%s/%s", path, key);
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "\"%s\" must be a string", key);
+    lln_buf_free(&p);
+    return NULL;
+  }
+  return v->valuestring;
+}
+
+/* ---- substitution ---- */
+
+static const char *lookup_ref(void *ctx, const char *name) {
+  lln_loader *L = ctx;
+  if (strncmp(name, "secrets.", 8) == 0) {
+    for (size_t i = 0; i < L->cfg->n_secrets; i++) {
+      if (strcmp(L->cfg->secrets[i].ref, name) == 0)
+        return L->cfg->secrets[i].value;
+    }
+    return NULL;
+  }
+  const char *v = getenv(name);
+  if (!v)
+    v = lln_envfile_get(&L->env_file, name);
+  return v;
+}
+
+/* Substitutes one configuration value. `what` names it for messages
+ * ("model 'x': api-key"). An unset reference is an error at run and a
+ * warning at validate; the value is then kept as written. */
+static char *substitute(lln_loader *L, const char *value, const char *path, const char *what) {
+  lln_buf out;
+  lln_buf_init(&out);
+  char missing[256];
+  if (lln_subst(value, lookup_ref, L, &out, missing, sizeof missing) != 0) {
+    int run = L->opts->mode == LLN_LOAD_RUN;
+    lln_loader_report(L, run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path,
+                      "%s uses $%s, which is not set%s", what, missing,
+                      strncmp(missing, "secrets.", 8) == 0 ? " (no such secret is loaded)"
+                                                           : " (export it or pass --env-file FILE)");
+  }
+  return lln_buf_steal(&out);
+}
+
+/* ---- secrets ---- */
+
+static void add_secret(lln_config *cfg, const char *name, const char *var, const char *value) {
+  cfg->secrets = realloc(cfg->secrets, (cfg->n_secrets + 1) * sizeof *cfg->secrets);
+  if (!cfg->secrets)
+    abort();
+  lln_buf ref;
+  lln_buf_init(&ref);
+  lln_buf_printf(&ref, "secrets.%s.%s", name, var);
+  cfg->secrets[cfg->n_secrets++] = (lln_secret_value){lln_buf_steal(&ref), xstrdup(value)};
+}
+
+static void load_secret(lln_loader *L, const char *name, const cJSON *spec, const char *path) {
+  static const char *const known[] = {"source", "variable", "variables", "path", "address", "token-env",
+                                      "token_env", "mount", NULL};
+  if (!cJSON_IsObject(spec)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" must be an object", name);
+    return;
+  }
+  lln_loader_check_keys(L, spec, path, known);
+  const char *source = lln_loader_string(L, spec, "source", path);
+  int run = L->opts->mode == LLN_LOAD_RUN;
+  lln_diag_severity missing_sev = run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING;
+  const cJSON *vars = cJSON_GetObjectItemCaseSensitive(spec, "variables");
+  const char *one = lln_loader_string(L, spec, "variable", path);
+  if (!source) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" needs a \"source\" (env, env-file or vault)", name);
+  } else if (strcmp(source, "env") == 0 || strcmp(source, "env-file") == 0) {
+    lln_envfile file = {0};
+    int from_file = strcmp(source, "env-file") == 0;
+    if (from_file) {
+      const char *fpath = lln_loader_string(L, spec, "path", path);
+      char err[512];
+      if (!fpath) {
+        lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": an env-file source needs a \"path\"", name);
+        return;
+      }
+      if (lln_envfile_load(&file, fpath, err, sizeof err) != 0) {
+        lln_loader_report(L, missing_sev, path, "secret \"%s\": %s", name, err);
+        return;
+      }
+    }
+    size_t n = 0;
+    const char *names[64];
+    if (one)
+      names[n++] = one;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, vars) {
+      if (cJSON_IsString(v) && n < 64)
+        names[n++] = v->valuestring;
+    }
+    if (n == 0)
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" names no \"variable\" or \"variables\"", name);
+    for (size_t i = 0; i < n; i++) {
+      const char *value = from_file ? lln_envfile_get(&file, names[i]) : lookup_ref(L, names[i]);
+      if (value)
+        add_secret(L->cfg, name, names[i], value);
+      else
+        lln_loader_report(L, missing_sev, path, "secret \"%s\": %s is not set%s", name, names[i],
+                          from_file ? " in its env-file" : " in the environment");
+    }
+    lln_envfile_free(&file);
+  } else if (strcmp(source, "vault") == 0) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "secret \"%s\": vault secrets are not supported by this build yet; use env or env-file",
+                      name);
+  } else {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": unknown source \"%s\" (env, env-file or vault)",
+                      name, source);
+  }
+}
+
+static void load_secrets(lln_loader *L, const cJSON *secrets) {
+  if (!secrets)
+    return;
+  if (!cJSON_IsObject(secrets)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "/secrets", "\"secrets\" must be an object");
+    return;
+  }
+  const cJSON *s;
+  cJSON_ArrayForEach(s, secrets) {
+    lln_buf path;
+    lln_buf_init(&path);
+    lln_buf_printf(&path, "/secrets/%s", s->string);
+    load_secret(L, s->string, s, path.data);
+    lln_buf_free(&path);
+  }
+}
+
+/* ---- models ---- */
+
+static long seconds_ms(lln_loader *L, const cJSON *m, const char *key, const char *path, long def) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+  if (!v)
+    return def;
+  if (!cJSON_IsNumber(v) || v->valuedouble <= 0 || v->valuedouble > 86400) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "\"%s\" must be a number of seconds between 0 and 86400", key);
+    return def;
+  }
+  return (long)(v->valuedouble * 1000.0);
+}
+
+static void load_model(lln_loader *L, lln_model *model, const char *key, const cJSON *m, const char *path) {
+  static const char *const known[] = {"type",    "interface", "url",     "api-key",    "timeout",
+                                      "connect-timeout", "retries", "headers", "rate-limit", NULL};
+  model->key = xstrdup(key);
+  model->timeout_ms = 120000;
+  model->connect_timeout_ms = 10000;
+  model->retries = 2;
+  if (!cJSON_IsObject(m)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\" must be an object", key);
+    return;
+  }
+  lln_loader_check_keys(L, m, path, known);
+  const char *type = lln_loader_string(L, m, "type", path);
+  model->type = xstrdup(type ? type : "external");
+  if (!type)
+    lln_loader_report(L, LLN_DIAG_WARNING, path, "model \"%s\" has no \"type\"; \"external\" is assumed", key);
+  else if (strcmp(type, "external") != 0)
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "model \"%s\": type \"%s\" is not supported by this build; only \"external\" "
+                      "(an OpenAI-compatible API reached by URL) is",
+                      key, type);
+  const char *iface = lln_loader_string(L, m, "interface", path);
+  if (iface && strcmp(iface, "openai-api") != 0)
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": interface \"%s\" is not supported (openai-api)",
+                      key, iface);
+
+  char what[300];
+  const char *url = lln_loader_string(L, m, "url", path);
+  lln_buf p;
+  lln_buf_init(&p);
+  lln_buf_printf(&p, "%s/url", path);
+  if (!url) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\" needs a \"url\"", key);
+  } else {
+    snprintf(what, sizeof what, "model \"%s\": url", key);
+    model->url = substitute(L, url, p.data, what);
+    if (!lln_subst_has_ref(model->url)) {
+      model->chat_url = lln_url_chat_completions(model->url);
+      if (!model->chat_url)
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data, "model \"%s\": url \"%s\" is not an http:// or https:// URL",
+                          key, model->url);
+    }
+  }
+  const char *api_key = lln_loader_string(L, m, "api-key", path);
+  if (api_key) {
+    lln_buf_reset(&p);
+    lln_buf_printf(&p, "%s/api-key", path);
+    snprintf(what, sizeof what, "model \"%s\": api-key", key);
+    model->api_key = substitute(L, api_key, p.data, what);
+  }
+  lln_buf_free(&p);
+
+  model->timeout_ms = seconds_ms(L, m, "timeout", path, model->timeout_ms);
+  model->connect_timeout_ms = seconds_ms(L, m, "connect-timeout", path, model->connect_timeout_ms);
+  const cJSON *retries = cJSON_GetObjectItemCaseSensitive(m, "retries");
+  if (retries) {
+    if (!cJSON_IsNumber(retries) || retries->valuedouble < 0 || retries->valuedouble > 10)
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "\"retries\" must be a number from 0 to 10");
+    else
+      model->retries = retries->valueint;
+  }
+
+  const cJSON *headers = cJSON_GetObjectItemCaseSensitive(m, "headers");
+  size_t nh = 0;
+  model->headers = calloc((size_t)cJSON_GetArraySize(headers) + 1, sizeof(char *));
+  if (!model->headers)
+    abort();
+  if (headers && !cJSON_IsObject(headers))
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": \"headers\" must be an object of strings", key);
+  const cJSON *h;
+  const cJSON *header_obj = cJSON_IsObject(headers) ? headers : NULL;
+  cJSON_ArrayForEach(h, header_obj) {
+    if (!cJSON_IsString(h) || strpbrk(h->string, ": \r\n") || strpbrk(h->valuestring, "\r\n")) {
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": header \"%s\" must be a one-line string", key,
+                        h->string);
+      continue;
+    }
+    snprintf(what, sizeof what, "model \"%s\": header %s", key, h->string);
+    char *value = substitute(L, h->valuestring, path, what);
+    lln_buf line;
+    lln_buf_init(&line);
+    lln_buf_printf(&line, "%s: %s", h->string, value);
+    free(value);
+    model->headers[nh++] = lln_buf_steal(&line);
+  }
+}
+
+static void load_models(lln_loader *L, const cJSON *models) {
+  if (!models) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "", "the composition needs a \"models\" object");
+    return;
+  }
+  if (!cJSON_IsObject(models)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "/models", "\"models\" must be an object");
+    return;
+  }
+  lln_config *cfg = L->cfg;
+  cfg->n_models = (size_t)cJSON_GetArraySize(models);
+  cfg->models = calloc(cfg->n_models ? cfg->n_models : 1, sizeof *cfg->models);
+  if (!cfg->models)
+    abort();
+  size_t i = 0;
+  const cJSON *m;
+  cJSON_ArrayForEach(m, models) {
+    lln_buf path;
+    lln_buf_init(&path);
+    lln_buf_printf(&path, "/models/%s", m->string);
+    load_model(L, &cfg->models[i++], m->string, m, path.data);
+    lln_buf_free(&path);
+  }
+}
+
+/* ---- server ---- */
+
+static void load_server(lln_loader *L, const cJSON *server) {
+  static const char *const known[] = {"workers",         "api-keys",   "cors",       "max-body-bytes",
+                                      "max-concurrent",  "request-timeout", "log-format", "max-hops",
+                                      "rate-limit-store", NULL};
+  lln_server_settings *s = &L->cfg->server;
+  s->workers = 0;
+  s->max_body_bytes = 8 * 1024 * 1024;
+  s->max_concurrent = 0;
+  s->request_timeout_ms = 300000;
+  s->max_hops = 10;
+  if (!server)
+    return;
+  if (!cJSON_IsObject(server)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "/server", "\"server\" must be an object");
+    return;
+  }
+  lln_loader_check_keys(L, server, "/server", known);
+  struct {
+    const char *key;
+    double min, max;
+  } nums[] = {{"workers", 0, 256},
+              {"max-body-bytes", 1024, 1024.0 * 1024 * 1024},
+              {"max-concurrent", 0, 1e6},
+              {"request-timeout", 0.001, 86400},
+              {"max-hops", 1, 100}};
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(server, nums[i].key);
+    if (!v)
+      continue;
+    if (!cJSON_IsNumber(v) || v->valuedouble < nums[i].min || v->valuedouble > nums[i].max) {
+      char path[64];
+      snprintf(path, sizeof path, "/server/%s", nums[i].key);
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "\"%s\" must be a number from %g to %g", nums[i].key,
+                        nums[i].min, nums[i].max);
+      continue;
+    }
+    double d = v->valuedouble;
+    switch (i) {
+    case 0: s->workers = (int)d; break;
+    case 1: s->max_body_bytes = (size_t)d; break;
+    case 2: s->max_concurrent = (int)d; break;
+    case 3: s->request_timeout_ms = (long)(d * 1000); break;
+    case 4: s->max_hops = (int)d; break;
+    }
+  }
+  const cJSON *keys = cJSON_GetObjectItemCaseSensitive(server, "api-keys");
+  if (keys) {
+    if (!cJSON_IsArray(keys)) {
+      lln_loader_report(L, LLN_DIAG_ERROR, "/server/api-keys", "\"api-keys\" must be an array of strings");
+      return;
+    }
+    s->api_keys = calloc((size_t)cJSON_GetArraySize(keys) + 1, sizeof(char *));
+    if (!s->api_keys)
+      abort();
+    const cJSON *k;
+    cJSON_ArrayForEach(k, keys) {
+      if (!cJSON_IsString(k) || !*k->valuestring) {
+        lln_loader_report(L, LLN_DIAG_ERROR, "/server/api-keys", "each api key must be a non-empty string");
+        continue;
+      }
+      s->api_keys[s->n_api_keys++] = substitute(L, k->valuestring, "/server/api-keys", "server: api-keys");
+    }
+  }
+}
+
+/* ---- document ---- */
+
+static char *read_file(const char *path, size_t *len, char *err, size_t err_size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, err_size, "cannot open: %s", strerror(errno));
+    return NULL;
+  }
+  lln_buf b;
+  lln_buf_init(&b);
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    lln_buf_append(&b, chunk, n);
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    snprintf(err, err_size, "cannot read: %s", strerror(errno));
+    lln_buf_free(&b);
+    return NULL;
+  }
+  *len = b.len;
+  return lln_buf_steal(&b);
+}
+
+int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *opts, lln_diags *diags) {
+  static const char *const known[] = {"models", "architecture", "secrets", "functions", "server", NULL};
+  memset(cfg, 0, sizeof *cfg);
+  cfg->path = xstrdup(path);
+  lln_loader L = {.cfg = cfg, .diags = diags, .opts = opts};
+  char err[1024];
+  size_t len = 0;
+  char *text = read_file(path, &len, err, sizeof err);
+  if (!text) {
+    lln_diags_add(diags, LLN_DIAG_ERROR, 0, 0, "%s", err);
+    lln_config_free(cfg);
+    return -1;
+  }
+  if (lln_jsonc_parse(&L.doc, text, len, err, sizeof err) != 0) {
+    int line = 0, col = 0, used = 0;
+    if (sscanf(err, "%d:%d: %n", &line, &col, &used) < 2)
+      used = 0;
+    lln_diags_add(diags, LLN_DIAG_ERROR, line, col, "%s", err + used);
+    free(text);
+    lln_config_free(cfg);
+    return -1;
+  }
+  free(text);
+  const cJSON *root = L.doc.root;
+  if (!cJSON_IsObject(root)) {
+    lln_loader_report(&L, LLN_DIAG_ERROR, "", "a composition is a JSON object with \"models\" and \"architecture\"");
+  } else {
+    lln_loader_check_keys(&L, root, "", known);
+    if (opts->env_file && lln_envfile_load(&L.env_file, opts->env_file, err, sizeof err) != 0)
+      lln_diags_add(diags, LLN_DIAG_ERROR, 0, 0, "--env-file: %s", err);
+    load_secrets(&L, cJSON_GetObjectItemCaseSensitive(root, "secrets"));
+    load_models(&L, cJSON_GetObjectItemCaseSensitive(root, "models"));
+    load_server(&L, cJSON_GetObjectItemCaseSensitive(root, "server"));
+    const cJSON *functions = cJSON_GetObjectItemCaseSensitive(root, "functions");
+    if (functions && !cJSON_IsObject(functions))
+      lln_loader_report(&L, LLN_DIAG_ERROR, "/functions", "\"functions\" must be an object");
+    lln_loader_nodes(&L, cJSON_GetObjectItemCaseSensitive(root, "architecture"));
+  }
+  lln_jsonc_free(&L.doc);
+  lln_envfile_free(&L.env_file);
+  if (diags->errors) {
+    lln_config_free(cfg);
+    return -1;
+  }
+  return 0;
+}
+
+static void free_strv(char **v, size_t n) {
+  for (size_t i = 0; v && (n ? i < n : v[i] != NULL); i++)
+    free(v[i]);
+  free(v);
+}
+
+void lln_config_free(lln_config *cfg) {
+  for (size_t i = 0; i < cfg->n_models; i++) {
+    lln_model *m = &cfg->models[i];
+    free(m->key);
+    free(m->type);
+    free(m->url);
+    free(m->chat_url);
+    free(m->api_key);
+    free_strv(m->headers, 0);
+  }
+  free(cfg->models);
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    lln_node *n = &cfg->nodes[i];
+    free(n->name);
+    free_strv(n->model_ids, n->n_model_ids);
+    free(n->targets);
+    free(n->use_case);
+    free(n->if_src);
+    lln_cond_free(n->cond);
+    cJSON_Delete(n->options);
+    free(n->system);
+    free(n->prompt_template);
+    free_strv(n->header_keys, n->n_header_keys);
+    free(n->bind_addr);
+    free(n->url);
+  }
+  free(cfg->nodes);
+  for (size_t i = 0; i < cfg->n_secrets; i++) {
+    free(cfg->secrets[i].ref);
+    free(cfg->secrets[i].value);
+  }
+  free(cfg->secrets);
+  free_strv(cfg->server.api_keys, cfg->server.n_api_keys);
+  free(cfg->path);
+  memset(cfg, 0, sizeof *cfg);
+}
+
+const lln_node *lln_config_node(const lln_config *cfg, const char *name) {
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    if (strcmp(cfg->nodes[i].name, name) == 0)
+      return &cfg->nodes[i];
+  }
+  return NULL;
+}

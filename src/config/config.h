@@ -1,0 +1,102 @@
+/* config: the composition file as the rest of llmnet sees it: models,
+ * nodes with their candidate lists resolved, secrets loaded and server
+ * settings, all validated. Immutable once loaded, so request threads share
+ * it without locks. */
+#ifndef LLN_CONFIG_H
+#define LLN_CONFIG_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "config/diag.h"
+#include "pipeline/cond.h"
+
+typedef struct lln_model {
+  char *key;
+  char *type;
+  char *url;      /* base URL as written after substitution */
+  char *chat_url; /* where chat completions are sent */
+  char *api_key;  /* NULL when none */
+  char **headers; /* NULL-terminated "Name: value" lines, substituted */
+  long timeout_ms;
+  long connect_timeout_ms;
+  int retries;
+} lln_model;
+
+typedef enum { LLN_ADAPTER_OPENAI, LLN_ADAPTER_OUTPUT, LLN_ADAPTER_WS } lln_adapter;
+
+typedef struct lln_node lln_node;
+
+struct lln_node {
+  char *name;
+  int index;     /* position in the file */
+  int layer;     /* -1 when the node belongs to no layer */
+  lln_adapter adapter;
+  const lln_model *model;    /* as written; NULL when inherited or none */
+  const lln_model *endpoint; /* the one used: own or inherited */
+  const lln_node *inherited_from;
+  char **model_ids; /* model_override (fallbacks in order), else the node name */
+  size_t n_model_ids;
+  lln_node **targets; /* output-to expanded, in order */
+  size_t n_targets;
+  int routes_only; /* the entry node with model targets: it never answers */
+  char *use_case;
+  char *if_src;
+  lln_cond *cond;
+  cJSON *options; /* extra-options passed to the upstream body */
+  char *system;
+  char *prompt_template;
+  char **header_keys; /* UseHeaderKeys */
+  size_t n_header_keys;
+  char *bind_addr;
+  int bind_port; /* 0 when not set */
+  char *url;     /* ws sinks */
+  int is_default;
+};
+
+typedef struct lln_server_settings {
+  int workers;
+  char **api_keys;
+  size_t n_api_keys;
+  size_t max_body_bytes;
+  int max_concurrent;
+  long request_timeout_ms;
+  int max_hops;
+} lln_server_settings;
+
+typedef struct lln_secret_value {
+  char *ref; /* "secrets.NAME.VAR" */
+  char *value;
+} lln_secret_value;
+
+typedef struct lln_config {
+  char *path;
+  lln_model *models;
+  size_t n_models;
+  lln_node *nodes;
+  size_t n_nodes;
+  lln_node *entry;
+  const lln_node *router; /* whose endpoint routes choices after layer 0 */
+  lln_server_settings server;
+  lln_secret_value *secrets;
+  size_t n_secrets;
+} lln_config;
+
+typedef enum {
+  LLN_LOAD_RUN,     /* unset variables and secrets are errors */
+  LLN_LOAD_VALIDATE /* they are warnings */
+} lln_load_mode;
+
+typedef struct lln_load_options {
+  lln_load_mode mode;
+  const char *env_file; /* --env-file, or NULL */
+} lln_load_options;
+
+/* Loads and validates `path`. Every problem goes into `diags`; returns 0
+ * when there is no error (warnings allowed), else -1 (cfg is then freed). */
+int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *opts, lln_diags *diags);
+void lln_config_free(lln_config *cfg);
+
+const lln_node *lln_config_node(const lln_config *cfg, const char *name);
+
+#endif

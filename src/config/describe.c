@@ -1,0 +1,53 @@
+/* describe: a reader's view of what the loader resolved: inherited
+ * endpoints, expanded output-to lists, the entry node's role. */
+#include "config/describe.h"
+
+#include "util/mask.h"
+
+void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE *out) {
+  fprintf(out, "pipeline %s\n", cfg->path);
+  fprintf(out, "listen   http://%s:%d  (POST /v1/chat/completions, GET /v1/models, GET /health)\n\n", addr, port);
+  fprintf(out, "models\n");
+  for (size_t i = 0; i < cfg->n_models; i++) {
+    const lln_model *m = &cfg->models[i];
+    char key[64];
+    lln_mask_secret(m->api_key, key, sizeof key);
+    fprintf(out, "  %-20s %s  key %s  timeout %lds\n", m->key, m->chat_url ? m->chat_url : m->url, key,
+            m->timeout_ms / 1000);
+  }
+  fprintf(out, "\nnodes\n");
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    const lln_node *n = &cfg->nodes[i];
+    const char *role = n->adapter == LLN_ADAPTER_OUTPUT ? "output"
+                       : n->adapter == LLN_ADAPTER_WS   ? "ws sink"
+                       : n->routes_only                 ? "router"
+                       : n->n_targets == 0              ? "answers (terminal)"
+                                                        : "answers";
+    if (n->layer >= 0)
+      fprintf(out, "  [%d] %s", n->layer, n->name);
+    else
+      fprintf(out, "  [-] %s", n->name);
+    fprintf(out, "  %s%s%s\n", role, n == cfg->entry ? ", entry" : "", n->is_default ? ", default" : "");
+    if (n->endpoint) {
+      fprintf(out, "      model    %s", n->endpoint->key);
+      if (n->inherited_from)
+        fprintf(out, " (inherited from %s)", n->inherited_from->name);
+      fprintf(out, " as");
+      for (size_t k = 0; k < n->n_model_ids; k++)
+        fprintf(out, "%s %s", k ? "," : "", n->model_ids[k]);
+      fprintf(out, "\n");
+    }
+    if (n->use_case)
+      fprintf(out, "      use-case %s\n", n->use_case);
+    if (n->if_src)
+      fprintf(out, "      if       %s\n", n->if_src);
+    if (n->url)
+      fprintf(out, "      url      %s\n", n->url);
+    if (n->n_targets) {
+      fprintf(out, "      then    ");
+      for (size_t k = 0; k < n->n_targets; k++)
+        fprintf(out, "%s %s", k ? "," : "", n->targets[k]->name);
+      fprintf(out, n->n_targets > 1 ? "  (router model chooses)\n" : "\n");
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/* loader: state shared by the files that turn a composition document into
+ * an lln_config (config.c: document, secrets, models, server; nodes.c: the
+ * architecture graph). Internal to src/config. */
+#ifndef LLN_CONFIG_LOADER_H
+#define LLN_CONFIG_LOADER_H
+
+#include "config/config.h"
+#include "config/envfile.h"
+#include "config/jsonc.h"
+
+typedef struct lln_loader {
+  lln_config *cfg;
+  lln_diags *diags;
+  const lln_load_options *opts;
+  lln_jsonc_doc doc;
+  lln_envfile env_file;
+} lln_loader;
+
+/* Adds a problem placed at the JSON pointer `path` (its line:col when the
+ * path exists in the file). */
+void lln_loader_report(lln_loader *L, lln_diag_severity sev, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Warns about members of `obj` not in `known` (NULL-terminated), with a
+ * "did you mean" suggestion when one is close. */
+void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, const char *const *known);
+/* A string member, NULL when absent; reports a type error when present but
+ * not a string (or null when allow_null). */
+const char *lln_loader_string(lln_loader *L, const cJSON *obj, const char *key, const char *path);
+
+int lln_loader_nodes(lln_loader *L, const cJSON *arch);
+
+#endif

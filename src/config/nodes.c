@@ -1,0 +1,433 @@
+/* nodes: the architecture array: node fields, the entry node, output-to
+ * expanded into target lists, endpoints inherited from routing nodes, and
+ * the checks that make the graph safe to run (names, cycles, conditions). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/loader.h"
+#include "util/buf.h"
+
+/* extra-options keys that configure llmnet itself; the rest go upstream. */
+static const char *const own_options[] = {"model_override", "system", "prompt-template", "UseHeaderKeys", NULL};
+
+static int is_own_option(const char *key) {
+  for (size_t i = 0; own_options[i]; i++) {
+    if (strcmp(key, own_options[i]) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+static char *xstrdup(const char *s) {
+  char *p = strdup(s);
+  if (!p)
+    abort();
+  return p;
+}
+
+static void node_path(lln_buf *p, size_t i, const char *key) {
+  lln_buf_reset(p);
+  lln_buf_printf(p, "/architecture/%zu%s%s", i, key ? "/" : "", key ? key : "");
+}
+
+static int model_node(const lln_node *n) { return n->adapter == LLN_ADAPTER_OPENAI; }
+
+static char **string_list(lln_loader *L, const cJSON *v, const char *path, const char *what, size_t *count) {
+  size_t n = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 1;
+  char **out = calloc(n + 1, sizeof *out);
+  if (!out)
+    abort();
+  *count = 0;
+  if (cJSON_IsString(v)) {
+    out[(*count)++] = xstrdup(v->valuestring);
+    return out;
+  }
+  const cJSON *e;
+  const cJSON *array = cJSON_IsArray(v) ? v : NULL;
+  cJSON_ArrayForEach(e, array) {
+    if (cJSON_IsString(e) && *e->valuestring)
+      out[(*count)++] = xstrdup(e->valuestring);
+    else
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "%s must hold non-empty strings", what);
+  }
+  if (!cJSON_IsArray(v))
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "%s must be a string or an array of strings", what);
+  return out;
+}
+
+static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf *p, size_t i) {
+  n->options = cJSON_CreateObject();
+  if (!opts)
+    return;
+  node_path(p, i, "extra-options");
+  if (!cJSON_IsObject(opts)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, p->data, "\"extra-options\" must be an object");
+    return;
+  }
+  const cJSON *o;
+  cJSON_ArrayForEach(o, opts) {
+    if (!is_own_option(o->string))
+      cJSON_AddItemToObject(n->options, o->string, cJSON_Duplicate(o, 1));
+  }
+  const cJSON *ov = cJSON_GetObjectItemCaseSensitive(opts, "model_override");
+  if (ov) {
+    free(n->model_ids);
+    n->model_ids = string_list(L, ov, p->data, "model_override", &n->n_model_ids);
+  }
+  const char *sys = lln_loader_string(L, opts, "system", p->data);
+  if (sys)
+    n->system = xstrdup(sys);
+  const char *tpl = lln_loader_string(L, opts, "prompt-template", p->data);
+  if (tpl)
+    n->prompt_template = xstrdup(tpl);
+  const cJSON *hk = cJSON_GetObjectItemCaseSensitive(opts, "UseHeaderKeys");
+  if (hk)
+    n->header_keys = string_list(L, hk, p->data, "UseHeaderKeys", &n->n_header_keys);
+}
+
+static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
+  static const char *const known[] = {"name",      "layer",     "model", "adapter", "output-to",
+                                      "use-case",  "if",        "extra-options", "bind-addr", "bind-port",
+                                      "hooks",     "url",       "default", NULL};
+  lln_buf p;
+  lln_buf_init(&p);
+  node_path(&p, i, NULL);
+  n->index = (int)i;
+  n->layer = -1;
+  lln_loader_check_keys(L, j, p.data, known);
+  const char *name = lln_loader_string(L, j, "name", p.data);
+  if (!name || !*name) {
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "every node needs a \"name\"");
+    char fallback[32];
+    snprintf(fallback, sizeof fallback, "#%zu", i);
+    n->name = xstrdup(fallback);
+  } else {
+    n->name = xstrdup(name);
+  }
+  n->model_ids = calloc(2, sizeof *n->model_ids);
+  if (!n->model_ids)
+    abort();
+  n->model_ids[0] = xstrdup(n->name);
+  n->n_model_ids = 1;
+
+  const char *adapter = lln_loader_string(L, j, "adapter", p.data);
+  if (!adapter || strcmp(adapter, "openai-api") == 0) {
+    n->adapter = LLN_ADAPTER_OPENAI;
+  } else if (strcmp(adapter, "output") == 0) {
+    n->adapter = LLN_ADAPTER_OUTPUT;
+  } else if (strcmp(adapter, "ws") == 0) {
+    n->adapter = LLN_ADAPTER_WS;
+  } else {
+    node_path(&p, i, "adapter");
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": unknown adapter \"%s\" (openai-api, output or ws)",
+                      n->name, adapter);
+  }
+  node_path(&p, i, NULL);
+  const cJSON *layer = cJSON_GetObjectItemCaseSensitive(j, "layer");
+  if (layer) {
+    if (!cJSON_IsNumber(layer) || layer->valuedouble < 0 || layer->valuedouble > 1000 ||
+        layer->valuedouble != (double)layer->valueint) {
+      node_path(&p, i, "layer");
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"layer\" must be a whole number from 0", n->name);
+    } else {
+      n->layer = layer->valueint;
+    }
+  }
+  node_path(&p, i, NULL);
+  const char *model = lln_loader_string(L, j, "model", p.data);
+  if (model) {
+    for (size_t m = 0; m < L->cfg->n_models; m++) {
+      if (strcmp(L->cfg->models[m].key, model) == 0)
+        n->model = &L->cfg->models[m];
+    }
+    if (!n->model) {
+      node_path(&p, i, "model");
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": model \"%s\" is not defined in \"models\"",
+                        n->name, model);
+    }
+  }
+  node_path(&p, i, NULL);
+  const char *use_case = lln_loader_string(L, j, "use-case", p.data);
+  if (use_case)
+    n->use_case = xstrdup(use_case);
+  const char *cond = lln_loader_string(L, j, "if", p.data);
+  if (cond) {
+    n->if_src = xstrdup(cond);
+    char err[256];
+    int col = 0;
+    if (lln_cond_parse(cond, &n->cond, err, sizeof err, &col) != 0) {
+      node_path(&p, i, "if");
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": condition \"%s\" does not parse: %s (column %d)",
+                        n->name, cond, err, col);
+    }
+  }
+  const char *bind = lln_loader_string(L, j, "bind-addr", p.data);
+  if (bind)
+    n->bind_addr = xstrdup(bind);
+  const cJSON *port = cJSON_GetObjectItemCaseSensitive(j, "bind-port");
+  if (port) {
+    char *end = NULL;
+    double v = cJSON_IsNumber(port)   ? port->valuedouble
+               : cJSON_IsString(port) ? strtod(port->valuestring, &end)
+                                      : -1;
+    if ((end && (*end || end == port->valuestring)) || v < 1 || v > 65535 || v != (double)(int)v) {
+      node_path(&p, i, "bind-port");
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"bind-port\" must be a port from 1 to 65535",
+                        n->name);
+    } else {
+      n->bind_port = (int)v;
+    }
+  }
+  const char *url = lln_loader_string(L, j, "url", p.data);
+  if (url)
+    n->url = xstrdup(url);
+  if (n->adapter == LLN_ADAPTER_WS && !url)
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": a ws node needs a \"url\"", n->name);
+  const cJSON *def = cJSON_GetObjectItemCaseSensitive(j, "default");
+  if (def && !cJSON_IsBool(def)) {
+    node_path(&p, i, "default");
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"default\" must be true or false", n->name);
+  }
+  n->is_default = cJSON_IsTrue(def);
+  const cJSON *hooks = cJSON_GetObjectItemCaseSensitive(j, "hooks");
+  if (hooks) {
+    node_path(&p, i, "hooks");
+    lln_loader_report(L, LLN_DIAG_WARNING, p.data, "node \"%s\": hooks are not run by this build yet", n->name);
+  }
+  load_options(L, n, cJSON_GetObjectItemCaseSensitive(j, "extra-options"), &p, i);
+  lln_buf_free(&p);
+}
+
+static void add_target(lln_node *n, lln_node *t) {
+  for (size_t i = 0; i < n->n_targets; i++) {
+    if (n->targets[i] == t)
+      return;
+  }
+  n->targets[n->n_targets++] = t;
+}
+
+static void resolve_targets(lln_loader *L, lln_node *n, const cJSON *out) {
+  lln_config *cfg = L->cfg;
+  lln_buf p;
+  lln_buf_init(&p);
+  node_path(&p, (size_t)n->index, "output-to");
+  n->targets = calloc(cfg->n_nodes + 1, sizeof *n->targets);
+  if (!n->targets)
+    abort();
+  if (!out) {
+    lln_buf_free(&p);
+    return;
+  }
+  if (!cJSON_IsArray(out)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"output-to\" must be an array of layer numbers "
+                      "or node names", n->name);
+    lln_buf_free(&p);
+    return;
+  }
+  const cJSON *t;
+  cJSON_ArrayForEach(t, out) {
+    if (cJSON_IsNumber(t)) {
+      size_t before = n->n_targets;
+      for (size_t k = 0; k < cfg->n_nodes; k++) {
+        lln_node *c = &cfg->nodes[k];
+        if (c->layer == t->valueint && model_node(c) && c != n)
+          add_target(n, c);
+      }
+      if (n->n_targets == before)
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": output-to layer %d, but no node is in layer %d",
+                          n->name, t->valueint, t->valueint);
+    } else if (cJSON_IsString(t)) {
+      lln_node *c = (lln_node *)lln_config_node(cfg, t->valuestring);
+      if (!c)
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": output-to names \"%s\", which is not a node",
+                          n->name, t->valuestring);
+      else if (c->adapter == LLN_ADAPTER_WS)
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                          "node \"%s\": output-to names ws node \"%s\"; ws nodes receive every response by "
+                          "their own \"if\" and are not routed to",
+                          n->name, c->name);
+      else if (c == n)
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": output-to names the node itself", n->name);
+      else
+        add_target(n, c);
+    } else {
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": output-to entries are layer numbers or names",
+                        n->name);
+    }
+  }
+  lln_buf_free(&p);
+}
+
+/* Depth-first search for a cycle through targets; colour 1 = on the path. */
+static int find_cycle(lln_node *n, char *colour, const lln_node *base, lln_buf *path) {
+  size_t i = (size_t)(n - base);
+  if (colour[i] == 2)
+    return 0;
+  if (colour[i] == 1) {
+    lln_buf_printf(path, "%s", n->name);
+    return 1;
+  }
+  colour[i] = 1;
+  for (size_t k = 0; k < n->n_targets; k++) {
+    if (find_cycle(n->targets[k], colour, base, path)) {
+      lln_buf b;
+      lln_buf_init(&b);
+      lln_buf_printf(&b, "%s -> %s", n->name, path->data);
+      lln_buf_reset(path);
+      lln_buf_puts(path, b.data);
+      lln_buf_free(&b);
+      return 1;
+    }
+  }
+  colour[i] = 2;
+  return 0;
+}
+
+/* A node without a model takes the endpoint of a node that routes to it;
+ * repeated until nothing changes so chains of such nodes resolve too. */
+static void inherit_endpoints(lln_loader *L) {
+  lln_config *cfg = L->cfg;
+  for (size_t i = 0; i < cfg->n_nodes; i++)
+    cfg->nodes[i].endpoint = cfg->nodes[i].model;
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (size_t i = 0; i < cfg->n_nodes; i++) {
+      lln_node *from = &cfg->nodes[i];
+      if (!from->endpoint)
+        continue;
+      for (size_t k = 0; k < from->n_targets; k++) {
+        lln_node *t = from->targets[k];
+        if (!t->endpoint && model_node(t)) {
+          t->endpoint = from->endpoint;
+          t->inherited_from = from;
+          changed = 1;
+        }
+      }
+    }
+  }
+}
+
+static void choose_entry(lln_loader *L) {
+  lln_config *cfg = L->cfg;
+  for (size_t i = 0; i < cfg->n_nodes && !cfg->entry; i++) {
+    if (cfg->nodes[i].layer == 0 && model_node(&cfg->nodes[i]))
+      cfg->entry = &cfg->nodes[i];
+  }
+  /* "A node without a layer is layer 0 only if nothing else is." */
+  for (size_t i = 0; i < cfg->n_nodes && !cfg->entry; i++) {
+    if (cfg->nodes[i].layer < 0 && model_node(&cfg->nodes[i])) {
+      cfg->entry = &cfg->nodes[i];
+      cfg->entry->layer = 0;
+    }
+  }
+  if (!cfg->entry) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "/architecture", "the architecture has no entry node (a model node in layer 0)");
+    return;
+  }
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    lln_node *n = &cfg->nodes[i];
+    if (n != cfg->entry && n->layer == 0 && model_node(n)) {
+      lln_buf p;
+      lln_buf_init(&p);
+      node_path(&p, i, "layer");
+      lln_loader_report(L, LLN_DIAG_WARNING, p.data,
+                        "node \"%s\" is also in layer 0; requests enter at \"%s\" unless their \"model\" names "
+                        "\"%s\"",
+                        n->name, cfg->entry->name, n->name);
+      lln_buf_free(&p);
+    }
+  }
+}
+
+int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
+  lln_config *cfg = L->cfg;
+  if (!arch) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "", "the composition needs an \"architecture\" array");
+    return -1;
+  }
+  if (!cJSON_IsArray(arch) || cJSON_GetArraySize(arch) == 0) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "/architecture", "\"architecture\" must be a non-empty array of nodes");
+    return -1;
+  }
+  cfg->n_nodes = (size_t)cJSON_GetArraySize(arch);
+  cfg->nodes = calloc(cfg->n_nodes, sizeof *cfg->nodes);
+  if (!cfg->nodes)
+    abort();
+  lln_buf p;
+  lln_buf_init(&p);
+  size_t i = 0;
+  const cJSON *j;
+  cJSON_ArrayForEach(j, arch) {
+    if (!cJSON_IsObject(j)) {
+      node_path(&p, i, NULL);
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "each architecture entry must be an object");
+      cfg->nodes[i].name = xstrdup("#invalid");
+      cfg->nodes[i].index = (int)i;
+      cfg->nodes[i].layer = -1;
+      cfg->nodes[i].options = cJSON_CreateObject();
+    } else {
+      load_node(L, &cfg->nodes[i], i, j);
+    }
+    for (size_t k = 0; k < i; k++) {
+      if (strcmp(cfg->nodes[k].name, cfg->nodes[i].name) == 0) {
+        node_path(&p, i, "name");
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node name \"%s\" is used twice (also entry %zu)",
+                          cfg->nodes[i].name, k);
+      }
+    }
+    i++;
+  }
+  i = 0;
+  cJSON_ArrayForEach(j, arch) {
+    resolve_targets(L, &cfg->nodes[i], cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "output-to") : NULL);
+    i++;
+  }
+  choose_entry(L);
+
+  char *colour = calloc(cfg->n_nodes, 1);
+  if (!colour)
+    abort();
+  lln_buf cycle;
+  lln_buf_init(&cycle);
+  for (i = 0; i < cfg->n_nodes; i++) {
+    if (find_cycle(&cfg->nodes[i], colour, cfg->nodes, &cycle)) {
+      node_path(&p, i, "output-to");
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "the graph has a cycle: %s", cycle.data);
+      break;
+    }
+  }
+  lln_buf_free(&cycle);
+  free(colour);
+
+  inherit_endpoints(L);
+  lln_node *entry = cfg->entry;
+  if (entry) {
+    for (size_t k = 0; k < entry->n_targets; k++) {
+      if (model_node(entry->targets[k]))
+        entry->routes_only = 1;
+    }
+    cfg->router = entry;
+  }
+  for (i = 0; i < cfg->n_nodes; i++) {
+    lln_node *n = &cfg->nodes[i];
+    node_path(&p, i, NULL);
+    if (n->inherited_from)
+      lln_loader_report(L, LLN_DIAG_WARNING, p.data,
+                        "node \"%s\" has no \"model\": it inherits model \"%s\" (%s) from \"%s\", which routes to it",
+                        n->name, n->endpoint->key, n->endpoint->url ? n->endpoint->url : "?",
+                        n->inherited_from->name);
+    if (model_node(n) && !n->endpoint && !(n->routes_only && n->n_targets < 2))
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "node \"%s\" has no \"model\" and no node with a model routes to it, so it has no endpoint",
+                        n->name);
+  }
+  size_t defaults = 0;
+  for (i = 0; i < cfg->n_nodes; i++)
+    defaults += (size_t)cfg->nodes[i].is_default;
+  if (defaults > 1)
+    lln_loader_report(L, LLN_DIAG_WARNING, "/architecture",
+                      "%zu nodes say \"default\": true; the first of the candidates in file order is used", defaults);
+  lln_buf_free(&p);
+  return 0;
+}

@@ -1,0 +1,557 @@
+/* mock: the `llmnet mock` command: its options, its HTTP endpoints, and the
+ * timing of answers (latency, rule delays, paced stream chunks) on one libuv
+ * loop. What a reply says is decided by rules.c, route.c and reply.c; this
+ * file decides when and how the bytes go out. */
+#include "mock/mock.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "mock/chat.h"
+#include "mock/record.h"
+#include "mock/reply.h"
+#include "mock/route.h"
+#include "mock/rules.h"
+#include "server/http.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define DEFAULT_PORT 8090
+#define ECHO_MAX_BYTES 300
+#define MAX_MS (24UL * 3600 * 1000)
+
+static const char MODELS_JSON[] =
+    "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\",\"created\":0,\"owned_by\":\"llmnet-mock\"}]}";
+
+/* The whole state of the mock process, owned by lln_mock_main's frame. */
+typedef struct mock {
+  uv_loop_t loop;
+  lln_http_server *srv;
+  uv_signal_t sigint, sigterm;
+  int stopping;
+  lln_mock_rules rules;
+  lln_mock_record record;
+  unsigned long latency_ms;
+  unsigned long chunk_interval_ms;
+  unsigned chunk_words;
+  unsigned long completions; /* ids: mockcmpl-N */
+  unsigned long tool_calls;  /* ids: call_mock_N */
+} mock;
+
+typedef struct options {
+  const char *bind_addr;
+  long port;
+  const char *rules_path;
+  unsigned long latency_ms;
+  unsigned long chunk_interval_ms;
+  unsigned chunk_words;
+} options;
+
+/* One answer on its way out: what to send and how far a stream got. It
+ * outlives the request when a timer is involved, because a libuv handle is
+ * only free after its close callback. */
+typedef struct answer {
+  mock *m;
+  lln_http_request *req; /* NULL once answered or aborted */
+  lln_mock_completion c;
+  int status;
+  const char **headers; /* NULL-terminated "Name: value" lines */
+  const char *raw;      /* body sent verbatim */
+  const char *error;    /* message of an OpenAI error body */
+  const char *text;     /* content or tool arguments, cut into stream pieces */
+  size_t text_len, pos;
+  int stream;
+  int include_usage;
+  long cut_after; /* -1 = never */
+  long pieces;
+  int has_timer;
+  uv_timer_t timer;
+} answer;
+
+/* ---- answering ---- */
+
+static void on_timer_closed(uv_handle_t *h) { free(h->data); }
+
+/* The request is answered or gone: nothing may touch it again. */
+static void answer_release(answer *a) {
+  a->req = NULL;
+  if (a->has_timer) {
+    uv_timer_stop(&a->timer);
+    uv_close((uv_handle_t *)&a->timer, on_timer_closed);
+  } else {
+    free(a);
+  }
+}
+
+static void on_abort(lln_http_request *req) { answer_release(req->user); }
+
+/* Answers that wait need a timer, and then the server must tell us when
+ * the client goes away so the timer does not fire on a freed request. */
+static void use_timer(answer *a) {
+  if (a->has_timer)
+    return;
+  uv_timer_init(&a->m->loop, &a->timer);
+  a->timer.data = a;
+  a->has_timer = 1;
+  a->req->user = a;
+  a->req->on_abort = on_abort;
+}
+
+/* Writes and empties `b`; returns 0 when the request went away meanwhile. */
+static int send_buf(answer *a, lln_buf *b) {
+  lln_http_stream_write(a->req, b->data, b->len);
+  lln_buf_reset(b);
+  return a->req != NULL;
+}
+
+static void stream_finish(answer *a) {
+  lln_buf b;
+  lln_buf_init(&b);
+  lln_mock_chunk_finish(&b, &a->c);
+  if (a->include_usage)
+    lln_mock_chunk_usage(&b, &a->c);
+  lln_buf_puts(&b, "data: [DONE]\n\n");
+  int alive = send_buf(a, &b);
+  lln_buf_free(&b);
+  if (!alive)
+    return;
+  lln_http_stream_end(a->req);
+  answer_release(a);
+}
+
+static void stream_more(answer *a);
+static void on_tick(uv_timer_t *t) { stream_more(t->data); }
+
+static void stream_more(answer *a) {
+  lln_buf b;
+  lln_buf_init(&b);
+  for (;;) {
+    if (a->cut_after >= 0 && a->pieces >= a->cut_after) {
+      /* The server API has no way to drop the connection mid-body, so the
+       * cut ends the chunked body cleanly: no finish chunk, no [DONE]. */
+      lln_buf_free(&b);
+      lln_http_stream_end(a->req);
+      answer_release(a);
+      return;
+    }
+    if (a->pos >= a->text_len)
+      break;
+    size_t end;
+    if (a->c.tool_name) {
+      end = lln_mock_next_arg_piece(a->text, a->text_len, a->pos);
+      lln_mock_chunk_tool_args(&b, &a->c, a->text + a->pos, end - a->pos);
+    } else {
+      end = lln_mock_next_piece(a->text, a->text_len, a->pos, a->m->chunk_words);
+      lln_mock_chunk_content(&b, &a->c, a->text + a->pos, end - a->pos);
+    }
+    a->pos = end;
+    a->pieces++;
+    if (!send_buf(a, &b)) {
+      lln_buf_free(&b);
+      return;
+    }
+    if (a->m->chunk_interval_ms && a->pos < a->text_len) {
+      use_timer(a);
+      uv_timer_start(&a->timer, on_tick, a->m->chunk_interval_ms, 0);
+      lln_buf_free(&b);
+      return;
+    }
+  }
+  lln_buf_free(&b);
+  stream_finish(a);
+}
+
+static void answer_start(answer *a) {
+  lln_http_request *req = a->req;
+  if (a->raw) {
+    lln_http_respond(req, a->status, "application/json", a->headers, a->raw, strlen(a->raw));
+    answer_release(a);
+    return;
+  }
+  if (a->error) {
+    lln_http_respond_error(req, a->status, a->headers, a->error);
+    answer_release(a);
+    return;
+  }
+  if (!a->stream) {
+    lln_buf b;
+    lln_buf_init(&b);
+    lln_mock_completion_json(&b, &a->c);
+    lln_http_respond(req, a->status, "application/json", a->headers, b.data, b.len);
+    lln_buf_free(&b);
+    answer_release(a);
+    return;
+  }
+  lln_http_stream_begin(req, a->status, "text/event-stream", a->headers);
+  /* Real upstreams (OpenRouter) send SSE comments; clients must skip them. */
+  lln_buf b;
+  lln_buf_init(&b);
+  lln_buf_puts(&b, ": mock keep-alive\n\n");
+  int alive = send_buf(a, &b);
+  if (alive) {
+    lln_mock_chunk_first(&b, &a->c);
+    alive = send_buf(a, &b);
+  }
+  lln_buf_free(&b);
+  if (alive)
+    stream_more(a);
+}
+
+static void on_delay(uv_timer_t *t) { answer_start(t->data); }
+
+static void schedule(answer *a, unsigned long delay_ms) {
+  if (delay_ms == 0) {
+    answer_start(a);
+    return;
+  }
+  use_timer(a);
+  uv_timer_start(&a->timer, on_delay, delay_ms, 0);
+}
+
+static answer *answer_new(mock *m, lln_http_request *req) {
+  answer *a = calloc(1, sizeof *a);
+  if (!a)
+    abort();
+  a->m = m;
+  a->req = req;
+  a->status = 200;
+  a->cut_after = -1;
+  return a;
+}
+
+/* ---- chat completions ---- */
+
+static const char *default_reply(lln_arena *ar, const char *model, const char *last_user) {
+  size_t len = strlen(last_user);
+  size_t cut = lln_mock_utf8_cut(last_user, len, ECHO_MAX_BYTES);
+  return lln_arena_printf(ar, "[%s] reply to: %.*s", model, (int)cut, last_user);
+}
+
+static const char *router_reply(const lln_mock_chat *chat, const lln_mock_rule *rule) {
+  if (rule && rule->route)
+    return rule->route;
+  if (rule && rule->reply)
+    return rule->reply; /* lets a test feed the gateway an unusable router answer */
+  return chat->targets[lln_mock_route_by_overlap(chat->last_user, chat->targets, chat->target_count)].name;
+}
+
+static const char **build_headers(lln_arena *ar, const lln_mock_rule *rule, int stream) {
+  size_t n = 2 + (rule ? rule->header_count : 0);
+  const char **h = lln_arena_alloc(ar, (n + 1) * sizeof *h);
+  size_t k = 0;
+  if (stream)
+    h[k++] = "Cache-Control: no-cache";
+  if (rule && rule->retry_after)
+    h[k++] = lln_arena_printf(ar, "Retry-After: %s", rule->retry_after);
+  for (size_t i = 0; rule && i < rule->header_count; i++)
+    h[k++] = lln_arena_printf(ar, "%s: %s", rule->headers[i].name, rule->headers[i].value);
+  h[k] = NULL;
+  return h;
+}
+
+/* Decides the whole answer now, so counters and ids follow arrival order
+ * even when delays make answers leave in another order. Rule strings live
+ * as long as the process, request strings in the request's arena. */
+static void plan_chat(answer *a, const lln_mock_chat *chat, const lln_mock_rule *rule) {
+  mock *m = a->m;
+  lln_arena *ar = a->req->arena;
+  a->status = rule && rule->status ? rule->status : 200;
+  a->c.model = chat->model ? chat->model : "mock";
+  a->c.created = (long long)time(NULL);
+  a->c.prompt_tokens = chat->prompt_words;
+  a->include_usage = chat->include_usage;
+  a->cut_after = rule ? rule->cut_after : -1;
+  if (rule && rule->raw) {
+    a->raw = rule->raw;
+  } else if (a->status >= 400) {
+    size_t no = (size_t)(rule - m->rules.items) + 1;
+    a->error = rule->error ? rule->error
+                           : lln_arena_printf(ar, "mock: rule %zu answered %d %s", no, a->status,
+                                              lln_http_status_text(a->status));
+  } else {
+    a->stream = chat->stream;
+    a->c.id = lln_arena_printf(ar, "mockcmpl-%lu", ++m->completions);
+    if (rule && rule->tool_name) {
+      a->c.tool_id = lln_arena_printf(ar, "call_mock_%lu", ++m->tool_calls);
+      a->c.tool_name = rule->tool_name;
+      a->c.tool_args = rule->tool_args;
+      a->text = rule->tool_args;
+    } else if (chat->target_count > 0) {
+      a->c.content = router_reply(chat, rule);
+      a->text = a->c.content;
+    } else {
+      a->c.content = rule && rule->reply ? rule->reply : default_reply(ar, a->c.model, chat->last_user);
+      a->text = a->c.content;
+    }
+    a->text_len = strlen(a->text);
+    a->c.completion_tokens = lln_mock_count_words(a->text);
+  }
+  a->headers = build_headers(ar, rule, a->stream);
+}
+
+static void handle_chat(mock *m, lln_http_request *req) {
+  cJSON *body = cJSON_ParseWithOpts(req->body, NULL, 1);
+  lln_mock_record_add(&m->record, req, body);
+  lln_mock_chat chat;
+  const char *why = "the request body is not valid JSON";
+  int ok = body && lln_mock_chat_read(&chat, body, req->arena, &why) == 0;
+  cJSON_Delete(body);
+  if (!ok) {
+    lln_http_respond_error(req, 400, NULL, why);
+    return;
+  }
+  lln_mock_request_view view = {
+      .model = chat.model,
+      .last_user = chat.last_user,
+      .is_router = chat.target_count > 0,
+      .has_tools = chat.has_tools,
+      .headers = req->headers,
+      .header_count = req->header_count,
+  };
+  lln_mock_rule *rule = lln_mock_rules_match(&m->rules, &view);
+  if (lln_log_enabled(LLN_LOG_DEBUG))
+    LLN_DEBUG("mock: %s %s: rule %zu", req->method, req->path, rule ? (size_t)(rule - m->rules.items) + 1 : 0);
+  answer *a = answer_new(m, req);
+  plan_chat(a, &chat, rule);
+  schedule(a, m->latency_ms + (rule ? (unsigned long)rule->delay_ms : 0));
+}
+
+/* ---- other endpoints ---- */
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t ls = strlen(s), lx = strlen(suffix);
+  return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+static void respond_json(lln_http_request *req, int status, const char *json) {
+  lln_http_respond(req, status, "application/json", NULL, json, strlen(json));
+}
+
+static void method_not_allowed(lln_http_request *req, const char *allow) {
+  const char *headers[] = {lln_arena_printf(req->arena, "Allow: %s", allow), NULL};
+  const char *msg =
+      lln_arena_printf(req->arena, "method %s is not allowed on %s (use %s)", req->method, req->path, allow);
+  lln_http_respond_error(req, 405, headers, msg);
+}
+
+static void handle_requests_log(mock *m, lln_http_request *req) {
+  if (strcmp(req->method, "DELETE") == 0) {
+    lln_mock_record_clear(&m->record);
+    respond_json(req, 200, "{}");
+    return;
+  }
+  lln_buf b;
+  lln_buf_init(&b);
+  lln_mock_record_json(&m->record, &b);
+  lln_http_respond(req, 200, "application/json", NULL, b.data, b.len);
+  lln_buf_free(&b);
+}
+
+static void on_request(void *ctx, lln_http_request *req) {
+  mock *m = ctx;
+  const char *path = req->path, *method = req->method;
+  int get = strcmp(method, "GET") == 0;
+  if (ends_with(path, "/chat/completions")) {
+    if (strcmp(method, "POST") == 0)
+      handle_chat(m, req);
+    else
+      method_not_allowed(req, "POST");
+  } else if (ends_with(path, "/models")) {
+    if (!get) {
+      method_not_allowed(req, "GET");
+      return;
+    }
+    answer *a = answer_new(m, req);
+    a->raw = MODELS_JSON;
+    schedule(a, m->latency_ms);
+  } else if (strcmp(path, "/health") == 0) {
+    if (get)
+      respond_json(req, 200, "{\"status\":\"ok\"}");
+    else
+      method_not_allowed(req, "GET");
+  } else if (strcmp(path, "/mock/requests") == 0) {
+    if (get || strcmp(method, "DELETE") == 0)
+      handle_requests_log(m, req);
+    else
+      method_not_allowed(req, "GET, DELETE");
+  } else {
+    lln_http_respond_error(req, 404, NULL, lln_arena_printf(req->arena, "no such endpoint: %s", path));
+  }
+}
+
+/* ---- process ---- */
+
+static void stop(mock *m) {
+  if (m->stopping)
+    return;
+  m->stopping = 1;
+  /* Closing the server aborts every pending answer through on_abort, which
+   * closes its timer: once the signals are closed the loop runs dry. */
+  if (m->srv)
+    lln_http_server_close(m->srv);
+  m->srv = NULL;
+  uv_close((uv_handle_t *)&m->sigint, NULL);
+  uv_close((uv_handle_t *)&m->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  (void)signum;
+  stop(s->data);
+}
+
+static void usage(FILE *out) {
+  fputs("Usage: llmnet mock [options]\n"
+        "An OpenAI-compatible upstream simulator for demos, integration tests and benchmarks.\n"
+        "\n"
+        "Options:\n"
+        "  --port N             port to listen on (default 8090; 0 = any free port)\n"
+        "  --bind-addr ADDR     address to listen on (default 127.0.0.1)\n"
+        "  --latency MS         delay added before every API reply (default 0)\n"
+        "  --rules FILE         JSON rules that script replies, errors, delays and cut streams\n"
+        "  --chunk-size N       words per streamed chunk (default 1)\n"
+        "  --chunk-interval MS  pause between streamed chunks (default 0)\n"
+        "  --help               show this help\n"
+        "\n"
+        "Endpoints: POST .../chat/completions, GET .../models, GET /health,\n"
+        "GET and DELETE /mock/requests (the chat requests received so far).\n",
+        out);
+}
+
+static int bad_option(const char *fmt, const char *a, const char *b) {
+  fputs("llmnet mock: ", stderr);
+  fprintf(stderr, fmt, a, b);
+  fputs("\nTry 'llmnet mock --help'.\n", stderr);
+  return 2;
+}
+
+static int parse_number(const char *opt, const char *s, unsigned long min, unsigned long max,
+                        unsigned long *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long v = s[0] >= '0' && s[0] <= '9' ? strtoul(s, &end, 10) : 0;
+  if (!end || *end || errno || v < min || v > max) {
+    char range[64];
+    snprintf(range, sizeof range, "a whole number from %lu to %lu", min, max);
+    fprintf(stderr, "llmnet mock: %s expects %s, got \"%s\"\nTry 'llmnet mock --help'.\n", opt, range, s);
+    return 2;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Returns -1 to go on running, else the exit code (0 after --help). */
+static int parse_options(int argc, char **argv, options *o) {
+  o->bind_addr = "127.0.0.1";
+  o->port = DEFAULT_PORT;
+  o->rules_path = NULL;
+  o->latency_ms = 0;
+  o->chunk_interval_ms = 0;
+  o->chunk_words = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      usage(stdout);
+      return 0;
+    }
+    static const char *const with_value[] = {"--port",       "--bind-addr",      "--latency",
+                                             "--rules",      "--chunk-size",     "--chunk-interval",
+                                             NULL};
+    const char *name = NULL, *value = NULL;
+    size_t nl = 0;
+    for (size_t k = 0; with_value[k] && !name; k++) {
+      nl = strlen(with_value[k]);
+      if (strncmp(arg, with_value[k], nl) == 0 && (arg[nl] == '\0' || arg[nl] == '='))
+        name = with_value[k];
+    }
+    if (!name)
+      return bad_option(arg[0] == '-' ? "unknown option \"%s\"%s" : "unexpected argument \"%s\"%s", arg, "");
+    if (arg[nl] == '=') {
+      value = arg + nl + 1;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return bad_option("%s needs a value%s", name, "");
+    }
+    unsigned long v = 0;
+    int rc = 0;
+    if (strcmp(name, "--port") == 0) {
+      rc = parse_number(name, value, 0, 65535, &v);
+      o->port = (long)v;
+    } else if (strcmp(name, "--bind-addr") == 0) {
+      if (!*value)
+        return bad_option("%s needs an address%s", name, "");
+      o->bind_addr = value;
+    } else if (strcmp(name, "--latency") == 0) {
+      rc = parse_number(name, value, 0, MAX_MS, &o->latency_ms);
+    } else if (strcmp(name, "--rules") == 0) {
+      if (!*value)
+        return bad_option("%s needs a file name%s", name, "");
+      o->rules_path = value;
+    } else if (strcmp(name, "--chunk-size") == 0) {
+      rc = parse_number(name, value, 1, 1000000, &v);
+      o->chunk_words = (unsigned)v;
+    } else if (strcmp(name, "--chunk-interval") == 0) {
+      rc = parse_number(name, value, 0, MAX_MS, &o->chunk_interval_ms);
+    }
+    if (rc)
+      return rc;
+  }
+  return -1;
+}
+
+int lln_mock_main(int argc, char **argv) {
+  options o;
+  int rc = parse_options(argc, argv, &o);
+  if (rc >= 0)
+    return rc;
+
+  mock m;
+  memset(&m, 0, sizeof m);
+  m.latency_ms = o.latency_ms;
+  m.chunk_interval_ms = o.chunk_interval_ms;
+  m.chunk_words = o.chunk_words;
+  char err[512];
+  if (o.rules_path) {
+    if (lln_mock_rules_load(&m.rules, o.rules_path, err, sizeof err) != 0) {
+      fprintf(stderr, "llmnet mock: %s\n", err);
+      return 2;
+    }
+    LLN_INFO("mock: %zu rule%s loaded from %s", m.rules.count, m.rules.count == 1 ? "" : "s", o.rules_path);
+  }
+
+  /* A client that disconnects mid-write must cost an EPIPE, not the process. */
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_init(&m.loop);
+  lln_mock_record_init(&m.record, LLN_MOCK_RECORD_MAX);
+  lln_http_limits limits;
+  lln_http_limits_default(&limits);
+  rc = 0;
+  if (lln_http_server_start(&m.srv, &m.loop, o.bind_addr, (int)o.port, &limits, on_request, &m, err,
+                            sizeof err) < 0) {
+    fprintf(stderr, "llmnet mock: %s\n", err);
+    m.srv = NULL;
+    rc = 1;
+  } else {
+    uv_signal_init(&m.loop, &m.sigint);
+    uv_signal_init(&m.loop, &m.sigterm);
+    m.sigint.data = m.sigterm.data = &m;
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    const char *fmt = strchr(o.bind_addr, ':') ? "llmnet mock listening on http://[%s]:%d\n"
+                                               : "llmnet mock listening on http://%s:%d\n";
+    printf(fmt, o.bind_addr, lln_http_server_port(m.srv));
+    fflush(stdout);
+  }
+  /* Also finishes closing a listener that failed to start. */
+  uv_run(&m.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&m.loop);
+  lln_mock_record_free(&m.record);
+  lln_mock_rules_free(&m.rules);
+  return rc;
+}

@@ -1,0 +1,771 @@
+/* run: the request flow of COMPOSITION.md as a small state machine driven by
+ * upstream completions: enter a node, call its model when it answers, pick
+ * the next node (conditions, then the router model when several remain),
+ * until a node has no candidate left or an output node is reached. */
+#include "pipeline/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "pipeline/router.h"
+#include "pipeline/text.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+typedef enum { CALL_ROUTE, CALL_ANSWER } call_kind;
+
+typedef struct header_var {
+  const char *name;
+  const char *value;
+} header_var;
+
+struct lln_run {
+  const lln_config *cfg;
+  lln_upstream *up;
+  uv_loop_t *loop;
+  cJSON *request;
+  const cJSON *messages;
+  char *request_id;
+  char *initial_input;
+  char *input;  /* what the current node receives */
+  char *output; /* the last answer's text, NULL before any */
+  cJSON *final; /* the last answer's upstream response */
+  const lln_node *node;
+  const lln_node *prev;
+  const char *route_decision;
+  int hops;
+  lln_buf route;
+  cJSON *trace;
+  long usage[3]; /* prompt, completion, total */
+  int have_usage;
+  header_var *header_vars;
+  size_t n_header_vars;
+
+  /* the call in flight */
+  lln_upstream_call *call;
+  call_kind kind;
+  const lln_node *call_node;   /* the node whose model is asked */
+  const lln_node *route_from;  /* for routing calls */
+  const lln_node **cands;
+  size_t n_cands;
+  size_t attempt;
+  lln_buf call_body;
+  char **call_headers;
+
+  /* condition context, formatted once per evaluation */
+  char hop_str[16], layer_str[16], prev_layer_str[16], ts_str[24], len_str[24], wc_str[24];
+  const char *eval_node;
+
+  uv_timer_t deadline;
+  int timer_started;
+  lln_run_done done;
+  void *ud;
+  int finished;
+  lln_buf result_body;
+};
+
+static void enter(lln_run *r, const lln_node *n);
+static void choose_next(lln_run *r, const lln_node *from);
+
+static char *xstrdup(const char *s) {
+  char *p = strdup(s ? s : "");
+  if (!p)
+    abort();
+  return p;
+}
+
+/* ---- finishing ---- */
+
+static void free_call_headers(lln_run *r) {
+  for (size_t i = 0; r->call_headers && r->call_headers[i]; i++)
+    free(r->call_headers[i]);
+  free(r->call_headers);
+  r->call_headers = NULL;
+}
+
+static void finish(lln_run *r, const lln_run_result *res) {
+  if (r->finished)
+    return;
+  r->finished = 1;
+  if (r->timer_started)
+    uv_timer_stop(&r->deadline);
+  if (r->call) {
+    lln_upstream_cancel(r->call);
+    r->call = NULL;
+  }
+  r->done(r->ud, res);
+}
+
+static void fail(lln_run *r, int status, const char *retry_after, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail(lln_run *r, int status, const char *retry_after, const char *fmt, ...) {
+  lln_buf msg;
+  lln_buf_init(&msg);
+  va_list ap;
+  va_start(ap, fmt);
+  lln_buf_vprintf(&msg, fmt, ap);
+  va_end(ap);
+  LLN_WARN("request %s failed with %d after route %s: %s", r->request_id, status,
+           r->route.data ? r->route.data : "-", msg.data);
+  lln_run_result res = {.status = status, .error = msg.data, .retry_after = retry_after,
+                        .route = r->route.data ? r->route.data : ""};
+  finish(r, &res);
+  lln_buf_free(&msg);
+}
+
+static void set_number(cJSON *obj, const char *key, double v) {
+  cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (old)
+    cJSON_SetNumberValue(old, v);
+  else
+    cJSON_AddNumberToObject(obj, key, v);
+}
+
+static void set_string(cJSON *obj, const char *key, const char *v) {
+  cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+  cJSON_AddStringToObject(obj, key, v);
+}
+
+/* The client's response is the last answer's upstream response with our id,
+ * usage summed over every call, and the route trace. */
+static void succeed(lln_run *r) {
+  if (!r->final) {
+    fail(r, 500, NULL, "the pipeline reached \"%s\" without any model answering; give the entry node a "
+                       "target that calls a model", r->node ? r->node->name : "?");
+    return;
+  }
+  cJSON *resp = r->final;
+  char id[160];
+  snprintf(id, sizeof id, "chatcmpl-%s", r->request_id);
+  set_string(resp, "id", id);
+  set_string(resp, "object", "chat.completion");
+  set_number(resp, "created", (double)time(NULL));
+  if (r->have_usage) {
+    cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
+    if (!cJSON_IsObject(usage)) {
+      cJSON_DeleteItemFromObjectCaseSensitive(resp, "usage");
+      usage = cJSON_AddObjectToObject(resp, "usage");
+    }
+    set_number(usage, "prompt_tokens", (double)r->usage[0]);
+    set_number(usage, "completion_tokens", (double)r->usage[1]);
+    set_number(usage, "total_tokens", (double)r->usage[2]);
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(resp, "llmnet");
+  cJSON *ext = cJSON_AddObjectToObject(resp, "llmnet");
+  cJSON_AddStringToObject(ext, "request_id", r->request_id);
+  cJSON_AddStringToObject(ext, "route", r->route.data);
+  cJSON_AddItemToObject(ext, "hops", r->trace);
+  r->trace = NULL;
+  char *json = cJSON_PrintUnformatted(resp);
+  if (!json)
+    abort();
+  lln_buf_puts(&r->result_body, json);
+  free(json);
+  LLN_INFO("request %s ok route=%s tokens=%ld", r->request_id, r->route.data, r->usage[2]);
+  lln_run_result res = {.status = 200, .body = r->result_body.data, .body_len = r->result_body.len,
+                        .route = r->route.data};
+  finish(r, &res);
+}
+
+/* ---- variables ---- */
+
+static const char *lookup_var(void *ctx, const char *name, size_t len) {
+  lln_run *r = ctx;
+#define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
+  if (IS("INITIAL_INPUT"))
+    return r->initial_input;
+  if (IS("CURRENT_INPUT") || IS("INPUT"))
+    return r->output ? r->output : r->input;
+  if (IS("OUTPUT"))
+    return r->output;
+  if (IS("NODE"))
+    return r->eval_node;
+  if (IS("PREV_NODE"))
+    return r->node ? r->node->name : NULL;
+  if (IS("PREV_LAYER"))
+    return r->prev_layer_str;
+  if (IS("CURRENT_LAYER"))
+    return r->layer_str;
+  if (IS("HOP_COUNT"))
+    return r->hop_str;
+  if (IS("TIMESTAMP"))
+    return r->ts_str;
+  if (IS("REQUEST_ID"))
+    return r->request_id;
+  if (IS("ROUTE_DECISION"))
+    return r->route_decision;
+  if (IS("INPUT_LENGTH"))
+    return r->len_str;
+  if (IS("WORD_COUNT"))
+    return r->wc_str;
+#undef IS
+  for (size_t i = 0; i < r->n_header_vars; i++) {
+    if (strlen(r->header_vars[i].name) == len && memcmp(r->header_vars[i].name, name, len) == 0)
+      return r->header_vars[i].value;
+  }
+  return NULL;
+}
+
+static const char *lookup_template_var(void *ctx, const char *name) { return lookup_var(ctx, name, strlen(name)); }
+
+/* Formats the numeric variables for deciding where to go from `from`
+ * to `target` (NODE and CURRENT_LAYER describe the target). */
+static void set_eval_context(lln_run *r, const lln_node *target) {
+  const char *in = r->output ? r->output : r->input;
+  snprintf(r->hop_str, sizeof r->hop_str, "%d", r->hops);
+  snprintf(r->layer_str, sizeof r->layer_str, "%d", target ? target->layer : -1);
+  snprintf(r->prev_layer_str, sizeof r->prev_layer_str, "%d", r->node ? r->node->layer : -1);
+  snprintf(r->ts_str, sizeof r->ts_str, "%ld", (long)time(NULL));
+  snprintf(r->len_str, sizeof r->len_str, "%zu", lln_utf8_length(in));
+  snprintf(r->wc_str, sizeof r->wc_str, "%zu", lln_word_count(in));
+  r->eval_node = target ? target->name : NULL;
+}
+
+/* Replaces {{NAME}} with the variable's value; unknown names stay. */
+static void render_template(lln_run *r, const char *tpl, lln_buf *out) {
+  const char *p = tpl;
+  while (*p) {
+    const char *open = strstr(p, "{{");
+    const char *close = open ? strstr(open + 2, "}}") : NULL;
+    if (!open || !close) {
+      lln_buf_puts(out, p);
+      return;
+    }
+    lln_buf_append(out, p, (size_t)(open - p));
+    const char *name = open + 2;
+    while (*name == ' ')
+      name++;
+    size_t n = (size_t)(close - name);
+    while (n && name[n - 1] == ' ')
+      n--;
+    char key[64];
+    const char *value = NULL;
+    if (n < sizeof key) {
+      memcpy(key, name, n);
+      key[n] = '\0';
+      value = lookup_template_var(r, key);
+    }
+    if (value)
+      lln_buf_puts(out, value);
+    else
+      lln_buf_append(out, open, (size_t)(close + 2 - open));
+    p = close + 2;
+  }
+}
+
+/* ---- upstream calls ---- */
+
+static void add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
+  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
+  if (!cJSON_IsObject(usage))
+    return;
+  static const char *const keys[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
+  cJSON *hop_usage = cJSON_AddObjectToObject(hop, "usage");
+  for (int i = 0; i < 3; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, keys[i]);
+    if (cJSON_IsNumber(v)) {
+      r->usage[i] += (long)v->valuedouble;
+      cJSON_AddNumberToObject(hop_usage, keys[i], v->valuedouble);
+      r->have_usage = 1;
+    }
+  }
+}
+
+static cJSON *trace_hop(lln_run *r, const lln_node *node, const char *role, const char *model_id, double ms) {
+  cJSON *hop = cJSON_CreateObject();
+  cJSON_AddStringToObject(hop, "node", node->name);
+  cJSON_AddStringToObject(hop, "role", role);
+  if (model_id)
+    cJSON_AddStringToObject(hop, "model", model_id);
+  cJSON_AddNumberToObject(hop, "latency_ms", ms);
+  cJSON_AddItemToArray(r->trace, hop);
+  return hop;
+}
+
+static const char *current_model_id(const lln_run *r) { return r->call_node->model_ids[r->attempt]; }
+
+static void on_call_done(void *ud, const lln_upstream_response *resp);
+
+static void start_call(lln_run *r) {
+  const lln_model *ep = r->call_node->endpoint;
+  cJSON *body = cJSON_Parse(r->call_body.data);
+  cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+  cJSON_SetValuestring(model, current_model_id(r));
+  char *json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  if (!json)
+    abort();
+
+  free_call_headers(r);
+  size_t nh = 0;
+  while (ep->headers[nh])
+    nh++;
+  r->call_headers = calloc(nh + 4, sizeof(char *));
+  if (!r->call_headers)
+    abort();
+  size_t k = 0;
+  lln_buf h;
+  lln_buf_init(&h);
+  if (ep->api_key && *ep->api_key) {
+    lln_buf_printf(&h, "Authorization: Bearer %s", ep->api_key);
+    r->call_headers[k++] = lln_buf_steal(&h);
+  }
+  lln_buf_printf(&h, "X-Request-Id: %s", r->request_id);
+  r->call_headers[k++] = lln_buf_steal(&h);
+  for (size_t i = 0; i < nh; i++)
+    r->call_headers[k++] = xstrdup(ep->headers[i]);
+
+  lln_upstream_request req = {
+      .url = ep->chat_url,
+      .headers = (const char *const *)r->call_headers,
+      .body = json,
+      .body_len = strlen(json),
+      .timeout_ms = ep->timeout_ms,
+      .connect_timeout_ms = ep->connect_timeout_ms,
+      .on_done = on_call_done,
+      .ud = r,
+  };
+  LLN_DEBUG("request %s: %s node %s calls %s as %s", r->request_id, r->kind == CALL_ROUTE ? "routing" : "answering",
+            r->kind == CALL_ROUTE ? r->route_from->name : r->call_node->name, ep->key, current_model_id(r));
+  r->call = lln_upstream_start(r->up, &req);
+  free(json);
+  if (!r->call)
+    fail(r, 500, NULL, "node \"%s\": could not start a call to model \"%s\"", r->call_node->name, ep->key);
+}
+
+/* Explains a failed upstream call; returns the client status it maps to. */
+static int describe_failure(lln_run *r, const lln_upstream_response *resp, lln_buf *why) {
+  const char *model_id = current_model_id(r);
+  const lln_model *ep = r->call_node->endpoint;
+  lln_buf_printf(why, "node \"%s\" (model \"%s\" at %s): ", r->call_node->name, model_id, ep->key);
+  switch (resp->result) {
+  case LLN_UP_TIMEOUT:
+    lln_buf_printf(why, "the upstream did not answer within %.3g s", (double)ep->timeout_ms / 1000.0);
+    return 504;
+  case LLN_UP_CONNECT:
+    lln_buf_printf(why, "cannot connect to the upstream: %s", resp->error ? resp->error : "connection failed");
+    return 502;
+  case LLN_UP_ERROR:
+    lln_buf_printf(why, "the upstream transfer failed: %s", resp->error ? resp->error : "unknown error");
+    return 502;
+  case LLN_UP_OK: break;
+  }
+  cJSON *err = cJSON_ParseWithLength(resp->body, resp->body_len);
+  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(err, "error"), "message");
+  if (resp->status < 200 || resp->status > 299) {
+    lln_buf_printf(why, "the upstream answered HTTP %ld", resp->status);
+    if (cJSON_IsString(msg))
+      lln_buf_printf(why, ": %.300s", msg->valuestring);
+  } else {
+    lln_buf_puts(why, "the upstream answered with a body that is not a chat completion");
+  }
+  cJSON_Delete(err);
+  return resp->status == 429 ? 429 : 502;
+}
+
+/* A usable answer: a JSON object whose first choice has a message. */
+static cJSON *parse_completion(const lln_upstream_response *resp, const cJSON **message) {
+  if (resp->result != LLN_UP_OK || resp->status < 200 || resp->status > 299)
+    return NULL;
+  cJSON *json = cJSON_ParseWithLength(resp->body, resp->body_len);
+  const cJSON *choices = cJSON_GetObjectItemCaseSensitive(json, "choices");
+  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "message");
+  if (!cJSON_IsObject(msg)) {
+    cJSON_Delete(json);
+    return NULL;
+  }
+  *message = msg;
+  return json;
+}
+
+static const lln_node *default_target(lln_run *r) {
+  for (size_t i = 0; i < r->n_cands; i++) {
+    if (r->cands[i]->is_default)
+      return r->cands[i];
+  }
+  return r->cands[0];
+}
+
+static void go_to(lln_run *r, const lln_node *target, const char *how) {
+  r->route_decision = target->name;
+  cJSON *last = cJSON_GetArrayItem(r->trace, cJSON_GetArraySize(r->trace) - 1);
+  (void)last;
+  LLN_DEBUG("request %s: %s -> %s (%s)", r->request_id, r->node->name, target->name, how);
+  free(r->cands);
+  r->cands = NULL;
+  r->n_cands = 0;
+  enter(r, target);
+}
+
+static void on_call_done(void *ud, const lln_upstream_response *resp) {
+  lln_run *r = ud;
+  r->call = NULL;
+  const cJSON *message = NULL;
+  cJSON *json = parse_completion(resp, &message);
+  const char *model_id = current_model_id(r);
+  if (!json) {
+    lln_buf why;
+    lln_buf_init(&why);
+    int status = describe_failure(r, resp, &why);
+    cJSON *hop = trace_hop(r, r->kind == CALL_ROUTE ? r->route_from : r->call_node,
+                           r->kind == CALL_ROUTE ? "router" : "answer", model_id, resp->elapsed_ms);
+    cJSON_AddStringToObject(hop, "error", why.data);
+    if (r->attempt + 1 < r->call_node->n_model_ids) {
+      LLN_WARN("request %s: %s; falling back to model \"%s\"", r->request_id, why.data,
+               r->call_node->model_ids[r->attempt + 1]);
+      r->attempt++;
+      lln_buf_free(&why);
+      start_call(r);
+      return;
+    }
+    if (r->kind == CALL_ROUTE) {
+      const lln_node *t = default_target(r);
+      LLN_WARN("request %s: routing failed (%s); using default target \"%s\"", r->request_id, why.data, t->name);
+      cJSON_AddStringToObject(hop, "decided", "default");
+      lln_buf_free(&why);
+      go_to(r, t, "default after router failure");
+      return;
+    }
+    fail(r, status, status == 429 ? resp->retry_after : NULL, "%s", why.data);
+    lln_buf_free(&why);
+    return;
+  }
+  lln_buf text;
+  lln_buf_init(&text);
+  lln_content_text(cJSON_GetObjectItemCaseSensitive(message, "content"), &text);
+  if (!text.data)
+    lln_buf_reserve(&text, 0);
+  if (r->kind == CALL_ROUTE) {
+    cJSON *hop = trace_hop(r, r->route_from, "router", model_id, resp->elapsed_ms);
+    add_usage(r, json, hop);
+    cJSON_Delete(json);
+    lln_route_candidate *rc = calloc(r->n_cands, sizeof *rc);
+    if (!rc)
+      abort();
+    for (size_t i = 0; i < r->n_cands; i++)
+      rc[i] = (lln_route_candidate){r->cands[i]->name, r->cands[i]->use_case};
+    int idx = lln_router_parse_reply(text.data, text.len, rc, r->n_cands);
+    free(rc);
+    const lln_node *t;
+    if (idx < 0) {
+      t = default_target(r);
+      LLN_WARN("request %s: router reply \"%.80s\" names no candidate; using default target \"%s\"", r->request_id,
+               text.data, t->name);
+      cJSON_AddStringToObject(hop, "decided", "default");
+    } else {
+      t = r->cands[idx];
+      cJSON_AddStringToObject(hop, "decided", "router");
+    }
+    cJSON_AddStringToObject(hop, "chose", t->name);
+    lln_buf_free(&text);
+    go_to(r, t, idx < 0 ? "default" : "router model");
+    return;
+  }
+  cJSON *hop = trace_hop(r, r->call_node, "answer", model_id, resp->elapsed_ms);
+  add_usage(r, json, hop);
+  cJSON_Delete(r->final);
+  r->final = json;
+  free(r->output);
+  r->output = lln_buf_steal(&text);
+  choose_next(r, r->call_node);
+}
+
+/* ---- the flow ---- */
+
+static void ask_model(lln_run *r, const lln_node *n) {
+  cJSON *body = cJSON_Duplicate(r->request, 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "stream");
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
+  if (r->output) {
+    /* A node after a handler gets the previous answer as the user message. */
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "messages");
+    cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
+    lln_buf content;
+    lln_buf_init(&content);
+    if (n->prompt_template)
+      render_template(r, n->prompt_template, &content);
+    else
+      lln_buf_puts(&content, r->output);
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "user");
+    cJSON_AddStringToObject(m, "content", content.data ? content.data : "");
+    cJSON_AddItemToArray(msgs, m);
+    lln_buf_free(&content);
+  }
+  if (n->system) {
+    lln_buf sys;
+    lln_buf_init(&sys);
+    render_template(r, n->system, &sys);
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "system");
+    cJSON_AddStringToObject(m, "content", sys.data ? sys.data : "");
+    cJSON_InsertItemInArray(cJSON_GetObjectItemCaseSensitive(body, "messages"), 0, m);
+    lln_buf_free(&sys);
+  }
+  const cJSON *opt;
+  cJSON_ArrayForEach(opt, n->options) {
+    cJSON_DeleteItemFromObjectCaseSensitive(body, opt->string);
+    cJSON_AddItemToObject(body, opt->string, cJSON_Duplicate(opt, 1));
+  }
+  set_string(body, "model", "");
+  char *json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  lln_buf_reset(&r->call_body);
+  lln_buf_puts(&r->call_body, json);
+  free(json);
+  r->kind = CALL_ANSWER;
+  r->call_node = n;
+  r->attempt = 0;
+  start_call(r);
+}
+
+static void ask_router(lln_run *r, const lln_node *from) {
+  const lln_node *router = r->cfg->router;
+  if (!router || !router->endpoint) {
+    const lln_node *t = default_target(r);
+    LLN_WARN("request %s: several candidates after \"%s\" but no router model; using \"%s\"", r->request_id,
+             from->name, t->name);
+    go_to(r, t, "default, no router model");
+    return;
+  }
+  lln_route_candidate *rc = calloc(r->n_cands, sizeof *rc);
+  if (!rc)
+    abort();
+  for (size_t i = 0; i < r->n_cands; i++)
+    rc[i] = (lln_route_candidate){r->cands[i]->name, r->cands[i]->use_case};
+  lln_buf prompt;
+  lln_buf_init(&prompt);
+  lln_router_system_prompt(&prompt, rc, r->n_cands);
+  free(rc);
+  cJSON *body = cJSON_Duplicate(router->options, 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "messages");
+  cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
+  cJSON *sys = cJSON_CreateObject();
+  cJSON_AddStringToObject(sys, "role", "system");
+  cJSON_AddStringToObject(sys, "content", prompt.data);
+  cJSON_AddItemToArray(msgs, sys);
+  cJSON *user = cJSON_CreateObject();
+  cJSON_AddStringToObject(user, "role", "user");
+  cJSON_AddStringToObject(user, "content", r->output ? r->output : r->input);
+  cJSON_AddItemToArray(msgs, user);
+  if (!cJSON_GetObjectItemCaseSensitive(body, "temperature"))
+    cJSON_AddNumberToObject(body, "temperature", 0);
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "stream");
+  set_string(body, "model", "");
+  char *json = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  lln_buf_free(&prompt);
+  lln_buf_reset(&r->call_body);
+  lln_buf_puts(&r->call_body, json);
+  free(json);
+  r->kind = CALL_ROUTE;
+  r->call_node = router;
+  r->route_from = from;
+  r->attempt = 0;
+  start_call(r);
+}
+
+static void choose_next(lln_run *r, const lln_node *from) {
+  free(r->cands);
+  r->cands = calloc(from->n_targets + 1, sizeof *r->cands);
+  if (!r->cands)
+    abort();
+  r->n_cands = 0;
+  for (size_t i = 0; i < from->n_targets; i++) {
+    const lln_node *t = from->targets[i];
+    set_eval_context(r, t);
+    if (!t->cond || lln_cond_eval(t->cond, lookup_var, r))
+      r->cands[r->n_cands++] = t;
+  }
+  if (r->n_cands == 0) {
+    if (!r->output && from->routes_only) {
+      /* Every condition said no: the entry answers the request itself. */
+      LLN_DEBUG("request %s: no candidate after \"%s\"; it answers itself", r->request_id, from->name);
+      ask_model(r, from);
+      return;
+    }
+    succeed(r);
+    return;
+  }
+  if (r->n_cands == 1) {
+    go_to(r, r->cands[0], "single candidate");
+    return;
+  }
+  ask_router(r, from);
+}
+
+static void enter(lln_run *r, const lln_node *n) {
+  if (r->hops >= r->cfg->server.max_hops) {
+    fail(r, 500, NULL, "the request passed %d nodes without reaching an answer (server.max-hops)", r->hops);
+    return;
+  }
+  if (r->node) {
+    r->prev = r->node;
+    r->hops++;
+    if (r->output) {
+      free(r->input);
+      r->input = xstrdup(r->output);
+    }
+  }
+  r->node = n;
+  if (r->route.len)
+    lln_buf_putc(&r->route, '>');
+  lln_buf_puts(&r->route, n->name);
+  if (n->adapter == LLN_ADAPTER_OUTPUT) {
+    succeed(r);
+    return;
+  }
+  if (n->routes_only) {
+    choose_next(r, n);
+    return;
+  }
+  ask_model(r, n);
+}
+
+/* ---- start ---- */
+
+static const char *check_request(const cJSON *req) {
+  static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", "function", NULL};
+  if (!cJSON_IsObject(req))
+    return "the request body must be a JSON object";
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
+  if (model && !cJSON_IsString(model) && !cJSON_IsNull(model))
+    return "\"model\" must be a string";
+  const cJSON *stream = cJSON_GetObjectItemCaseSensitive(req, "stream");
+  if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream))
+    return "\"stream\" must be true or false";
+  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
+  if (!msgs)
+    return "\"messages\" is required";
+  if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
+    return "\"messages\" must be a non-empty array";
+  const cJSON *m;
+  cJSON_ArrayForEach(m, msgs) {
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+    if (!cJSON_IsObject(m) || !cJSON_IsString(role))
+      return "each message must be an object with a \"role\"";
+    int known = 0;
+    for (size_t i = 0; roles[i]; i++)
+      known |= strcmp(role->valuestring, roles[i]) == 0;
+    if (!known)
+      return "a message has an unknown role (system, developer, user, assistant or tool)";
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (content && !cJSON_IsString(content) && !cJSON_IsArray(content) && !cJSON_IsNull(content))
+      return "a message's \"content\" must be a string, an array of parts or null";
+  }
+  return NULL;
+}
+
+static void on_deadline(uv_timer_t *t) {
+  lln_run *r = t->data;
+  fail(r, 504, NULL, "the request did not finish within server.request-timeout (%.3g s); it was at node \"%s\"",
+       (double)r->cfg->server.request_timeout_ms / 1000.0, r->node ? r->node->name : "?");
+}
+
+static void collect_header_vars(lln_run *r, lln_run_header header, void *ctx) {
+  size_t total = 0;
+  for (size_t i = 0; i < r->cfg->n_nodes; i++)
+    total += r->cfg->nodes[i].n_header_keys;
+  if (!total || !header)
+    return;
+  r->header_vars = calloc(total, sizeof *r->header_vars);
+  if (!r->header_vars)
+    abort();
+  for (size_t i = 0; i < r->cfg->n_nodes; i++) {
+    const lln_node *n = &r->cfg->nodes[i];
+    for (size_t k = 0; k < n->n_header_keys; k++) {
+      const char *v = header(ctx, n->header_keys[k]);
+      if (v)
+        r->header_vars[r->n_header_vars++] = (header_var){n->header_keys[k], v};
+    }
+  }
+}
+
+lln_run *lln_run_start(const lln_run_params *p) {
+  lln_run *r = calloc(1, sizeof *r);
+  if (!r)
+    abort();
+  r->cfg = p->cfg;
+  r->up = p->upstream;
+  r->loop = p->loop;
+  r->request = p->request;
+  r->request_id = xstrdup(p->request_id);
+  r->done = p->done;
+  r->ud = p->ud;
+  r->trace = cJSON_CreateArray();
+  lln_buf_init(&r->route);
+  lln_buf_init(&r->call_body);
+  lln_buf_init(&r->result_body);
+  lln_buf_reserve(&r->route, 0);
+  const char *problem = check_request(r->request);
+  if (problem) {
+    lln_run_result res = {.status = 400, .error = problem, .route = ""};
+    r->finished = 1;
+    r->done(r->ud, &res);
+    return r;
+  }
+  r->messages = cJSON_GetObjectItemCaseSensitive(r->request, "messages");
+  lln_buf in;
+  lln_buf_init(&in);
+  lln_last_user_text(r->messages, &in);
+  r->initial_input = lln_buf_steal(&in);
+  r->input = xstrdup(r->initial_input);
+  collect_header_vars(r, p->header, p->header_ctx);
+
+  uv_timer_init(r->loop, &r->deadline);
+  r->deadline.data = r;
+  r->timer_started = 1;
+  uv_timer_start(&r->deadline, on_deadline, (uint64_t)r->cfg->server.request_timeout_ms, 0);
+
+  /* "model" naming a node enters there; anything else means the pipeline. */
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->request, "model");
+  const lln_node *start = r->cfg->entry;
+  if (cJSON_IsString(model)) {
+    const lln_node *named = lln_config_node(r->cfg, model->valuestring);
+    if (named && named->adapter == LLN_ADAPTER_OPENAI)
+      start = named;
+  }
+  enter(r, start);
+  return r;
+}
+
+void lln_run_cancel(lln_run *r) {
+  if (r->finished)
+    return;
+  r->finished = 1;
+  if (r->timer_started)
+    uv_timer_stop(&r->deadline);
+  if (r->call) {
+    lln_upstream_cancel(r->call);
+    r->call = NULL;
+  }
+}
+
+static void on_timer_closed(uv_handle_t *h) { free(h->data); }
+
+void lln_run_free(lln_run *r) {
+  if (!r)
+    return;
+  if (r->call)
+    lln_upstream_cancel(r->call);
+  cJSON_Delete(r->request);
+  cJSON_Delete(r->final);
+  cJSON_Delete(r->trace);
+  free(r->request_id);
+  free(r->initial_input);
+  free(r->input);
+  free(r->output);
+  free(r->cands);
+  free(r->header_vars);
+  free_call_headers(r);
+  lln_buf_free(&r->route);
+  lln_buf_free(&r->call_body);
+  lln_buf_free(&r->result_body);
+  if (r->timer_started)
+    uv_close((uv_handle_t *)&r->deadline, on_timer_closed);
+  else
+    free(r);
+}

@@ -1,0 +1,76 @@
+/* http: an HTTP/1.1 server on a libuv loop (llhttp parsing, keep-alive,
+ * pipelined requests answered in order, limits on header and body size,
+ * chunked streaming responses). It knows nothing of what requests mean: a
+ * handler gets each complete request and answers it, now or later. */
+#ifndef LLN_SERVER_HTTP_H
+#define LLN_SERVER_HTTP_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "util/arena.h"
+
+typedef struct lln_http_server lln_http_server;
+typedef struct lln_http_request lln_http_request;
+
+typedef struct lln_http_header {
+  const char *name;
+  const char *value;
+} lln_http_header;
+
+struct lln_http_request {
+  const char *method;
+  const char *path;  /* without the query string */
+  const char *query; /* after '?', or NULL */
+  lln_http_header *headers;
+  size_t header_count;
+  const char *body; /* NUL-terminated */
+  size_t body_len;
+  lln_arena *arena; /* freed once the response is sent */
+  /* Set by the handler: called when the client goes away before the
+   * response ended. The handler must release its state and must not answer. */
+  void (*on_abort)(lln_http_request *req);
+  void *user;
+};
+
+typedef void (*lln_http_handler)(void *ctx, lln_http_request *req);
+
+typedef struct lln_http_limits {
+  size_t max_header_bytes; /* request line + headers; over it: 431 */
+  size_t max_body_bytes;   /* over it: 413 */
+  unsigned idle_timeout_ms;
+} lln_http_limits;
+
+void lln_http_limits_default(lln_http_limits *l);
+
+/* Listens on addr:port (port 0 = any free port). On failure returns a
+ * negative libuv error and writes a message into err. */
+int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *addr, int port,
+                          const lln_http_limits *limits, lln_http_handler handler, void *ctx, char *err,
+                          size_t err_size);
+int lln_http_server_port(const lln_http_server *s);
+/* Stops listening and closes every connection (pending requests are
+ * aborted); the loop must run once more to finish closing. */
+void lln_http_server_close(lln_http_server *s);
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *lln_http_header_get(const lln_http_request *req, const char *name);
+
+/* Sends a whole response. `headers` is NULL or a NULL-terminated list of
+ * "Name: value" lines. The request is gone after this call. */
+void lln_http_respond(lln_http_request *req, int status, const char *content_type, const char *const *headers,
+                      const char *body, size_t len);
+/* Sends an error in the OpenAI shape: {"error":{"message","type","param","code"}}. */
+void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers, const char *message);
+
+/* Streaming: begin sends the head (chunked), write sends one chunk and
+ * returns the bytes still queued on the socket (for back-pressure), end
+ * finishes the response; the request is gone after end. */
+void lln_http_stream_begin(lln_http_request *req, int status, const char *content_type,
+                           const char *const *headers);
+size_t lln_http_stream_write(lln_http_request *req, const char *data, size_t len);
+void lln_http_stream_end(lln_http_request *req);
+
+const char *lln_http_status_text(int status);
+
+#endif

@@ -1,0 +1,37 @@
+/* openai_error: maps HTTP statuses to OpenAI's error types so SDKs raise
+ * the exception class users expect (RateLimitError, AuthenticationError...). */
+#include "server/openai_error.h"
+
+#include <string.h>
+
+static void type_and_code(int status, const char **type, const char **code) {
+  switch (status) {
+  case 400: *type = "invalid_request_error", *code = "invalid_request"; break;
+  case 401: *type = "authentication_error", *code = "invalid_api_key"; break;
+  case 403: *type = "permission_error", *code = "forbidden"; break;
+  case 404: *type = "invalid_request_error", *code = "not_found"; break;
+  case 405: *type = "invalid_request_error", *code = "method_not_allowed"; break;
+  case 408: *type = "invalid_request_error", *code = "request_timeout"; break;
+  case 413: *type = "invalid_request_error", *code = "request_too_large"; break;
+  case 415: *type = "invalid_request_error", *code = "unsupported_media_type"; break;
+  case 422: *type = "invalid_request_error", *code = "unprocessable"; break;
+  case 429: *type = "rate_limit_error", *code = "rate_limit_exceeded"; break;
+  case 431: *type = "invalid_request_error", *code = "headers_too_large"; break;
+  case 502: *type = "upstream_error", *code = "bad_gateway"; break;
+  case 503: *type = "server_error", *code = "unavailable"; break;
+  case 504: *type = "timeout_error", *code = "upstream_timeout"; break;
+  default: *type = status >= 500 ? "server_error" : "invalid_request_error", *code = NULL; break;
+  }
+}
+
+void lln_openai_error_json(lln_buf *out, int status, const char *message) {
+  const char *type, *code;
+  type_and_code(status, &type, &code);
+  lln_buf_puts(out, "{\"error\":{\"message\":");
+  lln_buf_json_string(out, message, strlen(message));
+  lln_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":", type);
+  if (code)
+    lln_buf_printf(out, "\"%s\"}}", code);
+  else
+    lln_buf_puts(out, "null}}");
+}

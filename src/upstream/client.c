@@ -1,0 +1,587 @@
+/* upstream client: owns one curl multi handle per libuv loop and every
+ * outbound transfer on it. Sockets curl asks about get a uv_poll_t, curl's
+ * timeout drives one uv_timer_t, and finished transfers are reported through
+ * on_done. Nothing here blocks the loop or takes a lock: each worker thread
+ * owns its own lln_upstream.
+ *
+ * Re-entrancy rule: curl refuses most multi calls from inside its own
+ * callbacks, and user callbacks (on_data) run inside them. So while curl is
+ * on the stack (u->in_curl > 0) cancel, resume and start only mark the call,
+ * and flush_deferred() carries the work out once curl has returned. */
+#include "upstream/client.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/buf.h"
+
+/* Idle connections kept per loop: enough for many providers and hosts
+ * without hoarding file descriptors. */
+#define LLN_UP_MAX_CONNECTS 256L
+/* A collected (non-streamed) body larger than this is a broken or hostile
+ * upstream, not a chat completion; it must not exhaust the gateway's memory. */
+#define LLN_UP_MAX_BODY ((size_t)64 << 20)
+
+typedef struct sock_ctx {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  lln_upstream *u;
+  struct sock_ctx *prev, *next;
+} sock_ctx;
+
+struct lln_upstream {
+  uv_loop_t *loop;
+  CURLM *multi;
+  CURLSH *share;
+  uv_timer_t timer;
+  int open_handles; /* timer + polls not yet through their close callback */
+  int closing;
+  int in_curl;  /* depth of curl calls that may run user callbacks */
+  int deferred; /* some call has deferred work for flush_deferred() */
+  lln_upstream_call *calls;
+  sock_ctx *socks;
+};
+
+struct lln_upstream_call {
+  lln_upstream *u;
+  CURL *easy;
+  struct curl_slist *headers;
+  char *body;
+  lln_buf buf;
+  char *retry_after;
+  long status; /* of the latest status line seen */
+  int (*on_data)(void *ud, const char *data, size_t len);
+  void (*on_done)(void *ud, const lln_upstream_response *resp);
+  void *ud;
+  /* curl hands paused bytes over again on resume; on_data already saw this many of them. */
+  size_t skip;
+  unsigned attached : 1;    /* in the multi handle */
+  unsigned add_pending : 1; /* started inside a curl callback; added by flush */
+  unsigned cancelled : 1;
+  unsigned finished : 1; /* on_done is running or has run */
+  unsigned paused : 1;
+  unsigned resume_pending : 1;
+  unsigned in_on_data : 1;
+  unsigned resume_early : 1; /* resumed from inside its own on_data */
+  unsigned too_large : 1;
+  lln_upstream_call *prev, *next;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static uv_once_t global_once = UV_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* ---- handle bookkeeping ---- */
+
+static void handle_closed(lln_upstream *u) {
+  if (--u->open_handles == 0 && u->closing)
+    free(u);
+}
+
+static void on_timer_closed(uv_handle_t *h) { handle_closed(h->data); }
+
+static void on_sock_closed(uv_handle_t *h) {
+  sock_ctx *s = h->data;
+  lln_upstream *u = s->u;
+  free(s);
+  handle_closed(u);
+}
+
+static void sock_close(sock_ctx *s) {
+  lln_upstream *u = s->u;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    u->socks = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
+static void call_link(lln_upstream *u, lln_upstream_call *c) {
+  c->prev = NULL;
+  c->next = u->calls;
+  if (u->calls)
+    u->calls->prev = c;
+  u->calls = c;
+}
+
+static void call_unlink(lln_upstream_call *c) {
+  lln_upstream *u = c->u;
+  if (c->prev)
+    c->prev->next = c->next;
+  else if (u->calls == c)
+    u->calls = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+}
+
+static void call_free(lln_upstream_call *c) {
+  curl_easy_cleanup(c->easy);
+  curl_slist_free_all(c->headers);
+  free(c->body);
+  lln_buf_free(&c->buf);
+  free(c->retry_after);
+  free(c);
+}
+
+/* Only valid when curl is not on the stack. */
+static void call_destroy(lln_upstream_call *c) {
+  if (c->attached)
+    curl_multi_remove_handle(c->u->multi, c->easy);
+  c->attached = 0;
+  call_unlink(c);
+  call_free(c);
+}
+
+/* ---- finishing transfers ---- */
+
+static lln_up_result map_result(CURLcode code) {
+  switch (code) {
+  case CURLE_OK: return LLN_UP_OK;
+  case CURLE_OPERATION_TIMEDOUT: return LLN_UP_TIMEOUT;
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY: return LLN_UP_CONNECT;
+  default: return LLN_UP_ERROR;
+  }
+}
+
+static void call_finish(lln_upstream_call *c, CURLcode code) {
+  lln_upstream_response r;
+  memset(&r, 0, sizeof r);
+  r.result = map_result(code);
+  curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_off_t us = 0;
+  if (curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK)
+    r.elapsed_ms = (double)us / 1000.0;
+  if (!c->buf.data)
+    lln_buf_append(&c->buf, "", 0); /* body is promised NUL-terminated, never NULL */
+  r.body = c->buf.data;
+  r.body_len = c->buf.len;
+  r.retry_after = c->retry_after;
+  if (c->too_large)
+    r.error = "upstream response body exceeds 64 MiB";
+  else if (code != CURLE_OK)
+    r.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(code);
+
+  /* Detached before on_done so that on_done may start, cancel or resume other
+   * calls (and a stray cancel of this one is a no-op). */
+  if (c->attached)
+    curl_multi_remove_handle(c->u->multi, c->easy);
+  c->attached = 0;
+  call_unlink(c);
+  c->finished = 1;
+  if (c->on_done)
+    c->on_done(c->ud, &r);
+  call_free(c);
+}
+
+static void check_info(lln_upstream *u) {
+  CURLMsg *m;
+  int left;
+  while (u->multi && (m = curl_multi_info_read(u->multi, &left))) {
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    CURLcode code = m->data.result;
+    char *priv = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+    lln_upstream_call *c = (lln_upstream_call *)priv;
+    if (!c)
+      continue;
+    if (c->cancelled)
+      call_destroy(c);
+    else
+      call_finish(c, code);
+  }
+}
+
+static void unpause(lln_upstream_call *c);
+
+/* Carries out what callbacks asked for while curl was on the stack. */
+static void flush_deferred(lln_upstream *u) {
+  while (u->deferred && !u->in_curl && !u->closing) {
+    u->deferred = 0;
+    lln_upstream_call *next;
+    for (lln_upstream_call *c = u->calls; c; c = next) {
+      /* Nothing is destroyed while unpause runs (in_curl > 0 then), so next stays valid. */
+      next = c->next;
+      if (c->cancelled) {
+        call_destroy(c);
+      } else if (c->add_pending) {
+        c->add_pending = 0;
+        if (curl_multi_add_handle(u->multi, c->easy) == CURLM_OK) {
+          c->attached = 1;
+        } else {
+          /* The caller already holds this call, so it must hear how it ended.
+           * on_done may free other calls, so the scan starts over after it. */
+          u->deferred = 1;
+          call_finish(c, CURLE_FAILED_INIT);
+          break;
+        }
+      } else if (c->resume_pending) {
+        c->resume_pending = 0;
+        unpause(c);
+      }
+    }
+  }
+}
+
+static void after_curl(lln_upstream *u) {
+  check_info(u);
+  flush_deferred(u);
+}
+
+/* ---- curl <-> libuv glue ---- */
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  sock_ctx *s = h->data;
+  lln_upstream *u = s->u;
+  int flags = 0;
+  if (status < 0)
+    flags |= CURL_CSELECT_ERR;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  int running;
+  u->in_curl++;
+  curl_multi_socket_action(u->multi, s->fd, flags, &running); /* may close s */
+  u->in_curl--;
+  after_curl(u);
+}
+
+static void on_timer(uv_timer_t *h) {
+  lln_upstream *u = h->data;
+  int running;
+  u->in_curl++;
+  curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  u->in_curl--;
+  after_curl(u);
+}
+
+static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  (void)easy;
+  lln_upstream *u = userp;
+  sock_ctx *s = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      sock_close(s);
+      curl_multi_assign(u->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if (u->closing)
+    return 0;
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s)
+      return -1;
+    if (uv_poll_init_socket(u->loop, &s->poll, fd) != 0) {
+      free(s);
+      return -1;
+    }
+    s->fd = fd;
+    s->u = u;
+    s->poll.data = s;
+    s->next = u->socks;
+    if (u->socks)
+      u->socks->prev = s;
+    u->socks = s;
+    u->open_handles++;
+    curl_multi_assign(u->multi, fd, s);
+  }
+  int events = 0;
+  if (what & CURL_POLL_IN)
+    events |= UV_READABLE;
+  if (what & CURL_POLL_OUT)
+    events |= UV_WRITABLE;
+  uv_poll_start(&s->poll, events, on_poll);
+  return 0;
+}
+
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+  (void)multi;
+  lln_upstream *u = userp;
+  if (u->closing)
+    return 0;
+  if (timeout_ms < 0)
+    uv_timer_stop(&u->timer);
+  else /* 0 means "as soon as possible": the next loop turn, never from inside curl */
+    uv_timer_start(&u->timer, on_timer, (uint64_t)timeout_ms, 0);
+  return 0;
+}
+
+/* ---- per-transfer callbacks ---- */
+
+static size_t header_cb(char *data, size_t size, size_t n, void *ud) {
+  lln_upstream_call *c = ud;
+  size_t len = size * n;
+  if (c->cancelled)
+    return 0;
+  if (len > 5 && memcmp(data, "HTTP/", 5) == 0) {
+    /* A new response (after 1xx or a proxy CONNECT): what came before was not it. */
+    const char *p = memchr(data, ' ', len);
+    c->status = p ? strtol(p + 1, NULL, 10) : 0;
+    free(c->retry_after);
+    c->retry_after = NULL;
+    lln_buf_reset(&c->buf);
+    return len;
+  }
+  static const char name[] = "retry-after:";
+  size_t name_len = sizeof name - 1;
+  if (len > name_len && strncasecmp(data, name, name_len) == 0) {
+    const char *v = data + name_len;
+    const char *end = data + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+      v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+      end--;
+    free(c->retry_after);
+    c->retry_after = strndup(v, (size_t)(end - v));
+  }
+  return len;
+}
+
+static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
+  lln_upstream_call *c = ud;
+  size_t len = size * n;
+  if (c->cancelled)
+    return 0; /* anything but len aborts the transfer */
+  if (!c->on_data || c->status < 200 || c->status > 299) {
+    /* Errors are collected even when streaming, so the caller can read them. */
+    if (len > LLN_UP_MAX_BODY - c->buf.len) {
+      c->too_large = 1;
+      return 0;
+    }
+    lln_buf_append(&c->buf, data, len);
+    return len;
+  }
+  size_t skip = c->skip < len ? c->skip : len;
+  c->skip -= skip;
+  if (skip == len)
+    return len;
+  c->in_on_data = 1;
+  c->resume_early = 0;
+  int rc = c->on_data(c->ud, data + skip, len - skip);
+  c->in_on_data = 0;
+  if (c->cancelled)
+    return 0;
+  if (rc == 1 && !c->resume_early) {
+    /* curl keeps these bytes and hands them over again on resume. */
+    c->skip = len;
+    c->paused = 1;
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  return len;
+}
+
+/* ---- public API ---- */
+
+int lln_upstream_init(lln_upstream **out, uv_loop_t *loop) {
+  *out = NULL;
+  uv_once(&global_once, global_init);
+  if (global_rc != CURLE_OK)
+    return UV_EIO;
+  lln_upstream *u = calloc(1, sizeof *u);
+  if (!u)
+    return UV_ENOMEM;
+  u->loop = loop;
+  u->multi = curl_multi_init();
+  if (!u->multi) {
+    free(u);
+    return UV_ENOMEM;
+  }
+  /* TLS sessions are per easy handle unless shared; sharing them lets a new
+   * connection to a known provider resume instead of a full handshake. Only
+   * this loop's thread touches the share, so it needs no lock callbacks. */
+  u->share = curl_share_init();
+  if (u->share)
+    curl_share_setopt(u->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+  curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+  curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+  curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, LLN_UP_MAX_CONNECTS);
+  curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  uv_timer_init(loop, &u->timer);
+  u->timer.data = u;
+  u->open_handles = 1;
+  *out = u;
+  return 0;
+}
+
+void lln_upstream_close(lln_upstream *u) {
+  if (!u || u->closing)
+    return;
+  u->closing = 1;
+  while (u->calls)
+    call_destroy(u->calls);
+  curl_multi_cleanup(u->multi); /* closes cached connections, reporting them as removed */
+  u->multi = NULL;
+  if (u->share)
+    curl_share_cleanup(u->share);
+  u->share = NULL;
+  while (u->socks)
+    sock_close(u->socks);
+  uv_close((uv_handle_t *)&u->timer, on_timer_closed);
+}
+
+static int has_header(const char *const *headers, const char *name) {
+  size_t n = strlen(name);
+  for (; headers && *headers; headers++)
+    if (strncasecmp(*headers, name, n) == 0 && (*headers)[n] == ':')
+      return 1;
+  return 0;
+}
+
+/* On failure the list built so far stays in c->headers, so call_free frees it. */
+static int add_header(lln_upstream_call *c, const char *line) {
+  struct curl_slist *h = curl_slist_append(c->headers, line);
+  if (!h)
+    return -1;
+  c->headers = h;
+  return 0;
+}
+
+static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
+  CURL *e = c->easy;
+  const char *method = req->method ? req->method : "POST";
+  int has_body = req->body != NULL || strcasecmp(method, "POST") == 0;
+  if (has_body) {
+    c->body = malloc(req->body_len + 1);
+    if (!c->body)
+      return -1;
+    if (req->body_len)
+      memcpy(c->body, req->body, req->body_len);
+    c->body[req->body_len] = '\0';
+  }
+
+  for (const char *const *p = req->headers; p && *p; p++)
+    if (add_header(c, *p) != 0)
+      return -1;
+  if (has_body && !has_header(req->headers, "Content-Type") &&
+      add_header(c, "Content-Type: application/json") != 0)
+    return -1;
+  /* 100-continue costs a round trip (or a 1 s wait) on every large body. */
+  if (add_header(c, "Expect:") != 0)
+    return -1;
+
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                                                        \
+  do {                                                                                                       \
+    if (rc == CURLE_OK)                                                                                      \
+      rc = curl_easy_setopt(e, opt, val);                                                                    \
+  } while (0)
+  SET(CURLOPT_URL, req->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+  if (strcasecmp(method, "POST") == 0) {
+    SET(CURLOPT_POST, 1L);
+  } else if (strcasecmp(method, "GET") == 0 && !has_body) {
+    SET(CURLOPT_HTTPGET, 1L);
+  } else if (strcasecmp(method, "HEAD") == 0) {
+    SET(CURLOPT_NOBODY, 1L);
+  } else {
+    SET(CURLOPT_CUSTOMREQUEST, method);
+  }
+  if (has_body) {
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    SET(CURLOPT_POSTFIELDS, c->body);
+  }
+  SET(CURLOPT_HTTPHEADER, c->headers);
+  if (req->timeout_ms > 0)
+    SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
+  if (req->connect_timeout_ms > 0)
+    SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_ACCEPT_ENCODING, "");
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_PRIVATE, (void *)c);
+  SET(CURLOPT_ERRORBUFFER, c->errbuf);
+  SET(CURLOPT_HEADERFUNCTION, header_cb);
+  SET(CURLOPT_HEADERDATA, (void *)c);
+  SET(CURLOPT_WRITEFUNCTION, write_cb);
+  SET(CURLOPT_WRITEDATA, (void *)c);
+  if (c->u->share)
+    SET(CURLOPT_SHARE, c->u->share);
+#undef SET
+  return rc == CURLE_OK ? 0 : -1;
+}
+
+lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_request *req) {
+  if (!u || u->closing || !req || !req->url)
+    return NULL;
+  lln_upstream_call *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->u = u;
+  lln_buf_init(&c->buf);
+  c->on_data = req->on_data;
+  c->on_done = req->on_done;
+  c->ud = req->ud;
+  c->easy = curl_easy_init();
+  if (!c->easy || call_setup(c, req) != 0) {
+    call_free(c);
+    return NULL;
+  }
+  if (u->in_curl) {
+    /* curl_multi_add_handle would fail with CURLM_RECURSIVE_API_CALL here. */
+    c->add_pending = 1;
+    u->deferred = 1;
+  } else {
+    if (curl_multi_add_handle(u->multi, c->easy) != CURLM_OK) {
+      call_free(c);
+      return NULL;
+    }
+    c->attached = 1;
+  }
+  call_link(u, c);
+  return c;
+}
+
+void lln_upstream_cancel(lln_upstream_call *c) {
+  if (!c || c->finished || c->cancelled)
+    return;
+  lln_upstream *u = c->u;
+  c->cancelled = 1;
+  if (u->in_curl) {
+    u->deferred = 1; /* write_cb now aborts it; flush_deferred frees it */
+    return;
+  }
+  call_destroy(c);
+}
+
+static void unpause(lln_upstream_call *c) {
+  lln_upstream *u = c->u;
+  c->paused = 0;
+  u->in_curl++;
+  /* Delivers the held bytes right here, so on_data runs inside this call. */
+  curl_easy_pause(c->easy, CURLPAUSE_CONT);
+  u->in_curl--;
+}
+
+void lln_upstream_resume(lln_upstream_call *c) {
+  if (!c || c->finished || c->cancelled)
+    return;
+  if (c->in_on_data) {
+    c->resume_early = 1;
+    return;
+  }
+  if (!c->paused || c->resume_pending)
+    return;
+  lln_upstream *u = c->u;
+  if (u->in_curl) {
+    c->resume_pending = 1;
+    u->deferred = 1;
+    return;
+  }
+  unpause(c);
+  flush_deferred(u);
+}
