@@ -63,7 +63,7 @@ static int parse_options(int argc, char **argv, cli *c, int allow_run_options) {
   c->port = -1;
   optind = 1;
   int ch;
-  while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (!allow_run_options && ch != 'e' && ch != 'h' && ch != 'l' && ch != '?') {
       fprintf(stderr, "llmnet validate: option %s applies to run only\n", argv[optind - 1]);
       return 2;

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,9 +424,13 @@ static void usage(FILE *out) {
         out);
 }
 
-static int bad_option(const char *fmt, const char *a, const char *b) {
+static int bad_option(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_option(const char *fmt, ...) {
   fputs("llmnet mock: ", stderr);
-  fprintf(stderr, fmt, a, b);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
   fputs("\nTry 'llmnet mock --help'.\n", stderr);
   return 2;
 }
@@ -435,12 +440,8 @@ static int parse_number(const char *opt, const char *s, unsigned long min, unsig
   char *end = NULL;
   errno = 0;
   unsigned long v = s[0] >= '0' && s[0] <= '9' ? strtoul(s, &end, 10) : 0;
-  if (!end || *end || errno || v < min || v > max) {
-    char range[64];
-    snprintf(range, sizeof range, "a whole number from %lu to %lu", min, max);
-    fprintf(stderr, "llmnet mock: %s expects %s, got \"%s\"\nTry 'llmnet mock --help'.\n", opt, range, s);
-    return 2;
-  }
+  if (!end || *end || errno || v < min || v > max)
+    return bad_option("%s expects a whole number from %lu to %lu, got \"%s\"", opt, min, max, s);
   *out = v;
   return 0;
 }
@@ -470,13 +471,13 @@ static int parse_options(int argc, char **argv, options *o) {
         name = with_value[k];
     }
     if (!name)
-      return bad_option(arg[0] == '-' ? "unknown option \"%s\"%s" : "unexpected argument \"%s\"%s", arg, "");
+      return bad_option("%s \"%s\"", arg[0] == '-' ? "unknown option" : "unexpected argument", arg);
     if (arg[nl] == '=') {
       value = arg + nl + 1;
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
-      return bad_option("%s needs a value%s", name, "");
+      return bad_option("%s needs a value", name);
     }
     unsigned long v = 0;
     int rc = 0;
@@ -485,13 +486,13 @@ static int parse_options(int argc, char **argv, options *o) {
       o->port = (long)v;
     } else if (strcmp(name, "--bind-addr") == 0) {
       if (!*value)
-        return bad_option("%s needs an address%s", name, "");
+        return bad_option("%s needs an address", name);
       o->bind_addr = value;
     } else if (strcmp(name, "--latency") == 0) {
       rc = parse_number(name, value, 0, MAX_MS, &o->latency_ms);
     } else if (strcmp(name, "--rules") == 0) {
       if (!*value)
-        return bad_option("%s needs a file name%s", name, "");
+        return bad_option("%s needs a file name", name);
       o->rules_path = value;
     } else if (strcmp(name, "--chunk-size") == 0) {
       rc = parse_number(name, value, 1, 1000000, &v);
@@ -543,9 +544,9 @@ int lln_mock_main(int argc, char **argv) {
     m.sigint.data = m.sigterm.data = &m;
     uv_signal_start(&m.sigint, on_signal, SIGINT);
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
-    const char *fmt = strchr(o.bind_addr, ':') ? "llmnet mock listening on http://[%s]:%d\n"
-                                               : "llmnet mock listening on http://%s:%d\n";
-    printf(fmt, o.bind_addr, lln_http_server_port(m.srv));
+    int v6 = strchr(o.bind_addr, ':') != NULL;
+    printf("llmnet mock listening on http://%s%s%s:%d\n", v6 ? "[" : "", o.bind_addr, v6 ? "]" : "",
+           lln_http_server_port(m.srv));
     fflush(stdout);
   }
   /* Also finishes closing a listener that failed to start. */

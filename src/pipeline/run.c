@@ -137,12 +137,23 @@ static void succeed(lln_run *r) {
                        "target that calls a model", r->node ? r->node->name : "?");
     return;
   }
-  cJSON *resp = r->final;
+  /* OpenAI's field order: id, object, created, model, then the rest. */
+  cJSON *resp = cJSON_CreateObject();
   char id[160];
   snprintf(id, sizeof id, "chatcmpl-%s", r->request_id);
-  set_string(resp, "id", id);
-  set_string(resp, "object", "chat.completion");
-  set_number(resp, "created", (double)time(NULL));
+  cJSON_AddStringToObject(resp, "id", id);
+  cJSON_AddStringToObject(resp, "object", "chat.completion");
+  cJSON_AddNumberToObject(resp, "created", (double)time(NULL));
+  cJSON *model = cJSON_DetachItemFromObjectCaseSensitive(r->final, "model");
+  cJSON_AddItemToObject(resp, "model", model ? model : cJSON_CreateString(r->node->model_ids[0]));
+  while (r->final->child) {
+    cJSON *item = cJSON_DetachItemViaPointer(r->final, r->final->child);
+    if (strcmp(item->string, "id") == 0 || strcmp(item->string, "object") == 0 ||
+        strcmp(item->string, "created") == 0 || strcmp(item->string, "llmnet") == 0)
+      cJSON_Delete(item);
+    else
+      cJSON_AddItemToObject(resp, item->string, item);
+  }
   if (r->have_usage) {
     cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
     if (!cJSON_IsObject(usage)) {
@@ -153,13 +164,13 @@ static void succeed(lln_run *r) {
     set_number(usage, "completion_tokens", (double)r->usage[1]);
     set_number(usage, "total_tokens", (double)r->usage[2]);
   }
-  cJSON_DeleteItemFromObjectCaseSensitive(resp, "llmnet");
   cJSON *ext = cJSON_AddObjectToObject(resp, "llmnet");
   cJSON_AddStringToObject(ext, "request_id", r->request_id);
   cJSON_AddStringToObject(ext, "route", r->route.data);
   cJSON_AddItemToObject(ext, "hops", r->trace);
   r->trace = NULL;
   char *json = cJSON_PrintUnformatted(resp);
+  cJSON_Delete(resp);
   if (!json)
     abort();
   lln_buf_puts(&r->result_body, json);

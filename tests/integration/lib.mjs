@@ -1,0 +1,185 @@
+// Shared helpers for integration tests: start the real llmnet binary and
+// `llmnet mock` on loopback ports chosen at run time, and talk to them.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const BIN = process.env.LLMNET_BIN ?? path.resolve('build/llmnet');
+export const ROOT = process.env.LLMNET_ROOT ?? path.resolve('.');
+
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+// Starts `llmnet ARGS...` and resolves once it prints its listening URL.
+export function start(args, { env = {}, timeoutMs = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`llmnet ${args.join(' ')} did not start: ${out}${err}`));
+    }, timeoutMs);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        const proc = {
+          url: m[1],
+          child,
+          get stderr() {
+            return err;
+          },
+          async stop() {
+            if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+            const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+            child.kill('SIGTERM');
+            const code = await exited;
+            children.delete(child);
+            return code;
+          },
+        };
+        resolve(proc);
+      }
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      if (!out.includes('listening on')) reject(new Error(`llmnet ${args.join(' ')} exited ${code}: ${out}${err}`));
+    });
+  });
+}
+
+// Runs llmnet to completion and returns { code, stdout, stderr }.
+export function runCli(args, { env = {} } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(BIN, args, { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export function tempDir() {
+  return mkdtempSync(path.join(tmpdir(), 'llmnet-test-'));
+}
+
+export function writeJson(dir, name, value) {
+  const file = path.join(dir, name);
+  writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+  return file;
+}
+
+export async function startMock(rules, extraArgs = []) {
+  const args = ['mock', '--port', '0'];
+  if (rules) args.push('--rules', writeJson(tempDir(), 'rules.json', rules));
+  return start([...args, ...extraArgs]);
+}
+
+// A composition of the seed's shape (router + two handlers, one inheriting
+// the router's endpoint) pointed at `mockUrl`.
+export function seedConfig(mockUrl, extra = {}) {
+  return {
+    models: {
+      'router-gemma': { type: 'external', interface: 'openai-api', url: mockUrl, 'api-key': 'test-key-router' },
+      'handler-llama': { type: 'external', interface: 'openai-api', url: mockUrl, 'api-key': 'test-key-handler' },
+    },
+    architecture: [
+      { name: 'router', layer: 0, model: 'router-gemma', 'output-to': [1], 'extra-options': { model_override: 'google/gemma-3-27b-it:free' } },
+      {
+        name: 'creative-handler',
+        layer: 1,
+        model: 'handler-llama',
+        'use-case': 'Creative writing, storytelling, poetry',
+        'extra-options': { model_override: 'meta-llama/llama-3.3-70b-instruct:free' },
+      },
+      {
+        name: 'technical-handler',
+        layer: 1,
+        'use-case': 'Technical questions, coding, math, science',
+        'extra-options': { model_override: 'qwen/qwen3-coder:free' },
+      },
+    ],
+    ...extra,
+  };
+}
+
+export async function startLlmnet(config, { env = {}, args = [] } = {}) {
+  const file = writeJson(tempDir(), 'llmnet.json', config);
+  return start([file, '--port', '0', '--log-level', 'warn', ...args], { env });
+}
+
+export async function chat(url, body, headers = {}) {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export async function mockRequests(mockUrl) {
+  const res = await fetch(`${mockUrl}/mock/requests`);
+  return res.json();
+}
+
+export async function clearMock(mockUrl) {
+  await fetch(`${mockUrl}/mock/requests`, { method: 'DELETE' });
+}
+
+// Sends raw bytes on one TCP connection and collects everything received
+// until the server closes or `idleMs` passes without data.
+export function rawExchange(url, payload, { idleMs = 1500 } = {}) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: hostname, port: Number(port) });
+    const chunks = [];
+    let timer;
+    const finish = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(finish, idleMs);
+    };
+    sock.on('connect', () => {
+      for (const p of Array.isArray(payload) ? payload : [payload]) sock.write(p);
+      arm();
+    });
+    sock.on('data', (d) => {
+      chunks.push(d);
+      arm();
+    });
+    sock.on('end', finish);
+    sock.on('error', (e) => (chunks.length ? finish() : reject(e)));
+  });
+}
+
+export function assertOpenAIError(res, status) {
+  assert.equal(res.status, status, `status ${res.status} body ${res.text}`);
+  assert.ok(res.json && res.json.error, `an OpenAI error object: ${res.text}`);
+  assert.equal(typeof res.json.error.message, 'string');
+  assert.ok(res.json.error.message.length > 0);
+  assert.equal(typeof res.json.error.type, 'string');
+}
