@@ -72,6 +72,8 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
   }
   const cJSON *ov = cJSON_GetObjectItemCaseSensitive(opts, "model_override");
   if (ov) {
+    for (size_t k = 0; k < n->n_model_ids; k++)
+      free(n->model_ids[k]);
     free(n->model_ids);
     n->model_ids = string_list(L, ov, p->data, "model_override", &n->n_model_ids);
   }
@@ -167,11 +169,17 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
     n->bind_addr = xstrdup(bind);
   const cJSON *port = cJSON_GetObjectItemCaseSensitive(j, "bind-port");
   if (port) {
-    char *end = NULL;
-    double v = cJSON_IsNumber(port)   ? port->valuedouble
-               : cJSON_IsString(port) ? strtod(port->valuestring, &end)
-                                      : -1;
-    if ((end && (*end || end == port->valuestring)) || v < 1 || v > 65535 || v != (double)(int)v) {
+    /* A string port is decimal digits only: strtod would also take " 80",
+     * "0x50", "8e3" and "nan" (whose cast to int is undefined). */
+    double v = -1;
+    if (cJSON_IsNumber(port)) {
+      v = port->valuedouble;
+    } else if (cJSON_IsString(port) && *port->valuestring &&
+               strspn(port->valuestring, "0123456789") == strlen(port->valuestring) &&
+               strlen(port->valuestring) <= 5) {
+      v = strtod(port->valuestring, NULL);
+    }
+    if (!(v >= 1 && v <= 65535) || v != (double)(int)v) {
       node_path(&p, i, "bind-port");
       lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"bind-port\" must be a port from 1 to 65535",
                         n->name);
@@ -259,28 +267,46 @@ static void resolve_targets(lln_loader *L, lln_node *n, const cJSON *out) {
   lln_buf_free(&p);
 }
 
-/* Depth-first search for a cycle through targets; colour 1 = on the path. */
-static int find_cycle(lln_node *n, char *colour, const lln_node *base, lln_buf *path) {
-  size_t i = (size_t)(n - base);
-  if (colour[i] == 2)
+/* Depth-first search for a cycle through targets (colour 1 = on the DFS
+ * path, 2 = done). On the way back only the loop itself goes into `path`
+ * (not the nodes that lead to it), and `closer` is the node whose output-to
+ * closes it: that is the line to point at. */
+typedef struct cycle_walk {
+  char *colour;
+  const lln_node *base;
+  lln_buf path;
+  const lln_node *start; /* where the loop begins; NULL once the path is complete */
+  const lln_node *closer;
+} cycle_walk;
+
+static int find_cycle(lln_node *n, cycle_walk *w) {
+  size_t i = (size_t)(n - w->base);
+  if (w->colour[i] == 2)
     return 0;
-  if (colour[i] == 1) {
-    lln_buf_printf(path, "%s", n->name);
+  if (w->colour[i] == 1) {
+    w->start = n;
+    lln_buf_puts(&w->path, n->name);
     return 1;
   }
-  colour[i] = 1;
+  w->colour[i] = 1;
   for (size_t k = 0; k < n->n_targets; k++) {
-    if (find_cycle(n->targets[k], colour, base, path)) {
-      lln_buf b;
-      lln_buf_init(&b);
-      lln_buf_printf(&b, "%s -> %s", n->name, path->data);
-      lln_buf_reset(path);
-      lln_buf_puts(path, b.data);
-      lln_buf_free(&b);
+    if (find_cycle(n->targets[k], w)) {
+      if (!w->closer)
+        w->closer = n;
+      if (w->start) {
+        lln_buf b;
+        lln_buf_init(&b);
+        lln_buf_printf(&b, "%s -> %s", n->name, w->path.data);
+        lln_buf_reset(&w->path);
+        lln_buf_puts(&w->path, b.data);
+        lln_buf_free(&b);
+        if (n == w->start)
+          w->start = NULL;
+      }
       return 1;
     }
   }
-  colour[i] = 2;
+  w->colour[i] = 2;
   return 0;
 }
 
@@ -385,20 +411,19 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
   }
   choose_entry(L);
 
-  char *colour = calloc(cfg->n_nodes, 1);
-  if (!colour)
+  cycle_walk w = {.colour = calloc(cfg->n_nodes, 1), .base = cfg->nodes};
+  if (!w.colour)
     abort();
-  lln_buf cycle;
-  lln_buf_init(&cycle);
+  lln_buf_init(&w.path);
   for (i = 0; i < cfg->n_nodes; i++) {
-    if (find_cycle(&cfg->nodes[i], colour, cfg->nodes, &cycle)) {
-      node_path(&p, i, "output-to");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "the graph has a cycle: %s", cycle.data);
+    if (find_cycle(&cfg->nodes[i], &w)) {
+      node_path(&p, (size_t)w.closer->index, "output-to");
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "the graph has a cycle: %s", w.path.data);
       break;
     }
   }
-  lln_buf_free(&cycle);
-  free(colour);
+  lln_buf_free(&w.path);
+  free(w.colour);
 
   inherit_endpoints(L);
   lln_node *entry = cfg->entry;

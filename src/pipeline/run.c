@@ -11,61 +11,11 @@
 #include <time.h>
 
 #include "pipeline/router.h"
+#include "pipeline/run_state.h"
+#include "pipeline/stream.h"
 #include "pipeline/text.h"
 #include "util/buf.h"
 #include "util/log.h"
-
-typedef enum { CALL_ROUTE, CALL_ANSWER } call_kind;
-
-typedef struct header_var {
-  const char *name;
-  const char *value;
-} header_var;
-
-struct lln_run {
-  const lln_config *cfg;
-  lln_upstream *up;
-  uv_loop_t *loop;
-  cJSON *request;
-  const cJSON *messages;
-  char *request_id;
-  char *initial_input;
-  char *input;  /* what the current node receives */
-  char *output; /* the last answer's text, NULL before any */
-  cJSON *final; /* the last answer's upstream response */
-  const lln_node *node;
-  const lln_node *prev;
-  const char *route_decision;
-  int hops;
-  lln_buf route;
-  cJSON *trace;
-  long usage[3]; /* prompt, completion, total */
-  int have_usage;
-  header_var *header_vars;
-  size_t n_header_vars;
-
-  /* the call in flight */
-  lln_upstream_call *call;
-  call_kind kind;
-  const lln_node *call_node;   /* the node whose model is asked */
-  const lln_node *route_from;  /* for routing calls */
-  const lln_node **cands;
-  size_t n_cands;
-  size_t attempt;
-  lln_buf call_body;
-  char **call_headers;
-
-  /* condition context, formatted once per evaluation */
-  char hop_str[16], layer_str[16], prev_layer_str[16], ts_str[24], len_str[24], wc_str[24];
-  const char *eval_node;
-
-  uv_timer_t deadline;
-  int timer_started;
-  lln_run_done done;
-  void *ud;
-  int finished;
-  lln_buf result_body;
-};
 
 static void enter(lln_run *r, const lln_node *n);
 static void choose_next(lln_run *r, const lln_node *from);
@@ -86,12 +36,15 @@ static void free_call_headers(lln_run *r) {
   r->call_headers = NULL;
 }
 
-static void finish(lln_run *r, const lln_run_result *res) {
+void lln_run_finish(lln_run *r, const lln_run_result *res) {
   if (r->finished)
     return;
   r->finished = 1;
-  if (r->timer_started)
+  if (r->timer_started) {
     uv_timer_stop(&r->deadline);
+    if (r->sink)
+      uv_timer_stop(&r->keepalive);
+  }
   if (r->call) {
     lln_upstream_cancel(r->call);
     r->call = NULL;
@@ -108,11 +61,15 @@ static void fail(lln_run *r, int status, const char *retry_after, const char *fm
   va_start(ap, fmt);
   lln_buf_vprintf(&msg, fmt, ap);
   va_end(ap);
+  if (r->sink && lln_stream_fail(r, status, msg.data)) {
+    lln_buf_free(&msg);
+    return;
+  }
   LLN_WARN("request %s failed with %d after route %s: %s", r->request_id, status,
            r->route.data ? r->route.data : "-", msg.data);
   lln_run_result res = {.status = status, .error = msg.data, .retry_after = retry_after,
                         .route = r->route.data ? r->route.data : ""};
-  finish(r, &res);
+  lln_run_finish(r, &res);
   lln_buf_free(&msg);
 }
 
@@ -137,23 +94,11 @@ static void succeed(lln_run *r) {
                        "target that calls a model", r->node ? r->node->name : "?");
     return;
   }
-  /* OpenAI's field order: id, object, created, model, then the rest. */
-  cJSON *resp = cJSON_CreateObject();
-  char id[160];
-  snprintf(id, sizeof id, "chatcmpl-%s", r->request_id);
-  cJSON_AddStringToObject(resp, "id", id);
-  cJSON_AddStringToObject(resp, "object", "chat.completion");
-  cJSON_AddNumberToObject(resp, "created", (double)time(NULL));
-  cJSON *model = cJSON_DetachItemFromObjectCaseSensitive(r->final, "model");
-  cJSON_AddItemToObject(resp, "model", model ? model : cJSON_CreateString(r->node->model_ids[0]));
-  while (r->final->child) {
-    cJSON *item = cJSON_DetachItemViaPointer(r->final, r->final->child);
-    if (strcmp(item->string, "id") == 0 || strcmp(item->string, "object") == 0 ||
-        strcmp(item->string, "created") == 0 || strcmp(item->string, "llmnet") == 0)
-      cJSON_Delete(item);
-    else
-      cJSON_AddItemToObject(resp, item->string, item);
+  if (r->sink) {
+    lln_stream_replay(r);
+    return;
   }
+  cJSON *resp = lln_run_stamp(r, r->final, "chat.completion", time(NULL));
   if (r->have_usage) {
     cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
     if (!cJSON_IsObject(usage)) {
@@ -164,11 +109,7 @@ static void succeed(lln_run *r) {
     set_number(usage, "completion_tokens", (double)r->usage[1]);
     set_number(usage, "total_tokens", (double)r->usage[2]);
   }
-  cJSON *ext = cJSON_AddObjectToObject(resp, "llmnet");
-  cJSON_AddStringToObject(ext, "request_id", r->request_id);
-  cJSON_AddStringToObject(ext, "route", r->route.data);
-  cJSON_AddItemToObject(ext, "hops", r->trace);
-  r->trace = NULL;
+  cJSON_AddItemToObject(resp, "llmnet", lln_run_extension(r));
   char *json = cJSON_PrintUnformatted(resp);
   cJSON_Delete(resp);
   if (!json)
@@ -178,7 +119,35 @@ static void succeed(lln_run *r) {
   LLN_INFO("request %s ok route=%s tokens=%ld", r->request_id, r->route.data, r->usage[2]);
   lln_run_result res = {.status = 200, .body = r->result_body.data, .body_len = r->result_body.len,
                         .route = r->route.data};
-  finish(r, &res);
+  lln_run_finish(r, &res);
+}
+
+cJSON *lln_run_stamp(const lln_run *r, cJSON *upstream, const char *object, time_t created) {
+  cJSON *out = cJSON_CreateObject();
+  char id[160];
+  snprintf(id, sizeof id, "chatcmpl-%s", r->request_id);
+  cJSON_AddStringToObject(out, "id", id);
+  cJSON_AddStringToObject(out, "object", object);
+  cJSON_AddNumberToObject(out, "created", (double)created);
+  cJSON *model = cJSON_DetachItemFromObjectCaseSensitive(upstream, "model");
+  cJSON_AddItemToObject(out, "model", model ? model : cJSON_CreateString(r->node->model_ids[0]));
+  while (upstream->child) {
+    cJSON *item = cJSON_DetachItemViaPointer(upstream, upstream->child);
+    if (strcmp(item->string, "id") == 0 || strcmp(item->string, "object") == 0 ||
+        strcmp(item->string, "created") == 0 || strcmp(item->string, "llmnet") == 0)
+      cJSON_Delete(item);
+    else
+      cJSON_AddItemToObject(out, item->string, item);
+  }
+  return out;
+}
+
+cJSON *lln_run_extension(const lln_run *r) {
+  cJSON *ext = cJSON_CreateObject();
+  cJSON_AddStringToObject(ext, "request_id", r->request_id);
+  cJSON_AddStringToObject(ext, "route", r->route.data);
+  cJSON_AddItemToObject(ext, "hops", cJSON_Duplicate(r->trace, 1));
+  return ext;
 }
 
 /* ---- variables ---- */
@@ -269,7 +238,7 @@ static void render_template(lln_run *r, const char *tpl, lln_buf *out) {
 
 /* ---- upstream calls ---- */
 
-static void add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
+void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
   if (!cJSON_IsObject(usage))
     return;
@@ -285,7 +254,7 @@ static void add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
   }
 }
 
-static cJSON *trace_hop(lln_run *r, const lln_node *node, const char *role, const char *model_id, double ms) {
+cJSON *lln_run_trace_hop(lln_run *r, const lln_node *node, const char *role, const char *model_id, double ms) {
   cJSON *hop = cJSON_CreateObject();
   cJSON_AddStringToObject(hop, "node", node->name);
   cJSON_AddStringToObject(hop, "role", role);
@@ -300,11 +269,25 @@ static const char *current_model_id(const lln_run *r) { return r->call_node->mod
 
 static void on_call_done(void *ud, const lln_upstream_response *resp);
 
+/* The answer of a node that can only end the pipeline is the response:
+ * when the client streams, this call streams too. */
+static int ends_pipeline(const lln_node *n) {
+  for (size_t i = 0; i < n->n_targets; i++) {
+    if (n->targets[i]->adapter != LLN_ADAPTER_OUTPUT)
+      return 0;
+  }
+  return 1;
+}
+
 static void start_call(lln_run *r) {
   const lln_model *ep = r->call_node->endpoint;
+  lln_upstream_request req = {0};
   cJSON *body = cJSON_Parse(r->call_body.data);
   cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
   cJSON_SetValuestring(model, current_model_id(r));
+  r->streaming_call = 0;
+  if (r->sink && r->kind == CALL_ANSWER && ends_pipeline(r->call_node))
+    lln_stream_prepare_call(r, body, &req);
   char *json = cJSON_PrintUnformatted(body);
   cJSON_Delete(body);
   if (!json)
@@ -329,16 +312,14 @@ static void start_call(lln_run *r) {
   for (size_t i = 0; i < nh; i++)
     r->call_headers[k++] = xstrdup(ep->headers[i]);
 
-  lln_upstream_request req = {
-      .url = ep->chat_url,
-      .headers = (const char *const *)r->call_headers,
-      .body = json,
-      .body_len = strlen(json),
-      .timeout_ms = ep->timeout_ms,
-      .connect_timeout_ms = ep->connect_timeout_ms,
-      .on_done = on_call_done,
-      .ud = r,
-  };
+  req.url = ep->chat_url;
+  req.headers = (const char *const *)r->call_headers;
+  req.body = json;
+  req.body_len = strlen(json);
+  req.timeout_ms = ep->timeout_ms;
+  req.connect_timeout_ms = ep->connect_timeout_ms;
+  req.on_done = on_call_done;
+  req.ud = r;
   LLN_DEBUG("request %s: %s node %s calls %s as %s", r->request_id, r->kind == CALL_ROUTE ? "routing" : "answering",
             r->kind == CALL_ROUTE ? r->route_from->name : r->call_node->name, ep->key, current_model_id(r));
   r->call = lln_upstream_start(r->up, &req);
@@ -414,6 +395,23 @@ static void go_to(lln_run *r, const lln_node *target, const char *how) {
 static void on_call_done(void *ud, const lln_upstream_response *resp) {
   lln_run *r = ud;
   r->call = NULL;
+  if (r->streaming_call) {
+    int ok = resp->result == LLN_UP_OK && resp->status >= 200 && resp->status <= 299;
+    if (ok || r->stream_events) {
+      /* a stream that sent bytes is never retried: its failure ends it */
+      if (ok) {
+        lln_stream_call_done(r, resp);
+      } else {
+        lln_buf why;
+        lln_buf_init(&why);
+        describe_failure(r, resp, &why);
+        fail(r, 502, NULL, "%s (mid-stream)", why.data);
+        lln_buf_free(&why);
+      }
+      return;
+    }
+    r->streaming_call = 0;
+  }
   const cJSON *message = NULL;
   cJSON *json = parse_completion(resp, &message);
   const char *model_id = current_model_id(r);
@@ -421,7 +419,7 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
     lln_buf why;
     lln_buf_init(&why);
     int status = describe_failure(r, resp, &why);
-    cJSON *hop = trace_hop(r, r->kind == CALL_ROUTE ? r->route_from : r->call_node,
+    cJSON *hop = lln_run_trace_hop(r, r->kind == CALL_ROUTE ? r->route_from : r->call_node,
                            r->kind == CALL_ROUTE ? "router" : "answer", model_id, resp->elapsed_ms);
     cJSON_AddStringToObject(hop, "error", why.data);
     if (r->attempt + 1 < r->call_node->n_model_ids) {
@@ -450,8 +448,8 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
   if (!text.data)
     lln_buf_reserve(&text, 0);
   if (r->kind == CALL_ROUTE) {
-    cJSON *hop = trace_hop(r, r->route_from, "router", model_id, resp->elapsed_ms);
-    add_usage(r, json, hop);
+    cJSON *hop = lln_run_trace_hop(r, r->route_from, "router", model_id, resp->elapsed_ms);
+    lln_run_add_usage(r, json, hop);
     cJSON_Delete(json);
     lln_route_candidate *rc = calloc(r->n_cands, sizeof *rc);
     if (!rc)
@@ -475,8 +473,8 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
     go_to(r, t, idx < 0 ? "default" : "router model");
     return;
   }
-  cJSON *hop = trace_hop(r, r->call_node, "answer", model_id, resp->elapsed_ms);
-  add_usage(r, json, hop);
+  cJSON *hop = lln_run_trace_hop(r, r->call_node, "answer", model_id, resp->elapsed_ms);
+  lln_run_add_usage(r, json, hop);
   cJSON_Delete(r->final);
   r->final = json;
   free(r->output);
@@ -706,6 +704,8 @@ lln_run *lln_run_start(const lln_run_params *p) {
   r->request_id = xstrdup(p->request_id);
   r->done = p->done;
   r->ud = p->ud;
+  r->sink = p->stream;
+  r->keepalive_ms = p->keepalive_ms;
   r->trace = cJSON_CreateArray();
   lln_buf_init(&r->route);
   lln_buf_init(&r->call_body);
@@ -729,6 +729,9 @@ lln_run *lln_run_start(const lln_run_params *p) {
   uv_timer_init(r->loop, &r->deadline);
   r->deadline.data = r;
   r->timer_started = 1;
+  r->open_timers = 1;
+  if (r->sink)
+    lln_stream_init(r);
   uv_timer_start(&r->deadline, on_deadline, (uint64_t)r->cfg->server.request_timeout_ms, 0);
 
   /* "model" naming a node enters there; anything else means the pipeline. */
@@ -743,25 +746,29 @@ lln_run *lln_run_start(const lln_run_params *p) {
   return r;
 }
 
+void lln_run_resume(lln_run *r) {
+  if (r->paused && r->call && !r->finished) {
+    r->paused = 0;
+    lln_upstream_resume(r->call);
+  }
+}
+
 void lln_run_cancel(lln_run *r) {
   if (r->finished)
     return;
   r->finished = 1;
-  if (r->timer_started)
+  if (r->timer_started) {
     uv_timer_stop(&r->deadline);
+    if (r->sink)
+      uv_timer_stop(&r->keepalive);
+  }
   if (r->call) {
     lln_upstream_cancel(r->call);
     r->call = NULL;
   }
 }
 
-static void on_timer_closed(uv_handle_t *h) { free(h->data); }
-
-void lln_run_free(lln_run *r) {
-  if (!r)
-    return;
-  if (r->call)
-    lln_upstream_cancel(r->call);
+static void release(lln_run *r) {
   cJSON_Delete(r->request);
   cJSON_Delete(r->final);
   cJSON_Delete(r->trace);
@@ -775,8 +782,32 @@ void lln_run_free(lln_run *r) {
   lln_buf_free(&r->route);
   lln_buf_free(&r->call_body);
   lln_buf_free(&r->result_body);
-  if (r->timer_started)
-    uv_close((uv_handle_t *)&r->deadline, on_timer_closed);
-  else
-    free(r);
+  if (r->sink && r->timer_started)
+    lln_stream_free(r);
+  free(r);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  lln_run *r = h->data;
+  if (--r->open_timers == 0)
+    release(r);
+}
+
+/* The memory lives until the timers have closed (the next loop turn), so a
+ * run freed from inside its own callbacks is still readable on the way out. */
+void lln_run_free(lln_run *r) {
+  if (!r)
+    return;
+  if (r->call) {
+    lln_upstream_cancel(r->call);
+    r->call = NULL;
+  }
+  r->finished = 1;
+  if (!r->timer_started) {
+    release(r);
+    return;
+  }
+  uv_close((uv_handle_t *)&r->deadline, on_timer_closed);
+  if (r->sink)
+    uv_close((uv_handle_t *)&r->keepalive, on_timer_closed);
 }

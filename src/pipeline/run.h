@@ -12,6 +12,17 @@
 
 typedef struct lln_run lln_run;
 
+/* Where a streamed response goes ("stream": true). The run decides when
+ * the response becomes a stream: at the final hop's first byte, or earlier
+ * when a keep-alive is due; errors before that get a plain error status. */
+typedef struct lln_run_stream_sink {
+  /* Send the event-stream head; `route` is the whole route when the final
+   * hop's first event starts the stream, NULL when a keep-alive does. */
+  void (*start)(void *ud, const char *route);
+  int (*event)(void *ud, const char *data, size_t len); /* one event; 1 = the client is behind */
+  void (*comment)(void *ud);                            /* an SSE keep-alive comment */
+} lln_run_stream_sink;
+
 typedef struct lln_run_result {
   int status;              /* HTTP status for the client */
   const char *error;       /* when status >= 400: a message naming node and model */
@@ -19,6 +30,7 @@ typedef struct lln_run_result {
   const char *body;        /* the chat.completion JSON when status == 200 */
   size_t body_len;
   const char *route;       /* node names joined by '>' */
+  int streamed;            /* the response went out as a stream: only end it */
 } lln_run_result;
 
 typedef void (*lln_run_done)(void *ud, const lln_run_result *res);
@@ -34,12 +46,16 @@ typedef struct lln_run_params {
   lln_run_header header;
   void *header_ctx;
   lln_run_done done; /* called exactly once, unless the run is cancelled */
-  void *ud;
+  const lln_run_stream_sink *stream; /* set when the client asked to stream */
+  void *ud;                          /* passed to done and to the sink */
+  unsigned keepalive_ms;             /* stream keep-alive interval; 0 = 2000 */
 } lln_run_params;
 
 /* Checks the request and starts it. A request the pipeline cannot accept
  * (no messages, ...) is answered through `done` before this returns. */
 lln_run *lln_run_start(const lln_run_params *p);
+/* The client caught up after the sink's event returned 1. */
+void lln_run_resume(lln_run *run);
 /* Stops a run whose `done` has not been called yet; it will not be. */
 void lln_run_cancel(lln_run *run);
 /* Releases a run after `done` (or after cancel). */

@@ -50,6 +50,46 @@ static void request_id(lln_gateway *g, const lln_http_request *req, char *out, s
 
 static const char *run_header(void *ctx, const char *name) { return lln_http_header_get(ctx, name); }
 
+/* Bytes queued for a streaming client past which the upstream is paused. */
+#define STREAM_HIGH_WATER (256 * 1024)
+
+static void stream_start(void *ud, const char *route) {
+  chat *c = ud;
+  char id_header[96], route_header[512];
+  snprintf(id_header, sizeof id_header, "x-request-id: %s", c->request_id);
+  snprintf(route_header, sizeof route_header, "x-llmnet-route: %.480s", route ? route : "");
+  const char *headers[] = {"Cache-Control: no-cache", "X-Accel-Buffering: no", id_header,
+                           route ? route_header : NULL, NULL};
+  lln_http_stream_begin(c->req, 200, "text/event-stream", headers);
+}
+
+static int stream_event(void *ud, const char *data, size_t len) {
+  chat *c = ud;
+  lln_buf ev;
+  lln_buf_init(&ev);
+  lln_buf_reserve(&ev, len + 8);
+  lln_buf_append(&ev, "data: ", 6);
+  lln_buf_append(&ev, data, len);
+  lln_buf_append(&ev, "\n\n", 2);
+  size_t queued = lln_http_stream_write(c->req, ev.data, ev.len);
+  lln_buf_free(&ev);
+  return queued > STREAM_HIGH_WATER;
+}
+
+static void stream_comment(void *ud) {
+  chat *c = ud;
+  static const char keepalive[] = ": keep-alive\n\n";
+  lln_http_stream_write(c->req, keepalive, sizeof keepalive - 1);
+}
+
+static const lln_run_stream_sink sse_sink = {stream_start, stream_event, stream_comment};
+
+static void on_stream_drain(lln_http_request *req) {
+  chat *c = req->user;
+  if (c->run)
+    lln_run_resume(c->run);
+}
+
 static void on_run_done(void *ud, const lln_run_result *res) {
   chat *c = ud;
   char id_header[96], route_header[512];
@@ -61,7 +101,9 @@ static void on_run_done(void *ud, const lln_run_result *res) {
     snprintf(retry, sizeof retry, "Retry-After: %.40s", res->retry_after);
     headers[2] = retry;
   }
-  if (res->status == 200)
+  if (res->streamed)
+    lln_http_stream_end(c->req);
+  else if (res->status == 200)
     lln_http_respond(c->req, 200, "application/json", headers, res->body, res->body_len);
   else
     lln_http_respond_error(c->req, res->status, headers, res->error);
@@ -107,11 +149,6 @@ static void chat_completions(lln_gateway *g, lln_http_request *req) {
     lln_http_respond_error(req, 400, headers, msg);
     return;
   }
-  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"))) {
-    cJSON_Delete(body);
-    lln_http_respond_error(req, 400, headers, "\"stream\": true is not supported by this build yet");
-    return;
-  }
   chat *c = calloc(1, sizeof *c);
   if (!c)
     abort();
@@ -120,6 +157,9 @@ static void chat_completions(lln_gateway *g, lln_http_request *req) {
   snprintf(c->request_id, sizeof c->request_id, "%s", id);
   req->user = c;
   req->on_abort = on_chat_abort;
+  int streaming = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
+  if (streaming)
+    req->on_drain = on_stream_drain;
   lln_run_params p = {
       .cfg = g->cfg,
       .upstream = g->upstream,
@@ -129,6 +169,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req) {
       .header = run_header,
       .header_ctx = req,
       .done = on_run_done,
+      .stream = streaming ? &sse_sink : NULL,
       .ud = c,
   };
   lln_run *run = lln_run_start(&p);

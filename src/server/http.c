@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "server/openai_error.h"
+#include "util/openai_error.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -52,7 +52,8 @@ struct conn {
   req_impl *parsing;  /* message being read */
   req_impl *handling; /* message handed to the handler, not yet answered */
   int in_process;
-  int done; /* the last response said Connection: close */
+  int done;   /* the last response said Connection: close */
+  int broken; /* a write failed: closing on the next loop turn */
   int closing;
   int reading;
   int open_handles;
@@ -162,6 +163,9 @@ static void on_write(uv_write_t *w, int status) {
     conn_close(c);
     return;
   }
+  req_impl *r = c->handling;
+  if (r && r->pub.on_drain && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < LLN_HTTP_DRAINED)
+    r->pub.on_drain(&r->pub);
   if (close_after) {
     uv_shutdown_t *sr = malloc(sizeof *sr);
     if (!sr)
@@ -173,6 +177,8 @@ static void on_write(uv_write_t *w, int status) {
     }
   }
 }
+
+static void on_write_failed(uv_timer_t *t) { conn_close(t->data); }
 
 static void conn_write(conn *c, const char *a, size_t alen, const char *b, size_t blen, int close_after) {
   if (c->closing)
@@ -188,7 +194,10 @@ static void conn_write(conn *c, const char *a, size_t alen, const char *b, size_
   uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(alen + blen));
   if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
     free(wr);
-    conn_close(c);
+    c->broken = 1;
+    /* Closing now would abort the handler in the middle of its own call
+     * into us; the connection's timer closes it on the next loop turn. */
+    uv_timer_start(&c->timer, on_write_failed, 0, 0);
   }
 }
 
@@ -216,7 +225,8 @@ static void request_done(req_impl *r) {
     return;
   }
   llhttp_resume(&c->parser);
-  uv_timer_again(&c->timer);
+  if (!c->broken)
+    uv_timer_again(&c->timer);
   if (!c->in_process)
     process(c);
 }
@@ -422,13 +432,14 @@ static void dispatch(conn *c) {
   req_impl *r = c->parsing;
   c->parsing = NULL;
   c->handling = r;
-  uv_timer_stop(&c->timer);
+  if (!c->broken)
+    uv_timer_stop(&c->timer);
   c->srv->handler(c->srv->ctx, &r->pub);
 }
 
 static void process(conn *c) {
   c->in_process = 1;
-  while (!c->handling && !c->done && !c->closing && c->in.len > 0) {
+  while (!c->handling && !c->done && !c->broken && !c->closing && c->in.len > 0) {
     llhttp_errno_t e = llhttp_execute(&c->parser, c->in.data, c->in.len);
     if (e == HPE_OK) {
       lln_buf_reset(&c->in);
@@ -474,7 +485,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   c->in.len += (size_t)nread;
   c->in.data[c->in.len] = '\0';
-  if (!c->handling)
+  if (!c->handling && !c->broken)
     uv_timer_again(&c->timer);
   if (c->in.len >= MAX_PIPELINED_BYTES && c->handling) {
     c->reading = 0;

@@ -30,8 +30,13 @@ struct lln_http_request {
   /* Set by the handler: called when the client goes away before the
    * response ended. The handler must release its state and must not answer. */
   void (*on_abort)(lln_http_request *req);
+  /* Set by a streaming handler: called when the bytes queued on the socket
+   * fall below LLN_HTTP_DRAINED after a write, so a paused source resumes. */
+  void (*on_drain)(lln_http_request *req);
   void *user;
 };
+
+#define LLN_HTTP_DRAINED (64 * 1024)
 
 typedef void (*lln_http_handler)(void *ctx, lln_http_request *req);
 

@@ -125,7 +125,7 @@ export async function chat(url, body, headers = {}) {
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
   });
   const text = await res.text();
   let json;
@@ -182,4 +182,123 @@ export function assertOpenAIError(res, status) {
   assert.equal(typeof res.json.error.message, 'string');
   assert.ok(res.json.error.message.length > 0);
   assert.equal(typeof res.json.error.type, 'string');
+}
+
+// A fresh x-request-id for one test request: llmnet forwards it upstream as
+// X-Request-Id, so it also picks that request's calls out of the mock's log.
+let requestSeq = 0;
+export function newRequestId(tag = 't') {
+  requestSeq += 1;
+  return `${tag}-${process.pid}-${requestSeq}`;
+}
+
+// The upstream requests the mock received for one client request.
+export async function upstreamCalls(mockUrl, requestId) {
+  const all = await mockRequests(mockUrl);
+  return all.filter((r) => r.headers && r.headers['x-request-id'] === requestId);
+}
+
+// An llmnet routing prompt: a system message listing "Targets:".
+export function isRoutingCall(r) {
+  const msgs = r.body && r.body.messages;
+  return (
+    Array.isArray(msgs) &&
+    msgs.some((m) => (m.role === 'system' || m.role === 'developer') && typeof m.content === 'string' && m.content.includes('Targets:'))
+  );
+}
+
+export async function stopAll(...procs) {
+  for (const p of procs) if (p) await p.stop();
+}
+
+// Splits raw bytes received on one connection into HTTP/1.x responses
+// (Content-Length or chunked bodies). Whatever cannot be parsed is `rest`.
+export function parseResponses(raw) {
+  const out = [];
+  let pos = 0;
+  while (pos < raw.length) {
+    const end = raw.indexOf('\r\n\r\n', pos);
+    if (end < 0) break;
+    const lines = raw.slice(pos, end).split('\r\n');
+    const m = lines[0].match(/^HTTP\/(1\.[01]) (\d{3})/);
+    if (!m) break;
+    const headers = {};
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(':');
+      if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+    }
+    const status = Number(m[2]);
+    let bodyStart = end + 4;
+    if (status === 100) {
+      pos = bodyStart;
+      continue;
+    }
+    let body = '';
+    if (headers['content-length'] !== undefined) {
+      const n = Number(headers['content-length']);
+      if (bodyStart + n > raw.length) break;
+      body = raw.slice(bodyStart, bodyStart + n);
+      pos = bodyStart + n;
+    } else if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
+      let p = bodyStart;
+      let ok = false;
+      for (;;) {
+        const le = raw.indexOf('\r\n', p);
+        if (le < 0) break;
+        const size = parseInt(raw.slice(p, le), 16);
+        if (Number.isNaN(size)) break;
+        if (size === 0) {
+          const fin = raw.indexOf('\r\n', le + 2);
+          if (fin < 0) break;
+          p = fin + 2;
+          ok = true;
+          break;
+        }
+        body += raw.slice(le + 2, le + 2 + size);
+        p = le + 2 + size + 2;
+      }
+      if (!ok) {
+        out.push({ version: m[1], status, headers, body, incomplete: true });
+        pos = raw.length;
+        break;
+      }
+      pos = p;
+    } else {
+      body = raw.slice(bodyStart);
+      pos = raw.length;
+    }
+    out.push({ version: m[1], status, headers, body });
+  }
+  return { responses: out, rest: raw.slice(pos) };
+}
+
+// Any method on any path; the body is parsed as JSON when it is JSON.
+export async function request(url, pathname, { method = 'GET', headers = {}, body } = {}) {
+  const res = await fetch(`${url}${pathname}`, { method, headers, body });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export async function assertHealthy(url) {
+  const res = await request(url, '/health');
+  assert.equal(res.status, 200, `GET /health after the test: ${res.status} ${res.text}`);
+  assert.equal(res.json && res.json.status, 'ok');
+}
+
+// A loopback port nothing listens on (bound, then released).
+export function closedPort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -1,7 +1,7 @@
 /* openai_error: the error object OpenAI clients understand, with the type
  * and code that fit each HTTP status. */
-#ifndef LLN_SERVER_OPENAI_ERROR_H
-#define LLN_SERVER_OPENAI_ERROR_H
+#ifndef LLN_UTIL_OPENAI_ERROR_H
+#define LLN_UTIL_OPENAI_ERROR_H
 
 #include "util/buf.h"
 

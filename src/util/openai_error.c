@@ -1,6 +1,6 @@
 /* openai_error: maps HTTP statuses to OpenAI's error types so SDKs raise
  * the exception class users expect (RateLimitError, AuthenticationError...). */
-#include "server/openai_error.h"
+#include "util/openai_error.h"
 
 #include <string.h>
 

@@ -1,0 +1,94 @@
+/* run_state: the state of one run, shared by run.c (the flow) and
+ * stream.c (the final hop as an event stream). Internal to src/pipeline. */
+#ifndef LLN_PIPELINE_RUN_STATE_H
+#define LLN_PIPELINE_RUN_STATE_H
+
+#include <time.h>
+
+#include "pipeline/run.h"
+#include "upstream/sse.h"
+#include "util/buf.h"
+
+typedef enum { CALL_ROUTE, CALL_ANSWER } call_kind;
+
+typedef struct header_var {
+  const char *name;
+  const char *value;
+} header_var;
+
+struct lln_run {
+  const lln_run_stream_sink *sink;
+  unsigned keepalive_ms;
+  const lln_config *cfg;
+  lln_upstream *up;
+  uv_loop_t *loop;
+  cJSON *request;
+  const cJSON *messages;
+  char *request_id;
+  char *initial_input;
+  char *input;  /* what the current node receives */
+  char *output; /* the last answer's text, NULL before any */
+  cJSON *final; /* the last answer's upstream response */
+  const lln_node *node;
+  const lln_node *prev;
+  const char *route_decision;
+  int hops;
+  lln_buf route;
+  cJSON *trace;
+  long usage[3]; /* prompt, completion, total */
+  int have_usage;
+  header_var *header_vars;
+  size_t n_header_vars;
+
+  /* the call in flight */
+  lln_upstream_call *call;
+  call_kind kind;
+  const lln_node *call_node;   /* the node whose model is asked */
+  const lln_node *route_from;  /* for routing calls */
+  const lln_node **cands;
+  size_t n_cands;
+  size_t attempt;
+  lln_buf call_body;
+  char **call_headers;
+
+  /* condition context, formatted once per evaluation */
+  char hop_str[16], layer_str[16], prev_layer_str[16], ts_str[24], len_str[24], wc_str[24];
+  const char *eval_node;
+
+  /* the final hop as an event stream (stream.c) */
+  int streaming_call; /* the call in flight relays its events */
+  int stream_started; /* the event-stream head went out */
+  int stream_events;  /* events relayed to the client */
+  int stream_done;    /* the upstream sent [DONE] */
+  int stream_failed;  /* the upstream sent an error event */
+  int paused;
+  int include_usage;
+  cJSON *stream_usage; /* the final hop's usage event */
+  char *stream_model;
+  double created;
+  uint64_t call_started_ms;
+  lln_sse_reader sse;
+  uv_timer_t keepalive;
+
+  uv_timer_t deadline;
+  int timer_started; /* deadline and keepalive are initialised */
+  int open_timers;
+  lln_run_done done;
+  void *ud;
+  int finished;
+  lln_buf result_body;
+};
+
+/* Reports the result to the caller once; stops timers and the call. */
+void lln_run_finish(lln_run *r, const lln_run_result *res);
+/* Appends a hop to the trace and returns it. */
+cJSON *lln_run_trace_hop(lln_run *r, const lln_node *node, const char *role, const char *model_id, double ms);
+/* Adds a response's usage to the run's sums and to `hop`. */
+void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop);
+/* A new object with OpenAI's field order (id, object, created, model) and
+ * the run's id, taking every other member of `upstream`. */
+cJSON *lln_run_stamp(const lln_run *r, cJSON *upstream, const char *object, time_t created);
+/* The "llmnet" extension object: request id, route and hops so far. */
+cJSON *lln_run_extension(const lln_run *r);
+
+#endif

@@ -1,0 +1,271 @@
+/* stream: relaying the final hop's events. Every chunk is re-stamped with
+ * the run's id and created time so the client sees one stream, usage events
+ * are held back and summed with the earlier hops, and the end of the stream
+ * is only ever clean when the upstream said [DONE]. */
+#include "pipeline/stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+#include "util/openai_error.h"
+
+static void start_stream(lln_run *r, int route_complete) {
+  if (r->stream_started)
+    return;
+  r->stream_started = 1;
+  r->sink->start(r->ud, route_complete ? r->route.data : NULL);
+}
+
+static void emit_raw(lln_run *r, const char *data, size_t len) {
+  if (r->sink->event(r->ud, data, len))
+    r->paused = 1;
+}
+
+static void emit(lln_run *r, cJSON *chunk) {
+  char *json = cJSON_PrintUnformatted(chunk);
+  if (!json)
+    abort();
+  start_stream(r, 1);
+  emit_raw(r, json, strlen(json));
+  free(json);
+}
+
+static cJSON *new_chunk(const lln_run *r, const char *model) {
+  cJSON *from = cJSON_CreateObject();
+  cJSON_AddStringToObject(from, "model", model ? model : "llmnet");
+  cJSON *c = lln_run_stamp(r, from, "chat.completion.chunk", (time_t)r->created);
+  cJSON_Delete(from);
+  return c;
+}
+
+/* Ends the run with an error: an error event when the stream has started,
+ * else a plain error status. */
+static void stream_error(lln_run *r, int status, const char *why) {
+  if (!lln_stream_fail(r, status, why)) {
+    lln_run_result res = {.status = status, .error = why, .route = r->route.data};
+    lln_run_finish(r, &res);
+  }
+}
+
+static void on_keepalive(uv_timer_t *t) {
+  lln_run *r = t->data;
+  if (r->finished || r->stream_events) {
+    uv_timer_stop(t);
+    return;
+  }
+  start_stream(r, 0);
+  r->sink->comment(r->ud);
+}
+
+void lln_stream_init(lln_run *r) {
+  lln_sse_init(&r->sse, NULL, r);
+  const cJSON *opts = cJSON_GetObjectItemCaseSensitive(r->request, "stream_options");
+  r->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_usage"));
+  r->created = (double)time(NULL);
+  uv_timer_init(r->loop, &r->keepalive);
+  r->keepalive.data = r;
+  r->open_timers++;
+  unsigned every = r->keepalive_ms ? r->keepalive_ms : 2000;
+  uv_timer_start(&r->keepalive, on_keepalive, every, every);
+}
+
+static void set_field(cJSON *obj, const char *key, cJSON *value) {
+  cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+  cJSON_AddItemToObject(obj, key, value);
+}
+
+static int on_event(void *ud, const char *data, size_t len) {
+  lln_run *r = ud;
+  if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+    r->stream_done = 1;
+    return 0;
+  }
+  cJSON *chunk = cJSON_ParseWithLength(data, len);
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(chunk, "error");
+  if (!cJSON_IsObject(chunk) || err) {
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+    char why[512];
+    snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): %s%.300s", r->call_node->name,
+             r->call_node->model_ids[r->attempt],
+             err ? "the upstream reported an error mid-stream: " : "the upstream sent an event that is not JSON",
+             cJSON_IsString(msg) ? msg->valuestring : "");
+    cJSON_Delete(chunk);
+    stream_error(r, 502, why);
+    return 1;
+  }
+  cJSON *stamped = lln_run_stamp(r, chunk, "chat.completion.chunk", (time_t)r->created);
+  cJSON_Delete(chunk);
+  chunk = stamped;
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(chunk, "model");
+  if (cJSON_IsString(model) && !r->stream_model) {
+    r->stream_model = strdup(model->valuestring);
+    if (!r->stream_model)
+      abort();
+  }
+  cJSON *usage = cJSON_DetachItemFromObjectCaseSensitive(chunk, "usage");
+  if (cJSON_IsObject(usage)) {
+    cJSON_Delete(r->stream_usage);
+    r->stream_usage = usage;
+  } else {
+    cJSON_Delete(usage);
+  }
+  const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
+  if (cJSON_GetArraySize(choices) == 0) {
+    /* a usage-only event: ours, with every hop summed, comes at the end */
+    cJSON_Delete(chunk);
+    return 0;
+  }
+  const cJSON *fr = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "finish_reason");
+  if (cJSON_IsString(fr))
+    set_field(chunk, "llmnet", lln_run_extension(r));
+  r->stream_events++;
+  emit(r, chunk);
+  cJSON_Delete(chunk);
+  return 0;
+}
+
+static int on_data(void *ud, const char *data, size_t len) {
+  lln_run *r = ud;
+  if (r->finished)
+    return 0;
+  int rc = lln_sse_feed(&r->sse, data, len);
+  if (r->finished)
+    return 0;
+  if (rc == -1) {
+    stream_error(r, 502, "the upstream sent an event line longer than 4 MiB");
+    return 0;
+  }
+  return r->paused;
+}
+
+void lln_stream_prepare_call(lln_run *r, cJSON *body, lln_upstream_request *req) {
+  set_field(body, "stream", cJSON_CreateTrue());
+  cJSON *opts = cJSON_CreateObject();
+  /* always asked for, so the total can include this hop */
+  cJSON_AddTrueToObject(opts, "include_usage");
+  set_field(body, "stream_options", opts);
+  lln_sse_free(&r->sse);
+  lln_sse_init(&r->sse, on_event, r);
+  r->stream_done = 0;
+  r->streaming_call = 1;
+  r->call_started_ms = uv_now(r->loop);
+  req->on_data = on_data;
+}
+
+static void end_stream(lln_run *r, const char *model) {
+  if (r->include_usage) {
+    cJSON *c = new_chunk(r, model);
+    cJSON_AddArrayToObject(c, "choices");
+    cJSON *usage = cJSON_AddObjectToObject(c, "usage");
+    cJSON_AddNumberToObject(usage, "prompt_tokens", (double)r->usage[0]);
+    cJSON_AddNumberToObject(usage, "completion_tokens", (double)r->usage[1]);
+    cJSON_AddNumberToObject(usage, "total_tokens", (double)r->usage[2]);
+    cJSON_AddItemToObject(c, "llmnet", lln_run_extension(r));
+    emit(r, c);
+    cJSON_Delete(c);
+  }
+  start_stream(r, 1);
+  emit_raw(r, "[DONE]", 6);
+  LLN_INFO("request %s ok (stream) route=%s tokens=%ld", r->request_id, r->route.data, r->usage[2]);
+  lln_run_result res = {.status = 200, .route = r->route.data, .streamed = 1};
+  lln_run_finish(r, &res);
+}
+
+void lln_stream_call_done(lln_run *r, const lln_upstream_response *resp) {
+  r->streaming_call = 0;
+  if (!r->stream_done) {
+    char why[300];
+    snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): the upstream ended the stream before [DONE]",
+             r->call_node->name, r->call_node->model_ids[r->attempt]);
+    stream_error(r, 502, why);
+    return;
+  }
+  cJSON *hop = lln_run_trace_hop(r, r->call_node, "answer", r->call_node->model_ids[r->attempt], resp->elapsed_ms);
+  if (r->stream_usage) {
+    cJSON *wrap = cJSON_CreateObject();
+    cJSON_AddItemReferenceToObject(wrap, "usage", r->stream_usage);
+    lln_run_add_usage(r, wrap, hop);
+    cJSON_Delete(wrap);
+  }
+  end_stream(r, r->stream_model);
+}
+
+void lln_stream_replay(lln_run *r) {
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->final, "model");
+  const char *model_id = cJSON_IsString(model) ? model->valuestring : NULL;
+  const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->final, "choices"), 0);
+  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
+  const cJSON *fr = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+
+  cJSON *c = new_chunk(r, model_id);
+  cJSON *delta = cJSON_CreateObject();
+  cJSON_AddStringToObject(delta, "role", "assistant");
+  static const char *const fields[] = {"content", "refusal", "tool_calls"};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, fields[i]);
+    if (!v || cJSON_IsNull(v))
+      continue;
+    cJSON *copy = cJSON_Duplicate(v, 1);
+    int index = 0;
+    cJSON *call;
+    cJSON *calls = cJSON_IsArray(copy) && i == 2 ? copy : NULL;
+    cJSON_ArrayForEach(call, calls) {
+      set_field(call, "index", cJSON_CreateNumber(index++));
+    }
+    cJSON_AddItemToObject(delta, fields[i], copy);
+  }
+  cJSON *choices = cJSON_AddArrayToObject(c, "choices");
+  cJSON *ch = cJSON_CreateObject();
+  cJSON_AddNumberToObject(ch, "index", 0);
+  cJSON_AddItemToObject(ch, "delta", delta);
+  cJSON_AddNullToObject(ch, "finish_reason");
+  cJSON_AddItemToArray(choices, ch);
+  emit(r, c);
+  cJSON_Delete(c);
+
+  c = new_chunk(r, model_id);
+  choices = cJSON_AddArrayToObject(c, "choices");
+  ch = cJSON_CreateObject();
+  cJSON_AddNumberToObject(ch, "index", 0);
+  cJSON_AddObjectToObject(ch, "delta");
+  cJSON_AddStringToObject(ch, "finish_reason", cJSON_IsString(fr) ? fr->valuestring : "stop");
+  cJSON_AddItemToArray(choices, ch);
+  cJSON_AddItemToObject(c, "llmnet", lln_run_extension(r));
+  emit(r, c);
+  cJSON_Delete(c);
+  end_stream(r, model_id);
+}
+
+int lln_stream_fail(lln_run *r, int status, const char *message) {
+  if (!r->stream_started)
+    return 0;
+  LLN_WARN("request %s: stream ends with an error after route %s: %s", r->request_id, r->route.data, message);
+  lln_buf err;
+  lln_buf_init(&err);
+  lln_openai_error_json(&err, status, message);
+  cJSON *parsed = cJSON_Parse(err.data);
+  lln_buf_free(&err);
+  cJSON *c = new_chunk(r, r->stream_model);
+  cJSON *choices = cJSON_AddArrayToObject(c, "choices");
+  cJSON *ch = cJSON_CreateObject();
+  cJSON_AddNumberToObject(ch, "index", 0);
+  cJSON_AddObjectToObject(ch, "delta");
+  cJSON_AddStringToObject(ch, "finish_reason", "error");
+  cJSON_AddItemToArray(choices, ch);
+  cJSON_AddItemToObject(c, "error", cJSON_DetachItemFromObjectCaseSensitive(parsed, "error"));
+  cJSON_Delete(parsed);
+  emit(r, c);
+  cJSON_Delete(c);
+  lln_run_result res = {.status = 200, .error = message, .route = r->route.data, .streamed = 1};
+  lln_run_finish(r, &res);
+  return 1;
+}
+
+void lln_stream_free(lln_run *r) {
+  lln_sse_free(&r->sse);
+  cJSON_Delete(r->stream_usage);
+  free(r->stream_model);
+}
