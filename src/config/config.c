@@ -23,6 +23,20 @@ static char *xstrdup(const char *s) {
 
 /* ---- reporting ---- */
 
+/* Appends "/token" to a JSON pointer, escaping '~' and '/' (RFC 6901) so
+ * keys such as "meta/llama" still find their place in the file. */
+static void pointer_append(lln_buf *p, const char *token) {
+  lln_buf_putc(p, '/');
+  for (const char *c = token; *c; c++) {
+    if (*c == '~')
+      lln_buf_puts(p, "~0");
+    else if (*c == '/')
+      lln_buf_puts(p, "~1");
+    else
+      lln_buf_putc(p, *c);
+  }
+}
+
 void lln_loader_report(lln_loader *L, lln_diag_severity sev, const char *path, const char *fmt, ...) {
   int line = 0, col = 0;
   if (path && L->doc.root)
@@ -87,7 +101,8 @@ void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, co
       continue;
     lln_buf p;
     lln_buf_init(&p);
-    lln_buf_printf(&p, "%s/%s", path, item->string);
+    lln_buf_puts(&p, path);
+    pointer_append(&p, item->string);
     if (best)
       lln_loader_report(L, LLN_DIAG_WARNING, p.data, "unknown key \"%s\" is ignored; did you mean \"%s\"?",
                         item->string, best);
@@ -132,11 +147,12 @@ static const char *lookup_ref(void *ctx, const char *name) {
 /* Substitutes one configuration value. `what` names it for messages
  * ("model 'x': api-key"). An unset reference is an error at run and a
  * warning at validate; the value is then kept as written. */
-static char *substitute(lln_loader *L, const char *value, const char *path, const char *what) {
+static char *substitute_ok(lln_loader *L, const char *value, const char *path, const char *what, int *ok) {
   lln_buf out;
   lln_buf_init(&out);
   char missing[256];
-  if (lln_subst(value, lookup_ref, L, &out, missing, sizeof missing) != 0) {
+  *ok = lln_subst(value, lookup_ref, L, &out, missing, sizeof missing) == 0;
+  if (!*ok) {
     int run = L->opts->mode == LLN_LOAD_RUN;
     lln_loader_report(L, run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path,
                       "%s uses $%s, which is not set%s", what, missing,
@@ -144,6 +160,11 @@ static char *substitute(lln_loader *L, const char *value, const char *path, cons
                                                            : " (export it or pass --env-file FILE)");
   }
   return lln_buf_steal(&out);
+}
+
+static char *substitute(lln_loader *L, const char *value, const char *path, const char *what) {
+  int ok;
+  return substitute_ok(L, value, path, what, &ok);
 }
 
 /* ---- secrets ---- */
@@ -229,7 +250,8 @@ static void load_secrets(lln_loader *L, const cJSON *secrets) {
   cJSON_ArrayForEach(s, secrets) {
     lln_buf path;
     lln_buf_init(&path);
-    lln_buf_printf(&path, "/secrets/%s", s->string);
+    lln_buf_puts(&path, "/secrets");
+    pointer_append(&path, s->string);
     load_secret(L, s->string, s, path.data);
     lln_buf_free(&path);
   }
@@ -283,8 +305,11 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
     lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\" needs a \"url\"", key);
   } else {
     snprintf(what, sizeof what, "model \"%s\": url", key);
-    model->url = substitute(L, url, p.data, what);
-    if (!lln_subst_has_ref(model->url)) {
+    /* Whether it resolved, not whether the result has a '$' in it: "$$" and
+     * values that contain '$' are legitimate. */
+    int resolved;
+    model->url = substitute_ok(L, url, p.data, what, &resolved);
+    if (resolved) {
       model->chat_url = lln_url_chat_completions(model->url);
       if (!model->chat_url)
         lln_loader_report(L, LLN_DIAG_ERROR, p.data, "model \"%s\": url \"%s\" is not an http:// or https:// URL",
@@ -354,7 +379,8 @@ static void load_models(lln_loader *L, const cJSON *models) {
   cJSON_ArrayForEach(m, models) {
     lln_buf path;
     lln_buf_init(&path);
-    lln_buf_printf(&path, "/models/%s", m->string);
+    lln_buf_puts(&path, "/models");
+    pointer_append(&path, m->string);
     load_model(L, &cfg->models[i++], m->string, m, path.data);
     lln_buf_free(&path);
   }

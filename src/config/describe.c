@@ -2,6 +2,7 @@
  * endpoints, expanded output-to lists, the entry node's role. */
 #include "config/describe.h"
 
+#include "config/subst.h"
 #include "util/mask.h"
 
 void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE *out) {
@@ -10,8 +11,12 @@ void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE
   fprintf(out, "models\n");
   for (size_t i = 0; i < cfg->n_models; i++) {
     const lln_model *m = &cfg->models[i];
-    char key[64];
-    lln_mask_secret(m->api_key, key, sizeof key);
+    char key[300];
+    /* an unresolved reference names a variable, not a secret */
+    if (m->api_key && lln_subst_has_ref(m->api_key))
+      snprintf(key, sizeof key, "%s (not set)", m->api_key);
+    else
+      lln_mask_secret(m->api_key, key, sizeof key);
     fprintf(out, "  %-20s %s  key %s  timeout %lds\n", m->key, m->chat_url ? m->chat_url : m->url, key,
             m->timeout_ms / 1000);
   }

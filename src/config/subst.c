@@ -37,7 +37,10 @@ int lln_subst_has_ref(const char *in) {
         return 0;
       continue;
     }
-    if (ref_len(p[1] == '{' ? p + 2 : p + 1))
+    /* Same rule as lln_subst: "${NAME" without '}' is literal text. */
+    const char *name = p[1] == '{' ? p + 2 : p + 1;
+    size_t n = ref_len(name);
+    if (n && (p[1] != '{' || name[n] == '}'))
       return 1;
     if (!p[1])
       return 0;

@@ -302,3 +302,37 @@ export function closedPort() {
     });
   });
 }
+
+// Like rawExchange, but also says whether the server closed the connection
+// (`closed`) or it was still open after `idleMs` without data.
+export function rawSession(url, payload, { idleMs = 1500 } = {}) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: hostname, port: Number(port) });
+    const chunks = [];
+    let timer;
+    let done = false;
+    const finish = (closed, error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed, error });
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(false), idleMs);
+    };
+    sock.on('connect', () => {
+      for (const p of Array.isArray(payload) ? payload : [payload]) sock.write(p);
+      arm();
+    });
+    sock.on('data', (d) => {
+      chunks.push(d);
+      arm();
+    });
+    sock.on('end', () => finish(true));
+    sock.on('close', () => finish(true));
+    sock.on('error', (e) => (chunks.length ? finish(true, e.code) : reject(e)));
+  });
+}

@@ -787,6 +787,37 @@ static void test_missing_secret_variable(void **state) {
   unlink(comp);
 }
 
+static void test_dollar_in_url(void **state) {
+  (void)state;
+  char comp[256];
+  temp_path(comp, sizeof comp, "dollar");
+  write_file(comp, "{\n"
+                   "  \"models\": {\n"
+                   "    \"escaped\": {\"type\": \"external\", \"url\": \"http://localhost:1/a$$b\"},\n"
+                   "    \"from-env\": {\"type\": \"external\", \"url\": \"$LLN_TEST_DOLLAR_URL\"}\n"
+                   "  },\n"
+                   "  \"architecture\": [{\"name\": \"a\", \"model\": \"escaped\", \"output-to\": [\"b\"]},\n"
+                   "                   {\"name\": \"b\", \"layer\": 1, \"model\": \"from-env\"}]\n"
+                   "}\n");
+  /* A value may contain '$' once substituted; it is not substituted again. */
+  setenv("LLN_TEST_DOLLAR_URL", "http://localhost:2/$HOME", 1);
+  lln_config cfg;
+  lln_diags d;
+  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
+    dump_diags(&d);
+    fail_msg("did not load");
+  }
+  assert_int_equal(d.count, 0);
+  assert_string_equal(model(&cfg, "escaped")->url, "http://localhost:1/a$b");
+  assert_non_null(model(&cfg, "escaped")->chat_url);
+  assert_string_equal(model(&cfg, "from-env")->url, "http://localhost:2/$HOME");
+  assert_non_null(model(&cfg, "from-env")->chat_url);
+  lln_config_free(&cfg);
+  lln_diags_free(&d);
+  unsetenv("LLN_TEST_DOLLAR_URL");
+  unlink(comp);
+}
+
 static void test_free_is_idempotent(void **state) {
   (void)state;
   lln_config cfg;
@@ -827,6 +858,7 @@ int main(void) {
       cmocka_unit_test(test_env_file_and_environment_wins),
       cmocka_unit_test(test_secrets_in_headers),
       cmocka_unit_test(test_missing_secret_variable),
+      cmocka_unit_test(test_dollar_in_url),
       cmocka_unit_test(test_free_is_idempotent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
