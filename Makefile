@@ -7,22 +7,27 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build test test-asan demo format format-check clean
+.PHONY: all deps node-deps build test test-asan demo format format-check clean
 
 all: build
 
 deps:
 	@./scripts/deps.sh
 
+# The integration tests drive llmnet with the official openai npm client.
+node-deps: deps
+	@[ -d tests/integration/node_modules/openai ] || \
+	  (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: build node-deps
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
-test-asan: deps
+test-asan: node-deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLLN_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)

@@ -310,7 +310,7 @@ describe('concurrency', () => {
       assert.equal(r.headers.get('x-request-id'), ids[i]);
       assert.equal(r.json.id, `chatcmpl-${ids[i]}`);
       assert.ok(r.json.choices[0].message.content.includes(`concurrent-${i} question`), r.json.choices[0].message.content);
-      assert.equal(r.headers.get('x-llmnet-route'), 'router>answer>output');
+      assert.match(r.headers.get('x-llmnet-route'), /^router>answer(>output)?$/);
     }
     const calls = await upstreamCalls(mock.url, ids[17]);
     assert.equal(calls.length, 1);
