@@ -154,8 +154,8 @@ static char *substitute_ok(lln_loader *L, const char *value, const char *path, c
   *ok = lln_subst(value, lookup_ref, L, &out, missing, sizeof missing) == 0;
   if (!*ok) {
     int run = L->opts->mode == LLN_LOAD_RUN;
-    lln_loader_report(L, run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path,
-                      "%s uses $%s, which is not set%s", what, missing,
+    lln_loader_report(L, run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path, "%s uses $%s, which is not set%s",
+                      what, missing,
                       strncmp(missing, "secrets.", 8) == 0 ? " (no such secret is loaded)"
                                                            : " (export it or pass --env-file FILE)");
   }
@@ -204,7 +204,16 @@ static void load_secret(lln_loader *L, const char *name, const cJSON *spec, cons
         lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": an env-file source needs a \"path\"", name);
         return;
       }
-      if (lln_envfile_load(&file, fpath, err, sizeof err) != 0) {
+      /* a relative path is read beside the composition, not from the cwd */
+      lln_buf full;
+      lln_buf_init(&full);
+      const char *slash = strrchr(L->cfg->path, '/');
+      if (fpath[0] != '/' && fpath[0] != '~' && slash)
+        lln_buf_append(&full, L->cfg->path, (size_t)(slash - L->cfg->path + 1));
+      lln_buf_puts(&full, fpath);
+      int loaded = lln_envfile_load(&file, full.data, err, sizeof err);
+      lln_buf_free(&full);
+      if (loaded != 0) {
         lln_loader_report(L, missing_sev, path, "secret \"%s\": %s", name, err);
         return;
       }
@@ -312,8 +321,8 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
     if (resolved) {
       model->chat_url = lln_url_chat_completions(model->url);
       if (!model->chat_url)
-        lln_loader_report(L, LLN_DIAG_ERROR, p.data, "model \"%s\": url \"%s\" is not an http:// or https:// URL",
-                          key, model->url);
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                          "model \"%s\": url \"%s\" is not an http:// or https:// URL", key, model->url);
     }
   }
   const char *api_key = lln_loader_string(L, m, "api-key", path);
@@ -351,7 +360,12 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
       continue;
     }
     snprintf(what, sizeof what, "model \"%s\": header %s", key, h->string);
-    char *value = substitute(L, h->valuestring, path, what);
+    lln_buf hp;
+    lln_buf_init(&hp);
+    lln_buf_printf(&hp, "%s/headers", path);
+    pointer_append(&hp, h->string);
+    char *value = substitute(L, h->valuestring, hp.data, what);
+    lln_buf_free(&hp);
     lln_buf line;
     lln_buf_init(&line);
     lln_buf_printf(&line, "%s: %s", h->string, value);

@@ -40,7 +40,10 @@ static char **string_list(lln_loader *L, const cJSON *v, const char *path, const
     abort();
   *count = 0;
   if (cJSON_IsString(v)) {
-    out[(*count)++] = xstrdup(v->valuestring);
+    if (*v->valuestring)
+      out[(*count)++] = xstrdup(v->valuestring);
+    else
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "%s must not be empty", what);
     return out;
   }
   const cJSON *e;
@@ -76,6 +79,9 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
       free(n->model_ids[k]);
     free(n->model_ids);
     n->model_ids = string_list(L, ov, p->data, "model_override", &n->n_model_ids);
+    if (cJSON_IsArray(ov) && cJSON_GetArraySize(ov) == 0)
+      lln_loader_report(L, LLN_DIAG_ERROR, p->data,
+                        "node \"%s\": model_override must name at least one model", n->name);
   }
   const char *sys = lln_loader_string(L, opts, "system", p->data);
   if (sys)
@@ -181,8 +187,8 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
     }
     if (!(v >= 1 && v <= 65535) || v != (double)(int)v) {
       node_path(&p, i, "bind-port");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"bind-port\" must be a port from 1 to 65535",
-                        n->name);
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "node \"%s\": \"bind-port\" must be a port from 1 to 65535", n->name);
     } else {
       n->bind_port = (int)v;
     }
@@ -235,7 +241,13 @@ static void resolve_targets(lln_loader *L, lln_node *n, const cJSON *out) {
   }
   const cJSON *t;
   cJSON_ArrayForEach(t, out) {
-    if (cJSON_IsNumber(t)) {
+    if (cJSON_IsNumber(t) &&
+        (t->valuedouble < 0 || t->valuedouble > 1000 || t->valuedouble != (double)t->valueint)) {
+      /* -1 would otherwise pick up every node that has no layer. */
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "node \"%s\": output-to layer %g is not a whole number from 0", n->name,
+                        t->valuedouble);
+    } else if (cJSON_IsNumber(t)) {
       size_t before = n->n_targets;
       for (size_t k = 0; k < cfg->n_nodes; k++) {
         lln_node *c = &cfg->nodes[k];

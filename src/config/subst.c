@@ -86,7 +86,7 @@ int lln_subst(const char *in, lln_subst_lookup lookup, void *ctx, lln_buf *out, 
     }
     p = end;
   }
-  if (!out->data)
-    lln_buf_reserve(out, 0);
+  if (!out->data) /* reserve alone leaves the new storage unterminated */
+    lln_buf_append(out, "", 0);
   return rc;
 }

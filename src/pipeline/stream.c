@@ -159,10 +159,12 @@ static void end_stream(lln_run *r, const char *model) {
   if (r->include_usage) {
     cJSON *c = new_chunk(r, model);
     cJSON_AddArrayToObject(c, "choices");
-    cJSON *usage = cJSON_AddObjectToObject(c, "usage");
-    cJSON_AddNumberToObject(usage, "prompt_tokens", (double)r->usage[0]);
-    cJSON_AddNumberToObject(usage, "completion_tokens", (double)r->usage[1]);
-    cJSON_AddNumberToObject(usage, "total_tokens", (double)r->usage[2]);
+    /* the final hop's usage keeps its details; the three totals are sums */
+    cJSON *usage = r->stream_usage ? cJSON_Duplicate(r->stream_usage, 1) : cJSON_CreateObject();
+    static const char *const totals[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
+    for (int i = 0; i < 3; i++)
+      set_field(usage, totals[i], cJSON_CreateNumber((double)r->usage[i]));
+    cJSON_AddItemToObject(c, "usage", usage);
     cJSON_AddItemToObject(c, "llmnet", lln_run_extension(r));
     emit(r, c);
     cJSON_Delete(c);

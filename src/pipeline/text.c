@@ -5,6 +5,8 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "util/utf8.h"
+
 void lln_content_text(const cJSON *content, lln_buf *out) {
   if (cJSON_IsString(content)) {
     lln_buf_puts(out, content->valuestring);
@@ -22,6 +24,8 @@ void lln_content_text(const cJSON *content, lln_buf *out) {
     lln_buf_puts(out, text->valuestring);
     first = 0;
   }
+  if (!out->data) /* callers read out->data as a string even when nothing was added */
+    lln_buf_append(out, "", 0);
 }
 
 void lln_last_user_text(const cJSON *messages, lln_buf *out) {
@@ -33,8 +37,8 @@ void lln_last_user_text(const cJSON *messages, lln_buf *out) {
   }
   if (last)
     lln_content_text(cJSON_GetObjectItemCaseSensitive(last, "content"), out);
-  if (!out->data)
-    lln_buf_reserve(out, 0);
+  if (!out->data) /* reserve alone leaves the new storage unterminated */
+    lln_buf_append(out, "", 0);
 }
 
 size_t lln_word_count(const char *s) {
@@ -50,10 +54,17 @@ size_t lln_word_count(const char *s) {
 }
 
 size_t lln_utf8_length(const char *s) {
-  size_t n = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if ((*p & 0xC0) != 0x80)
-      n++;
+  /* Counts a well-formed sequence as one, and every byte that does not start
+   * one (stray continuation bytes, overlongs, surrogates, truncations) as one
+   * too, as the header promises. */
+  size_t n = 0, len = strlen(s);
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < len; n++) {
+    unsigned char c = p[i];
+    size_t k = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (k > 1 && (i + k > len || !lln_utf8_valid(s + i, k, NULL)))
+      k = 1;
+    i += k;
   }
   return n;
 }

@@ -142,6 +142,12 @@ static void chat_completions(lln_gateway *g, lln_http_request *req) {
   }
   const char *end = NULL;
   cJSON *body = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+  while (body && end < req->body + req->body_len && strchr(" \t\r\n", *end) && *end)
+    end++;
+  if (body && end != req->body + req->body_len) {
+    cJSON_Delete(body);
+    body = NULL;
+  }
   if (!body) {
     char msg[160];
     size_t at = end ? (size_t)(end - req->body) : 0;

@@ -22,6 +22,7 @@
  * stop reading from it. */
 #define MAX_PIPELINED_BYTES (256 * 1024)
 #define MAX_HEADERS 128
+#define LINGER_MS 5000
 
 typedef struct conn conn;
 
@@ -81,6 +82,8 @@ typedef struct write_req {
 
 static void conn_close(conn *c);
 static void process(conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 void lln_http_limits_default(lln_http_limits *l) {
   l->max_header_bytes = 16 * 1024;
@@ -145,11 +148,24 @@ const char *lln_http_header_get(const lln_http_request *req, const char *name) {
 
 /* ---- writing ---- */
 
+static void on_linger_end(uv_timer_t *t) { conn_close(t->data); }
+
+/* Our side is finished. Closing with unread bytes from the client would
+ * reset the connection and could destroy the response before the client
+ * reads it (a 413 sent while the body is still uploading), so the rest is
+ * read and dropped until the client closes or LINGER_MS pass. */
 static void on_shutdown(uv_shutdown_t *sr, int status) {
-  (void)status;
   conn *c = sr->data;
   free(sr);
-  conn_close(c);
+  if (status < 0 || c->closing) {
+    conn_close(c);
+    return;
+  }
+  if (!c->reading) {
+    c->reading = 1;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  }
+  uv_timer_start(&c->timer, on_linger_end, LINGER_MS, 0);
 }
 
 static void on_write(uv_write_t *w, int status) {

@@ -35,6 +35,7 @@ void lln_buf_reserve(lln_buf *b, size_t extra) {
     abort();
   b->data = p;
   b->cap = cap;
+  b->data[b->len] = '\0';
 }
 
 void lln_buf_append(lln_buf *b, const void *data, size_t len) {

@@ -50,6 +50,8 @@ before(async () => {
       { name: 'garbage-node', layer: 1, model: 'good', 'extra-options': { model_override: 'garbage' } },
       { name: 'dead-node', layer: 1, model: 'dead', 'extra-options': { model_override: 'dead-model' } },
       { name: 'slow-node', layer: 1, model: 'slow', 'extra-options': { model_override: 'slow-model' } },
+      { name: 'fallback-node', layer: 1, model: 'good', 'extra-options': { model_override: ['fail-500', 'garbage', 'backup-model'] } },
+      { name: 'all-fail-node', layer: 1, model: 'good', 'extra-options': { model_override: ['fail-500', 'garbage'] } },
       { name: 'output', adapter: 'output' },
     ],
   });
@@ -266,6 +268,23 @@ describe('upstream failures', () => {
     const res = await chat(gw.url, { model: 'slow-node', ...hello });
     assertOpenAIError(res, 504);
     assert.match(res.json.error.message, /slow-node/);
+    await assertHealthy(gw.url);
+  });
+
+  test('model_override as an array: models are tried in order until one answers', async () => {
+    const rid = newRequestId('fallback');
+    const res = await chat(gw.url, { model: 'fallback-node', ...hello }, { 'x-request-id': rid });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.model, 'backup-model');
+    const models = (await upstreamCalls(mock.url, rid)).map((c) => c.body.model);
+    assert.deepEqual([...new Set(models)], ['fail-500', 'garbage', 'backup-model']);
+    assert.equal(models[models.length - 1], 'backup-model');
+  });
+
+  test('model_override as an array: when every model fails the error is a 502 naming the node', async () => {
+    const res = await chat(gw.url, { model: 'all-fail-node', ...hello });
+    assertOpenAIError(res, 502);
+    assert.match(res.json.error.message, /all-fail-node/);
     await assertHealthy(gw.url);
   });
 

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import {
   assertHealthy,
   chat,
@@ -140,7 +141,7 @@ describe('connections', () => {
   });
 
   test('pipelining: two requests written at once get two responses, in order, on the same socket', async () => {
-    const s = await rawSession(gw.url, HEALTH + MODELS);
+    const s = await rawSession(gw.url, HEALTH + MODELS, { until: 2 });
     const { responses, rest } = parseResponses(s.text);
     assert.equal(responses.length, 2, s.text);
     assert.equal(rest, '');
@@ -149,12 +150,14 @@ describe('connections', () => {
     assert.equal(responses[1].status, 200);
     assert.equal(JSON.parse(responses[1].body).object, 'list');
     assert.equal(s.closed, false, 'the connection stays open');
+    const again = await rawSession(gw.url, [HEALTH, HEALTH, HEALTH], { until: 3 });
+    assert.equal(parseResponses(again.text).responses.length, 3);
   });
 
   test('pipelining: chat requests and GETs mixed, split across writes at odd places', async () => {
     const all = chatRequest('pipelined alpha') + HEALTH + chatRequest('pipelined beta') + MODELS;
     const pieces = [all.slice(0, 37), all.slice(37, 150), all.slice(150, 400), all.slice(400)];
-    const s = await rawSession(gw.url, pieces);
+    const s = await rawSession(gw.url, pieces, { until: 4 });
     const { responses } = parseResponses(s.text);
     assert.equal(responses.length, 4, s.text);
     assert.deepEqual(
@@ -168,7 +171,7 @@ describe('connections', () => {
   });
 
   test('pipelining: a slow chat followed by /health answers the chat first', async () => {
-    const s = await rawSession(gw.url, chatRequest('please take-your-time') + HEALTH, { idleMs: SLOW_MS + 2000 });
+    const s = await rawSession(gw.url, chatRequest('please take-your-time') + HEALTH, { idleMs: SLOW_MS + 2000, until: 2 });
     const { responses } = parseResponses(s.text);
     assert.equal(responses.length, 2, s.text);
     assert.equal(responses[0].status, 200);
@@ -216,7 +219,7 @@ describe('connections', () => {
 
   test('HTTP/1.0 with Connection: keep-alive keeps the connection', async () => {
     const ka = 'GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n';
-    const s = await rawSession(gw.url, ka + ka);
+    const s = await rawSession(gw.url, ka + ka, { until: 2 });
     const { responses } = parseResponses(s.text);
     assert.equal(responses.length, 2, s.text);
     assert.deepEqual(
@@ -225,12 +228,51 @@ describe('connections', () => {
     );
   });
 
+  test('a chunked request body is accepted', async () => {
+    const body = JSON.stringify({ messages: [{ role: 'user', content: 'chunked hello' }] });
+    const a = body.slice(0, 10);
+    const b = body.slice(10);
+    const s = await rawSession(
+      gw.url,
+      [
+        'POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+        `${a.length.toString(16)}\r\n${a}\r\n`,
+        `${b.length.toString(16)}\r\n${b}\r\n0\r\n\r\n`,
+      ],
+      { until: 1 },
+    );
+    const { responses } = parseResponses(s.text);
+    assert.equal(responses.length, 1, s.text);
+    assert.equal(responses[0].status, 200, responses[0].body);
+    assert.ok(JSON.parse(responses[0].body).choices[0].message.content.includes('chunked hello'));
+  });
+
+  test('a client hanging up while its chat is in flight does not disturb the server', async () => {
+    const { port } = new URL(gw.url);
+    await new Promise((resolve) => {
+      const sock = net.connect({ host: '127.0.0.1', port: Number(port) }, () => {
+        sock.write(chatRequest('hang up take-your-time'));
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 100);
+      });
+      sock.on('error', () => {});
+    });
+    await assertHealthy(gw.url);
+    const res = await chat(gw.url, { messages: [{ role: 'user', content: 'still here?' }] });
+    assert.equal(res.status, 200, res.text);
+    // and once the mock answers the abandoned request, nothing breaks either
+    await new Promise((r) => setTimeout(r, SLOW_MS));
+    await assertHealthy(gw.url);
+  });
+
   test('Expect: 100-continue gets 100 Continue and then the answer', async () => {
     const body = JSON.stringify({ messages: [{ role: 'user', content: 'expecting' }] });
     const s = await rawSession(gw.url, [
       `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`,
       body,
-    ]);
+    ], { until: 1 });
     assert.match(s.text, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
     const { responses } = parseResponses(s.text);
     assert.equal(responses.length, 1, s.text);
@@ -291,7 +333,7 @@ describe('framing errors', () => {
   });
 
   test('a header section just under the limit is fine', async () => {
-    const s = await rawSession(gw.url, `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(12 * 1024)}\r\n\r\n`);
+    const s = await rawSession(gw.url, `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(12 * 1024)}\r\n\r\n`, { until: 1 });
     const { responses } = parseResponses(s.text);
     assert.equal(responses.length, 1, s.text.slice(0, 300));
     assert.equal(responses[0].status, 200);

@@ -16,9 +16,10 @@ process.on('exit', () => {
 });
 
 // Starts `llmnet ARGS...` and resolves once it prints its listening URL.
-export function start(args, { env = {}, timeoutMs = 10000 } = {}) {
+// `unset` names variables removed from the child's environment.
+export function start(args, { env = {}, unset = [], timeoutMs = 10000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(BIN, args, { env: childEnv(env, unset), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let out = '';
     let err = '';
@@ -60,10 +61,16 @@ export function start(args, { env = {}, timeoutMs = 10000 } = {}) {
   });
 }
 
+function childEnv(env, unset) {
+  const out = { ...process.env, ...env };
+  for (const k of unset) delete out[k];
+  return out;
+}
+
 // Runs llmnet to completion and returns { code, stdout, stderr }.
-export function runCli(args, { env = {} } = {}) {
+export function runCli(args, { env = {}, unset = [] } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(BIN, args, { env: { ...process.env, ...env } });
+    const child = spawn(BIN, args, { env: childEnv(env, unset) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -304,8 +311,10 @@ export function closedPort() {
 }
 
 // Like rawExchange, but also says whether the server closed the connection
-// (`closed`) or it was still open after `idleMs` without data.
-export function rawSession(url, payload, { idleMs = 1500 } = {}) {
+// (`closed`) or it was still open after `idleMs` without data. With `until`,
+// it stops as soon as that many complete responses have arrived (closed is
+// then false unless the server had already closed).
+export function rawSession(url, payload, { idleMs = 1500, until = 0 } = {}) {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: hostname, port: Number(port) });
@@ -330,6 +339,7 @@ export function rawSession(url, payload, { idleMs = 1500 } = {}) {
     sock.on('data', (d) => {
       chunks.push(d);
       arm();
+      if (until && parseResponses(Buffer.concat(chunks).toString('latin1')).responses.length >= until) finish(false);
     });
     sock.on('end', () => finish(true));
     sock.on('close', () => finish(true));

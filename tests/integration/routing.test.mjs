@@ -38,7 +38,14 @@ const RULES = {
       when: { router: true, matches: 'python|code|coding|function|bug|linked list|algorithm|api|sql|math' },
       route: 'technical-handler',
     },
+    { when: { router: true, contains: 'reply-case' }, route: 'TECHNICAL-HANDLER' },
+    { when: { router: true, contains: 'reply-sentence' }, route: 'I would send this to technical-handler, since it is about code.' },
+    { when: { router: true, contains: 'reply-quoted' }, route: '  "`technical-handler`".\n' },
+    { when: { router: true, contains: 'reply-both' }, route: 'creative-handler or technical-handler' },
+    { when: { router: true, contains: 'reply-glued' }, route: 'technical-handler-2' },
+    { when: { router: true, contains: 'casual-draft' }, route: 'casual-polisher' },
     { when: { model: TECH_MODEL, contains: 'refine-me' }, reply: 'DRAFT ANSWER 42' },
+    { when: { model: 'tool-model' }, 'tool-call': { name: 'get_weather', arguments: { city: 'Paris' } } },
   ],
 };
 
@@ -155,10 +162,50 @@ before(async () => {
       { name: 'output', adapter: 'output' },
     ],
   });
+  await startMore();
 });
 
+let later; // a second routing decision after a handler, made by the pipeline's router model
+let urls; // url forms, model headers, per-node system prompts, tools
+let lengths; // INPUT_LENGTH, matches, boolean operators
+
+async function startMore() {
+  const ep = (key, extra = {}) => ({ type: 'external', interface: 'openai-api', url: mock.url, 'api-key': key, ...extra });
+  later = await startLlmnet({
+    models: { r: ep('k-r'), h: ep('k-h') },
+    architecture: [
+      { name: 'router', layer: 0, model: 'r', 'output-to': [1], 'extra-options': { model_override: 'router-model' } },
+      { name: 'drafter', layer: 1, model: 'h', 'output-to': [2], 'extra-options': { model_override: 'drafter-model' } },
+      { name: 'formal-polisher', layer: 2, model: 'h', 'use-case': 'Rewrite formally', 'extra-options': { model_override: 'formal-model' } },
+      { name: 'casual-polisher', layer: 2, model: 'h', 'use-case': 'Rewrite casually', 'extra-options': { model_override: 'casual-model' } },
+    ],
+  });
+  urls = await startLlmnet({
+    models: {
+      v1: ep('k-v1', { url: `${mock.url}/v1`, headers: { 'HTTP-Referer': 'https://llmnet.example', 'X-Title': 'llmnet tests' } }),
+      api: ep('k-api', { url: `${mock.url}/api` }),
+      slash: ep('k-slash', { url: `${mock.url}/` }),
+    },
+    architecture: [
+      { name: 'via-v1', layer: 0, model: 'v1', 'extra-options': { model_override: 'm-v1', system: 'You are node via-v1.' } },
+      { name: 'via-api', layer: 1, model: 'api', 'extra-options': { model_override: 'm-api' } },
+      { name: 'via-slash', layer: 1, model: 'slash', 'extra-options': { model_override: 'm-slash' } },
+      { name: 'tools', layer: 1, model: 'api', 'extra-options': { model_override: 'tool-model' } },
+    ],
+  });
+  lengths = await startLlmnet({
+    models: { r: ep('k-r'), h: ep('k-h') },
+    architecture: [
+      { name: 'router', layer: 0, model: 'r', 'output-to': [1] },
+      { name: 'urgent', layer: 1, model: 'h', if: '$INITIAL_INPUT matches "^URGENT" || $INITIAL_INPUT contains "asap"' },
+      { name: 'tiny', layer: 1, model: 'h', if: '!($INITIAL_INPUT matches "^URGENT" || $INITIAL_INPUT contains "asap") && $INPUT_LENGTH <= 5' },
+      { name: 'big', layer: 1, model: 'h', if: "!($INITIAL_INPUT matches '^URGENT' || $INITIAL_INPUT contains 'asap') && $INPUT_LENGTH > 5" },
+    ],
+  });
+}
+
 after(async () => {
-  await stopAll(seed, seedDefault, chatbot, conditional, multi, mock);
+  await stopAll(seed, seedDefault, chatbot, conditional, multi, later, urls, lengths, mock);
 });
 
 describe('seed topology', () => {
@@ -553,5 +600,135 @@ describe('other topologies', () => {
     const refUser = calls[2].body.messages[calls[2].body.messages.length - 1].content;
     assert.ok(refUser.includes(question), refUser);
     assert.ok(!refUser.includes(process.env.HOME ?? '/root/'), refUser);
+  });
+});
+
+describe('reading the router reply', () => {
+  const cases = [
+    ['reply-case', 'router>technical-handler', 'a case-insensitive exact name'],
+    ['reply-sentence', 'router>technical-handler', 'a name inside a sentence'],
+    ['reply-quoted', 'router>technical-handler', 'a name in quotes, backticks and a full stop'],
+    ['reply-both', 'router>technical-handler', 'the longest name contained'],
+    ['reply-glued', 'router>creative-handler', 'no whole-token name: the first candidate'],
+  ];
+  for (const [tag, route, what] of cases) {
+    test(`${what} (${tag})`, async () => {
+      const res = await chat(seed.url, { messages: [{ role: 'user', content: `Write a poem about rain ${tag}` }] });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.headers.get('x-llmnet-route'), route);
+    });
+  }
+});
+
+describe('more of the request flow', () => {
+  test("a choice after a handler is made by the pipeline's router model, from the handler's output", async () => {
+    const rid = newRequestId('later');
+    const text = 'Draft a note to the team casual-draft';
+    const res = await chat(later.url, { messages: [{ role: 'user', content: text }] }, { 'x-request-id': rid });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers.get('x-llmnet-route'), 'router>drafter>casual-polisher');
+    const calls = await upstreamCalls(mock.url, rid);
+    assert.deepEqual(
+      calls.map((c) => [isRoutingCall(c), c.body.model]),
+      [
+        [false, 'drafter-model'],
+        [true, 'router-model'],
+        [false, 'casual-model'],
+      ],
+    );
+    const routing = calls[1];
+    assert.equal(routing.headers.authorization, 'Bearer k-r');
+    const sys = routing.body.messages[0].content;
+    assert.ok(sys.includes('formal-polisher') && sys.includes('Rewrite formally'), sys);
+    assert.ok(sys.includes('casual-polisher') && sys.includes('Rewrite casually'), sys);
+    assert.ok(!sys.includes('drafter'), 'only the candidates are listed');
+    const draft = `[drafter-model] reply to: ${text}`;
+    assert.equal(routing.body.messages[routing.body.messages.length - 1].content, draft);
+    assert.equal(calls[2].body.messages[calls[2].body.messages.length - 1].content, draft);
+    assert.equal(res.json.llmnet.hops.length, 3);
+  });
+
+  test('url forms: /v1 is not doubled, other paths get /v1 appended; model headers are sent', async () => {
+    const expect = [
+      ['via-v1', '/v1/chat/completions', 'Bearer k-v1'],
+      ['via-api', '/api/v1/chat/completions', 'Bearer k-api'],
+      ['via-slash', '/v1/chat/completions', 'Bearer k-slash'],
+    ];
+    for (const [node, p, auth] of expect) {
+      const rid = newRequestId(node);
+      const res = await chat(urls.url, { model: node, messages: [{ role: 'user', content: 'hello' }] }, { 'x-request-id': rid });
+      assert.equal(res.status, 200, res.text);
+      const calls = await upstreamCalls(mock.url, rid);
+      assert.equal(calls.length, 1);
+      assert.equal(calls[0].path, p, node);
+      assert.equal(calls[0].headers.authorization, auth);
+      if (node === 'via-v1') {
+        assert.equal(calls[0].headers['http-referer'], 'https://llmnet.example');
+        assert.equal(calls[0].headers['x-title'], 'llmnet tests');
+      } else {
+        assert.equal(calls[0].headers['x-title'], undefined);
+      }
+    }
+  });
+
+  test("a handler's own system prompt comes before the client's conversation", async () => {
+    const rid = newRequestId('sys');
+    const messages = [
+      { role: 'system', content: 'Client rules.' },
+      { role: 'user', content: 'first' },
+      { role: 'assistant', content: 'ok' },
+      { role: 'user', content: 'second' },
+    ];
+    const res = await chat(urls.url, { messages }, { 'x-request-id': rid });
+    assert.equal(res.status, 200, res.text);
+    const calls = await upstreamCalls(mock.url, rid);
+    assert.deepEqual(calls[0].body.messages, [{ role: 'system', content: 'You are node via-v1.' }, ...messages]);
+  });
+
+  test('client tools are passed to the handler and a tool call comes back', async () => {
+    const rid = newRequestId('tools');
+    const tools = [
+      {
+        type: 'function',
+        function: { name: 'get_weather', description: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+      },
+    ];
+    const res = await chat(
+      urls.url,
+      { model: 'tools', messages: [{ role: 'user', content: 'weather in Paris?' }], tools, tool_choice: 'auto' },
+      { 'x-request-id': rid },
+    );
+    assert.equal(res.status, 200, res.text);
+    const calls = await upstreamCalls(mock.url, rid);
+    assert.deepEqual(calls[0].body.tools, tools);
+    assert.equal(calls[0].body.tool_choice, 'auto');
+    const choice = res.json.choices[0];
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(choice.message.role, 'assistant');
+    assert.equal(choice.message.tool_calls.length, 1);
+    assert.equal(choice.message.tool_calls[0].type, 'function');
+    assert.equal(choice.message.tool_calls[0].function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(choice.message.tool_calls[0].function.arguments), { city: 'Paris' });
+    assert.equal(res.json.model, 'tool-model');
+  });
+
+  test('INPUT_LENGTH counts characters, not bytes; matches, contains, ! and || work', async () => {
+    const cases = [
+      ['ééééé', 'router>tiny'],
+      ['日本語です', 'router>tiny'],
+      ['abcdef', 'router>big'],
+      ['éééééé', 'router>big'],
+      ['URGENT fix it', 'router>urgent'],
+      ['please do it asap', 'router>urgent'],
+      ['urgent', 'router>big'],
+    ];
+    for (const [text, route] of cases) {
+      const rid = newRequestId('len');
+      const res = await chat(lengths.url, { messages: [{ role: 'user', content: text }] }, { 'x-request-id': rid });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.headers.get('x-llmnet-route'), route, text);
+      const calls = await upstreamCalls(mock.url, rid);
+      assert.ok(!calls.some(isRoutingCall), `${text}: decided without a router call`);
+    }
   });
 });

@@ -28,7 +28,8 @@
 
 static void dump_diags(const lln_diags *d) { lln_diags_print(d, stderr); }
 
-static int load_path(lln_config *cfg, lln_diags *d, const char *path, lln_load_mode mode, const char *env_file) {
+static int load_path(lln_config *cfg, lln_diags *d, const char *path, lln_load_mode mode,
+                     const char *env_file) {
   lln_load_options opts = {.mode = mode, .env_file = env_file};
   lln_diags_init(d, path);
   return lln_config_load(cfg, path, &opts, d);
@@ -216,7 +217,8 @@ static void test_seed_pipeline(void **state) {
   assert_int_equal(tech->index, 2);
 
   /* Run mode says so too, as a warning. */
-  expect_at(&d, find_diag(&d, LLN_DIAG_WARNING, "technical-handler", "router-gemma", "\"router\"", NULL), 35, 5);
+  expect_at(&d, find_diag(&d, LLN_DIAG_WARNING, "technical-handler", "router-gemma", "\"router\"", NULL), 35,
+            5);
   lln_config_free(&cfg);
   lln_diags_free(&d);
 }
@@ -246,7 +248,8 @@ static void test_seed_run_without_key_fails(void **state) {
   lln_config cfg;
   lln_diags d;
   load_fails(&cfg, &d, "seed-pipeline.json", LLN_LOAD_RUN);
-  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "model \"router-gemma\"", "$OPENROUTER_API_KEY_FREE", NULL), 7, 7);
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "model \"router-gemma\"", "$OPENROUTER_API_KEY_FREE", NULL), 7,
+            7);
   assert_non_null(find_diag(&d, LLN_DIAG_ERROR, "model \"handler-llama\"", "$OPENROUTER_API_KEY_FREE", NULL));
   assert_int_equal(d.errors, 2);
   lln_diags_free(&d);
@@ -302,7 +305,8 @@ static void test_dual_expert(void **state) {
   assert_false(node(&cfg, "sales-expert")->is_default);
   assert_true(node(&cfg, "support-expert")->is_default);
   expect_targets(node(&cfg, "sales-expert"), "output", NULL);
-  assert_string_equal(node(&cfg, "sales-expert")->endpoint->chat_url, "http://localhost:8001/v1/chat/completions");
+  assert_string_equal(node(&cfg, "sales-expert")->endpoint->chat_url,
+                      "http://localhost:8001/v1/chat/completions");
   assert_string_equal(node(&cfg, "support-expert")->endpoint->chat_url,
                       "http://localhost:8002/v1/chat/completions");
   assert_int_equal(node(&cfg, "output")->layer, 2);
@@ -551,7 +555,7 @@ static void test_bad_condition(void **state) {
   lln_diags d;
   load_fails(&cfg, &d, "bad-condition.json", LLN_LOAD_VALIDATE);
   const lln_diag *g = find_diag(&d, LLN_DIAG_ERROR, "node \"b\"", "$WORD_COUNT < ", "does not parse", NULL);
-  expect_at(&d, g, 11, 9); /* the "if" key */
+  expect_at(&d, g, 11, 9);       /* the "if" key */
   assert_int_equal(d.errors, 1); /* node c's condition is fine */
   lln_diags_free(&d);
 }
@@ -561,12 +565,12 @@ static void test_bad_bind_port(void **state) {
   lln_config cfg;
   lln_diags d;
   load_fails(&cfg, &d, "bad-bind-port.json", LLN_LOAD_VALIDATE);
-  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"a\"", "bind-port", NULL), 6, 64);   /* "80x" */
-  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"b\"", "bind-port", NULL), 7, 46);   /* 70000 */
-  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"c\"", "bind-port", NULL), 8, 46);   /* "nan" */
-  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"d\"", "bind-port", NULL), 9, 46);   /* 80.5 */
-  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"e\"", "bind-port", NULL), 10, 46);  /* true */
-  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"f\"", "bind-port", NULL), 11, 46);  /* "0x1F90" */
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"a\"", "bind-port", NULL), 6, 64);  /* "80x" */
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"b\"", "bind-port", NULL), 7, 46);  /* 70000 */
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"c\"", "bind-port", NULL), 8, 46);  /* "nan" */
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"d\"", "bind-port", NULL), 9, 46);  /* 80.5 */
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"e\"", "bind-port", NULL), 10, 46); /* true */
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"f\"", "bind-port", NULL), 11, 46); /* "0x1F90" */
   assert_int_equal(d.errors, 6);
   lln_diags_free(&d);
 }
@@ -580,6 +584,23 @@ static void test_orphan_without_model(void **state) {
   assert_int_equal(d.errors, 1);
   /* "b" is reached by "a" and inherits instead. */
   assert_non_null(find_diag(&d, LLN_DIAG_WARNING, "node \"b\"", "inherits", NULL));
+  lln_diags_free(&d);
+}
+
+static void test_bad_node_values(void **state) {
+  (void)state;
+  unsetenv("LLN_TEST_UNSET_HEADER");
+  lln_config cfg;
+  lln_diags d;
+  load_fails(&cfg, &d, "bad-node-values.json", LLN_LOAD_RUN);
+  /* A header's problem points at the header. */
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "model \"m\"", "X-Key", "LLN_TEST_UNSET_HEADER", NULL), 6, 20);
+  /* Layer -1 is not "every node without a layer". */
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"a\"", "layer -1", NULL), 10, 46);
+  /* A model id may not be empty, and a fallback list names at least one. */
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "model_override must not be empty", NULL), 11, 46);
+  expect_at(&d, find_diag(&d, LLN_DIAG_ERROR, "node \"c\"", "at least one model", NULL), 12, 46);
+  assert_int_equal(d.errors, 4);
   lln_diags_free(&d);
 }
 
@@ -700,27 +721,28 @@ static void test_secrets_in_headers(void **state) {
   temp_path(comp, sizeof comp, "secret-json");
   write_file(env, "FILE_TOKEN=" SECRET_FILE_VALUE "\nOTHER=unused\n");
   char text[2048];
-  snprintf(text, sizeof text,
-           "{\n"
-           "  \"secrets\": {\n"
-           "    \"from-env\": {\"source\": \"env\", \"variable\": \"LLN_TEST_SECRET_TOKEN\"},\n"
-           "    \"from-file\": {\"source\": \"env-file\", \"path\": \"%s\", \"variables\": [\"FILE_TOKEN\"]}\n"
-           "  },\n"
-           "  \"models\": {\n"
-           "    \"m\": {\n"
-           "      \"type\": \"external\",\n"
-           "      \"url\": \"http://localhost:1\",\n"
-           "      \"api-key\": \"$secrets.from-file.FILE_TOKEN\",\n"
-           "      \"headers\": {\n"
-           "        \"X-Env\": \"Bearer $secrets.from-env.LLN_TEST_SECRET_TOKEN\",\n"
-           "        \"X-File\": \"${secrets.from-file.FILE_TOKEN}\",\n"
-           "        \"X-Title\": \"llmnet $$5\"\n"
-           "      }\n"
-           "    }\n"
-           "  },\n"
-           "  \"architecture\": [{\"name\": \"a\", \"model\": \"m\"}]\n"
-           "}\n",
-           env);
+  snprintf(
+      text, sizeof text,
+      "{\n"
+      "  \"secrets\": {\n"
+      "    \"from-env\": {\"source\": \"env\", \"variable\": \"LLN_TEST_SECRET_TOKEN\"},\n"
+      "    \"from-file\": {\"source\": \"env-file\", \"path\": \"%s\", \"variables\": [\"FILE_TOKEN\"]}\n"
+      "  },\n"
+      "  \"models\": {\n"
+      "    \"m\": {\n"
+      "      \"type\": \"external\",\n"
+      "      \"url\": \"http://localhost:1\",\n"
+      "      \"api-key\": \"$secrets.from-file.FILE_TOKEN\",\n"
+      "      \"headers\": {\n"
+      "        \"X-Env\": \"Bearer $secrets.from-env.LLN_TEST_SECRET_TOKEN\",\n"
+      "        \"X-File\": \"${secrets.from-file.FILE_TOKEN}\",\n"
+      "        \"X-Title\": \"llmnet $$5\"\n"
+      "      }\n"
+      "    }\n"
+      "  },\n"
+      "  \"architecture\": [{\"name\": \"a\", \"model\": \"m\"}]\n"
+      "}\n",
+      env);
   write_file(comp, text);
   setenv("LLN_TEST_SECRET_TOKEN", SECRET_ENV_VALUE, 1);
   lln_config cfg;
@@ -852,6 +874,7 @@ int main(void) {
       cmocka_unit_test(test_bad_condition),
       cmocka_unit_test(test_bad_bind_port),
       cmocka_unit_test(test_orphan_without_model),
+      cmocka_unit_test(test_bad_node_values),
       cmocka_unit_test(test_unknown_keys_warn),
       cmocka_unit_test(test_keys_needing_pointer_escapes),
       cmocka_unit_test(test_unset_variable_run_vs_validate),
