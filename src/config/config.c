@@ -279,13 +279,63 @@ static long seconds_ms(lln_loader *L, const cJSON *m, const char *key, const cha
   return (long)(v->valuedouble * 1000.0);
 }
 
+/* Reads the whole numbers of a settings object: {"rpm": 20, "rpd": 200}. */
+static void number_fields(lln_loader *L, const cJSON *obj, const char *path, const char *what,
+                          const char *const *keys, const double *max, double *out) {
+  if (!obj)
+    return;
+  lln_buf p;
+  lln_buf_init(&p);
+  lln_buf_printf(&p, "%s/%s", path, what);
+  if (!cJSON_IsObject(obj)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "\"%s\" must be an object", what);
+    lln_buf_free(&p);
+    return;
+  }
+  lln_loader_check_keys(L, obj, p.data, keys);
+  for (size_t i = 0; keys[i]; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, keys[i]);
+    if (!v)
+      continue;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max[i])
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "\"%s\" in \"%s\" must be a number from 0 to %g", keys[i],
+                        what, max[i]);
+    else
+      out[i] = v->valuedouble;
+  }
+  lln_buf_free(&p);
+}
+
+static void load_limits(lln_loader *L, lln_model *model, const cJSON *m, const char *path) {
+  static const char *const rl_keys[] = {"rpm", "rpd", "queue", "max-wait", NULL};
+  static const double rl_max[] = {1e6, 1e9, 1e6, 86400};
+  double rl[] = {0, 0, model->rl_queue, (double)model->rl_max_wait_ms / 1000.0};
+  number_fields(L, cJSON_GetObjectItemCaseSensitive(m, "rate-limit"), path, "rate-limit", rl_keys, rl_max, rl);
+  model->rpm = (int)rl[0];
+  model->rpd = (int)rl[1];
+  model->rl_queue = (int)rl[2];
+  model->rl_max_wait_ms = (long)(rl[3] * 1000.0);
+  static const char *const cb_keys[] = {"failures", "cooldown", NULL};
+  static const double cb_max[] = {1000, 86400};
+  double cb[] = {model->breaker_failures, (double)model->breaker_cooldown_ms / 1000.0};
+  number_fields(L, cJSON_GetObjectItemCaseSensitive(m, "circuit-breaker"), path, "circuit-breaker", cb_keys, cb_max,
+                cb);
+  model->breaker_failures = (int)cb[0];
+  model->breaker_cooldown_ms = (long)(cb[1] * 1000.0);
+}
+
 static void load_model(lln_loader *L, lln_model *model, const char *key, const cJSON *m, const char *path) {
-  static const char *const known[] = {"type",    "interface", "url",     "api-key",    "timeout",
-                                      "connect-timeout", "retries", "headers", "rate-limit", NULL};
+  static const char *const known[] = {"type",    "interface",       "url",        "api-key",
+                                      "timeout", "connect-timeout", "first-byte-timeout", "retries",
+                                      "headers", "rate-limit",      "circuit-breaker",    NULL};
   model->key = xstrdup(key);
   model->timeout_ms = 120000;
   model->connect_timeout_ms = 10000;
   model->retries = 2;
+  model->breaker_failures = 5;
+  model->breaker_cooldown_ms = 30000;
+  model->rl_queue = 100;
+  model->rl_max_wait_ms = 30000;
   if (!cJSON_IsObject(m)) {
     lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\" must be an object", key);
     return;
@@ -317,13 +367,16 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
     /* Whether it resolved, not whether the result has a '$' in it: "$$" and
      * values that contain '$' are legitimate. */
     int resolved;
-    model->url = substitute_ok(L, url, p.data, what, &resolved);
+    char *expanded = substitute_ok(L, url, p.data, what, &resolved);
+    model->url = xstrdup(url);
     if (resolved) {
-      model->chat_url = lln_url_chat_completions(model->url);
+      model->chat_url = lln_url_chat_completions(expanded);
       if (!model->chat_url)
         lln_loader_report(L, LLN_DIAG_ERROR, p.data,
-                          "model \"%s\": url \"%s\" is not an http:// or https:// URL", key, model->url);
+                          "model \"%s\": url \"%s\" is not an http:// or https:// URL%s", key, url,
+                          lln_subst_has_ref(url) ? " once its variables are substituted" : "");
     }
+    free(expanded);
   }
   const char *api_key = lln_loader_string(L, m, "api-key", path);
   if (api_key) {
@@ -336,6 +389,8 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
 
   model->timeout_ms = seconds_ms(L, m, "timeout", path, model->timeout_ms);
   model->connect_timeout_ms = seconds_ms(L, m, "connect-timeout", path, model->connect_timeout_ms);
+  model->first_byte_timeout_ms = seconds_ms(L, m, "first-byte-timeout", path, 0);
+  load_limits(L, model, m, path);
   const cJSON *retries = cJSON_GetObjectItemCaseSensitive(m, "retries");
   if (retries) {
     if (!cJSON_IsNumber(retries) || retries->valuedouble < 0 || retries->valuedouble > 10)
@@ -395,6 +450,7 @@ static void load_models(lln_loader *L, const cJSON *models) {
     lln_buf_init(&path);
     lln_buf_puts(&path, "/models");
     pointer_append(&path, m->string);
+    cfg->models[i].index = (int)i;
     load_model(L, &cfg->models[i++], m->string, m, path.data);
     lln_buf_free(&path);
   }
@@ -561,6 +617,7 @@ void lln_config_free(lln_config *cfg) {
     free(n->name);
     free_strv(n->model_ids, n->n_model_ids);
     free(n->targets);
+    free(n->fallbacks);
     free(n->use_case);
     free(n->if_src);
     lln_cond_free(n->cond);

@@ -14,13 +14,20 @@
 typedef struct lln_model {
   char *key;
   char *type;
-  char *url;      /* base URL as written after substitution */
-  char *chat_url; /* where chat completions are sent */
+  char *url;      /* base URL as written in the file: safe to show */
+  char *chat_url; /* where chat completions are sent (substituted: never shown) */
   char *api_key;  /* NULL when none */
   char **headers; /* NULL-terminated "Name: value" lines, substituted */
   long timeout_ms;
   long connect_timeout_ms;
+  long first_byte_timeout_ms; /* 0 = only the total timeout applies */
   int retries;
+  int breaker_failures; /* failures in a row that open the circuit; 0 = never */
+  long breaker_cooldown_ms;
+  int rpm, rpd;       /* rate limits; 0 = none */
+  int rl_queue;       /* requests that may wait for the limit */
+  long rl_max_wait_ms; /* longer waits are refused with 429 at once */
+  int index;          /* position in cfg->models */
 } lln_model;
 
 typedef enum { LLN_ADAPTER_OPENAI, LLN_ADAPTER_OUTPUT, LLN_ADAPTER_WS } lln_adapter;
@@ -33,6 +40,7 @@ struct lln_node {
   int layer;     /* -1 when the node belongs to no layer */
   lln_adapter adapter;
   const lln_model *model;    /* as written; NULL when inherited or none */
+  int model_undefined;       /* names a model that does not exist (reported) */
   const lln_model *endpoint; /* the one used: own or inherited */
   const lln_node *inherited_from;
   char **model_ids; /* model_override (fallbacks in order), else the node name */
@@ -52,6 +60,8 @@ struct lln_node {
   int bind_port; /* 0 when not set */
   char *url;     /* ws sinks */
   int is_default;
+  lln_node **fallbacks; /* nodes that answer when this one's models all fail */
+  size_t n_fallbacks;
 };
 
 typedef struct lln_server_settings {

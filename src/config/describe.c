@@ -17,7 +17,9 @@ void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE
       snprintf(key, sizeof key, "%s (not set)", m->api_key);
     else
       lln_mask_secret(m->api_key, key, sizeof key);
-    fprintf(out, "  %-20s %s  key %s  timeout %lds\n", m->key, m->chat_url ? m->chat_url : m->url, key,
+    /* a URL built from variables may carry a secret: it is shown as written */
+    const char *url = m->chat_url && !lln_subst_has_ref(m->url) ? m->chat_url : m->url;
+    fprintf(out, "  %-20s %s  key %s  timeout %lds\n", m->key, url, key,
             m->timeout_ms / 1000);
   }
   fprintf(out, "\nnodes\n");

@@ -97,7 +97,7 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
 static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   static const char *const known[] = {"name",      "layer",     "model", "adapter", "output-to",
                                       "use-case",  "if",        "extra-options", "bind-addr", "bind-port",
-                                      "hooks",     "url",       "default", NULL};
+                                      "hooks",     "url",       "default", "fallback", NULL};
   lln_buf p;
   lln_buf_init(&p);
   node_path(&p, i, NULL);
@@ -150,6 +150,7 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
         n->model = &L->cfg->models[m];
     }
     if (!n->model) {
+      n->model_undefined = 1;
       node_path(&p, i, "model");
       lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": model \"%s\" is not defined in \"models\"",
                         n->name, model);
@@ -276,6 +277,32 @@ static void resolve_targets(lln_loader *L, lln_node *n, const cJSON *out) {
                         n->name);
     }
   }
+  lln_buf_free(&p);
+}
+
+/* "fallback": a node name or a list of them, answering in order when every
+ * model id of this node has failed. */
+static void resolve_fallbacks(lln_loader *L, lln_node *n, const cJSON *fb) {
+  if (!fb)
+    return;
+  lln_buf p;
+  lln_buf_init(&p);
+  node_path(&p, (size_t)n->index, "fallback");
+  size_t count = 0;
+  char **names = string_list(L, fb, p.data, "fallback", &count);
+  n->fallbacks = calloc(count + 1, sizeof *n->fallbacks);
+  if (!n->fallbacks)
+    abort();
+  for (size_t k = 0; k < count; k++) {
+    lln_node *f = (lln_node *)lln_config_node(L->cfg, names[k]);
+    if (!f || f->adapter != LLN_ADAPTER_OPENAI || f == n)
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": fallback \"%s\" is not another model node",
+                        n->name, names[k]);
+    else
+      n->fallbacks[n->n_fallbacks++] = f;
+    free(names[k]);
+  }
+  free(names);
   lln_buf_free(&p);
 }
 
@@ -421,6 +448,11 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
     resolve_targets(L, &cfg->nodes[i], cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "output-to") : NULL);
     i++;
   }
+  i = 0;
+  cJSON_ArrayForEach(j, arch) {
+    resolve_fallbacks(L, &cfg->nodes[i], cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "fallback") : NULL);
+    i++;
+  }
   choose_entry(L);
 
   cycle_walk w = {.colour = calloc(cfg->n_nodes, 1), .base = cfg->nodes};
@@ -454,7 +486,7 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
                         "node \"%s\" has no \"model\": it inherits model \"%s\" (%s) from \"%s\", which routes to it",
                         n->name, n->endpoint->key, n->endpoint->url ? n->endpoint->url : "?",
                         n->inherited_from->name);
-    if (model_node(n) && !n->endpoint && !(n->routes_only && n->n_targets < 2))
+    if (model_node(n) && !n->endpoint && !n->model_undefined && !(n->routes_only && n->n_targets < 2))
       lln_loader_report(L, LLN_DIAG_ERROR, p.data,
                         "node \"%s\" has no \"model\" and no node with a model routes to it, so it has no endpoint",
                         n->name);

@@ -65,7 +65,8 @@ int lln_mock_chat_read(lln_mock_chat *out, const cJSON *body, lln_arena *arena, 
     out->model = lln_arena_strdup(arena, model->valuestring);
   out->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
   const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
-  out->include_usage = cJSON_IsObject(so) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+  out->include_usage =
+      cJSON_IsObject(so) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
   const cJSON *tools = cJSON_GetObjectItemCaseSensitive(body, "tools");
   out->has_tools = cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0;
   return 0;

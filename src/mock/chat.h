@@ -15,8 +15,8 @@ typedef struct lln_mock_chat {
   const char *last_user; /* text of the last user message, "" when none */
   size_t prompt_words;   /* words in every message's text */
   int stream;
-  int include_usage; /* stream_options.include_usage */
-  int has_tools;     /* a non-empty "tools" array */
+  int include_usage;            /* stream_options.include_usage */
+  int has_tools;                /* a non-empty "tools" array */
   lln_route_candidate *targets; /* from the routing prompt, when there is one */
   size_t target_count;          /* 0 = not a routing prompt */
 } lln_mock_chat;

@@ -27,8 +27,8 @@
 #define ECHO_MAX_BYTES 300
 #define MAX_MS (24UL * 3600 * 1000)
 
-static const char MODELS_JSON[] =
-    "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\",\"created\":0,\"owned_by\":\"llmnet-mock\"}]}";
+static const char MODELS_JSON[] = "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\","
+                                  "\"created\":0,\"owned_by\":\"llmnet-mock\"}]}";
 
 /* The whole state of the mock process, owned by lln_mock_main's frame. */
 typedef struct mock {
@@ -317,7 +317,8 @@ static void handle_chat(mock *m, lln_http_request *req) {
   };
   lln_mock_rule *rule = lln_mock_rules_match(&m->rules, &view);
   if (lln_log_enabled(LLN_LOG_DEBUG))
-    LLN_DEBUG("mock: %s %s: rule %zu", req->method, req->path, rule ? (size_t)(rule - m->rules.items) + 1 : 0);
+    LLN_DEBUG("mock: %s %s: rule %zu", req->method, req->path,
+              rule ? (size_t)(rule - m->rules.items) + 1 : 0);
   answer *a = answer_new(m, req);
   plan_chat(a, &chat, rule);
   schedule(a, m->latency_ms + (rule ? (unsigned long)rule->delay_ms : 0));
@@ -460,9 +461,8 @@ static int parse_options(int argc, char **argv, options *o) {
       usage(stdout);
       return 0;
     }
-    static const char *const with_value[] = {"--port",       "--bind-addr",      "--latency",
-                                             "--rules",      "--chunk-size",     "--chunk-interval",
-                                             NULL};
+    static const char *const with_value[] = {"--port",       "--bind-addr",      "--latency", "--rules",
+                                             "--chunk-size", "--chunk-interval", NULL};
     const char *name = NULL, *value = NULL;
     size_t nl = 0;
     for (size_t k = 0; with_value[k] && !name; k++) {

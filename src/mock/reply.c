@@ -5,7 +5,9 @@
 
 #include <string.h>
 
-static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static int is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 size_t lln_mock_count_words(const char *s) {
   size_t n = 0;

@@ -9,11 +9,11 @@
 /* Words that carry no topic: without this list "how do I ..." would match
  * any use-case that happens to contain "do". */
 static const char *const STOP_WORDS[] = {
-    "a",    "about", "an",   "and",  "are",  "as",    "at",   "be",   "but",   "by",   "can",  "could",
-    "do",   "does",  "for",  "from", "how",  "i",     "if",   "in",   "into",  "is",   "it",   "its",
-    "me",   "my",    "of",   "on",   "or",   "our",   "please", "so", "some",  "that", "the",  "their",
-    "them", "then",  "there", "these", "they", "this", "to",   "us",   "was",   "we",   "what", "when",
-    "where", "which", "who", "why",  "will", "with",  "would", "you", "your",  NULL};
+    "a",     "about", "an",    "and",   "are",  "as",   "at",     "be",  "but",  "by",   "can",  "could",
+    "do",    "does",  "for",   "from",  "how",  "i",    "if",     "in",  "into", "is",   "it",   "its",
+    "me",    "my",    "of",    "on",    "or",   "our",  "please", "so",  "some", "that", "the",  "their",
+    "them",  "then",  "there", "these", "they", "this", "to",     "us",  "was",  "we",   "what", "when",
+    "where", "which", "who",   "why",   "will", "with", "would",  "you", "your", NULL};
 
 #define PREFIX_MIN 4
 

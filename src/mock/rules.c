@@ -15,9 +15,9 @@
 #include "util/buf.h"
 
 static const char *const TOP_KEYS[] = {"rules", NULL};
-static const char *const RULE_KEYS[] = {"when",  "route",    "reply", "status",    "retry-after",
-                                        "headers", "error",  "delay-ms", "raw", "tool-call",
-                                        "cut-after", "times", "every",  NULL};
+static const char *const RULE_KEYS[] = {"when",      "route", "reply",    "status", "retry-after",
+                                        "headers",   "error", "delay-ms", "raw",    "tool-call",
+                                        "cut-after", "times", "every",    NULL};
 static const char *const WHEN_KEYS[] = {"model", "contains", "matches", "router", "header", NULL};
 static const char *const TOOL_KEYS[] = {"name", "arguments", NULL};
 
@@ -32,7 +32,8 @@ typedef struct loader {
   size_t err_size;
 } loader;
 
-static int fail_at(loader *ld, const char *pointer, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_at(loader *ld, const char *pointer, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail_at(loader *ld, const char *pointer, const char *fmt, ...) {
   lln_buf b;
   lln_buf_init(&b);

@@ -13,6 +13,7 @@
 #include "pipeline/router.h"
 #include "pipeline/run_state.h"
 #include "pipeline/stream.h"
+#include "upstream/retry.h"
 #include "pipeline/text.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -42,6 +43,7 @@ void lln_run_finish(lln_run *r, const lln_run_result *res) {
   r->finished = 1;
   if (r->timer_started) {
     uv_timer_stop(&r->deadline);
+    uv_timer_stop(&r->retry_timer);
     if (r->sink)
       uv_timer_stop(&r->keepalive);
   }
@@ -279,9 +281,26 @@ static int ends_pipeline(const lln_node *n) {
   return 1;
 }
 
+static void call_failed(lln_run *r, int status, const char *why, int retryable, long hint_ms,
+                        const char *retry_after);
+
+static lln_breaker *breaker_of(const lln_run *r) {
+  return r->breakers ? &r->breakers[r->call_node->endpoint->index] : NULL;
+}
+
 static void start_call(lln_run *r) {
   const lln_model *ep = r->call_node->endpoint;
   lln_upstream_request req = {0};
+  lln_breaker *b = breaker_of(r);
+  long open_ms = 0;
+  if (b && !lln_breaker_allow(b, uv_now(r->loop), &open_ms)) {
+    char why[400];
+    snprintf(why, sizeof why,
+             "node \"%s\" (model \"%s\" at %s): the circuit is open after %d failures in a row; next try in %.1f s",
+             r->call_node->name, current_model_id(r), ep->key, b->failures, (double)open_ms / 1000.0);
+    call_failed(r, 503, why, 0, open_ms, NULL);
+    return;
+  }
   cJSON *body = cJSON_Parse(r->call_body.data);
   cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
   cJSON_SetValuestring(model, current_model_id(r));
@@ -318,6 +337,7 @@ static void start_call(lln_run *r) {
   req.body_len = strlen(json);
   req.timeout_ms = ep->timeout_ms;
   req.connect_timeout_ms = ep->connect_timeout_ms;
+  req.first_byte_timeout_ms = ep->first_byte_timeout_ms;
   req.on_done = on_call_done;
   req.ud = r;
   LLN_DEBUG("request %s: %s node %s calls %s as %s", r->request_id, r->kind == CALL_ROUTE ? "routing" : "answering",
@@ -351,6 +371,9 @@ static int describe_failure(lln_run *r, const lln_upstream_response *resp, lln_b
     lln_buf_printf(why, "the upstream answered HTTP %ld", resp->status);
     if (cJSON_IsString(msg))
       lln_buf_printf(why, ": %.300s", msg->valuestring);
+  } else if (cJSON_IsString(msg)) {
+    /* some providers report errors with a 200 status */
+    lln_buf_printf(why, "the upstream answered with an error: %.300s", msg->valuestring);
   } else {
     lln_buf_puts(why, "the upstream answered with a body that is not a chat completion");
   }
@@ -392,9 +415,86 @@ static void go_to(lln_run *r, const lln_node *target, const char *how) {
   enter(r, target);
 }
 
+static void on_retry_timer(uv_timer_t *t) {
+  lln_run *r = t->data;
+  if (!r->finished)
+    start_call(r);
+}
+
+/* The next node to try when `failed` cannot answer: its own fallbacks, or
+ * the rest of the list it was itself a fallback from. */
+static const lln_node *next_fallback(lln_run *r, const lln_node *failed) {
+  if (failed->n_fallbacks && r->fb_owner != failed) {
+    r->fb_owner = failed;
+    r->fb_next = 0;
+  }
+  if (r->fb_owner && r->fb_next < r->fb_owner->n_fallbacks)
+    return r->fb_owner->fallbacks[r->fb_next++];
+  return NULL;
+}
+
+/* After a failed call: retry the same model (backoff, or the wait the
+ * upstream asked for, within the request's deadline), else the next model
+ * id, else the router's default target, else the node's fallback, else
+ * fail the request with `status`. */
+static void call_failed(lln_run *r, int status, const char *why, int retryable, long hint_ms,
+                        const char *retry_after) {
+  const lln_model *ep = r->call_node->endpoint;
+  const lln_node *at = r->kind == CALL_ROUTE ? r->route_from : r->call_node;
+  cJSON *hop = lln_run_trace_hop(r, at, r->kind == CALL_ROUTE ? "router" : "answer", current_model_id(r), 0);
+  cJSON_AddStringToObject(hop, "error", why);
+  if (retryable && r->retries_done < ep->retries) {
+    long delay = lln_backoff_ms(r->retries_done, 250, 8000, uv_hrtime() ^ (uint64_t)(uintptr_t)r);
+    if (hint_ms > delay)
+      delay = hint_ms;
+    if (uv_now(r->loop) + (uint64_t)delay < r->deadline_at) {
+      r->retries_done++;
+      cJSON_AddNumberToObject(hop, "retry_in_ms", (double)delay);
+      LLN_WARN("request %s: %s; retry %d of %d in %ld ms", r->request_id, why, r->retries_done, ep->retries, delay);
+      uv_timer_start(&r->retry_timer, on_retry_timer, (uint64_t)delay, 0);
+      return;
+    }
+  }
+  r->retries_done = 0;
+  if (r->attempt + 1 < r->call_node->n_model_ids) {
+    LLN_WARN("request %s: %s; falling back to model \"%s\"", r->request_id, why,
+             r->call_node->model_ids[r->attempt + 1]);
+    r->attempt++;
+    start_call(r);
+    return;
+  }
+  if (r->kind == CALL_ROUTE) {
+    const lln_node *t = default_target(r);
+    LLN_WARN("request %s: routing failed (%s); using default target \"%s\"", r->request_id, why, t->name);
+    cJSON_AddStringToObject(hop, "decided", "default");
+    go_to(r, t, "default after router failure");
+    return;
+  }
+  const lln_node *fb = next_fallback(r, r->call_node);
+  if (fb) {
+    LLN_WARN("request %s: %s; node \"%s\" answers instead", r->request_id, why, fb->name);
+    cJSON_AddStringToObject(hop, "fallback", fb->name);
+    enter(r, fb);
+    return;
+  }
+  char seconds[32];
+  const char *pass_on = retry_after;
+  if (!pass_on && hint_ms >= 0 && (status == 429 || status == 503)) {
+    snprintf(seconds, sizeof seconds, "%ld", (hint_ms + 999) / 1000);
+    pass_on = seconds;
+  }
+  fail(r, status, status == 429 || status == 503 ? pass_on : NULL, "%s", why);
+}
+
 static void on_call_done(void *ud, const lln_upstream_response *resp) {
   lln_run *r = ud;
   r->call = NULL;
+  lln_breaker *b = breaker_of(r);
+  const lln_model *ep = r->call_node->endpoint;
+  /* 4xx (429 included) says the endpoint is up; only outages count */
+  int endpoint_up = resp->result == LLN_UP_OK && resp->status < 500;
+  if (b)
+    lln_breaker_record(b, endpoint_up, ep->breaker_failures, ep->breaker_cooldown_ms, uv_now(r->loop));
   if (r->streaming_call) {
     int ok = resp->result == LLN_UP_OK && resp->status >= 200 && resp->status <= 299;
     if (ok || r->stream_events) {
@@ -419,29 +519,12 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
     lln_buf why;
     lln_buf_init(&why);
     int status = describe_failure(r, resp, &why);
-    cJSON *hop = lln_run_trace_hop(r, r->kind == CALL_ROUTE ? r->route_from : r->call_node,
-                           r->kind == CALL_ROUTE ? "router" : "answer", model_id, resp->elapsed_ms);
-    cJSON_AddStringToObject(hop, "error", why.data);
-    if (r->attempt + 1 < r->call_node->n_model_ids) {
-      LLN_WARN("request %s: %s; falling back to model \"%s\"", r->request_id, why.data,
-               r->call_node->model_ids[r->attempt + 1]);
-      r->attempt++;
-      lln_buf_free(&why);
-      start_call(r);
-      return;
-    }
-    if (r->kind == CALL_ROUTE) {
-      const lln_node *t = default_target(r);
-      LLN_WARN("request %s: routing failed (%s); using default target \"%s\"", r->request_id, why.data, t->name);
-      cJSON_AddStringToObject(hop, "decided", "default");
-      lln_buf_free(&why);
-      go_to(r, t, "default after router failure");
-      return;
-    }
-    fail(r, status, status == 429 ? resp->retry_after : NULL, "%s", why.data);
+    call_failed(r, status, why.data, lln_retryable(resp),
+                lln_retry_hint_ms(resp->retry_after, resp->rate_limit_reset, time(NULL)), resp->retry_after);
     lln_buf_free(&why);
     return;
   }
+  (void)model_id;
   lln_buf text;
   lln_buf_init(&text);
   lln_content_text(cJSON_GetObjectItemCaseSensitive(message, "content"), &text);
@@ -528,6 +611,7 @@ static void ask_model(lln_run *r, const lln_node *n) {
   r->kind = CALL_ANSWER;
   r->call_node = n;
   r->attempt = 0;
+  r->retries_done = 0;
   start_call(r);
 }
 
@@ -574,6 +658,7 @@ static void ask_router(lln_run *r, const lln_node *from) {
   r->call_node = router;
   r->route_from = from;
   r->attempt = 0;
+  r->retries_done = 0;
   start_call(r);
 }
 
@@ -705,7 +790,6 @@ lln_run *lln_run_start(const lln_run_params *p) {
   r->done = p->done;
   r->ud = p->ud;
   r->sink = p->stream;
-  r->keepalive_ms = p->keepalive_ms;
   r->trace = cJSON_CreateArray();
   lln_buf_init(&r->route);
   lln_buf_init(&r->call_body);
@@ -729,7 +813,11 @@ lln_run *lln_run_start(const lln_run_params *p) {
   uv_timer_init(r->loop, &r->deadline);
   r->deadline.data = r;
   r->timer_started = 1;
-  r->open_timers = 1;
+  r->open_timers = 2;
+  uv_timer_init(r->loop, &r->retry_timer);
+  r->retry_timer.data = r;
+  r->deadline_at = uv_now(r->loop) + (uint64_t)r->cfg->server.request_timeout_ms;
+  r->breakers = p->breakers;
   if (r->sink)
     lln_stream_init(r);
   uv_timer_start(&r->deadline, on_deadline, (uint64_t)r->cfg->server.request_timeout_ms, 0);
@@ -759,6 +847,7 @@ void lln_run_cancel(lln_run *r) {
   r->finished = 1;
   if (r->timer_started) {
     uv_timer_stop(&r->deadline);
+    uv_timer_stop(&r->retry_timer);
     if (r->sink)
       uv_timer_stop(&r->keepalive);
   }
@@ -808,6 +897,7 @@ void lln_run_free(lln_run *r) {
     return;
   }
   uv_close((uv_handle_t *)&r->deadline, on_timer_closed);
+  uv_close((uv_handle_t *)&r->retry_timer, on_timer_closed);
   if (r->sink)
     uv_close((uv_handle_t *)&r->keepalive, on_timer_closed);
 }

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
+#include "upstream/breaker.h"
 #include "upstream/client.h"
 
 typedef struct lln_run lln_run;
@@ -47,8 +48,8 @@ typedef struct lln_run_params {
   void *header_ctx;
   lln_run_done done; /* called exactly once, unless the run is cancelled */
   const lln_run_stream_sink *stream; /* set when the client asked to stream */
+  lln_breaker *breakers;             /* one per model (cfg->models order), or NULL */
   void *ud;                          /* passed to done and to the sink */
-  unsigned keepalive_ms;             /* stream keep-alive interval; 0 = 2000 */
 } lln_run_params;
 
 /* Checks the request and starts it. A request the pipeline cannot accept

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "pipeline/run.h"
+#include "upstream/breaker.h"
 #include "upstream/sse.h"
 #include "util/buf.h"
 
@@ -18,7 +19,6 @@ typedef struct header_var {
 
 struct lln_run {
   const lln_run_stream_sink *sink;
-  unsigned keepalive_ms;
   const lln_config *cfg;
   lln_upstream *up;
   uv_loop_t *loop;
@@ -47,7 +47,13 @@ struct lln_run {
   const lln_node *route_from;  /* for routing calls */
   const lln_node **cands;
   size_t n_cands;
-  size_t attempt;
+  size_t attempt;     /* index into call_node->model_ids */
+  int retries_done;   /* for the current model id */
+  uint64_t deadline_at; /* loop time (ms) the whole request must end by */
+  const lln_node *fb_owner; /* whose fallback list is being walked */
+  size_t fb_next;
+  lln_breaker *breakers;
+  uv_timer_t retry_timer;
   lln_buf call_body;
   char **call_headers;
 

@@ -12,6 +12,10 @@
 #include "util/log.h"
 #include "util/openai_error.h"
 
+/* While earlier hops run, a comment this often keeps proxies and clients
+ * from timing the stream out; it also commits the response to status 200. */
+#define KEEPALIVE_MS 15000
+
 static void start_stream(lln_run *r, int route_complete) {
   if (r->stream_started)
     return;
@@ -68,8 +72,7 @@ void lln_stream_init(lln_run *r) {
   uv_timer_init(r->loop, &r->keepalive);
   r->keepalive.data = r;
   r->open_timers++;
-  unsigned every = r->keepalive_ms ? r->keepalive_ms : 2000;
-  uv_timer_start(&r->keepalive, on_keepalive, every, every);
+  uv_timer_start(&r->keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
 }
 
 static void set_field(cJSON *obj, const char *key, cJSON *value) {

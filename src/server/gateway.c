@@ -48,6 +48,20 @@ static void request_id(lln_gateway *g, const lln_http_request *req, char *out, s
   snprintf(out, size, "%016llx", (unsigned long long)(x * 0x2545F4914F6CDD1DULL));
 }
 
+/* 1 when a JSON text escapes a NUL character (\u0000 after an even run of
+ * backslashes): cJSON strings end at NUL, so such text would be cut short
+ * silently instead of refused. */
+static int has_escaped_nul(const char *s, size_t len) {
+  for (const char *p = s; (p = memmem(p, len - (size_t)(p - s), "\\u0000", 6)) != NULL; p += 6) {
+    size_t slashes = 0;
+    while (p - slashes > s && p[-(ptrdiff_t)slashes - 1] == '\\')
+      slashes++;
+    if (slashes % 2 == 0)
+      return 1;
+  }
+  return 0;
+}
+
 static const char *run_header(void *ctx, const char *name) { return lln_http_header_get(ctx, name); }
 
 /* Bytes queued for a streaming client past which the upstream is paused. */
@@ -140,6 +154,11 @@ static void chat_completions(lln_gateway *g, lln_http_request *req) {
     lln_http_respond_error(req, 400, headers, msg);
     return;
   }
+  if (has_escaped_nul(req->body, req->body_len)) {
+    lln_http_respond_error(req, 400, headers, "the request contains a NUL character (\\u0000) in a string; "
+                                              "llmnet does not forward NUL characters");
+    return;
+  }
   const char *end = NULL;
   cJSON *body = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
   while (body && end < req->body + req->body_len && strchr(" \t\r\n", *end) && *end)
@@ -176,6 +195,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req) {
       .header_ctx = req,
       .done = on_run_done,
       .stream = streaming ? &sse_sink : NULL,
+      .breakers = g->breakers,
       .ud = c,
   };
   lln_run *run = lln_run_start(&p);
@@ -272,7 +292,11 @@ int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, const lln_config *cfg, co
   g->id_state = (uint64_t)uv_hrtime() ^ ((uint64_t)(uintptr_t)g << 16) ^ (uint64_t)time(NULL);
   if (!g->id_state)
     g->id_state = 0x9E3779B97F4A7C15ULL;
+  g->breakers = calloc(cfg->n_models ? cfg->n_models : 1, sizeof *g->breakers);
+  if (!g->breakers)
+    abort();
   if (lln_upstream_init(&g->upstream, loop) != 0) {
+    free(g->breakers);
     snprintf(err, err_size, "cannot start the upstream client");
     return -1;
   }
@@ -282,6 +306,7 @@ int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, const lln_config *cfg, co
   int rc = lln_http_server_start(&g->http, loop, addr, port, &limits, handle, g, err, err_size);
   if (rc != 0) {
     lln_upstream_close(g->upstream);
+    free(g->breakers);
     return rc;
   }
   return 0;
@@ -292,4 +317,6 @@ int lln_gateway_port(const lln_gateway *g) { return lln_http_server_port(g->http
 void lln_gateway_close(lln_gateway *g) {
   lln_http_server_close(g->http);
   lln_upstream_close(g->upstream);
+  free(g->breakers);
+  g->breakers = NULL;
 }

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "server/http.h"
+#include "upstream/breaker.h"
 #include "upstream/client.h"
 
 typedef struct lln_gateway {
@@ -16,6 +17,7 @@ typedef struct lln_gateway {
   lln_upstream *upstream;
   lln_http_server *http;
   uint64_t id_state; /* request id generator */
+  lln_breaker *breakers; /* one per model */
 } lln_gateway;
 
 int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, const lln_config *cfg, const char *addr, int port,

@@ -51,7 +51,9 @@ struct lln_upstream_call {
   char *body;
   lln_buf buf;
   char *retry_after;
+  char *rate_limit_reset;
   long status; /* of the latest status line seen */
+  uint64_t first_byte_deadline; /* uv_hrtime ns; 0 = none */
   int (*on_data)(void *ud, const char *data, size_t len);
   void (*on_done)(void *ud, const lln_upstream_response *resp);
   void *ud;
@@ -66,6 +68,7 @@ struct lln_upstream_call {
   unsigned in_on_data : 1;
   unsigned resume_early : 1; /* resumed from inside its own on_data */
   unsigned too_large : 1;
+  unsigned no_first_byte : 1;
   lln_upstream_call *prev, *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -127,6 +130,7 @@ static void call_free(lln_upstream_call *c) {
   free(c->body);
   lln_buf_free(&c->buf);
   free(c->retry_after);
+  free(c->rate_limit_reset);
   free(c);
 }
 
@@ -165,7 +169,11 @@ static void call_finish(lln_upstream_call *c, CURLcode code) {
   r.body = c->buf.data;
   r.body_len = c->buf.len;
   r.retry_after = c->retry_after;
-  if (c->too_large)
+  r.rate_limit_reset = c->rate_limit_reset;
+  if (c->no_first_byte) {
+    r.result = LLN_UP_TIMEOUT;
+    r.error = "no response from the upstream within its first-byte timeout";
+  } else if (c->too_large)
     r.error = "upstream response body exceeds 64 MiB";
   else if (code != CURLE_OK)
     r.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(code);
@@ -319,6 +327,22 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 
 /* ---- per-transfer callbacks ---- */
 
+/* Copies the value of header `name` (lower case, with the colon) into *out
+ * when `line` is that header. */
+static void capture_header(const char *line, size_t len, const char *name, char **out) {
+  size_t name_len = strlen(name);
+  if (len <= name_len || strncasecmp(line, name, name_len) != 0)
+    return;
+  const char *v = line + name_len;
+  const char *end = line + len;
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+    end--;
+  free(*out);
+  *out = strndup(v, (size_t)(end - v));
+}
+
 static size_t header_cb(char *data, size_t size, size_t n, void *ud) {
   lln_upstream_call *c = ud;
   size_t len = size * n;
@@ -330,22 +354,26 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ud) {
     c->status = p ? strtol(p + 1, NULL, 10) : 0;
     free(c->retry_after);
     c->retry_after = NULL;
+    free(c->rate_limit_reset);
+    c->rate_limit_reset = NULL;
     lln_buf_reset(&c->buf);
     return len;
   }
-  static const char name[] = "retry-after:";
-  size_t name_len = sizeof name - 1;
-  if (len > name_len && strncasecmp(data, name, name_len) == 0) {
-    const char *v = data + name_len;
-    const char *end = data + len;
-    while (v < end && (*v == ' ' || *v == '\t'))
-      v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-      end--;
-    free(c->retry_after);
-    c->retry_after = strndup(v, (size_t)(end - v));
-  }
+  capture_header(data, len, "retry-after:", &c->retry_after);
+  capture_header(data, len, "x-ratelimit-reset:", &c->rate_limit_reset);
   return len;
+}
+
+/* Fails a call whose status line has not arrived by its first-byte
+ * deadline; curl calls this about once a second while a transfer waits. */
+static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+  lln_upstream_call *c = ud;
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  if (c->first_byte_deadline && c->status == 0 && uv_hrtime() > c->first_byte_deadline) {
+    c->no_first_byte = 1;
+    return 1;
+  }
+  return 0;
 }
 
 static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
@@ -498,6 +526,12 @@ static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
   SET(CURLOPT_HTTPHEADER, c->headers);
   if (req->timeout_ms > 0)
     SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
+  if (req->first_byte_timeout_ms > 0) {
+    c->first_byte_deadline = uv_hrtime() + (uint64_t)req->first_byte_timeout_ms * 1000000ULL;
+    SET(CURLOPT_NOPROGRESS, 0L);
+    SET(CURLOPT_XFERINFOFUNCTION, progress_cb);
+    SET(CURLOPT_XFERINFODATA, c);
+  }
   if (req->connect_timeout_ms > 0)
     SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
   SET(CURLOPT_NOSIGNAL, 1L);

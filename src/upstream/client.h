@@ -23,6 +23,7 @@ typedef struct lln_upstream_response {
   const char *body; /* NUL-terminated; empty when streaming */
   size_t body_len;
   const char *retry_after; /* Retry-After header value or NULL */
+  const char *rate_limit_reset; /* X-RateLimit-Reset header value or NULL */
   const char *error;       /* human-readable transfer error or NULL */
   double elapsed_ms;
 } lln_upstream_response;
@@ -35,6 +36,7 @@ typedef struct lln_upstream_request {
   size_t body_len;
   long timeout_ms;         /* total; 0 = none */
   long connect_timeout_ms; /* 0 = curl default */
+  long first_byte_timeout_ms; /* until the status line arrives; 0 = none */
   /* Streaming: when set, body bytes of a 2xx response go here as they
    * arrive instead of being collected; return 0 to go on, 1 to pause the
    * transfer (resume with lln_upstream_resume). */

@@ -128,11 +128,21 @@ describe('validate broken files', () => {
     assert.match(r.stdout, new RegExp(`^${escapeRe(file)}:\\d+:\\d+: error: `, 'm'));
   });
 
-  test('comments are allowed, also next to a syntax error', async () => {
-    const text = '// a comment\n{\n  /* block */ "models": { "m": { "type": "external", "url": "http://127.0.0.1:9" } },\n  "architecture": [ { "name": "a", "layer": 0, "model": "m" } ]\n}\n';
+  test('// and /* */ comments are allowed outside strings, "//" inside a string is text', async () => {
+    const text = [
+      '// a comment',
+      '{',
+      '  /* block */ "models": { "m": { "type": "external", "url": "http://127.0.0.1:9" } }, // trailing',
+      '  "architecture": [ { "name": "a", "layer": 0, "model": "m" } ]',
+      '}',
+      '',
+    ].join('\n');
     const file = writeJson(dir, 'comments.json', text);
     const r = await cli(['validate', file]);
     assert.equal(r.code, 0, r.stdout);
+    const d = await cli(['run', file, '--dry-run']);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /http:\/\/127\.0\.0\.1:9\/v1\/chat\/completions/);
   });
 
   test('an unknown key is a warning with "did you mean" and its position; exit 0', async () => {
@@ -185,6 +195,17 @@ describe('validate broken files', () => {
     const r = await cli(['validate', file]);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stdout, new RegExp(`^${escapeRe(file)}:\\d+:\\d+: error: .*no-such-model`, 'm'));
+  });
+
+  test('a node naming an undefined model is not also said to have no model', async () => {
+    const cfg = seedConfig('http://127.0.0.1:9');
+    cfg.architecture[1].model = 'no-such-model';
+    const file = writeJson(dir, 'bad-model-2.json', cfg);
+    const r = await cli(['validate', file]);
+    assert.equal(r.code, 1, r.stdout);
+    const about = r.stdout.split('\n').filter((l) => l.includes('"creative-handler"'));
+    assert.ok(about.some((l) => /no-such-model/.test(l)), r.stdout);
+    assert.ok(!about.some((l) => /has no "model"|inherits/.test(l)), `contradictory note:\n${r.stdout}`);
   });
 
   test('a cycle is an error naming its nodes', async () => {
@@ -359,6 +380,33 @@ describe('run', () => {
     assert.ok(!(r.stdout + r.stderr).includes(FAKE_KEY));
   });
 
+  test('a $secrets value used in a url or a header never shows in validate or --dry-run output', async () => {
+    const cfg = {
+      secrets: { s: { source: 'env', variable: 'LLMNET_TEST_KEY' } },
+      models: {
+        r: {
+          type: 'external',
+          interface: 'openai-api',
+          url: 'http://127.0.0.1:9/v1?key=$secrets.s.LLMNET_TEST_KEY',
+          'api-key': '$secrets.s.LLMNET_TEST_KEY',
+          headers: { 'x-api-key': '$secrets.s.LLMNET_TEST_KEY' },
+        },
+      },
+      architecture: [
+        { name: 'router', layer: 0, model: 'r', 'output-to': [1] },
+        { name: 'a', layer: 1, 'use-case': 'first' },
+        { name: 'b', layer: 1, 'use-case': 'second' },
+      ],
+    };
+    const file = writeJson(dir, 'secret-url.json', cfg);
+    const v = await cli(['validate', file], { LLMNET_TEST_KEY: FAKE_KEY });
+    assert.equal(v.code, 0, v.stdout);
+    assert.ok(!(v.stdout + v.stderr).includes(FAKE_KEY), `validate printed the secret:\n${v.stdout}`);
+    const d = await cli(['run', file, '--dry-run'], { LLMNET_TEST_KEY: FAKE_KEY });
+    assert.equal(d.code, 0, d.stderr);
+    assert.ok(!(d.stdout + d.stderr).includes(FAKE_KEY), `--dry-run printed the secret:\n${d.stdout}${d.stderr}`);
+  });
+
   test('the key never shows up in debug logs, also when the upstream fails', async () => {
     const cfg = seedConfig(mock.url);
     cfg.models['router-gemma']['api-key'] = '$LLMNET_TEST_KEY';
@@ -430,6 +478,32 @@ describe('run', () => {
     assert.equal(code, 0);
     assert.equal(proc.child.signalCode, null, 'it exited by itself, not by the signal');
     await assert.rejects(request(proc.url, '/health'));
+  });
+
+  test('SIGTERM with chat requests in flight still exits 0', async () => {
+    const slowMock = await startMock({ rules: [{ when: { contains: 'slow' }, 'delay-ms': 3000 }] });
+    const file = writeJson(dir, 'sig3.json', seedConfig(slowMock.url));
+    const proc = await start([file, '--port', '0', '--log-level', 'warn']);
+    try {
+      const pending = [];
+      for (let i = 0; i < 4; i++) {
+        pending.push(chat(proc.url, { model: 'creative-handler', messages: [{ role: 'user', content: 'slow one' }] }).catch(() => null));
+      }
+      pending.push(chat(proc.url, { messages: [{ role: 'user', content: 'slow two' }], stream: true }).catch(() => null));
+      // wait until the upstream has all of them, then stop
+      for (let tries = 0; tries < 100; tries++) {
+        const got = await (await fetch(`${slowMock.url}/mock/requests`)).json();
+        if (got.length >= 5) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const code = await proc.stop();
+      assert.equal(code, 0, proc.stderr);
+      assert.equal(proc.child.signalCode, null);
+      const results = await Promise.all(pending);
+      for (const r of results) if (r) assert.notEqual(r.status, 200, 'nothing can have been answered by the slow upstream');
+    } finally {
+      await stopAll(proc, slowMock);
+    }
   });
 
   test('SIGTERM with a client connection open still exits 0', async () => {

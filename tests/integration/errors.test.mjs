@@ -23,6 +23,8 @@ const RULES = {
     { when: { model: 'rate-limited' }, status: 429, 'retry-after': 7, error: 'slow down' },
     { when: { model: 'garbage' }, raw: '{not json' },
     { when: { model: 'slow-model' }, 'delay-ms': 3000 },
+    { when: { model: 'error-in-200' }, raw: '{"error":{"message":"provider is overloaded","code":502}}' },
+    { when: { model: 'cut-stream' }, 'cut-after': 2, reply: 'one two three four five six seven' },
   ],
 };
 
@@ -50,6 +52,8 @@ before(async () => {
       { name: 'garbage-node', layer: 1, model: 'good', 'extra-options': { model_override: 'garbage' } },
       { name: 'dead-node', layer: 1, model: 'dead', 'extra-options': { model_override: 'dead-model' } },
       { name: 'slow-node', layer: 1, model: 'slow', 'extra-options': { model_override: 'slow-model' } },
+      { name: 'error-200-node', layer: 1, model: 'good', 'extra-options': { model_override: 'error-in-200' } },
+      { name: 'cut-node', layer: 1, model: 'good', 'extra-options': { model_override: 'cut-stream' } },
       { name: 'fallback-node', layer: 1, model: 'good', 'extra-options': { model_override: ['fail-500', 'garbage', 'backup-model'] } },
       { name: 'all-fail-node', layer: 1, model: 'good', 'extra-options': { model_override: ['fail-500', 'garbage'] } },
       { name: 'output', adapter: 'output' },
@@ -257,6 +261,14 @@ describe('upstream failures', () => {
     await assertHealthy(gw.url);
   });
 
+  test("502 when the upstream answers 200 with an error object; the upstream's message is passed on", async () => {
+    const res = await chat(gw.url, { model: 'error-200-node', ...hello });
+    assertOpenAIError(res, 502);
+    assert.match(res.json.error.message, /error-200-node/);
+    assert.match(res.json.error.message, /provider is overloaded/);
+    await assertHealthy(gw.url);
+  });
+
   test('502 when the upstream port is closed (connection refused)', async () => {
     const res = await chat(gw.url, { model: 'dead-node', ...hello });
     assertOpenAIError(res, 502);
@@ -335,14 +347,50 @@ describe('server.api-keys', () => {
   });
 });
 
+// The data: payloads of an event stream, [DONE] as the string '[DONE]'.
+function sseEvents(text) {
+  const out = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const data = block
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).replace(/^ /, ''))
+      .join('\n');
+    if (!data) continue;
+    out.push(data === '[DONE]' ? data : JSON.parse(data));
+  }
+  return out;
+}
+
 describe('stream', () => {
   test('"stream": true is either a real event stream or a clear error, never a 200 with an error inside', async () => {
-    const res = await chat(gw.url, { ...hello, stream: true });
+    const rid = newRequestId('stream');
+    const res = await chat(gw.url, { ...hello, stream: true, stream_options: { include_usage: true } }, { 'x-request-id': rid });
     if (res.status === 200) {
       assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+      assert.equal(res.headers.get('x-request-id'), rid);
       assert.ok(!/"error"/.test(res.text), res.text);
-      assert.match(res.text, /^data: /m);
-      assert.match(res.text, /data: \[DONE\]/);
+      const events = sseEvents(res.text);
+      assert.equal(events[events.length - 1], '[DONE]');
+      const chunks = events.slice(0, -1);
+      assert.ok(chunks.length >= 2);
+      for (const c of chunks) {
+        assert.equal(c.object, 'chat.completion.chunk');
+        assert.equal(c.id, `chatcmpl-${rid}`);
+        assert.equal(c.model, 'ok-model');
+      }
+      const content = chunks.map((c) => (c.choices[0] && c.choices[0].delta.content) || '').join('');
+      const plain = await chat(gw.url, hello);
+      assert.equal(content, plain.json.choices[0].message.content);
+      const finish = chunks.filter((c) => c.choices[0] && c.choices[0].finish_reason);
+      assert.equal(finish.length, 1);
+      assert.equal(finish[0].choices[0].finish_reason, 'stop');
+      const usage = chunks.filter((c) => c.usage);
+      assert.equal(usage.length, 1, 'include_usage: one usage chunk');
+      assert.equal(usage[0].usage.total_tokens, usage[0].usage.prompt_tokens + usage[0].usage.completion_tokens);
+      assert.equal(usage[0].usage.total_tokens, plain.json.usage.total_tokens);
+      const calls = await upstreamCalls(mock.url, rid);
+      assert.equal(calls[0].body.stream, true);
     } else {
       assert.ok(res.status >= 400 && res.status < 500, `status ${res.status}`);
       assertOpenAIError(res, res.status);
@@ -351,6 +399,37 @@ describe('stream', () => {
     await assertHealthy(gw.url);
   });
 
+  test('"stream": true with a failing upstream is an error status, not a 200 stream', async () => {
+    for (const [node, status] of [
+      ['broken-node', 502],
+      ['limited-node', 429],
+      ['dead-node', 502],
+    ]) {
+      const res = await chat(gw.url, { model: node, ...hello, stream: true });
+      assertOpenAIError(res, status);
+      assert.match(res.json.error.message, new RegExp(node));
+    }
+    await assertHealthy(gw.url);
+  });
+
+  test('"stream": true with an upstream stream cut short: the client can tell it is incomplete', async () => {
+    const res = await chat(gw.url, { model: 'cut-node', ...hello, stream: true });
+    if (res.status === 200) {
+      const events = sseEvents(res.text);
+      const clean = events[events.length - 1] === '[DONE]' && !events.some((e) => e !== '[DONE]' && e.error);
+      assert.ok(!clean, `a cut stream must not look complete: ${res.text}`);
+      const finishes = events.filter((e) => e !== '[DONE]' && e.choices && e.choices[0] && e.choices[0].finish_reason === 'stop');
+      assert.equal(finishes.length, 0, 'no finish_reason "stop" for a cut stream');
+    } else {
+      assertOpenAIError(res, 502);
+    }
+    await assertHealthy(gw.url);
+  });
+
+  test('"stream" that is not a boolean is a 400', async () => {
+    const res = await chat(gw.url, { ...hello, stream: 'yes' });
+    assertOpenAIError(res, 400);
+  });
   test('"stream": false is an ordinary completion', async () => {
     const res = await chat(gw.url, { ...hello, stream: false });
     assert.equal(res.status, 200, res.text);

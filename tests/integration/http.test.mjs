@@ -182,6 +182,27 @@ describe('connections', () => {
     assert.deepEqual(JSON.parse(responses[1].body), { status: 'ok' });
   });
 
+  test('error responses keep the connection: 400, 404, 405 and 401-free paths answered in order on one socket', async () => {
+    const bad = '{"messages": [';
+    const s = await rawSession(
+      gw.url,
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${bad.length}\r\n\r\n${bad}` +
+        'GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' +
+        'GET /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' +
+        chatRequest('after the errors') +
+        HEALTH,
+      { until: 5 },
+    );
+    const { responses } = parseResponses(s.text);
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      [400, 404, 405, 200, 200],
+      s.text,
+    );
+    for (const r of responses.slice(0, 3)) assert.equal(r.headers.connection, 'keep-alive');
+    assert.ok(JSON.parse(responses[3].body).choices[0].message.content.includes('after the errors'));
+  });
+
   test('Connection: close is honoured: one response, then the server closes', async () => {
     const closing = 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
     const s = await rawSession(gw.url, closing + HEALTH, { idleMs: 3000 });

@@ -2,6 +2,7 @@
 // `llmnet mock` on loopback ports chosen at run time, and talk to them.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -344,5 +345,47 @@ export function rawSession(url, payload, { idleMs = 1500, until = 0 } = {}) {
     sock.on('end', () => finish(true));
     sock.on('close', () => finish(true));
     sock.on('error', (e) => (chunks.length ? finish(true, e.code) : reject(e)));
+  });
+}
+
+// A minimal OpenAI-compatible upstream in this process that keeps the raw
+// request bytes (llmnet mock re-serialises what it parsed, which loses
+// bytes such as \u0000). Answers every chat request with `reply`.
+export function startCaptureUpstream({ reply = 'captured' } = {}) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      requests.push({ method: req.method, path: req.url, headers: req.headers, raw });
+      let model = 'capture';
+      try {
+        model = JSON.parse(raw).model ?? model;
+      } catch {
+        // keep the default
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          id: 'capture-1',
+          object: 'chat.completion',
+          created: 1,
+          model,
+          choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+        }),
+      );
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        requests,
+        stop: () => new Promise((r) => server.close(() => r())),
+      });
+    });
   });
 }

@@ -10,6 +10,7 @@ import {
   newRequestId,
   seedConfig,
   startLlmnet,
+  startCaptureUpstream,
   startMock,
   stopAll,
   upstreamCalls,
@@ -730,5 +731,60 @@ describe('more of the request flow', () => {
       const calls = await upstreamCalls(mock.url, rid);
       assert.ok(!calls.some(isRoutingCall), `${text}: decided without a router call`);
     }
+  });
+});
+
+describe('content integrity and streaming', () => {
+  test('message text reaches the upstream byte for byte (NUL, emoji, line separators, quotes)', async () => {
+    const upstream = await startCaptureUpstream();
+    const gw = await startLlmnet({
+      models: { m: { type: 'external', interface: 'openai-api', url: upstream.url, 'api-key': null } },
+      architecture: [{ name: 'chat', layer: 0, model: 'm' }],
+    });
+    try {
+      const text = 'nul:\u0000:after emoji:😀 sep:\u2028\u2029 quote:"\\ tab:\t ctrl:\u0001 cjk:日本 end';
+      const res = await chat(gw.url, { messages: [{ role: 'user', content: text }], name_field: 'x\u0000y' });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(upstream.requests.length, 1);
+      const sent = JSON.parse(upstream.requests[0].raw);
+      assert.equal(sent.messages[0].content, text);
+      assert.equal(sent.name_field, 'x\u0000y');
+    } finally {
+      await stopAll(gw, upstream);
+    }
+  });
+
+  test('a streamed request through the seed topology: the router is asked without streaming, the handler streams', async () => {
+    const rid = newRequestId('stream-seed');
+    const text = 'How do I reverse a linked list in Python?';
+    const res = await chat(seed.url, { messages: [{ role: 'user', content: text }], stream: true }, { 'x-request-id': rid });
+    if (res.status !== 200) {
+      // a build without streaming must say so clearly
+      assert.ok(res.status >= 400 && res.status < 500, `${res.status} ${res.text}`);
+      assert.match(res.json.error.message, /stream/);
+      return;
+    }
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    assert.equal(res.headers.get('x-llmnet-route'), 'router>technical-handler');
+    assert.equal(res.headers.get('x-request-id'), rid);
+    const events = res.text
+      .split(/\n\n/)
+      .map((b) => b.trim())
+      .filter((b) => b.startsWith('data:'))
+      .map((b) => b.slice(5).trim());
+    assert.equal(events[events.length - 1], '[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    for (const c of chunks) {
+      assert.equal(c.object, 'chat.completion.chunk');
+      assert.equal(c.model, TECH_MODEL);
+    }
+    const content = chunks.map((c) => (c.choices[0] && c.choices[0].delta.content) || '').join('');
+    assert.equal(content, `[${TECH_MODEL}] reply to: ${text}`);
+    const calls = await upstreamCalls(mock.url, rid);
+    assert.equal(calls.length, 2);
+    assert.ok(isRoutingCall(calls[0]));
+    assert.notEqual(calls[0].body.stream, true, 'the routing call is not streamed');
+    assert.equal(calls[1].body.stream, true);
+    assert.equal(calls[1].body.model, TECH_MODEL);
   });
 });

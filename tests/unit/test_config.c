@@ -654,7 +654,6 @@ static void test_unset_variable_run_vs_validate(void **state) {
   expect_at(&d, find_diag(&d, LLN_DIAG_WARNING, "model \"backup\"", "LLN_TEST_UNSET_KEY", NULL), 11, 7);
   expect_no_diag_contains(&d, "SECRET-VALUE");
   const lln_model *primary = model(&cfg, "primary");
-  assert_string_equal(primary->url, "http://127.0.0.1:9/api");
   assert_string_equal(primary->chat_url, "http://127.0.0.1:9/api/v1/chat/completions");
   assert_string_equal(primary->api_key, SECRET_API_KEY);
   lln_config_free(&cfg);
@@ -688,7 +687,7 @@ static void test_env_file_and_environment_wins(void **state) {
     fail_msg("env-file values did not substitute");
   }
   const lln_model *m = model(&cfg, "primary");
-  assert_string_equal(m->url, "http://from-file.example:8000/api");
+  assert_string_equal(m->chat_url, "http://from-file.example:8000/api/v1/chat/completions");
   assert_string_equal(m->api_key, "file-key-value");
   expect_no_diag_contains(&d, "file-key-value");
   lln_config_free(&cfg);
@@ -699,7 +698,7 @@ static void test_env_file_and_environment_wins(void **state) {
   assert_int_equal(load_path(&cfg, &d, path, LLN_LOAD_RUN, env), 0);
   m = model(&cfg, "primary");
   assert_string_equal(m->api_key, "env-key-value");
-  assert_string_equal(m->url, "http://from-file.example:8000/api");
+  assert_string_equal(m->chat_url, "http://from-file.example:8000/api/v1/chat/completions");
   lln_config_free(&cfg);
   lln_diags_free(&d);
   unsetenv("LLN_TEST_API_KEY");
@@ -830,9 +829,8 @@ static void test_dollar_in_url(void **state) {
     fail_msg("did not load");
   }
   assert_int_equal(d.count, 0);
-  assert_string_equal(model(&cfg, "escaped")->url, "http://localhost:1/a$b");
-  assert_non_null(model(&cfg, "escaped")->chat_url);
-  assert_string_equal(model(&cfg, "from-env")->url, "http://localhost:2/$HOME");
+  assert_string_equal(model(&cfg, "escaped")->chat_url, "http://localhost:1/a$b/v1/chat/completions");
+  assert_string_equal(model(&cfg, "from-env")->chat_url, "http://localhost:2/$HOME/v1/chat/completions");
   assert_non_null(model(&cfg, "from-env")->chat_url);
   lln_config_free(&cfg);
   lln_diags_free(&d);

@@ -1,0 +1,21 @@
+/* breaker: a circuit breaker per upstream endpoint. After `failures`
+ * failures in a row the circuit opens: calls fail fast for `cooldown`, then
+ * one probe is let through; its success closes the circuit. */
+#ifndef LLN_UPSTREAM_BREAKER_H
+#define LLN_UPSTREAM_BREAKER_H
+
+#include <stdint.h>
+
+typedef struct lln_breaker {
+  int failures;          /* in a row */
+  uint64_t open_until;   /* ms; 0 = closed */
+  int probing;           /* a probe is in flight */
+} lln_breaker;
+
+/* 1 when a call may go out now (and marks it as the probe when the cooldown
+ * is over); 0 with *retry_in_ms set when the circuit is open. */
+int lln_breaker_allow(lln_breaker *b, uint64_t now_ms, long *retry_in_ms);
+/* Records a call's outcome. `threshold` 0 disables the breaker. */
+void lln_breaker_record(lln_breaker *b, int ok, int threshold, long cooldown_ms, uint64_t now_ms);
+
+#endif
