@@ -27,6 +27,7 @@ static void usage(FILE *out) {
           "  --bind-addr ADDR    listen address (default: the entry node's bind-addr, else 127.0.0.1)\n"
           "  --env-file FILE     read variables for $NAME substitution from a dotenv FILE\n"
           "  --dry-run           print the resolved pipeline and exit\n"
+          "  --watch             reload CONFIG when the file changes (SIGHUP always reloads)\n"
           "  --log-level LEVEL   debug, info, warn, error or off (default info)\n"
           "\n"
           "validate options:\n"
@@ -40,6 +41,7 @@ typedef struct cli {
   const char *bind_addr;
   int port;
   int dry_run;
+  int watch;
 } cli;
 
 static int parse_port(const char *s, int *out) {
@@ -57,6 +59,7 @@ static int parse_options(int argc, char **argv, cli *c, int allow_run_options) {
                                        {"bind-addr", required_argument, NULL, 'b'},
                                        {"env-file", required_argument, NULL, 'e'},
                                        {"dry-run", no_argument, NULL, 'd'},
+                                       {"watch", no_argument, NULL, 'w'},
                                        {"log-level", required_argument, NULL, 'l'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -78,6 +81,7 @@ static int parse_options(int argc, char **argv, cli *c, int allow_run_options) {
     case 'b': c->bind_addr = optarg; break;
     case 'e': c->env_file = optarg; break;
     case 'd': c->dry_run = 1; break;
+    case 'w': c->watch = 1; break;
     case 'l': {
       lln_log_level level;
       if (lln_log_parse_level(optarg, &level) != 0) {
@@ -124,15 +128,150 @@ static int cmd_validate(int argc, char **argv) {
 
 typedef struct running {
   lln_gateway gateway;
-  uv_signal_t sigint, sigterm;
+  uv_loop_t *loop;
+  const char *config_path;
+  lln_load_options load;
+  uv_signal_t sigint, sigterm, sighup;
+  uv_timer_t grace, debounce;
+  uv_fs_event_t watch;
+  int watching;
+  int stopping;
+  long grace_ms;
 } running;
 
-static void on_signal(uv_signal_t *s, int signum) {
-  running *r = s->data;
-  LLN_INFO("received %s; stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
-  lln_gateway_close(&r->gateway);
+static void close_handles(running *r) {
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
+  uv_close((uv_handle_t *)&r->sighup, NULL);
+  uv_close((uv_handle_t *)&r->grace, NULL);
+  uv_close((uv_handle_t *)&r->debounce, NULL);
+  if (r->watching)
+    uv_close((uv_handle_t *)&r->watch, NULL);
+}
+
+static void stop_now(running *r) {
+  if (r->stopping == 2)
+    return;
+  r->stopping = 2;
+  lln_gateway_close(&r->gateway);
+  close_handles(r);
+}
+
+static void on_drained(void *ud) {
+  LLN_INFO("every request has finished; exiting");
+  stop_now(ud);
+}
+
+static void on_grace_over(uv_timer_t *t) {
+  LLN_WARN("shutdown grace period over; closing the connections still open");
+  stop_now(t->data);
+}
+
+/* First SIGTERM/SIGINT: stop accepting and let requests in flight finish
+ * within server.shutdown-grace. A second one stops at once. */
+static void on_stop_signal(uv_signal_t *s, int signum) {
+  running *r = s->data;
+  const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+  if (r->stopping) {
+    LLN_WARN("second %s: stopping now", name);
+    stop_now(r);
+    return;
+  }
+  r->stopping = 1;
+  long grace = r->grace_ms;
+  LLN_INFO("%s: draining %zu request%s in flight (grace %.0f s)", name, r->gateway.in_flight,
+           r->gateway.in_flight == 1 ? "" : "s", (double)grace / 1000.0);
+  uv_timer_start(&r->grace, on_grace_over, (uint64_t)grace, 0);
+  lln_gateway_drain(&r->gateway, on_drained, r);
+}
+
+/* A new composition is validated in full before it replaces the running
+ * one; a broken file leaves the old one serving. */
+static void reload(running *r, const char *why) {
+  if (r->stopping)
+    return;
+  lln_config cfg;
+  lln_diags d;
+  lln_diags_init(&d, r->config_path);
+  int failed = lln_config_load(&cfg, r->config_path, &r->load, &d) != 0;
+  lln_diags_print(&d, stderr);
+  lln_diags_free(&d);
+  if (failed) {
+    LLN_ERROR("reload (%s) refused: %s has errors; the previous composition keeps serving", why, r->config_path);
+    return;
+  }
+  LLN_INFO("reloaded %s (%s): %zu nodes, entry \"%s\"", r->config_path, why, cfg.n_nodes, cfg.entry->name);
+  lln_gateway_reload(&r->gateway, &cfg);
+}
+
+static void on_sighup(uv_signal_t *s, int signum) {
+  (void)signum;
+  reload(s->data, "SIGHUP");
+}
+
+static void on_debounced(uv_timer_t *t) { reload(t->data, "file changed"); }
+
+/* Editors write files in several steps (truncate, write, rename): wait for
+ * them to settle before reading. */
+static void on_file_event(uv_fs_event_t *h, const char *filename, int events, int status) {
+  running *r = h->data;
+  (void)events;
+  const char *base = strrchr(r->config_path, '/');
+  base = base ? base + 1 : r->config_path;
+  if (status == 0 && (!filename || strcmp(filename, base) == 0))
+    uv_timer_start(&r->debounce, on_debounced, 200, 0);
+}
+
+static int start_watch(running *r) {
+  char dir[4096];
+  const char *slash = strrchr(r->config_path, '/');
+  if (slash)
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - r->config_path), r->config_path);
+  else
+    snprintf(dir, sizeof dir, ".");
+  uv_fs_event_init(r->loop, &r->watch);
+  r->watch.data = r;
+  r->watching = 1;
+  return uv_fs_event_start(&r->watch, on_file_event, dir[0] ? dir : "/", 0);
+}
+
+static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  running r;
+  memset(&r, 0, sizeof r);
+  r.loop = &loop;
+  r.config_path = c->config;
+  r.load = (lln_load_options){.mode = LLN_LOAD_RUN, .env_file = c->env_file};
+  r.grace_ms = cfg->server.shutdown_grace_ms;
+  char err[256];
+  size_t n_nodes = cfg->n_nodes;
+  char entry_name[256];
+  snprintf(entry_name, sizeof entry_name, "%s", cfg->entry->name);
+  if (lln_gateway_start(&r.gateway, &loop, cfg, addr, port, err, sizeof err) != 0) {
+    fprintf(stderr, "llmnet: %s\n", err);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return 1;
+  }
+  uv_signal_init(&loop, &r.sigint);
+  uv_signal_init(&loop, &r.sigterm);
+  uv_signal_init(&loop, &r.sighup);
+  uv_timer_init(&loop, &r.grace);
+  uv_timer_init(&loop, &r.debounce);
+  r.sigint.data = r.sigterm.data = r.sighup.data = r.grace.data = r.debounce.data = &r;
+  uv_signal_start(&r.sigint, on_stop_signal, SIGINT);
+  uv_signal_start(&r.sigterm, on_stop_signal, SIGTERM);
+  uv_signal_start(&r.sighup, on_sighup, SIGHUP);
+  if (c->watch && start_watch(&r) != 0)
+    LLN_WARN("--watch: cannot watch %s; SIGHUP still reloads", c->config);
+  printf("llmnet listening on http://%s:%d (entry node \"%s\", %zu nodes)\n", addr, lln_gateway_port(&r.gateway),
+         entry_name, n_nodes);
+  fflush(stdout);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return 0;
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -158,30 +297,10 @@ static int cmd_run(int argc, char **argv) {
     lln_config_free(&cfg);
     return 0;
   }
-  signal(SIGPIPE, SIG_IGN);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  running r;
-  char err[256];
-  if (lln_gateway_start(&r.gateway, &loop, &cfg, addr, port, err, sizeof err) != 0) {
-    fprintf(stderr, "llmnet: %s\n", err);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    lln_config_free(&cfg);
-    return 1;
-  }
-  uv_signal_init(&loop, &r.sigint);
-  uv_signal_init(&loop, &r.sigterm);
-  r.sigint.data = r.sigterm.data = &r;
-  uv_signal_start(&r.sigint, on_signal, SIGINT);
-  uv_signal_start(&r.sigterm, on_signal, SIGTERM);
-  printf("llmnet listening on http://%s:%d (entry node \"%s\", %zu nodes)\n", addr, lln_gateway_port(&r.gateway),
-         cfg.entry->name, cfg.n_nodes);
-  fflush(stdout);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  lln_config_free(&cfg);
-  return 0;
+  /* the address outlives cfg, which the gateway takes over */
+  char addr_copy[256];
+  snprintf(addr_copy, sizeof addr_copy, "%s", addr);
+  return serve(&cfg, &c, addr_copy, port);
 }
 
 int main(int argc, char **argv) {

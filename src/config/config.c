@@ -458,15 +458,49 @@ static void load_models(lln_loader *L, const cJSON *models) {
 
 /* ---- server ---- */
 
+static void load_cors(lln_loader *L, const cJSON *cors) {
+  static const char *const known[] = {"allow-origins", NULL};
+  lln_server_settings *s = &L->cfg->server;
+  if (!cors || cJSON_IsFalse(cors))
+    return;
+  const cJSON *origins = NULL;
+  if (cJSON_IsObject(cors)) {
+    lln_loader_check_keys(L, cors, "/server/cors", known);
+    origins = cJSON_GetObjectItemCaseSensitive(cors, "allow-origins");
+  } else if (!cJSON_IsTrue(cors)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors",
+                      "\"cors\" is true (any origin) or {\"allow-origins\": [\"https://...\"]}");
+    return;
+  }
+  s->cors_origins = calloc((size_t)cJSON_GetArraySize(origins) + 2, sizeof(char *));
+  if (!s->cors_origins)
+    abort();
+  if (!origins || (cJSON_IsString(origins) && strcmp(origins->valuestring, "*") == 0)) {
+    s->cors_origins[s->n_cors_origins++] = xstrdup("*");
+    return;
+  }
+  const cJSON *o;
+  cJSON_ArrayForEach(o, origins) {
+    if (cJSON_IsString(o) && *o->valuestring)
+      s->cors_origins[s->n_cors_origins++] = xstrdup(o->valuestring);
+    else
+      lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors", "\"allow-origins\" holds origin strings");
+  }
+  if (!cJSON_IsArray(origins))
+    lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors", "\"allow-origins\" must be \"*\" or an array of origins");
+}
+
 static void load_server(lln_loader *L, const cJSON *server) {
-  static const char *const known[] = {"workers",         "api-keys",   "cors",       "max-body-bytes",
-                                      "max-concurrent",  "request-timeout", "log-format", "max-hops",
-                                      "rate-limit-store", NULL};
+  static const char *const known[] = {"workers",        "api-keys",        "cors",           "max-body-bytes",
+                                      "max-concurrent", "max-connections", "request-timeout", "shutdown-grace",
+                                      "log-format",     "max-hops",        "rate-limit-store", NULL};
   lln_server_settings *s = &L->cfg->server;
   s->workers = 0;
   s->max_body_bytes = 8 * 1024 * 1024;
-  s->max_concurrent = 0;
+  s->max_concurrent = 1024;
+  s->max_connections = 10000;
   s->request_timeout_ms = 300000;
+  s->shutdown_grace_ms = 30000;
   s->max_hops = 10;
   if (!server)
     return;
@@ -482,7 +516,9 @@ static void load_server(lln_loader *L, const cJSON *server) {
               {"max-body-bytes", 1024, 1024.0 * 1024 * 1024},
               {"max-concurrent", 0, 1e6},
               {"request-timeout", 0.001, 86400},
-              {"max-hops", 1, 100}};
+              {"max-hops", 1, 100},
+              {"max-connections", 0, 1e6},
+              {"shutdown-grace", 0, 3600}};
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(server, nums[i].key);
     if (!v)
@@ -501,8 +537,11 @@ static void load_server(lln_loader *L, const cJSON *server) {
     case 2: s->max_concurrent = (int)d; break;
     case 3: s->request_timeout_ms = (long)(d * 1000); break;
     case 4: s->max_hops = (int)d; break;
+    case 5: s->max_connections = (int)d; break;
+    case 6: s->shutdown_grace_ms = (long)(d * 1000); break;
     }
   }
+  load_cors(L, cJSON_GetObjectItemCaseSensitive(server, "cors"));
   const cJSON *keys = cJSON_GetObjectItemCaseSensitive(server, "api-keys");
   if (keys) {
     if (!cJSON_IsArray(keys)) {
@@ -635,6 +674,7 @@ void lln_config_free(lln_config *cfg) {
   }
   free(cfg->secrets);
   free_strv(cfg->server.api_keys, cfg->server.n_api_keys);
+  free_strv(cfg->server.cors_origins, cfg->server.n_cors_origins);
   free(cfg->path);
   memset(cfg, 0, sizeof *cfg);
 }

@@ -69,9 +69,13 @@ typedef struct lln_server_settings {
   char **api_keys;
   size_t n_api_keys;
   size_t max_body_bytes;
-  int max_concurrent;
+  int max_concurrent;   /* chat requests in flight; more get 503 */
+  int max_connections;  /* open client connections; more get 503 */
   long request_timeout_ms;
+  long shutdown_grace_ms; /* how long a drain waits for requests in flight */
   int max_hops;
+  char **cors_origins; /* NULL = no CORS headers; "*" = any origin */
+  size_t n_cors_origins;
 } lln_server_settings;
 
 typedef struct lln_secret_value {

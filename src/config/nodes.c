@@ -363,7 +363,7 @@ static void inherit_endpoints(lln_loader *L) {
         continue;
       for (size_t k = 0; k < from->n_targets; k++) {
         lln_node *t = from->targets[k];
-        if (!t->endpoint && model_node(t)) {
+        if (!t->endpoint && model_node(t) && !t->model_undefined) {
           t->endpoint = from->endpoint;
           t->inherited_from = from;
           changed = 1;

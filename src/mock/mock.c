@@ -134,10 +134,9 @@ static void stream_more(answer *a) {
   lln_buf_init(&b);
   for (;;) {
     if (a->cut_after >= 0 && a->pieces >= a->cut_after) {
-      /* The server API has no way to drop the connection mid-body, so the
-       * cut ends the chunked body cleanly: no finish chunk, no [DONE]. */
+      /* the connection ends mid-body: no finish chunk, no [DONE] */
       lln_buf_free(&b);
-      lln_http_stream_end(a->req);
+      lln_http_abort(a->req);
       answer_release(a);
       return;
     }

@@ -2,7 +2,23 @@
  * unknown key or a wrong type is an error naming the file, the rule and the
  * key) so a typo never silently turns a test scenario into the default
  * reply; matching picks the first rule that applies to a request and keeps
- * each rule's times/every counters. */
+ * each rule's times/every counters.
+ *
+ * {"rules": [{"when": {"model", "contains", "matches", "router", "header"},
+ *             "route", "reply", "status", "retry-after", "headers", "error",
+ *             "delay-ms", "raw", "tool-call": {"name", "arguments"},
+ *             "cut-after", "times", "every"}]}
+ * Comments are allowed. A matched rule answers with, in this order of
+ * precedence: "raw" (verbatim, with "status" or 200); an OpenAI error when
+ * "status" >= 400 ("error" alone means 500); the "tool-call"; for routing
+ * prompts "route", else "reply"; else the default reply. "headers" and
+ * "retry-after" go on every answer of the rule, "delay-ms" adds to
+ * --latency. Two conditions are implied: a rule with "route" only matches
+ * routing prompts ("router": false beside it is an error), and a rule with
+ * "tool-call" only matches requests offering tools; so neither spends its
+ * times/every on requests it cannot answer.
+ * "times" counts the answers a rule gave, "every" the requests its
+ * when-part held for. */
 #ifndef LLN_MOCK_RULES_H
 #define LLN_MOCK_RULES_H
 

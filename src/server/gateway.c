@@ -3,6 +3,7 @@
 #include "server/gateway.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,88 @@
 #include "util/log.h"
 #include "util/utf8.h"
 
+/* A loaded composition with the state that lives exactly as long as it;
+ * each request holds the one it started on, so a reload never changes a
+ * request midway. */
+struct lln_generation {
+  lln_config cfg;
+  lln_breaker *breakers; /* one per model */
+  int refs;
+};
+
 typedef struct chat {
   lln_gateway *g;
+  lln_generation *gen;
   lln_http_request *req;
   lln_run *run;
   char request_id[72];
   int finished;
 } chat;
+
+/* Response headers: a few fixed lines plus CORS when configured. */
+typedef struct headers {
+  const char *line[12];
+  size_t n;
+  char store[6][520];
+  size_t stored;
+} headers;
+
+static void hdr_add(headers *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hdr_add(headers *h, const char *fmt, ...) {
+  if (h->stored >= sizeof h->store / sizeof h->store[0] || h->n + 1 >= sizeof h->line / sizeof h->line[0])
+    return;
+  char *slot = h->store[h->stored++];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(slot, sizeof h->store[0], fmt, ap);
+  va_end(ap);
+  h->line[h->n++] = slot;
+  h->line[h->n] = NULL;
+}
+
+static void hdr_fixed(headers *h, const char *line) {
+  if (h->n + 1 < sizeof h->line / sizeof h->line[0]) {
+    h->line[h->n++] = line;
+    h->line[h->n] = NULL;
+  }
+}
+
+static lln_generation *gen_new(lln_config *cfg) {
+  lln_generation *gen = calloc(1, sizeof *gen);
+  if (!gen)
+    abort();
+  gen->cfg = *cfg;
+  gen->breakers = calloc(cfg->n_models ? cfg->n_models : 1, sizeof *gen->breakers);
+  if (!gen->breakers)
+    abort();
+  gen->refs = 1;
+  return gen;
+}
+
+static void gen_release(lln_generation *gen) {
+  if (--gen->refs > 0)
+    return;
+  lln_config_free(&gen->cfg);
+  free(gen->breakers);
+  free(gen);
+}
+
+/* CORS: an allowed Origin is echoed back (or "*" when every origin is). */
+static void add_cors(const lln_gateway *g, const lln_http_request *req, headers *h) {
+  const lln_server_settings *s = &g->current->cfg.server;
+  const char *origin = lln_http_header_get(req, "origin");
+  if (!s->n_cors_origins || !origin)
+    return;
+  for (size_t i = 0; i < s->n_cors_origins; i++) {
+    int any = strcmp(s->cors_origins[i], "*") == 0;
+    if (any || strcmp(s->cors_origins[i], origin) == 0) {
+      hdr_add(h, "Access-Control-Allow-Origin: %.400s", any ? "*" : origin);
+      hdr_fixed(h, "Vary: Origin");
+      hdr_fixed(h, "Access-Control-Expose-Headers: x-request-id, x-llmnet-route, retry-after");
+      return;
+    }
+  }
+}
 
 static int path_is(const lln_http_request *req, const char *a, const char *b) {
   return strcmp(req->path, a) == 0 || (b && strcmp(req->path, b) == 0);
@@ -69,12 +145,14 @@ static const char *run_header(void *ctx, const char *name) { return lln_http_hea
 
 static void stream_start(void *ud, const char *route) {
   chat *c = ud;
-  char id_header[96], route_header[512];
-  snprintf(id_header, sizeof id_header, "x-request-id: %s", c->request_id);
-  snprintf(route_header, sizeof route_header, "x-llmnet-route: %.480s", route ? route : "");
-  const char *headers[] = {"Cache-Control: no-cache", "X-Accel-Buffering: no", id_header,
-                           route ? route_header : NULL, NULL};
-  lln_http_stream_begin(c->req, 200, "text/event-stream", headers);
+  headers h = {0};
+  hdr_fixed(&h, "Cache-Control: no-cache");
+  hdr_fixed(&h, "X-Accel-Buffering: no");
+  hdr_add(&h, "x-request-id: %s", c->request_id);
+  if (route)
+    hdr_add(&h, "x-llmnet-route: %.480s", route);
+  add_cors(c->g, c->req, &h);
+  lln_http_stream_begin(c->req, 200, "text/event-stream", h.line);
 }
 
 static int stream_event(void *ud, const char *data, size_t len) {
@@ -104,28 +182,31 @@ static void on_stream_drain(lln_http_request *req) {
     lln_run_resume(c->run);
 }
 
+static void chat_end(chat *c) {
+  c->g->in_flight--;
+  gen_release(c->gen);
+  free(c);
+}
+
 static void on_run_done(void *ud, const lln_run_result *res) {
   chat *c = ud;
-  char id_header[96], route_header[512];
-  snprintf(id_header, sizeof id_header, "x-request-id: %s", c->request_id);
-  snprintf(route_header, sizeof route_header, "x-llmnet-route: %.480s", res->route ? res->route : "");
-  char retry[64];
-  const char *headers[4] = {id_header, route_header, NULL, NULL};
-  if (res->retry_after) {
-    snprintf(retry, sizeof retry, "Retry-After: %.40s", res->retry_after);
-    headers[2] = retry;
-  }
+  headers h = {0};
+  hdr_add(&h, "x-request-id: %s", c->request_id);
+  hdr_add(&h, "x-llmnet-route: %.480s", res->route ? res->route : "");
+  if (res->retry_after)
+    hdr_add(&h, "Retry-After: %.40s", res->retry_after);
+  add_cors(c->g, c->req, &h);
   if (res->streamed)
     lln_http_stream_end(c->req);
   else if (res->status == 200)
-    lln_http_respond(c->req, 200, "application/json", headers, res->body, res->body_len);
+    lln_http_respond(c->req, 200, "application/json", h.line, res->body, res->body_len);
   else
-    lln_http_respond_error(c->req, res->status, headers, res->error);
+    lln_http_respond_error(c->req, res->status, h.line, res->error);
   c->req = NULL;
   c->finished = 1;
   if (c->run) {
     lln_run_free(c->run);
-    free(c);
+    chat_end(c);
   }
 }
 
@@ -134,50 +215,65 @@ static void on_chat_abort(lln_http_request *req) {
   LLN_INFO("request %s: client went away; cancelling", c->request_id);
   lln_run_cancel(c->run);
   lln_run_free(c->run);
-  free(c);
+  chat_end(c);
 }
 
-static void chat_completions(lln_gateway *g, lln_http_request *req) {
-  char id[72];
-  request_id(g, req, id, sizeof id);
-  char id_header[96];
-  snprintf(id_header, sizeof id_header, "x-request-id: %s", id);
-  const char *headers[] = {id_header, NULL};
+/* The parsed body, or NULL after answering 400: empty, not UTF-8, a NUL
+ * character, not JSON, or JSON followed by more than whitespace. */
+static cJSON *parse_body(lln_http_request *req, const headers *h) {
   size_t bad_at = 0;
+  char msg[160];
   if (req->body_len == 0) {
-    lln_http_respond_error(req, 400, headers, "the request body is empty; send a JSON chat completion request");
-    return;
+    lln_http_respond_error(req, 400, h->line, "the request body is empty; send a JSON chat completion request");
+    return NULL;
   }
   if (!lln_utf8_valid(req->body, req->body_len, &bad_at)) {
-    char msg[128];
     snprintf(msg, sizeof msg, "the request body is not valid UTF-8 (byte %zu)", bad_at);
-    lln_http_respond_error(req, 400, headers, msg);
-    return;
+    lln_http_respond_error(req, 400, h->line, msg);
+    return NULL;
   }
   if (has_escaped_nul(req->body, req->body_len)) {
-    lln_http_respond_error(req, 400, headers, "the request contains a NUL character (\\u0000) in a string; "
-                                              "llmnet does not forward NUL characters");
-    return;
+    lln_http_respond_error(req, 400, h->line,
+                           "the request contains a NUL character (\\u0000) in a string; llmnet does not forward "
+                           "NUL characters");
+    return NULL;
   }
   const char *end = NULL;
   cJSON *body = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
-  while (body && end < req->body + req->body_len && strchr(" \t\r\n", *end) && *end)
+  while (body && end < req->body + req->body_len && *end && strchr(" \t\r\n", *end))
     end++;
   if (body && end != req->body + req->body_len) {
     cJSON_Delete(body);
     body = NULL;
   }
   if (!body) {
-    char msg[160];
-    size_t at = end ? (size_t)(end - req->body) : 0;
-    snprintf(msg, sizeof msg, "the request body is not valid JSON (near byte %zu)", at);
-    lln_http_respond_error(req, 400, headers, msg);
+    snprintf(msg, sizeof msg, "the request body is not valid JSON (near byte %zu)",
+             end ? (size_t)(end - req->body) : (size_t)0);
+    lln_http_respond_error(req, 400, h->line, msg);
+  }
+  return body;
+}
+
+static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) {
+  char id[72];
+  request_id(g, req, id, sizeof id);
+  hdr_add(h, "x-request-id: %s", id);
+  const lln_server_settings *s = &g->current->cfg.server;
+  if (s->max_concurrent && g->in_flight >= (size_t)s->max_concurrent) {
+    hdr_fixed(h, "Retry-After: 1");
+    lln_http_respond_error(req, 503, h->line, "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
   }
+  cJSON *body = parse_body(req, h);
+  if (!body)
+    return;
   chat *c = calloc(1, sizeof *c);
   if (!c)
     abort();
   c->g = g;
+  c->gen = g->current;
+  c->gen->refs++;
+  g->in_flight++;
   c->req = req;
   snprintf(c->request_id, sizeof c->request_id, "%s", id);
   req->user = c;
@@ -186,7 +282,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req) {
   if (streaming)
     req->on_drain = on_stream_drain;
   lln_run_params p = {
-      .cfg = g->cfg,
+      .cfg = &c->gen->cfg,
       .upstream = g->upstream,
       .loop = g->loop,
       .request = body,
@@ -195,27 +291,28 @@ static void chat_completions(lln_gateway *g, lln_http_request *req) {
       .header_ctx = req,
       .done = on_run_done,
       .stream = streaming ? &sse_sink : NULL,
-      .breakers = g->breakers,
+      .breakers = c->gen->breakers,
       .ud = c,
   };
   lln_run *run = lln_run_start(&p);
   if (c->finished) {
     lln_run_free(run);
-    free(c);
+    chat_end(c);
   } else {
     c->run = run;
   }
 }
 
-static void models(lln_gateway *g, lln_http_request *req) {
+static void models(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_buf b;
   lln_buf_init(&b);
   long now = (long)time(NULL);
   lln_buf_printf(&b, "{\"object\":\"list\",\"data\":[{\"id\":\"llmnet\",\"object\":\"model\",\"created\":%ld,"
                      "\"owned_by\":\"llmnet\"}",
                  now);
-  for (size_t i = 0; i < g->cfg->n_nodes; i++) {
-    const lln_node *n = &g->cfg->nodes[i];
+  const lln_config *cfg = &g->current->cfg;
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    const lln_node *n = &cfg->nodes[i];
     if (n->adapter != LLN_ADAPTER_OPENAI)
       continue;
     lln_buf_puts(&b, ",{\"id\":");
@@ -223,7 +320,7 @@ static void models(lln_gateway *g, lln_http_request *req) {
     lln_buf_printf(&b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"llmnet\"}", now);
   }
   lln_buf_puts(&b, "]}");
-  lln_http_respond(req, 200, "application/json", NULL, b.data, b.len);
+  lln_http_respond(req, 200, "application/json", h->line, b.data, b.len);
   lln_buf_free(&b);
 }
 
@@ -237,76 +334,92 @@ static int key_equal(const char *a, const char *b) {
 }
 
 static int authorized(const lln_gateway *g, const lln_http_request *req) {
-  if (g->cfg->server.n_api_keys == 0)
+  const lln_server_settings *s = &g->current->cfg.server;
+  if (s->n_api_keys == 0)
     return 1;
   const char *auth = lln_http_header_get(req, "authorization");
   if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
     return 0;
   int ok = 0;
-  for (size_t i = 0; i < g->cfg->server.n_api_keys; i++)
-    ok |= key_equal(auth + 7, g->cfg->server.api_keys[i]);
+  for (size_t i = 0; i < s->n_api_keys; i++)
+    ok |= key_equal(auth + 7, s->api_keys[i]);
   return ok;
 }
 
 static void handle(void *ctx, lln_http_request *req) {
   lln_gateway *g = ctx;
+  headers h = {0};
+  add_cors(g, req, &h);
   int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
-  if (path_is(req, "/health", NULL)) {
-    if (!is_get)
-      lln_http_respond_error(req, 405, (const char *const[]){"Allow: GET", NULL}, "use GET for /health");
-    else
-      lln_http_respond(req, 200, "application/json", NULL, "{\"status\":\"ok\"}", 15);
-    return;
-  }
+  int is_options = strcmp(req->method, "OPTIONS") == 0;
+  int health = path_is(req, "/health", NULL);
   int chat = path_is(req, "/v1/chat/completions", "/chat/completions");
   int list = path_is(req, "/v1/models", "/models");
-  if (!chat && !list) {
+  if (!health && !chat && !list) {
     char msg[300];
     snprintf(msg, sizeof msg, "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models "
                               "and GET /health", req->path);
-    lln_http_respond_error(req, 404, NULL, msg);
+    lln_http_respond_error(req, 404, h.line, msg);
+    return;
+  }
+  if (is_options) {
+    /* a CORS preflight: what browsers may send here */
+    hdr_fixed(&h, chat ? "Access-Control-Allow-Methods: POST, OPTIONS" : "Access-Control-Allow-Methods: GET, OPTIONS");
+    const char *asked = lln_http_header_get(req, "access-control-request-headers");
+    hdr_add(&h, "Access-Control-Allow-Headers: %.400s", asked ? asked : "authorization, content-type");
+    hdr_fixed(&h, "Access-Control-Max-Age: 600");
+    lln_http_respond(req, 204, NULL, h.line, "", 0);
+    return;
+  }
+  if (health) {
+    if (!is_get) {
+      hdr_fixed(&h, "Allow: GET");
+      lln_http_respond_error(req, 405, h.line, "use GET for /health");
+    } else {
+      lln_http_respond(req, 200, "application/json", h.line, "{\"status\":\"ok\"}", 15);
+    }
     return;
   }
   if (!authorized(g, req)) {
-    lln_http_respond_error(req, 401, (const char *const[]){"WWW-Authenticate: Bearer", NULL},
-                           "missing or unknown API key; send Authorization: Bearer <key>");
+    hdr_fixed(&h, "WWW-Authenticate: Bearer");
+    lln_http_respond_error(req, 401, h.line, "missing or unknown API key; send Authorization: Bearer <key>");
     return;
   }
   if (chat && !is_post) {
-    lln_http_respond_error(req, 405, (const char *const[]){"Allow: POST", NULL},
-                           "use POST for /v1/chat/completions");
+    hdr_fixed(&h, "Allow: POST");
+    lln_http_respond_error(req, 405, h.line, "use POST for /v1/chat/completions");
   } else if (list && !is_get) {
-    lln_http_respond_error(req, 405, (const char *const[]){"Allow: GET", NULL}, "use GET for /v1/models");
+    hdr_fixed(&h, "Allow: GET");
+    lln_http_respond_error(req, 405, h.line, "use GET for /v1/models");
   } else if (chat) {
-    chat_completions(g, req);
+    chat_completions(g, req, &h);
   } else {
-    models(g, req);
+    models(g, req, &h);
   }
 }
 
-int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, const lln_config *cfg, const char *addr, int port,
-                      char *err, size_t err_size) {
+int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, lln_config *cfg, const char *addr, int port, char *err,
+                      size_t err_size) {
   memset(g, 0, sizeof *g);
-  g->cfg = cfg;
   g->loop = loop;
   g->id_state = (uint64_t)uv_hrtime() ^ ((uint64_t)(uintptr_t)g << 16) ^ (uint64_t)time(NULL);
   if (!g->id_state)
     g->id_state = 0x9E3779B97F4A7C15ULL;
-  g->breakers = calloc(cfg->n_models ? cfg->n_models : 1, sizeof *g->breakers);
-  if (!g->breakers)
-    abort();
+  g->current = gen_new(cfg);
   if (lln_upstream_init(&g->upstream, loop) != 0) {
-    free(g->breakers);
     snprintf(err, err_size, "cannot start the upstream client");
+    gen_release(g->current);
     return -1;
   }
+  const lln_server_settings *s = &g->current->cfg.server;
   lln_http_limits limits;
   lln_http_limits_default(&limits);
-  limits.max_body_bytes = cfg->server.max_body_bytes;
+  limits.max_body_bytes = s->max_body_bytes;
+  limits.max_connections = (unsigned)s->max_connections;
   int rc = lln_http_server_start(&g->http, loop, addr, port, &limits, handle, g, err, err_size);
   if (rc != 0) {
     lln_upstream_close(g->upstream);
-    free(g->breakers);
+    gen_release(g->current);
     return rc;
   }
   return 0;
@@ -314,9 +427,17 @@ int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, const lln_config *cfg, co
 
 int lln_gateway_port(const lln_gateway *g) { return lln_http_server_port(g->http); }
 
+void lln_gateway_reload(lln_gateway *g, lln_config *cfg) {
+  lln_generation *old = g->current;
+  g->current = gen_new(cfg);
+  gen_release(old);
+}
+
+void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) { lln_http_server_drain(g->http, done, ud); }
+
 void lln_gateway_close(lln_gateway *g) {
   lln_http_server_close(g->http);
   lln_upstream_close(g->upstream);
-  free(g->breakers);
-  g->breakers = NULL;
+  gen_release(g->current);
+  g->current = NULL;
 }

@@ -68,8 +68,13 @@ struct lln_http_server {
   lln_http_handler handler;
   void *ctx;
   conn *conns;
+  size_t n_conns;
   int port;
   int closing;
+  int draining;
+  int listener_closed;
+  void (*on_empty)(void *ud);
+  void *on_empty_ud;
   int open_handles;
 };
 
@@ -82,6 +87,14 @@ typedef struct write_req {
 
 static void conn_close(conn *c);
 static void process(conn *c);
+static void on_conn_timer(uv_timer_t *t);
+
+/* One timer per connection, its meaning set by the connection's state:
+ * idle between requests, header or body deadline while one is read. */
+static void arm(conn *c, unsigned ms) {
+  if (!c->broken)
+    uv_timer_start(&c->timer, on_conn_timer, ms, 0);
+}
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
@@ -89,6 +102,9 @@ void lln_http_limits_default(lln_http_limits *l) {
   l->max_header_bytes = 16 * 1024;
   l->max_body_bytes = 8 * 1024 * 1024;
   l->idle_timeout_ms = 60 * 1000;
+  l->header_timeout_ms = 10 * 1000;
+  l->body_timeout_ms = 60 * 1000;
+  l->max_connections = 10000;
 }
 
 const char *lln_http_status_text(int status) {
@@ -161,10 +177,8 @@ static void on_shutdown(uv_shutdown_t *sr, int status) {
     conn_close(c);
     return;
   }
-  if (!c->reading) {
-    c->reading = 1;
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  }
+  if (!c->reading)
+    c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
   uv_timer_start(&c->timer, on_linger_end, LINGER_MS, 0);
 }
 
@@ -218,6 +232,8 @@ static void conn_write(conn *c, const char *a, size_t alen, const char *b, size_
 }
 
 static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type, const char *const *headers) {
+  if (r->c && r->c->srv->draining)
+    r->keep_alive = 0;
   lln_buf_printf(h, "HTTP/1.%d %d %s\r\n", r->http10 ? 0 : 1, status, lln_http_status_text(status));
   if (content_type)
     lln_buf_printf(h, "Content-Type: %s\r\n", content_type);
@@ -240,9 +256,13 @@ static void request_done(req_impl *r) {
     c->done = 1;
     return;
   }
+  if (c->srv->draining) {
+    c->done = 1;
+    conn_write(c, "", 0, NULL, 0, 1);
+    return;
+  }
   llhttp_resume(&c->parser);
-  if (!c->broken)
-    uv_timer_again(&c->timer);
+  arm(c, c->srv->limits.idle_timeout_ms);
   if (!c->in_process)
     process(c);
 }
@@ -254,7 +274,10 @@ void lln_http_respond(lln_http_request *req, int status, const char *content_typ
     lln_buf h;
     lln_buf_init(&h);
     put_head(&h, r, status, content_type, headers);
-    lln_buf_printf(&h, "Content-Length: %zu\r\n\r\n", len);
+    if (status == 204 || status == 304 || status < 200)
+      lln_buf_puts(&h, "\r\n"); /* these never carry a body (RFC 9110) */
+    else
+      lln_buf_printf(&h, "Content-Length: %zu\r\n\r\n", len);
     conn_write(r->c, h.data, h.len, body, len, !r->keep_alive);
     lln_buf_free(&h);
   }
@@ -307,6 +330,19 @@ size_t lln_http_stream_write(lln_http_request *req, const char *data, size_t len
   return r->c->closing ? 0 : uv_stream_get_write_queue_size((uv_stream_t *)&r->c->tcp);
 }
 
+void lln_http_abort(lln_http_request *req) {
+  req_impl *r = (req_impl *)req;
+  conn *c = r->c;
+  req_free(r);
+  if (!c)
+    return;
+  /* what was written still goes out; then the connection ends with the
+   * response unfinished (a chunked body without its last chunk) */
+  c->handling = NULL;
+  c->done = 1;
+  conn_write(c, "", 0, NULL, 0, 1);
+}
+
 void lln_http_stream_end(lln_http_request *req) {
   req_impl *r = (req_impl *)req;
   if (r->c && !r->c->closing) {
@@ -357,6 +393,7 @@ static void flush_header(conn *c) {
 static int on_message_begin(llhttp_t *p) {
   conn *c = conn_of(p);
   c->parsing = req_new(c);
+  arm(c, c->srv->limits.header_timeout_ms);
   c->header_bytes = 0;
   c->in_value = 0;
   lln_buf_reset(&c->url);
@@ -404,6 +441,7 @@ static int on_headers_complete(llhttp_t *p) {
   r->pub.path = lln_arena_strndup(&r->arena, url, q ? (size_t)(q - url) : strlen(url));
   r->pub.query = q ? lln_arena_strdup(&r->arena, q + 1) : NULL;
   r->http10 = p->http_major == 1 && p->http_minor == 0;
+  arm(c, c->srv->limits.body_timeout_ms);
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
     return fail_with(c, 413, "request body is larger than the server accepts");
   const char *expect = lln_http_header_get(&r->pub, "Expect");
@@ -474,10 +512,8 @@ static void process(conn *c) {
     }
   }
   c->in_process = 0;
-  if (!c->closing && !c->done && !c->reading && c->in.len < MAX_PIPELINED_BYTES) {
-    c->reading = 1;
-    uv_read_start((uv_stream_t *)&c->tcp, NULL, NULL);
-  }
+  if (!c->closing && !c->done && !c->reading && c->in.len < MAX_PIPELINED_BYTES)
+    c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
 }
 
 /* ---- connections ---- */
@@ -501,8 +537,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   c->in.len += (size_t)nread;
   c->in.data[c->in.len] = '\0';
-  if (!c->handling && !c->broken)
-    uv_timer_again(&c->timer);
+  if (!c->handling && !c->parsing)
+    arm(c, c->srv->limits.idle_timeout_ms);
   if (c->in.len >= MAX_PIPELINED_BYTES && c->handling) {
     c->reading = 0;
     uv_read_stop(s);
@@ -510,15 +546,27 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   process(c);
 }
 
-static void on_idle(uv_timer_t *t) {
+static void on_conn_timer(uv_timer_t *t) {
   conn *c = t->data;
-  if (!c->handling)
+  if (c->handling || c->done)
+    return;
+  if (c->parsing)
+    reject(c, 408, "the request did not arrive in time; the connection is closed");
+  else
     conn_close(c);
 }
 
 static void maybe_free_server(lln_http_server *s) {
   if (s->closing && s->open_handles == 0)
     free(s);
+}
+
+static void maybe_drained(lln_http_server *s) {
+  if (s->draining && s->n_conns == 0 && s->on_empty) {
+    void (*cb)(void *) = s->on_empty;
+    s->on_empty = NULL;
+    cb(s->on_empty_ud);
+  }
 }
 
 static void on_conn_handle_closed(uv_handle_t *h) {
@@ -546,6 +594,7 @@ static void conn_close(conn *c) {
     s->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
+  s->n_conns--;
   req_free(c->parsing);
   c->parsing = NULL;
   req_impl *r = c->handling;
@@ -561,6 +610,7 @@ static void conn_close(conn *c) {
   }
   uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+  maybe_drained(s);
 }
 
 static void on_connection(uv_stream_t *listener, int status) {
@@ -590,9 +640,12 @@ static void on_connection(uv_stream_t *listener, int status) {
   if (s->conns)
     s->conns->prev = c;
   s->conns = c;
-  uv_timer_start(&c->timer, on_idle, s->limits.idle_timeout_ms, s->limits.idle_timeout_ms);
+  s->n_conns++;
+  arm(c, s->limits.idle_timeout_ms);
   c->reading = 1;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (s->limits.max_connections && s->n_conns > s->limits.max_connections)
+    reject(c, 503, "the server has too many open connections; try again shortly");
 }
 
 static int resolve(const char *addr, int port, struct sockaddr_storage *out) {
@@ -663,9 +716,33 @@ static void on_listener_closed(uv_handle_t *h) {
   maybe_free_server(s);
 }
 
+static void close_listener(lln_http_server *s) {
+  if (s->listener_closed)
+    return;
+  s->listener_closed = 1;
+  uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+}
+
+size_t lln_http_server_connections(const lln_http_server *s) { return s->n_conns; }
+
+void lln_http_server_drain(lln_http_server *s, void (*on_empty)(void *ud), void *ud) {
+  s->draining = 1;
+  s->on_empty = on_empty;
+  s->on_empty_ud = ud;
+  close_listener(s);
+  for (conn *c = s->conns, *next; c; c = next) {
+    next = c->next;
+    if (!c->handling && !c->parsing)
+      conn_close(c);
+  }
+  maybe_drained(s);
+}
+
 void lln_http_server_close(lln_http_server *s) {
   s->closing = 1;
+  s->on_empty = NULL;
   while (s->conns)
     conn_close(s->conns);
-  uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+  close_listener(s);
+  maybe_free_server(s);
 }

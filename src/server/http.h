@@ -41,9 +41,12 @@ struct lln_http_request {
 typedef void (*lln_http_handler)(void *ctx, lln_http_request *req);
 
 typedef struct lln_http_limits {
-  size_t max_header_bytes; /* request line + headers; over it: 431 */
-  size_t max_body_bytes;   /* over it: 413 */
-  unsigned idle_timeout_ms;
+  size_t max_header_bytes;    /* request line + headers; over it: 431 */
+  size_t max_body_bytes;      /* over it: 413 */
+  unsigned idle_timeout_ms;   /* a keep-alive connection with no request is closed */
+  unsigned header_timeout_ms; /* from a request's first byte to its last header; over it: 408 */
+  unsigned body_timeout_ms;   /* from the last header to the end of the body; over it: 408 */
+  unsigned max_connections;   /* more are answered 503 and closed; 0 = no limit */
 } lln_http_limits;
 
 void lln_http_limits_default(lln_http_limits *l);
@@ -54,6 +57,10 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
                           const lln_http_limits *limits, lln_http_handler handler, void *ctx, char *err,
                           size_t err_size);
 int lln_http_server_port(const lln_http_server *s);
+size_t lln_http_server_connections(const lln_http_server *s);
+/* Stops accepting, closes idle connections and closes the others once their
+ * current response has gone out; calls on_empty when none is left. */
+void lln_http_server_drain(lln_http_server *s, void (*on_empty)(void *ud), void *ud);
 /* Stops listening and closes every connection (pending requests are
  * aborted); the loop must run once more to finish closing. */
 void lln_http_server_close(lln_http_server *s);
@@ -75,6 +82,9 @@ void lln_http_stream_begin(lln_http_request *req, int status, const char *conten
                            const char *const *headers);
 size_t lln_http_stream_write(lln_http_request *req, const char *data, size_t len);
 void lln_http_stream_end(lln_http_request *req);
+/* Drops the connection without finishing the response (on_abort is not
+ * called); the request is gone after this call. For simulating failures. */
+void lln_http_abort(lln_http_request *req);
 
 const char *lln_http_status_text(int status);
 

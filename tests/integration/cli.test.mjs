@@ -2,7 +2,7 @@
 // run with variables and --env-file, --dry-run, bad options, signals.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import {
@@ -40,16 +40,17 @@ function positionOf(text, needle, from = 0) {
 }
 
 const dir = tempDir();
-const FAKE_KEY = 'sk-or-v1-FAKEKEY0123456789abcdef'; // 31 characters
+const FAKE_KEY = 'sk-or-v1-FAKEKEY0123456789abcd'; // 30 characters, shaped like an OpenRouter key
 let mock;
 
 before(async () => {
   mock = await startMock(null);
-  assert.ok(FAKE_KEY.length >= 30);
+  assert.equal(FAKE_KEY.length, 30);
 });
 
 after(async () => {
   await stopAll(mock);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('--version and --help', () => {
@@ -480,7 +481,7 @@ describe('run', () => {
     await assert.rejects(request(proc.url, '/health'));
   });
 
-  test('SIGTERM with chat requests in flight still exits 0', async () => {
+  test('SIGTERM drains: chat requests in flight are answered, then it exits 0', async () => {
     const slowMock = await startMock({ rules: [{ when: { contains: 'slow' }, 'delay-ms': 3000 }] });
     const file = writeJson(dir, 'sig3.json', seedConfig(slowMock.url));
     const proc = await start([file, '--port', '0', '--log-level', 'warn']);
@@ -500,7 +501,11 @@ describe('run', () => {
       assert.equal(code, 0, proc.stderr);
       assert.equal(proc.child.signalCode, null);
       const results = await Promise.all(pending);
-      for (const r of results) if (r) assert.notEqual(r.status, 200, 'nothing can have been answered by the slow upstream');
+      for (const r of results) {
+        assert.ok(r, 'every request in flight got an answer');
+        assert.equal(r.status, 200, r.text);
+      }
+      await assert.rejects(request(proc.url, '/health'), 'no new connections after the drain');
     } finally {
       await stopAll(proc, slowMock);
     }

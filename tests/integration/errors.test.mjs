@@ -25,6 +25,8 @@ const RULES = {
     { when: { model: 'slow-model' }, 'delay-ms': 3000 },
     { when: { model: 'error-in-200' }, raw: '{"error":{"message":"provider is overloaded","code":502}}' },
     { when: { model: 'cut-stream' }, 'cut-after': 2, reply: 'one two three four five six seven' },
+    { when: { model: 'flaky-model' }, status: 503, error: 'warming up', times: 2 },
+    { when: { model: 'once-model' }, status: 503, error: 'warming up', times: 1 },
   ],
 };
 
@@ -39,23 +41,42 @@ before(async () => {
   mock = await startMock(RULES);
   const deadPort = await closedPort();
   const ep = (extra = {}) => ({ type: 'external', interface: 'openai-api', url: mock.url, 'api-key': 'k', ...extra });
+  // One endpoint per failure kind, so retries and any per-endpoint circuit
+  // breaker triggered by one scenario cannot change another's outcome.
   gw = await startLlmnet({
     models: {
       good: ep(),
-      slow: ep({ timeout: 1 }),
+      m500: ep(),
+      m429: ep({ retries: 0 }), // Retry-After 7 would otherwise be waited out
+      garbage: ep(),
+      slow: ep({ timeout: 1, retries: 0 }),
       dead: { type: 'external', interface: 'openai-api', url: `http://127.0.0.1:${deadPort}`, 'api-key': null },
+      err200: ep(),
+      cut: ep(),
+      fb: ep(),
+      allfail: ep(),
+      flaky: ep(),
+      once: ep({ retries: 0 }),
+      m500s: ep(),
+      m429s: ep({ retries: 0 }),
+      deads: { type: 'external', interface: 'openai-api', url: `http://127.0.0.1:${deadPort}`, 'api-key': null },
     },
     architecture: [
       { name: 'chat', layer: 0, model: 'good', 'output-to': ['output'], 'extra-options': { model_override: 'ok-model' } },
-      { name: 'broken-node', layer: 1, model: 'good', 'extra-options': { model_override: 'fail-500' } },
-      { name: 'limited-node', layer: 1, model: 'good', 'extra-options': { model_override: 'rate-limited' } },
-      { name: 'garbage-node', layer: 1, model: 'good', 'extra-options': { model_override: 'garbage' } },
+      { name: 'broken-node', layer: 1, model: 'm500', 'extra-options': { model_override: 'fail-500' } },
+      { name: 'limited-node', layer: 1, model: 'm429', 'extra-options': { model_override: 'rate-limited' } },
+      { name: 'garbage-node', layer: 1, model: 'garbage', 'extra-options': { model_override: 'garbage' } },
       { name: 'dead-node', layer: 1, model: 'dead', 'extra-options': { model_override: 'dead-model' } },
       { name: 'slow-node', layer: 1, model: 'slow', 'extra-options': { model_override: 'slow-model' } },
-      { name: 'error-200-node', layer: 1, model: 'good', 'extra-options': { model_override: 'error-in-200' } },
-      { name: 'cut-node', layer: 1, model: 'good', 'extra-options': { model_override: 'cut-stream' } },
-      { name: 'fallback-node', layer: 1, model: 'good', 'extra-options': { model_override: ['fail-500', 'garbage', 'backup-model'] } },
-      { name: 'all-fail-node', layer: 1, model: 'good', 'extra-options': { model_override: ['fail-500', 'garbage'] } },
+      { name: 'error-200-node', layer: 1, model: 'err200', 'extra-options': { model_override: 'error-in-200' } },
+      { name: 'cut-node', layer: 1, model: 'cut', 'extra-options': { model_override: 'cut-stream' } },
+      { name: 'fallback-node', layer: 1, model: 'fb', 'extra-options': { model_override: ['fail-500', 'garbage', 'backup-model'] } },
+      { name: 'all-fail-node', layer: 1, model: 'allfail', 'extra-options': { model_override: ['fail-500', 'garbage'] } },
+      { name: 'flaky-node', layer: 1, model: 'flaky', 'extra-options': { model_override: 'flaky-model' } },
+      { name: 'once-node', layer: 1, model: 'once', 'extra-options': { model_override: 'once-model' } },
+      { name: 'broken-stream-node', layer: 1, model: 'm500s', 'extra-options': { model_override: 'fail-500' } },
+      { name: 'limited-stream-node', layer: 1, model: 'm429s', 'extra-options': { model_override: 'rate-limited' } },
+      { name: 'dead-stream-node', layer: 1, model: 'deads', 'extra-options': { model_override: 'dead-model' } },
       { name: 'output', adapter: 'output' },
     ],
   });
@@ -300,6 +321,24 @@ describe('upstream failures', () => {
     await assertHealthy(gw.url);
   });
 
+  test('retries: a 503 twice and then an answer succeeds with the default of 2 retries', async () => {
+    const rid = newRequestId('flaky');
+    const res = await chat(gw.url, { model: 'flaky-node', ...hello }, { 'x-request-id': rid });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.model, 'flaky-model');
+    const calls = await upstreamCalls(mock.url, rid);
+    assert.equal(calls.length, 3);
+  });
+
+  test('retries: 0 means one attempt; a 503 then fails the request', async () => {
+    const rid = newRequestId('once');
+    const res = await chat(gw.url, { model: 'once-node', ...hello }, { 'x-request-id': rid });
+    assert.ok(res.status === 502 || res.status === 503, `status ${res.status}: ${res.text}`);
+    assertOpenAIError(res, res.status);
+    assert.match(res.json.error.message, /once-node/);
+    assert.equal((await upstreamCalls(mock.url, rid)).length, 1);
+  });
+
   test('the good path still works after all of that', async () => {
     const res = await chat(gw.url, hello);
     assert.equal(res.status, 200, res.text);
@@ -401,9 +440,9 @@ describe('stream', () => {
 
   test('"stream": true with a failing upstream is an error status, not a 200 stream', async () => {
     for (const [node, status] of [
-      ['broken-node', 502],
-      ['limited-node', 429],
-      ['dead-node', 502],
+      ['broken-stream-node', 502],
+      ['limited-stream-node', 429],
+      ['dead-stream-node', 502],
     ]) {
       const res = await chat(gw.url, { model: node, ...hello, stream: true });
       assertOpenAIError(res, status);

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import {
+  assertOpenAIError,
   chat,
   isRoutingCall,
   newRequestId,
@@ -735,20 +736,42 @@ describe('more of the request flow', () => {
 });
 
 describe('content integrity and streaming', () => {
-  test('message text reaches the upstream byte for byte (NUL, emoji, line separators, quotes)', async () => {
+  test('message text reaches the upstream byte for byte (emoji, line separators, quotes, control characters)', async () => {
     const upstream = await startCaptureUpstream();
     const gw = await startLlmnet({
       models: { m: { type: 'external', interface: 'openai-api', url: upstream.url, 'api-key': null } },
       architecture: [{ name: 'chat', layer: 0, model: 'm' }],
     });
     try {
-      const text = 'nul:\u0000:after emoji:😀 sep:\u2028\u2029 quote:"\\ tab:\t ctrl:\u0001 cjk:日本 end';
-      const res = await chat(gw.url, { messages: [{ role: 'user', content: text }], name_field: 'x\u0000y' });
+      const text = 'emoji:😀 sep:\u2028\u2029 quote:"\\ tab:\t ctrl:\u0001\u001f del:\u007f cjk:日本 bom:\ufeff end';
+      const res = await chat(gw.url, { messages: [{ role: 'user', content: text }], extra_field: 'x\u0001y' });
       assert.equal(res.status, 200, res.text);
       assert.equal(upstream.requests.length, 1);
       const sent = JSON.parse(upstream.requests[0].raw);
       assert.equal(sent.messages[0].content, text);
-      assert.equal(sent.name_field, 'x\u0000y');
+      assert.equal(sent.extra_field, 'x\u0001y');
+    } finally {
+      await stopAll(gw, upstream);
+    }
+  });
+
+  test('a NUL character is forwarded intact or refused with a 400, never silently cut', async () => {
+    const upstream = await startCaptureUpstream();
+    const gw = await startLlmnet({
+      models: { m: { type: 'external', interface: 'openai-api', url: upstream.url, 'api-key': null } },
+      architecture: [{ name: 'chat', layer: 0, model: 'm' }],
+    });
+    try {
+      const text = 'before\u0000after';
+      const res = await chat(gw.url, { messages: [{ role: 'user', content: text }] });
+      if (res.status === 200) {
+        assert.equal(upstream.requests.length, 1);
+        assert.equal(JSON.parse(upstream.requests[0].raw).messages[0].content, text);
+      } else {
+        assertOpenAIError(res, 400);
+        assert.match(res.json.error.message, /NUL|\\u0000/);
+        assert.equal(upstream.requests.length, 0);
+      }
     } finally {
       await stopAll(gw, upstream);
     }

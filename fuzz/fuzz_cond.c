@@ -1,0 +1,58 @@
+/* fuzz_cond: the "if" condition language (src/pipeline/cond.h). Conditions
+ * come from composition files users write by hand, and a parsed condition
+ * is evaluated on every request, so the parser must reject anything odd
+ * with a message and a column inside the text, and evaluation must be
+ * total and deterministic. The input is one NUL-terminated expression; when
+ * it parses it is evaluated twice against a fixed set of variables (numbers,
+ * negative and float values, empty and unset names, text for contains and
+ * matches) and both results must agree and be 0 or 1. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/cond.h"
+
+static const char *const vars[][2] = {
+    {"WORD_COUNT", "7"},  {"TEN", "10"},           {"NEG", "-3"},    {"FLOAT", "2.5"},
+    {"EMPTY", ""},        {"NAME", "code-handler"}, {"A", "1"},       {"B", "2"},
+    {"TEXT", "hello world, write some code"},       {"HEX", "0x10"}, {"OutputCustomKey", "yes"},
+    {"NAN", "nan"},       {"SPACED", " 10 "},
+};
+
+static const char *lookup(void *ctx, const char *name, size_t name_len) {
+  (*(int *)ctx)++;
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    if (strlen(vars[i][0]) == name_len && memcmp(vars[i][0], name, name_len) == 0)
+      return vars[i][1];
+  }
+  return NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char *src = malloc(size + 1);
+  if (!src)
+    abort();
+  memcpy(src, data, size);
+  src[size] = '\0';
+  size_t len = strlen(src);
+
+  lln_cond *c = NULL;
+  char err[256];
+  int col = -1;
+  memset(err, 'x', sizeof err);
+  if (lln_cond_parse(src, &c, err, sizeof err, &col) != 0) {
+    if (!memchr(err, '\0', sizeof err) || err[0] == '\0')
+      abort(); /* the message must exist and fit */
+    if (col < 1 || (size_t)col > len + 1)
+      abort(); /* the column must point into the text (or just past it) */
+  } else {
+    int calls = 0;
+    int a = lln_cond_eval(c, lookup, &calls);
+    int b = lln_cond_eval(c, lookup, &calls);
+    if ((a != 0 && a != 1) || a != b)
+      abort();
+    lln_cond_free(c);
+  }
+  free(src);
+  return 0;
+}
