@@ -13,10 +13,19 @@
 #include "pipeline/cond.h"
 
 static const char *const vars[][2] = {
-    {"WORD_COUNT", "7"},  {"TEN", "10"},           {"NEG", "-3"},    {"FLOAT", "2.5"},
-    {"EMPTY", ""},        {"NAME", "code-handler"}, {"A", "1"},       {"B", "2"},
-    {"TEXT", "hello world, write some code"},       {"HEX", "0x10"}, {"OutputCustomKey", "yes"},
-    {"NAN", "nan"},       {"SPACED", " 10 "},
+    {"WORD_COUNT", "7"},
+    {"TEN", "10"},
+    {"NEG", "-3"},
+    {"FLOAT", "2.5"},
+    {"EMPTY", ""},
+    {"NAME", "code-handler"},
+    {"A", "1"},
+    {"B", "2"},
+    {"TEXT", "hello world, write some code"},
+    {"HEX", "0x10"},
+    {"OutputCustomKey", "yes"},
+    {"NAN", "nan"},
+    {"SPACED", " 10 "},
 };
 
 static const char *lookup(void *ctx, const char *name, size_t name_len) {

@@ -43,8 +43,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
-static const char *const positions[] = {"", "/models", "/architecture", "/architecture/0", "/architecture/0/if",
-                                        "/architecture/1/output-to/0", "/server/port", "/a~1b", "/~0", "/x/"};
+static const char *const positions[] = {"",
+                                        "/models",
+                                        "/architecture",
+                                        "/architecture/0",
+                                        "/architecture/0/if",
+                                        "/architecture/1/output-to/0",
+                                        "/server/port",
+                                        "/a~1b",
+                                        "/~0",
+                                        "/x/"};
 
 static void fuzz_jsonc(const uint8_t *data, size_t size) {
   lln_jsonc_doc doc;

@@ -294,7 +294,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int turns = 0;
   while (handle_count() != base_handles || live_pending) {
     if (++turns > CLOSE_TURNS) {
-      fprintf(stderr, "fuzz_http: the server kept %d handle(s) (%d deferred answers) after the client closed\n",
+      fprintf(stderr,
+              "fuzz_http: the server kept %d handle(s) (%d deferred answers) after the client closed\n",
               handle_count() - base_handles, live_pending);
       abort();
     }

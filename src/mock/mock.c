@@ -22,6 +22,7 @@
 #include "server/http.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/openai_error.h"
 
 #define DEFAULT_PORT 8090
 #define ECHO_MAX_BYTES 300
@@ -29,6 +30,17 @@
 
 static const char MODELS_JSON[] = "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\","
                                   "\"created\":0,\"owned_by\":\"llmnet-mock\"}]}";
+
+/* What happened to the chat answers, served on GET /mock/stats so a test
+ * can tell a stream the gateway cancelled from one it read to the end. */
+typedef struct mock_stats {
+  unsigned long requests; /* chat requests received */
+  unsigned long answered; /* answers that ended normally (errors included) */
+  unsigned long aborted;  /* answers whose client went away before their end */
+  unsigned long resets;   /* connections dropped by a "reset" rule */
+  unsigned long pending;  /* answers not ended yet */
+  unsigned long streams_started, streams_completed, streams_aborted, streams_cut;
+} mock_stats;
 
 /* The whole state of the mock process, owned by lln_mock_main's frame. */
 typedef struct mock {
@@ -43,6 +55,7 @@ typedef struct mock {
   unsigned chunk_words;
   unsigned long completions; /* ids: mockcmpl-N */
   unsigned long tool_calls;  /* ids: call_mock_N */
+  mock_stats stats;
 } mock;
 
 typedef struct options {
@@ -64,6 +77,7 @@ typedef struct answer {
   int status;
   const char **headers; /* NULL-terminated "Name: value" lines */
   const char *raw;      /* body sent verbatim */
+  const char *content_type; /* of the raw body */
   const char *error;    /* message of an OpenAI error body */
   const char *text;     /* content or tool arguments, cut into stream pieces */
   size_t text_len, pos;
@@ -71,6 +85,11 @@ typedef struct answer {
   int include_usage;
   long cut_after; /* -1 = never */
   long pieces;
+  int is_chat;      /* counted in the stats */
+  int in_stream;    /* the stream head went out and its end did not */
+  int reset;        /* a reset rule: the connection is dropped */
+  long reset_after; /* body bytes sent before the drop; -1 = none */
+  size_t sent;      /* body bytes sent so far */
   int has_timer;
   uv_timer_t timer;
 } answer;
@@ -81,6 +100,8 @@ static void on_timer_closed(uv_handle_t *h) { free(h->data); }
 
 /* The request is answered or gone: nothing may touch it again. */
 static void answer_release(answer *a) {
+  if (a->is_chat)
+    a->m->stats.pending--;
   a->req = NULL;
   if (a->has_timer) {
     uv_timer_stop(&a->timer);
@@ -90,7 +111,22 @@ static void answer_release(answer *a) {
   }
 }
 
-static void on_abort(lln_http_request *req) { answer_release(req->user); }
+static void on_abort(lln_http_request *req) {
+  answer *a = req->user;
+  if (a->is_chat) {
+    a->m->stats.aborted++;
+    if (a->in_stream)
+      a->m->stats.streams_aborted++;
+  }
+  answer_release(a);
+}
+
+/* The server tells us when the client goes away, so nothing is sent on a
+ * freed request and the stats can count it. */
+static void watch_client(answer *a) {
+  a->req->user = a;
+  a->req->on_abort = on_abort;
+}
 
 /* Answers that wait need a timer, and then the server must tell us when
  * the client goes away so the timer does not fire on a freed request. */
@@ -100,15 +136,47 @@ static void use_timer(answer *a) {
   uv_timer_init(&a->m->loop, &a->timer);
   a->timer.data = a;
   a->has_timer = 1;
-  a->req->user = a;
-  a->req->on_abort = on_abort;
+  watch_client(a);
 }
 
-/* Writes and empties `b`; returns 0 when the request went away meanwhile. */
+/* A reset rule: the connection ends here, whatever was sent so far. */
+static void drop(answer *a) {
+  if (a->is_chat)
+    a->m->stats.resets++;
+  lln_http_abort(a->req);
+  answer_release(a);
+}
+
+/* Writes and empties `b`; returns 0 when the request is gone: the client
+ * went away meanwhile, or a reset rule dropped the connection after its
+ * byte count (then `a` is released too). */
 static int send_buf(answer *a, lln_buf *b) {
+  if (a->reset_after >= 0 && a->sent + b->len >= (size_t)a->reset_after) {
+    lln_http_stream_write(a->req, b->data, (size_t)a->reset_after - a->sent);
+    lln_buf_reset(b);
+    drop(a);
+    return 0;
+  }
+  a->sent += b->len;
   lln_http_stream_write(a->req, b->data, b->len);
   lln_buf_reset(b);
   return a->req != NULL;
+}
+
+/* A whole (non-streamed) body, or its first reset_after bytes in a chunked
+ * body that never ends. */
+static void send_whole(answer *a, const char *content_type, const char *body, size_t len) {
+  if (a->reset_after >= 0) {
+    lln_http_stream_begin(a->req, a->status, content_type, a->headers);
+    size_t n = len < (size_t)a->reset_after ? len : (size_t)a->reset_after;
+    lln_http_stream_write(a->req, body, n);
+    drop(a);
+    return;
+  }
+  lln_http_respond(a->req, a->status, content_type, a->headers, body, len);
+  if (a->is_chat)
+    a->m->stats.answered++;
+  answer_release(a);
 }
 
 static void stream_finish(answer *a) {
@@ -122,7 +190,15 @@ static void stream_finish(answer *a) {
   lln_buf_free(&b);
   if (!alive)
     return;
+  if (a->reset_after >= 0) {
+    drop(a); /* the reset comes after more bytes than the stream has */
+    return;
+  }
   lln_http_stream_end(a->req);
+  if (a->is_chat) {
+    a->m->stats.answered++;
+    a->m->stats.streams_completed++;
+  }
   answer_release(a);
 }
 
@@ -136,6 +212,8 @@ static void stream_more(answer *a) {
     if (a->cut_after >= 0 && a->pieces >= a->cut_after) {
       /* the connection ends mid-body: no finish chunk, no [DONE] */
       lln_buf_free(&b);
+      if (a->is_chat)
+        a->m->stats.streams_cut++;
       lln_http_abort(a->req);
       answer_release(a);
       return;
@@ -169,26 +247,30 @@ static void stream_more(answer *a) {
 
 static void answer_start(answer *a) {
   lln_http_request *req = a->req;
+  if (a->reset && a->reset_after < 0) {
+    drop(a);
+    return;
+  }
   if (a->raw) {
-    lln_http_respond(req, a->status, "application/json", a->headers, a->raw, strlen(a->raw));
-    answer_release(a);
+    send_whole(a, a->content_type ? a->content_type : "application/json", a->raw, strlen(a->raw));
     return;
   }
-  if (a->error) {
-    lln_http_respond_error(req, a->status, a->headers, a->error);
-    answer_release(a);
-    return;
-  }
-  if (!a->stream) {
+  if (a->error || !a->stream) {
     lln_buf b;
     lln_buf_init(&b);
-    lln_mock_completion_json(&b, &a->c);
-    lln_http_respond(req, a->status, "application/json", a->headers, b.data, b.len);
+    if (a->error)
+      lln_openai_error_json(&b, a->status, a->error);
+    else
+      lln_mock_completion_json(&b, &a->c);
+    send_whole(a, "application/json", b.data, b.len);
     lln_buf_free(&b);
-    answer_release(a);
     return;
   }
   lln_http_stream_begin(req, a->status, "text/event-stream", a->headers);
+  a->in_stream = 1;
+  if (a->is_chat)
+    a->m->stats.streams_started++;
+  watch_client(a);
   /* Real upstreams (OpenRouter) send SSE comments; clients must skip them. */
   lln_buf b;
   lln_buf_init(&b);
@@ -222,6 +304,7 @@ static answer *answer_new(mock *m, lln_http_request *req) {
   a->req = req;
   a->status = 200;
   a->cut_after = -1;
+  a->reset_after = -1;
   return a;
 }
 
@@ -267,8 +350,11 @@ static void plan_chat(answer *a, const lln_mock_chat *chat, const lln_mock_rule 
   a->c.prompt_tokens = chat->prompt_words;
   a->include_usage = chat->include_usage;
   a->cut_after = rule ? rule->cut_after : -1;
+  a->reset = rule ? rule->reset : 0;
+  a->reset_after = rule ? rule->reset_after : -1;
   if (rule && rule->raw) {
     a->raw = rule->raw;
+    a->content_type = rule->content_type;
   } else if (a->status >= 400) {
     size_t no = (size_t)(rule - m->rules.items) + 1;
     a->error = rule->error ? rule->error
@@ -296,6 +382,7 @@ static void plan_chat(answer *a, const lln_mock_chat *chat, const lln_mock_rule 
 }
 
 static void handle_chat(mock *m, lln_http_request *req) {
+  m->stats.requests++;
   cJSON *body = cJSON_ParseWithOpts(req->body, NULL, 1);
   lln_mock_record_add(&m->record, req, body);
   lln_mock_chat chat;
@@ -319,6 +406,8 @@ static void handle_chat(mock *m, lln_http_request *req) {
     LLN_DEBUG("mock: %s %s: rule %zu", req->method, req->path,
               rule ? (size_t)(rule - m->rules.items) + 1 : 0);
   answer *a = answer_new(m, req);
+  a->is_chat = 1;
+  m->stats.pending++;
   plan_chat(a, &chat, rule);
   schedule(a, m->latency_ms + (rule ? (unsigned long)rule->delay_ms : 0));
 }
@@ -354,6 +443,26 @@ static void handle_requests_log(mock *m, lln_http_request *req) {
   lln_buf_free(&b);
 }
 
+static void handle_stats(mock *m, lln_http_request *req) {
+  if (strcmp(req->method, "DELETE") == 0) {
+    unsigned long pending = m->stats.pending;
+    memset(&m->stats, 0, sizeof m->stats);
+    m->stats.pending = pending; /* still on their way out */
+    respond_json(req, 200, "{}");
+    return;
+  }
+  const mock_stats *s = &m->stats;
+  lln_buf b;
+  lln_buf_init(&b);
+  lln_buf_printf(&b,
+                 "{\"requests\":%lu,\"answered\":%lu,\"aborted\":%lu,\"resets\":%lu,\"pending\":%lu,"
+                 "\"streams\":{\"started\":%lu,\"completed\":%lu,\"aborted\":%lu,\"cut\":%lu}}",
+                 s->requests, s->answered, s->aborted, s->resets, s->pending, s->streams_started,
+                 s->streams_completed, s->streams_aborted, s->streams_cut);
+  lln_http_respond(req, 200, "application/json", NULL, b.data, b.len);
+  lln_buf_free(&b);
+}
+
 static void on_request(void *ctx, lln_http_request *req) {
   mock *m = ctx;
   const char *path = req->path, *method = req->method;
@@ -379,6 +488,11 @@ static void on_request(void *ctx, lln_http_request *req) {
   } else if (strcmp(path, "/mock/requests") == 0) {
     if (get || strcmp(method, "DELETE") == 0)
       handle_requests_log(m, req);
+    else
+      method_not_allowed(req, "GET, DELETE");
+  } else if (strcmp(path, "/mock/stats") == 0) {
+    if (get || strcmp(method, "DELETE") == 0)
+      handle_stats(m, req);
     else
       method_not_allowed(req, "GET, DELETE");
   } else {
@@ -420,7 +534,9 @@ static void usage(FILE *out) {
         "  --help               show this help\n"
         "\n"
         "Endpoints: POST .../chat/completions, GET .../models, GET /health,\n"
-        "GET and DELETE /mock/requests (the chat requests received so far).\n",
+        "GET and DELETE /mock/requests (the chat requests received so far),\n"
+        "GET and DELETE /mock/stats (counts of answers: ended, aborted by the client,\n"
+        "reset by a rule; streams started, completed, aborted, cut).\n",
         out);
 }
 

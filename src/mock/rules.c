@@ -16,8 +16,9 @@
 
 static const char *const TOP_KEYS[] = {"rules", NULL};
 static const char *const RULE_KEYS[] = {"when",      "route", "reply",    "status", "retry-after",
-                                        "headers",   "error", "delay-ms", "raw",    "tool-call",
-                                        "cut-after", "times", "every",    NULL};
+                                        "headers",   "error", "delay-ms", "raw",    "content-type",
+                                        "tool-call", "reset", "cut-after", "times", "every",
+                                        NULL};
 static const char *const WHEN_KEYS[] = {"model", "contains", "matches", "router", "header", NULL};
 static const char *const TOOL_KEYS[] = {"name", "arguments", NULL};
 
@@ -288,6 +289,7 @@ static int parse_tool_call(loader *ld, lln_mock_rule *r, const cJSON *tc, const 
 static int parse_rule(loader *ld, lln_mock_rule *r, const cJSON *obj, const char *pointer) {
   r->router = -1;
   r->cut_after = -1;
+  r->reset_after = -1;
   if (!cJSON_IsObject(obj))
     return fail_at(ld, pointer, "must be an object");
   if (check_keys(ld, obj, pointer, "", RULE_KEYS))
@@ -335,6 +337,23 @@ static int parse_rule(loader *ld, lln_mock_rule *r, const cJSON *obj, const char
       rc = get_int(ld, it, p.data, 0, 24L * 3600 * 1000, &r->delay_ms);
     } else if (strcmp(k, "raw") == 0) {
       rc = get_string(ld, it, p.data, "", &r->raw);
+    } else if (strcmp(k, "content-type") == 0) {
+      rc = get_string(ld, it, p.data, "", &r->content_type);
+      if (rc == 0 && (!*r->content_type || bad_header_text(r->content_type, 0)))
+        rc = fail_at(ld, p.data, "\"content-type\" must be a one-line media type");
+    } else if (strcmp(k, "reset") == 0) {
+      if (cJSON_IsTrue(it)) {
+        r->reset = 1;
+      } else if (cJSON_IsFalse(it)) {
+        r->reset = 0;
+      } else if (cJSON_IsNumber(it)) {
+        rc = get_int(ld, it, p.data, 0, 1L << 30, &r->reset_after);
+        if (rc == 0)
+          r->reset = 1;
+      } else {
+        rc = fail_at(ld, p.data, "\"reset\" is true (drop the connection without answering) or a number of "
+                                 "response body bytes to send first");
+      }
     } else if (strcmp(k, "tool-call") == 0) {
       rc = parse_tool_call(ld, r, it, p.data);
     } else if (strcmp(k, "cut-after") == 0) {
@@ -356,6 +375,8 @@ static int parse_rule(loader *ld, lln_mock_rule *r, const cJSON *obj, const char
     if (!router_given)
       r->router = 1;
   }
+  if (r->content_type && !r->raw)
+    return fail_at(ld, pointer, "\"content-type\" applies to a \"raw\" body, but the rule has none");
   if (r->error && r->status == 0)
     r->status = 500;
   if (r->error && r->status < 400)
@@ -385,6 +406,7 @@ static void rule_free(lln_mock_rule *r) {
   free(r->headers);
   free(r->error);
   free(r->raw);
+  free(r->content_type);
   free(r->tool_name);
   free(r->tool_args);
 }

@@ -12,6 +12,7 @@
 
 #include "pipeline/router.h"
 #include "pipeline/run_state.h"
+#include "observe/metrics.h"
 #include "pipeline/stream.h"
 #include "upstream/retry.h"
 #include "pipeline/text.h"
@@ -37,10 +38,15 @@ static void free_call_headers(lln_run *r) {
   r->call_headers = NULL;
 }
 
-void lln_run_finish(lln_run *r, const lln_run_result *res) {
+void lln_run_finish(lln_run *r, const lln_run_result *given) {
   if (r->finished)
     return;
   r->finished = 1;
+  lln_run_result filled = *given;
+  filled.hops = r->trace;
+  filled.tokens = r->usage[2];
+  filled.input = r->initial_input;
+  const lln_run_result *res = &filled;
   if (r->timer_started) {
     uv_timer_stop(&r->deadline);
     uv_timer_stop(&r->retry_timer);
@@ -67,8 +73,6 @@ static void fail(lln_run *r, int status, const char *retry_after, const char *fm
     lln_buf_free(&msg);
     return;
   }
-  LLN_WARN("request %s failed with %d after route %s: %s", r->request_id, status,
-           r->route.data ? r->route.data : "-", msg.data);
   lln_run_result res = {.status = status, .error = msg.data, .retry_after = retry_after,
                         .route = r->route.data ? r->route.data : ""};
   lln_run_finish(r, &res);
@@ -118,7 +122,6 @@ static void succeed(lln_run *r) {
     abort();
   lln_buf_puts(&r->result_body, json);
   free(json);
-  LLN_INFO("request %s ok route=%s tokens=%ld", r->request_id, r->route.data, r->usage[2]);
   lln_run_result res = {.status = 200, .body = r->result_body.data, .body_len = r->result_body.len,
                         .route = r->route.data};
   lln_run_finish(r, &res);
@@ -245,6 +248,9 @@ void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
   if (!cJSON_IsObject(usage))
     return;
   static const char *const keys[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
+  static const char *const direction[] = {"in", "out", NULL};
+  const cJSON *node = cJSON_GetObjectItemCaseSensitive(hop, "node");
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(hop, "model");
   cJSON *hop_usage = cJSON_AddObjectToObject(hop, "usage");
   for (int i = 0; i < 3; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, keys[i]);
@@ -252,6 +258,10 @@ void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
       r->usage[i] += (long)v->valuedouble;
       cJSON_AddNumberToObject(hop_usage, keys[i], v->valuedouble);
       r->have_usage = 1;
+      if (direction[i]) {
+        const char *labels[] = {cJSON_GetStringValue(node), cJSON_GetStringValue(model), direction[i]};
+        lln_metric_add(&LLN_M_TOKENS, labels, v->valuedouble);
+      }
     }
   }
 }
@@ -404,10 +414,12 @@ static const lln_node *default_target(lln_run *r) {
   return r->cands[0];
 }
 
+/* `how`: single (the only target), condition (conditions left one of
+ * several), router (the router model chose) or default (routing failed). */
 static void go_to(lln_run *r, const lln_node *target, const char *how) {
   r->route_decision = target->name;
-  cJSON *last = cJSON_GetArrayItem(r->trace, cJSON_GetArraySize(r->trace) - 1);
-  (void)last;
+  const char *labels[] = {r->node->name, target->name, how};
+  lln_metric_add(&LLN_M_ROUTING, labels, 1);
   LLN_DEBUG("request %s: %s -> %s (%s)", r->request_id, r->node->name, target->name, how);
   free(r->cands);
   r->cands = NULL;
@@ -450,6 +462,8 @@ static void call_failed(lln_run *r, int status, const char *why, int retryable, 
     if (uv_now(r->loop) + (uint64_t)delay < r->deadline_at) {
       r->retries_done++;
       cJSON_AddNumberToObject(hop, "retry_in_ms", (double)delay);
+      const char *labels[] = {r->call_node->name, current_model_id(r)};
+      lln_metric_add(&LLN_M_RETRIES, labels, 1);
       LLN_WARN("request %s: %s; retry %d of %d in %ld ms", r->request_id, why, r->retries_done, ep->retries, delay);
       uv_timer_start(&r->retry_timer, on_retry_timer, (uint64_t)delay, 0);
       return;
@@ -459,6 +473,8 @@ static void call_failed(lln_run *r, int status, const char *why, int retryable, 
   if (r->attempt + 1 < r->call_node->n_model_ids) {
     LLN_WARN("request %s: %s; falling back to model \"%s\"", r->request_id, why,
              r->call_node->model_ids[r->attempt + 1]);
+    const char *labels[] = {r->call_node->name, r->call_node->model_ids[r->attempt + 1]};
+    lln_metric_add(&LLN_M_FALLBACKS, labels, 1);
     r->attempt++;
     start_call(r);
     return;
@@ -467,13 +483,15 @@ static void call_failed(lln_run *r, int status, const char *why, int retryable, 
     const lln_node *t = default_target(r);
     LLN_WARN("request %s: routing failed (%s); using default target \"%s\"", r->request_id, why, t->name);
     cJSON_AddStringToObject(hop, "decided", "default");
-    go_to(r, t, "default after router failure");
+    go_to(r, t, "default");
     return;
   }
   const lln_node *fb = next_fallback(r, r->call_node);
   if (fb) {
     LLN_WARN("request %s: %s; node \"%s\" answers instead", r->request_id, why, fb->name);
     cJSON_AddStringToObject(hop, "fallback", fb->name);
+    const char *labels[] = {r->call_node->name, fb->name};
+    lln_metric_add(&LLN_M_FALLBACKS, labels, 1);
     enter(r, fb);
     return;
   }
@@ -486,6 +504,19 @@ static void call_failed(lln_run *r, int status, const char *why, int retryable, 
   fail(r, status, status == 429 || status == 503 ? pass_on : NULL, "%s", why);
 }
 
+static void count_call(const lln_run *r, const lln_upstream_response *resp) {
+  const char *outcome = resp->result == LLN_UP_TIMEOUT ? "timeout"
+                        : resp->result != LLN_UP_OK    ? "connection_error"
+                        : resp->status == 429          ? "429"
+                        : resp->status >= 500          ? "5xx"
+                        : resp->status >= 400          ? "4xx"
+                                                       : "ok";
+  const char *node = (r->kind == CALL_ROUTE ? r->route_from : r->call_node)->name;
+  const char *labels[] = {node, current_model_id(r), outcome};
+  lln_metric_add(&LLN_M_UPSTREAM_CALLS, labels, 1);
+  lln_metric_observe(&LLN_M_UPSTREAM_SECONDS, labels, resp->elapsed_ms / 1000.0);
+}
+
 static void on_call_done(void *ud, const lln_upstream_response *resp) {
   lln_run *r = ud;
   r->call = NULL;
@@ -495,6 +526,7 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
   int endpoint_up = resp->result == LLN_UP_OK && resp->status < 500;
   if (b)
     lln_breaker_record(b, endpoint_up, ep->breaker_failures, ep->breaker_cooldown_ms, uv_now(r->loop));
+  count_call(r, resp);
   if (r->streaming_call) {
     int ok = resp->result == LLN_UP_OK && resp->status >= 200 && resp->status <= 299;
     if (ok || r->stream_events) {
@@ -553,7 +585,7 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
     }
     cJSON_AddStringToObject(hop, "chose", t->name);
     lln_buf_free(&text);
-    go_to(r, t, idx < 0 ? "default" : "router model");
+    go_to(r, t, idx < 0 ? "default" : "router");
     return;
   }
   cJSON *hop = lln_run_trace_hop(r, r->call_node, "answer", model_id, resp->elapsed_ms);
@@ -621,7 +653,7 @@ static void ask_router(lln_run *r, const lln_node *from) {
     const lln_node *t = default_target(r);
     LLN_WARN("request %s: several candidates after \"%s\" but no router model; using \"%s\"", r->request_id,
              from->name, t->name);
-    go_to(r, t, "default, no router model");
+    go_to(r, t, "default");
     return;
   }
   lln_route_candidate *rc = calloc(r->n_cands, sizeof *rc);
@@ -685,7 +717,7 @@ static void choose_next(lln_run *r, const lln_node *from) {
     return;
   }
   if (r->n_cands == 1) {
-    go_to(r, r->cands[0], "single candidate");
+    go_to(r, r->cands[0], from->n_targets == 1 ? "single" : "condition");
     return;
   }
   ask_router(r, from);

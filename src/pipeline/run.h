@@ -32,6 +32,9 @@ typedef struct lln_run_result {
   size_t body_len;
   const char *route;       /* node names joined by '>' */
   int streamed;            /* the response went out as a stream: only end it */
+  const cJSON *hops;       /* the trace of every upstream call, for the log */
+  long tokens;             /* total tokens over every hop */
+  const char *input;       /* the user's latest text, for --log-content */
 } lln_run_result;
 
 typedef void (*lln_run_done)(void *ud, const lln_run_result *res);

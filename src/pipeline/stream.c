@@ -174,7 +174,6 @@ static void end_stream(lln_run *r, const char *model) {
   }
   start_stream(r, 1);
   emit_raw(r, "[DONE]", 6);
-  LLN_INFO("request %s ok (stream) route=%s tokens=%ld", r->request_id, r->route.data, r->usage[2]);
   lln_run_result res = {.status = 200, .route = r->route.data, .streamed = 1};
   lln_run_finish(r, &res);
 }
@@ -247,7 +246,6 @@ void lln_stream_replay(lln_run *r) {
 int lln_stream_fail(lln_run *r, int status, const char *message) {
   if (!r->stream_started)
     return 0;
-  LLN_WARN("request %s: stream ends with an error after route %s: %s", r->request_id, r->route.data, message);
   lln_buf err;
   lln_buf_init(&err);
   lln_openai_error_json(&err, status, message);

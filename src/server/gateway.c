@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "observe/access_log.h"
+#include "observe/metrics.h"
 #include "pipeline/run.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -29,6 +31,7 @@ typedef struct chat {
   lln_http_request *req;
   lln_run *run;
   char request_id[72];
+  uint64_t started_ns;
   int finished;
 } chat;
 
@@ -184,12 +187,35 @@ static void on_stream_drain(lln_http_request *req) {
 
 static void chat_end(chat *c) {
   c->g->in_flight--;
+  lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)c->g->in_flight);
   gen_release(c->gen);
   free(c);
 }
 
+/* One series per entry node and status: the first node of the route. */
+static void count_request(const chat *c, const lln_run_result *res) {
+  char entry[256], status[8];
+  const char *route = res->route && *res->route ? res->route : c->gen->cfg.entry->name;
+  snprintf(entry, sizeof entry, "%.*s", (int)strcspn(route, ">"), route);
+  snprintf(status, sizeof status, "%d", res->status);
+  const char *labels[] = {entry, status};
+  lln_metric_add(&LLN_M_REQUESTS, labels, 1);
+  lln_metric_observe(&LLN_M_REQUEST_SECONDS, labels, (double)(uv_hrtime() - c->started_ns) / 1e9);
+}
+
 static void on_run_done(void *ud, const lln_run_result *res) {
   chat *c = ud;
+  count_request(c, res);
+  lln_access a = {.request_id = c->request_id,
+                  .status = res->status,
+                  .latency_ms = (double)(uv_hrtime() - c->started_ns) / 1e6,
+                  .route = res->route,
+                  .hops = res->hops,
+                  .tokens = res->tokens,
+                  .streamed = res->streamed,
+                  .error = res->error,
+                  .input = res->input};
+  lln_access_log(&a);
   headers h = {0};
   hdr_add(&h, "x-request-id: %s", c->request_id);
   hdr_add(&h, "x-llmnet-route: %.480s", res->route ? res->route : "");
@@ -212,7 +238,12 @@ static void on_run_done(void *ud, const lln_run_result *res) {
 
 static void on_chat_abort(lln_http_request *req) {
   chat *c = req->user;
-  LLN_INFO("request %s: client went away; cancelling", c->request_id);
+  /* 499, as nginx logs it: the client closed the connection first */
+  lln_access a = {.request_id = c->request_id,
+                  .status = 499,
+                  .latency_ms = (double)(uv_hrtime() - c->started_ns) / 1e6,
+                  .error = "the client went away; the request was cancelled"};
+  lln_access_log(&a);
   lln_run_cancel(c->run);
   lln_run_free(c->run);
   chat_end(c);
@@ -273,7 +304,9 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   c->g = g;
   c->gen = g->current;
   c->gen->refs++;
+  c->started_ns = uv_hrtime();
   g->in_flight++;
+  lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)g->in_flight);
   c->req = req;
   snprintf(c->request_id, sizeof c->request_id, "%s", id);
   req->user = c;
@@ -353,12 +386,13 @@ static void handle(void *ctx, lln_http_request *req) {
   int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
   int is_options = strcmp(req->method, "OPTIONS") == 0;
   int health = path_is(req, "/health", NULL);
+  int metrics = path_is(req, "/metrics", NULL);
   int chat = path_is(req, "/v1/chat/completions", "/chat/completions");
   int list = path_is(req, "/v1/models", "/models");
-  if (!health && !chat && !list) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models "
-                              "and GET /health", req->path);
+  if (!health && !chat && !list && !metrics) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models, "
+                              "GET /metrics and GET /health", req->path);
     lln_http_respond_error(req, 404, h.line, msg);
     return;
   }
@@ -383,6 +417,20 @@ static void handle(void *ctx, lln_http_request *req) {
   if (!authorized(g, req)) {
     hdr_fixed(&h, "WWW-Authenticate: Bearer");
     lln_http_respond_error(req, 401, h.line, "missing or unknown API key; send Authorization: Bearer <key>");
+    return;
+  }
+  if (metrics) {
+    if (!is_get) {
+      hdr_fixed(&h, "Allow: GET");
+      lln_http_respond_error(req, 405, h.line, "use GET for /metrics");
+      return;
+    }
+    lln_metric_set(&LLN_M_CONNECTIONS, NULL, (double)lln_http_server_connections(g->http));
+    lln_buf b;
+    lln_buf_init(&b);
+    lln_metrics_render(&b);
+    lln_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", h.line, b.data, b.len);
+    lln_buf_free(&b);
     return;
   }
   if (chat && !is_post) {

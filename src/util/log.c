@@ -8,6 +8,7 @@
 #include <time.h>
 
 static lln_log_level g_level = LLN_LOG_INFO;
+static int g_json;
 static const char *const names[] = {"debug", "info", "warn", "error", "off"};
 
 void lln_log_set_level(lln_log_level level) { g_level = level; }
@@ -24,25 +25,59 @@ int lln_log_parse_level(const char *name, lln_log_level *out) {
 
 int lln_log_enabled(lln_log_level level) { return level >= g_level && g_level != LLN_LOG_OFF; }
 
-void lln_log(lln_log_level level, const char *fmt, ...) {
-  if (!lln_log_enabled(level))
-    return;
-  char line[2048];
+int lln_log_set_format(const char *name) {
+  if (strcmp(name, "json") == 0)
+    g_json = 1;
+  else if (strcmp(name, "text") == 0)
+    g_json = 0;
+  else
+    return -1;
+  return 0;
+}
+
+int lln_log_json(void) { return g_json; }
+
+static void timestamp(char *out, size_t size) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
   gmtime_r(&ts.tv_sec, &tm);
-  int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-  n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ %-5s ", ts.tv_nsec / 1000000L, names[level]);
+  size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+void lln_log_record(lln_log_level level, const lln_buf *fields) {
+  if (!lln_log_enabled(level))
+    return;
+  char ts[40];
+  timestamp(ts, sizeof ts);
+  lln_buf line;
+  lln_buf_init(&line);
+  if (g_json)
+    lln_buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",%s}\n", ts, names[level], fields->data ? fields->data : "");
+  else
+    lln_buf_printf(&line, "%s %-5s %s\n", ts, names[level], fields->data ? fields->data : "");
+  fwrite(line.data, 1, line.len, stderr);
+  lln_buf_free(&line);
+}
+
+void lln_log(lln_log_level level, const char *fmt, ...) {
+  if (!lln_log_enabled(level))
+    return;
+  lln_buf msg, fields;
+  lln_buf_init(&msg);
+  lln_buf_init(&fields);
   va_list ap;
   va_start(ap, fmt);
-  int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+  lln_buf_vprintf(&msg, fmt, ap);
   va_end(ap);
-  if (m < 0)
-    m = 0;
-  n += m;
-  if ((size_t)n > sizeof line - 2)
-    n = (int)sizeof line - 2;
-  line[n++] = '\n';
-  fwrite(line, 1, (size_t)n, stderr);
+  if (g_json) {
+    lln_buf_puts(&fields, "\"msg\":");
+    lln_buf_json_string(&fields, msg.data ? msg.data : "", msg.len);
+    lln_log_record(level, &fields);
+  } else {
+    lln_log_record(level, &msg);
+  }
+  lln_buf_free(&msg);
+  lln_buf_free(&fields);
 }

@@ -112,6 +112,48 @@ static void test_load_every_key(void **state) {
   lln_mock_rules_free(&rules); /* safe twice */
 }
 
+static void test_load_reset_and_content_type(void **state) {
+  (void)state;
+  const char *json = "{\"rules\": [\n"
+                     "  {\"reset\": true, \"delay-ms\": 10},\n"
+                     "  {\"reset\": 40},\n"
+                     "  {\"reset\": 0},\n"
+                     "  {\"reset\": false},\n"
+                     "  {\"raw\": \"data: {oops\\n\\n\", \"content-type\": \"text/event-stream\"},\n"
+                     "  {\"reply\": \"plain\"}\n"
+                     "]}";
+  lln_mock_rules rules;
+  char err[256] = "";
+  assert_int_equal(parse(&rules, json, err, sizeof err), 0);
+  assert_int_equal(rules.count, 6);
+  assert_int_equal(rules.items[0].reset, 1);
+  assert_int_equal(rules.items[0].reset_after, -1); /* nothing at all is sent */
+  assert_int_equal(rules.items[0].delay_ms, 10);
+  assert_int_equal(rules.items[1].reset, 1);
+  assert_int_equal(rules.items[1].reset_after, 40);
+  assert_int_equal(rules.items[2].reset, 1);
+  assert_int_equal(rules.items[2].reset_after, 0); /* the head, then the drop */
+  assert_int_equal(rules.items[3].reset, 0);
+  assert_int_equal(rules.items[3].reset_after, -1);
+  assert_string_equal(rules.items[4].raw, "data: {oops\n\n");
+  assert_string_equal(rules.items[4].content_type, "text/event-stream");
+  assert_int_equal(rules.items[5].reset, 0);
+  assert_int_equal(rules.items[5].reset_after, -1);
+  assert_null(rules.items[5].content_type);
+  lln_mock_rules_free(&rules);
+
+  expect_error("{\"rules\": [{\"reset\": \"yes\"}]}", "rule 1: \"reset\" is true");
+  expect_error("{\"rules\": [{\"reset\": -1}]}", "\"reset\" must be a whole number from 0");
+  expect_error("{\"rules\": [{\"reset\": 1.5}]}", "\"reset\" must be a whole number");
+  expect_error("{\"rules\": [{\"resett\": true}]}", "unknown key \"resett\" (did you mean \"reset\"?)");
+  expect_error("{\"rules\": [{\"reply\": \"x\", \"content-type\": \"text/plain\"}]}",
+               "rule 1: \"content-type\" applies to a \"raw\" body");
+  expect_error("{\"rules\": [{\"raw\": \"x\", \"content-type\": \"\"}]}", "\"content-type\" must be a one-line");
+  expect_error("{\"rules\": [{\"raw\": \"x\", \"content-type\": \"a\\r\\nB: c\"}]}",
+               "\"content-type\" must be a one-line");
+  expect_error("{\"rules\": [{\"raw\": \"x\", \"content-type\": 1}]}", "\"content-type\" must be a string");
+}
+
 static void test_load_empty(void **state) {
   (void)state;
   lln_mock_rules rules;
@@ -517,6 +559,7 @@ static void test_utf8_cut_and_words(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_load_every_key),
+      cmocka_unit_test(test_load_reset_and_content_type),
       cmocka_unit_test(test_load_empty),
       cmocka_unit_test(test_unknown_keys),
       cmocka_unit_test(test_wrong_types_and_values),

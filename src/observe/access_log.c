@@ -1,0 +1,98 @@
+/* access_log: a request line in the log's format (text or JSON). Errors go
+ * out at warn level so `--log-level warn` keeps only the failures. */
+#include "observe/access_log.h"
+
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/log.h"
+
+static int g_content;
+
+void lln_access_log_content(int on) { g_content = on; }
+
+static int count_retries(const cJSON *hops) {
+  int n = 0;
+  const cJSON *hop;
+  cJSON_ArrayForEach(hop, hops) {
+    if (cJSON_GetObjectItemCaseSensitive(hop, "retry_in_ms"))
+      n++;
+  }
+  return n;
+}
+
+static void text_line(const lln_access *a, lln_buf *b) {
+  lln_buf_printf(b, "request id=%s status=%d ms=%.2f route=%s tokens=%ld retries=%d%s hops=", a->request_id,
+                 a->status, a->latency_ms, a->route && *a->route ? a->route : "-", a->tokens,
+                 count_retries(a->hops), a->streamed ? " stream" : "");
+  int first = 1;
+  const cJSON *hop;
+  cJSON_ArrayForEach(hop, a->hops) {
+    const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(hop, "node"));
+    const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(hop, "model"));
+    lln_buf_printf(b, "%s%s:%s%s", first ? "" : ",", node ? node : "?", model ? model : "?",
+                   cJSON_GetObjectItemCaseSensitive(hop, "error") ? "!" : "");
+    first = 0;
+  }
+  if (first)
+    lln_buf_putc(b, '-');
+  if (a->error) {
+    lln_buf_puts(b, " error=");
+    lln_buf_json_string(b, a->error, strlen(a->error));
+  }
+  if (g_content && a->input) {
+    lln_buf_puts(b, " input=");
+    lln_buf_json_string(b, a->input, strlen(a->input));
+  }
+}
+
+static void json_fields(const lln_access *a, lln_buf *b) {
+  lln_buf_puts(b, "\"msg\":\"request\",\"request_id\":");
+  lln_buf_json_string(b, a->request_id, strlen(a->request_id));
+  lln_buf_printf(b, ",\"status\":%d,\"latency_ms\":%.3f,\"route\":", a->status, a->latency_ms);
+  lln_buf_json_string(b, a->route ? a->route : "", a->route ? strlen(a->route) : 0);
+  lln_buf_printf(b, ",\"tokens\":%ld,\"retries\":%d,\"stream\":%s,\"hops\":", a->tokens, count_retries(a->hops),
+                 a->streamed ? "true" : "false");
+  lln_buf_puts(b, "[");
+  int first = 1;
+  const cJSON *hop;
+  cJSON_ArrayForEach(hop, a->hops) {
+    cJSON *slim = cJSON_CreateObject();
+    static const char *const keep[] = {"node", "role", "model", "latency_ms", "usage", "error", "retry_in_ms"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(hop, keep[i]);
+      if (v)
+        cJSON_AddItemToObject(slim, keep[i], cJSON_Duplicate(v, 1));
+    }
+    char *json = cJSON_PrintUnformatted(slim);
+    cJSON_Delete(slim);
+    if (json) {
+      lln_buf_printf(b, "%s%s", first ? "" : ",", json);
+      cJSON_free(json);
+    }
+    first = 0;
+  }
+  lln_buf_puts(b, "]");
+  if (a->error) {
+    lln_buf_puts(b, ",\"error\":");
+    lln_buf_json_string(b, a->error, strlen(a->error));
+  }
+  if (g_content && a->input) {
+    lln_buf_puts(b, ",\"input\":");
+    lln_buf_json_string(b, a->input, strlen(a->input));
+  }
+}
+
+void lln_access_log(const lln_access *a) {
+  lln_log_level level = a->status >= 400 || a->error ? LLN_LOG_WARN : LLN_LOG_INFO;
+  if (!lln_log_enabled(level))
+    return;
+  lln_buf b;
+  lln_buf_init(&b);
+  if (lln_log_json())
+    json_fields(a, &b);
+  else
+    text_line(a, &b);
+  lln_log_record(level, &b);
+  lln_buf_free(&b);
+}

@@ -1,0 +1,54 @@
+/* metrics: the process's counters, gauges and histograms, rendered in the
+ * Prometheus text exposition format. Label values come from the
+ * composition (node names, model ids) and small fixed sets (outcomes,
+ * statuses), never from request content, so series stay bounded. Safe to
+ * update from several threads. */
+#ifndef LLN_OBSERVE_METRICS_H
+#define LLN_OBSERVE_METRICS_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+typedef enum { LLN_COUNTER, LLN_GAUGE, LLN_HISTOGRAM } lln_metric_kind;
+
+typedef struct lln_metric {
+  const char *name;
+  const char *help;
+  lln_metric_kind kind;
+  const char *labels[4]; /* label names, NULL-terminated */
+} lln_metric;
+
+/* The families llmnet exports. */
+extern const lln_metric LLN_M_REQUESTS;          /* entry, status */
+extern const lln_metric LLN_M_REQUEST_SECONDS;   /* entry */
+extern const lln_metric LLN_M_UPSTREAM_CALLS;    /* node, model, outcome */
+extern const lln_metric LLN_M_UPSTREAM_SECONDS;  /* node */
+extern const lln_metric LLN_M_ROUTING;           /* from, to, decided */
+extern const lln_metric LLN_M_TOKENS;            /* node, model, direction */
+extern const lln_metric LLN_M_RETRIES;           /* node, model */
+extern const lln_metric LLN_M_FALLBACKS;         /* node, to */
+extern const lln_metric LLN_M_RATE_LIMIT_WAITS;  /* model */
+extern const lln_metric LLN_M_RATE_LIMIT_REFUSED; /* model */
+extern const lln_metric LLN_M_IN_FLIGHT;         /* (none) */
+extern const lln_metric LLN_M_CONNECTIONS;       /* (none) */
+extern const lln_metric LLN_M_RELOADS;           /* result */
+
+/* `values` holds one value per label name of the family, in order. */
+void lln_metric_add(const lln_metric *m, const char *const *values, double delta);
+void lln_metric_set(const lln_metric *m, const char *const *values, double value);
+void lln_metric_observe(const lln_metric *m, const char *const *values, double seconds);
+
+void lln_metrics_render(lln_buf *out);
+
+/* Per-node figures for the status page, from the upstream families. */
+typedef struct lln_node_stats {
+  double calls, errors, tokens;
+  double p50_seconds, p99_seconds; /* estimated from the histogram; -1 without data */
+} lln_node_stats;
+void lln_metrics_node_stats(const char *node, lln_node_stats *out);
+
+/* Forgets every series (tests). */
+void lln_metrics_reset(void);
+
+#endif
