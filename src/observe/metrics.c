@@ -12,7 +12,7 @@
 #define MAX_LABELS 4
 #define TABLE_SIZE 4096 /* series; label values come from the composition */
 
-static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 #define N_BUCKETS (sizeof buckets / sizeof buckets[0])
 
 const lln_metric LLN_M_REQUESTS = {"llmnet_requests_total", "Client requests answered, by entry node and HTTP status.",

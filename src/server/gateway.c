@@ -336,6 +336,64 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   }
 }
 
+static const char *role_of(const lln_node *n) {
+  return n->adapter == LLN_ADAPTER_OUTPUT ? "output"
+         : n->adapter == LLN_ADAPTER_WS   ? "ws"
+         : n->routes_only                 ? "router"
+                                          : "answers";
+}
+
+/* The pipeline's shape and live per-node figures, for the status page. */
+static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
+  const lln_config *cfg = &g->current->cfg;
+  cJSON *root = cJSON_CreateObject();
+  cJSON *pipe = cJSON_AddObjectToObject(root, "pipeline");
+  cJSON_AddStringToObject(pipe, "entry", cfg->entry->name);
+  cJSON *nodes = cJSON_AddArrayToObject(pipe, "nodes");
+  cJSON *live = cJSON_AddObjectToObject(root, "nodes");
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    const lln_node *n = &cfg->nodes[i];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "name", n->name);
+    cJSON_AddNumberToObject(j, "layer", n->layer);
+    cJSON_AddStringToObject(j, "role", role_of(n));
+    if (n->endpoint) {
+      cJSON_AddStringToObject(j, "model", n->endpoint->key);
+      cJSON_AddItemToObject(j, "model_ids", cJSON_CreateStringArray((const char *const *)n->model_ids,
+                                                                    (int)n->n_model_ids));
+    }
+    if (n->use_case)
+      cJSON_AddStringToObject(j, "use_case", n->use_case);
+    if (n->if_src)
+      cJSON_AddStringToObject(j, "if", n->if_src);
+    cJSON *targets = cJSON_AddArrayToObject(j, "targets");
+    for (size_t k = 0; k < n->n_targets; k++)
+      cJSON_AddItemToArray(targets, cJSON_CreateString(n->targets[k]->name));
+    cJSON_AddItemToArray(nodes, j);
+    lln_node_stats st;
+    lln_metrics_node_stats(n->name, &st);
+    cJSON *l = cJSON_AddObjectToObject(live, n->name);
+    cJSON_AddNumberToObject(l, "calls", st.calls);
+    cJSON_AddNumberToObject(l, "errors", st.errors);
+    cJSON_AddNumberToObject(l, "tokens", st.tokens);
+    if (st.p50_seconds >= 0) {
+      cJSON_AddNumberToObject(l, "p50_ms", st.p50_seconds * 1000.0);
+      cJSON_AddNumberToObject(l, "p99_ms", st.p99_seconds * 1000.0);
+    } else {
+      cJSON_AddNullToObject(l, "p50_ms");
+      cJSON_AddNullToObject(l, "p99_ms");
+    }
+  }
+  cJSON_AddNumberToObject(root, "in_flight", (double)g->in_flight);
+  cJSON_AddNumberToObject(root, "connections", (double)lln_http_server_connections(g->http));
+  char *json = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!json)
+    abort();
+  lln_http_respond(req, 200, "application/json", h->line, json, strlen(json));
+  cJSON_free(json);
+}
+
 static void models(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_buf b;
   lln_buf_init(&b);
@@ -387,9 +445,10 @@ static void handle(void *ctx, lln_http_request *req) {
   int is_options = strcmp(req->method, "OPTIONS") == 0;
   int health = path_is(req, "/health", NULL);
   int metrics = path_is(req, "/metrics", NULL);
+  int stats_json = path_is(req, "/v1/llmnet/stats", NULL);
   int chat = path_is(req, "/v1/chat/completions", "/chat/completions");
   int list = path_is(req, "/v1/models", "/models");
-  if (!health && !chat && !list && !metrics) {
+  if (!health && !chat && !list && !metrics && !stats_json) {
     char msg[400];
     snprintf(msg, sizeof msg, "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models, "
                               "GET /metrics and GET /health", req->path);
@@ -419,12 +478,16 @@ static void handle(void *ctx, lln_http_request *req) {
     lln_http_respond_error(req, 401, h.line, "missing or unknown API key; send Authorization: Bearer <key>");
     return;
   }
+  if ((metrics || stats_json) && !is_get) {
+    hdr_fixed(&h, "Allow: GET");
+    lln_http_respond_error(req, 405, h.line, "use GET here");
+    return;
+  }
+  if (stats_json) {
+    stats(g, req, &h);
+    return;
+  }
   if (metrics) {
-    if (!is_get) {
-      hdr_fixed(&h, "Allow: GET");
-      lln_http_respond_error(req, 405, h.line, "use GET for /metrics");
-      return;
-    }
     lln_metric_set(&LLN_M_CONNECTIONS, NULL, (double)lln_http_server_connections(g->http));
     lln_buf b;
     lln_buf_init(&b);
