@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps node-deps build test test-asan demo format format-check clean
+.PHONY: all deps node-deps build test test-asan demo bench format format-check clean
 
 all: build
 
@@ -34,6 +34,10 @@ test-asan: node-deps
 
 demo: build
 	@./scripts/demo.sh $(BUILD)/llmnet
+
+# llmnet vs the mock direct vs Portkey (bench/run.sh, docs/BENCHMARKS.md).
+bench: build
+	@./bench/run.sh
 
 format:
 	@clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c

@@ -12,6 +12,7 @@
  *   /late...       answered on a 0 ms timer without on_abort (the handler
  *                  keeps the request if the client leaves, answers into void)
  *   /error...      an OpenAI-shaped 400
+ *   /drop...       lln_http_abort: the connection is dropped unanswered
  *   anything else  a small 200 at once
  * Each input is one connection: the bytes are written in one to four pieces
  * cut at points derived from the input (the loop runs between pieces), the
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -155,6 +157,8 @@ static void handler(void *ctx, lln_http_request *req) {
     defer(req, 0, 1);
   } else if (starts(req->path, "/late")) {
     defer(req, 0, 0);
+  } else if (starts(req->path, "/drop")) {
+    lln_http_abort(req);
   } else if (starts(req->path, "/error")) {
     lln_http_respond_error(req, 400, NULL, "fuzz: bad request");
   } else {
@@ -214,7 +218,17 @@ static int client_connect(void) {
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   /* A loopback connect completes in the kernel's backlog: it does not wait
    * for the loop to accept. */
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+  int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+  /* libFuzzer's SIGALRM (its -timeout check) can interrupt connect, which
+   * then completes on its own: wait for it rather than call it a failure. */
+  while (rc != 0 && (errno == EINTR || errno == EINPROGRESS || errno == EALREADY)) {
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    poll(&pfd, 1, 100);
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    if (rc != 0 && errno == EISCONN)
+      rc = 0;
+  }
+  if (rc != 0) {
     perror("fuzz_http: connect");
     abort();
   }

@@ -50,7 +50,7 @@ for t in $targets; do
   cp -n "$root/fuzz/corpus/$t/"* "$corpus/" 2>/dev/null || true
   dict=""
   [ -f "$root/fuzz/dict/$t.dict" ] && dict="-dict=$root/fuzz/dict/$t.dict"
-  before=$(ls "$artifacts" | wc -l)
+  before=$(find "$artifacts" -type f | wc -l)
   log="$logs/fuzz.log"
   rc=0
   # -jobs/-workers write fuzz-N.log into the working directory: the logs dir.
@@ -59,16 +59,19 @@ for t in $targets; do
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
       UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
       "$build/fuzz/fuzz_$t" "$corpus" $dict -max_len="$(max_len "$t")" -max_total_time="$seconds" \
-      -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" >"$log" 2>&1) || rc=$?
-  after=$(ls "$artifacts" | wc -l)
-  all_logs=$(ls "$logs"/fuzz*.log)
+      -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" </dev/null >"$log" 2>&1) || rc=$?
+  after=$(find "$artifacts" -type f | wc -l)
+  # With -jobs each job logs to fuzz-N.log (and fuzz.log repeats them):
+  # runs add up, exec/s is the mean of the processes.
+  all_logs=$(ls "$logs"/fuzz-*.log 2>/dev/null || echo "$log")
   # shellcheck disable=SC2086
   runs=$(cat $all_logs | sed -n 's/^stat::number_of_executed_units: *//p' | awk '{s += $1} END {print s + 0}')
   # shellcheck disable=SC2086
-  speed=$(cat $all_logs | sed -n 's/^stat::average_exec_per_sec: *//p' | awk '{s += $1} END {print s + 0}')
+  speed=$(cat $all_logs | sed -n 's/^stat::average_exec_per_sec: *//p' |
+    awk '{s += $1; n++} END {printf "%d", n ? s / n : 0}')
   # shellcheck disable=SC2086
   cov=$(cat $all_logs | grep -o 'cov: [0-9]* ft: [0-9]*' | tail -n 1 || true)
-  units=$(ls "$corpus" | wc -l)
+  units=$(find "$corpus" -type f | wc -l)
   rss=$(stat_of peak_rss_mb "$log")
   if [ "$rc" -ne 0 ] || [ "$after" -gt "$before" ]; then
     failed=1

@@ -4,7 +4,7 @@
 set -eu
 
 packages="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libcjson-dev node-llhttp
-libcmocka-dev curl nodejs npm libclang-rt-14-dev clang graphviz libhiredis-dev redis-server"
+libcmocka-dev curl nodejs npm libclang-rt-14-dev clang graphviz libhiredis-dev redis-server chromium"
 
 missing=""
 for p in $packages; do

@@ -1,14 +1,18 @@
-/* main: the llmnet command line: run (the default), validate, mock. */
+/* main: the llmnet command line: run (the default), validate, graph, explain, mock. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "config/config.h"
 #include "config/describe.h"
+#include "observe/access_log.h"
+#include "config/graph.h"
 #include "mock/mock.h"
+#include "pipeline/explain.h"
 #include "server/gateway.h"
 #include "util/log.h"
 
@@ -19,6 +23,8 @@ static void usage(FILE *out) {
           "usage:\n"
           "  llmnet [run] CONFIG [options]   serve the composition in CONFIG\n"
           "  llmnet validate CONFIG          check CONFIG; list every problem (exit 0 ok, 1 errors)\n"
+          "  llmnet graph CONFIG             print the topology as a Mermaid, Graphviz or SVG picture\n"
+          "  llmnet explain CONFIG PROMPT    show, without calling any model, where PROMPT would go\n"
           "  llmnet mock [options]           an OpenAI-compatible upstream simulator (llmnet mock --help)\n"
           "  llmnet --help | --version\n"
           "\n"
@@ -29,8 +35,19 @@ static void usage(FILE *out) {
           "  --dry-run           print the resolved pipeline and exit\n"
           "  --watch             reload CONFIG when the file changes (SIGHUP always reloads)\n"
           "  --log-level LEVEL   debug, info, warn, error or off (default info)\n"
+          "  --log-format FMT    text (default) or json: one JSON object per log line\n"
+          "  --log-content       also log the user's message text (off by default)\n"
           "\n"
           "validate options:\n"
+          "  --env-file FILE     as for run\n"
+          "  --format FORMAT     text (default) or json (one object, for editors and CI)\n"
+          "\n"
+          "graph options:\n"
+          "  --format FORMAT     mermaid (default), dot, or svg (runs Graphviz's dot)\n"
+          "  --env-file FILE     as for run\n"
+          "\n"
+          "explain options:\n"
+          "  --header \"NAME: VALUE\"   a request header (for UseHeaderKeys variables); repeatable\n"
           "  --env-file FILE     as for run\n",
           LLN_VERSION);
 }
@@ -42,6 +59,8 @@ typedef struct cli {
   int port;
   int dry_run;
   int watch;
+  const char *format; /* validate: text or json */
+  const char *log_format; /* --log-format; else server.log-format */
 } cli;
 
 static int parse_port(const char *s, int *out) {
@@ -61,14 +80,21 @@ static int parse_options(int argc, char **argv, cli *c, int allow_run_options) {
                                        {"dry-run", no_argument, NULL, 'd'},
                                        {"watch", no_argument, NULL, 'w'},
                                        {"log-level", required_argument, NULL, 'l'},
+                                       {"log-format", required_argument, NULL, 'j'},
+                                       {"log-content", no_argument, NULL, 'c'},
+                                       {"format", required_argument, NULL, 'f'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   c->port = -1;
   optind = 1;
   int ch;
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    if (!allow_run_options && ch != 'e' && ch != 'h' && ch != 'l' && ch != '?') {
+    if (!allow_run_options && ch != 'e' && ch != 'h' && ch != 'l' && ch != 'f' && ch != '?') {
       fprintf(stderr, "llmnet validate: option %s applies to run only\n", argv[optind - 1]);
+      return 2;
+    }
+    if (allow_run_options && ch == 'f') {
+      fprintf(stderr, "llmnet: --format applies to validate and graph, not run\n");
       return 2;
     }
     switch (ch) {
@@ -82,6 +108,15 @@ static int parse_options(int argc, char **argv, cli *c, int allow_run_options) {
     case 'e': c->env_file = optarg; break;
     case 'd': c->dry_run = 1; break;
     case 'w': c->watch = 1; break;
+    case 'f': c->format = optarg; break;
+    case 'c': lln_access_log_content(1); break;
+    case 'j':
+      if (lln_log_set_format(optarg) != 0) {
+        fprintf(stderr, "llmnet: --log-format is text or json, not \"%s\"\n", optarg);
+        return 2;
+      }
+      c->log_format = optarg;
+      break;
     case 'l': {
       lln_log_level level;
       if (lln_log_parse_level(optarg, &level) != 0) {
@@ -112,18 +147,148 @@ static int cmd_validate(int argc, char **argv) {
   int rc = parse_options(argc, argv, &c, 0);
   if (rc)
     return rc;
+  int json = c.format && strcmp(c.format, "json") == 0;
+  if (c.format && !json && strcmp(c.format, "text") != 0) {
+    fprintf(stderr, "llmnet validate: --format is text or json, not \"%s\"\n", c.format);
+    return 2;
+  }
   lln_load_options lo = {.mode = LLN_LOAD_VALIDATE, .env_file = c.env_file};
   lln_config cfg;
   lln_diags d;
   lln_diags_init(&d, c.config);
   int ok = lln_config_load(&cfg, c.config, &lo, &d) == 0;
-  lln_diags_print(&d, stdout);
-  printf("%s: %s, %zu error%s, %zu warning%s\n", c.config, ok ? "valid" : "invalid", d.errors,
-         d.errors == 1 ? "" : "s", d.warnings, d.warnings == 1 ? "" : "s");
+  if (json) {
+    lln_diags_print_json(&d, ok, stdout);
+  } else {
+    lln_diags_print(&d, stdout);
+    printf("%s: %s, %zu error%s, %zu warning%s\n", c.config, ok ? "valid" : "invalid", d.errors,
+           d.errors == 1 ? "" : "s", d.warnings, d.warnings == 1 ? "" : "s");
+  }
   lln_diags_free(&d);
   if (ok)
     lln_config_free(&cfg);
   return ok ? 0 : 1;
+}
+
+/* Loads CONFIG for a command that only reads it (graph, explain): no secret
+ * or variable needs to be set. Diagnostics are printed only when it fails:
+ * `validate` is the place for warnings. */
+static int load_for_reading(const char *cmd, const char *path, const char *env_file, lln_config *cfg) {
+  lln_load_options lo = {.mode = LLN_LOAD_VALIDATE, .env_file = env_file};
+  lln_diags d;
+  lln_diags_init(&d, path);
+  int failed = lln_config_load(cfg, path, &lo, &d) != 0;
+  if (failed) {
+    lln_diags_print(&d, stderr);
+    fprintf(stderr, "llmnet %s: %s has errors (llmnet validate %s lists them)\n", cmd, path, path);
+  }
+  lln_diags_free(&d);
+  return failed ? 1 : 0;
+}
+
+static int cmd_graph(int argc, char **argv) {
+  static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                       {"env-file", required_argument, NULL, 'e'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *format = "mermaid", *env_file = NULL;
+  optind = 1;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'f': format = optarg; break;
+    case 'e': env_file = optarg; break;
+    case 'h': usage(stdout); exit(0);
+    default: fprintf(stderr, "llmnet: try llmnet --help\n"); return 2;
+    }
+  }
+  int svg = strcmp(format, "svg") == 0;
+  if (!svg && strcmp(format, "mermaid") != 0 && strcmp(format, "dot") != 0) {
+    fprintf(stderr, "llmnet graph: --format is mermaid, dot or svg, not \"%s\"\n", format);
+    return 2;
+  }
+  if (argc - optind != 1) {
+    fprintf(stderr,
+            "llmnet graph: usage: llmnet graph CONFIG [--format mermaid|dot|svg] [--env-file FILE]\n");
+    return 2;
+  }
+  lln_config cfg;
+  if (load_for_reading("graph", argv[optind], env_file, &cfg) != 0)
+    return 1;
+  lln_buf out;
+  lln_buf_init(&out);
+  lln_graph_write(&cfg, strcmp(format, "mermaid") == 0 ? LLN_GRAPH_MERMAID : LLN_GRAPH_DOT, &out);
+  lln_config_free(&cfg);
+  int rc = 0;
+  if (svg) {
+    char err[512];
+    fflush(stdout);
+    if (lln_graph_svg(out.data, "dot", STDOUT_FILENO, err, sizeof err) != 0) {
+      fprintf(stderr, "llmnet graph: %s\n", err);
+      rc = 1;
+    }
+  } else {
+    fwrite(out.data, 1, out.len, stdout);
+  }
+  lln_buf_free(&out);
+  return rc;
+}
+
+static int cmd_explain(int argc, char **argv) {
+  static const struct option opts[] = {{"header", required_argument, NULL, 'H'},
+                                       {"env-file", required_argument, NULL, 'e'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *env_file = NULL;
+  const char **headers = calloc((size_t)argc + 1, sizeof *headers);
+  if (!headers)
+    abort();
+  size_t n_headers = 0;
+  optind = 1;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "hH:", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'H': headers[n_headers++] = optarg; break;
+    case 'e': env_file = optarg; break;
+    case 'h':
+      free(headers);
+      usage(stdout);
+      exit(0);
+    default:
+      free(headers);
+      fprintf(stderr, "llmnet: try llmnet --help\n");
+      return 2;
+    }
+  }
+  if (argc - optind != 2) {
+    free(headers);
+    fprintf(stderr, "llmnet explain: usage: llmnet explain CONFIG \"PROMPT\" [--header \"NAME: VALUE\"]... "
+                    "[--env-file FILE]\n");
+    return 2;
+  }
+  lln_config cfg;
+  if (load_for_reading("explain", argv[optind], env_file, &cfg) != 0) {
+    free(headers);
+    return 1;
+  }
+  lln_explain_request req = {.prompt = argv[optind + 1], .headers = headers, .n_headers = n_headers};
+  lln_explain e;
+  char err[512];
+  int rc = 0;
+  if (lln_explain_init(&e, &cfg, &req, err, sizeof err) != 0) {
+    fprintf(stderr, "llmnet explain: %s\n", err);
+    rc = 2;
+  } else {
+    lln_buf out;
+    lln_buf_init(&out);
+    lln_explain_write(&e, &out);
+    fwrite(out.data, 1, out.len, stdout);
+    lln_buf_free(&out);
+    lln_explain_free(&e);
+  }
+  lln_config_free(&cfg);
+  free(headers);
+  return rc;
 }
 
 typedef struct running {
@@ -284,6 +449,8 @@ static int cmd_run(int argc, char **argv) {
   lln_diags d;
   lln_diags_init(&d, c.config);
   int failed = lln_config_load(&cfg, c.config, &lo, &d) != 0;
+  if (!failed && !c.log_format && cfg.server.log_format)
+    lln_log_set_format(cfg.server.log_format);
   lln_diags_print(&d, stderr);
   lln_diags_free(&d);
   if (failed) {
@@ -321,6 +488,10 @@ int main(int argc, char **argv) {
     return lln_mock_main(argc - 1, argv + 1);
   if (strcmp(cmd, "validate") == 0)
     return cmd_validate(argc - 1, argv + 1);
+  if (strcmp(cmd, "graph") == 0)
+    return cmd_graph(argc - 1, argv + 1);
+  if (strcmp(cmd, "explain") == 0)
+    return cmd_explain(argc - 1, argv + 1);
   if (strcmp(cmd, "run") == 0)
     return cmd_run(argc - 1, argv + 1);
   return cmd_run(argc, argv);

@@ -542,6 +542,11 @@ static void load_server(lln_loader *L, const cJSON *server) {
     }
   }
   load_cors(L, cJSON_GetObjectItemCaseSensitive(server, "cors"));
+  const char *log_format = lln_loader_string(L, server, "log-format", "/server");
+  if (log_format && strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0)
+    lln_loader_report(L, LLN_DIAG_ERROR, "/server/log-format", "\"log-format\" is \"text\" or \"json\"");
+  else if (log_format)
+    s->log_format = xstrdup(log_format);
   const cJSON *keys = cJSON_GetObjectItemCaseSensitive(server, "api-keys");
   if (keys) {
     if (!cJSON_IsArray(keys)) {
@@ -675,6 +680,7 @@ void lln_config_free(lln_config *cfg) {
   free(cfg->secrets);
   free_strv(cfg->server.api_keys, cfg->server.n_api_keys);
   free_strv(cfg->server.cors_origins, cfg->server.n_cors_origins);
+  free(cfg->server.log_format);
   free(cfg->path);
   memset(cfg, 0, sizeof *cfg);
 }

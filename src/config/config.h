@@ -74,6 +74,7 @@ typedef struct lln_server_settings {
   long request_timeout_ms;
   long shutdown_grace_ms; /* how long a drain waits for requests in flight */
   int max_hops;
+  char *log_format;    /* "text" or "json"; NULL = text (the CLI wins) */
   char **cors_origins; /* NULL = no CORS headers; "*" = any origin */
   size_t n_cors_origins;
 } lln_server_settings;

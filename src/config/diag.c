@@ -2,6 +2,7 @@
  * than stopping at the first. */
 #include "config/diag.h"
 
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,10 @@ void lln_diags_add(lln_diags *d, lln_diag_severity sev, int line, int col, const
     d->warnings++;
 }
 
+static const char *const severity_names[] = {"error", "warning", "note"};
+
 void lln_diags_print(const lln_diags *d, FILE *out) {
-  static const char *const names[] = {"error", "warning", "note"};
+  const char *const *names = severity_names;
   for (size_t i = 0; i < d->count; i++) {
     const lln_diag *g = &d->items[i];
     if (g->line > 0)
@@ -50,4 +53,33 @@ void lln_diags_print(const lln_diags *d, FILE *out) {
     else
       fprintf(out, "%s: %s: %s\n", d->file, names[g->severity], g->message);
   }
+}
+
+void lln_diags_print_json(const lln_diags *d, int valid, FILE *out) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "file", d->file);
+  cJSON_AddBoolToObject(root, "valid", valid);
+  cJSON_AddNumberToObject(root, "errors", (double)d->errors);
+  cJSON_AddNumberToObject(root, "warnings", (double)d->warnings);
+  cJSON *list = cJSON_AddArrayToObject(root, "diagnostics");
+  for (size_t i = 0; i < d->count; i++) {
+    const lln_diag *g = &d->items[i];
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "severity", severity_names[g->severity]);
+    if (g->line > 0) {
+      cJSON_AddNumberToObject(item, "line", g->line);
+      cJSON_AddNumberToObject(item, "column", g->col);
+    } else {
+      cJSON_AddNullToObject(item, "line");
+      cJSON_AddNullToObject(item, "column");
+    }
+    cJSON_AddStringToObject(item, "message", g->message);
+    cJSON_AddItemToArray(list, item);
+  }
+  char *json = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!json)
+    abort();
+  fprintf(out, "%s\n", json);
+  free(json);
 }

@@ -26,5 +26,9 @@ void lln_diags_free(lln_diags *d);
 void lln_diags_add(lln_diags *d, lln_diag_severity sev, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void lln_diags_print(const lln_diags *d, FILE *out);
+/* Prints one JSON object for editors and CI: {"file", "valid", "errors",
+ * "warnings", "diagnostics": [{"severity", "line", "column", "message"}]},
+ * line and column null when the problem has no place in the file. */
+void lln_diags_print_json(const lln_diags *d, int valid, FILE *out);
 
 #endif

@@ -40,6 +40,7 @@ typedef struct mock_stats {
   unsigned long resets;   /* connections dropped by a "reset" rule */
   unsigned long pending;  /* answers not ended yet */
   unsigned long streams_started, streams_completed, streams_aborted, streams_cut;
+  unsigned long statuses[600]; /* chat answers by the status they started with */
 } mock_stats;
 
 /* The whole state of the mock process, owned by lln_mock_main's frame. */
@@ -75,11 +76,11 @@ typedef struct answer {
   lln_http_request *req; /* NULL once answered or aborted */
   lln_mock_completion c;
   int status;
-  const char **headers; /* NULL-terminated "Name: value" lines */
-  const char *raw;      /* body sent verbatim */
+  const char **headers;     /* NULL-terminated "Name: value" lines */
+  const char *raw;          /* body sent verbatim */
   const char *content_type; /* of the raw body */
-  const char *error;    /* message of an OpenAI error body */
-  const char *text;     /* content or tool arguments, cut into stream pieces */
+  const char *error;        /* message of an OpenAI error body */
+  const char *text;         /* content or tool arguments, cut into stream pieces */
   size_t text_len, pos;
   int stream;
   int include_usage;
@@ -166,6 +167,8 @@ static int send_buf(answer *a, lln_buf *b) {
 /* A whole (non-streamed) body, or its first reset_after bytes in a chunked
  * body that never ends. */
 static void send_whole(answer *a, const char *content_type, const char *body, size_t len) {
+  if (a->is_chat)
+    a->m->stats.statuses[a->status]++;
   if (a->reset_after >= 0) {
     lln_http_stream_begin(a->req, a->status, content_type, a->headers);
     size_t n = len < (size_t)a->reset_after ? len : (size_t)a->reset_after;
@@ -268,8 +271,10 @@ static void answer_start(answer *a) {
   }
   lln_http_stream_begin(req, a->status, "text/event-stream", a->headers);
   a->in_stream = 1;
-  if (a->is_chat)
+  if (a->is_chat) {
     a->m->stats.streams_started++;
+    a->m->stats.statuses[a->status]++;
+  }
   watch_client(a);
   /* Real upstreams (OpenRouter) send SSE comments; clients must skip them. */
   lln_buf b;
@@ -390,6 +395,7 @@ static void handle_chat(mock *m, lln_http_request *req) {
   int ok = body && lln_mock_chat_read(&chat, body, req->arena, &why) == 0;
   cJSON_Delete(body);
   if (!ok) {
+    m->stats.statuses[400]++;
     lln_http_respond_error(req, 400, NULL, why);
     return;
   }
@@ -456,9 +462,17 @@ static void handle_stats(mock *m, lln_http_request *req) {
   lln_buf_init(&b);
   lln_buf_printf(&b,
                  "{\"requests\":%lu,\"answered\":%lu,\"aborted\":%lu,\"resets\":%lu,\"pending\":%lu,"
-                 "\"streams\":{\"started\":%lu,\"completed\":%lu,\"aborted\":%lu,\"cut\":%lu}}",
+                 "\"streams\":{\"started\":%lu,\"completed\":%lu,\"aborted\":%lu,\"cut\":%lu},\"status\":{",
                  s->requests, s->answered, s->aborted, s->resets, s->pending, s->streams_started,
                  s->streams_completed, s->streams_aborted, s->streams_cut);
+  const char *sep = "";
+  for (int st = 100; st < 600; st++) {
+    if (s->statuses[st]) {
+      lln_buf_printf(&b, "%s\"%d\":%lu", sep, st, s->statuses[st]);
+      sep = ",";
+    }
+  }
+  lln_buf_puts(&b, "}}");
   lln_http_respond(req, 200, "application/json", NULL, b.data, b.len);
   lln_buf_free(&b);
 }
@@ -535,8 +549,8 @@ static void usage(FILE *out) {
         "\n"
         "Endpoints: POST .../chat/completions, GET .../models, GET /health,\n"
         "GET and DELETE /mock/requests (the chat requests received so far),\n"
-        "GET and DELETE /mock/stats (counts of answers: ended, aborted by the client,\n"
-        "reset by a rule; streams started, completed, aborted, cut).\n",
+        "GET and DELETE /mock/stats (counts of chat answers: ended, aborted by the\n"
+        "client, reset by a rule, by status; streams started, completed, aborted, cut).\n",
         out);
 }
 

@@ -15,10 +15,9 @@
 #include "util/buf.h"
 
 static const char *const TOP_KEYS[] = {"rules", NULL};
-static const char *const RULE_KEYS[] = {"when",      "route", "reply",    "status", "retry-after",
-                                        "headers",   "error", "delay-ms", "raw",    "content-type",
-                                        "tool-call", "reset", "cut-after", "times", "every",
-                                        NULL};
+static const char *const RULE_KEYS[] = {
+    "when", "route",        "reply",     "status", "retry-after", "headers", "error", "delay-ms",
+    "raw",  "content-type", "tool-call", "reset",  "cut-after",   "times",   "every", NULL};
 static const char *const WHEN_KEYS[] = {"model", "contains", "matches", "router", "header", NULL};
 static const char *const TOOL_KEYS[] = {"name", "arguments", NULL};
 
@@ -351,8 +350,9 @@ static int parse_rule(loader *ld, lln_mock_rule *r, const cJSON *obj, const char
         if (rc == 0)
           r->reset = 1;
       } else {
-        rc = fail_at(ld, p.data, "\"reset\" is true (drop the connection without answering) or a number of "
-                                 "response body bytes to send first");
+        rc = fail_at(ld, p.data,
+                     "\"reset\" is true (drop the connection without answering) or a number of "
+                     "response body bytes to send first");
       }
     } else if (strcmp(k, "tool-call") == 0) {
       rc = parse_tool_call(ld, r, it, p.data);

@@ -9,15 +9,16 @@
  *             "delay-ms", "raw", "content-type", "tool-call": {"name", "arguments"},
  *             "reset", "cut-after", "times", "every"}]}
  * Comments are allowed. A matched rule answers with, in this order of
- * precedence: "raw" (verbatim, with "status" or 200); an OpenAI error when
- * "status" >= 400 ("error" alone means 500); the "tool-call"; for routing
- * prompts "route", else "reply"; else the default reply. "headers" and
- * "retry-after" go on every answer of the rule, "delay-ms" adds to
- * --latency. "content-type" replaces application/json on a "raw" body (a
- * raw "text/event-stream" scripts a malformed stream). "reset": true drops
- * the connection without any response (after "delay-ms"); "reset": N sends
- * the head and the first N bytes of the response body (chunked, so the
- * client knows it is incomplete), then drops the connection. Two conditions are implied: a rule with "route" only matches
+ * precedence: "reset" (below); "raw" (verbatim, with "status" or 200); an
+ * OpenAI error when "status" >= 400 ("error" alone means 500); the
+ * "tool-call"; for routing prompts "route", else "reply"; else the default
+ * reply. "headers" and "retry-after" go on every answer of the rule,
+ * "delay-ms" adds to --latency. "content-type" replaces application/json
+ * on a "raw" body (a raw "text/event-stream" scripts a malformed stream).
+ * "reset": true drops the connection without any response (after the
+ * delay); "reset": N sends the head and the first N bytes of the response
+ * body (chunked, so the client knows it is incomplete), then drops the
+ * connection. Two conditions are implied: a rule with "route" only matches
  * routing prompts ("router": false beside it is an error), and a rule with
  * "tool-call" only matches requests offering tools; so neither spends its
  * times/every on requests it cannot answer.
@@ -56,7 +57,7 @@ typedef struct lln_mock_rule {
   size_t header_count;
   char *error; /* message of the OpenAI error body (status >= 400) */
   long delay_ms;
-  char *raw; /* body sent verbatim, or NULL */
+  char *raw;          /* body sent verbatim, or NULL */
   char *content_type; /* of the raw body; NULL = application/json */
   int reset;          /* drop the connection instead of finishing the answer */
   long reset_after;   /* body bytes sent before the drop; -1 = none at all */

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "pipeline/decide.h"
 #include "pipeline/router.h"
 #include "pipeline/run_state.h"
 #include "observe/metrics.h"
@@ -157,60 +158,25 @@ cJSON *lln_run_extension(const lln_run *r) {
 
 /* ---- variables ---- */
 
-static const char *lookup_var(void *ctx, const char *name, size_t len) {
-  lln_run *r = ctx;
-#define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
-  if (IS("INITIAL_INPUT"))
-    return r->initial_input;
-  if (IS("CURRENT_INPUT") || IS("INPUT"))
-    return r->output ? r->output : r->input;
-  if (IS("OUTPUT"))
-    return r->output;
-  if (IS("NODE"))
-    return r->eval_node;
-  if (IS("PREV_NODE"))
-    return r->node ? r->node->name : NULL;
-  if (IS("PREV_LAYER"))
-    return r->prev_layer_str;
-  if (IS("CURRENT_LAYER"))
-    return r->layer_str;
-  if (IS("HOP_COUNT"))
-    return r->hop_str;
-  if (IS("TIMESTAMP"))
-    return r->ts_str;
-  if (IS("REQUEST_ID"))
-    return r->request_id;
-  if (IS("ROUTE_DECISION"))
-    return r->route_decision;
-  if (IS("INPUT_LENGTH"))
-    return r->len_str;
-  if (IS("WORD_COUNT"))
-    return r->wc_str;
-#undef IS
-  for (size_t i = 0; i < r->n_header_vars; i++) {
-    if (strlen(r->header_vars[i].name) == len && memcmp(r->header_vars[i].name, name, len) == 0)
-      return r->header_vars[i].value;
-  }
-  return NULL;
-}
-
-static const char *lookup_template_var(void *ctx, const char *name) { return lookup_var(ctx, name, strlen(name)); }
-
-/* Formats the numeric variables for deciding where to go from `from`
- * to `target` (NODE and CURRENT_LAYER describe the target). */
-static void set_eval_context(lln_run *r, const lln_node *target) {
-  const char *in = r->output ? r->output : r->input;
-  snprintf(r->hop_str, sizeof r->hop_str, "%d", r->hops);
-  snprintf(r->layer_str, sizeof r->layer_str, "%d", target ? target->layer : -1);
-  snprintf(r->prev_layer_str, sizeof r->prev_layer_str, "%d", r->node ? r->node->layer : -1);
-  snprintf(r->ts_str, sizeof r->ts_str, "%ld", (long)time(NULL));
-  snprintf(r->len_str, sizeof r->len_str, "%zu", lln_utf8_length(in));
-  snprintf(r->wc_str, sizeof r->wc_str, "%zu", lln_word_count(in));
-  r->eval_node = target ? target->name : NULL;
+/* The variables as of now: the run's fields, lent to the shared
+ * computation that `llmnet explain` uses too. */
+static lln_vars *run_vars(lln_run *r) {
+  lln_vars *v = &r->vars;
+  v->initial_input = r->initial_input;
+  v->input = r->input;
+  v->output = r->output;
+  v->request_id = r->request_id;
+  v->route_decision = r->route_decision;
+  v->node = r->node;
+  v->hops = r->hops;
+  v->headers = r->header_vars;
+  v->n_headers = r->n_header_vars;
+  return v;
 }
 
 /* Replaces {{NAME}} with the variable's value; unknown names stay. */
 static void render_template(lln_run *r, const char *tpl, lln_buf *out) {
+  lln_vars_set_target(run_vars(r), r->node, time(NULL));
   const char *p = tpl;
   while (*p) {
     const char *open = strstr(p, "{{");
@@ -231,7 +197,7 @@ static void render_template(lln_run *r, const char *tpl, lln_buf *out) {
     if (n < sizeof key) {
       memcpy(key, name, n);
       key[n] = '\0';
-      value = lookup_template_var(r, key);
+      value = lln_vars_get(run_vars(r), key);
     }
     if (value)
       lln_buf_puts(out, value);
@@ -281,16 +247,6 @@ static const char *current_model_id(const lln_run *r) { return r->call_node->mod
 
 static void on_call_done(void *ud, const lln_upstream_response *resp);
 
-/* The answer of a node that can only end the pipeline is the response:
- * when the client streams, this call streams too. */
-static int ends_pipeline(const lln_node *n) {
-  for (size_t i = 0; i < n->n_targets; i++) {
-    if (n->targets[i]->adapter != LLN_ADAPTER_OUTPUT)
-      return 0;
-  }
-  return 1;
-}
-
 static void call_failed(lln_run *r, int status, const char *why, int retryable, long hint_ms,
                         const char *retry_after);
 
@@ -315,7 +271,9 @@ static void start_call(lln_run *r) {
   cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
   cJSON_SetValuestring(model, current_model_id(r));
   r->streaming_call = 0;
-  if (r->sink && r->kind == CALL_ANSWER && ends_pipeline(r->call_node))
+  /* the answer of a node that can only end the pipeline is the response:
+   * when the client streams, this call streams too */
+  if (r->sink && r->kind == CALL_ANSWER && lln_decide_ends_pipeline(r->call_node))
     lln_stream_prepare_call(r, body, &req);
   char *json = cJSON_PrintUnformatted(body);
   cJSON_Delete(body);
@@ -365,7 +323,11 @@ static int describe_failure(lln_run *r, const lln_upstream_response *resp, lln_b
   lln_buf_printf(why, "node \"%s\" (model \"%s\" at %s): ", r->call_node->name, model_id, ep->key);
   switch (resp->result) {
   case LLN_UP_TIMEOUT:
-    lln_buf_printf(why, "the upstream did not answer within %.3g s", (double)ep->timeout_ms / 1000.0);
+    if (resp->error && strstr(resp->error, "first-byte"))
+      lln_buf_printf(why, "the upstream sent no response within its first-byte-timeout (%.3g s)",
+                     (double)ep->first_byte_timeout_ms / 1000.0);
+    else
+      lln_buf_printf(why, "the upstream did not answer within %.3g s", (double)ep->timeout_ms / 1000.0);
     return 504;
   case LLN_UP_CONNECT:
     lln_buf_printf(why, "cannot connect to the upstream: %s", resp->error ? resp->error : "connection failed");
@@ -406,13 +368,7 @@ static cJSON *parse_completion(const lln_upstream_response *resp, const cJSON **
   return json;
 }
 
-static const lln_node *default_target(lln_run *r) {
-  for (size_t i = 0; i < r->n_cands; i++) {
-    if (r->cands[i]->is_default)
-      return r->cands[i];
-  }
-  return r->cands[0];
-}
+static const lln_node *default_target(const lln_run *r) { return lln_decide_default(r->cands, r->n_cands); }
 
 /* `how`: single (the only target), condition (conditions left one of
  * several), router (the router model chose) or default (routing failed). */
@@ -648,8 +604,8 @@ static void ask_model(lln_run *r, const lln_node *n) {
 }
 
 static void ask_router(lln_run *r, const lln_node *from) {
-  const lln_node *router = r->cfg->router;
-  if (!router || !router->endpoint) {
+  const lln_node *router = lln_decide_router(r->cfg);
+  if (!router) {
     const lln_node *t = default_target(r);
     LLN_WARN("request %s: several candidates after \"%s\" but no router model; using \"%s\"", r->request_id,
              from->name, t->name);
@@ -700,25 +656,21 @@ static void choose_next(lln_run *r, const lln_node *from) {
   if (!r->cands)
     abort();
   r->n_cands = 0;
+  lln_vars *v = run_vars(r);
+  time_t now = time(NULL);
   for (size_t i = 0; i < from->n_targets; i++) {
-    const lln_node *t = from->targets[i];
-    set_eval_context(r, t);
-    if (!t->cond || lln_cond_eval(t->cond, lookup_var, r))
-      r->cands[r->n_cands++] = t;
+    if (lln_decide_target_holds(v, from->targets[i], now, lln_vars_lookup, v))
+      r->cands[r->n_cands++] = from->targets[i];
   }
-  if (r->n_cands == 0) {
-    if (!r->output && from->routes_only) {
-      /* Every condition said no: the entry answers the request itself. */
-      LLN_DEBUG("request %s: no candidate after \"%s\"; it answers itself", r->request_id, from->name);
-      ask_model(r, from);
-      return;
-    }
-    succeed(r);
+  switch (lln_decide_next(from, r->n_cands, r->output != NULL)) {
+  case LLN_NEXT_ANSWER_ITSELF:
+    /* every condition said no: the entry answers the request itself */
+    LLN_DEBUG("request %s: no candidate after \"%s\"; it answers itself", r->request_id, from->name);
+    ask_model(r, from);
     return;
-  }
-  if (r->n_cands == 1) {
-    go_to(r, r->cands[0], from->n_targets == 1 ? "single" : "condition");
-    return;
+  case LLN_NEXT_RESPOND: succeed(r); return;
+  case LLN_NEXT_GO: go_to(r, r->cands[0], from->n_targets == 1 ? "single" : "condition"); return;
+  case LLN_NEXT_ROUTE: break;
   }
   ask_router(r, from);
 }
@@ -740,15 +692,11 @@ static void enter(lln_run *r, const lln_node *n) {
   if (r->route.len)
     lln_buf_putc(&r->route, '>');
   lln_buf_puts(&r->route, n->name);
-  if (n->adapter == LLN_ADAPTER_OUTPUT) {
-    succeed(r);
-    return;
+  switch (lln_decide_enter(n)) {
+  case LLN_ENTER_RESPOND: succeed(r); return;
+  case LLN_ENTER_ROUTE: choose_next(r, n); return;
+  case LLN_ENTER_ANSWER: ask_model(r, n); return;
   }
-  if (n->routes_only) {
-    choose_next(r, n);
-    return;
-  }
-  ask_model(r, n);
 }
 
 /* ---- start ---- */
@@ -791,24 +739,6 @@ static void on_deadline(uv_timer_t *t) {
        (double)r->cfg->server.request_timeout_ms / 1000.0, r->node ? r->node->name : "?");
 }
 
-static void collect_header_vars(lln_run *r, lln_run_header header, void *ctx) {
-  size_t total = 0;
-  for (size_t i = 0; i < r->cfg->n_nodes; i++)
-    total += r->cfg->nodes[i].n_header_keys;
-  if (!total || !header)
-    return;
-  r->header_vars = calloc(total, sizeof *r->header_vars);
-  if (!r->header_vars)
-    abort();
-  for (size_t i = 0; i < r->cfg->n_nodes; i++) {
-    const lln_node *n = &r->cfg->nodes[i];
-    for (size_t k = 0; k < n->n_header_keys; k++) {
-      const char *v = header(ctx, n->header_keys[k]);
-      if (v)
-        r->header_vars[r->n_header_vars++] = (header_var){n->header_keys[k], v};
-    }
-  }
-}
 
 lln_run *lln_run_start(const lln_run_params *p) {
   lln_run *r = calloc(1, sizeof *r);
@@ -840,7 +770,8 @@ lln_run *lln_run_start(const lln_run_params *p) {
   lln_last_user_text(r->messages, &in);
   r->initial_input = lln_buf_steal(&in);
   r->input = xstrdup(r->initial_input);
-  collect_header_vars(r, p->header, p->header_ctx);
+  if (p->header)
+    r->n_header_vars = lln_vars_collect_headers(r->cfg, p->header, p->header_ctx, &r->header_vars);
 
   uv_timer_init(r->loop, &r->deadline);
   r->deadline.data = r;

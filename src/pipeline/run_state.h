@@ -6,16 +6,12 @@
 #include <time.h>
 
 #include "pipeline/run.h"
+#include "pipeline/vars.h"
 #include "upstream/breaker.h"
 #include "upstream/sse.h"
 #include "util/buf.h"
 
 typedef enum { CALL_ROUTE, CALL_ANSWER } call_kind;
-
-typedef struct header_var {
-  const char *name;
-  const char *value;
-} header_var;
 
 struct lln_run {
   const lln_run_stream_sink *sink;
@@ -37,7 +33,7 @@ struct lln_run {
   cJSON *trace;
   long usage[3]; /* prompt, completion, total */
   int have_usage;
-  header_var *header_vars;
+  lln_var_header *header_vars;
   size_t n_header_vars;
 
   /* the call in flight */
@@ -57,9 +53,7 @@ struct lln_run {
   lln_buf call_body;
   char **call_headers;
 
-  /* condition context, formatted once per evaluation */
-  char hop_str[16], layer_str[16], prev_layer_str[16], ts_str[24], len_str[24], wc_str[24];
-  const char *eval_node;
+  lln_vars vars; /* what conditions and templates see; see run_vars() */
 
   /* the final hop as an event stream (stream.c) */
   int streaming_call; /* the call in flight relays its events */

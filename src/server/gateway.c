@@ -11,6 +11,7 @@
 
 #include "observe/access_log.h"
 #include "observe/metrics.h"
+#include "observe/status_page.h"
 #include "pipeline/run.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -443,12 +444,13 @@ static void handle(void *ctx, lln_http_request *req) {
   add_cors(g, req, &h);
   int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
   int is_options = strcmp(req->method, "OPTIONS") == 0;
+  int root = path_is(req, "/", NULL);
   int health = path_is(req, "/health", NULL);
   int metrics = path_is(req, "/metrics", NULL);
   int stats_json = path_is(req, "/v1/llmnet/stats", NULL);
   int chat = path_is(req, "/v1/chat/completions", "/chat/completions");
   int list = path_is(req, "/v1/models", "/models");
-  if (!health && !chat && !list && !metrics && !stats_json) {
+  if (!root && !health && !chat && !list && !metrics && !stats_json) {
     char msg[400];
     snprintf(msg, sizeof msg, "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models, "
                               "GET /metrics and GET /health", req->path);
@@ -462,6 +464,17 @@ static void handle(void *ctx, lln_http_request *req) {
     hdr_add(&h, "Access-Control-Allow-Headers: %.400s", asked ? asked : "authorization, content-type");
     hdr_fixed(&h, "Access-Control-Max-Age: 600");
     lln_http_respond(req, 204, NULL, h.line, "", 0);
+    return;
+  }
+  if (root) {
+    if (!is_get) {
+      hdr_fixed(&h, "Allow: GET");
+      lln_http_respond_error(req, 405, h.line, "use GET for /");
+    } else {
+      size_t len;
+      const char *page = lln_status_page(&len);
+      lln_http_respond(req, 200, "text/html; charset=utf-8", h.line, page, len);
+    }
     return;
   }
   if (health) {

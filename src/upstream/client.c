@@ -53,7 +53,7 @@ struct lln_upstream_call {
   char *retry_after;
   char *rate_limit_reset;
   long status; /* of the latest status line seen */
-  uint64_t first_byte_deadline; /* uv_hrtime ns; 0 = none */
+  uv_timer_t *first_byte; /* fires when no status line came in time; NULL = none */
   int (*on_data)(void *ud, const char *data, size_t len);
   void (*on_done)(void *ud, const lln_upstream_response *resp);
   void *ud;
@@ -124,7 +124,13 @@ static void call_unlink(lln_upstream_call *c) {
   c->prev = c->next = NULL;
 }
 
+static void free_handle(uv_handle_t *h) { free(h); }
+
 static void call_free(lln_upstream_call *c) {
+  if (c->first_byte) {
+    uv_timer_stop(c->first_byte);
+    uv_close((uv_handle_t *)c->first_byte, free_handle);
+  }
   curl_easy_cleanup(c->easy);
   curl_slist_free_all(c->headers);
   free(c->body);
@@ -172,7 +178,7 @@ static void call_finish(lln_upstream_call *c, CURLcode code) {
   r.rate_limit_reset = c->rate_limit_reset;
   if (c->no_first_byte) {
     r.result = LLN_UP_TIMEOUT;
-    r.error = "no response from the upstream within its first-byte timeout";
+    r.error = "no response within its first-byte-timeout";
   } else if (c->too_large)
     r.error = "upstream response body exceeds 64 MiB";
   else if (code != CURLE_OK)
@@ -364,16 +370,14 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* Fails a call whose status line has not arrived by its first-byte
- * deadline; curl calls this about once a second while a transfer waits. */
-static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
-  lln_upstream_call *c = ud;
-  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-  if (c->first_byte_deadline && c->status == 0 && uv_hrtime() > c->first_byte_deadline) {
-    c->no_first_byte = 1;
-    return 1;
-  }
-  return 0;
+/* No status line by the first-byte deadline: the call ends as a timeout.
+ * Timers run outside curl, so the transfer can be finished right here. */
+static void on_first_byte_timeout(uv_timer_t *t) {
+  lln_upstream_call *c = t->data;
+  if (c->status != 0 || c->finished || c->cancelled)
+    return;
+  c->no_first_byte = 1;
+  call_finish(c, CURLE_OPERATION_TIMEDOUT);
 }
 
 static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
@@ -527,10 +531,12 @@ static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
   if (req->timeout_ms > 0)
     SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
   if (req->first_byte_timeout_ms > 0) {
-    c->first_byte_deadline = uv_hrtime() + (uint64_t)req->first_byte_timeout_ms * 1000000ULL;
-    SET(CURLOPT_NOPROGRESS, 0L);
-    SET(CURLOPT_XFERINFOFUNCTION, progress_cb);
-    SET(CURLOPT_XFERINFODATA, c);
+    c->first_byte = malloc(sizeof *c->first_byte);
+    if (!c->first_byte)
+      abort();
+    uv_timer_init(c->u->loop, c->first_byte);
+    c->first_byte->data = c;
+    uv_timer_start(c->first_byte, on_first_byte_timeout, (uint64_t)req->first_byte_timeout_ms, 0);
   }
   if (req->connect_timeout_ms > 0)
     SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);

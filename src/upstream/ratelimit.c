@@ -178,7 +178,8 @@ static int64_t unix_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int lln_ratelimit_create(lln_ratelimit **out, uv_loop_t *loop, const char *store, char *err, size_t err_size) {
+int lln_ratelimit_create(lln_ratelimit **out, uv_loop_t *loop, const char *store, char *err,
+                         size_t err_size) {
   *out = NULL;
   lln_ratelimit *rl = calloc(1, sizeof *rl);
   if (!rl) {
@@ -216,8 +217,8 @@ void lln_ratelimit_close(lln_ratelimit *rl) {
   free(rl);
 }
 
-lln_ratelimit_take *lln_ratelimit_acquire(lln_ratelimit *rl, const char *key, int rpm, int rpd, lln_ratelimit_cb cb,
-                                          void *ud) {
+lln_ratelimit_take *lln_ratelimit_acquire(lln_ratelimit *rl, const char *key, int rpm, int rpd,
+                                          lln_ratelimit_cb cb, void *ud) {
   if (rpm <= 0 && rpd <= 0) {
     cb(ud, 0);
     return NULL;

@@ -28,8 +28,8 @@ typedef struct lln_rl_redis lln_rl_redis;
 int lln_rl_redis_create(lln_rl_redis **out, uv_loop_t *loop, const char *url, char *err, size_t err_size);
 /* Frees once the loop has run the handles' close callbacks. */
 void lln_rl_redis_close(lln_rl_redis *r);
-lln_ratelimit_take *lln_rl_redis_acquire(lln_rl_redis *r, const char *key, int rpm, int rpd, lln_ratelimit_cb cb,
-                                         void *ud);
+lln_ratelimit_take *lln_rl_redis_acquire(lln_rl_redis *r, const char *key, int rpm, int rpd,
+                                         lln_ratelimit_cb cb, void *ud);
 void lln_rl_redis_cancel(lln_ratelimit_take *t);
 
 #endif

@@ -108,9 +108,11 @@ static void rl_warn(const lln_rl_redis *r, const char *what, const char *detail)
     atomic_fetch_add(&warn_suppressed, 1);
     return;
   }
-  unsigned more = atomic_exchange(&warn_suppressed, 0);
-  LLN_WARN("rate limit: redis %s:%d %s%s%s; requests are allowed without counting until it answers "
-           "(%u similar warnings suppressed)",
+  char more[48] = "";
+  unsigned n = atomic_exchange(&warn_suppressed, 0);
+  if (n)
+    snprintf(more, sizeof more, " (%u similar warnings suppressed)", n);
+  LLN_WARN("rate limit: redis %s:%d %s%s%s; requests are allowed without counting until it answers%s",
            r->host, r->port, what, detail ? ": " : "", detail ? detail : "", more);
 }
 
@@ -161,8 +163,10 @@ static void on_take_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 static int take_send(redisAsyncContext *ac, const char *sha, lln_ratelimit_take *t) {
   if (sha && sha[0])
-    return redisAsyncCommand(ac, on_take_reply, t, "EVALSHA %s 1 llmnet:rl:%s %d %d", sha, t->key, t->rpm, t->rpd);
-  return redisAsyncCommand(ac, on_take_reply, t, "EVAL %s 1 llmnet:rl:%s %d %d", script, t->key, t->rpm, t->rpd);
+    return redisAsyncCommand(ac, on_take_reply, t, "EVALSHA %s 1 llmnet:rl:%s %d %d", sha, t->key, t->rpm,
+                             t->rpd);
+  return redisAsyncCommand(ac, on_take_reply, t, "EVAL %s 1 llmnet:rl:%s %d %d", script, t->key, t->rpm,
+                           t->rpd);
 }
 
 /* Ends a live take: it leaves the list before its callback runs, which may
@@ -203,7 +207,8 @@ static void on_take_reply(redisAsyncContext *ac, void *reply_, void *privdata) {
     }
     rl_warn(r, "refused the script", reply->str);
   } else {
-    rl_warn(r, "answered with an error", reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply type");
+    rl_warn(r, "answered with an error",
+            reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply type");
   }
   take_finish(r, t, wait);
 }
@@ -305,7 +310,10 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply_, void *privdata) 
     return;
   int step = (int)(intptr_t)privdata;
   if (reply->type == REDIS_REPLY_ERROR) {
-    rl_warn(r, step == SETUP_AUTH ? "refused AUTH" : step == SETUP_SELECT ? "refused SELECT" : "refused SCRIPT LOAD",
+    rl_warn(r,
+            step == SETUP_AUTH     ? "refused AUTH"
+            : step == SETUP_SELECT ? "refused SELECT"
+                                   : "refused SCRIPT LOAD",
             reply->str);
     return;
   }
@@ -314,6 +322,33 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply_, void *privdata) 
     r->sha[40] = '\0';
   }
 }
+
+/* hiredis 0.14's libuv adapter ignores a poll error, and libuv reports a
+ * refused or reset socket as just that (UV_EBADF, no events, handle stopped):
+ * the connection would hang until the watchdog. These hooks replace the
+ * adapter's four and pass the error on as readiness, so hiredis reads the
+ * socket error itself (what later hiredis releases do). */
+static void poll_ready(uv_poll_t *handle, int status, int events) {
+  redisLibuvEvents *p = handle->data;
+  int ev = status < 0 ? p->events : events;
+  if (p->context && (ev & UV_READABLE))
+    redisAsyncHandleRead(p->context);
+  if (p->context && (ev & UV_WRITABLE))
+    redisAsyncHandleWrite(p->context);
+}
+
+static void poll_update(redisLibuvEvents *p, int add, int del) {
+  p->events = (p->events | add) & ~del;
+  if (p->events)
+    uv_poll_start(&p->handle, p->events, poll_ready);
+  else
+    uv_poll_stop(&p->handle);
+}
+
+static void poll_add_read(void *p) { poll_update(p, UV_READABLE, 0); }
+static void poll_del_read(void *p) { poll_update(p, 0, UV_READABLE); }
+static void poll_add_write(void *p) { poll_update(p, UV_WRITABLE, 0); }
+static void poll_del_write(void *p) { poll_update(p, 0, UV_WRITABLE); }
 
 static void open_connection(lln_rl_redis *r, const char *ip) {
   redisAsyncContext *ac = redisAsyncConnect(ip, r->port);
@@ -333,6 +368,10 @@ static void open_connection(lln_rl_redis *r, const char *ip) {
     connect_failed(r, "cannot watch the socket");
     return;
   }
+  ac->ev.addRead = poll_add_read;
+  ac->ev.delRead = poll_del_read;
+  ac->ev.addWrite = poll_add_write;
+  ac->ev.delWrite = poll_del_write;
   ac->data = r;
   r->ac = ac;
   redisAsyncSetConnectCallback(ac, on_connect);
@@ -348,11 +387,17 @@ static void open_connection(lln_rl_redis *r, const char *ip) {
   if (r->db)
     redisAsyncCommand(ac, on_setup_reply, (void *)SETUP_SELECT, "SELECT %d", r->db);
   redisAsyncCommand(ac, on_setup_reply, (void *)SETUP_SCRIPT, "SCRIPT LOAD %s", script);
+  int refused = 0;
   for (lln_ratelimit_take *t = r->head; t; t = t->next) {
-    if (!t->sent && take_send(ac, NULL, t) == REDIS_OK)
+    if (t->sent)
+      continue;
+    if (take_send(ac, NULL, t) == REDIS_OK)
       t->sent = 1;
+    else
+      refused = 1;
   }
-  fail_open_unsent(r); /* only if hiredis refused a command */
+  if (refused)
+    fail_open_unsent(r);
 }
 
 static void maybe_free(lln_rl_redis *r) {
@@ -537,7 +582,8 @@ static int parse_url(lln_rl_redis *r, const char *url, char *err, size_t err_siz
   r->port = (int)v;
   v = 0;
   if (*end == '/' && end[1] && parse_number(end + 1, strlen(end + 1), 100000, &v) != 0) {
-    snprintf(err, err_size, "rate-limit store: bad Redis URL: the path must be a database number (/0, /1 ...)");
+    snprintf(err, err_size,
+             "rate-limit store: bad Redis URL: the path must be a database number (/0, /1 ...)");
     return -1;
   }
   if (*end == '?' || *end == '#') {
@@ -616,8 +662,8 @@ void lln_rl_redis_close(lln_rl_redis *r) {
     redisAsyncFree(ac);
 }
 
-lln_ratelimit_take *lln_rl_redis_acquire(lln_rl_redis *r, const char *key, int rpm, int rpd, lln_ratelimit_cb cb,
-                                         void *ud) {
+lln_ratelimit_take *lln_rl_redis_acquire(lln_rl_redis *r, const char *key, int rpm, int rpd,
+                                         lln_ratelimit_cb cb, void *ud) {
   if (!r->ac && !r->resolving) {
     rl_warn(r, "is unreachable", "reconnecting");
     cb(ud, 0);

@@ -90,8 +90,9 @@ export function writeJson(dir, name, value) {
   return file;
 }
 
-export async function startMock(rules, extraArgs = []) {
-  const args = ['mock', '--port', '0'];
+// `port` restarts a mock on a port a previous one had (0 = any free port).
+export async function startMock(rules, extraArgs = [], { port = 0 } = {}) {
+  const args = ['mock', '--port', String(port)];
   if (rules) args.push('--rules', writeJson(tempDir(), 'rules.json', rules));
   return start([...args, ...extraArgs]);
 }
@@ -124,9 +125,13 @@ export function seedConfig(mockUrl, extra = {}) {
   };
 }
 
+// The returned process also has `file`, the composition it was started
+// with (rewrite it and send SIGHUP, or use --watch, to test reloads).
 export async function startLlmnet(config, { env = {}, args = [] } = {}) {
   const file = writeJson(tempDir(), 'llmnet.json', config);
-  return start([file, '--port', '0', '--log-level', 'warn', ...args], { env });
+  const proc = await start([file, '--port', '0', '--log-level', 'warn', ...args], { env });
+  proc.file = file;
+  return proc;
 }
 
 export async function chat(url, body, headers = {}) {
@@ -385,6 +390,220 @@ export function startCaptureUpstream({ reply = 'captured' } = {}) {
         url: `http://127.0.0.1:${server.address().port}`,
         requests,
         stop: () => new Promise((r) => server.close(() => r())),
+      });
+    });
+  });
+}
+
+// ---- fault injection ----
+
+// The mock's counters (GET /mock/stats): chat `requests`, `answered`,
+// `aborted` (the client went away first), `resets` (a reset rule dropped
+// the connection), `pending`, `streams` {started, completed, aborted, cut}
+// and `status` {"200": n, "429": n, ...}.
+export async function mockStats(mockUrl) {
+  const res = await fetch(`${mockUrl}/mock/stats`);
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+export async function clearMockStats(mockUrl) {
+  await fetch(`${mockUrl}/mock/stats`, { method: 'DELETE' });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Calls `fn` until it returns a truthy value and returns that value; throws
+// `what` with the last value once `timeoutMs` passed. Only a bound against
+// hangs: tests never assert on how long it took.
+export async function waitFor(fn, { timeoutMs = 5000, intervalMs = 100, what = 'condition' } = {}) {
+  const until = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await sleep(intervalMs);
+  }
+}
+
+// Resolves with the exit code (or signal name) once the process has exited.
+export function exited(proc) {
+  const child = proc.child ?? proc;
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode ?? child.signalCode);
+  return new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal)));
+}
+
+// The server still works: GET /health is 200 and a chat through its entry
+// (or `body`) is 200 with a chat.completion.
+export async function assertServes(url, body = { messages: [{ role: 'user', content: 'still there?' }] }, headers = {}) {
+  await assertHealthy(url);
+  const res = await chat(url, body, headers);
+  assert.equal(res.status, 200, `a normal chat after the test: ${res.status} ${res.text}`);
+  assert.equal(res.json && res.json.object, 'chat.completion');
+  return res;
+}
+
+// The data: payloads of an event stream, in order; JSON payloads parsed,
+// [DONE] as the string '[DONE]', anything else as { unparsed: text }.
+export function sseEvents(text) {
+  const out = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const data = block
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).replace(/^ /, ''))
+      .join('\n');
+    if (!data) continue;
+    if (data === '[DONE]') {
+      out.push(data);
+      continue;
+    }
+    try {
+      out.push(JSON.parse(data));
+    } catch {
+      out.push({ unparsed: data });
+    }
+  }
+  return out;
+}
+
+// A connection that holds the first line of a request and sends the rest
+// one byte every `intervalMs` (slowloris). Resolves with what the server
+// sent and whether it closed the connection, once it closed or `maxMs`
+// passed; stops writing as soon as anything arrives.
+export function slowRequest(url, text, { intervalMs = 500, maxMs = 15000 } = {}) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: hostname, port: Number(port) });
+    const chunks = [];
+    let pos = 0;
+    let done = false;
+    let ticker;
+    const finish = (closed) => {
+      if (done) return;
+      done = true;
+      clearInterval(ticker);
+      clearTimeout(limit);
+      sock.destroy();
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed, bytesSent: pos });
+    };
+    const limit = setTimeout(() => finish(false), maxMs);
+    sock.on('connect', () => {
+      ticker = setInterval(() => {
+        if (chunks.length || pos >= text.length) return;
+        sock.write(text[pos++]);
+      }, intervalMs);
+    });
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('end', () => finish(true));
+    sock.on('close', () => finish(true));
+    sock.on('error', () => finish(true));
+  });
+}
+
+// Opens a TCP connection and resolves once it is connected (or rejects).
+export function connectRaw(url) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: hostname, port: Number(port) });
+    sock.once('connect', () => resolve(sock));
+    sock.once('error', reject);
+  });
+}
+
+// Writes `payload` on an open socket and resolves with the first complete
+// HTTP response read back (the socket stays open unless the server closes it).
+export function exchangeOn(sock, payload, { timeoutMs = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    let raw = '';
+    const onData = (d) => {
+      raw += d.toString('latin1');
+      const { responses } = parseResponses(raw);
+      if (responses.length) {
+        cleanup();
+        resolve(responses[0]);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      const { responses } = parseResponses(raw);
+      if (responses.length) resolve(responses[0]);
+      else reject(new Error(`connection closed without a response: ${JSON.stringify(raw)}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no response within ${timeoutMs} ms: ${JSON.stringify(raw)}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      sock.off('close', onEnd);
+    };
+    sock.on('data', onData);
+    sock.on('end', onEnd);
+    sock.on('close', onEnd);
+    sock.write(payload);
+  });
+}
+
+// An OpenAI-compatible upstream in this process whose answers the test
+// releases: requests for which `hold(body)` is true wait until release()
+// (so "in flight" is a state, not a race); the others are answered at
+// once. Every answer is a chat.completion from body.model saying
+// "[model] reply to: <last user text>". `requests` keeps
+// { headers, body } in arrival order.
+export function startHoldingUpstream({ hold = () => false } = {}) {
+  const requests = [];
+  const held = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      let body = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        // answered all the same
+      }
+      requests.push({ headers: req.headers, body });
+      const msgs = Array.isArray(body.messages) ? body.messages : [];
+      const user = [...msgs].reverse().find((m) => m.role === 'user');
+      const model = body.model ?? 'holding';
+      const answer = () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            id: `held-${requests.length}`,
+            object: 'chat.completion',
+            created: 1,
+            model,
+            choices: [{ index: 0, message: { role: 'assistant', content: `[${model}] reply to: ${user?.content ?? ''}` }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+          }),
+        );
+      };
+      if (hold(body)) held.push(answer);
+      else answer();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        requests,
+        held: () => held.length,
+        release() {
+          for (const answer of held.splice(0)) answer();
+        },
+        stop: () =>
+          new Promise((r) => {
+            for (const answer of held.splice(0)) answer();
+            server.close(() => r());
+            server.closeAllConnections();
+          }),
       });
     });
   });

@@ -148,7 +148,8 @@ static void test_load_reset_and_content_type(void **state) {
   expect_error("{\"rules\": [{\"resett\": true}]}", "unknown key \"resett\" (did you mean \"reset\"?)");
   expect_error("{\"rules\": [{\"reply\": \"x\", \"content-type\": \"text/plain\"}]}",
                "rule 1: \"content-type\" applies to a \"raw\" body");
-  expect_error("{\"rules\": [{\"raw\": \"x\", \"content-type\": \"\"}]}", "\"content-type\" must be a one-line");
+  expect_error("{\"rules\": [{\"raw\": \"x\", \"content-type\": \"\"}]}",
+               "\"content-type\" must be a one-line");
   expect_error("{\"rules\": [{\"raw\": \"x\", \"content-type\": \"a\\r\\nB: c\"}]}",
                "\"content-type\" must be a one-line");
   expect_error("{\"rules\": [{\"raw\": \"x\", \"content-type\": 1}]}", "\"content-type\" must be a string");

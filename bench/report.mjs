@@ -1,0 +1,479 @@
+// make bench: turns the "key value" lines bench/run.sh collected into the
+// markdown report (tables, ratios, targets met / not met) on stdout.
+//   node report.mjs RESULTS_FILE
+import fs from 'node:fs';
+
+const raw = fs.readFileSync(process.argv[2], 'utf8');
+const R = new Map();
+for (const line of raw.split('\n')) {
+  const sp = line.indexOf(' ');
+  if (sp > 0) R.set(line.slice(0, sp), line.slice(sp + 1));
+}
+const has = (k) => R.has(k) && R.get(k) !== '';
+const num = (k) => (has(k) && Number.isFinite(Number(R.get(k))) ? Number(R.get(k)) : null);
+const json = (k) => {
+  try {
+    return has(k) ? JSON.parse(R.get(k)) : null;
+  } catch {
+    return null;
+  }
+};
+const str = (k) => (has(k) ? R.get(k).replace(/_/g, ' ') : 'unknown');
+
+// ------------------------------------------------------------------ formats
+const NA = 'n/a';
+const ok = (v) => v !== null && v !== undefined && Number.isFinite(v);
+const grp = (n) => Math.round(n).toLocaleString('en-US');
+const f1 = (n) => (ok(n) ? n.toFixed(1) : NA);
+const f2 = (n) => (ok(n) ? n.toFixed(2) : NA);
+const us = (n) => {
+  if (!ok(n)) return NA;
+  if (Math.abs(n) >= 10000) return `${(n / 1000).toFixed(2)} ms`;
+  return `${grp(n)} µs`;
+};
+const plusUs = (n) => (ok(n) ? (n >= 0 ? '+' : '−') + us(Math.abs(n)) : NA);
+const cpuUs = (n) => (ok(n) ? `${n < 10 ? n.toFixed(2) : n.toFixed(1)} µs` : NA);
+const mib = (kb) => (ok(kb) ? `${(kb / 1024).toFixed(1)} MiB` : NA);
+const ratio = (a, b) => (ok(a) && ok(b) && b > 0 ? a / b : null);
+const x = (r) => (ok(r) ? `${r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)}×` : NA);
+const rate = (n) => (ok(n) ? grp(n) : NA);
+const met = (cond) => (cond === null ? 'not measured' : cond ? '**met**' : '**not met**');
+
+function table(head, rows) {
+  const out = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+  for (const r of rows) out.push(`| ${r.join(' | ')} |`);
+  return out.join('\n');
+}
+
+const S = num('bench.seconds');
+const CONC = num('bench.conc');
+const H2 = num('bench.h2conc');
+const IDLE = num('bench.idle_conns');
+const HELD = num('bench.held_streams');
+const portkeyOk = num('portkey.ok') === 1;
+const notes = [];
+
+// ------------------------------------------------------------------ non-streaming (wrk)
+const TARGETS = [
+  ['direct', 'direct to the mock'],
+  ['one', 'llmnet 1-hop'],
+  ['two', 'llmnet 2-hop (router)'],
+  ['portkey', 'Portkey gateway'],
+];
+function wrk(lat, c, t) {
+  const k = `ns.${lat}.c${c}.${t}`;
+  if (!has(`${k}.requests`)) return null;
+  const requests = num(`${k}.requests`);
+  const secs = num(`${k}.duration_us`) / 1e6;
+  const errors =
+    num(`${k}.err_connect`) + num(`${k}.err_read`) + num(`${k}.err_write`) + num(`${k}.err_timeout`);
+  const non2xx = num(`${k}.err_status`);
+  const served = t === 'one' || t === 'two' ? num(`${k}.gw_served`) : requests;
+  const mockCalls = num(`${k}.mock_calls`);
+  return {
+    requests,
+    rps: requests / secs,
+    p50: num(`${k}.p50_us`),
+    p99: num(`${k}.p99_us`),
+    errors,
+    non2xx,
+    llmnetNon200: num(`${k}.gw_non200`),
+    gwCpu: has(`${k}.gw_cpu_ns`) && served ? num(`${k}.gw_cpu_ns`) / 1000 / served : null,
+    gwCpuTicks: has(`${k}.gw_cpu_ticks_ns`) && served ? num(`${k}.gw_cpu_ticks_ns`) / 1000 / served : null,
+    mockCpu: mockCalls ? num(`${k}.mock_cpu_ns`) / 1000 / mockCalls : null,
+    callsPerReq: requests ? mockCalls / requests : null,
+  };
+}
+function wrkTable(lat, c) {
+  const d = wrk(lat, c, 'direct');
+  const pk = wrk(lat, c, 'portkey');
+  const rows = [];
+  for (const [t, name] of TARGETS) {
+    const w = wrk(lat, c, t);
+    if (!w) {
+      rows.push([name, ...Array(12).fill(t === 'portkey' && !portkeyOk ? 'not run' : NA)]);
+      continue;
+    }
+    const isGw = t !== 'direct';
+    const isLlmnet = t === 'one' || t === 'two';
+    const errs = w.errors + w.non2xx;
+    if (errs) notes.push(`${name}, mock ${lat} ms, c${c}: ${w.non2xx} non-2xx responses, ${w.errors} socket errors/timeouts (wrk).`);
+    rows.push([
+      name,
+      rate(w.rps),
+      us(w.p50),
+      us(w.p99),
+      isGw && d ? plusUs(w.p50 - d.p50) : '—',
+      isGw && d ? plusUs(w.p99 - d.p99) : '—',
+      isGw ? cpuUs(w.gwCpu) : '—',
+      cpuUs(w.mockCpu),
+      isGw ? x(ratio(w.gwCpu, w.mockCpu)) : '—',
+      ok(w.callsPerReq) ? w.callsPerReq.toFixed(2) : NA,
+      errs ? `**${grp(errs)}**` : '0',
+      isGw && d ? x(ratio(w.rps, d.rps)) : '—',
+      isLlmnet && pk ? x(ratio(w.rps, pk.rps)) : '—',
+    ]);
+  }
+  return table(
+    [
+      'path',
+      'req/s',
+      'p50',
+      'p99',
+      'added p50',
+      'added p99',
+      'gateway CPU/req',
+      'mock CPU/call',
+      'gateway CPU ÷ mock CPU',
+      'mock calls/req',
+      'errors + non-2xx',
+      'req/s ÷ direct',
+      'req/s ÷ Portkey',
+    ],
+    rows,
+  );
+}
+
+// The 2-hop path makes two upstream calls: its added latency includes a
+// second call's worth of upstream time. Its own share: p50 - 2 x direct p50.
+function twoHopNote(lat, c) {
+  const d = wrk(lat, c, 'direct');
+  const t = wrk(lat, c, 'two');
+  if (!d || !t) return '';
+  return (
+    `The 2-hop path makes two upstream calls per request, so its added latency includes one more ` +
+    `upstream round trip; without it (p50 − 2 × direct p50) llmnet's share is ${plusUs(t.p50 - 2 * d.p50)}.`
+  );
+}
+
+// ------------------------------------------------------------------ h2load
+function h2(t) {
+  const k = `h2.${t}`;
+  if (!has(`${k}.rps`)) return null;
+  const done = num(`${k}.done`);
+  const succeeded = num(`${k}.succeeded`);
+  return {
+    rps: num(`${k}.rps`),
+    done,
+    succeeded,
+    failed: (num(`${k}.failed`) || 0) + (num(`${k}.errored`) || 0) + (num(`${k}.timeout`) || 0),
+    non2xx: (num(`${k}.s4xx`) || 0) + (num(`${k}.s5xx`) || 0),
+    gwCpu: has(`${k}.gw_cpu_ns`) && done ? num(`${k}.gw_cpu_ns`) / 1000 / done : null,
+    mockCpu: num(`${k}.mock_calls`) ? num(`${k}.mock_cpu_ns`) / 1000 / num(`${k}.mock_calls`) : null,
+  };
+}
+function h2Table() {
+  const d = h2('direct');
+  const pk = h2('portkey');
+  const rows = [];
+  for (const [t, name] of TARGETS) {
+    const h = h2(t);
+    if (!h) {
+      rows.push([name, ...Array(7).fill(t === 'portkey' && !portkeyOk ? 'not run' : NA)]);
+      continue;
+    }
+    if (h.failed || h.non2xx) notes.push(`${name}, h2load -c${H2}: ${h.failed} failed/errored/timed out, ${h.non2xx} non-2xx.`);
+    rows.push([
+      name,
+      rate(h.rps),
+      grp(h.succeeded),
+      h.failed ? `**${grp(h.failed)}**` : '0',
+      h.non2xx ? `**${grp(h.non2xx)}**` : '0',
+      t === 'direct' ? '—' : cpuUs(h.gwCpu),
+      t === 'direct' ? '—' : x(ratio(h.rps, d && d.rps)),
+      (t === 'one' || t === 'two') && pk ? x(ratio(h.rps, pk.rps)) : '—',
+    ]);
+  }
+  return table(
+    ['path', 'req/s', 'succeeded', 'failed', 'non-2xx', 'gateway CPU/req', 'req/s ÷ direct', 'req/s ÷ Portkey'],
+    rows,
+  );
+}
+
+// ------------------------------------------------------------------ streaming
+function streamTable() {
+  const td = json('st.ttfb.direct');
+  const t1 = json('st.ttfb.one');
+  const rd = json('st.relay.direct');
+  const r1 = json('st.relay.one');
+  const rows = [];
+  rows.push([
+    'time to first byte (first `data:` event), p50',
+    td ? us(td.p50_us) : NA,
+    t1 ? us(t1.p50_us) : NA,
+    td && t1 ? plusUs(t1.p50_us - td.p50_us) : NA,
+  ]);
+  rows.push([
+    'time to first byte, p99',
+    td ? us(td.p99_us) : NA,
+    t1 ? us(t1.p99_us) : NA,
+    td && t1 ? plusUs(t1.p99_us - td.p99_us) : NA,
+  ]);
+  rows.push([
+    'sequential streams sampled (errors)',
+    td ? `${grp(td.streams)} (${td.errors})` : NA,
+    t1 ? `${grp(t1.streams)} (${t1.errors})` : NA,
+    '',
+  ]);
+  rows.push([
+    `chunks/s relayed, ${CONC} concurrent streams`,
+    rd ? rate(rd.chunks_per_s) : NA,
+    r1 ? rate(r1.chunks_per_s) : NA,
+    rd && r1 ? `${x(ratio(r1.chunks_per_s, rd.chunks_per_s))} of direct` : NA,
+  ]);
+  rows.push([
+    'streams completed (errors)',
+    rd ? `${grp(rd.streams)} (${rd.errors})` : NA,
+    r1 ? `${grp(r1.streams)} (${r1.errors})` : NA,
+    '',
+  ]);
+  const gwNs = num('st.relay.one.gw_cpu_ns');
+  const mockDirectNs = num('st.relay.direct.mock_cpu_ns');
+  const mockOneNs = num('st.relay.one.mock_cpu_ns');
+  rows.push([
+    'CPU per chunk: llmnet / the mock',
+    rd && mockDirectNs !== null ? `— / ${cpuUs(mockDirectNs / 1000 / rd.chunks)}` : NA,
+    r1 && gwNs !== null ? `${cpuUs(gwNs / 1000 / r1.chunks)} / ${cpuUs(mockOneNs / 1000 / r1.chunks)}` : NA,
+    r1 && gwNs !== null ? `llmnet ${x(ratio(gwNs, mockOneNs))} the mock` : '',
+  ]);
+  for (const [n, v] of [
+    ['direct', td],
+    ['llmnet', t1],
+    ['direct relay', rd],
+    ['llmnet relay', r1],
+  ])
+    if (v && v.errors) notes.push(`streaming (${n}): ${v.errors} streams failed or ended without [DONE].`);
+  return table(['streaming', 'direct to the mock', 'through llmnet 1-hop', 'added / ratio'], rows);
+}
+
+// ------------------------------------------------------------------ memory
+function memTable() {
+  const idle = num('mem.idle_kb');
+  const idle2 = num('mem.idle2_kb');
+  const k10 = num('mem.idle10k_kb');
+  const st = num('mem.streams_kb');
+  const idleReady = num('idle.ready');
+  const streamsReady = num('streams.ready');
+  const rows = [];
+  rows.push([
+    'llmnet idle (fresh process, 1-hop composition)',
+    mib(idle),
+    '',
+    '',
+    `anonymous ${mib(num('mem.idle_anon_kb'))}, file-backed (libraries) ${mib(num('mem.idle_file_kb'))}; PSS ${mib(num('mem.idle_pss_kb'))}, private ${mib(num('mem.idle_private_kb'))}`,
+  ]);
+  if (ok(k10))
+    rows.push([
+      `with ${grp(IDLE)} idle keep-alive connections`,
+      mib(k10),
+      `+${mib(k10 - idle)}`,
+      `${((k10 - idle) / (idleReady || IDLE)).toFixed(1)} KiB`,
+      `${grp(idleReady || 0)} connections answered GET /health, then sent nothing`,
+    ]);
+  else rows.push([`with ${grp(IDLE)} idle keep-alive connections`, 'not measured', '', '', `ulimit -n was ${str('machine.fd_limit')}`]);
+  if (ok(num('mem.idle10k_after_kb')))
+    rows.push(['after those connections closed', mib(num('mem.idle10k_after_kb')), `+${mib(num('mem.idle10k_after_kb') - idle)}`, '', 'freed memory the allocator kept']);
+  rows.push([
+    `with ${grp(HELD)} concurrent streams in progress`,
+    mib(st),
+    ok(st) && ok(idle2) ? `+${mib(st - idle2)}` : NA,
+    ok(st) && ok(idle2) ? `${((st - idle2) / (streamsReady || HELD)).toFixed(1)} KiB` : NA,
+    `another fresh llmnet (idle ${mib(idle2)}); ${grp(streamsReady || 0)} streams had their first chunk`,
+  ]);
+  rows.push([
+    'llmnet 1-hop after every non-streaming run (peak)',
+    `${mib(num('mem.one0_after_kb'))} (${mib(num('mem.one0_hwm_kb'))})`,
+    '',
+    '',
+    `${str('fd.one0_after')} descriptors open after the runs: ${str('conns.one0_upstream')} pooled upstream connections to the mock, ${str('conns.one0_after')} client connection (the /metrics request)`,
+  ]);
+  if (has('mem.portkey_idle_kb'))
+    rows.push([
+      'Portkey gateway (peer) idle / after its runs',
+      `${mib(num('mem.portkey_idle_kb'))} / ${mib(num('mem.portkey_after_kb'))}`,
+      '',
+      '',
+      'node process',
+    ]);
+  rows.push(['llmnet mock idle (for scale)', mib(num('mem.mock_idle_kb')), '', '', '']);
+  return table(['resident size (VmRSS)', 'RSS', 'extra', 'per connection', 'notes'], rows);
+}
+
+// ------------------------------------------------------------------ health checks
+function checks() {
+  const out = [];
+  const idleC = json('idle.client');
+  if (idleC) {
+    out.push(
+      `- ${grp(IDLE)} idle connections: ${grp(idleC.ok)} answered, ${idleC.failed} failed, ` +
+        `${idleC.closed_by_server} closed by llmnet while held; llmnet's descriptors ` +
+        `${str('fd.idle10k_before')} before, ${str('fd.idle10k_held')} while held, ${str('fd.idle10k_after')} after.`,
+    );
+    if (idleC.failed || idleC.closed_by_server)
+      notes.push(`idle connections: ${idleC.failed} failed, ${idleC.closed_by_server} closed by llmnet while held.`);
+    if (num('fd.idle10k_after') > num('fd.idle10k_before'))
+      notes.push(`idle connections: llmnet kept ${num('fd.idle10k_after') - num('fd.idle10k_before')} more descriptors after the clients closed.`);
+  }
+  const stC = json('streams.client');
+  if (stC) {
+    out.push(
+      `- ${grp(HELD)} concurrent streams: ${grp(stC.ready)} had their first chunk, ${stC.ended_early} ended and ` +
+        `${stC.failed_early} failed while held; after the client dropped them the mock saw ` +
+        `${str('streams.upstream_aborted')} upstream streams aborted by llmnet; llmnet's descriptors ` +
+        `${str('fd.streams_before')} before, ${str('fd.streams_held')} while held, ${str('fd.streams_after')} after; ` +
+        `${str('streams.in_flight_after')} requests in flight after.`,
+    );
+    if (stC.ready < HELD || stC.failed_early)
+      notes.push(`concurrent streams: only ${stC.ready} of ${HELD} started, ${stC.failed_early} failed.`);
+    if (num('streams.upstream_aborted') !== HELD)
+      notes.push(`concurrent streams: the mock saw ${str('streams.upstream_aborted')} of ${HELD} upstream streams aborted when the clients left.`);
+    if (num('fd.streams_after') > num('fd.streams_before'))
+      notes.push(`concurrent streams: llmnet kept ${num('fd.streams_after') - num('fd.streams_before')} more descriptors after the streams ended.`);
+  }
+  let gone = 0;
+  for (const n of ['one0', 'two0', 'one50', 'two50', 'oneS', 'mem1', 'mem2']) gone += num(`gone.${n}`) || 0;
+  out.push(
+    `- llmnet logged ${grp(gone)} requests as 499 (the client went away): wrk and h2load stop with ` +
+      `requests in flight at the end of each run, the relay client drops its streams at the deadline ` +
+      `and the memory test drops its ${grp(HELD)} streams; expected, not counted as errors.`,
+  );
+  if (num('cpu.idle_ns_per_s') !== null)
+    out.push(`- llmnet's CPU use while idle: ${cpuUs(num('cpu.idle_ns_per_s') / 1000)} per second.`);
+  for (const n of ['one0', 'two0', 'one50', 'two50', 'oneS', 'mem1', 'mem2']) {
+    if (num(`crash.${n}`) === 1) notes.push(`llmnet instance ${n} was no longer running at the end.`);
+    if (num(`log.${n}`) > 0)
+      notes.push(`llmnet instance ${n} logged ${num(`log.${n}`)} warnings/errors during the run, e.g. \`${R.get(`logline.${n}`) || ''}\`.`);
+  }
+  for (const lat of [0, 50])
+    for (const c of [CONC, 1])
+      for (const t of ['one', 'two']) {
+        const w = wrk(lat, c, t);
+        if (w && w.llmnetNon200) notes.push(`llmnet ${t}-hop, mock ${lat} ms, c${c}: llmnet counted ${w.llmnetNon200} non-200 answers in /metrics.`);
+      }
+  return out.join('\n');
+}
+
+// ------------------------------------------------------------------ targets
+function targets() {
+  const rows = [];
+  for (const lat of [50, 0]) {
+    const w = wrk(lat, CONC, 'one');
+    const r = w ? ratio(w.gwCpu, w.mockCpu) : null;
+    rows.push([
+      `llmnet CPU per 1-hop request ≤ 2× the mock's per-request CPU (mock ${lat} ms, wrk -c${CONC})`,
+      w ? `${cpuUs(w.gwCpu)} vs ${cpuUs(w.mockCpu)} = ${x(r)}` : NA,
+      met(ok(r) ? r <= 2 : null),
+    ]);
+  }
+  {
+    const d = wrk(50, CONC, 'direct');
+    const w = wrk(50, CONC, 'one');
+    const a = d && w ? w.p50 - d.p50 : null;
+    rows.push([
+      `added p50 latency < 100 µs at moderate load (1-hop, mock 50 ms, wrk -c${CONC}, ~${w ? grp(w.rps) : '?'} req/s)`,
+      plusUs(a),
+      met(ok(a) ? a < 100 : null),
+    ]);
+    const d0 = wrk(0, 1, 'direct');
+    const w0 = wrk(0, 1, 'one');
+    const a0 = d0 && w0 ? w0.p50 - d0.p50 : null;
+    rows.push([`(for reference) added p50 at low load (1-hop, mock 0 ms, wrk -c1)`, plusUs(a0), met(ok(a0) ? a0 < 100 : null)]);
+  }
+  {
+    const w = wrk(0, CONC, 'one');
+    const p = wrk(0, CONC, 'portkey');
+    const r = w && p ? ratio(w.rps, p.rps) : null;
+    rows.push([
+      `≥ 10× Portkey's throughput (1-hop, mock 0 ms, wrk -c${CONC})`,
+      w && p ? `${rate(w.rps)} vs ${rate(p.rps)} req/s = ${x(r)}` : 'Portkey not measured',
+      met(ok(r) ? r >= 10 : null),
+    ]);
+    const h = h2('one');
+    const hp = h2('portkey');
+    const rh = h && hp ? ratio(h.rps, hp.rps) : null;
+    rows.push([
+      `≥ 10× Portkey's throughput (1-hop, mock 0 ms, h2load --h1 -c${H2})`,
+      h && hp ? `${rate(h.rps)} vs ${rate(hp.rps)} req/s = ${x(rh)}` : 'Portkey not measured',
+      met(ok(rh) ? rh >= 10 : null),
+    ]);
+  }
+  const idle = num('mem.idle_kb');
+  rows.push(['idle RSS < 10 MiB', mib(idle), met(ok(idle) ? idle < 10 * 1024 : null)]);
+  const k10 = num('mem.idle10k_kb');
+  rows.push([
+    `${grp(IDLE)} idle connections < 100 MiB extra`,
+    ok(k10) ? `+${mib(k10 - idle)}` : 'not measured',
+    met(ok(k10) ? k10 - idle < 100 * 1024 : null),
+  ]);
+  return table(['target', 'measured', 'status'], rows);
+}
+
+// ------------------------------------------------------------------ the page
+const w0 = wrkTable(0, CONC);
+const w50 = wrkTable(50, CONC);
+const w0c1 = wrkTable(0, 1);
+const w50c1 = wrkTable(50, 1);
+const h2t = h2Table();
+const stt = streamTable();
+const mt = memTable();
+const ck = checks();
+const tg = targets();
+
+const lines = [];
+lines.push(`## Results: ${str('machine.date')}`);
+lines.push('');
+lines.push(
+  `Command: \`${S === 10 ? 'make bench' : `BENCH_SECONDS=${S} make bench`}\` ` +
+    `(each measurement ${S} s). Machine: ${str('machine.nproc')} cores, ${str('machine.cpu')}, ` +
+    `${grp(num('machine.mem_mb'))} MiB RAM, Linux ${str('machine.kernel')}; ` +
+    `${str('machine.llmnet')}, wrk ${str('machine.wrk')}, h2load ${str('machine.h2load')}, ` +
+    `node ${str('machine.node')}, @portkey-ai/gateway ${str('machine.portkey')}. ` +
+    `Other processes kept the machine ${str('machine.busy_before')}% busy before the run and ` +
+    `${str('machine.busy_after')}% after it (a figure above ~10% makes every number below noisier).`,
+);
+lines.push('');
+lines.push('### Targets');
+lines.push('');
+lines.push(tg);
+lines.push('');
+lines.push(`### Non-streaming, moderate load: wrk -t1 -c${CONC}, mock latency 0 ms`);
+lines.push('');
+lines.push(w0);
+lines.push('');
+lines.push(`### Non-streaming, moderate load: wrk -t1 -c${CONC}, mock latency 50 ms`);
+lines.push('');
+lines.push(w50);
+lines.push('');
+lines.push(twoHopNote(50, CONC));
+lines.push('');
+lines.push('### Non-streaming, low load (added latency): wrk -t1 -c1, mock latency 0 ms');
+lines.push('');
+lines.push(w0c1);
+lines.push('');
+lines.push('### Non-streaming, low load: wrk -t1 -c1, mock latency 50 ms');
+lines.push('');
+lines.push(w50c1);
+lines.push('');
+lines.push(twoHopNote(50, 1));
+lines.push('');
+lines.push(`### Throughput: h2load --h1 -c${H2}, mock latency 0 ms`);
+lines.push('');
+lines.push(h2t);
+lines.push('');
+lines.push('### Streaming (1-hop; the mock streams 400 one-word chunks)');
+lines.push('');
+lines.push(stt);
+lines.push('');
+lines.push('### Memory');
+lines.push('');
+lines.push(mt);
+lines.push('');
+lines.push(ck);
+lines.push('');
+lines.push(`2-hop route taken: \`${R.get('two.route') || 'unknown'}\` (router call + handler call per request).`);
+lines.push('');
+lines.push('### Problems seen during the run');
+lines.push('');
+lines.push(notes.length ? notes.map((n) => `- ${n}`).join('\n') : '- none: no errors, non-2xx answers, crashes, warnings or leaked descriptors.');
+lines.push('');
+process.stdout.write(lines.join('\n'));

@@ -1,0 +1,522 @@
+#!/usr/bin/env bash
+# make bench: llmnet against `llmnet mock` (direct), through llmnet with the
+# 1-hop and the seed's 2-hop composition, and through Portkey's gateway as the
+# peer; wrk and h2load for load, bench/clients.mjs for streams and held
+# connections. Prints one markdown report and writes it to
+# bench/results/latest.md. Every process is on 127.0.0.1, on ports picked at
+# run time, and stopped at the end.
+#
+#   BENCH_SECONDS   length of each measurement (default 10; the whole run is
+#                   about 27 x BENCH_SECONDS plus ~30 s of setup)
+#   LLMNET_BIN      the binary (default build/llmnet)
+#   BENCH_KEEP=1    keep the work folder (logs, raw tool output) at the end
+#
+# Figures, not assertions: a missed target is reported, the exit code is 0
+# unless the benchmark itself could not run.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=$root/bench
+bin=${LLMNET_BIN:-$root/build/llmnet}
+S=${BENCH_SECONDS:-10}
+case "$S" in '' | *[!0-9]*) echo "bench: BENCH_SECONDS must be a whole number of seconds" >&2; exit 2 ;; esac
+[ "$S" -ge 1 ] || { echo "bench: BENCH_SECONDS must be at least 1" >&2; exit 2; }
+IDLE_CONNS=10000
+HELD_STREAMS=1000
+CONC=16        # moderate load: wrk -t1 -c16
+H2_CONC=100    # h2load --h1 -c100
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- tools
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing Debian packages: $*"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 ||
+    { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+}
+missing=""
+command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+command -v h2load >/dev/null 2>&1 || missing="$missing nghttp2-client"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+# shellcheck disable=SC2086
+[ -z "$missing" ] || apt_install $missing
+for t in wrk h2load curl node npm; do command -v "$t" >/dev/null 2>&1 || die "$t is not installed"; done
+[ -x "$bin" ] || die "$bin not found: run make (or make bench, which builds first)"
+
+if [ ! -f "$bench/node_modules/@portkey-ai/gateway/build/start-server.js" ]; then
+  log "installing @portkey-ai/gateway into bench/node_modules (npm ci)"
+  (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    log "npm ci failed: the Portkey rows will say so"
+fi
+portkey_js=$bench/node_modules/@portkey-ai/gateway/build/start-server.js
+
+# 10,000 client connections need 10,000 descriptors in llmnet and in the
+# client holding them; children inherit this shell's limit.
+fd_want=65536
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$fd_want" ]; then
+  ulimit -n "$fd_want" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fi
+fd_limit=$(ulimit -n)
+fd_ok=1
+if [ "$fd_limit" != unlimited ] && [ "$fd_limit" -lt $((IDLE_CONNS + 240)) ]; then
+  fd_ok=0
+  log "WARNING: ulimit -n is $fd_limit and cannot be raised (hard limit $(ulimit -Hn));"
+  log "         the $IDLE_CONNS idle connections test needs $((IDLE_CONNS + 240)) and is skipped"
+fi
+
+# ---------------------------------------------------------------- work folder
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmnet-bench.XXXXXX")
+R=$tmp/results # "key value" lines, read by report.mjs
+: >"$R"
+pids=""
+cleanup() {
+  local p
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  for p in $pids; do wait "$p" 2>/dev/null || true; done
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work folder kept: $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+put() { printf '%s %s\n' "$1" "$2" >>"$R"; }
+
+# ---------------------------------------------------------------- processes
+# start NAME CMD...: runs CMD in the background, output in $tmp/NAME.log; the
+# pid is in $LAST_PID.
+start() {
+  local name=$1
+  shift
+  "$@" >"$tmp/$name.log" 2>&1 &
+  LAST_PID=$!
+  pids="$pids $LAST_PID"
+}
+# listen_url NAME: waits for the "listening on http://HOST:PORT" line.
+listen_url() {
+  local i url
+  for i in $(seq 1 200); do
+    url=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$tmp/$1.log" | head -n 1)
+    [ -n "$url" ] && { echo "$url"; return 0; }
+    sleep 0.05
+  done
+  cat "$tmp/$1.log" >&2
+  die "$1 did not start"
+}
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+mock() { # NAME ARGS...: starts a mock, sets MOCK_PID and MOCK_URL
+  local name=$1
+  shift
+  start "$name" "$bin" mock --port 0 --bind-addr 127.0.0.1 "$@"
+  MOCK_PID=$LAST_PID
+  MOCK_URL=$(listen_url "$name")
+}
+gateway() { # NAME COMPOSITION MOCK_URL: starts llmnet, sets GW_PID and GW_URL
+  start "$1" env LLMNET_MOCK_URL="$3" "$bin" "$2" --port 0 --bind-addr 127.0.0.1 --log-level warn
+  GW_PID=$LAST_PID
+  GW_URL=$(listen_url "$1")
+}
+
+# ---------------------------------------------------------------- /proc readers
+# CPU time of a process in nanoseconds: the sum of its threads' run time from
+# /proc/PID/task/*/schedstat (ns resolution); /proc/PID/stat utime+stime
+# (clock ticks) where schedstat is missing.
+cpu_ns() {
+  if [ -r "/proc/$1/schedstat" ]; then
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
+  else
+    cpu_ticks_ns "$1"
+  fi
+}
+cpu_ticks_ns() { # utime+stime of /proc/PID/stat, in ns
+  local hz
+  hz=$(getconf CLK_TCK)
+  sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$hz" '{printf "%.0f\n", ($12 + $13) * 1e9 / hz}'
+}
+rss_kb() { awk -v k="${2:-VmRSS}:" '$1 == k {print $2}' "/proc/$1/status"; }
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# Busy share of all cores over one second, in percent (what the machine does
+# besides us when our processes are idle).
+machine_busy() {
+  local a b
+  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+  echo "$a $b" | awk '{d = $4 - $2; printf "%.0f\n", (d > 0 ? 100 * ($3 - $1) / d : 0)}'
+}
+# Requests llmnet answered (all statuses) / not 200, from its /metrics.
+llmnet_served() { curl -s --max-time 5 "$1/metrics" | awk '/^llmnet_requests_total/ {n += $NF} END {print n + 0}'; }
+llmnet_non200() {
+  curl -s --max-time 5 "$1/metrics" |
+    awk '/^llmnet_requests_total/ && $0 !~ /status="(200|499)"/ {n += $NF} END {print n + 0}'
+}
+# Chat answers the mock gave (streams included) / streams it saw aborted.
+mock_answered() { curl -s --max-time 5 "$1/mock/stats" | sed -n 's/.*"answered":\([0-9]*\).*/\1/p'; }
+mock_aborted_streams() {
+  curl -s --max-time 5 "$1/mock/stats" | sed -n 's/.*"streams":{[^}]*"aborted":\([0-9]*\).*/\1/p'
+}
+
+# ---------------------------------------------------------------- machine
+log "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
+put machine.nproc "$(nproc)"
+put machine.cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ' ' '_')"
+put machine.kernel "$(uname -r)"
+put machine.mem_mb "$(awk '/^MemTotal:/ {printf "%.0f", $2 / 1024}' /proc/meminfo)"
+put machine.date "$(date -u +%Y-%m-%dT%H:%MZ)"
+put machine.llmnet "$("$bin" --version 2>/dev/null | head -n 1 | tr ' ' '_')"
+put machine.wrk "$(wrk -v 2>&1 | head -n 1 | awk '{print $2}')"
+put machine.h2load "$(h2load --version 2>&1 | head -n 1 | awk '{print $2}')"
+put machine.node "$(node --version)"
+put machine.portkey "$(node -p 'require(process.argv[1]).version' "$bench/node_modules/@portkey-ai/gateway/package.json" 2>/dev/null || echo none)"
+put machine.fd_limit "$fd_limit"
+put bench.seconds "$S"
+put bench.conc "$CONC"
+put bench.h2conc "$H2_CONC"
+put bench.idle_conns "$IDLE_CONNS"
+put bench.held_streams "$HELD_STREAMS"
+busy=$(machine_busy)
+put machine.busy_before "$busy"
+[ "$busy" -le 10 ] ||
+  log "WARNING: the machine is ${busy}% busy before the run (other processes): figures will be noisy"
+
+# ---------------------------------------------------------------- start everything
+log "starting the mocks, llmnet and Portkey"
+rules=$root/examples/mock-rules.json
+srules=$bench/mock-stream-rules.json
+mock mock0 --rules "$rules"
+mock0_pid=$MOCK_PID mock0_url=$MOCK_URL
+mock mock50 --rules "$rules" --latency 50
+mock50_pid=$MOCK_PID mock50_url=$MOCK_URL
+mock mockS --rules "$srules" # streams: 400 chunks as fast as possible
+mockS_pid=$MOCK_PID mockS_url=$MOCK_URL
+mock mockT --rules "$srules" --chunk-interval 5 # time to first byte: chunks 5 ms apart
+mockT_url=$MOCK_URL
+mock mockL --rules "$srules" --chunk-interval 100 # long slow streams: 40 s each
+mockL_url=$MOCK_URL
+
+# the memory instances first, so their idle size is a fresh process's
+gateway mem1 "$bench/one-hop.json" "$mockL_url"
+mem1_pid=$GW_PID mem1_url=$GW_URL
+gateway mem2 "$bench/one-hop.json" "$mockL_url"
+mem2_pid=$GW_PID mem2_url=$GW_URL
+gateway one0 "$bench/one-hop.json" "$mock0_url"
+one0_pid=$GW_PID one0_url=$GW_URL
+gateway two0 "$bench/two-hop.json" "$mock0_url"
+two0_pid=$GW_PID two0_url=$GW_URL
+gateway one50 "$bench/one-hop.json" "$mock50_url"
+one50_pid=$GW_PID one50_url=$GW_URL
+gateway two50 "$bench/two-hop.json" "$mock50_url"
+two50_pid=$GW_PID two50_url=$GW_URL
+gateway oneS "$bench/one-hop.json" "$mockS_url"
+oneS_pid=$GW_PID oneS_url=$GW_URL
+gateway oneT "$bench/one-hop.json" "$mockT_url"
+oneT_url=$GW_URL
+
+portkey_ok=0
+portkey_pid="" portkey_url=""
+if [ -f "$portkey_js" ]; then
+  pport=$(free_port)
+  # --headless: no log UI; it listens on every interface (no option for the
+  # address), the load goes to 127.0.0.1
+  start portkey node "$portkey_js" --port="$pport" --headless
+  portkey_pid=$LAST_PID portkey_url=http://127.0.0.1:$pport
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null --max-time 1 "$portkey_url/" && break
+    sleep 0.1
+  done
+  # one request each way through it before measuring
+  portkey_ok=1
+  for m in "$mock0_url" "$mock50_url"; do
+    code=$(curl -s -o "$tmp/portkey-check.json" -w '%{http_code}' --max-time 10 -X POST \
+      "$portkey_url/v1/chat/completions" -H 'Content-Type: application/json' \
+      -H 'Authorization: Bearer mock-key' -H 'x-portkey-provider: openai' \
+      -H "x-portkey-custom-host: $m/v1" \
+      -d '{"model":"llmnet","messages":[{"role":"user","content":"How do I reverse a linked list in python?"}]}' || true)
+    if [ "$code" != 200 ] || ! grep -q '"chat.completion"' "$tmp/portkey-check.json"; then
+      portkey_ok=0
+      log "Portkey check against $m failed (HTTP $code): $(head -c 300 "$tmp/portkey-check.json")"
+    fi
+  done
+fi
+put portkey.ok "$portkey_ok"
+[ "$portkey_ok" = 1 ] || log "Portkey is not measured"
+
+# one request each through llmnet, so a broken setup stops here
+body='{"model":"llmnet","messages":[{"role":"user","content":"How do I reverse a linked list in python?"}]}'
+printf '%s' "$body" >"$tmp/body.json"
+for u in "$one0_url" "$two0_url" "$one50_url" "$two50_url"; do
+  code=$(curl -s -o "$tmp/check.json" -w '%{http_code}' --max-time 10 -X POST "$u/v1/chat/completions" \
+    -H 'Content-Type: application/json' -d "$body" || true)
+  [ "$code" = 200 ] || die "llmnet at $u answered HTTP $code: $(head -c 300 "$tmp/check.json")"
+done
+route=$(curl -s -D - -o /dev/null -X POST "$two0_url/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d "$body" | tr -d '\r' | sed -n 's/^x-llmnet-route: //Ip')
+put two.route "$route"
+
+# warnings llmnet logs from here on are the run's (the 2-hop composition
+# warns once at start about its inherited model)
+# (499s, requests whose client left, are expected: wrk and h2load stop with
+# requests in flight, and the memory test drops its streams; counted apart)
+warn_lines() { grep -E ' (warn|error) ' "$tmp/$1.log" | grep -c -v 'status=499' || true; }
+gone_lines() { grep -c 'status=499' "$tmp/$1.log" || true; }
+for n in one0 two0 one50 two50 oneS mem1 mem2; do eval "warn0_$n=\$(warn_lines $n)"; done
+
+# ---------------------------------------------------------------- idle
+# CPU an idle llmnet uses (timers, housekeeping), over 2 s with no traffic
+c0=$(cpu_ns "$one0_pid")
+sleep 2
+c1=$(cpu_ns "$one0_pid")
+put cpu.idle_ns_per_s $(((c1 - c0) / 2))
+put mem.idle_kb "$(rss_kb "$mem1_pid")"
+put mem.idle_anon_kb "$(rss_kb "$mem1_pid" RssAnon)"
+put mem.idle_file_kb "$(rss_kb "$mem1_pid" RssFile)"
+# proportional (shared library pages divided among their users) and private
+smaps() { awk -v k="$2:" '$1 == k {v = $2} END {print v + 0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+put mem.idle_pss_kb "$(smaps "$mem1_pid" Pss)"
+put mem.idle_private_kb $(($(smaps "$mem1_pid" Private_Dirty) + $(smaps "$mem1_pid" Private_Clean)))
+put mem.idle2_kb "$(rss_kb "$mem2_pid")"
+[ -n "$portkey_pid" ] && put mem.portkey_idle_kb "$(rss_kb "$portkey_pid")"
+put mem.mock_idle_kb "$(rss_kb "$mock0_pid")"
+
+# ---------------------------------------------------------------- non-streaming
+# wrk_run KEY CONC URL GW_PID GW_KIND MOCK_PID MOCK_URL [HEADERS]
+#   GW_KIND: none (direct), llmnet or portkey
+wrk_run() {
+  local key=$1 conc=$2 url=$3 gwpid=$4 kind=$5 mpid=$6 murl=$7 headers=${8:-}
+  local g0=0 g1=0 gs0=0 gs1=0 gn0=0 gn1=0 m0 m1 ma0 ma1 t0 t1
+  ma0=$(mock_answered "$murl")
+  if [ "$kind" = llmnet ]; then
+    gs0=$(llmnet_served "$url")
+    gn0=$(llmnet_non200 "$url")
+  fi
+  [ "$kind" = none ] || { g0=$(cpu_ns "$gwpid"); t0=$(cpu_ticks_ns "$gwpid"); }
+  m0=$(cpu_ns "$mpid")
+  BENCH_HEADERS=$headers BENCH_BODY=$body wrk -t1 -c"$conc" -d"${S}s" --timeout 10s \
+    -s "$bench/post.lua" "$url/v1/chat/completions" >"$tmp/$key.wrk" 2>&1 || true
+  m1=$(cpu_ns "$mpid")
+  [ "$kind" = none ] || { g1=$(cpu_ns "$gwpid"); t1=$(cpu_ticks_ns "$gwpid"); }
+  if [ "$kind" = llmnet ]; then
+    gs1=$(llmnet_served "$url")
+    gn1=$(llmnet_non200 "$url")
+  fi
+  ma1=$(mock_answered "$murl")
+  local line
+  line=$(grep '^BENCH ' "$tmp/$key.wrk" || true)
+  if [ -z "$line" ]; then
+    log "wrk failed for $key: $(head -c 400 "$tmp/$key.wrk")"
+    put "$key.failed" 1
+    return 0
+  fi
+  echo "$line" | tr ' ' '\n' | grep = | sed "s/^/$key./; s/=/ /" >>"$R"
+  put "$key.mock_cpu_ns" $((m1 - m0))
+  put "$key.mock_calls" $((ma1 - ma0))
+  if [ "$kind" != none ]; then
+    put "$key.gw_cpu_ns" $((g1 - g0))
+    put "$key.gw_cpu_ticks_ns" $((t1 - t0))
+  fi
+  if [ "$kind" = llmnet ]; then
+    put "$key.gw_served" $((gs1 - gs0))
+    put "$key.gw_non200" $((gn1 - gn0))
+  fi
+  log "  $key: $(echo "$line" | cut -d' ' -f2-4)"
+}
+
+# h2_run KEY URL GW_PID GW_KIND MOCK_PID MOCK_URL [-H header]...
+h2_run() {
+  local key=$1 url=$2 gwpid=$3 kind=$4 mpid=$5 murl=$6
+  shift 6
+  local g0=0 g1=0 m0 m1 ma0 ma1
+  ma0=$(mock_answered "$murl")
+  [ "$kind" = none ] || g0=$(cpu_ns "$gwpid")
+  m0=$(cpu_ns "$mpid")
+  h2load --h1 -c"$H2_CONC" -D "$S" -d "$tmp/body.json" -H 'Content-Type: application/json' \
+    -H 'Authorization: Bearer mock-key' "$@" "$url/v1/chat/completions" >"$tmp/$key.h2load" 2>&1 || true
+  m1=$(cpu_ns "$mpid")
+  [ "$kind" = none ] || g1=$(cpu_ns "$gwpid")
+  ma1=$(mock_answered "$murl")
+  local f
+  f=$tmp/$key.h2load
+  # finished in 10.00s, 4200.50 req/s, 1.23MB/s
+  put "$key.rps" "$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$f")"
+  # requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
+  sed -n 's/^requests: \([0-9]*\) total, [0-9]* started, \([0-9]*\) done, \([0-9]*\) succeeded, \([0-9]*\) failed, \([0-9]*\) errored, \([0-9]*\) timeout.*/done \2\nsucceeded \3\nfailed \4\nerrored \5\ntimeout \6/p' "$f" |
+    sed "s/^/$key./" >>"$R"
+  # status codes: N 2xx, N 3xx, N 4xx, N 5xx
+  sed -n 's/^status codes: \([0-9]*\) 2xx, \([0-9]*\) 3xx, \([0-9]*\) 4xx, \([0-9]*\) 5xx.*/s2xx \1\ns4xx \3\ns5xx \4/p' "$f" |
+    sed "s/^/$key./" >>"$R"
+  put "$key.mock_cpu_ns" $((m1 - m0))
+  put "$key.mock_calls" $((ma1 - ma0))
+  [ "$kind" = none ] || put "$key.gw_cpu_ns" $((g1 - g0))
+  grep -q '^finished in' "$f" || log "h2load failed for $key: $(tail -c 400 "$f")"
+  log "  $key: $(grep -E '^(finished|status codes)' "$f" | tr '\n' ' ')"
+}
+
+pk_headers() { echo "x-portkey-provider: openai|x-portkey-custom-host: $1/v1"; }
+
+step=0
+steps=24
+next() { step=$((step + 1)); log "[$step/$steps] $*"; }
+
+for lat in 0 50; do
+  eval "murl=\$mock${lat}_url mpid=\$mock${lat}_pid"
+  eval "oneurl=\$one${lat}_url onepid=\$one${lat}_pid twourl=\$two${lat}_url twopid=\$two${lat}_pid"
+  # warm-up: connections and pools open, caches warm; not measured
+  for u in "$murl" "$oneurl" "$twourl"; do
+    BENCH_BODY=$body wrk -t1 -c"$CONC" -d1s -s "$bench/post.lua" "$u/v1/chat/completions" >/dev/null 2>&1 || true
+  done
+  if [ "$portkey_ok" = 1 ]; then
+    BENCH_HEADERS=$(pk_headers "$murl") BENCH_BODY=$body wrk -t1 -c"$CONC" -d1s \
+      -s "$bench/post.lua" "$portkey_url/v1/chat/completions" >/dev/null 2>&1 || true
+  fi
+  for c in "$CONC" 1; do
+    next "wrk -t1 -c$c, mock latency $lat ms: direct"
+    wrk_run "ns.$lat.c$c.direct" "$c" "$murl" "" none "$mpid" "$murl"
+    next "wrk -t1 -c$c, mock latency $lat ms: llmnet 1-hop"
+    wrk_run "ns.$lat.c$c.one" "$c" "$oneurl" "$onepid" llmnet "$mpid" "$murl"
+    next "wrk -t1 -c$c, mock latency $lat ms: llmnet 2-hop"
+    wrk_run "ns.$lat.c$c.two" "$c" "$twourl" "$twopid" llmnet "$mpid" "$murl"
+    if [ "$portkey_ok" = 1 ]; then
+      next "wrk -t1 -c$c, mock latency $lat ms: Portkey"
+      wrk_run "ns.$lat.c$c.portkey" "$c" "$portkey_url" "$portkey_pid" portkey "$mpid" "$murl" "$(pk_headers "$murl")"
+    else
+      next "(Portkey not measured)"
+    fi
+  done
+done
+
+next "h2load --h1 -c$H2_CONC, mock latency 0 ms: direct"
+h2_run h2.direct "$mock0_url" "" none "$mock0_pid" "$mock0_url"
+next "h2load --h1 -c$H2_CONC: llmnet 1-hop"
+h2_run h2.one "$one0_url" "$one0_pid" llmnet "$mock0_pid" "$mock0_url"
+next "h2load --h1 -c$H2_CONC: llmnet 2-hop"
+h2_run h2.two "$two0_url" "$two0_pid" llmnet "$mock0_pid" "$mock0_url"
+if [ "$portkey_ok" = 1 ]; then
+  next "h2load --h1 -c$H2_CONC: Portkey"
+  h2_run h2.portkey "$portkey_url" "$portkey_pid" portkey "$mock0_pid" "$mock0_url" \
+    -H 'x-portkey-provider: openai' -H "x-portkey-custom-host: $mock0_url/v1"
+else
+  next "(Portkey not measured)"
+fi
+
+# after all of that: llmnet's size and descriptors (upstream pool + listener)
+put mem.one0_after_kb "$(rss_kb "$one0_pid")"
+put mem.one0_hwm_kb "$(rss_kb "$one0_pid" VmHWM)"
+put fd.one0_after "$(fd_count "$one0_pid")"
+# of which: connections to the mock kept in libcurl's pool
+put conns.one0_upstream "$(ss -tnpH state established "( dport = :${mock0_url##*:} )" 2>/dev/null | grep -c "pid=$one0_pid," || true)"
+put fd.two0_after "$(fd_count "$two0_pid")"
+put conns.one0_after "$(curl -s "$one0_url/metrics" | awk '/^llmnet_open_connections/ {print $2}')"
+[ -n "$portkey_pid" ] && put mem.portkey_after_kb "$(rss_kb "$portkey_pid")"
+
+# ---------------------------------------------------------------- streaming
+half=$(((S + 1) / 2))
+next "streams: time to first byte, direct and through llmnet ($half s each)"
+node "$bench/clients.mjs" ttfb "$mockT_url/v1/chat/completions" "$half" >"$tmp/ttfb.direct.json" 2>&1 || true
+node "$bench/clients.mjs" ttfb "$oneT_url/v1/chat/completions" "$half" >"$tmp/ttfb.one.json" 2>&1 || true
+put st.ttfb.direct "$(tail -n 1 "$tmp/ttfb.direct.json")"
+put st.ttfb.one "$(tail -n 1 "$tmp/ttfb.one.json")"
+
+next "streams: chunks/s relayed, $CONC concurrent streams, direct and through llmnet"
+m0=$(cpu_ns "$mockS_pid")
+node "$bench/clients.mjs" relay "$mockS_url/v1/chat/completions" "$CONC" "$S" >"$tmp/relay.direct.json" 2>&1 || true
+m1=$(cpu_ns "$mockS_pid")
+put st.relay.direct "$(tail -n 1 "$tmp/relay.direct.json")"
+put st.relay.direct.mock_cpu_ns $((m1 - m0))
+g0=$(cpu_ns "$oneS_pid")
+m0=$(cpu_ns "$mockS_pid")
+node "$bench/clients.mjs" relay "$oneS_url/v1/chat/completions" "$CONC" "$S" >"$tmp/relay.one.json" 2>&1 || true
+g1=$(cpu_ns "$oneS_pid")
+m1=$(cpu_ns "$mockS_pid")
+put st.relay.one "$(tail -n 1 "$tmp/relay.one.json")"
+put st.relay.one.gw_cpu_ns $((g1 - g0))
+put st.relay.one.mock_cpu_ns $((m1 - m0))
+
+# ---------------------------------------------------------------- memory under connections
+# hold_clients NAME MODE ARGS...: starts the holder, waits for READY, leaves
+# HOLD_PID set; the caller samples, then stops it with SIGTERM.
+hold_clients() {
+  local name=$1
+  shift
+  node "$bench/clients.mjs" "$@" >"$tmp/$name.out" 2>&1 &
+  HOLD_PID=$!
+  pids="$pids $HOLD_PID"
+  local i
+  for i in $(seq 1 900); do
+    grep -q '^READY' "$tmp/$name.out" && return 0
+    kill -0 "$HOLD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "$name: the holder did not get ready: $(head -c 400 "$tmp/$name.out")"
+  return 0
+}
+release_clients() { # NAME
+  kill -TERM "$HOLD_PID" 2>/dev/null || true
+  wait "$HOLD_PID" 2>/dev/null || true
+  put "$1.ready" "$(sed -n 's/^READY \([0-9]*\).*/\1/p' "$tmp/$1.out" | head -n 1)"
+  put "$1.client" "$(grep '^{' "$tmp/$1.out" | tail -n 1)"
+}
+
+if [ "$fd_ok" = 1 ]; then
+  next "memory: $IDLE_CONNS idle keep-alive connections to llmnet"
+  fd0=$(fd_count "$mem1_pid")
+  hold_clients idle idle 127.0.0.1 "${mem1_url##*:}" "$IDLE_CONNS"
+  sleep 1
+  put mem.idle10k_kb "$(rss_kb "$mem1_pid")"
+  put fd.idle10k_held "$(fd_count "$mem1_pid")"
+  release_clients idle
+  sleep 1
+  put fd.idle10k_before "$fd0"
+  put fd.idle10k_after "$(fd_count "$mem1_pid")"
+  put mem.idle10k_after_kb "$(rss_kb "$mem1_pid")"
+else
+  next "(memory with $IDLE_CONNS idle connections: skipped, ulimit -n is $fd_limit)"
+fi
+
+next "memory: $HELD_STREAMS concurrent streams through llmnet (mock chunks every 100 ms)"
+fd0=$(fd_count "$mem2_pid")
+ab0=$(mock_aborted_streams "$mockL_url")
+hold_clients streams hold "$mem2_url/v1/chat/completions" "$HELD_STREAMS"
+sleep 2
+put mem.streams_kb "$(rss_kb "$mem2_pid")"
+put fd.streams_held "$(fd_count "$mem2_pid")"
+release_clients streams
+sleep 2
+put fd.streams_before "$fd0"
+put fd.streams_after "$(fd_count "$mem2_pid")"
+put streams.upstream_aborted $(($(mock_aborted_streams "$mockL_url") - ab0))
+put streams.in_flight_after "$(curl -s "$mem2_url/metrics" | awk '/^llmnet_in_flight_requests/ {print $2}')"
+
+put machine.busy_after "$(machine_busy)"
+
+# ---------------------------------------------------------------- health at the end
+for n in one0 two0 one50 two50 oneS mem1 mem2; do
+  eval "p=\$${n}_pid"
+  if ! kill -0 "$p" 2>/dev/null; then
+    put "crash.$n" 1
+    log "llmnet ($n) is no longer running: $(tail -c 600 "$tmp/$n.log")"
+  fi
+  # warnings and errors llmnet logged during the run (--log-level warn)
+  eval "w0=\$warn0_$n"
+  w1=$(warn_lines "$n")
+  put "log.$n" $((w1 - w0))
+  put "gone.$n" "$(gone_lines "$n")"
+  if [ "$w1" -ne "$w0" ]; then
+    grep -E ' (warn|error) ' "$tmp/$n.log" | grep -v 'status=499' | tail -n +$((w0 + 1)) >"$tmp/$n.warnings"
+    log "llmnet ($n) logged $((w1 - w0)) warnings/errors during the run; the first:"
+    head -n 3 "$tmp/$n.warnings" >&2
+    put "logline.$n" "$(head -n 1 "$tmp/$n.warnings" | cut -c1-300)"
+  fi
+done
+
+# ---------------------------------------------------------------- report
+mkdir -p "$bench/results"
+node "$bench/report.mjs" "$R" >"$tmp/latest.md"
+cp "$tmp/latest.md" "$bench/results/latest.md"
+cat "$tmp/latest.md"
+log "written to bench/results/latest.md"

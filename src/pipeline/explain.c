@@ -1,0 +1,503 @@
+/* explain: a dry walk of the request flow for `llmnet explain`. It keeps a
+ * request's variables as the flow would (vars.h) and takes every decision
+ * through the flow's rules (decide.h); what it adds is the telling, and the
+ * bookkeeping of which values are unknown because no model is called. */
+#include "pipeline/explain.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pipeline/decide.h"
+#include "pipeline/router.h"
+#include "pipeline/text.h"
+
+/* Values are shown cut to this many bytes: INITIAL_INPUT can be a page. */
+#define VALUE_SHOWN 40
+#define PROMPT_SHOWN 200
+
+static char *xstrndup(const char *s, size_t n) {
+  char *p = strndup(s, n);
+  if (!p)
+    abort();
+  return p;
+}
+
+static const char *header_of(void *ctx, const char *name) {
+  const lln_explain *e = ctx;
+  for (size_t i = 0; i < e->n_headers; i++) {
+    /* HTTP header names are case-insensitive; the first one given wins */
+    if (strcasecmp(e->headers[i].name, name) == 0)
+      return e->headers[i].value;
+  }
+  return NULL;
+}
+
+static void trim(const char **s, const char **end) {
+  while (*s < *end && isspace((unsigned char)**s))
+    (*s)++;
+  while (*end > *s && isspace((unsigned char)(*end)[-1]))
+    (*end)--;
+}
+
+int lln_explain_init(lln_explain *e, const lln_config *cfg, const lln_explain_request *req, char *err,
+                     size_t err_size) {
+  memset(e, 0, sizeof *e);
+  e->cfg = cfg;
+  e->now = time(NULL);
+  e->prompt = xstrndup(req->prompt ? req->prompt : "", strlen(req->prompt ? req->prompt : ""));
+  e->headers = calloc(req->n_headers + 1, sizeof *e->headers);
+  if (!e->headers)
+    abort();
+  for (size_t i = 0; i < req->n_headers; i++) {
+    const char *line = req->headers[i];
+    const char *colon = strchr(line, ':');
+    const char *name = line, *name_end = colon ? colon : line;
+    trim(&name, &name_end);
+    if (!colon || name == name_end) {
+      if (err && err_size)
+        snprintf(err, err_size, "a header is given as \"Name: value\", not \"%s\"", line);
+      lln_explain_free(e);
+      return -1;
+    }
+    const char *value = colon + 1, *value_end = colon + strlen(colon);
+    trim(&value, &value_end);
+    e->headers[e->n_headers].name = xstrndup(name, (size_t)(name_end - name));
+    e->headers[e->n_headers].value = xstrndup(value, (size_t)(value_end - value));
+    e->n_headers++;
+  }
+  e->n_header_vars = lln_vars_collect_headers(cfg, header_of, e, &e->header_vars);
+  e->vars.initial_input = e->prompt;
+  e->vars.input = e->prompt;
+  e->vars.request_id = "explain";
+  e->vars.headers = e->header_vars;
+  e->vars.n_headers = e->n_header_vars;
+  return 0;
+}
+
+void lln_explain_free(lln_explain *e) {
+  for (size_t i = 0; i < e->n_headers; i++) {
+    free(e->headers[i].name);
+    free(e->headers[i].value);
+  }
+  free(e->headers);
+  free(e->header_vars);
+  free(e->prompt);
+  memset(e, 0, sizeof *e);
+}
+
+/* ---- conditions, with the values they read ---- */
+
+typedef struct seen_name {
+  const char *name;
+  size_t len;
+} seen_name;
+
+typedef struct reading {
+  lln_explain *e;
+  lln_buf values;
+  seen_name *seen;
+  size_t n_seen, cap;
+  int unknown; /* the condition read a variable that comes from an unknown answer */
+} reading;
+
+static int is_number(const char *v) {
+  const char *p = v + (*v == '-');
+  if (!*p)
+    return 0;
+  return strspn(p, "0123456789") == strlen(p);
+}
+
+/* A value as a reader would type it back: numbers bare, text quoted with its
+ * quotes and control characters escaped, cut on a character boundary. */
+static void put_value(lln_buf *b, const char *v, size_t max) {
+  if (is_number(v)) {
+    lln_buf_puts(b, v);
+    return;
+  }
+  size_t n = strlen(v), cut = n;
+  if (n > max) {
+    cut = max;
+    while (cut > 0 && ((unsigned char)v[cut] & 0xC0) == 0x80)
+      cut--;
+  }
+  lln_buf_putc(b, '"');
+  for (size_t i = 0; i < cut; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if (c == '"' || c == '\\')
+      lln_buf_printf(b, "\\%c", c);
+    else if (c == '\n')
+      lln_buf_puts(b, "\\n");
+    else if (c < 0x20 || c == 0x7f)
+      lln_buf_printf(b, "\\x%02x", c);
+    else
+      lln_buf_putc(b, (char)c);
+  }
+  if (cut < n)
+    lln_buf_puts(b, "...");
+  lln_buf_putc(b, '"');
+}
+
+static const char *read_var(void *ctx, const char *name, size_t len) {
+  reading *r = ctx;
+  int from_answer = r->e->answered && lln_vars_from_output(name, len);
+  const char *v = from_answer ? NULL : lln_vars_lookup(&r->e->vars, name, len);
+  r->unknown |= from_answer;
+  for (size_t i = 0; i < r->n_seen; i++) {
+    if (r->seen[i].len == len && memcmp(r->seen[i].name, name, len) == 0)
+      return v;
+  }
+  if (r->n_seen == r->cap) {
+    r->cap = r->cap ? r->cap * 2 : 4;
+    r->seen = realloc(r->seen, r->cap * sizeof *r->seen);
+    if (!r->seen)
+      abort();
+  }
+  r->seen[r->n_seen++] = (seen_name){name, len};
+  lln_buf_printf(&r->values, "%s%.*s", r->n_seen > 1 ? ", " : "", (int)len, name);
+  if (from_answer)
+    lln_buf_puts(&r->values, "=?");
+  else if (!v)
+    lln_buf_puts(&r->values, " unset");
+  else {
+    lln_buf_putc(&r->values, '=');
+    put_value(&r->values, v, VALUE_SHOWN);
+  }
+  return v;
+}
+
+size_t lln_explain_targets(lln_explain *e, const lln_node *from, lln_explain_target *out) {
+  for (size_t i = 0; i < from->n_targets; i++) {
+    const lln_node *t = from->targets[i];
+    reading r = {.e = e};
+    lln_buf_init(&r.values);
+    lln_buf_reserve(&r.values, 0);
+    int holds = lln_decide_target_holds(&e->vars, t, e->now, read_var, &r);
+    out[i].node = t;
+    out[i].verdict = r.unknown ? LLN_EXPLAIN_UNKNOWN : holds ? LLN_EXPLAIN_HOLDS : LLN_EXPLAIN_FAILS;
+    out[i].values = t->cond ? lln_buf_steal(&r.values) : NULL;
+    lln_buf_free(&r.values);
+    free(r.seen);
+  }
+  return from->n_targets;
+}
+
+void lln_explain_targets_free(lln_explain_target *t, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(t[i].values);
+    t[i].values = NULL;
+  }
+}
+
+/* ---- the walk ---- */
+
+typedef struct summary {
+  lln_buf route;
+  lln_buf answers; /* the nodes whose model answers, in order */
+  size_t n_answers;
+  const lln_node *router_at;  /* the node whose choice needs the router model */
+  const lln_node *unknown_at; /* where an answer's text decides what follows */
+  int failed;
+} summary;
+
+static const char *verdict_text(lln_explain_verdict v) {
+  switch (v) {
+  case LLN_EXPLAIN_HOLDS: return "holds";
+  case LLN_EXPLAIN_FAILS: return "does not hold";
+  case LLN_EXPLAIN_UNKNOWN: return "depends on the answer";
+  }
+  return "?";
+}
+
+static void put_model(lln_buf *out, const lln_node *n) {
+  if (!n->endpoint) {
+    lln_buf_puts(out, "no model (the request would fail here)");
+    return;
+  }
+  lln_buf_printf(out, "model %s", n->endpoint->key);
+  if (n->inherited_from)
+    lln_buf_printf(out, " (inherited from %s)", n->inherited_from->name);
+  for (size_t k = 0; k < n->n_model_ids; k++)
+    lln_buf_printf(out, "%s%s", k == 0 ? " as " : ", then ", n->model_ids[k]);
+}
+
+/* Shows text exactly, each line after a "| " gutter. */
+static void put_block(lln_buf *out, const char *indent, const char *text) {
+  const char *p = text;
+  do {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    lln_buf_printf(out, "%s|%s%.*s\n", indent, len ? " " : "", (int)len, p);
+    p = nl ? nl + 1 : NULL;
+  } while (p);
+}
+
+static void put_targets(lln_buf *out, const char *indent, const lln_explain_target *t, size_t n) {
+  size_t width = 0, vwidth = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t len = strlen(t[i].node->name), vlen = strlen(verdict_text(t[i].verdict));
+    width = len > width ? len : width;
+    vwidth = vlen > vwidth ? vlen : vwidth;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const lln_node *c = t[i].node;
+    lln_buf_printf(out, "%s%-*s  %-*s  ", indent, (int)width, c->name, (int)vwidth,
+                   verdict_text(t[i].verdict));
+    if (c->if_src)
+      lln_buf_printf(out, "if %s%s%s%s\n", c->if_src, t[i].values && *t[i].values ? "  (" : "",
+                     t[i].values ? t[i].values : "", t[i].values && *t[i].values ? ")" : "");
+    else
+      lln_buf_puts(out, "no condition\n");
+  }
+}
+
+static void put_names(lln_buf *out, const lln_node *const *nodes, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    lln_buf_printf(out, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", nodes[i]->name);
+}
+
+static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, summary *s);
+
+/* Several candidates: the router model's call, shown exactly, and where each
+ * of its possible choices would go next. */
+static void explain_route(lln_explain *e, const lln_node *from, const lln_node **cands, size_t n,
+                          lln_buf *out, summary *s) {
+  const lln_node *router = lln_decide_router(e->cfg);
+  const lln_node *fallback = lln_decide_default(cands, n);
+  lln_route_candidate *rc = calloc(n, sizeof *rc);
+  if (!rc)
+    abort();
+  for (size_t i = 0; i < n; i++)
+    rc[i] = (lln_route_candidate){cands[i]->name, cands[i]->use_case};
+  lln_buf prompt;
+  lln_buf_init(&prompt);
+  lln_router_system_prompt(&prompt, rc, n);
+  free(rc);
+  s->router_at = from;
+  lln_buf_printf(out, "   %zu candidates left: the router model chooses (one call", n);
+  const cJSON *temp = cJSON_GetObjectItemCaseSensitive(router->options, "temperature");
+  lln_buf_puts(out, " to node \"");
+  lln_buf_printf(out, "%s\", ", router->name);
+  put_model(out, router);
+  if (cJSON_IsNumber(temp))
+    lln_buf_printf(out, ", temperature %g from its extra-options).\n", temp->valuedouble);
+  else
+    lln_buf_puts(out, ", temperature 0).\n");
+  lln_buf_puts(out, "   system prompt:\n");
+  put_block(out, "     ", prompt.data);
+  lln_buf_puts(out, "   user message:\n");
+  if (e->answered)
+    lln_buf_printf(out, "     (the answer of %s: unknown until its model is called)\n", e->answered_by->name);
+  else
+    put_block(out, "     ", lln_vars_current_input(&e->vars));
+  lln_buf_free(&prompt);
+  lln_buf_printf(
+      out,
+      "   The reply cannot be known without calling the model. A reply that names no candidate, or "
+      "a router failure, goes to %s (%s).\n",
+      fallback->name,
+      fallback->is_default ? "marked default" : "the first candidate; none is marked default");
+  lln_buf_puts(out, "   Each choice would lead to:\n");
+  for (size_t i = 0; i < n; i++) {
+    lln_explain branch = *e;
+    branch.vars.route_decision = cands[i]->name;
+    walk(&branch, cands[i], 1, out, s);
+  }
+}
+
+/* Enters `n` and follows the flow while it needs no model's text. A preview
+ * (a router's possible choice) shows one node and what it would do next. */
+static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, summary *s) {
+  const char *ind = preview ? "       " : "   ";
+  const char *list_ind = preview ? "         " : "     ";
+  lln_explain_target *t = NULL;
+  const lln_node **cands = NULL;
+  int again = 0; /* the targets are weighed a second time, after the node's own answer */
+  for (int step = 1;; step++) {
+    if (e->vars.hops >= e->cfg->server.max_hops) {
+      lln_buf_printf(out,
+                     "%sthe request fails: it passed %d nodes without reaching an answer (server.max-hops)\n",
+                     ind, e->vars.hops);
+      s->failed = !preview;
+      break;
+    }
+    int received_answer = e->answered;
+    if (e->vars.node)
+      e->vars.hops++;
+    e->vars.node = n;
+    if (!preview)
+      lln_buf_printf(&s->route, "%s%s", s->route.len ? " > " : "", n->name);
+    if (preview)
+      lln_buf_printf(out, "     - %s", n->name);
+    else
+      lln_buf_printf(out, "%d. %s", step, n->name);
+    if (n->layer >= 0)
+      lln_buf_printf(out, " (layer %d%s)", n->layer, n == e->cfg->entry ? ", entry" : "");
+    else if (n == e->cfg->entry)
+      lln_buf_puts(out, " (entry)");
+    lln_enter_kind kind = lln_decide_enter(n);
+    if (kind == LLN_ENTER_RESPOND) {
+      if (e->answered)
+        lln_buf_printf(out, ": output node; the response leaves here with %s's answer\n",
+                       e->answered_by->name);
+      else {
+        lln_buf_puts(out, ": output node, but no model has answered: the request fails (HTTP 500)\n");
+        s->failed = !preview;
+      }
+      break;
+    }
+    if (kind == LLN_ENTER_ROUTE) {
+      lln_buf_puts(out, ": routes only; its model is called only when there is a choice\n");
+    } else {
+      lln_buf_puts(out, ": answers with ");
+      put_model(out, n);
+      if (received_answer)
+        lln_buf_printf(out, "; it receives %s's answer%s", e->answered_by->name,
+                       n->prompt_template ? " through its prompt-template" : " as the user message");
+      else
+        lln_buf_puts(out, "; it receives the client's messages");
+      if (n->n_fallbacks)
+        lln_buf_printf(out, "; if its models fail, %s answers instead", n->fallbacks[0]->name);
+      lln_buf_puts(out, "\n");
+      e->answered = 1;
+      e->answered_by = n;
+      e->vars.input = e->vars.output = "";
+      if (!preview) {
+        lln_buf_printf(&s->answers, "%s%s", s->n_answers ? ", " : "", n->name);
+        s->n_answers++;
+      }
+    }
+  choose:
+    free(t);
+    free(cands);
+    t = calloc(n->n_targets + 1, sizeof *t);
+    cands = calloc(n->n_targets + 1, sizeof *cands);
+    if (!t || !cands)
+      abort();
+    size_t nt = lln_explain_targets(e, n, t), nc = 0, unknown = 0;
+    if (nt) {
+      lln_buf_printf(out, "%stargets (output-to)%s:\n", ind, again ? ", now that it has answered" : "");
+      put_targets(out, list_ind, t, nt);
+    }
+    for (size_t i = 0; i < nt; i++) {
+      unknown += t[i].verdict == LLN_EXPLAIN_UNKNOWN;
+      if (t[i].verdict != LLN_EXPLAIN_FAILS)
+        cands[nc++] = t[i].node;
+    }
+    lln_explain_targets_free(t, nt);
+    if (unknown) {
+      lln_buf_printf(out, "%s%s ", ind, nc == 1 ? "whether" : "which of");
+      put_names(out, cands, nc);
+      lln_buf_printf(out, " %s on %s's answer: explain stops here\n",
+                     nc == 1 ? "stays a candidate depends" : "stay candidates depends", e->answered_by->name);
+      if (!preview)
+        s->unknown_at = n;
+      break;
+    }
+    lln_next_kind next = lln_decide_next(n, nc, e->answered);
+    if (next == LLN_NEXT_RESPOND) {
+      if (!e->answered) {
+        lln_buf_printf(out, "%sno candidate left and no model has answered: the request fails (HTTP 500)\n",
+                       ind);
+        s->failed = !preview;
+      } else if (nt == 0) {
+        lln_buf_printf(out, "%sno output-to: %s's answer is the response\n", ind, e->answered_by->name);
+      } else {
+        lln_buf_printf(out, "%sno candidate left: %s's answer is the response\n", ind, e->answered_by->name);
+      }
+      break;
+    }
+    if (next == LLN_NEXT_ANSWER_ITSELF) {
+      lln_buf_printf(out, "%sno candidate left: %s answers the request itself with ", ind, n->name);
+      put_model(out, n);
+      lln_buf_puts(out, "\n");
+      e->answered = 1;
+      e->answered_by = n;
+      e->vars.input = e->vars.output = "";
+      if (!preview) {
+        lln_buf_printf(&s->answers, "%s%s", s->n_answers ? ", " : "", n->name);
+        s->n_answers++;
+      }
+      again = 1;
+      goto choose;
+    }
+    if (next == LLN_NEXT_ROUTE) {
+      const lln_node *router = lln_decide_router(e->cfg);
+      if (preview) {
+        lln_buf_printf(out, "%sthen the router model chooses among ", ind);
+        put_names(out, cands, nc);
+        lln_buf_puts(out, "\n");
+        break;
+      }
+      if (router) {
+        explain_route(e, n, cands, nc, out, s);
+        break;
+      }
+      const lln_node *d = lln_decide_default(cands, nc);
+      lln_buf_printf(out, "%s%zu candidates left but the pipeline has no router model: it goes to %s (%s)\n",
+                     ind, nc, d->name, d->is_default ? "marked default" : "the first candidate");
+      n = d;
+    } else {
+      if (preview) {
+        lln_buf_printf(out, "%sthen %s, without a model call\n", ind, cands[0]->name);
+        break;
+      }
+      lln_buf_printf(out, "%sone candidate left: go to %s without a model call\n", ind, cands[0]->name);
+      n = cands[0];
+    }
+    e->vars.route_decision = n->name;
+    again = 0;
+  }
+  free(t);
+  free(cands);
+}
+
+void lln_explain_write(lln_explain *e, lln_buf *out) {
+  const lln_config *cfg = e->cfg;
+  lln_buf_printf(out, "llmnet explain %s: no model is called; this is what llmnet would do.\n", cfg->path);
+  lln_buf_puts(out, "request: last user message ");
+  put_value(out, e->prompt, PROMPT_SHOWN);
+  lln_buf_printf(out, " (%zu word%s, %zu character%s)\n", lln_word_count(e->prompt),
+                 lln_word_count(e->prompt) == 1 ? "" : "s", lln_utf8_length(e->prompt),
+                 lln_utf8_length(e->prompt) == 1 ? "" : "s");
+  for (size_t i = 0; i < e->n_headers; i++) {
+    int used = 0;
+    for (size_t k = 0; k < e->n_header_vars; k++)
+      used |= e->header_vars[k].value == e->headers[i].value;
+    if (used)
+      lln_buf_printf(out, "header %s: \"%s\" (a variable through UseHeaderKeys)\n", e->headers[i].name,
+                     e->headers[i].value);
+    else
+      lln_buf_printf(out, "header %s: not in any node's UseHeaderKeys, so no condition can read it\n",
+                     e->headers[i].name);
+  }
+  lln_buf_putc(out, '\n');
+  summary s = {0};
+  lln_buf_init(&s.route);
+  lln_buf_init(&s.answers);
+  lln_buf_reserve(&s.route, 0);
+  lln_buf_reserve(&s.answers, 0);
+  walk(e, cfg->entry, 0, out, &s);
+  lln_buf_putc(out, '\n');
+  if (s.router_at)
+    lln_buf_printf(out, "route: %s > (the router model's choice)\n", s.route.data);
+  else if (s.unknown_at)
+    lln_buf_printf(out, "route: %s > (depends on %s's answer)\n", s.route.data, e->answered_by->name);
+  else
+    lln_buf_printf(out, "route: %s%s\n", s.route.data, s.failed ? " (fails)" : "");
+  if (s.router_at)
+    lln_buf_printf(out, "router model: needed (one call, after %s)\n", s.router_at->name);
+  else if (s.unknown_at)
+    lln_buf_puts(out, "router model: not needed so far\n");
+  else
+    lln_buf_puts(out, "router model: not needed\n");
+  if (s.n_answers)
+    lln_buf_printf(out, "answering calls: %zu (%s)%s\n", s.n_answers, s.answers.data,
+                   s.router_at || s.unknown_at ? ", then more as shown above" : "");
+  else
+    lln_buf_printf(out, "answering calls: %s\n",
+                   s.router_at ? "none before the router's choice; then as shown for each choice" : "none");
+  lln_buf_free(&s.route);
+  lln_buf_free(&s.answers);
+}
