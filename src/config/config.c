@@ -547,6 +547,12 @@ static void load_server(lln_loader *L, const cJSON *server) {
     lln_loader_report(L, LLN_DIAG_ERROR, "/server/log-format", "\"log-format\" is \"text\" or \"json\"");
   else if (log_format)
     s->log_format = xstrdup(log_format);
+  const char *store = lln_loader_string(L, server, "rate-limit-store", "/server");
+  if (store && strcmp(store, "memory") != 0 && strncmp(store, "redis://", 8) != 0)
+    lln_loader_report(L, LLN_DIAG_ERROR, "/server/rate-limit-store",
+                      "\"rate-limit-store\" is \"memory\" or \"redis://HOST:PORT\"");
+  else if (store)
+    s->rate_limit_store = substitute(L, store, "/server/rate-limit-store", "server: rate-limit-store");
   const cJSON *keys = cJSON_GetObjectItemCaseSensitive(server, "api-keys");
   if (keys) {
     if (!cJSON_IsArray(keys)) {
@@ -681,6 +687,7 @@ void lln_config_free(lln_config *cfg) {
   free_strv(cfg->server.api_keys, cfg->server.n_api_keys);
   free_strv(cfg->server.cors_origins, cfg->server.n_cors_origins);
   free(cfg->server.log_format);
+  free(cfg->server.rate_limit_store);
   free(cfg->path);
   memset(cfg, 0, sizeof *cfg);
 }

@@ -75,6 +75,7 @@ typedef struct lln_server_settings {
   long shutdown_grace_ms; /* how long a drain waits for requests in flight */
   int max_hops;
   char *log_format;    /* "text" or "json"; NULL = text (the CLI wins) */
+  char *rate_limit_store; /* NULL = in-process counters; "redis://host:port" = shared */
   char **cors_origins; /* NULL = no CORS headers; "*" = any origin */
   size_t n_cors_origins;
 } lln_server_settings;

@@ -39,15 +39,11 @@ static void free_call_headers(lln_run *r) {
   r->call_headers = NULL;
 }
 
-void lln_run_finish(lln_run *r, const lln_run_result *given) {
-  if (r->finished)
-    return;
-  r->finished = 1;
-  lln_run_result filled = *given;
-  filled.hops = r->trace;
-  filled.tokens = r->usage[2];
-  filled.input = r->initial_input;
-  const lln_run_result *res = &filled;
+static void stop_waiting(lln_run *r);
+
+/* Stops everything a run may have pending: timers, the upstream call, a
+ * rate-limit answer and its place in a model's queue. */
+static void stop_work(lln_run *r) {
   if (r->timer_started) {
     uv_timer_stop(&r->deadline);
     uv_timer_stop(&r->retry_timer);
@@ -58,7 +54,23 @@ void lln_run_finish(lln_run *r, const lln_run_result *given) {
     lln_upstream_cancel(r->call);
     r->call = NULL;
   }
-  r->done(r->ud, res);
+  if (r->rl_take) {
+    lln_ratelimit_cancel(r->rl_take);
+    r->rl_take = NULL;
+  }
+  stop_waiting(r);
+}
+
+void lln_run_finish(lln_run *r, const lln_run_result *given) {
+  if (r->finished)
+    return;
+  r->finished = 1;
+  lln_run_result filled = *given;
+  filled.hops = r->trace;
+  filled.tokens = r->usage[2];
+  filled.input = r->initial_input;
+  stop_work(r);
+  r->done(r->ud, &filled);
 }
 
 static void fail(lln_run *r, int status, const char *retry_after, const char *fmt, ...)
@@ -250,13 +262,66 @@ static void on_call_done(void *ud, const lln_upstream_response *resp);
 static void call_failed(lln_run *r, int status, const char *why, int retryable, long hint_ms,
                         const char *retry_after);
 
+static void on_retry_timer(uv_timer_t *t);
+static void start_call(lln_run *r);
+
+static lln_model_state *state_of(const lln_run *r) {
+  return r->models ? &r->models[r->call_node->endpoint->index] : NULL;
+}
+
 static lln_breaker *breaker_of(const lln_run *r) {
-  return r->breakers ? &r->breakers[r->call_node->endpoint->index] : NULL;
+  lln_model_state *st = state_of(r);
+  return st ? &st->breaker : NULL;
+}
+
+static void stop_waiting(lln_run *r) {
+  if (r->rl_waiting) {
+    r->rl_waiting = 0;
+    state_of(r)->waiting--;
+  }
+}
+
+
+/* The rate limiter's answer for the call being prepared: go, wait in the
+ * model's bounded queue, or fail with llmnet's own 429. */
+static void on_rate_limit(void *ud, long wait_ms) {
+  lln_run *r = ud;
+  r->rl_take = NULL;
+  const lln_model *ep = r->call_node->endpoint;
+  const char *labels[] = {ep->key};
+  if (wait_ms == 0) {
+    r->rl_granted = 1;
+    start_call(r);
+    return;
+  }
+  lln_model_state *st = state_of(r);
+  if (wait_ms <= ep->rl_max_wait_ms && st->waiting < ep->rl_queue &&
+      uv_now(r->loop) + (uint64_t)wait_ms < r->deadline_at) {
+    st->waiting++;
+    r->rl_waiting = 1;
+    lln_metric_add(&LLN_M_RATE_LIMIT_WAITS, labels, 1);
+    uv_timer_start(&r->retry_timer, on_retry_timer, (uint64_t)wait_ms, 0);
+    return;
+  }
+  lln_metric_add(&LLN_M_RATE_LIMIT_REFUSED, labels, 1);
+  char why[400];
+  snprintf(why, sizeof why,
+           "node \"%s\" (model \"%s\" at %s): llmnet's rate limit for this model (rpm %d, rpd %d) is reached; "
+           "a slot frees in %.1f s",
+           r->call_node->name, current_model_id(r), ep->key, ep->rpm, ep->rpd, (double)wait_ms / 1000.0);
+  call_failed(r, 429, why, 0, wait_ms, NULL);
 }
 
 static void start_call(lln_run *r) {
   const lln_model *ep = r->call_node->endpoint;
   lln_upstream_request req = {0};
+  stop_waiting(r);
+  if ((ep->rpm || ep->rpd) && r->ratelimit && r->models && !r->rl_granted) {
+    /* answered at once (memory store) or later (Redis) in on_rate_limit */
+    r->rl_take = lln_ratelimit_acquire(r->ratelimit, ep->key, ep->rpm, ep->rpd, on_rate_limit, r);
+    return;
+  }
+  r->rl_granted = 0;
   lln_breaker *b = breaker_of(r);
   long open_ms = 0;
   if (b && !lln_breaker_allow(b, uv_now(r->loop), &open_ms)) {
@@ -780,7 +845,8 @@ lln_run *lln_run_start(const lln_run_params *p) {
   uv_timer_init(r->loop, &r->retry_timer);
   r->retry_timer.data = r;
   r->deadline_at = uv_now(r->loop) + (uint64_t)r->cfg->server.request_timeout_ms;
-  r->breakers = p->breakers;
+  r->models = p->models;
+  r->ratelimit = p->ratelimit;
   if (r->sink)
     lln_stream_init(r);
   uv_timer_start(&r->deadline, on_deadline, (uint64_t)r->cfg->server.request_timeout_ms, 0);
@@ -808,16 +874,7 @@ void lln_run_cancel(lln_run *r) {
   if (r->finished)
     return;
   r->finished = 1;
-  if (r->timer_started) {
-    uv_timer_stop(&r->deadline);
-    uv_timer_stop(&r->retry_timer);
-    if (r->sink)
-      uv_timer_stop(&r->keepalive);
-  }
-  if (r->call) {
-    lln_upstream_cancel(r->call);
-    r->call = NULL;
-  }
+  stop_work(r);
 }
 
 static void release(lln_run *r) {
@@ -850,10 +907,7 @@ static void on_timer_closed(uv_handle_t *h) {
 void lln_run_free(lln_run *r) {
   if (!r)
     return;
-  if (r->call) {
-    lln_upstream_cancel(r->call);
-    r->call = NULL;
-  }
+  stop_work(r);
   r->finished = 1;
   if (!r->timer_started) {
     release(r);

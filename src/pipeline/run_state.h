@@ -48,7 +48,11 @@ struct lln_run {
   uint64_t deadline_at; /* loop time (ms) the whole request must end by */
   const lln_node *fb_owner; /* whose fallback list is being walked */
   size_t fb_next;
-  lln_breaker *breakers;
+  lln_model_state *models;
+  lln_ratelimit *ratelimit;
+  lln_ratelimit_take *rl_take; /* a rate-limit answer pending */
+  int rl_granted;              /* the call in preparation has its slot */
+  int rl_waiting;              /* counted in its model's waiting */
   uv_timer_t retry_timer;
   lln_buf call_body;
   char **call_headers;

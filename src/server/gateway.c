@@ -22,7 +22,7 @@
  * request midway. */
 struct lln_generation {
   lln_config cfg;
-  lln_breaker *breakers; /* one per model */
+  lln_model_state *models; /* one per model */
   int refs;
 };
 
@@ -69,8 +69,8 @@ static lln_generation *gen_new(lln_config *cfg) {
   if (!gen)
     abort();
   gen->cfg = *cfg;
-  gen->breakers = calloc(cfg->n_models ? cfg->n_models : 1, sizeof *gen->breakers);
-  if (!gen->breakers)
+  gen->models = calloc(cfg->n_models ? cfg->n_models : 1, sizeof *gen->models);
+  if (!gen->models)
     abort();
   gen->refs = 1;
   return gen;
@@ -80,7 +80,7 @@ static void gen_release(lln_generation *gen) {
   if (--gen->refs > 0)
     return;
   lln_config_free(&gen->cfg);
-  free(gen->breakers);
+  free(gen->models);
   free(gen);
 }
 
@@ -325,7 +325,8 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
       .header_ctx = req,
       .done = on_run_done,
       .stream = streaming ? &sse_sink : NULL,
-      .breakers = c->gen->breakers,
+      .models = c->gen->models,
+      .ratelimit = g->ratelimit,
       .ud = c,
   };
   lln_run *run = lln_run_start(&p);
@@ -535,6 +536,14 @@ int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, lln_config *cfg, const ch
     gen_release(g->current);
     return -1;
   }
+  char rl_err[200];
+  if (lln_ratelimit_create(&g->ratelimit, loop, g->current->cfg.server.rate_limit_store, rl_err, sizeof rl_err) !=
+      0) {
+    snprintf(err, err_size, "server.rate-limit-store: %s", rl_err);
+    lln_upstream_close(g->upstream);
+    gen_release(g->current);
+    return -1;
+  }
   const lln_server_settings *s = &g->current->cfg.server;
   lln_http_limits limits;
   lln_http_limits_default(&limits);
@@ -543,6 +552,7 @@ int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, lln_config *cfg, const ch
   int rc = lln_http_server_start(&g->http, loop, addr, port, &limits, handle, g, err, err_size);
   if (rc != 0) {
     lln_upstream_close(g->upstream);
+    lln_ratelimit_close(g->ratelimit);
     gen_release(g->current);
     return rc;
   }
@@ -562,6 +572,7 @@ void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) { lln_h
 void lln_gateway_close(lln_gateway *g) {
   lln_http_server_close(g->http);
   lln_upstream_close(g->upstream);
+  lln_ratelimit_close(g->ratelimit);
   gen_release(g->current);
   g->current = NULL;
 }

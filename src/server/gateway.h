@@ -10,12 +10,14 @@
 #include "config/config.h"
 #include "server/http.h"
 #include "upstream/client.h"
+#include "upstream/ratelimit.h"
 
 typedef struct lln_generation lln_generation;
 
 typedef struct lln_gateway {
   uv_loop_t *loop;
   lln_upstream *upstream;
+  lln_ratelimit *ratelimit;
   lln_http_server *http;
   lln_generation *current; /* what new requests run on */
   size_t in_flight;        /* chat requests not yet answered */

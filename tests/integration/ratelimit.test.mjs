@@ -1,0 +1,137 @@
+// Per-model rate limits: llmnet refuses or queues requests over a model's
+// budget instead of spending the provider's quota, in one process and
+// across two processes sharing a real redis-server.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+
+import { assertOpenAIError, assertServes, chat, mockRequests, startLlmnet, startMock, stopAll } from './lib.mjs';
+
+function chatbot(mockUrl, rateLimit, server = {}) {
+  return {
+    models: {
+      limited: { type: 'external', url: mockUrl, 'api-key': null, retries: 0, 'rate-limit': rateLimit },
+    },
+    architecture: [{ name: 'bot', layer: 0, model: 'limited', 'extra-options': { model_override: 'limited-model' } }],
+    server,
+  };
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await new Promise((resolve, reject) => {
+    child.on('error', () => reject(new Error('redis-server is not installed (scripts/deps.sh installs it)')));
+    child.stdout.on('data', (d) => {
+      if (String(d).includes('Ready to accept connections')) resolve();
+    });
+    setTimeout(() => reject(new Error('redis-server did not start')), 10000);
+  });
+  return { port, stop: () => child.kill('SIGKILL') };
+}
+
+// rpm budgets count in calendar minutes: a test that straddled a minute
+// boundary would see its budget refilled midway, so it starts early in one.
+async function awayFromMinuteEdge() {
+  const second = new Date().getUTCSeconds();
+  if (second > 50) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
+}
+
+const ask = (url, text = 'hello') => chat(url, { messages: [{ role: 'user', content: text }] });
+
+describe('rate limits in one process', () => {
+  let mock;
+  before(async () => {
+    mock = await startMock(null);
+  });
+  after(() => stopAll(mock));
+
+  it('refuses requests over rpm with 429 and Retry-After, without calling the upstream', async () => {
+    const llmnet = await startLlmnet(chatbot(mock.url, { rpm: 2, 'max-wait': 0 }));
+    await awayFromMinuteEdge();
+    try {
+      const before = (await mockRequests(mock.url)).length;
+      assert.equal((await ask(llmnet.url)).status, 200);
+      assert.equal((await ask(llmnet.url)).status, 200);
+      const third = await ask(llmnet.url);
+      assertOpenAIError(third, 429);
+      assert.match(third.json.error.message, /rate limit/);
+      assert.match(third.json.error.message, /rpm 2/);
+      const wait = Number(third.headers.get('retry-after'));
+      assert.ok(wait >= 1 && wait <= 60, `Retry-After ${third.headers.get('retry-after')}`);
+      assert.equal((await mockRequests(mock.url)).length - before, 2, 'the refused request never reached the upstream');
+      const metrics = await (await fetch(`${llmnet.url}/metrics`)).text();
+      assert.match(metrics, /llmnet_rate_limit_refusals_total\{model="limited"\} 1/);
+      await assert.rejects(assertServes(llmnet.url), 'the budget is spent for chat, but the server is up');
+      assert.equal((await fetch(`${llmnet.url}/health`)).status, 200);
+    } finally {
+      await llmnet.stop();
+    }
+  });
+
+  it('holds requests in a bounded queue and refuses past it', async () => {
+    const llmnet = await startLlmnet(chatbot(mock.url, { rpm: 1, queue: 1, 'max-wait': 120 }));
+    await awayFromMinuteEdge();
+    try {
+      assert.equal((await ask(llmnet.url)).status, 200);
+      const controller = new AbortController();
+      const waiting = fetch(`${llmnet.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'queued' }] }),
+        signal: controller.signal,
+      }).catch((e) => e);
+      let metrics = '';
+      for (let i = 0; i < 50 && !/rate_limit_waits_total\{model="limited"\} 1/.test(metrics); i++) {
+        metrics = await (await fetch(`${llmnet.url}/metrics`)).text();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(metrics, /llmnet_rate_limit_waits_total\{model="limited"\} 1/, 'the second request waits');
+      const third = await ask(llmnet.url, 'no room');
+      assertOpenAIError(third, 429);
+      controller.abort();
+      assert.equal((await waiting).name, 'AbortError');
+      assert.equal((await fetch(`${llmnet.url}/health`)).status, 200);
+    } finally {
+      await llmnet.stop();
+    }
+  });
+});
+
+describe('rate limits shared through Redis', () => {
+  let mock;
+  let redis;
+  before(async () => {
+    mock = await startMock(null);
+    redis = await startRedis();
+  });
+  after(async () => {
+    await stopAll(mock);
+    redis?.stop();
+  });
+
+  it('two llmnet processes spend one budget together', async () => {
+    const cfg = chatbot(mock.url, { rpm: 3, 'max-wait': 0 }, { 'rate-limit-store': `redis://127.0.0.1:${redis.port}` });
+    const a = await startLlmnet(cfg);
+    const b = await startLlmnet(cfg);
+    await awayFromMinuteEdge();
+    try {
+      const statuses = [];
+      for (const url of [a.url, b.url, a.url, b.url, a.url]) statuses.push((await ask(url)).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+    } finally {
+      await stopAll(a, b);
+    }
+  });
+});
