@@ -28,25 +28,6 @@ static const char *const vars[][2] = {
     {"SPACED", " 10 "},
 };
 
-/* glibc's regcomp copies a repeated subexpression once per repetition, so
- * stacked or nested repetitions grow exponentially: "a" and 22 '+' take 3 GB,
- * "(a{1,1000}){1,1000}" 8 GB. cond.c compiles literal patterns at parse with
- * no bound (the saved input is fuzz/crashes/cond-regcomp-oom.txt). Inputs
- * that could build such a pattern are skipped so the fuzzer goes on finding
- * other bugs; remove this once cond.c refuses such patterns. */
-static int regcomp_blowup_risk(const char *s) {
-  if (!strstr(s, "matches"))
-    return 0;
-  int quantifiers = 0, braces = 0;
-  for (const char *c = s; *c; c++) {
-    if (*c == '+' || *c == '*' || *c == '?')
-      quantifiers++;
-    else if (*c == '{' && (c == s || c[-1] != '$'))
-      braces++;
-  }
-  return braces >= 2 || quantifiers >= 10 || (braces && quantifiers >= 4);
-}
-
 static const char *lookup(void *ctx, const char *name, size_t name_len) {
   (*(int *)ctx)++;
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -63,10 +44,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(src, data, size);
   src[size] = '\0';
   size_t len = strlen(src);
-  if (regcomp_blowup_risk(src)) {
-    free(src);
-    return -1; /* keep it out of the corpus */
-  }
 
   lln_cond *c = NULL;
   char err[256];

@@ -13,7 +13,8 @@
 #include "config/graph.h"
 #include "mock/mock.h"
 #include "pipeline/explain.h"
-#include "server/gateway.h"
+#include "observe/metrics.h"
+#include "server/workers.h"
 #include "util/log.h"
 
 static void usage(FILE *out) {
@@ -292,7 +293,7 @@ static int cmd_explain(int argc, char **argv) {
 }
 
 typedef struct running {
-  lln_gateway gateway;
+  lln_workers *workers;
   uv_loop_t *loop;
   const char *config_path;
   lln_load_options load;
@@ -318,7 +319,7 @@ static void stop_now(running *r) {
   if (r->stopping == 2)
     return;
   r->stopping = 2;
-  lln_gateway_close(&r->gateway);
+  lln_workers_stop(r->workers);
   close_handles(r);
 }
 
@@ -343,11 +344,9 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
     return;
   }
   r->stopping = 1;
-  long grace = r->grace_ms;
-  LLN_INFO("%s: draining %zu request%s in flight (grace %.0f s)", name, r->gateway.in_flight,
-           r->gateway.in_flight == 1 ? "" : "s", (double)grace / 1000.0);
-  uv_timer_start(&r->grace, on_grace_over, (uint64_t)grace, 0);
-  lln_gateway_drain(&r->gateway, on_drained, r);
+  LLN_INFO("%s: draining the requests in flight (grace %.0f s)", name, (double)r->grace_ms / 1000.0);
+  uv_timer_start(&r->grace, on_grace_over, (uint64_t)r->grace_ms, 0);
+  lln_workers_drain(r->workers);
 }
 
 /* A new composition is validated in full before it replaces the running
@@ -362,11 +361,17 @@ static void reload(running *r, const char *why) {
   lln_diags_print(&d, stderr);
   lln_diags_free(&d);
   if (failed) {
+    const char *labels[] = {"refused"};
+    lln_metric_add(&LLN_M_RELOADS, labels, 1);
     LLN_ERROR("reload (%s) refused: %s has errors; the previous composition keeps serving", why, r->config_path);
     return;
   }
+  const char *labels[] = {"ok"};
+  lln_metric_add(&LLN_M_RELOADS, labels, 1);
   LLN_INFO("reloaded %s (%s): %zu nodes, entry \"%s\"", r->config_path, why, cfg.n_nodes, cfg.entry->name);
-  lln_gateway_reload(&r->gateway, &cfg);
+  lln_shared_config *sc = lln_shared_config_new(&cfg);
+  lln_workers_reload(r->workers, sc);
+  lln_shared_config_release(sc);
 }
 
 static void on_sighup(uv_signal_t *s, int signum) {
@@ -410,11 +415,16 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   r.config_path = c->config;
   r.load = (lln_load_options){.mode = LLN_LOAD_RUN, .env_file = c->env_file};
   r.grace_ms = cfg->server.shutdown_grace_ms;
-  char err[256];
+  char err[256], entry_name[256];
   size_t n_nodes = cfg->n_nodes;
-  char entry_name[256];
+  unsigned count = (unsigned)cfg->server.workers;
   snprintf(entry_name, sizeof entry_name, "%s", cfg->entry->name);
-  if (lln_gateway_start(&r.gateway, &loop, cfg, addr, port, err, sizeof err) != 0) {
+  lln_shared_config *sc = lln_shared_config_new(cfg);
+  lln_workers_options wo = {
+      .control = &loop, .config = sc, .addr = addr, .port = port, .count = count, .on_drained = on_drained, .ud = &r};
+  int rc = lln_workers_start(&r.workers, &wo, err, sizeof err);
+  lln_shared_config_release(sc);
+  if (rc != 0) {
     fprintf(stderr, "llmnet: %s\n", err);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -431,8 +441,8 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   uv_signal_start(&r.sighup, on_sighup, SIGHUP);
   if (c->watch && start_watch(&r) != 0)
     LLN_WARN("--watch: cannot watch %s; SIGHUP still reloads", c->config);
-  printf("llmnet listening on http://%s:%d (entry node \"%s\", %zu nodes)\n", addr, lln_gateway_port(&r.gateway),
-         entry_name, n_nodes);
+  printf("llmnet listening on http://%s:%d (entry node \"%s\", %zu nodes, %u workers)\n", addr,
+         lln_workers_port(r.workers), entry_name, n_nodes, lln_workers_count(r.workers));
   fflush(stdout);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);

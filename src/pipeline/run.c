@@ -269,15 +269,10 @@ static lln_model_state *state_of(const lln_run *r) {
   return r->models ? &r->models[r->call_node->endpoint->index] : NULL;
 }
 
-static lln_breaker *breaker_of(const lln_run *r) {
-  lln_model_state *st = state_of(r);
-  return st ? &st->breaker : NULL;
-}
-
 static void stop_waiting(lln_run *r) {
   if (r->rl_waiting) {
     r->rl_waiting = 0;
-    state_of(r)->waiting--;
+    lln_model_state_dequeue(state_of(r));
   }
 }
 
@@ -295,9 +290,8 @@ static void on_rate_limit(void *ud, long wait_ms) {
     return;
   }
   lln_model_state *st = state_of(r);
-  if (wait_ms <= ep->rl_max_wait_ms && st->waiting < ep->rl_queue &&
-      uv_now(r->loop) + (uint64_t)wait_ms < r->deadline_at) {
-    st->waiting++;
+  if (wait_ms <= ep->rl_max_wait_ms && uv_now(r->loop) + (uint64_t)wait_ms < r->deadline_at &&
+      lln_model_state_enqueue(st, ep->rl_queue)) {
     r->rl_waiting = 1;
     lln_metric_add(&LLN_M_RATE_LIMIT_WAITS, labels, 1);
     uv_timer_start(&r->retry_timer, on_retry_timer, (uint64_t)wait_ms, 0);
@@ -322,13 +316,14 @@ static void start_call(lln_run *r) {
     return;
   }
   r->rl_granted = 0;
-  lln_breaker *b = breaker_of(r);
+  lln_model_state *st = state_of(r);
   long open_ms = 0;
-  if (b && !lln_breaker_allow(b, uv_now(r->loop), &open_ms)) {
+  int failures = 0;
+  if (st && !lln_model_state_allow(st, uv_now(r->loop), &open_ms, &failures)) {
     char why[400];
     snprintf(why, sizeof why,
              "node \"%s\" (model \"%s\" at %s): the circuit is open after %d failures in a row; next try in %.1f s",
-             r->call_node->name, current_model_id(r), ep->key, b->failures, (double)open_ms / 1000.0);
+             r->call_node->name, current_model_id(r), ep->key, failures, (double)open_ms / 1000.0);
     call_failed(r, 503, why, 0, open_ms, NULL);
     return;
   }
@@ -541,12 +536,12 @@ static void count_call(const lln_run *r, const lln_upstream_response *resp) {
 static void on_call_done(void *ud, const lln_upstream_response *resp) {
   lln_run *r = ud;
   r->call = NULL;
-  lln_breaker *b = breaker_of(r);
+  lln_model_state *st = state_of(r);
   const lln_model *ep = r->call_node->endpoint;
   /* 4xx (429 included) says the endpoint is up; only outages count */
   int endpoint_up = resp->result == LLN_UP_OK && resp->status < 500;
-  if (b)
-    lln_breaker_record(b, endpoint_up, ep->breaker_failures, ep->breaker_cooldown_ms, uv_now(r->loop));
+  if (st)
+    lln_model_state_record(st, endpoint_up, ep->breaker_failures, ep->breaker_cooldown_ms, uv_now(r->loop));
   count_call(r, resp);
   if (r->streaming_call) {
     int ok = resp->result == LLN_UP_OK && resp->status >= 200 && resp->status <= 299;

@@ -8,18 +8,13 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
-#include "upstream/breaker.h"
 #include "upstream/client.h"
+#include "upstream/model_state.h"
 #include "upstream/ratelimit.h"
 
 typedef struct lln_run lln_run;
 
-/* What llmnet keeps per model between requests: its circuit breaker and
- * how many requests wait for its rate limit. One array per composition. */
-typedef struct lln_model_state {
-  lln_breaker breaker;
-  int waiting;
-} lln_model_state;
+
 
 /* Where a streamed response goes ("stream": true). The run decides when
  * the response becomes a stream: at the final hop's first byte, or earlier
@@ -59,7 +54,7 @@ typedef struct lln_run_params {
   void *header_ctx;
   lln_run_done done; /* called exactly once, unless the run is cancelled */
   const lln_run_stream_sink *stream; /* set when the client asked to stream */
-  lln_model_state *models;           /* one per model (cfg->models order), or NULL */
+  lln_model_state *models;           /* one per model (cfg->models order), shared by workers; or NULL */
   lln_ratelimit *ratelimit;          /* for models with a rate-limit, or NULL */
   void *ud;                          /* passed to done and to the sink */
 } lln_run_params;

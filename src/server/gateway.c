@@ -3,6 +3,7 @@
 #include "server/gateway.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,11 @@
 #include "util/log.h"
 #include "util/utf8.h"
 
-/* A loaded composition with the state that lives exactly as long as it;
- * each request holds the one it started on, so a reload never changes a
- * request midway. */
+/* This worker's hold on a shared composition; each request holds the one
+ * it started on, so a reload never changes a request midway. */
 struct lln_generation {
-  lln_config cfg;
-  lln_model_state *models; /* one per model */
+  lln_shared_config *sc;
+  const lln_config *cfg;
   int refs;
 };
 
@@ -64,14 +64,13 @@ static void hdr_fixed(headers *h, const char *line) {
   }
 }
 
-static lln_generation *gen_new(lln_config *cfg) {
+static lln_generation *gen_new(lln_shared_config *sc) {
   lln_generation *gen = calloc(1, sizeof *gen);
   if (!gen)
     abort();
-  gen->cfg = *cfg;
-  gen->models = calloc(cfg->n_models ? cfg->n_models : 1, sizeof *gen->models);
-  if (!gen->models)
-    abort();
+  lln_shared_config_retain(sc);
+  gen->sc = sc;
+  gen->cfg = lln_shared_config_get(sc);
   gen->refs = 1;
   return gen;
 }
@@ -79,14 +78,13 @@ static lln_generation *gen_new(lln_config *cfg) {
 static void gen_release(lln_generation *gen) {
   if (--gen->refs > 0)
     return;
-  lln_config_free(&gen->cfg);
-  free(gen->models);
+  lln_shared_config_release(gen->sc);
   free(gen);
 }
 
 /* CORS: an allowed Origin is echoed back (or "*" when every origin is). */
 static void add_cors(const lln_gateway *g, const lln_http_request *req, headers *h) {
-  const lln_server_settings *s = &g->current->cfg.server;
+  const lln_server_settings *s = &g->current->cfg->server;
   const char *origin = lln_http_header_get(req, "origin");
   if (!s->n_cors_origins || !origin)
     return;
@@ -186,9 +184,12 @@ static void on_stream_drain(lln_http_request *req) {
     lln_run_resume(c->run);
 }
 
+/* Requests in flight across every worker: server.max-concurrent is a
+ * limit for the process. */
+static atomic_long in_flight;
+
 static void chat_end(chat *c) {
-  c->g->in_flight--;
-  lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)c->g->in_flight);
+  lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)(atomic_fetch_sub(&in_flight, 1) - 1));
   gen_release(c->gen);
   free(c);
 }
@@ -196,7 +197,7 @@ static void chat_end(chat *c) {
 /* One series per entry node and status: the first node of the route. */
 static void count_request(const chat *c, const lln_run_result *res) {
   char entry[256], status[8];
-  const char *route = res->route && *res->route ? res->route : c->gen->cfg.entry->name;
+  const char *route = res->route && *res->route ? res->route : c->gen->cfg->entry->name;
   snprintf(entry, sizeof entry, "%.*s", (int)strcspn(route, ">"), route);
   snprintf(status, sizeof status, "%d", res->status);
   const char *labels[] = {entry, status};
@@ -290,8 +291,8 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   char id[72];
   request_id(g, req, id, sizeof id);
   hdr_add(h, "x-request-id: %s", id);
-  const lln_server_settings *s = &g->current->cfg.server;
-  if (s->max_concurrent && g->in_flight >= (size_t)s->max_concurrent) {
+  const lln_server_settings *s = &g->current->cfg->server;
+  if (s->max_concurrent && atomic_load(&in_flight) >= s->max_concurrent) {
     hdr_fixed(h, "Retry-After: 1");
     lln_http_respond_error(req, 503, h->line, "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
@@ -306,8 +307,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   c->gen = g->current;
   c->gen->refs++;
   c->started_ns = uv_hrtime();
-  g->in_flight++;
-  lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)g->in_flight);
+  lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)(atomic_fetch_add(&in_flight, 1) + 1));
   c->req = req;
   snprintf(c->request_id, sizeof c->request_id, "%s", id);
   req->user = c;
@@ -316,7 +316,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   if (streaming)
     req->on_drain = on_stream_drain;
   lln_run_params p = {
-      .cfg = &c->gen->cfg,
+      .cfg = c->gen->cfg,
       .upstream = g->upstream,
       .loop = g->loop,
       .request = body,
@@ -325,7 +325,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
       .header_ctx = req,
       .done = on_run_done,
       .stream = streaming ? &sse_sink : NULL,
-      .models = c->gen->models,
+      .models = lln_shared_config_models(c->gen->sc),
       .ratelimit = g->ratelimit,
       .ud = c,
   };
@@ -347,7 +347,7 @@ static const char *role_of(const lln_node *n) {
 
 /* The pipeline's shape and live per-node figures, for the status page. */
 static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
-  const lln_config *cfg = &g->current->cfg;
+  const lln_config *cfg = g->current->cfg;
   cJSON *root = cJSON_CreateObject();
   cJSON *pipe = cJSON_AddObjectToObject(root, "pipeline");
   cJSON_AddStringToObject(pipe, "entry", cfg->entry->name);
@@ -386,8 +386,8 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
       cJSON_AddNullToObject(l, "p99_ms");
     }
   }
-  cJSON_AddNumberToObject(root, "in_flight", (double)g->in_flight);
-  cJSON_AddNumberToObject(root, "connections", (double)lln_http_server_connections(g->http));
+  cJSON_AddNumberToObject(root, "in_flight", (double)atomic_load(&in_flight));
+  cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
   char *json = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
   if (!json)
@@ -403,7 +403,7 @@ static void models(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_buf_printf(&b, "{\"object\":\"list\",\"data\":[{\"id\":\"llmnet\",\"object\":\"model\",\"created\":%ld,"
                      "\"owned_by\":\"llmnet\"}",
                  now);
-  const lln_config *cfg = &g->current->cfg;
+  const lln_config *cfg = g->current->cfg;
   for (size_t i = 0; i < cfg->n_nodes; i++) {
     const lln_node *n = &cfg->nodes[i];
     if (n->adapter != LLN_ADAPTER_OPENAI)
@@ -427,7 +427,7 @@ static int key_equal(const char *a, const char *b) {
 }
 
 static int authorized(const lln_gateway *g, const lln_http_request *req) {
-  const lln_server_settings *s = &g->current->cfg.server;
+  const lln_server_settings *s = &g->current->cfg->server;
   if (s->n_api_keys == 0)
     return 1;
   const char *auth = lln_http_header_get(req, "authorization");
@@ -502,7 +502,7 @@ static void handle(void *ctx, lln_http_request *req) {
     return;
   }
   if (metrics) {
-    lln_metric_set(&LLN_M_CONNECTIONS, NULL, (double)lln_http_server_connections(g->http));
+    lln_metric_set(&LLN_M_CONNECTIONS, NULL, (double)lln_http_connections_total());
     lln_buf b;
     lln_buf_init(&b);
     lln_metrics_render(&b);
@@ -523,36 +523,39 @@ static void handle(void *ctx, lln_http_request *req) {
   }
 }
 
-int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, lln_config *cfg, const char *addr, int port, char *err,
-                      size_t err_size) {
+int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, size_t err_size) {
   memset(g, 0, sizeof *g);
-  g->loop = loop;
+  g->loop = o->loop;
   g->id_state = (uint64_t)uv_hrtime() ^ ((uint64_t)(uintptr_t)g << 16) ^ (uint64_t)time(NULL);
   if (!g->id_state)
     g->id_state = 0x9E3779B97F4A7C15ULL;
-  g->current = gen_new(cfg);
-  if (lln_upstream_init(&g->upstream, loop) != 0) {
+  g->current = gen_new(o->config);
+  const lln_server_settings *s = &g->current->cfg->server;
+  g->ratelimit = o->ratelimit;
+  if (!g->ratelimit) {
+    char rl_err[200];
+    if (lln_ratelimit_create(&g->own_ratelimit, o->loop, s->rate_limit_store, rl_err, sizeof rl_err) != 0) {
+      snprintf(err, err_size, "server.rate-limit-store: %s", rl_err);
+      gen_release(g->current);
+      return -1;
+    }
+    g->ratelimit = g->own_ratelimit;
+  }
+  if (lln_upstream_init(&g->upstream, o->loop) != 0) {
     snprintf(err, err_size, "cannot start the upstream client");
+    lln_ratelimit_close(g->own_ratelimit);
     gen_release(g->current);
     return -1;
   }
-  char rl_err[200];
-  if (lln_ratelimit_create(&g->ratelimit, loop, g->current->cfg.server.rate_limit_store, rl_err, sizeof rl_err) !=
-      0) {
-    snprintf(err, err_size, "server.rate-limit-store: %s", rl_err);
-    lln_upstream_close(g->upstream);
-    gen_release(g->current);
-    return -1;
-  }
-  const lln_server_settings *s = &g->current->cfg.server;
   lln_http_limits limits;
   lln_http_limits_default(&limits);
   limits.max_body_bytes = s->max_body_bytes;
   limits.max_connections = (unsigned)s->max_connections;
-  int rc = lln_http_server_start(&g->http, loop, addr, port, &limits, handle, g, err, err_size);
+  limits.reuse_port = o->reuse_port;
+  int rc = lln_http_server_start(&g->http, o->loop, o->addr, o->port, &limits, handle, g, err, err_size);
   if (rc != 0) {
     lln_upstream_close(g->upstream);
-    lln_ratelimit_close(g->ratelimit);
+    lln_ratelimit_close(g->own_ratelimit);
     gen_release(g->current);
     return rc;
   }
@@ -561,9 +564,9 @@ int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, lln_config *cfg, const ch
 
 int lln_gateway_port(const lln_gateway *g) { return lln_http_server_port(g->http); }
 
-void lln_gateway_reload(lln_gateway *g, lln_config *cfg) {
+void lln_gateway_reload(lln_gateway *g, lln_shared_config *sc) {
   lln_generation *old = g->current;
-  g->current = gen_new(cfg);
+  g->current = gen_new(sc);
   gen_release(old);
 }
 
@@ -572,7 +575,7 @@ void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) { lln_h
 void lln_gateway_close(lln_gateway *g) {
   lln_http_server_close(g->http);
   lln_upstream_close(g->upstream);
-  lln_ratelimit_close(g->ratelimit);
+  lln_ratelimit_close(g->own_ratelimit);
   gen_release(g->current);
   g->current = NULL;
 }

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "config/shared.h"
 #include "server/http.h"
 #include "upstream/client.h"
 #include "upstream/ratelimit.h"
@@ -17,21 +18,30 @@ typedef struct lln_generation lln_generation;
 typedef struct lln_gateway {
   uv_loop_t *loop;
   lln_upstream *upstream;
-  lln_ratelimit *ratelimit;
+  lln_ratelimit *ratelimit;     /* the one requests use */
+  lln_ratelimit *own_ratelimit; /* created here when none was given */
   lln_http_server *http;
   lln_generation *current; /* what new requests run on */
-  size_t in_flight;        /* chat requests not yet answered */
   uint64_t id_state;       /* request id generator */
 } lln_gateway;
 
-/* Starts serving `cfg`, which the gateway takes over. On failure returns
- * non-zero with err filled; `cfg` is then freed. */
-int lln_gateway_start(lln_gateway *g, uv_loop_t *loop, lln_config *cfg, const char *addr, int port, char *err,
-                      size_t err_size);
+typedef struct lln_gateway_options {
+  uv_loop_t *loop;
+  lln_shared_config *config; /* retained by the gateway */
+  /* Shared by every worker (the in-process store); NULL: the gateway
+   * creates one from server.rate-limit-store (a Redis connection per loop). */
+  lln_ratelimit *ratelimit;
+  const char *addr;
+  int port;
+  int reuse_port; /* several workers listen on the same port */
+} lln_gateway_options;
+
+/* Starts serving. On failure returns non-zero with err filled. */
+int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, size_t err_size);
 int lln_gateway_port(const lln_gateway *g);
-/* New requests run on `cfg` (taken over); requests in flight finish on the
+/* New requests run on `sc` (retained); requests in flight finish on the
  * one they started with. Listen address and HTTP limits stay as started. */
-void lln_gateway_reload(lln_gateway *g, lln_config *cfg);
+void lln_gateway_reload(lln_gateway *g, lln_shared_config *sc);
 /* Stops accepting and calls `done` when every connection has finished. */
 void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud);
 void lln_gateway_close(lln_gateway *g);

@@ -5,6 +5,7 @@
 #include "server/http.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <llhttp.h>
 #include <netdb.h>
@@ -84,6 +85,9 @@ typedef struct write_req {
   int close_after;
   char data[];
 } write_req;
+
+/* across every server of the process (the workers), for the metrics */
+static atomic_size_t total_conns;
 
 static void conn_close(conn *c);
 static void process(conn *c);
@@ -595,6 +599,7 @@ static void conn_close(conn *c) {
   if (c->next)
     c->next->prev = c->prev;
   s->n_conns--;
+  atomic_fetch_sub(&total_conns, 1);
   req_free(c->parsing);
   c->parsing = NULL;
   req_impl *r = c->handling;
@@ -641,10 +646,12 @@ static void on_connection(uv_stream_t *listener, int status) {
     s->conns->prev = c;
   s->conns = c;
   s->n_conns++;
+  atomic_fetch_add(&total_conns, 1);
   arm(c, s->limits.idle_timeout_ms);
   c->reading = 1;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  if (s->limits.max_connections && s->n_conns > s->limits.max_connections)
+  /* the limit is the process's: workers share one port */
+  if (s->limits.max_connections && atomic_load(&total_conns) > s->limits.max_connections)
     reject(c, 503, "the server has too many open connections; try again shortly");
 }
 
@@ -688,10 +695,21 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
   s->settings.on_headers_complete = on_headers_complete;
   s->settings.on_body = on_body;
   s->settings.on_message_complete = on_message_complete;
-  uv_tcp_init(loop, &s->listener);
+  /* uv_tcp_init_ex creates the socket now, so SO_REUSEPORT can be set
+   * before bind (libuv 1.44 has no flag for it) */
+  uv_tcp_init_ex(loop, &s->listener, sa.ss_family);
   s->listener.data = s;
   s->open_handles = 1;
-  int rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&sa, 0);
+  int rc = 0;
+  if (s->limits.reuse_port) {
+    uv_os_fd_t fd;
+    int on = 1;
+    if (uv_fileno((uv_handle_t *)&s->listener, &fd) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+      rc = UV_EINVAL;
+  }
+  if (rc == 0)
+    rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&sa, 0);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
   if (rc < 0) {
@@ -724,6 +742,8 @@ static void close_listener(lln_http_server *s) {
 }
 
 size_t lln_http_server_connections(const lln_http_server *s) { return s->n_conns; }
+
+size_t lln_http_connections_total(void) { return atomic_load(&total_conns); }
 
 void lln_http_server_drain(lln_http_server *s, void (*on_empty)(void *ud), void *ud) {
   s->draining = 1;

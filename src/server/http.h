@@ -47,6 +47,7 @@ typedef struct lln_http_limits {
   unsigned header_timeout_ms; /* from a request's first byte to its last header; over it: 408 */
   unsigned body_timeout_ms;   /* from the last header to the end of the body; over it: 408 */
   unsigned max_connections;   /* more are answered 503 and closed; 0 = no limit */
+  int reuse_port;             /* SO_REUSEPORT: other listeners may share the port */
 } lln_http_limits;
 
 void lln_http_limits_default(lln_http_limits *l);
@@ -58,6 +59,8 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
                           size_t err_size);
 int lln_http_server_port(const lln_http_server *s);
 size_t lln_http_server_connections(const lln_http_server *s);
+/* Open connections across every server in the process. */
+size_t lln_http_connections_total(void);
 /* Stops accepting, closes idle connections and closes the others once their
  * current response has gone out; calls on_empty when none is left. */
 void lln_http_server_drain(lln_http_server *s, void (*on_empty)(void *ud), void *ud);

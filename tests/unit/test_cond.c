@@ -204,6 +204,38 @@ static void test_matches(void **state) {
   RUN(cases);
 }
 
+/* Patterns whose compilation would blow up (regcomp copies each repeated
+ * subexpression) are refused at parse time, and never match when they come
+ * from a variable: a client must not be able to send one. */
+static void test_unsafe_patterns(void **state) {
+  (void)state;
+  static const char *const unsafe[] = {
+      "$WORD matches 'a++++++++++++++++++++++++'",
+      "$WORD matches '(a{1,1000}){1,1000}'",
+      "$WORD matches 'a{101}'",
+      "$WORD matches '(a+)*'",
+      "$WORD matches '((ab)+c)+'",
+      "$WORD matches 'a*?'",
+  };
+  for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++) {
+    lln_cond *c = NULL;
+    char err[200];
+    int col = 0;
+    assert_int_equal(lln_cond_parse(unsafe[i], &c, err, sizeof err, &col), -1);
+    assert_non_null(strstr(err, "unsafe regular expression"));
+    assert_int_equal(col, 15);
+  }
+  static const case_t fine[] = {
+      {"$WORD matches '^(hel)+lo [a-z]{5}$'", 1},
+      {"$WORD matches '[+*]?hello'", 1},
+      {"$WORD matches 'a\\+\\+'", 0},
+      {"'(x)' matches '\\(x\\)+'", 1},
+      {"$WORD matches $BOMB", 0},
+  };
+  const char *vars[] = {"WORD", "hello world", "BOMB", "(a{1,1000}){1,1000}", NULL};
+  run_cases(fine, sizeof fine / sizeof fine[0], vars);
+}
+
 static void test_logic_and_precedence(void **state) {
   (void)state;
   static const case_t cases[] = {
@@ -607,6 +639,7 @@ int main(void) {
       cmocka_unit_test(test_unset_is_empty_string),
       cmocka_unit_test(test_contains),
       cmocka_unit_test(test_matches),
+      cmocka_unit_test(test_unsafe_patterns),
       cmocka_unit_test(test_logic_and_precedence),
       cmocka_unit_test(test_boolean_subexpression_as_operand),
       cmocka_unit_test(test_quotes_and_escapes),

@@ -1,0 +1,39 @@
+/* workers: the data plane's threads. Each worker owns a libuv loop, its
+ * own listener on the shared port (SO_REUSEPORT: the kernel spreads
+ * connections), its own curl multi handle and gateway, so the request path
+ * takes no lock. The control thread (signals, reloads) talks to them
+ * through uv_async. */
+#ifndef LLN_SERVER_WORKERS_H
+#define LLN_SERVER_WORKERS_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "config/shared.h"
+
+typedef struct lln_workers lln_workers;
+
+typedef struct lln_workers_options {
+  uv_loop_t *control;  /* the control thread's loop: on_drained runs there */
+  lln_shared_config *config; /* retained by every worker */
+  const char *addr;
+  int port;            /* 0: any free port, the same for every worker */
+  unsigned count;      /* 0: one per core */
+  void (*on_drained)(void *ud);
+  void *ud;
+} lln_workers_options;
+
+/* Starts the workers; returns 0, or -1 with err filled (nothing left
+ * running). */
+int lln_workers_start(lln_workers **out, const lln_workers_options *o, char *err, size_t err_size);
+int lln_workers_port(const lln_workers *w);
+unsigned lln_workers_count(const lln_workers *w);
+/* New requests on every worker run on `sc` (retained by each). */
+void lln_workers_reload(lln_workers *w, lln_shared_config *sc);
+/* Every worker stops accepting and finishes its requests; on_drained runs
+ * on the control loop once all are done. */
+void lln_workers_drain(lln_workers *w);
+/* Closes everything still open, joins the threads and frees. */
+void lln_workers_stop(lln_workers *w);
+
+#endif
