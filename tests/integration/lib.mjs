@@ -16,6 +16,15 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 
+// Under ASan/UBSan (make test-asan) a memory error or a leak is reported on
+// stderr; a process whose stderr carries one fails the test that stops it.
+const SANITIZER_REPORT = /ERROR: (Address|Leak)Sanitizer|runtime error: |SUMMARY: UndefinedBehaviorSanitizer/;
+
+function checkSanitizers(what, stderr) {
+  const at = stderr.search(SANITIZER_REPORT);
+  if (at >= 0) throw new Error(`sanitizer report from ${what}:\n${stderr.slice(Math.max(0, at - 200), at + 4000)}`);
+}
+
 // Starts `llmnet ARGS...` and resolves once it prints its listening URL.
 // `unset` names variables removed from the child's environment.
 export function start(args, { env = {}, unset = [], timeoutMs = 10000 } = {}) {
@@ -40,11 +49,15 @@ export function start(args, { env = {}, unset = [], timeoutMs = 10000 } = {}) {
             return err;
           },
           async stop() {
-            if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+            if (child.exitCode !== null || child.signalCode !== null) {
+              checkSanitizers(`llmnet ${args.join(' ')}`, err);
+              return child.exitCode;
+            }
             const exited = new Promise((r) => child.once('exit', (code) => r(code)));
             child.kill('SIGTERM');
             const code = await exited;
             children.delete(child);
+            checkSanitizers(`llmnet ${args.join(' ')}`, err);
             return code;
           },
         };
@@ -70,13 +83,20 @@ function childEnv(env, unset) {
 
 // Runs llmnet to completion and returns { code, stdout, stderr }.
 export function runCli(args, { env = {}, unset = [] } = {}) {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const child = spawn(BIN, args, { env: childEnv(env, unset) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.on('exit', (code) => {
+      try {
+        checkSanitizers(`llmnet ${args.join(' ')}`, stderr);
+        resolve({ code, stdout, stderr });
+      } catch (e) {
+        reject(e);
+      }
+    });
   });
 }
 
