@@ -40,10 +40,10 @@ bench: build
 	@./bench/run.sh
 
 format:
-	@clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c
+	@clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c fuzz/*.c
 
 format-check:
-	@clang-format --dry-run --Werror src/*.c src/*/*.c src/*/*.h tests/unit/*.c
+	@clang-format --dry-run --Werror src/*.c src/*/*.c src/*/*.h tests/unit/*.c fuzz/*.c
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -9,11 +9,11 @@
 
 #include "config/config.h"
 #include "config/describe.h"
-#include "observe/access_log.h"
 #include "config/graph.h"
 #include "mock/mock.h"
-#include "pipeline/explain.h"
+#include "observe/access_log.h"
 #include "observe/metrics.h"
+#include "pipeline/explain.h"
 #include "server/workers.h"
 #include "util/log.h"
 
@@ -60,7 +60,7 @@ typedef struct cli {
   int port;
   int dry_run;
   int watch;
-  const char *format; /* validate: text or json */
+  const char *format;     /* validate: text or json */
   const char *log_format; /* --log-format; else server.log-format */
 } cli;
 
@@ -363,7 +363,8 @@ static void reload(running *r, const char *why) {
   if (failed) {
     const char *labels[] = {"refused"};
     lln_metric_add(&LLN_M_RELOADS, labels, 1);
-    LLN_ERROR("reload (%s) refused: %s has errors; the previous composition keeps serving", why, r->config_path);
+    LLN_ERROR("reload (%s) refused: %s has errors; the previous composition keeps serving", why,
+              r->config_path);
     return;
   }
   const char *labels[] = {"ok"};
@@ -420,8 +421,13 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   unsigned count = (unsigned)cfg->server.workers;
   snprintf(entry_name, sizeof entry_name, "%s", cfg->entry->name);
   lln_shared_config *sc = lln_shared_config_new(cfg);
-  lln_workers_options wo = {
-      .control = &loop, .config = sc, .addr = addr, .port = port, .count = count, .on_drained = on_drained, .ud = &r};
+  lln_workers_options wo = {.control = &loop,
+                            .config = sc,
+                            .addr = addr,
+                            .port = port,
+                            .count = count,
+                            .on_drained = on_drained,
+                            .ud = &r};
   int rc = lln_workers_start(&r.workers, &wo, err, sizeof err);
   lln_shared_config_release(sc);
   if (rc != 0) {
@@ -464,7 +470,8 @@ static int cmd_run(int argc, char **argv) {
   lln_diags_print(&d, stderr);
   lln_diags_free(&d);
   if (failed) {
-    fprintf(stderr, "llmnet: %s has errors; nothing started (llmnet validate %s lists them)\n", c.config, c.config);
+    fprintf(stderr, "llmnet: %s has errors; nothing started (llmnet validate %s lists them)\n", c.config,
+            c.config);
     return 1;
   }
   const char *addr = c.bind_addr ? c.bind_addr : cfg.entry->bind_addr ? cfg.entry->bind_addr : "127.0.0.1";

@@ -180,8 +180,8 @@ static void add_secret(lln_config *cfg, const char *name, const char *var, const
 }
 
 static void load_secret(lln_loader *L, const char *name, const cJSON *spec, const char *path) {
-  static const char *const known[] = {"source", "variable", "variables", "path", "address", "token-env",
-                                      "token_env", "mount", NULL};
+  static const char *const known[] = {"source",    "variable",  "variables", "path", "address",
+                                      "token-env", "token_env", "mount",     NULL};
   if (!cJSON_IsObject(spec)) {
     lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" must be an object", name);
     return;
@@ -193,7 +193,8 @@ static void load_secret(lln_loader *L, const char *name, const cJSON *spec, cons
   const cJSON *vars = cJSON_GetObjectItemCaseSensitive(spec, "variables");
   const char *one = lln_loader_string(L, spec, "variable", path);
   if (!source) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" needs a \"source\" (env, env-file or vault)", name);
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" needs a \"source\" (env, env-file or vault)",
+                      name);
   } else if (strcmp(source, "env") == 0 || strcmp(source, "env-file") == 0) {
     lln_envfile file = {0};
     int from_file = strcmp(source, "env-file") == 0;
@@ -201,7 +202,8 @@ static void load_secret(lln_loader *L, const char *name, const cJSON *spec, cons
       const char *fpath = lln_loader_string(L, spec, "path", path);
       char err[512];
       if (!fpath) {
-        lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": an env-file source needs a \"path\"", name);
+        lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": an env-file source needs a \"path\"",
+                          name);
         return;
       }
       /* a relative path is read beside the composition, not from the cwd */
@@ -228,7 +230,8 @@ static void load_secret(lln_loader *L, const char *name, const cJSON *spec, cons
         names[n++] = v->valuestring;
     }
     if (n == 0)
-      lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" names no \"variable\" or \"variables\"", name);
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" names no \"variable\" or \"variables\"",
+                        name);
     for (size_t i = 0; i < n; i++) {
       const char *value = from_file ? lln_envfile_get(&file, names[i]) : lookup_ref(L, names[i]);
       if (value)
@@ -243,8 +246,8 @@ static void load_secret(lln_loader *L, const char *name, const cJSON *spec, cons
                       "secret \"%s\": vault secrets are not supported by this build yet; use env or env-file",
                       name);
   } else {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": unknown source \"%s\" (env, env-file or vault)",
-                      name, source);
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "secret \"%s\": unknown source \"%s\" (env, env-file or vault)", name, source);
   }
 }
 
@@ -310,7 +313,8 @@ static void load_limits(lln_loader *L, lln_model *model, const cJSON *m, const c
   static const char *const rl_keys[] = {"rpm", "rpd", "queue", "max-wait", NULL};
   static const double rl_max[] = {1e6, 1e9, 1e6, 86400};
   double rl[] = {0, 0, model->rl_queue, (double)model->rl_max_wait_ms / 1000.0};
-  number_fields(L, cJSON_GetObjectItemCaseSensitive(m, "rate-limit"), path, "rate-limit", rl_keys, rl_max, rl);
+  number_fields(L, cJSON_GetObjectItemCaseSensitive(m, "rate-limit"), path, "rate-limit", rl_keys, rl_max,
+                rl);
   model->rpm = (int)rl[0];
   model->rpd = (int)rl[1];
   model->rl_queue = (int)rl[2];
@@ -318,16 +322,25 @@ static void load_limits(lln_loader *L, lln_model *model, const cJSON *m, const c
   static const char *const cb_keys[] = {"failures", "cooldown", NULL};
   static const double cb_max[] = {1000, 86400};
   double cb[] = {model->breaker_failures, (double)model->breaker_cooldown_ms / 1000.0};
-  number_fields(L, cJSON_GetObjectItemCaseSensitive(m, "circuit-breaker"), path, "circuit-breaker", cb_keys, cb_max,
-                cb);
+  number_fields(L, cJSON_GetObjectItemCaseSensitive(m, "circuit-breaker"), path, "circuit-breaker", cb_keys,
+                cb_max, cb);
   model->breaker_failures = (int)cb[0];
   model->breaker_cooldown_ms = (long)(cb[1] * 1000.0);
 }
 
 static void load_model(lln_loader *L, lln_model *model, const char *key, const cJSON *m, const char *path) {
-  static const char *const known[] = {"type",    "interface",       "url",        "api-key",
-                                      "timeout", "connect-timeout", "first-byte-timeout", "retries",
-                                      "headers", "rate-limit",      "circuit-breaker",    NULL};
+  static const char *const known[] = {"type",
+                                      "interface",
+                                      "url",
+                                      "api-key",
+                                      "timeout",
+                                      "connect-timeout",
+                                      "first-byte-timeout",
+                                      "retries",
+                                      "headers",
+                                      "rate-limit",
+                                      "circuit-breaker",
+                                      NULL};
   model->key = xstrdup(key);
   model->timeout_ms = 120000;
   model->connect_timeout_ms = 10000;
@@ -344,7 +357,8 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
   const char *type = lln_loader_string(L, m, "type", path);
   model->type = xstrdup(type ? type : "external");
   if (!type)
-    lln_loader_report(L, LLN_DIAG_WARNING, path, "model \"%s\" has no \"type\"; \"external\" is assumed", key);
+    lln_loader_report(L, LLN_DIAG_WARNING, path, "model \"%s\" has no \"type\"; \"external\" is assumed",
+                      key);
   else if (strcmp(type, "external") != 0)
     lln_loader_report(L, LLN_DIAG_ERROR, path,
                       "model \"%s\": type \"%s\" is not supported by this build; only \"external\" "
@@ -487,13 +501,15 @@ static void load_cors(lln_loader *L, const cJSON *cors) {
       lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors", "\"allow-origins\" holds origin strings");
   }
   if (!cJSON_IsArray(origins))
-    lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors", "\"allow-origins\" must be \"*\" or an array of origins");
+    lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors",
+                      "\"allow-origins\" must be \"*\" or an array of origins");
 }
 
 static void load_server(lln_loader *L, const cJSON *server) {
-  static const char *const known[] = {"workers",        "api-keys",        "cors",           "max-body-bytes",
-                                      "max-concurrent", "max-connections", "request-timeout", "shutdown-grace",
-                                      "log-format",     "max-hops",        "rate-limit-store", NULL};
+  static const char *const known[] = {"workers",         "api-keys",         "cors",
+                                      "max-body-bytes",  "max-concurrent",   "max-connections",
+                                      "request-timeout", "shutdown-grace",   "log-format",
+                                      "max-hops",        "rate-limit-store", NULL};
   lln_server_settings *s = &L->cfg->server;
   s->workers = 0;
   s->max_body_bytes = 8 * 1024 * 1024;
@@ -512,12 +528,9 @@ static void load_server(lln_loader *L, const cJSON *server) {
   struct {
     const char *key;
     double min, max;
-  } nums[] = {{"workers", 0, 256},
-              {"max-body-bytes", 1024, 1024.0 * 1024 * 1024},
-              {"max-concurrent", 0, 1e6},
-              {"request-timeout", 0.001, 86400},
-              {"max-hops", 1, 100},
-              {"max-connections", 0, 1e6},
+  } nums[] = {{"workers", 0, 256},        {"max-body-bytes", 1024, 1024.0 * 1024 * 1024},
+              {"max-concurrent", 0, 1e6}, {"request-timeout", 0.001, 86400},
+              {"max-hops", 1, 100},       {"max-connections", 0, 1e6},
               {"shutdown-grace", 0, 3600}};
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(server, nums[i].key);
@@ -623,7 +636,8 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
   free(text);
   const cJSON *root = L.doc.root;
   if (!cJSON_IsObject(root)) {
-    lln_loader_report(&L, LLN_DIAG_ERROR, "", "a composition is a JSON object with \"models\" and \"architecture\"");
+    lln_loader_report(&L, LLN_DIAG_ERROR, "",
+                      "a composition is a JSON object with \"models\" and \"architecture\"");
   } else {
     lln_loader_check_keys(&L, root, "", known);
     if (opts->env_file && lln_envfile_load(&L.env_file, opts->env_file, err, sizeof err) != 0)

@@ -24,10 +24,10 @@ typedef struct lln_model {
   int retries;
   int breaker_failures; /* failures in a row that open the circuit; 0 = never */
   long breaker_cooldown_ms;
-  int rpm, rpd;       /* rate limits; 0 = none */
-  int rl_queue;       /* requests that may wait for the limit */
+  int rpm, rpd;        /* rate limits; 0 = none */
+  int rl_queue;        /* requests that may wait for the limit */
   long rl_max_wait_ms; /* longer waits are refused with 429 at once */
-  int index;          /* position in cfg->models */
+  int index;           /* position in cfg->models */
 } lln_model;
 
 typedef enum { LLN_ADAPTER_OPENAI, LLN_ADAPTER_OUTPUT, LLN_ADAPTER_WS } lln_adapter;
@@ -36,8 +36,8 @@ typedef struct lln_node lln_node;
 
 struct lln_node {
   char *name;
-  int index;     /* position in the file */
-  int layer;     /* -1 when the node belongs to no layer */
+  int index; /* position in the file */
+  int layer; /* -1 when the node belongs to no layer */
   lln_adapter adapter;
   const lln_model *model;    /* as written; NULL when inherited or none */
   int model_undefined;       /* names a model that does not exist (reported) */
@@ -69,14 +69,14 @@ typedef struct lln_server_settings {
   char **api_keys;
   size_t n_api_keys;
   size_t max_body_bytes;
-  int max_concurrent;   /* chat requests in flight; more get 503 */
-  int max_connections;  /* open client connections; more get 503 */
+  int max_concurrent;  /* chat requests in flight; more get 503 */
+  int max_connections; /* open client connections; more get 503 */
   long request_timeout_ms;
   long shutdown_grace_ms; /* how long a drain waits for requests in flight */
   int max_hops;
-  char *log_format;    /* "text" or "json"; NULL = text (the CLI wins) */
+  char *log_format;       /* "text" or "json"; NULL = text (the CLI wins) */
   char *rate_limit_store; /* NULL = in-process counters; "redis://host:port" = shared */
-  char **cors_origins; /* NULL = no CORS headers; "*" = any origin */
+  char **cors_origins;    /* NULL = no CORS headers; "*" = any origin */
   size_t n_cors_origins;
 } lln_server_settings;
 

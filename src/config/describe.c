@@ -7,7 +7,8 @@
 
 void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE *out) {
   fprintf(out, "pipeline %s\n", cfg->path);
-  fprintf(out, "listen   http://%s:%d  (POST /v1/chat/completions, GET /v1/models, GET /health)\n\n", addr, port);
+  fprintf(out, "listen   http://%s:%d  (POST /v1/chat/completions, GET /v1/models, GET /health)\n\n", addr,
+          port);
   fprintf(out, "models\n");
   for (size_t i = 0; i < cfg->n_models; i++) {
     const lln_model *m = &cfg->models[i];
@@ -19,8 +20,7 @@ void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE
       lln_mask_secret(m->api_key, key, sizeof key);
     /* a URL built from variables may carry a secret: it is shown as written */
     const char *url = m->chat_url && !lln_subst_has_ref(m->url) ? m->chat_url : m->url;
-    fprintf(out, "  %-20s %s  key %s  timeout %lds\n", m->key, url, key,
-            m->timeout_ms / 1000);
+    fprintf(out, "  %-20s %s  key %s  timeout %lds\n", m->key, url, key, m->timeout_ms / 1000);
   }
   fprintf(out, "\nnodes\n");
   for (size_t i = 0; i < cfg->n_nodes; i++) {

@@ -9,7 +9,8 @@
 #include "util/buf.h"
 
 /* extra-options keys that configure llmnet itself; the rest go upstream. */
-static const char *const own_options[] = {"model_override", "system", "prompt-template", "UseHeaderKeys", NULL};
+static const char *const own_options[] = {"model_override", "system", "prompt-template", "UseHeaderKeys",
+                                          NULL};
 
 static int is_own_option(const char *key) {
   for (size_t i = 0; own_options[i]; i++) {
@@ -95,9 +96,9 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
 }
 
 static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
-  static const char *const known[] = {"name",      "layer",     "model", "adapter", "output-to",
-                                      "use-case",  "if",        "extra-options", "bind-addr", "bind-port",
-                                      "hooks",     "url",       "default", "fallback", NULL};
+  static const char *const known[] = {"name",     "layer", "model",         "adapter",   "output-to",
+                                      "use-case", "if",    "extra-options", "bind-addr", "bind-port",
+                                      "hooks",    "url",   "default",       "fallback",  NULL};
   lln_buf p;
   lln_buf_init(&p);
   node_path(&p, i, NULL);
@@ -128,8 +129,8 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
     n->adapter = LLN_ADAPTER_WS;
   } else {
     node_path(&p, i, "adapter");
-    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": unknown adapter \"%s\" (openai-api, output or ws)",
-                      n->name, adapter);
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                      "node \"%s\": unknown adapter \"%s\" (openai-api, output or ws)", n->name, adapter);
   }
   node_path(&p, i, NULL);
   const cJSON *layer = cJSON_GetObjectItemCaseSensitive(j, "layer");
@@ -137,7 +138,8 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
     if (!cJSON_IsNumber(layer) || layer->valuedouble < 0 || layer->valuedouble > 1000 ||
         layer->valuedouble != (double)layer->valueint) {
       node_path(&p, i, "layer");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"layer\" must be a whole number from 0", n->name);
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"layer\" must be a whole number from 0",
+                        n->name);
     } else {
       n->layer = layer->valueint;
     }
@@ -167,8 +169,9 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
     int col = 0;
     if (lln_cond_parse(cond, &n->cond, err, sizeof err, &col) != 0) {
       node_path(&p, i, "if");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": condition \"%s\" does not parse: %s (column %d)",
-                        n->name, cond, err, col);
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "node \"%s\": condition \"%s\" does not parse: %s (column %d)", n->name, cond, err,
+                        col);
     }
   }
   const char *bind = lln_loader_string(L, j, "bind-addr", p.data);
@@ -208,7 +211,8 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   const cJSON *hooks = cJSON_GetObjectItemCaseSensitive(j, "hooks");
   if (hooks) {
     node_path(&p, i, "hooks");
-    lln_loader_report(L, LLN_DIAG_WARNING, p.data, "node \"%s\": hooks are not run by this build yet", n->name);
+    lln_loader_report(L, LLN_DIAG_WARNING, p.data, "node \"%s\": hooks are not run by this build yet",
+                      n->name);
   }
   load_options(L, n, cJSON_GetObjectItemCaseSensitive(j, "extra-options"), &p, i);
   lln_buf_free(&p);
@@ -235,8 +239,10 @@ static void resolve_targets(lln_loader *L, lln_node *n, const cJSON *out) {
     return;
   }
   if (!cJSON_IsArray(out)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"output-to\" must be an array of layer numbers "
-                      "or node names", n->name);
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                      "node \"%s\": \"output-to\" must be an array of layer numbers "
+                      "or node names",
+                      n->name);
     lln_buf_free(&p);
     return;
   }
@@ -256,13 +262,15 @@ static void resolve_targets(lln_loader *L, lln_node *n, const cJSON *out) {
           add_target(n, c);
       }
       if (n->n_targets == before)
-        lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": output-to layer %d, but no node is in layer %d",
-                          n->name, t->valueint, t->valueint);
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                          "node \"%s\": output-to layer %d, but no node is in layer %d", n->name, t->valueint,
+                          t->valueint);
     } else if (cJSON_IsString(t)) {
       lln_node *c = (lln_node *)lln_config_node(cfg, t->valuestring);
       if (!c)
-        lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": output-to names \"%s\", which is not a node",
-                          n->name, t->valuestring);
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                          "node \"%s\": output-to names \"%s\", which is not a node", n->name,
+                          t->valuestring);
       else if (c->adapter == LLN_ADAPTER_WS)
         lln_loader_report(L, LLN_DIAG_ERROR, p.data,
                           "node \"%s\": output-to names ws node \"%s\"; ws nodes receive every response by "
@@ -273,8 +281,8 @@ static void resolve_targets(lln_loader *L, lln_node *n, const cJSON *out) {
       else
         add_target(n, c);
     } else {
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": output-to entries are layer numbers or names",
-                        n->name);
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "node \"%s\": output-to entries are layer numbers or names", n->name);
     }
   }
   lln_buf_free(&p);
@@ -387,7 +395,8 @@ static void choose_entry(lln_loader *L) {
     }
   }
   if (!cfg->entry) {
-    lln_loader_report(L, LLN_DIAG_ERROR, "/architecture", "the architecture has no entry node (a model node in layer 0)");
+    lln_loader_report(L, LLN_DIAG_ERROR, "/architecture",
+                      "the architecture has no entry node (a model node in layer 0)");
     return;
   }
   for (size_t i = 0; i < cfg->n_nodes; i++) {
@@ -396,10 +405,11 @@ static void choose_entry(lln_loader *L) {
       lln_buf p;
       lln_buf_init(&p);
       node_path(&p, i, "layer");
-      lln_loader_report(L, LLN_DIAG_WARNING, p.data,
-                        "node \"%s\" is also in layer 0; requests enter at \"%s\" unless their \"model\" names "
-                        "\"%s\"",
-                        n->name, cfg->entry->name, n->name);
+      lln_loader_report(
+          L, LLN_DIAG_WARNING, p.data,
+          "node \"%s\" is also in layer 0; requests enter at \"%s\" unless their \"model\" names "
+          "\"%s\"",
+          n->name, cfg->entry->name, n->name);
       lln_buf_free(&p);
     }
   }
@@ -412,7 +422,8 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
     return -1;
   }
   if (!cJSON_IsArray(arch) || cJSON_GetArraySize(arch) == 0) {
-    lln_loader_report(L, LLN_DIAG_ERROR, "/architecture", "\"architecture\" must be a non-empty array of nodes");
+    lln_loader_report(L, LLN_DIAG_ERROR, "/architecture",
+                      "\"architecture\" must be a non-empty array of nodes");
     return -1;
   }
   cfg->n_nodes = (size_t)cJSON_GetArraySize(arch);
@@ -445,12 +456,14 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
   }
   i = 0;
   cJSON_ArrayForEach(j, arch) {
-    resolve_targets(L, &cfg->nodes[i], cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "output-to") : NULL);
+    resolve_targets(L, &cfg->nodes[i],
+                    cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "output-to") : NULL);
     i++;
   }
   i = 0;
   cJSON_ArrayForEach(j, arch) {
-    resolve_fallbacks(L, &cfg->nodes[i], cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "fallback") : NULL);
+    resolve_fallbacks(L, &cfg->nodes[i],
+                      cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "fallback") : NULL);
     i++;
   }
   choose_entry(L);
@@ -482,21 +495,23 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
     lln_node *n = &cfg->nodes[i];
     node_path(&p, i, NULL);
     if (n->inherited_from)
-      lln_loader_report(L, LLN_DIAG_WARNING, p.data,
-                        "node \"%s\" has no \"model\": it inherits model \"%s\" (%s) from \"%s\", which routes to it",
-                        n->name, n->endpoint->key, n->endpoint->url ? n->endpoint->url : "?",
-                        n->inherited_from->name);
+      lln_loader_report(
+          L, LLN_DIAG_WARNING, p.data,
+          "node \"%s\" has no \"model\": it inherits model \"%s\" (%s) from \"%s\", which routes to it",
+          n->name, n->endpoint->key, n->endpoint->url ? n->endpoint->url : "?", n->inherited_from->name);
     if (model_node(n) && !n->endpoint && !n->model_undefined && !(n->routes_only && n->n_targets < 2))
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
-                        "node \"%s\" has no \"model\" and no node with a model routes to it, so it has no endpoint",
-                        n->name);
+      lln_loader_report(
+          L, LLN_DIAG_ERROR, p.data,
+          "node \"%s\" has no \"model\" and no node with a model routes to it, so it has no endpoint",
+          n->name);
   }
   size_t defaults = 0;
   for (i = 0; i < cfg->n_nodes; i++)
     defaults += (size_t)cfg->nodes[i].is_default;
   if (defaults > 1)
     lln_loader_report(L, LLN_DIAG_WARNING, "/architecture",
-                      "%zu nodes say \"default\": true; the first of the candidates in file order is used", defaults);
+                      "%zu nodes say \"default\": true; the first of the candidates in file order is used",
+                      defaults);
   lln_buf_free(&p);
   return 0;
 }

@@ -24,7 +24,9 @@ const lln_config *lln_shared_config_get(const lln_shared_config *sc) { return &s
 
 lln_model_state *lln_shared_config_models(const lln_shared_config *sc) { return sc->models; }
 
-void lln_shared_config_retain(lln_shared_config *sc) { atomic_fetch_add_explicit(&sc->refs, 1, memory_order_relaxed); }
+void lln_shared_config_retain(lln_shared_config *sc) {
+  atomic_fetch_add_explicit(&sc->refs, 1, memory_order_relaxed);
+}
 
 void lln_shared_config_release(lln_shared_config *sc) {
   if (atomic_fetch_sub_explicit(&sc->refs, 1, memory_order_acq_rel) != 1)

@@ -1,6 +1,6 @@
 /* shared: a loaded composition held by several worker threads at once, with
- * the per-model state that lives as long as it; the last holder frees it. Reloads hand every worker the new one while
- * requests in flight keep the one they started with. */
+ * the per-model state that lives as long as it; the last holder frees it. Reloads hand every worker the new
+ * one while requests in flight keep the one they started with. */
 #ifndef LLN_CONFIG_SHARED_H
 #define LLN_CONFIG_SHARED_H
 

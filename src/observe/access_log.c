@@ -51,14 +51,15 @@ static void json_fields(const lln_access *a, lln_buf *b) {
   lln_buf_json_string(b, a->request_id, strlen(a->request_id));
   lln_buf_printf(b, ",\"status\":%d,\"latency_ms\":%.3f,\"route\":", a->status, a->latency_ms);
   lln_buf_json_string(b, a->route ? a->route : "", a->route ? strlen(a->route) : 0);
-  lln_buf_printf(b, ",\"tokens\":%ld,\"retries\":%d,\"stream\":%s,\"hops\":", a->tokens, count_retries(a->hops),
-                 a->streamed ? "true" : "false");
+  lln_buf_printf(b, ",\"tokens\":%ld,\"retries\":%d,\"stream\":%s,\"hops\":", a->tokens,
+                 count_retries(a->hops), a->streamed ? "true" : "false");
   lln_buf_puts(b, "[");
   int first = 1;
   const cJSON *hop;
   cJSON_ArrayForEach(hop, a->hops) {
     cJSON *slim = cJSON_CreateObject();
-    static const char *const keep[] = {"node", "role", "model", "latency_ms", "usage", "error", "retry_in_ms"};
+    static const char *const keep[] = {"node",  "role",  "model",      "latency_ms",
+                                       "usage", "error", "retry_in_ms"};
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(hop, keep[i]);
       if (v)

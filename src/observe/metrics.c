@@ -4,56 +4,75 @@
 #include "observe/metrics.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_LABELS 4
 #define TABLE_SIZE 4096 /* series; label values come from the composition */
 
-static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                 0.25,   0.5,     1,      2.5,   5,      10,    30,   60,    120};
 #define N_BUCKETS (sizeof buckets / sizeof buckets[0])
 
-const lln_metric LLN_M_REQUESTS = {"llmnet_requests_total", "Client requests answered, by entry node and HTTP status.",
-                                   LLN_COUNTER, {"entry", "status", NULL}};
+const lln_metric LLN_M_REQUESTS = {"llmnet_requests_total",
+                                   "Client requests answered, by entry node and HTTP status.",
+                                   LLN_COUNTER,
+                                   {"entry", "status", NULL}};
 const lln_metric LLN_M_REQUEST_SECONDS = {"llmnet_request_duration_seconds",
                                           "Time from a chat request's arrival to the end of its response.",
-                                          LLN_HISTOGRAM, {"entry", NULL}};
+                                          LLN_HISTOGRAM,
+                                          {"entry", NULL}};
 const lln_metric LLN_M_UPSTREAM_CALLS = {
     "llmnet_upstream_calls_total",
     "Upstream model calls by node, model id and outcome (ok, 4xx, 429, 5xx, timeout, connection_error).",
     LLN_COUNTER,
     {"node", "model", "outcome", NULL}};
-const lln_metric LLN_M_UPSTREAM_SECONDS = {"llmnet_upstream_duration_seconds", "Upstream call latency by node.",
-                                           LLN_HISTOGRAM, {"node", NULL}};
-const lln_metric LLN_M_ROUTING = {
-    "llmnet_routing_decisions_total",
-    "Routing decisions by source and target node and how they were made (single, condition, router, default).",
+const lln_metric LLN_M_UPSTREAM_SECONDS = {
+    "llmnet_upstream_duration_seconds", "Upstream call latency by node.", LLN_HISTOGRAM, {"node", NULL}};
+const lln_metric LLN_M_ROUTING = {"llmnet_routing_decisions_total",
+                                  "Routing decisions by source and target node and how they were made "
+                                  "(single, condition, router, default).",
+                                  LLN_COUNTER,
+                                  {"from", "to", "decided", NULL}};
+const lln_metric LLN_M_TOKENS = {"llmnet_tokens_total",
+                                 "Tokens reported by upstreams, by node, model and direction.",
+                                 LLN_COUNTER,
+                                 {"node", "model", "direction", NULL}};
+const lln_metric LLN_M_RETRIES = {"llmnet_upstream_retries_total",
+                                  "Upstream calls retried, by node and model.",
+                                  LLN_COUNTER,
+                                  {"node", "model", NULL}};
+const lln_metric LLN_M_FALLBACKS = {
+    "llmnet_fallbacks_total",
+    "Failures answered by a fallback model id or node, by node and what took over.",
     LLN_COUNTER,
-    {"from", "to", "decided", NULL}};
-const lln_metric LLN_M_TOKENS = {"llmnet_tokens_total", "Tokens reported by upstreams, by node, model and direction.",
-                                 LLN_COUNTER, {"node", "model", "direction", NULL}};
-const lln_metric LLN_M_RETRIES = {"llmnet_upstream_retries_total", "Upstream calls retried, by node and model.",
-                                  LLN_COUNTER, {"node", "model", NULL}};
-const lln_metric LLN_M_FALLBACKS = {"llmnet_fallbacks_total",
-                                    "Failures answered by a fallback model id or node, by node and what took over.",
-                                    LLN_COUNTER, {"node", "to", NULL}};
+    {"node", "to", NULL}};
 const lln_metric LLN_M_RATE_LIMIT_WAITS = {"llmnet_rate_limit_waits_total",
-                                           "Requests held back by a model's rate limit, by model.", LLN_COUNTER,
+                                           "Requests held back by a model's rate limit, by model.",
+                                           LLN_COUNTER,
                                            {"model", NULL}};
 const lln_metric LLN_M_RATE_LIMIT_REFUSED = {"llmnet_rate_limit_refusals_total",
                                              "Requests refused with 429 by a model's rate limit, by model.",
-                                             LLN_COUNTER, {"model", NULL}};
-const lln_metric LLN_M_IN_FLIGHT = {"llmnet_in_flight_requests", "Chat requests being answered.", LLN_GAUGE, {NULL}};
-const lln_metric LLN_M_CONNECTIONS = {"llmnet_open_connections", "Open client connections.", LLN_GAUGE, {NULL}};
-const lln_metric LLN_M_RELOADS = {"llmnet_config_reloads_total", "Composition reloads by result (ok, refused).",
-                                  LLN_COUNTER, {"result", NULL}};
+                                             LLN_COUNTER,
+                                             {"model", NULL}};
+const lln_metric LLN_M_IN_FLIGHT = {
+    "llmnet_in_flight_requests", "Chat requests being answered.", LLN_GAUGE, {NULL}};
+const lln_metric LLN_M_CONNECTIONS = {
+    "llmnet_open_connections", "Open client connections.", LLN_GAUGE, {NULL}};
+const lln_metric LLN_M_RELOADS = {"llmnet_config_reloads_total",
+                                  "Composition reloads by result (ok, refused).",
+                                  LLN_COUNTER,
+                                  {"result", NULL}};
 
-static const lln_metric *const families[] = {
-    &LLN_M_REQUESTS,  &LLN_M_REQUEST_SECONDS, &LLN_M_UPSTREAM_CALLS,    &LLN_M_UPSTREAM_SECONDS, &LLN_M_ROUTING,
-    &LLN_M_TOKENS,    &LLN_M_RETRIES,         &LLN_M_FALLBACKS,         &LLN_M_RATE_LIMIT_WAITS,
-    &LLN_M_RATE_LIMIT_REFUSED, &LLN_M_IN_FLIGHT, &LLN_M_CONNECTIONS,    &LLN_M_RELOADS};
+static const lln_metric *const families[] = {&LLN_M_REQUESTS,         &LLN_M_REQUEST_SECONDS,
+                                             &LLN_M_UPSTREAM_CALLS,   &LLN_M_UPSTREAM_SECONDS,
+                                             &LLN_M_ROUTING,          &LLN_M_TOKENS,
+                                             &LLN_M_RETRIES,          &LLN_M_FALLBACKS,
+                                             &LLN_M_RATE_LIMIT_WAITS, &LLN_M_RATE_LIMIT_REFUSED,
+                                             &LLN_M_IN_FLIGHT,        &LLN_M_CONNECTIONS,
+                                             &LLN_M_RELOADS};
 
 typedef struct series {
   const lln_metric *family;

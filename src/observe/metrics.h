@@ -20,19 +20,19 @@ typedef struct lln_metric {
 } lln_metric;
 
 /* The families llmnet exports. */
-extern const lln_metric LLN_M_REQUESTS;          /* entry, status */
-extern const lln_metric LLN_M_REQUEST_SECONDS;   /* entry */
-extern const lln_metric LLN_M_UPSTREAM_CALLS;    /* node, model, outcome */
-extern const lln_metric LLN_M_UPSTREAM_SECONDS;  /* node */
-extern const lln_metric LLN_M_ROUTING;           /* from, to, decided */
-extern const lln_metric LLN_M_TOKENS;            /* node, model, direction */
-extern const lln_metric LLN_M_RETRIES;           /* node, model */
-extern const lln_metric LLN_M_FALLBACKS;         /* node, to */
-extern const lln_metric LLN_M_RATE_LIMIT_WAITS;  /* model */
+extern const lln_metric LLN_M_REQUESTS;           /* entry, status */
+extern const lln_metric LLN_M_REQUEST_SECONDS;    /* entry */
+extern const lln_metric LLN_M_UPSTREAM_CALLS;     /* node, model, outcome */
+extern const lln_metric LLN_M_UPSTREAM_SECONDS;   /* node */
+extern const lln_metric LLN_M_ROUTING;            /* from, to, decided */
+extern const lln_metric LLN_M_TOKENS;             /* node, model, direction */
+extern const lln_metric LLN_M_RETRIES;            /* node, model */
+extern const lln_metric LLN_M_FALLBACKS;          /* node, to */
+extern const lln_metric LLN_M_RATE_LIMIT_WAITS;   /* model */
 extern const lln_metric LLN_M_RATE_LIMIT_REFUSED; /* model */
-extern const lln_metric LLN_M_IN_FLIGHT;         /* (none) */
-extern const lln_metric LLN_M_CONNECTIONS;       /* (none) */
-extern const lln_metric LLN_M_RELOADS;           /* result */
+extern const lln_metric LLN_M_IN_FLIGHT;          /* (none) */
+extern const lln_metric LLN_M_CONNECTIONS;        /* (none) */
+extern const lln_metric LLN_M_RELOADS;            /* result */
 
 /* `values` holds one value per label name of the family, in order. */
 void lln_metric_add(const lln_metric *m, const char *const *values, double delta);

@@ -485,7 +485,7 @@ static const char *pattern_problem(const char *pat) {
     return "the pattern is longer than 512 bytes";
   int depth = 0;
   int group_has_quant[64] = {0};
-  int prev_quantified = 0; /* the atom before is already repeated */
+  int prev_quantified = 0;  /* the atom before is already repeated */
   int prev_group_quant = 0; /* the atom before is a group holding a quantifier */
   for (const char *c = pat; *c; c++) {
     int quantifier = *c == '*' || *c == '+' || *c == '?' || *c == '{';

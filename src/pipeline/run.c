@@ -10,13 +10,13 @@
 #include <strings.h>
 #include <time.h>
 
+#include "observe/metrics.h"
 #include "pipeline/decide.h"
 #include "pipeline/router.h"
 #include "pipeline/run_state.h"
-#include "observe/metrics.h"
 #include "pipeline/stream.h"
-#include "upstream/retry.h"
 #include "pipeline/text.h"
+#include "upstream/retry.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -86,7 +86,9 @@ static void fail(lln_run *r, int status, const char *retry_after, const char *fm
     lln_buf_free(&msg);
     return;
   }
-  lln_run_result res = {.status = status, .error = msg.data, .retry_after = retry_after,
+  lln_run_result res = {.status = status,
+                        .error = msg.data,
+                        .retry_after = retry_after,
                         .route = r->route.data ? r->route.data : ""};
   lln_run_finish(r, &res);
   lln_buf_free(&msg);
@@ -109,8 +111,10 @@ static void set_string(cJSON *obj, const char *key, const char *v) {
  * usage summed over every call, and the route trace. */
 static void succeed(lln_run *r) {
   if (!r->final) {
-    fail(r, 500, NULL, "the pipeline reached \"%s\" without any model answering; give the entry node a "
-                       "target that calls a model", r->node ? r->node->name : "?");
+    fail(r, 500, NULL,
+         "the pipeline reached \"%s\" without any model answering; give the entry node a "
+         "target that calls a model",
+         r->node ? r->node->name : "?");
     return;
   }
   if (r->sink) {
@@ -135,8 +139,8 @@ static void succeed(lln_run *r) {
     abort();
   lln_buf_puts(&r->result_body, json);
   free(json);
-  lln_run_result res = {.status = 200, .body = r->result_body.data, .body_len = r->result_body.len,
-                        .route = r->route.data};
+  lln_run_result res = {
+      .status = 200, .body = r->result_body.data, .body_len = r->result_body.len, .route = r->route.data};
   lln_run_finish(r, &res);
 }
 
@@ -244,7 +248,8 @@ void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
   }
 }
 
-cJSON *lln_run_trace_hop(lln_run *r, const lln_node *node, const char *role, const char *model_id, double ms) {
+cJSON *lln_run_trace_hop(lln_run *r, const lln_node *node, const char *role, const char *model_id,
+                         double ms) {
   cJSON *hop = cJSON_CreateObject();
   cJSON_AddStringToObject(hop, "node", node->name);
   cJSON_AddStringToObject(hop, "role", role);
@@ -276,7 +281,6 @@ static void stop_waiting(lln_run *r) {
   }
 }
 
-
 /* The rate limiter's answer for the call being prepared: go, wait in the
  * model's bounded queue, or fail with llmnet's own 429. */
 static void on_rate_limit(void *ud, long wait_ms) {
@@ -299,10 +303,11 @@ static void on_rate_limit(void *ud, long wait_ms) {
   }
   lln_metric_add(&LLN_M_RATE_LIMIT_REFUSED, labels, 1);
   char why[400];
-  snprintf(why, sizeof why,
-           "node \"%s\" (model \"%s\" at %s): llmnet's rate limit for this model (rpm %d, rpd %d) is reached; "
-           "a slot frees in %.1f s",
-           r->call_node->name, current_model_id(r), ep->key, ep->rpm, ep->rpd, (double)wait_ms / 1000.0);
+  snprintf(
+      why, sizeof why,
+      "node \"%s\" (model \"%s\" at %s): llmnet's rate limit for this model (rpm %d, rpd %d) is reached; "
+      "a slot frees in %.1f s",
+      r->call_node->name, current_model_id(r), ep->key, ep->rpm, ep->rpd, (double)wait_ms / 1000.0);
   call_failed(r, 429, why, 0, wait_ms, NULL);
 }
 
@@ -322,7 +327,8 @@ static void start_call(lln_run *r) {
   if (st && !lln_model_state_allow(st, uv_now(r->loop), &open_ms, &failures)) {
     char why[400];
     snprintf(why, sizeof why,
-             "node \"%s\" (model \"%s\" at %s): the circuit is open after %d failures in a row; next try in %.1f s",
+             "node \"%s\" (model \"%s\" at %s): the circuit is open after %d failures in a row; next try in "
+             "%.1f s",
              r->call_node->name, current_model_id(r), ep->key, failures, (double)open_ms / 1000.0);
     call_failed(r, 503, why, 0, open_ms, NULL);
     return;
@@ -368,7 +374,8 @@ static void start_call(lln_run *r) {
   req.first_byte_timeout_ms = ep->first_byte_timeout_ms;
   req.on_done = on_call_done;
   req.ud = r;
-  LLN_DEBUG("request %s: %s node %s calls %s as %s", r->request_id, r->kind == CALL_ROUTE ? "routing" : "answering",
+  LLN_DEBUG("request %s: %s node %s calls %s as %s", r->request_id,
+            r->kind == CALL_ROUTE ? "routing" : "answering",
             r->kind == CALL_ROUTE ? r->route_from->name : r->call_node->name, ep->key, current_model_id(r));
   r->call = lln_upstream_start(r->up, &req);
   free(json);
@@ -390,7 +397,8 @@ static int describe_failure(lln_run *r, const lln_upstream_response *resp, lln_b
       lln_buf_printf(why, "the upstream did not answer within %.3g s", (double)ep->timeout_ms / 1000.0);
     return 504;
   case LLN_UP_CONNECT:
-    lln_buf_printf(why, "cannot connect to the upstream: %s", resp->error ? resp->error : "connection failed");
+    lln_buf_printf(why, "cannot connect to the upstream: %s",
+                   resp->error ? resp->error : "connection failed");
     return 502;
   case LLN_UP_ERROR:
     lln_buf_printf(why, "the upstream transfer failed: %s", resp->error ? resp->error : "unknown error");
@@ -398,7 +406,8 @@ static int describe_failure(lln_run *r, const lln_upstream_response *resp, lln_b
   case LLN_UP_OK: break;
   }
   cJSON *err = cJSON_ParseWithLength(resp->body, resp->body_len);
-  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(err, "error"), "message");
+  const cJSON *msg =
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(err, "error"), "message");
   if (resp->status < 200 || resp->status > 299) {
     lln_buf_printf(why, "the upstream answered HTTP %ld", resp->status);
     if (cJSON_IsString(msg))
@@ -480,7 +489,8 @@ static void call_failed(lln_run *r, int status, const char *why, int retryable, 
       cJSON_AddNumberToObject(hop, "retry_in_ms", (double)delay);
       const char *labels[] = {r->call_node->name, current_model_id(r)};
       lln_metric_add(&LLN_M_RETRIES, labels, 1);
-      LLN_WARN("request %s: %s; retry %d of %d in %ld ms", r->request_id, why, r->retries_done, ep->retries, delay);
+      LLN_WARN("request %s: %s; retry %d of %d in %ld ms", r->request_id, why, r->retries_done, ep->retries,
+               delay);
       uv_timer_start(&r->retry_timer, on_retry_timer, (uint64_t)delay, 0);
       return;
     }
@@ -592,8 +602,8 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
     const lln_node *t;
     if (idx < 0) {
       t = default_target(r);
-      LLN_WARN("request %s: router reply \"%.80s\" names no candidate; using default target \"%s\"", r->request_id,
-               text.data, t->name);
+      LLN_WARN("request %s: router reply \"%.80s\" names no candidate; using default target \"%s\"",
+               r->request_id, text.data, t->name);
       cJSON_AddStringToObject(hop, "decided", "default");
     } else {
       t = r->cands[idx];
@@ -795,10 +805,10 @@ static const char *check_request(const cJSON *req) {
 
 static void on_deadline(uv_timer_t *t) {
   lln_run *r = t->data;
-  fail(r, 504, NULL, "the request did not finish within server.request-timeout (%.3g s); it was at node \"%s\"",
+  fail(r, 504, NULL,
+       "the request did not finish within server.request-timeout (%.3g s); it was at node \"%s\"",
        (double)r->cfg->server.request_timeout_ms / 1000.0, r->node ? r->node->name : "?");
 }
-
 
 lln_run *lln_run_start(const lln_run_params *p) {
   lln_run *r = calloc(1, sizeof *r);

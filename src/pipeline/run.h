@@ -14,8 +14,6 @@
 
 typedef struct lln_run lln_run;
 
-
-
 /* Where a streamed response goes ("stream": true). The run decides when
  * the response becomes a stream: at the final hop's first byte, or earlier
  * when a keep-alive is due; errors before that get a plain error status. */
@@ -33,11 +31,11 @@ typedef struct lln_run_result {
   const char *retry_after; /* an upstream's Retry-After to pass on, or NULL */
   const char *body;        /* the chat.completion JSON when status == 200 */
   size_t body_len;
-  const char *route;       /* node names joined by '>' */
-  int streamed;            /* the response went out as a stream: only end it */
-  const cJSON *hops;       /* the trace of every upstream call, for the log */
-  long tokens;             /* total tokens over every hop */
-  const char *input;       /* the user's latest text, for --log-content */
+  const char *route; /* node names joined by '>' */
+  int streamed;      /* the response went out as a stream: only end it */
+  const cJSON *hops; /* the trace of every upstream call, for the log */
+  long tokens;       /* total tokens over every hop */
+  const char *input; /* the user's latest text, for --log-content */
 } lln_run_result;
 
 typedef void (*lln_run_done)(void *ud, const lln_run_result *res);
@@ -52,7 +50,7 @@ typedef struct lln_run_params {
   const char *request_id;
   lln_run_header header;
   void *header_ctx;
-  lln_run_done done; /* called exactly once, unless the run is cancelled */
+  lln_run_done done;                 /* called exactly once, unless the run is cancelled */
   const lln_run_stream_sink *stream; /* set when the client asked to stream */
   lln_model_state *models;           /* one per model (cfg->models order), shared by workers; or NULL */
   lln_ratelimit *ratelimit;          /* for models with a rate-limit, or NULL */

@@ -39,13 +39,13 @@ struct lln_run {
   /* the call in flight */
   lln_upstream_call *call;
   call_kind kind;
-  const lln_node *call_node;   /* the node whose model is asked */
-  const lln_node *route_from;  /* for routing calls */
+  const lln_node *call_node;  /* the node whose model is asked */
+  const lln_node *route_from; /* for routing calls */
   const lln_node **cands;
   size_t n_cands;
-  size_t attempt;     /* index into call_node->model_ids */
-  int retries_done;   /* for the current model id */
-  uint64_t deadline_at; /* loop time (ms) the whole request must end by */
+  size_t attempt;           /* index into call_node->model_ids */
+  int retries_done;         /* for the current model id */
+  uint64_t deadline_at;     /* loop time (ms) the whole request must end by */
   const lln_node *fb_owner; /* whose fallback list is being walked */
   size_t fb_next;
   lln_model_state *models;

@@ -93,7 +93,8 @@ static int on_event(void *ud, const char *data, size_t len) {
     char why[512];
     snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): %s%.300s", r->call_node->name,
              r->call_node->model_ids[r->attempt],
-             err ? "the upstream reported an error mid-stream: " : "the upstream sent an event that is not JSON",
+             err ? "the upstream reported an error mid-stream: "
+                 : "the upstream sent an event that is not JSON",
              cJSON_IsString(msg) ? msg->valuestring : "");
     cJSON_Delete(chunk);
     stream_error(r, 502, why);
@@ -187,7 +188,8 @@ void lln_stream_call_done(lln_run *r, const lln_upstream_response *resp) {
     stream_error(r, 502, why);
     return;
   }
-  cJSON *hop = lln_run_trace_hop(r, r->call_node, "answer", r->call_node->model_ids[r->attempt], resp->elapsed_ms);
+  cJSON *hop =
+      lln_run_trace_hop(r, r->call_node, "answer", r->call_node->model_ids[r->attempt], resp->elapsed_ms);
   if (r->stream_usage) {
     cJSON *wrap = cJSON_CreateObject();
     cJSON_AddItemReferenceToObject(wrap, "usage", r->stream_usage);
@@ -216,9 +218,7 @@ void lln_stream_replay(lln_run *r) {
     int index = 0;
     cJSON *call;
     cJSON *calls = cJSON_IsArray(copy) && i == 2 ? copy : NULL;
-    cJSON_ArrayForEach(call, calls) {
-      set_field(call, "index", cJSON_CreateNumber(index++));
-    }
+    cJSON_ArrayForEach(call, calls) { set_field(call, "index", cJSON_CreateNumber(index++)); }
     cJSON_AddItemToObject(delta, fields[i], copy);
   }
   cJSON *choices = cJSON_AddArrayToObject(c, "choices");

@@ -3,8 +3,8 @@
 #include "server/gateway.h"
 
 #include <ctype.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +257,8 @@ static cJSON *parse_body(lln_http_request *req, const headers *h) {
   size_t bad_at = 0;
   char msg[160];
   if (req->body_len == 0) {
-    lln_http_respond_error(req, 400, h->line, "the request body is empty; send a JSON chat completion request");
+    lln_http_respond_error(req, 400, h->line,
+                           "the request body is empty; send a JSON chat completion request");
     return NULL;
   }
   if (!lln_utf8_valid(req->body, req->body_len, &bad_at)) {
@@ -266,9 +267,10 @@ static cJSON *parse_body(lln_http_request *req, const headers *h) {
     return NULL;
   }
   if (has_escaped_nul(req->body, req->body_len)) {
-    lln_http_respond_error(req, 400, h->line,
-                           "the request contains a NUL character (\\u0000) in a string; llmnet does not forward "
-                           "NUL characters");
+    lln_http_respond_error(
+        req, 400, h->line,
+        "the request contains a NUL character (\\u0000) in a string; llmnet does not forward "
+        "NUL characters");
     return NULL;
   }
   const char *end = NULL;
@@ -294,7 +296,8 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   const lln_server_settings *s = &g->current->cfg->server;
   if (s->max_concurrent && atomic_load(&in_flight) >= s->max_concurrent) {
     hdr_fixed(h, "Retry-After: 1");
-    lln_http_respond_error(req, 503, h->line, "llmnet is at its limit of requests in flight (server.max-concurrent)");
+    lln_http_respond_error(req, 503, h->line,
+                           "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
   }
   cJSON *body = parse_body(req, h);
@@ -361,8 +364,8 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
     cJSON_AddStringToObject(j, "role", role_of(n));
     if (n->endpoint) {
       cJSON_AddStringToObject(j, "model", n->endpoint->key);
-      cJSON_AddItemToObject(j, "model_ids", cJSON_CreateStringArray((const char *const *)n->model_ids,
-                                                                    (int)n->n_model_ids));
+      cJSON_AddItemToObject(j, "model_ids",
+                            cJSON_CreateStringArray((const char *const *)n->model_ids, (int)n->n_model_ids));
     }
     if (n->use_case)
       cJSON_AddStringToObject(j, "use_case", n->use_case);
@@ -400,8 +403,9 @@ static void models(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_buf b;
   lln_buf_init(&b);
   long now = (long)time(NULL);
-  lln_buf_printf(&b, "{\"object\":\"list\",\"data\":[{\"id\":\"llmnet\",\"object\":\"model\",\"created\":%ld,"
-                     "\"owned_by\":\"llmnet\"}",
+  lln_buf_printf(&b,
+                 "{\"object\":\"list\",\"data\":[{\"id\":\"llmnet\",\"object\":\"model\",\"created\":%ld,"
+                 "\"owned_by\":\"llmnet\"}",
                  now);
   const lln_config *cfg = g->current->cfg;
   for (size_t i = 0; i < cfg->n_nodes; i++) {
@@ -453,14 +457,17 @@ static void handle(void *ctx, lln_http_request *req) {
   int list = path_is(req, "/v1/models", "/models");
   if (!root && !health && !chat && !list && !metrics && !stats_json) {
     char msg[400];
-    snprintf(msg, sizeof msg, "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models, "
-                              "GET /metrics and GET /health", req->path);
+    snprintf(msg, sizeof msg,
+             "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models, "
+             "GET /metrics and GET /health",
+             req->path);
     lln_http_respond_error(req, 404, h.line, msg);
     return;
   }
   if (is_options) {
     /* a CORS preflight: what browsers may send here */
-    hdr_fixed(&h, chat ? "Access-Control-Allow-Methods: POST, OPTIONS" : "Access-Control-Allow-Methods: GET, OPTIONS");
+    hdr_fixed(&h, chat ? "Access-Control-Allow-Methods: POST, OPTIONS"
+                       : "Access-Control-Allow-Methods: GET, OPTIONS");
     const char *asked = lln_http_header_get(req, "access-control-request-headers");
     hdr_add(&h, "Access-Control-Allow-Headers: %.400s", asked ? asked : "authorization, content-type");
     hdr_fixed(&h, "Access-Control-Max-Age: 600");
@@ -570,7 +577,9 @@ void lln_gateway_reload(lln_gateway *g, lln_shared_config *sc) {
   gen_release(old);
 }
 
-void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) { lln_http_server_drain(g->http, done, ud); }
+void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) {
+  lln_http_server_drain(g->http, done, ud);
+}
 
 void lln_gateway_close(lln_gateway *g) {
   lln_http_server_close(g->http);

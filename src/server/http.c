@@ -5,19 +5,19 @@
 #include "server/http.h"
 
 #include <ctype.h>
-#include <stdatomic.h>
 #include <errno.h>
 #include <llhttp.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "util/openai_error.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/openai_error.h"
 
 /* Bytes a client may send ahead of the request being handled before we
  * stop reading from it. */
@@ -235,7 +235,8 @@ static void conn_write(conn *c, const char *a, size_t alen, const char *b, size_
   }
 }
 
-static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type, const char *const *headers) {
+static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type,
+                     const char *const *headers) {
   if (r->c && r->c->srv->draining)
     r->keep_alive = 0;
   lln_buf_printf(h, "HTTP/1.%d %d %s\r\n", r->http10 ? 0 : 1, status, lln_http_status_text(status));
@@ -288,7 +289,8 @@ void lln_http_respond(lln_http_request *req, int status, const char *content_typ
   request_done(r);
 }
 
-void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers, const char *message) {
+void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers,
+                            const char *message) {
   lln_buf body;
   lln_buf_init(&body);
   lln_openai_error_json(&body, status, message);

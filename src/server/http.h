@@ -76,7 +76,8 @@ const char *lln_http_header_get(const lln_http_request *req, const char *name);
 void lln_http_respond(lln_http_request *req, int status, const char *content_type, const char *const *headers,
                       const char *body, size_t len);
 /* Sends an error in the OpenAI shape: {"error":{"message","type","param","code"}}. */
-void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers, const char *message);
+void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers,
+                            const char *message);
 
 /* Streaming: begin sends the head (chunked), write sends one chunk and
  * returns the bytes still queued on the socket (for back-pressure), end

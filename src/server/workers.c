@@ -93,7 +93,8 @@ static void post(worker *w, command cmd, lln_shared_config *sc) {
 }
 
 /* Brings one worker up on the calling thread; its loop runs later. */
-static int setup(lln_workers *ws, worker *w, const lln_workers_options *o, int port, char *err, size_t err_size) {
+static int setup(lln_workers *ws, worker *w, const lln_workers_options *o, int port, char *err,
+                 size_t err_size) {
   w->owner = ws;
   uv_loop_init(&w->loop);
   uv_mutex_init(&w->lock);

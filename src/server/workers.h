@@ -14,11 +14,11 @@
 typedef struct lln_workers lln_workers;
 
 typedef struct lln_workers_options {
-  uv_loop_t *control;  /* the control thread's loop: on_drained runs there */
+  uv_loop_t *control;        /* the control thread's loop: on_drained runs there */
   lln_shared_config *config; /* retained by every worker */
   const char *addr;
-  int port;            /* 0: any free port, the same for every worker */
-  unsigned count;      /* 0: one per core */
+  int port;       /* 0: any free port, the same for every worker */
+  unsigned count; /* 0: one per core */
   void (*on_drained)(void *ud);
   void *ud;
 } lln_workers_options;

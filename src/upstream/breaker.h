@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 typedef struct lln_breaker {
-  int failures;          /* in a row */
-  uint64_t open_until;   /* ms; 0 = closed */
-  int probing;           /* a probe is in flight */
+  int failures;        /* in a row */
+  uint64_t open_until; /* ms; 0 = closed */
+  int probing;         /* a probe is in flight */
 } lln_breaker;
 
 /* 1 when a call may go out now (and marks it as the probe when the cooldown

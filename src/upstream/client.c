@@ -52,7 +52,7 @@ struct lln_upstream_call {
   lln_buf buf;
   char *retry_after;
   char *rate_limit_reset;
-  long status; /* of the latest status line seen */
+  long status;            /* of the latest status line seen */
   uv_timer_t *first_byte; /* fires when no status line came in time; NULL = none */
   int (*on_data)(void *ud, const char *data, size_t len);
   void (*on_done)(void *ud, const lln_upstream_response *resp);

@@ -22,9 +22,9 @@ typedef struct lln_upstream_response {
   long status;      /* HTTP status, 0 when no response */
   const char *body; /* NUL-terminated; empty when streaming */
   size_t body_len;
-  const char *retry_after; /* Retry-After header value or NULL */
+  const char *retry_after;      /* Retry-After header value or NULL */
   const char *rate_limit_reset; /* X-RateLimit-Reset header value or NULL */
-  const char *error;       /* human-readable transfer error or NULL */
+  const char *error;            /* human-readable transfer error or NULL */
   double elapsed_ms;
 } lln_upstream_response;
 
@@ -34,8 +34,8 @@ typedef struct lln_upstream_request {
   const char *const *headers; /* NULL-terminated "Name: value" lines */
   const char *body;
   size_t body_len;
-  long timeout_ms;         /* total; 0 = none */
-  long connect_timeout_ms; /* 0 = curl default */
+  long timeout_ms;            /* total; 0 = none */
+  long connect_timeout_ms;    /* 0 = curl default */
   long first_byte_timeout_ms; /* until the status line arrives; 0 = none */
   /* Streaming: when set, body bytes of a 2xx response go here as they
    * arrive instead of being collected; return 0 to go on, 1 to pause the

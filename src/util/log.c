@@ -54,7 +54,8 @@ void lln_log_record(lln_log_level level, const lln_buf *fields) {
   lln_buf line;
   lln_buf_init(&line);
   if (g_json)
-    lln_buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",%s}\n", ts, names[level], fields->data ? fields->data : "");
+    lln_buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",%s}\n", ts, names[level],
+                   fields->data ? fields->data : "");
   else
     lln_buf_printf(&line, "%s %-5s %s\n", ts, names[level], fields->data ? fields->data : "");
   fwrite(line.data, 1, line.len, stderr);

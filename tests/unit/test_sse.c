@@ -107,10 +107,8 @@ static void test_overlong_line_is_an_error(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_openrouter_stream_at_every_split),
-      cmocka_unit_test(test_byte_by_byte),
-      cmocka_unit_test(test_incomplete_event_is_not_emitted),
-      cmocka_unit_test(test_callback_stops_feeding),
+      cmocka_unit_test(test_openrouter_stream_at_every_split), cmocka_unit_test(test_byte_by_byte),
+      cmocka_unit_test(test_incomplete_event_is_not_emitted),  cmocka_unit_test(test_callback_stops_feeding),
       cmocka_unit_test(test_overlong_line_is_an_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
