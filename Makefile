@@ -32,6 +32,15 @@ test-asan: node-deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
+# Unit tests, then llmnet and llmnet mock under traffic, all under valgrind.
+valgrind: build
+	@./scripts/valgrind.sh $(BUILD)
+
+# libFuzzer harnesses (clang); FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 20
+fuzz: deps
+	@./fuzz/run.sh $(FUZZ_SECONDS)
+
 demo: build
 	@./scripts/demo.sh $(BUILD)/llmnet
 

@@ -426,7 +426,8 @@ lines.push(
   `Command: \`${S === 10 ? 'make bench' : `BENCH_SECONDS=${S} make bench`}\` ` +
     `(each measurement ${S} s). Machine: ${str('machine.nproc')} cores, ${str('machine.cpu')}, ` +
     `${grp(num('machine.mem_mb'))} MiB RAM, Linux ${str('machine.kernel')}; ` +
-    `${str('machine.llmnet')}, wrk ${str('machine.wrk')}, h2load ${str('machine.h2load')}, ` +
+    `${str('machine.llmnet')} (${has('llmnet.workers') ? `${R.get('llmnet.workers')} worker threads` : 'one event loop'}, ` +
+    `--log-level warn), wrk ${str('machine.wrk')}, h2load ${str('machine.h2load')}, ` +
     `node ${str('machine.node')}, @portkey-ai/gateway ${str('machine.portkey')}. ` +
     `Other processes kept the machine ${str('machine.busy_before')}% busy before the run and ` +
     `${str('machine.busy_after')}% after it (a figure above ~10% makes every number below noisier).`,

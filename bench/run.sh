@@ -258,6 +258,8 @@ done
 route=$(curl -s -D - -o /dev/null -X POST "$two0_url/v1/chat/completions" -H 'Content-Type: application/json' \
   -d "$body" | tr -d '\r' | sed -n 's/^x-llmnet-route: //Ip')
 put two.route "$route"
+# "llmnet listening on http://...(entry node "chat", 2 nodes, 2 workers)"
+put llmnet.workers "$(sed -n 's/.*listening on .*, \([0-9]*\) workers).*/\1/p' "$tmp/one0.log" | head -n 1)"
 
 # warnings llmnet logs from here on are the run's (the 2-hop composition
 # warns once at start about its inherited model)

@@ -103,6 +103,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 void lln_http_limits_default(lln_http_limits *l) {
+  memset(l, 0, sizeof *l);
   l->max_header_bytes = 16 * 1024;
   l->max_body_bytes = 8 * 1024 * 1024;
   l->idle_timeout_ms = 60 * 1000;
