@@ -4,7 +4,8 @@
 set -eu
 
 packages="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libcjson-dev node-llhttp
-libcmocka-dev curl nodejs npm libclang-rt-14-dev clang graphviz libhiredis-dev redis-server chromium"
+libcmocka-dev curl nodejs npm libclang-rt-14-dev clang graphviz libhiredis-dev redis-server chromium
+prometheus valgrind"
 
 missing=""
 for p in $packages; do
