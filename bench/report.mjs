@@ -98,6 +98,12 @@ function wrkTable(lat, c) {
     const isLlmnet = t === 'one' || t === 'two';
     const errs = w.errors + w.non2xx;
     if (errs) notes.push(`${name}, mock ${lat} ms, c${c}: ${w.non2xx} non-2xx responses, ${w.errors} socket errors/timeouts (wrk).`);
+    // schedstat (ns) against /proc/PID/stat utime+stime (10 ms ticks)
+    const k = `ns.${lat}.c${c}.${t}`;
+    const a = num(`${k}.gw_cpu_ns`);
+    const b = num(`${k}.gw_cpu_ticks_ns`);
+    if (a !== null && b !== null && Math.abs(a - b) > 20e6 + 0.1 * Math.max(a, b))
+      notes.push(`${name}, mock ${lat} ms, c${c}: CPU time from schedstat (${(a / 1e6).toFixed(0)} ms) and from /proc/PID/stat (${(b / 1e6).toFixed(0)} ms) disagree.`);
     rows.push([
       name,
       rate(w.rps),

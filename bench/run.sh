@@ -7,12 +7,15 @@
 # run time, and stopped at the end.
 #
 #   BENCH_SECONDS   length of each measurement (default 10; the whole run is
-#                   about 27 x BENCH_SECONDS plus ~30 s of setup)
+#                   about 23 x BENCH_SECONDS plus ~30 s: 4 min 15 s
+#                   by default)
 #   LLMNET_BIN      the binary (default build/llmnet)
 #   BENCH_KEEP=1    keep the work folder (logs, raw tool output) at the end
 #
 # Figures, not assertions: a missed target is reported, the exit code is 0
 # unless the benchmark itself could not run.
+# (the per-latency variables are read back through eval)
+# shellcheck disable=SC2034,SC2154
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -98,8 +101,8 @@ start() {
 }
 # listen_url NAME: waits for the "listening on http://HOST:PORT" line.
 listen_url() {
-  local i url
-  for i in $(seq 1 200); do
+  local _i url
+  for _i in $(seq 1 200); do
     url=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$tmp/$1.log" | head -n 1)
     [ -n "$url" ] && { echo "$url"; return 0; }
     sleep 0.05
@@ -315,7 +318,7 @@ wrk_run() {
     put "$key.failed" 1
     return 0
   fi
-  echo "$line" | tr ' ' '\n' | grep = | sed "s/^/$key./; s/=/ /" >>"$R"
+  echo "$line" | tr ' ' '\n' | grep '=' | sed "s/^/$key./; s/=/ /" >>"$R"
   put "$key.mock_cpu_ns" $((m1 - m0))
   put "$key.mock_calls" $((ma1 - ma0))
   if [ "$kind" != none ]; then
@@ -448,8 +451,8 @@ hold_clients() {
   node "$bench/clients.mjs" "$@" >"$tmp/$name.out" 2>&1 &
   HOLD_PID=$!
   pids="$pids $HOLD_PID"
-  local i
-  for i in $(seq 1 900); do
+  local _i
+  for _i in $(seq 1 900); do
     grep -q '^READY' "$tmp/$name.out" && return 0
     kill -0 "$HOLD_PID" 2>/dev/null || break
     sleep 0.1

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/json_print.h"
 #include "util/log.h"
 
 static int g_content;
@@ -65,12 +66,10 @@ static void json_fields(const lln_access *a, lln_buf *b) {
       if (v)
         cJSON_AddItemToObject(slim, keep[i], cJSON_Duplicate(v, 1));
     }
-    char *json = cJSON_PrintUnformatted(slim);
+    if (!first)
+      lln_buf_putc(b, ',');
+    lln_json_print(slim, b);
     cJSON_Delete(slim);
-    if (json) {
-      lln_buf_printf(b, "%s%s", first ? "" : ",", json);
-      cJSON_free(json);
-    }
     first = 0;
   }
   lln_buf_puts(b, "]");

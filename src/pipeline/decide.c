@@ -12,8 +12,10 @@ lln_enter_kind lln_decide_enter(const lln_node *n) {
 
 int lln_decide_target_holds(lln_vars *v, const lln_node *target, time_t now, lln_cond_lookup lookup,
                             void *ctx) {
+  if (!target->cond)
+    return 1; /* no variable to format */
   lln_vars_set_target(v, target, now);
-  return !target->cond || lln_cond_eval(target->cond, lookup, ctx);
+  return lln_cond_eval(target->cond, lookup, ctx);
 }
 
 lln_next_kind lln_decide_next(const lln_node *from, size_t n_cands, int answered) {

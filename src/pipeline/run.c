@@ -18,6 +18,7 @@
 #include "pipeline/text.h"
 #include "upstream/retry.h"
 #include "util/buf.h"
+#include "util/json_print.h"
 #include "util/log.h"
 
 static void enter(lln_run *r, const lln_node *n);
@@ -133,12 +134,8 @@ static void succeed(lln_run *r) {
     set_number(usage, "total_tokens", (double)r->usage[2]);
   }
   cJSON_AddItemToObject(resp, "llmnet", lln_run_extension(r));
-  char *json = cJSON_PrintUnformatted(resp);
+  lln_json_print(resp, &r->result_body);
   cJSON_Delete(resp);
-  if (!json)
-    abort();
-  lln_buf_puts(&r->result_body, json);
-  free(json);
   lln_run_result res = {
       .status = 200, .body = r->result_body.data, .body_len = r->result_body.len, .route = r->route.data};
   lln_run_finish(r, &res);
@@ -168,7 +165,8 @@ cJSON *lln_run_extension(const lln_run *r) {
   cJSON *ext = cJSON_CreateObject();
   cJSON_AddStringToObject(ext, "request_id", r->request_id);
   cJSON_AddStringToObject(ext, "route", r->route.data);
-  cJSON_AddItemToObject(ext, "hops", cJSON_Duplicate(r->trace, 1));
+  /* a reference: the trace outlives every object this extension goes into */
+  cJSON_AddItemReferenceToObject(ext, "hops", r->trace);
   return ext;
 }
 
@@ -192,6 +190,10 @@ static lln_vars *run_vars(lln_run *r) {
 
 /* Replaces {{NAME}} with the variable's value; unknown names stay. */
 static void render_template(lln_run *r, const char *tpl, lln_buf *out) {
+  if (!strstr(tpl, "{{")) {
+    lln_buf_puts(out, tpl);
+    return;
+  }
   lln_vars_set_target(run_vars(r), r->node, time(NULL));
   const char *p = tpl;
   while (*p) {
@@ -333,18 +335,15 @@ static void start_call(lln_run *r) {
     call_failed(r, 503, why, 0, open_ms, NULL);
     return;
   }
-  cJSON *body = cJSON_Parse(r->call_body.data);
-  cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
-  cJSON_SetValuestring(model, current_model_id(r));
+  cJSON *body = r->call_json;
+  set_string(body, "model", current_model_id(r));
   r->streaming_call = 0;
   /* the answer of a node that can only end the pipeline is the response:
    * when the client streams, this call streams too */
   if (r->sink && r->kind == CALL_ANSWER && lln_decide_ends_pipeline(r->call_node))
     lln_stream_prepare_call(r, body, &req);
-  char *json = cJSON_PrintUnformatted(body);
-  cJSON_Delete(body);
-  if (!json)
-    abort();
+  lln_buf_reset(&r->call_body);
+  lln_json_print(body, &r->call_body);
 
   free_call_headers(r);
   size_t nh = 0;
@@ -367,8 +366,8 @@ static void start_call(lln_run *r) {
 
   req.url = ep->chat_url;
   req.headers = (const char *const *)r->call_headers;
-  req.body = json;
-  req.body_len = strlen(json);
+  req.body = r->call_body.data;
+  req.body_len = r->call_body.len;
   req.timeout_ms = ep->timeout_ms;
   req.connect_timeout_ms = ep->connect_timeout_ms;
   req.first_byte_timeout_ms = ep->first_byte_timeout_ms;
@@ -378,7 +377,6 @@ static void start_call(lln_run *r) {
             r->kind == CALL_ROUTE ? "routing" : "answering",
             r->kind == CALL_ROUTE ? r->route_from->name : r->call_node->name, ep->key, current_model_id(r));
   r->call = lln_upstream_start(r->up, &req);
-  free(json);
   if (!r->call)
     fail(r, 500, NULL, "node \"%s\": could not start a call to model \"%s\"", r->call_node->name, ep->key);
 }
@@ -625,47 +623,59 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
 
 /* ---- the flow ---- */
 
+/* 1 when the upstream body of `n` does not take the client's `key` as is:
+ * llmnet sets it, or the node's extra-options replace it. */
+static int replaced_key(const lln_node *n, const char *key, int own_messages) {
+  if (strcmp(key, "stream") == 0 || strcmp(key, "stream_options") == 0 || strcmp(key, "model") == 0)
+    return 1;
+  if (own_messages && strcmp(key, "messages") == 0)
+    return 1;
+  return cJSON_GetObjectItemCaseSensitive(n->options, key) != NULL;
+}
+
+/* The body is built from references to the client's request and the
+ * node's options, not copies: only what llmnet adds is allocated. */
 static void ask_model(lln_run *r, const lln_node *n) {
-  cJSON *body = cJSON_Duplicate(r->request, 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(body, "stream");
-  cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
-  if (r->output) {
-    /* A node after a handler gets the previous answer as the user message. */
-    cJSON_DeleteItemFromObjectCaseSensitive(body, "messages");
-    cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
-    lln_buf content;
-    lln_buf_init(&content);
-    if (n->prompt_template)
-      render_template(r, n->prompt_template, &content);
-    else
-      lln_buf_puts(&content, r->output);
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "role", "user");
-    cJSON_AddStringToObject(m, "content", content.data ? content.data : "");
-    cJSON_AddItemToArray(msgs, m);
-    lln_buf_free(&content);
-  }
-  if (n->system) {
-    lln_buf sys;
-    lln_buf_init(&sys);
-    render_template(r, n->system, &sys);
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "role", "system");
-    cJSON_AddStringToObject(m, "content", sys.data ? sys.data : "");
-    cJSON_InsertItemInArray(cJSON_GetObjectItemCaseSensitive(body, "messages"), 0, m);
-    lln_buf_free(&sys);
-  }
-  const cJSON *opt;
-  cJSON_ArrayForEach(opt, n->options) {
-    cJSON_DeleteItemFromObjectCaseSensitive(body, opt->string);
-    cJSON_AddItemToObject(body, opt->string, cJSON_Duplicate(opt, 1));
+  cJSON *body = cJSON_CreateObject();
+  int own_messages = r->output || n->system;
+  const cJSON *item;
+  cJSON_ArrayForEach(item, r->request) {
+    if (!replaced_key(n, item->string, own_messages))
+      cJSON_AddItemReferenceToObject(body, item->string, (cJSON *)item);
   }
   set_string(body, "model", "");
-  char *json = cJSON_PrintUnformatted(body);
-  cJSON_Delete(body);
-  lln_buf_reset(&r->call_body);
-  lln_buf_puts(&r->call_body, json);
-  free(json);
+  if (own_messages) {
+    cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
+    if (n->system) {
+      lln_buf sys;
+      lln_buf_init(&sys);
+      render_template(r, n->system, &sys);
+      cJSON *m = cJSON_CreateObject();
+      cJSON_AddStringToObject(m, "role", "system");
+      cJSON_AddStringToObject(m, "content", sys.data ? sys.data : "");
+      cJSON_AddItemToArray(msgs, m);
+      lln_buf_free(&sys);
+    }
+    if (r->output) {
+      /* a node after a handler gets the previous answer as the user message */
+      lln_buf content;
+      lln_buf_init(&content);
+      if (n->prompt_template)
+        render_template(r, n->prompt_template, &content);
+      else
+        lln_buf_puts(&content, r->output);
+      cJSON *m = cJSON_CreateObject();
+      cJSON_AddStringToObject(m, "role", "user");
+      cJSON_AddStringToObject(m, "content", content.data ? content.data : "");
+      cJSON_AddItemToArray(msgs, m);
+      lln_buf_free(&content);
+    } else {
+      cJSON_ArrayForEach(item, r->messages) cJSON_AddItemReferenceToArray(msgs, (cJSON *)item);
+    }
+  }
+  cJSON_ArrayForEach(item, n->options) cJSON_AddItemReferenceToObject(body, item->string, (cJSON *)item);
+  cJSON_Delete(r->call_json);
+  r->call_json = body;
   r->kind = CALL_ANSWER;
   r->call_node = n;
   r->attempt = 0;
@@ -705,13 +715,9 @@ static void ask_router(lln_run *r, const lln_node *from) {
   if (!cJSON_GetObjectItemCaseSensitive(body, "temperature"))
     cJSON_AddNumberToObject(body, "temperature", 0);
   cJSON_DeleteItemFromObjectCaseSensitive(body, "stream");
-  set_string(body, "model", "");
-  char *json = cJSON_PrintUnformatted(body);
-  cJSON_Delete(body);
   lln_buf_free(&prompt);
-  lln_buf_reset(&r->call_body);
-  lln_buf_puts(&r->call_body, json);
-  free(json);
+  cJSON_Delete(r->call_json);
+  r->call_json = body;
   r->kind = CALL_ROUTE;
   r->call_node = router;
   r->route_from = from;
@@ -895,6 +901,7 @@ static void release(lln_run *r) {
   free_call_headers(r);
   lln_buf_free(&r->route);
   lln_buf_free(&r->call_body);
+  cJSON_Delete(r->call_json);
   lln_buf_free(&r->result_body);
   if (r->sink && r->timer_started)
     lln_stream_free(r);

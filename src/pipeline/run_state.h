@@ -54,7 +54,8 @@ struct lln_run {
   int rl_granted;              /* the call in preparation has its slot */
   int rl_waiting;              /* counted in its model's waiting */
   uv_timer_t retry_timer;
-  lln_buf call_body;
+  cJSON *call_json;  /* the body of the call in preparation, model id set per attempt */
+  lln_buf call_body; /* its text as sent */
   char **call_headers;
 
   lln_vars vars; /* what conditions and templates see; see run_vars() */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/json_print.h"
 #include "util/log.h"
 #include "util/openai_error.h"
 
@@ -29,12 +30,12 @@ static void emit_raw(lln_run *r, const char *data, size_t len) {
 }
 
 static void emit(lln_run *r, cJSON *chunk) {
-  char *json = cJSON_PrintUnformatted(chunk);
-  if (!json)
-    abort();
+  lln_buf json;
+  lln_buf_init(&json);
+  lln_json_print(chunk, &json);
   start_stream(r, 1);
-  emit_raw(r, json, strlen(json));
-  free(json);
+  emit_raw(r, json.data, json.len);
+  lln_buf_free(&json);
 }
 
 static cJSON *new_chunk(const lln_run *r, const char *model) {

@@ -15,6 +15,7 @@
 #include "observe/status_page.h"
 #include "pipeline/run.h"
 #include "util/buf.h"
+#include "util/json_print.h"
 #include "util/log.h"
 #include "util/utf8.h"
 
@@ -391,12 +392,12 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   }
   cJSON_AddNumberToObject(root, "in_flight", (double)atomic_load(&in_flight));
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
-  char *json = cJSON_PrintUnformatted(root);
+  lln_buf json;
+  lln_buf_init(&json);
+  lln_json_print(root, &json);
   cJSON_Delete(root);
-  if (!json)
-    abort();
-  lln_http_respond(req, 200, "application/json", h->line, json, strlen(json));
-  cJSON_free(json);
+  lln_http_respond(req, 200, "application/json", h->line, json.data, json.len);
+  lln_buf_free(&json);
 }
 
 static void models(lln_gateway *g, lln_http_request *req, const headers *h) {

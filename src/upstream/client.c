@@ -31,6 +31,8 @@ typedef struct sock_ctx {
   struct sock_ctx *prev, *next;
 } sock_ctx;
 
+#define EASY_POOL 64
+
 struct lln_upstream {
   uv_loop_t *loop;
   CURLM *multi;
@@ -42,6 +44,10 @@ struct lln_upstream {
   int deferred; /* some call has deferred work for flush_deferred() */
   lln_upstream_call *calls;
   sock_ctx *socks;
+  /* finished easy handles kept for the next calls: creating and destroying
+   * one per call costs more than resetting it */
+  CURL *spare[EASY_POOL];
+  int n_spare;
 };
 
 struct lln_upstream_call {
@@ -131,7 +137,11 @@ static void call_free(lln_upstream_call *c) {
     uv_timer_stop(c->first_byte);
     uv_close((uv_handle_t *)c->first_byte, free_handle);
   }
-  curl_easy_cleanup(c->easy);
+  lln_upstream *u = c->u;
+  if (c->easy && !u->closing && u->n_spare < EASY_POOL)
+    u->spare[u->n_spare++] = c->easy;
+  else
+    curl_easy_cleanup(c->easy);
   curl_slist_free_all(c->headers);
   free(c->body);
   lln_buf_free(&c->buf);
@@ -454,6 +464,8 @@ void lln_upstream_close(lln_upstream *u) {
   u->closing = 1;
   while (u->calls)
     call_destroy(u->calls);
+  while (u->n_spare)
+    curl_easy_cleanup(u->spare[--u->n_spare]);
   curl_multi_cleanup(u->multi); /* closes cached connections, reporting them as removed */
   u->multi = NULL;
   if (u->share)
@@ -566,7 +578,12 @@ lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_reques
   c->on_data = req->on_data;
   c->on_done = req->on_done;
   c->ud = req->ud;
-  c->easy = curl_easy_init();
+  if (u->n_spare) {
+    c->easy = u->spare[--u->n_spare];
+    curl_easy_reset(c->easy);
+  } else {
+    c->easy = curl_easy_init();
+  }
   if (!c->easy || call_setup(c, req) != 0) {
     call_free(c);
     return NULL;

@@ -38,7 +38,16 @@ static lln_arena_block *new_block(size_t cap) {
   return b;
 }
 
+/* Uninitialised memory; lln_arena_alloc zeroes it. */
+static void *arena_take(lln_arena *a, size_t size);
+
 void *lln_arena_alloc(lln_arena *a, size_t size) {
+  void *p = arena_take(a, size);
+  memset(p, 0, size);
+  return p;
+}
+
+static void *arena_take(lln_arena *a, size_t size) {
   size = (size + 15) & ~(size_t)15;
   lln_arena_block *b = a->head;
   if (!b || b->cap - b->used < size) {
@@ -52,7 +61,6 @@ void *lln_arena_alloc(lln_arena *a, size_t size) {
         a->head = big;
       }
       big->used = size;
-      memset(big->data, 0, size);
       return big->data;
     }
     b = new_block(BLOCK_SIZE);
@@ -61,12 +69,11 @@ void *lln_arena_alloc(lln_arena *a, size_t size) {
   }
   void *p = b->data + b->used;
   b->used += size;
-  memset(p, 0, size);
   return p;
 }
 
 char *lln_arena_strndup(lln_arena *a, const char *s, size_t len) {
-  char *p = lln_arena_alloc(a, len + 1);
+  char *p = arena_take(a, len + 1);
   memcpy(p, s, len);
   p[len] = '\0';
   return p;

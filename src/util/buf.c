@@ -69,38 +69,40 @@ void lln_buf_printf(lln_buf *b, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* Bytes that need an escape in a JSON string: control characters, '"' and
+ * '\\'. Everything else, UTF-8 included, is copied as is. */
+static int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
 void lln_buf_json_string(lln_buf *b, const char *s, size_t len) {
   static const char hex[] = "0123456789abcdef";
-  lln_buf_reserve(b, len + 2);
-  lln_buf_putc(b, '"');
-  size_t run = 0;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    const char *esc = NULL;
-    char u[6];
+  /* the worst case (every byte a \u00XX escape) is reserved once, so the
+   * loop writes straight into the buffer */
+  lln_buf_reserve(b, len * 6 + 2);
+  char *o = b->data + b->len;
+  *o++ = '"';
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  while (p < end) {
+    const unsigned char *run = p;
+    while (p < end && !needs_escape(*p))
+      p++;
+    memcpy(o, run, (size_t)(p - run));
+    o += p - run;
+    if (p == end)
+      break;
+    unsigned char c = *p++;
+    *o++ = '\\';
     switch (c) {
-    case '"': esc = "\\\""; break;
-    case '\\': esc = "\\\\"; break;
-    case '\n': esc = "\\n"; break;
-    case '\r': esc = "\\r"; break;
-    case '\t': esc = "\\t"; break;
-    default:
-      if (c < 0x20) {
-        u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15];
-        lln_buf_append(b, s + i - run, run);
-        lln_buf_append(b, u, 6);
-        run = 0;
-        continue;
-      }
-      run++;
-      continue;
+    case '"': *o++ = '"'; break;
+    case '\\': *o++ = '\\'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\r': *o++ = 'r'; break;
+    case '\t': *o++ = 't'; break;
+    default: *o++ = 'u', *o++ = '0', *o++ = '0', *o++ = hex[c >> 4], *o++ = hex[c & 15]; break;
     }
-    lln_buf_append(b, s + i - run, run);
-    lln_buf_puts(b, esc);
-    run = 0;
   }
-  lln_buf_append(b, s + len - run, run);
-  lln_buf_putc(b, '"');
+  *o++ = '"';
+  b->len = (size_t)(o - b->data);
+  b->data[b->len] = '\0';
 }
 
 void lln_buf_consume(lln_buf *b, size_t n) {
