@@ -99,16 +99,10 @@ start() {
   LAST_PID=$!
   pids="$pids $LAST_PID"
 }
-# listen_url NAME: waits for the "listening on http://HOST:PORT" line.
+. "$root/scripts/listening.sh"
+# listen_url NAME: the URL the process started as NAME listens on.
 listen_url() {
-  local _i url
-  for _i in $(seq 1 200); do
-    url=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$tmp/$1.log" | head -n 1)
-    [ -n "$url" ] && { echo "$url"; return 0; }
-    sleep 0.05
-  done
-  cat "$tmp/$1.log" >&2
-  die "$1 did not start"
+  listening_url "$tmp/$1.log" || die "$1 did not start"
 }
 free_port() {
   node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'

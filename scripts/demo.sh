@@ -15,27 +15,17 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Waits for the "listening on http://HOST:PORT" line a process prints.
-listening_url() {
-  for _ in $(seq 1 100); do
-    url=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$1" | head -n 1)
-    [ -n "$url" ] && { echo "$url"; return 0; }
-    sleep 0.05
-  done
-  echo "demo: $2 did not start; its output:" >&2
-  cat "$1" "$1.err" >&2
-  return 1
-}
+. "$root/scripts/listening.sh"
 
-"$bin" mock --port 0 --rules "$root/examples/mock-rules.json" >"$tmp/mock.out" 2>"$tmp/mock.out.err" &
+"$bin" mock --port 0 --rules "$root/examples/mock-rules.json" >"$tmp/mock.out" 2>&1 &
 mock_pid=$!
-mock_url=$(listening_url "$tmp/mock.out" "llmnet mock")
+mock_url=$(listening_url "$tmp/mock.out")
 echo "llmnet mock (the upstream) on $mock_url"
 
 LLMNET_MOCK_URL=$mock_url "$bin" "$root/examples/offline-demo.json" --port 0 --log-level warn \
-  >"$tmp/llmnet.out" 2>"$tmp/llmnet.out.err" &
+  >"$tmp/llmnet.out" 2>&1 &
 llmnet_pid=$!
-url=$(listening_url "$tmp/llmnet.out" "llmnet")
+url=$(listening_url "$tmp/llmnet.out")
 echo "llmnet (examples/offline-demo.json) on $url"
 echo
 

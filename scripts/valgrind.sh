@@ -20,23 +20,15 @@ for t in "$build"/tests/test_*; do
   fi
 done
 
-wait_url() {
-  for _ in $(seq 1 200); do
-    url=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$1" | head -n 1)
-    [ -n "$url" ] && { echo "$url"; return 0; }
-    sleep 0.05
-  done
-  cat "$1" >&2
-  return 1
-}
+. "$root/scripts/listening.sh"
 
 $vg "$build/llmnet" mock --port 0 --rules "$root/examples/mock-rules.json" >"$tmp/mock.out" 2>"$tmp/mock.err" &
 mock_pid=$!
-mock_url=$(wait_url "$tmp/mock.out")
+mock_url=$(listening_url "$tmp/mock.out")
 LLMNET_MOCK_URL=$mock_url $vg "$build/llmnet" "$root/examples/offline-demo.json" --port 0 --log-level warn \
   >"$tmp/llmnet.out" 2>"$tmp/llmnet.err" &
 llmnet_pid=$!
-url=$(wait_url "$tmp/llmnet.out")
+url=$(listening_url "$tmp/llmnet.out")
 for body in '{"messages":[{"role":"user","content":"Write a haiku about programming"}]}' \
   '{"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"python code"}]}' \
   '{"messages":[]}' '{not json'; do

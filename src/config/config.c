@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/keys.h"
 #include "config/loader.h"
 #include "config/subst.h"
 #include "upstream/url.h"
@@ -22,20 +23,6 @@ static char *xstrdup(const char *s) {
 }
 
 /* ---- reporting ---- */
-
-/* Appends "/token" to a JSON pointer, escaping '~' and '/' (RFC 6901) so
- * keys such as "meta/llama" still find their place in the file. */
-static void pointer_append(lln_buf *p, const char *token) {
-  lln_buf_putc(p, '/');
-  for (const char *c = token; *c; c++) {
-    if (*c == '~')
-      lln_buf_puts(p, "~0");
-    else if (*c == '/')
-      lln_buf_puts(p, "~1");
-    else
-      lln_buf_putc(p, *c);
-  }
-}
 
 void lln_loader_report(lln_loader *L, lln_diag_severity sev, const char *path, const char *fmt, ...) {
   int line = 0, col = 0;
@@ -51,58 +38,16 @@ void lln_loader_report(lln_loader *L, lln_diag_severity sev, const char *path, c
   lln_buf_free(&msg);
 }
 
-/* Edit distance over names where '-' and '_' and case do not count, so
- * "on-failure" suggests "on_failure" and "outputTo" suggests "output-to". */
-static int name_distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 64 || lb > 64)
-    return 99;
-  int row[65];
-  for (size_t j = 0; j <= lb; j++)
-    row[j] = (int)j;
-  for (size_t i = 1; i <= la; i++) {
-    int diag = row[0];
-    row[0] = (int)i;
-    for (size_t j = 1; j <= lb; j++) {
-      char ca = (char)tolower((unsigned char)a[i - 1]), cb = (char)tolower((unsigned char)b[j - 1]);
-      if (ca == '_')
-        ca = '-';
-      if (cb == '_')
-        cb = '-';
-      int cost = ca == cb ? 0 : 1;
-      int best = diag + cost;
-      if (row[j] + 1 < best)
-        best = row[j] + 1;
-      if (row[j - 1] + 1 < best)
-        best = row[j - 1] + 1;
-      diag = row[j];
-      row[j] = best;
-    }
-  }
-  return row[lb];
-}
-
 void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, const char *const *known) {
   const cJSON *item;
   cJSON_ArrayForEach(item, obj) {
-    int found = 0;
-    const char *best = NULL;
-    int best_d = 3;
-    for (size_t i = 0; known[i]; i++) {
-      if (strcmp(item->string, known[i]) == 0) {
-        found = 1;
-        break;
-      }
-      int d = name_distance(item->string, known[i]);
-      if (d < best_d)
-        best_d = d, best = known[i];
-    }
-    if (found)
+    if (lln_key_known(item->string, known))
       continue;
+    const char *best = lln_key_suggest(item->string, known);
     lln_buf p;
     lln_buf_init(&p);
     lln_buf_puts(&p, path);
-    pointer_append(&p, item->string);
+    lln_pointer_append(&p, item->string);
     if (best)
       lln_loader_report(L, LLN_DIAG_WARNING, p.data, "unknown key \"%s\" is ignored; did you mean \"%s\"?",
                         item->string, best);
@@ -263,7 +208,7 @@ static void load_secrets(lln_loader *L, const cJSON *secrets) {
     lln_buf path;
     lln_buf_init(&path);
     lln_buf_puts(&path, "/secrets");
-    pointer_append(&path, s->string);
+    lln_pointer_append(&path, s->string);
     load_secret(L, s->string, s, path.data);
     lln_buf_free(&path);
   }
@@ -432,7 +377,7 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
     lln_buf hp;
     lln_buf_init(&hp);
     lln_buf_printf(&hp, "%s/headers", path);
-    pointer_append(&hp, h->string);
+    lln_pointer_append(&hp, h->string);
     char *value = substitute(L, h->valuestring, hp.data, what);
     lln_buf_free(&hp);
     lln_buf line;
@@ -463,7 +408,7 @@ static void load_models(lln_loader *L, const cJSON *models) {
     lln_buf path;
     lln_buf_init(&path);
     lln_buf_puts(&path, "/models");
-    pointer_append(&path, m->string);
+    lln_pointer_append(&path, m->string);
     cfg->models[i].index = (int)i;
     load_model(L, &cfg->models[i++], m->string, m, path.data);
     lln_buf_free(&path);

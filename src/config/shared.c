@@ -31,7 +31,7 @@ void lln_shared_config_retain(lln_shared_config *sc) {
 void lln_shared_config_release(lln_shared_config *sc) {
   if (atomic_fetch_sub_explicit(&sc->refs, 1, memory_order_acq_rel) != 1)
     return;
-  lln_model_states_free(sc->models, sc->cfg.n_models);
+  lln_model_states_free(sc->models);
   lln_config_free(&sc->cfg);
   free(sc);
 }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "config/jsonc.h"
+#include "config/keys.h"
 #include "util/buf.h"
 
 static const char *const TOP_KEYS[] = {"rules", NULL};
@@ -53,45 +54,11 @@ static int fail_at(loader *ld, const char *pointer, const char *fmt, ...) {
   return -1;
 }
 
-/* JSON pointer of a member: parent pointer + "/" + escaped key (RFC 6901). */
+/* JSON pointer of a member: parent pointer + "/" + escaped key. */
 static void pointer_of(lln_buf *out, const char *parent, const char *key) {
   lln_buf_reset(out);
   lln_buf_puts(out, parent);
-  lln_buf_putc(out, '/');
-  for (const char *p = key; *p; p++) {
-    if (*p == '~')
-      lln_buf_puts(out, "~0");
-    else if (*p == '/')
-      lln_buf_puts(out, "~1");
-    else
-      lln_buf_putc(out, *p);
-  }
-}
-
-static size_t edit_distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 63 || lb > 63)
-    return 64;
-  size_t prev[64], cur[64];
-  for (size_t j = 0; j <= lb; j++)
-    prev[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    cur[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-      size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-      cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-    }
-    memcpy(prev, cur, (lb + 1) * sizeof *prev);
-  }
-  return prev[lb];
-}
-
-static int is_known(const char *key, const char *const *known) {
-  for (size_t i = 0; known[i]; i++)
-    if (strcmp(key, known[i]) == 0)
-      return 1;
-  return 0;
+  lln_pointer_append(out, key);
 }
 
 /* Rejects a repeated key (JSON would silently keep one of them) and the
@@ -110,17 +77,9 @@ static int check_keys(loader *ld, const cJSON *obj, const char *pointer, const c
         return -1;
       }
     }
-    if (is_known(it->string, known))
+    if (lln_key_known(it->string, known))
       continue;
-    const char *best = NULL;
-    size_t best_d = 3;
-    for (size_t i = 0; known[i]; i++) {
-      size_t d = edit_distance(it->string, known[i]);
-      if (d < best_d && d < strlen(it->string)) {
-        best = known[i];
-        best_d = d;
-      }
-    }
+    const char *best = lln_key_suggest(it->string, known);
     lln_buf p;
     lln_buf_init(&p);
     pointer_of(&p, pointer, it->string);

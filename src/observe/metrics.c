@@ -1,6 +1,7 @@
-/* metrics: one registry for the process, guarded by a mutex. Updates are a
- * hash lookup and an add (well under a microsecond); scrapes copy nothing
- * and hold the lock while rendering. */
+/* metrics: a registry per thread, so workers never wait on each other to
+ * count: an update takes only its own thread's (uncontended) lock, a hash
+ * lookup and an add. A scrape merges every thread's registry into one view.
+ * Gauges are process-wide values set just before a scrape. */
 #include "observe/metrics.h"
 
 #include <pthread.h>
@@ -84,10 +85,20 @@ typedef struct series {
   struct series *next_in_family;
 } series;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static series *table[TABLE_SIZE];
-static series *first[sizeof families / sizeof families[0]];
-static series *last[sizeof families / sizeof families[0]];
+#define N_FAMILIES (sizeof families / sizeof families[0])
+
+typedef struct registry {
+  pthread_mutex_t lock; /* taken by its thread to update, by a scrape to read */
+  series *table[TABLE_SIZE];
+  series *first[N_FAMILIES];
+  series *last[N_FAMILIES];
+  struct registry *next;
+} registry;
+
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER; /* the list and the gauges */
+static registry *all;
+static registry gauges = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static _Thread_local registry *mine;
 
 static size_t n_labels(const lln_metric *m) {
   size_t n = 0;
@@ -97,7 +108,7 @@ static size_t n_labels(const lln_metric *m) {
 }
 
 static size_t family_index(const lln_metric *m) {
-  for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+  for (size_t i = 0; i < N_FAMILIES; i++) {
     if (families[i] == m)
       return i;
   }
@@ -111,80 +122,144 @@ static uint64_t hash(const lln_metric *m, const char *key) {
   return h;
 }
 
-/* The series for these label values, created on first use; NULL when the
- * table is full (the update is dropped rather than growing without end). */
-static series *find(const lln_metric *m, const char *const *values) {
-  size_t n = n_labels(m);
-  lln_buf key;
-  lln_buf_init(&key);
-  lln_buf_append(&key, "", 0);
+/* The label values joined with \x1f into `key` (cut at `size`). */
+static void join_values(const lln_metric *m, const char *const *values, char *key, size_t size) {
+  size_t n = n_labels(m), used = 0;
   for (size_t i = 0; i < n; i++) {
+    const char *v = values[i] ? values[i] : "";
+    size_t len = strlen(v);
+    if (used + len + 2 > size)
+      break;
     if (i)
-      lln_buf_putc(&key, '\x1f');
-    lln_buf_puts(&key, values[i] ? values[i] : "");
+      key[used++] = '\x1f';
+    memcpy(key + used, v, len);
+    used += len;
   }
-  uint64_t h = hash(m, key.data);
+  key[used] = '\0';
+}
+
+/* The series of `m` with `key` in `reg`, created on first use; NULL when
+ * the table is full (the update is dropped rather than growing without
+ * end). `values` may be NULL when the series exists or is copied from
+ * `from`. */
+static series *find(registry *reg, const lln_metric *m, const char *key, const char *const *values) {
+  uint64_t h = hash(m, key);
   for (size_t probe = 0; probe < TABLE_SIZE; probe++) {
-    series **slot = &table[(h + probe) % TABLE_SIZE];
-    if (*slot && (*slot)->family == m && strcmp((*slot)->key, key.data) == 0) {
-      lln_buf_free(&key);
+    series **slot = &reg->table[(h + probe) % TABLE_SIZE];
+    if (*slot && (*slot)->family == m && strcmp((*slot)->key, key) == 0)
       return *slot;
-    }
     if (!*slot) {
       series *s = calloc(1, sizeof *s);
-      if (!s)
+      if (!s || !(s->key = strdup(key)))
         abort();
       s->family = m;
-      s->key = lln_buf_steal(&key);
-      for (size_t i = 0; i < n; i++) {
+      for (size_t i = 0; i < n_labels(m); i++) {
         s->values[i] = strdup(values[i] ? values[i] : "");
         if (!s->values[i])
           abort();
       }
       size_t f = family_index(m);
-      if (last[f])
-        last[f]->next_in_family = s;
+      if (reg->last[f])
+        reg->last[f]->next_in_family = s;
       else
-        first[f] = s;
-      last[f] = s;
+        reg->first[f] = s;
+      reg->last[f] = s;
       *slot = s;
       return s;
     }
   }
-  lln_buf_free(&key);
   return NULL;
 }
 
-void lln_metric_add(const lln_metric *m, const char *const *values, double delta) {
-  pthread_mutex_lock(&lock);
-  series *s = find(m, values);
-  if (s)
-    s->value += delta;
-  pthread_mutex_unlock(&lock);
+static registry *this_thread(void) {
+  if (mine)
+    return mine;
+  mine = calloc(1, sizeof *mine);
+  if (!mine)
+    abort();
+  pthread_mutex_init(&mine->lock, NULL);
+  pthread_mutex_lock(&all_lock);
+  mine->next = all;
+  all = mine;
+  pthread_mutex_unlock(&all_lock);
+  return mine;
 }
 
-void lln_metric_set(const lln_metric *m, const char *const *values, double value) {
-  pthread_mutex_lock(&lock);
-  series *s = find(m, values);
-  if (s)
-    s->value = value;
-  pthread_mutex_unlock(&lock);
-}
-
-void lln_metric_observe(const lln_metric *m, const char *const *values, double seconds) {
-  pthread_mutex_lock(&lock);
-  series *s = find(m, values);
-  if (s) {
-    s->value += seconds;
+static void update(const lln_metric *m, const char *const *values, double v, int observe) {
+  char key[1024];
+  join_values(m, values, key, sizeof key);
+  registry *reg = this_thread();
+  pthread_mutex_lock(&reg->lock);
+  series *s = find(reg, m, key, values);
+  if (s && !observe) {
+    s->value += v;
+  } else if (s) {
+    s->value += v;
     s->count++;
     for (size_t i = 0; i < N_BUCKETS; i++) {
-      if (seconds <= buckets[i]) {
+      if (v <= buckets[i]) {
         s->bucket[i]++;
         break;
       }
     }
   }
-  pthread_mutex_unlock(&lock);
+  pthread_mutex_unlock(&reg->lock);
+}
+
+void lln_metric_add(const lln_metric *m, const char *const *values, double delta) {
+  update(m, values, delta, 0);
+}
+
+void lln_metric_observe(const lln_metric *m, const char *const *values, double seconds) {
+  update(m, values, seconds, 1);
+}
+
+void lln_metric_set(const lln_metric *m, const char *const *values, double value) {
+  char key[1024];
+  join_values(m, values, key, sizeof key);
+  pthread_mutex_lock(&gauges.lock);
+  series *s = find(&gauges, m, key, values);
+  if (s)
+    s->value = value;
+  pthread_mutex_unlock(&gauges.lock);
+}
+
+static void free_registry_series(registry *reg) {
+  for (size_t i = 0; i < TABLE_SIZE; i++) {
+    series *s = reg->table[i];
+    if (!s)
+      continue;
+    for (size_t k = 0; k < MAX_LABELS; k++)
+      free(s->values[k]);
+    free(s->key);
+    free(s);
+    reg->table[i] = NULL;
+  }
+  memset(reg->first, 0, sizeof reg->first);
+  memset(reg->last, 0, sizeof reg->last);
+}
+
+/* Every thread's registry and the gauges summed into `view` (series in the
+ * order they first appeared). Call with all_lock held. */
+static void merge(registry *view) {
+  registry *sources[2] = {&gauges, NULL};
+  for (int pass = 0; pass < 2; pass++) {
+    for (registry *reg = pass == 0 ? sources[0] : all; reg; reg = pass == 0 ? NULL : reg->next) {
+      pthread_mutex_lock(&reg->lock);
+      for (size_t f = 0; f < N_FAMILIES; f++) {
+        for (series *s = reg->first[f]; s; s = s->next_in_family) {
+          series *t = find(view, s->family, s->key, (const char *const *)s->values);
+          if (!t)
+            continue;
+          t->value += s->value;
+          t->count += s->count;
+          for (size_t i = 0; i < N_BUCKETS; i++)
+            t->bucket[i] += s->bucket[i];
+        }
+      }
+      pthread_mutex_unlock(&reg->lock);
+    }
+  }
 }
 
 static void put_label_value(lln_buf *out, const char *v) {
@@ -219,8 +294,14 @@ static const char *type_name(lln_metric_kind k) {
 }
 
 void lln_metrics_render(lln_buf *out) {
-  pthread_mutex_lock(&lock);
-  for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+  registry *view = calloc(1, sizeof *view);
+  if (!view)
+    abort();
+  pthread_mutex_lock(&all_lock);
+  merge(view);
+  pthread_mutex_unlock(&all_lock);
+  series **first = view->first;
+  for (size_t f = 0; f < N_FAMILIES; f++) {
     const lln_metric *m = families[f];
     lln_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, type_name(m->kind));
     if (!first[f] && m->kind != LLN_HISTOGRAM && n_labels(m) == 0)
@@ -250,7 +331,8 @@ void lln_metrics_render(lln_buf *out) {
       lln_buf_printf(out, " %llu\n", (unsigned long long)s->count);
     }
   }
-  pthread_mutex_unlock(&lock);
+  free_registry_series(view);
+  free(view);
 }
 
 /* The q-quantile of a histogram, interpolated inside its bucket. */
@@ -270,40 +352,42 @@ static double quantile(const series *s, double q) {
 void lln_metrics_node_stats(const char *node, lln_node_stats *out) {
   memset(out, 0, sizeof *out);
   out->p50_seconds = out->p99_seconds = -1;
-  pthread_mutex_lock(&lock);
-  for (series *s = first[family_index(&LLN_M_UPSTREAM_CALLS)]; s; s = s->next_in_family) {
+  registry *view = calloc(1, sizeof *view);
+  if (!view)
+    abort();
+  pthread_mutex_lock(&all_lock);
+  merge(view);
+  pthread_mutex_unlock(&all_lock);
+  for (series *s = view->first[family_index(&LLN_M_UPSTREAM_CALLS)]; s; s = s->next_in_family) {
     if (strcmp(s->values[0], node) != 0)
       continue;
     out->calls += s->value;
     if (strcmp(s->values[2], "ok") != 0)
       out->errors += s->value;
   }
-  for (series *s = first[family_index(&LLN_M_TOKENS)]; s; s = s->next_in_family) {
+  for (series *s = view->first[family_index(&LLN_M_TOKENS)]; s; s = s->next_in_family) {
     if (strcmp(s->values[0], node) == 0)
       out->tokens += s->value;
   }
-  for (series *s = first[family_index(&LLN_M_UPSTREAM_SECONDS)]; s; s = s->next_in_family) {
+  for (series *s = view->first[family_index(&LLN_M_UPSTREAM_SECONDS)]; s; s = s->next_in_family) {
     if (strcmp(s->values[0], node) == 0) {
       out->p50_seconds = quantile(s, 0.5);
       out->p99_seconds = quantile(s, 0.99);
     }
   }
-  pthread_mutex_unlock(&lock);
+  free_registry_series(view);
+  free(view);
 }
 
 void lln_metrics_reset(void) {
-  pthread_mutex_lock(&lock);
-  for (size_t i = 0; i < TABLE_SIZE; i++) {
-    series *s = table[i];
-    if (!s)
-      continue;
-    for (size_t k = 0; k < MAX_LABELS; k++)
-      free(s->values[k]);
-    free(s->key);
-    free(s);
-    table[i] = NULL;
+  pthread_mutex_lock(&all_lock);
+  for (registry *reg = all; reg; reg = reg->next) {
+    pthread_mutex_lock(&reg->lock);
+    free_registry_series(reg);
+    pthread_mutex_unlock(&reg->lock);
   }
-  memset(first, 0, sizeof first);
-  memset(last, 0, sizeof last);
-  pthread_mutex_unlock(&lock);
+  pthread_mutex_lock(&gauges.lock);
+  free_registry_series(&gauges);
+  pthread_mutex_unlock(&gauges.lock);
+  pthread_mutex_unlock(&all_lock);
 }

@@ -325,8 +325,8 @@ static void start_call(lln_run *r) {
   r->rl_granted = 0;
   lln_model_state *st = state_of(r);
   long open_ms = 0;
-  int failures = 0;
-  if (st && !lln_model_state_allow(st, uv_now(r->loop), &open_ms, &failures)) {
+  if (st && !lln_breaker_allow(&st->breaker, uv_now(r->loop), &open_ms)) {
+    int failures = atomic_load(&st->breaker.failures);
     char why[400];
     snprintf(why, sizeof why,
              "node \"%s\" (model \"%s\" at %s): the circuit is open after %d failures in a row; next try in "
@@ -549,7 +549,8 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
   /* 4xx (429 included) says the endpoint is up; only outages count */
   int endpoint_up = resp->result == LLN_UP_OK && resp->status < 500;
   if (st)
-    lln_model_state_record(st, endpoint_up, ep->breaker_failures, ep->breaker_cooldown_ms, uv_now(r->loop));
+    lln_breaker_record(&st->breaker, endpoint_up, ep->breaker_failures, ep->breaker_cooldown_ms,
+                       uv_now(r->loop));
   count_call(r, resp);
   if (r->streaming_call) {
     int ok = resp->result == LLN_UP_OK && resp->status >= 200 && resp->status <= 299;

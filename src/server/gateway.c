@@ -190,7 +190,7 @@ static void on_stream_drain(lln_http_request *req) {
 static atomic_long in_flight;
 
 static void chat_end(chat *c) {
-  lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)(atomic_fetch_sub(&in_flight, 1) - 1));
+  atomic_fetch_sub(&in_flight, 1);
   gen_release(c->gen);
   free(c);
 }
@@ -311,7 +311,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   c->gen = g->current;
   c->gen->refs++;
   c->started_ns = uv_hrtime();
-  lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)(atomic_fetch_add(&in_flight, 1) + 1));
+  atomic_fetch_add(&in_flight, 1);
   c->req = req;
   snprintf(c->request_id, sizeof c->request_id, "%s", id);
   req->user = c;
@@ -510,6 +510,8 @@ static void handle(void *ctx, lln_http_request *req) {
     return;
   }
   if (metrics) {
+    /* gauges are read from the process-wide counters when scraped */
+    lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)atomic_load(&in_flight));
     lln_metric_set(&LLN_M_CONNECTIONS, NULL, (double)lln_http_connections_total());
     lln_buf b;
     lln_buf_init(&b);

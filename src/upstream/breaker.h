@@ -1,15 +1,18 @@
 /* breaker: a circuit breaker per upstream endpoint. After `failures`
  * failures in a row the circuit opens: calls fail fast for `cooldown`, then
- * one probe is let through; its success closes the circuit. */
+ * one probe is let through; its success closes the circuit. Every worker
+ * thread uses the same breaker, without a lock: the state is atomics, and
+ * a race only ever lets one call more or less through. */
 #ifndef LLN_UPSTREAM_BREAKER_H
 #define LLN_UPSTREAM_BREAKER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct lln_breaker {
-  int failures;        /* in a row */
-  uint64_t open_until; /* ms; 0 = closed */
-  int probing;         /* a probe is in flight */
+  atomic_int failures;             /* in a row */
+  atomic_uint_fast64_t open_until; /* ms; 0 = closed */
+  atomic_int probing;              /* a probe is in flight */
 } lln_breaker;
 
 /* 1 when a call may go out now (and marks it as the probe when the cooldown

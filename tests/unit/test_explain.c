@@ -22,39 +22,7 @@
 #include "pipeline/router.h"
 #include "pipeline/vars.h"
 
-#ifndef LLN_FIXTURES
-#error "LLN_FIXTURES must name the fixtures directory"
-#endif
-
-/* ---- helpers ---- */
-
-static void load_file(lln_config *cfg, const char *path) {
-  lln_load_options opts = {.mode = LLN_LOAD_VALIDATE};
-  lln_diags d;
-  lln_diags_init(&d, path);
-  if (lln_config_load(cfg, path, &opts, &d) != 0) {
-    lln_diags_print(&d, stderr);
-    lln_diags_free(&d);
-    fail_msg("%s: expected to load", path);
-  }
-  lln_diags_free(&d);
-}
-
-static void load_fixture(lln_config *cfg, const char *name) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", LLN_FIXTURES, name);
-  load_file(cfg, path);
-}
-
-static void load_text(lln_config *cfg, const char *json) {
-  char path[] = "/tmp/llmnet-test-explain-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
-  close(fd);
-  load_file(cfg, path);
-  unlink(path);
-}
+#include "config_fixtures.h"
 
 static const lln_node *node(const lln_config *cfg, const char *name) {
   const lln_node *n = lln_config_node(cfg, name);
