@@ -7,7 +7,13 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 tmp=$(mktemp -d)
-trap 'kill $mock_pid $llmnet_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+cleanup() {
+  status=$?
+  for pid in $mock_pid $llmnet_pid; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$tmp"
+  exit "$status"
+}
+trap cleanup EXIT
 mock_pid=""
 llmnet_pid=""
 
