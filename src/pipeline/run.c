@@ -435,6 +435,16 @@ static cJSON *parse_completion(const lln_upstream_response *resp, const cJSON **
   return json;
 }
 
+/* The candidates as the router sees them: name and use-case (free() it). */
+static lln_route_candidate *route_candidates(const lln_run *r) {
+  lln_route_candidate *rc = calloc(r->n_cands ? r->n_cands : 1, sizeof *rc);
+  if (!rc)
+    abort();
+  for (size_t i = 0; i < r->n_cands; i++)
+    rc[i] = (lln_route_candidate){r->cands[i]->name, r->cands[i]->use_case};
+  return rc;
+}
+
 static const lln_node *default_target(const lln_run *r) { return lln_decide_default(r->cands, r->n_cands); }
 
 /* `how`: single (the only target), condition (conditions left one of
@@ -581,7 +591,6 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
     lln_buf_free(&why);
     return;
   }
-  (void)model_id;
   lln_buf text;
   lln_buf_init(&text);
   lln_content_text(cJSON_GetObjectItemCaseSensitive(message, "content"), &text);
@@ -591,11 +600,7 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
     cJSON *hop = lln_run_trace_hop(r, r->route_from, "router", model_id, resp->elapsed_ms);
     lln_run_add_usage(r, json, hop);
     cJSON_Delete(json);
-    lln_route_candidate *rc = calloc(r->n_cands, sizeof *rc);
-    if (!rc)
-      abort();
-    for (size_t i = 0; i < r->n_cands; i++)
-      rc[i] = (lln_route_candidate){r->cands[i]->name, r->cands[i]->use_case};
+    lln_route_candidate *rc = route_candidates(r);
     int idx = lln_router_parse_reply(text.data, text.len, rc, r->n_cands);
     free(rc);
     const lln_node *t;
@@ -693,11 +698,7 @@ static void ask_router(lln_run *r, const lln_node *from) {
     go_to(r, t, "default");
     return;
   }
-  lln_route_candidate *rc = calloc(r->n_cands, sizeof *rc);
-  if (!rc)
-    abort();
-  for (size_t i = 0; i < r->n_cands; i++)
-    rc[i] = (lln_route_candidate){r->cands[i]->name, r->cands[i]->use_case};
+  lln_route_candidate *rc = route_candidates(r);
   lln_buf prompt;
   lln_buf_init(&prompt);
   lln_router_system_prompt(&prompt, rc, r->n_cands);
