@@ -308,6 +308,17 @@ static void explain_route(lln_explain *e, const lln_node *from, const lln_node *
 
 /* Enters `n` and follows the flow while it needs no model's text. A preview
  * (a router's possible choice) shows one node and what it would do next. */
+/* `n` answers: its text is unknown from here on, and the summary lists it. */
+static void answered(lln_explain *e, const lln_node *n, int preview, summary *s) {
+  e->answered = 1;
+  e->answered_by = n;
+  e->vars.input = e->vars.output = "";
+  if (!preview) {
+    lln_buf_printf(&s->answers, "%s%s", s->n_answers ? ", " : "", n->name);
+    s->n_answers++;
+  }
+}
+
 static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, summary *s) {
   const char *ind = preview ? "       " : "   ";
   const char *list_ind = preview ? "         " : "     ";
@@ -360,13 +371,7 @@ static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, s
       if (n->n_fallbacks)
         lln_buf_printf(out, "; if its models fail, %s answers instead", n->fallbacks[0]->name);
       lln_buf_puts(out, "\n");
-      e->answered = 1;
-      e->answered_by = n;
-      e->vars.input = e->vars.output = "";
-      if (!preview) {
-        lln_buf_printf(&s->answers, "%s%s", s->n_answers ? ", " : "", n->name);
-        s->n_answers++;
-      }
+      answered(e, n, preview, s);
     }
   choose:
     free(t);
@@ -412,13 +417,7 @@ static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, s
       lln_buf_printf(out, "%sno candidate left: %s answers the request itself with ", ind, n->name);
       put_model(out, n);
       lln_buf_puts(out, "\n");
-      e->answered = 1;
-      e->answered_by = n;
-      e->vars.input = e->vars.output = "";
-      if (!preview) {
-        lln_buf_printf(&s->answers, "%s%s", s->n_answers ? ", " : "", n->name);
-        s->n_answers++;
-      }
+      answered(e, n, preview, s);
       again = 1;
       goto choose;
     }

@@ -11,6 +11,7 @@ import {
   parseResponses,
   rawExchange,
   request,
+  sseEvents,
   startLlmnet,
   startMock,
   stopAll,
@@ -385,21 +386,6 @@ describe('server.api-keys', () => {
     await assertHealthy(keyed.url);
   });
 });
-
-// The data: payloads of an event stream, [DONE] as the string '[DONE]'.
-function sseEvents(text) {
-  const out = [];
-  for (const block of text.split(/\r?\n\r?\n/)) {
-    const data = block
-      .split(/\r?\n/)
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(5).replace(/^ /, ''))
-      .join('\n');
-    if (!data) continue;
-    out.push(data === '[DONE]' ? data : JSON.parse(data));
-  }
-  return out;
-}
 
 describe('stream', () => {
   test('"stream": true is either a real event stream or a clear error, never a 200 with an error inside', async () => {

@@ -160,6 +160,12 @@ export async function chat(url, body, headers = {}) {
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
   });
+  return readResponse(res);
+}
+
+// A fetch response as { status, headers, text, json } (json undefined when
+// the body is not JSON).
+async function readResponse(res) {
   const text = await res.text();
   let json;
   try {
@@ -307,15 +313,7 @@ export function parseResponses(raw) {
 
 // Any method on any path; the body is parsed as JSON when it is JSON.
 export async function request(url, pathname, { method = 'GET', headers = {}, body } = {}) {
-  const res = await fetch(`${url}${pathname}`, { method, headers, body });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readResponse(await fetch(`${url}${pathname}`, { method, headers, body }));
 }
 
 export async function assertHealthy(url) {
