@@ -74,8 +74,9 @@ const char *lln_loader_string(lln_loader *L, const cJSON *obj, const char *key, 
 
 /* ---- substitution ---- */
 
-static const char *lookup_ref(void *ctx, const char *name) {
-  lln_loader *L = ctx;
+static const char *lookup_ref(void *ctx, const char *name) { return lln_loader_lookup(ctx, name); }
+
+const char *lln_loader_lookup(lln_loader *L, const char *name) {
   if (strncmp(name, "secrets.", 8) == 0) {
     for (size_t i = 0; i < L->cfg->n_secrets; i++) {
       if (strcmp(L->cfg->secrets[i].ref, name) == 0)
@@ -590,9 +591,7 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
     load_secrets(&L, cJSON_GetObjectItemCaseSensitive(root, "secrets"));
     load_models(&L, cJSON_GetObjectItemCaseSensitive(root, "models"));
     load_server(&L, cJSON_GetObjectItemCaseSensitive(root, "server"));
-    const cJSON *functions = cJSON_GetObjectItemCaseSensitive(root, "functions");
-    if (functions && !cJSON_IsObject(functions))
-      lln_loader_report(&L, LLN_DIAG_ERROR, "/functions", "\"functions\" must be an object");
+    lln_loader_functions(&L, cJSON_GetObjectItemCaseSensitive(root, "functions"));
     lln_loader_nodes(&L, cJSON_GetObjectItemCaseSensitive(root, "architecture"));
   }
   lln_jsonc_free(&L.doc);
@@ -611,6 +610,7 @@ static void free_strv(char **v, size_t n) {
 }
 
 void lln_config_free(lln_config *cfg) {
+  lln_config_free_functions(cfg);
   for (size_t i = 0; i < cfg->n_models; i++) {
     lln_model *m = &cfg->models[i];
     free(m->key);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "config/diag.h"
+#include "hooks/function.h"
 #include "pipeline/cond.h"
 
 typedef struct lln_model {
@@ -31,6 +32,14 @@ typedef struct lln_model {
 } lln_model;
 
 typedef enum { LLN_ADAPTER_OPENAI, LLN_ADAPTER_OUTPUT, LLN_ADAPTER_WS } lln_adapter;
+
+typedef struct lln_hook {
+  const lln_function *function;
+  int transform; /* 0 = observe: never delays the request */
+  int abort;     /* on_failure "abort": a failure fails the request */
+  char *if_src;
+  lln_cond *cond; /* NULL = always */
+} lln_hook;
 
 typedef struct lln_node lln_node;
 
@@ -62,6 +71,8 @@ struct lln_node {
   int is_default;
   lln_node **fallbacks; /* nodes that answer when this one's models all fail */
   size_t n_fallbacks;
+  lln_hook *pre, *post; /* run around each call of this node's model, in order */
+  size_t n_pre, n_post;
 };
 
 typedef struct lln_server_settings {
@@ -96,6 +107,8 @@ typedef struct lln_config {
   lln_server_settings server;
   lln_secret_value *secrets;
   size_t n_secrets;
+  lln_function *functions;
+  size_t n_functions;
 } lln_config;
 
 typedef enum {

@@ -28,5 +28,12 @@ void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, co
 const char *lln_loader_string(lln_loader *L, const cJSON *obj, const char *key, const char *path);
 
 int lln_loader_nodes(lln_loader *L, const cJSON *arch);
+/* The value of an environment variable, --env-file entry or loaded
+ * "secrets.S.V"; NULL when unset. */
+const char *lln_loader_lookup(lln_loader *L, const char *name);
+/* functions.c: the "functions" object, a node's "hooks", and freeing both. */
+void lln_loader_functions(lln_loader *L, const cJSON *functions);
+void lln_loader_hooks(lln_loader *L, lln_node *n, const cJSON *hooks, const char *path);
+void lln_config_free_functions(lln_config *cfg);
 
 #endif

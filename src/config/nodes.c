@@ -211,8 +211,7 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   const cJSON *hooks = cJSON_GetObjectItemCaseSensitive(j, "hooks");
   if (hooks) {
     node_path(&p, i, "hooks");
-    lln_loader_report(L, LLN_DIAG_WARNING, p.data, "node \"%s\": hooks are not run by this build yet",
-                      n->name);
+    lln_loader_hooks(L, n, hooks, p.data);
   }
   load_options(L, n, cJSON_GetObjectItemCaseSensitive(j, "extra-options"), &p, i);
   lln_buf_free(&p);
@@ -494,6 +493,11 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
   for (i = 0; i < cfg->n_nodes; i++) {
     lln_node *n = &cfg->nodes[i];
     node_path(&p, i, NULL);
+    if (n->routes_only && (n->n_pre || n->n_post))
+      lln_loader_report(L, LLN_DIAG_WARNING, p.data,
+                        "node \"%s\" only routes: its hooks never run (hooks run around a node's answering "
+                        "call)",
+                        n->name);
     if (n->inherited_from)
       lln_loader_report(
           L, LLN_DIAG_WARNING, p.data,

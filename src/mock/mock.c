@@ -51,6 +51,7 @@ typedef struct mock {
   int stopping;
   lln_mock_rules rules;
   lln_mock_record record;
+  lln_mock_record sink; /* what hooks and sinks sent to /mock/sink */
   unsigned long latency_ms;
   unsigned long chunk_interval_ms;
   unsigned chunk_words;
@@ -477,6 +478,23 @@ static void handle_stats(mock *m, lln_http_request *req) {
   lln_buf_free(&b);
 }
 
+/* /mock/sink: a place for REST hooks to send to. GET lists what came in;
+ * any other method records its body (parsed when it is JSON). */
+static void handle_sink(mock *m, lln_http_request *req) {
+  if (strcmp(req->method, "GET") == 0) {
+    lln_buf b;
+    lln_buf_init(&b);
+    lln_mock_record_json(&m->sink, &b);
+    lln_http_respond(req, 200, "application/json", NULL, b.data, b.len);
+    lln_buf_free(&b);
+    return;
+  }
+  cJSON *body = cJSON_ParseWithLength(req->body, req->body_len);
+  lln_mock_record_add(&m->sink, req, body);
+  cJSON_Delete(body);
+  respond_json(req, 200, "{\"ok\":true}");
+}
+
 static void on_request(void *ctx, lln_http_request *req) {
   mock *m = ctx;
   const char *path = req->path, *method = req->method;
@@ -504,6 +522,8 @@ static void on_request(void *ctx, lln_http_request *req) {
       handle_requests_log(m, req);
     else
       method_not_allowed(req, "GET, DELETE");
+  } else if (strcmp(path, "/mock/sink") == 0) {
+    handle_sink(m, req);
   } else if (strcmp(path, "/mock/stats") == 0) {
     if (get || strcmp(method, "DELETE") == 0)
       handle_stats(m, req);
@@ -550,7 +570,8 @@ static void usage(FILE *out) {
         "Endpoints: POST .../chat/completions, GET .../models, GET /health,\n"
         "GET and DELETE /mock/requests (the chat requests received so far),\n"
         "GET and DELETE /mock/stats (counts of chat answers: ended, aborted by the\n"
-        "client, reset by a rule, by status; streams started, completed, aborted, cut).\n",
+        "client, reset by a rule, by status; streams started, completed, aborted, cut),\n"
+        "/mock/sink (any method but GET records its body; GET lists them: for REST hooks).\n",
         out);
 }
 
@@ -659,6 +680,7 @@ int lln_mock_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&m.loop);
   lln_mock_record_init(&m.record, LLN_MOCK_RECORD_MAX);
+  lln_mock_record_init(&m.sink, LLN_MOCK_RECORD_MAX);
   lln_http_limits limits;
   lln_http_limits_default(&limits);
   rc = 0;
@@ -682,6 +704,7 @@ int lln_mock_main(int argc, char **argv) {
   uv_run(&m.loop, UV_RUN_DEFAULT);
   uv_loop_close(&m.loop);
   lln_mock_record_free(&m.record);
+  lln_mock_record_free(&m.sink);
   lln_mock_rules_free(&m.rules);
   return rc;
 }

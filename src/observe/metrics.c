@@ -58,6 +58,10 @@ const lln_metric LLN_M_RATE_LIMIT_REFUSED = {"llmnet_rate_limit_refusals_total",
                                              "Requests refused with 429 by a model's rate limit, by model.",
                                              LLN_COUNTER,
                                              {"model", NULL}};
+const lln_metric LLN_M_HOOK_RUNS = {"llmnet_hook_runs_total",
+                                    "Hook function runs by node, function and outcome (ok, failed, skipped).",
+                                    LLN_COUNTER,
+                                    {"node", "function", "outcome", NULL}};
 const lln_metric LLN_M_IN_FLIGHT = {
     "llmnet_in_flight_requests", "Chat requests being answered.", LLN_GAUGE, {NULL}};
 const lln_metric LLN_M_CONNECTIONS = {
@@ -72,8 +76,8 @@ static const lln_metric *const families[] = {&LLN_M_REQUESTS,         &LLN_M_REQ
                                              &LLN_M_ROUTING,          &LLN_M_TOKENS,
                                              &LLN_M_RETRIES,          &LLN_M_FALLBACKS,
                                              &LLN_M_RATE_LIMIT_WAITS, &LLN_M_RATE_LIMIT_REFUSED,
-                                             &LLN_M_IN_FLIGHT,        &LLN_M_CONNECTIONS,
-                                             &LLN_M_RELOADS};
+                                             &LLN_M_HOOK_RUNS,        &LLN_M_IN_FLIGHT,
+                                             &LLN_M_CONNECTIONS,      &LLN_M_RELOADS};
 
 typedef struct series {
   const lln_metric *family;

@@ -30,6 +30,7 @@ extern const lln_metric LLN_M_RETRIES;            /* node, model */
 extern const lln_metric LLN_M_FALLBACKS;          /* node, to */
 extern const lln_metric LLN_M_RATE_LIMIT_WAITS;   /* model */
 extern const lln_metric LLN_M_RATE_LIMIT_REFUSED; /* model */
+extern const lln_metric LLN_M_HOOK_RUNS;          /* node, function, outcome */
 extern const lln_metric LLN_M_IN_FLIGHT;          /* (none) */
 extern const lln_metric LLN_M_CONNECTIONS;        /* (none) */
 extern const lln_metric LLN_M_RELOADS;            /* result */

@@ -12,6 +12,7 @@
 
 #include "observe/metrics.h"
 #include "pipeline/decide.h"
+#include "pipeline/hooks.h"
 #include "pipeline/router.h"
 #include "pipeline/run_state.h"
 #include "pipeline/stream.h"
@@ -23,6 +24,7 @@
 
 static void enter(lln_run *r, const lln_node *n);
 static void choose_next(lln_run *r, const lln_node *from);
+static void after_post_hooks(lln_run *r);
 
 static char *xstrdup(const char *s) {
   char *p = strdup(s ? s : "");
@@ -60,6 +62,7 @@ static void stop_work(lln_run *r) {
     r->rl_take = NULL;
   }
   stop_waiting(r);
+  lln_hooks_cancel(r);
 }
 
 void lln_run_finish(lln_run *r, const lln_run_result *given) {
@@ -94,6 +97,8 @@ static void fail(lln_run *r, int status, const char *retry_after, const char *fm
   lln_run_finish(r, &res);
   lln_buf_free(&msg);
 }
+
+void lln_run_fail(lln_run *r, int status, const char *message) { fail(r, status, NULL, "%s", message); }
 
 static void set_number(cJSON *obj, const char *key, double v) {
   cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -174,7 +179,7 @@ cJSON *lln_run_extension(const lln_run *r) {
 
 /* The variables as of now: the run's fields, lent to the shared
  * computation that `llmnet explain` uses too. */
-static lln_vars *run_vars(lln_run *r) {
+lln_vars *lln_run_vars(lln_run *r) {
   lln_vars *v = &r->vars;
   v->initial_input = r->initial_input;
   v->input = r->input;
@@ -194,7 +199,7 @@ static void render_template(lln_run *r, const char *tpl, lln_buf *out) {
     lln_buf_puts(out, tpl);
     return;
   }
-  lln_vars_set_target(run_vars(r), r->node, time(NULL));
+  lln_vars_set_target(lln_run_vars(r), r->node, time(NULL));
   const char *p = tpl;
   while (*p) {
     const char *open = strstr(p, "{{");
@@ -215,7 +220,7 @@ static void render_template(lln_run *r, const char *tpl, lln_buf *out) {
     if (n < sizeof key) {
       memcpy(key, name, n);
       key[n] = '\0';
-      value = lln_vars_get(run_vars(r), key);
+      value = lln_vars_get(lln_run_vars(r), key);
     }
     if (value)
       lln_buf_puts(out, value);
@@ -340,7 +345,8 @@ static void start_call(lln_run *r) {
   r->streaming_call = 0;
   /* the answer of a node that can only end the pipeline is the response:
    * when the client streams, this call streams too */
-  if (r->sink && r->kind == CALL_ANSWER && lln_decide_ends_pipeline(r->call_node))
+  if (r->sink && r->kind == CALL_ANSWER && lln_decide_ends_pipeline(r->call_node) &&
+      !lln_hooks_transform_output(r->call_node))
     lln_stream_prepare_call(r, body, &req);
   lln_buf_reset(&r->call_body);
   lln_json_print(body, &r->call_body);
@@ -624,7 +630,7 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
   r->final = json;
   free(r->output);
   r->output = lln_buf_steal(&text);
-  choose_next(r, r->call_node);
+  lln_hooks_run(r, r->call_node, 1, after_post_hooks);
 }
 
 /* ---- the flow ---- */
@@ -641,9 +647,12 @@ static int replaced_key(const lln_node *n, const char *key, int own_messages) {
 
 /* The body is built from references to the client's request and the
  * node's options, not copies: only what llmnet adds is allocated. */
-static void ask_model(lln_run *r, const lln_node *n) {
+static void call_model(lln_run *r) {
+  const lln_node *n = r->call_node;
   cJSON *body = cJSON_CreateObject();
-  int own_messages = r->output || n->system;
+  /* a pre hook's transform replaces the text this node receives */
+  const char *replaced_input = r->hook_input;
+  int own_messages = r->output || n->system || replaced_input;
   const cJSON *item;
   cJSON_ArrayForEach(item, r->request) {
     if (!replaced_key(n, item->string, own_messages))
@@ -666,7 +675,9 @@ static void ask_model(lln_run *r, const lln_node *n) {
       /* a node after a handler gets the previous answer as the user message */
       lln_buf content;
       lln_buf_init(&content);
-      if (n->prompt_template)
+      if (replaced_input)
+        lln_buf_puts(&content, replaced_input);
+      else if (n->prompt_template)
         render_template(r, n->prompt_template, &content);
       else
         lln_buf_puts(&content, r->output);
@@ -676,18 +687,37 @@ static void ask_model(lln_run *r, const lln_node *n) {
       cJSON_AddItemToArray(msgs, m);
       lln_buf_free(&content);
     } else {
-      cJSON_ArrayForEach(item, r->messages) cJSON_AddItemReferenceToArray(msgs, (cJSON *)item);
+      const cJSON *last_user = lln_last_user_message(r->messages);
+      cJSON_ArrayForEach(item, r->messages) {
+        if (item == last_user && replaced_input) {
+          cJSON *m = cJSON_CreateObject();
+          cJSON_AddStringToObject(m, "role", "user");
+          cJSON_AddStringToObject(m, "content", replaced_input);
+          cJSON_AddItemToArray(msgs, m);
+        } else {
+          cJSON_AddItemReferenceToArray(msgs, (cJSON *)item);
+        }
+      }
     }
   }
   cJSON_ArrayForEach(item, n->options) cJSON_AddItemReferenceToObject(body, item->string, (cJSON *)item);
   cJSON_Delete(r->call_json);
   r->call_json = body;
   r->kind = CALL_ANSWER;
-  r->call_node = n;
   r->attempt = 0;
   r->retries_done = 0;
   start_call(r);
 }
+
+/* Pre hooks first (they may replace the input), then the model call. */
+static void ask_model(lln_run *r, const lln_node *n) {
+  r->call_node = n;
+  free(r->hook_input);
+  r->hook_input = NULL;
+  lln_hooks_run(r, n, 0, call_model);
+}
+
+static void after_post_hooks(lln_run *r) { choose_next(r, r->call_node); }
 
 static void ask_router(lln_run *r, const lln_node *from) {
   const lln_node *router = lln_decide_router(r->cfg);
@@ -734,7 +764,7 @@ static void choose_next(lln_run *r, const lln_node *from) {
   if (!r->cands)
     abort();
   r->n_cands = 0;
-  lln_vars *v = run_vars(r);
+  lln_vars *v = lln_run_vars(r);
   time_t now = time(NULL);
   for (size_t i = 0; i < from->n_targets; i++) {
     if (lln_decide_target_holds(v, from->targets[i], now, lln_vars_lookup, v))
@@ -899,6 +929,7 @@ static void release(lln_run *r) {
   free(r->input);
   free(r->output);
   free(r->cands);
+  free(r->hook_input);
   free(r->header_vars);
   free_call_headers(r);
   lln_buf_free(&r->route);

@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include "hooks/function.h"
 #include "pipeline/run.h"
 #include "pipeline/vars.h"
 #include "upstream/breaker.h"
@@ -54,6 +55,14 @@ struct lln_run {
   int rl_granted;              /* the call in preparation has its slot */
   int rl_waiting;              /* counted in its model's waiting */
   uv_timer_t retry_timer;
+
+  /* hooks (hooks.c) */
+  const lln_node *hook_node;
+  int hook_post;
+  size_t hook_index;
+  void (*hook_next)(lln_run *r);
+  lln_fn_call *hook_call;
+  char *hook_input;  /* a pre hook's transform: the node's input instead */
   cJSON *call_json;  /* the body of the call in preparation, model id set per attempt */
   lln_buf call_body; /* its text as sent */
   char **call_headers;
@@ -93,6 +102,10 @@ void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop);
 /* A new object with OpenAI's field order (id, object, created, model) and
  * the run's id, taking every other member of `upstream`. */
 cJSON *lln_run_stamp(const lln_run *r, cJSON *upstream, const char *object, time_t created);
+/* The variables as of now (run.c), for conditions, templates and hooks. */
+lln_vars *lln_run_vars(lln_run *r);
+/* Ends the run with an error response (or an error event once streaming). */
+void lln_run_fail(lln_run *r, int status, const char *message);
 /* The "llmnet" extension object: request id, route and hops so far. */
 cJSON *lln_run_extension(const lln_run *r);
 

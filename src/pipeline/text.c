@@ -28,13 +28,18 @@ void lln_content_text(const cJSON *content, lln_buf *out) {
     lln_buf_append(out, "", 0);
 }
 
-void lln_last_user_text(const cJSON *messages, lln_buf *out) {
+const cJSON *lln_last_user_message(const cJSON *messages) {
   const cJSON *last = NULL, *m;
   cJSON_ArrayForEach(m, messages) {
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
     if (cJSON_IsString(role) && strcmp(role->valuestring, "user") == 0)
       last = m;
   }
+  return last;
+}
+
+void lln_last_user_text(const cJSON *messages, lln_buf *out) {
+  const cJSON *last = lln_last_user_message(messages);
   if (last)
     lln_content_text(cJSON_GetObjectItemCaseSensitive(last, "content"), out);
   if (!out->data) /* reserve alone leaves the new storage unterminated */

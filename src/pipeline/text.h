@@ -11,6 +11,8 @@
 /* Appends a content's text: a string as is; an array's text parts joined
  * with newlines; anything else adds nothing. */
 void lln_content_text(const cJSON *content, lln_buf *out);
+/* The last message with role "user", or NULL. */
+const cJSON *lln_last_user_message(const cJSON *messages);
 /* The text of the last message with role "user", or "" when none. */
 void lln_last_user_text(const cJSON *messages, lln_buf *out);
 size_t lln_word_count(const char *s);

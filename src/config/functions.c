@@ -1,0 +1,342 @@
+/* functions: the "functions" object (what hooks call) and each node's
+ * "hooks". Values are substituted at load like model fields, except the
+ * request variables ($INPUT, $NODE ...), which stay for each call. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/keys.h"
+#include "config/loader.h"
+#include "config/subst.h"
+#include "util/buf.h"
+#include "util/json_print.h"
+
+static const char *const request_vars[] = {"INITIAL_INPUT", "CURRENT_INPUT", "INPUT",      "OUTPUT",
+                                           "NODE",          "PREV_NODE",     "PREV_LAYER", "CURRENT_LAYER",
+                                           "HOP_COUNT",     "TIMESTAMP",     "REQUEST_ID", "ROUTE_DECISION",
+                                           "INPUT_LENGTH",  "WORD_COUNT",    NULL};
+
+static char *xstrdup(const char *s) {
+  char *p = strdup(s ? s : "");
+  if (!p)
+    abort();
+  return p;
+}
+
+/* A request variable, or a header variable some node declares, is kept
+ * as written for expansion per call. */
+static int runtime_var(const lln_loader *L, const char *name) {
+  if (lln_key_known(name, request_vars))
+    return 1;
+  const cJSON *arch = cJSON_GetObjectItemCaseSensitive(L->doc.root, "architecture");
+  const cJSON *node;
+  cJSON_ArrayForEach(node, arch) {
+    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(node, "extra-options"), "UseHeaderKeys");
+    const cJSON *k;
+    cJSON_ArrayForEach(k, keys) {
+      if (cJSON_IsString(k) && strcmp(k->valuestring, name) == 0)
+        return 1;
+    }
+  }
+  return 0;
+}
+
+typedef struct fn_subst {
+  lln_loader *L;
+  char kept[300];
+} fn_subst;
+
+static const char *lookup_fn_ref(void *ctx, const char *name) {
+  fn_subst *f = ctx;
+  if (runtime_var(f->L, name)) {
+    snprintf(f->kept, sizeof f->kept, "${%s}", name);
+    return f->kept;
+  }
+  return lln_loader_lookup(f->L, name);
+}
+
+/* Load-time substitution of one field. "$$" is kept as written (each
+ * piece between them is substituted on its own) so that the expansion per
+ * call, not this one, turns it into a literal '$'. */
+static char *fn_value(lln_loader *L, const char *value, const char *path, const char *what) {
+  fn_subst f = {.L = L};
+  lln_buf out, piece;
+  lln_buf_init(&out);
+  lln_buf_init(&piece);
+  lln_buf_append(&out, "", 0);
+  char missing[256];
+  const char *p = value;
+  for (;;) {
+    const char *dd = strstr(p, "$$");
+    lln_buf_reset(&piece);
+    lln_buf_append(&piece, p, dd ? (size_t)(dd - p) : strlen(p));
+    if (lln_subst(piece.data, lookup_fn_ref, &f, &out, missing, sizeof missing) != 0)
+      lln_loader_report(L, L->opts->mode == LLN_LOAD_RUN ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path,
+                        "%s uses $%s, which is not set and is not a request variable", what, missing);
+    if (!dd)
+      break;
+    lln_buf_puts(&out, "$$");
+    p = dd + 2;
+  }
+  lln_buf_free(&piece);
+  return lln_buf_steal(&out);
+}
+
+static char **string_array(lln_loader *L, const cJSON *arr, const char *path, const char *what) {
+  char **out = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *out);
+  if (!out)
+    abort();
+  size_t n = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, arr) {
+    if (cJSON_IsString(e))
+      out[n++] = fn_value(L, e->valuestring, path, what);
+    else
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "%s must hold strings", what);
+  }
+  return out;
+}
+
+/* {"Name": "value"} as NULL-terminated "Name<sep>value" lines. */
+static char **pairs(lln_loader *L, const cJSON *obj, const char *path, const char *what, const char *sep) {
+  char **out = calloc((size_t)cJSON_GetArraySize(obj) + 1, sizeof *out);
+  if (!out)
+    abort();
+  size_t n = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, obj) {
+    if (!cJSON_IsString(e)) {
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "%s \"%s\" must be a string", what, e->string);
+      continue;
+    }
+    char *v = fn_value(L, e->valuestring, path, what);
+    lln_buf line;
+    lln_buf_init(&line);
+    lln_buf_printf(&line, "%s%s%s", e->string, sep, v);
+    free(v);
+    out[n++] = lln_buf_steal(&line);
+  }
+  return out;
+}
+
+static void load_function(lln_loader *L, lln_function *fn, const char *name, const cJSON *j,
+                          const char *path) {
+  static const char *const shell_keys[] = {"type", "command", "args", "env", "cwd", "timeout", NULL};
+  static const char *const rest_keys[] = {"type", "method", "url", "headers", "body", "timeout", NULL};
+  static const char *const ws_keys[] = {"type", "url", "message", "headers", "timeout", NULL};
+  static const char *const grpc_keys[] = {"type", "address", "service", "method", "request", "timeout", NULL};
+  fn->name = xstrdup(name);
+  fn->timeout_ms = 10000;
+  if (!cJSON_IsObject(j)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "function \"%s\" must be an object", name);
+    return;
+  }
+  const char *type = lln_loader_string(L, j, "type", path);
+  const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(j, "timeout");
+  if (timeout && (!cJSON_IsNumber(timeout) || timeout->valuedouble <= 0 || timeout->valuedouble > 3600))
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "function \"%s\": \"timeout\" is seconds, from 0 to 3600",
+                      name);
+  else if (timeout)
+    fn->timeout_ms = (long)(timeout->valuedouble * 1000);
+  if (type && strcmp(type, "shell") == 0) {
+    fn->type = LLN_FN_SHELL;
+    lln_loader_check_keys(L, j, path, shell_keys);
+    const char *command = lln_loader_string(L, j, "command", path);
+    if (!command || !*command)
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "shell function \"%s\" needs a \"command\"", name);
+    char *cmd = fn_value(L, command ? command : "", path, "a shell command");
+    /* a relative path is found beside the composition, as env-files are;
+     * a bare name is looked up in PATH */
+    const char *slash = strrchr(L->cfg->path, '/');
+    if (strchr(cmd, '/') && cmd[0] != '/' && slash) {
+      lln_buf full;
+      lln_buf_init(&full);
+      lln_buf_append(&full, L->cfg->path, (size_t)(slash - L->cfg->path + 1));
+      lln_buf_puts(&full, cmd);
+      free(cmd);
+      cmd = lln_buf_steal(&full);
+    }
+    fn->command = cmd;
+    fn->args = string_array(L, cJSON_GetObjectItemCaseSensitive(j, "args"), path, "\"args\"");
+    fn->env = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "env"), path, "env", "=");
+    const char *cwd = lln_loader_string(L, j, "cwd", path);
+    if (cwd)
+      fn->cwd = xstrdup(cwd);
+  } else if (type && strcmp(type, "rest") == 0) {
+    fn->type = LLN_FN_REST;
+    lln_loader_check_keys(L, j, path, rest_keys);
+    const char *method = lln_loader_string(L, j, "method", path);
+    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
+    if (method && !lln_key_known(method, methods))
+      lln_loader_report(L, LLN_DIAG_ERROR, path,
+                        "rest function \"%s\": method is GET, POST, PUT, PATCH or DELETE", name);
+    if (method)
+      fn->method = xstrdup(method);
+    const char *url = lln_loader_string(L, j, "url", path);
+    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 && url[0] != '$'))
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "rest function \"%s\" needs an http:// or https:// \"url\"",
+                        name);
+    fn->url = fn_value(L, url ? url : "", path, "a rest url");
+    fn->headers = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, "header", ": ");
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(j, "body");
+    if (body) {
+      lln_buf text;
+      lln_buf_init(&text);
+      lln_json_print(body, &text);
+      fn->body = fn_value(L, text.data, path, "a rest body");
+      lln_buf_free(&text);
+    }
+  } else if (type && (strcmp(type, "websocket") == 0 || strcmp(type, "grpc") == 0)) {
+    int ws = type[0] == 'w';
+    fn->type = ws ? LLN_FN_WEBSOCKET : LLN_FN_GRPC;
+    lln_loader_check_keys(L, j, path, ws ? ws_keys : grpc_keys);
+    lln_loader_report(
+        L, LLN_DIAG_ERROR, path,
+        "function \"%s\": the %s function type is not supported by this build (shell and rest are)", name,
+        type);
+  } else {
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "function \"%s\" needs a \"type\": shell, rest, websocket or grpc", name);
+  }
+}
+
+void lln_loader_functions(lln_loader *L, const cJSON *functions) {
+  if (!functions)
+    return;
+  if (!cJSON_IsObject(functions)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "/functions", "\"functions\" must be an object");
+    return;
+  }
+  lln_config *cfg = L->cfg;
+  cfg->n_functions = (size_t)cJSON_GetArraySize(functions);
+  cfg->functions = calloc(cfg->n_functions ? cfg->n_functions : 1, sizeof *cfg->functions);
+  if (!cfg->functions)
+    abort();
+  size_t i = 0;
+  const cJSON *f;
+  cJSON_ArrayForEach(f, functions) {
+    lln_buf path;
+    lln_buf_init(&path);
+    lln_buf_puts(&path, "/functions");
+    lln_pointer_append(&path, f->string);
+    load_function(L, &cfg->functions[i++], f->string, f, path.data);
+    lln_buf_free(&path);
+  }
+}
+
+static void load_hook(lln_loader *L, lln_hook *h, const lln_node *n, const cJSON *j, const char *path) {
+  static const char *const known[] = {"function", "mode", "on_failure", "if", NULL};
+  if (!cJSON_IsObject(j)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "node \"%s\": a hook is an object with a \"function\"",
+                      n->name);
+    return;
+  }
+  lln_loader_check_keys(L, j, path, known);
+  const char *fn = lln_loader_string(L, j, "function", path);
+  for (size_t i = 0; fn && i < L->cfg->n_functions; i++) {
+    if (strcmp(L->cfg->functions[i].name, fn) == 0)
+      h->function = &L->cfg->functions[i];
+  }
+  if (!h->function)
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "node \"%s\": hook function \"%s\" is not defined in \"functions\"", n->name,
+                      fn ? fn : "(none)");
+  const char *mode = lln_loader_string(L, j, "mode", path);
+  if (mode && strcmp(mode, "observe") != 0 && strcmp(mode, "transform") != 0)
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "node \"%s\": hook mode is \"observe\" or \"transform\"",
+                      n->name);
+  h->transform = mode && strcmp(mode, "transform") == 0;
+  const char *on_failure = lln_loader_string(L, j, "on_failure", path);
+  if (on_failure && strcmp(on_failure, "continue") != 0 && strcmp(on_failure, "abort") != 0)
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "node \"%s\": on_failure is \"continue\" or \"abort\"",
+                      n->name);
+  h->abort = on_failure && strcmp(on_failure, "abort") == 0;
+  const char *cond = lln_loader_string(L, j, "if", path);
+  if (cond) {
+    h->if_src = xstrdup(cond);
+    char err[256];
+    int col = 0;
+    if (lln_cond_parse(cond, &h->cond, err, sizeof err, &col) != 0)
+      lln_loader_report(L, LLN_DIAG_ERROR, path,
+                        "node \"%s\": hook condition \"%s\" does not parse: %s (column %d)", n->name, cond,
+                        err, col);
+  }
+}
+
+static lln_hook *load_hook_list(lln_loader *L, const lln_node *n, const cJSON *list, const char *path,
+                                size_t *count) {
+  *count = 0;
+  if (!list)
+    return NULL;
+  if (!cJSON_IsArray(list)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "node \"%s\": hooks lists are arrays", n->name);
+    return NULL;
+  }
+  lln_hook *hooks = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof *hooks);
+  if (!hooks)
+    abort();
+  const cJSON *h;
+  cJSON_ArrayForEach(h, list) {
+    lln_buf p;
+    lln_buf_init(&p);
+    lln_buf_printf(&p, "%s/%zu", path, *count);
+    load_hook(L, &hooks[(*count)++], n, h, p.data);
+    lln_buf_free(&p);
+  }
+  return hooks;
+}
+
+void lln_loader_hooks(lln_loader *L, lln_node *n, const cJSON *hooks, const char *path) {
+  static const char *const known[] = {"pre", "post", NULL};
+  if (!hooks)
+    return;
+  if (!cJSON_IsObject(hooks)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "node \"%s\": \"hooks\" is {\"pre\": [...], \"post\": [...]}",
+                      n->name);
+    return;
+  }
+  lln_loader_check_keys(L, hooks, path, known);
+  lln_buf p;
+  lln_buf_init(&p);
+  lln_buf_printf(&p, "%s/pre", path);
+  n->pre = load_hook_list(L, n, cJSON_GetObjectItemCaseSensitive(hooks, "pre"), p.data, &n->n_pre);
+  lln_buf_reset(&p);
+  lln_buf_printf(&p, "%s/post", path);
+  n->post = load_hook_list(L, n, cJSON_GetObjectItemCaseSensitive(hooks, "post"), p.data, &n->n_post);
+  lln_buf_free(&p);
+}
+
+static void free_hooks(lln_hook *h, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(h[i].if_src);
+    lln_cond_free(h[i].cond);
+  }
+  free(h);
+}
+
+static void free_strv(char **v) {
+  for (size_t i = 0; v && v[i]; i++)
+    free(v[i]);
+  free(v);
+}
+
+void lln_config_free_functions(lln_config *cfg) {
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    free_hooks(cfg->nodes[i].pre, cfg->nodes[i].n_pre);
+    free_hooks(cfg->nodes[i].post, cfg->nodes[i].n_post);
+  }
+  for (size_t i = 0; i < cfg->n_functions; i++) {
+    lln_function *f = &cfg->functions[i];
+    free(f->name);
+    free(f->command);
+    free_strv(f->args);
+    free_strv(f->env);
+    free(f->cwd);
+    free(f->method);
+    free(f->url);
+    free_strv(f->headers);
+    free(f->body);
+  }
+  free(cfg->functions);
+}

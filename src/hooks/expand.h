@@ -1,0 +1,21 @@
+/* expand: request variables in function fields. "$NAME" and "${NAME}" are
+ * replaced by whole names ($INPUT never matches the front of
+ * $INPUT_LENGTH); "$$" is a literal '$'; an unset variable expands to "".
+ * Values are inserted once and never scanned again, so user text that
+ * contains "$secrets.x.y" or "$(...)" stays literal. */
+#ifndef LLN_HOOKS_EXPAND_H
+#define LLN_HOOKS_EXPAND_H
+
+#include "hooks/function.h"
+#include "util/buf.h"
+
+typedef enum {
+  LLN_EXPAND_TEXT,   /* values as they are: argv elements (one element each, never split) */
+  LLN_EXPAND_HEADER, /* CR, LF and other control characters become spaces: no header injection */
+  LLN_EXPAND_JSON,   /* values JSON-escaped, for use inside a JSON string literal */
+  LLN_EXPAND_URL     /* values percent-encoded (RFC 3986 unreserved characters kept) */
+} lln_expand_mode;
+
+void lln_expand(const char *tmpl, lln_expand_mode mode, lln_fn_lookup lookup, void *ctx, lln_buf *out);
+
+#endif

@@ -1,0 +1,64 @@
+/* function: a user function a hook calls (COMPOSITION.md "functions and
+ * hooks"): its definition as loaded from the composition, and running it
+ * once, asynchronously, on a libuv loop. Field values may hold request
+ * variables ($INPUT, $NODE, ...), expanded per call by whole names: in argv
+ * elements and URLs as plain text, in a JSON body JSON-escaped. An expanded
+ * value is never expanded again. */
+#ifndef LLN_HOOKS_FUNCTION_H
+#define LLN_HOOKS_FUNCTION_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "upstream/client.h"
+
+typedef enum { LLN_FN_SHELL, LLN_FN_REST, LLN_FN_WEBSOCKET, LLN_FN_GRPC } lln_fn_type;
+
+typedef struct lln_function {
+  char *name;
+  lln_fn_type type;
+  long timeout_ms; /* default 10000 */
+  /* shell: run directly (execvp), never through a shell */
+  char *command;
+  char **args; /* NULL-terminated */
+  char **env;  /* NULL-terminated "NAME=VALUE", added to llmnet's environment */
+  char *cwd;
+  /* rest */
+  char *method; /* GET, POST, PUT, PATCH, DELETE */
+  char *url;
+  char **headers; /* NULL-terminated "Name: value" */
+  char *body;     /* JSON text, or NULL */
+} lln_function;
+
+/* Looks up a request variable by name (without '$'); NULL when unset. */
+typedef const char *(*lln_fn_lookup)(void *ctx, const char *name, size_t len);
+
+typedef struct lln_fn_result {
+  int ok;             /* exit status 0 (shell) or a 2xx answer (rest) */
+  const char *output; /* stdout or the response body; NUL-terminated */
+  size_t output_len;
+  const char *error; /* why it failed (timeout, exit status, HTTP status...), or NULL */
+} lln_fn_result;
+
+typedef void (*lln_fn_done)(void *ud, const lln_fn_result *res);
+typedef struct lln_fn_call lln_fn_call;
+
+typedef struct lln_fn_request {
+  uv_loop_t *loop;
+  lln_upstream *upstream; /* for rest */
+  const lln_function *fn;
+  const char *payload; /* JSON given to a shell function on stdin */
+  lln_fn_lookup lookup;
+  void *lookup_ctx;
+  lln_fn_done done; /* called exactly once unless cancelled */
+  void *ud;
+} lln_fn_request;
+
+/* Starts the function. Returns NULL after calling `done` with the error
+ * when it cannot start (no such program, bad URL ...). */
+lln_fn_call *lln_fn_start(const lln_fn_request *req);
+/* Stops a running call (a shell child and its children are killed); its
+ * `done` is not called. */
+void lln_fn_cancel(lln_fn_call *c);
+
+#endif

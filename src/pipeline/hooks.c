@@ -1,0 +1,222 @@
+/* hooks: running the hook lists. Observe hooks are detached: they own
+ * what they need once started, so they may outlive the request. */
+#include "pipeline/hooks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "observe/metrics.h"
+#include "util/buf.h"
+#include "util/json_print.h"
+#include "util/log.h"
+
+static const lln_hook *hook_list(const lln_node *n, int post, size_t *count) {
+  *count = post ? n->n_post : n->n_pre;
+  return post ? n->post : n->pre;
+}
+
+int lln_hooks_transform_output(const lln_node *n) {
+  for (size_t i = 0; i < n->n_post; i++) {
+    if (n->post[i].transform)
+      return 1;
+  }
+  return 0;
+}
+
+static void count(const lln_node *n, const lln_hook *h, const char *outcome) {
+  const char *labels[] = {n->name, h->function->name, outcome};
+  lln_metric_add(&LLN_M_HOOK_RUNS, labels, 1);
+}
+
+/* What a function gets on stdin: the node's input and answer and the
+ * request's variables, as JSON. */
+static void payload(lln_run *r, lln_buf *out) {
+  static const char *const names[] = {"INITIAL_INPUT", "INPUT",     "OUTPUT",     "NODE",
+                                      "PREV_NODE",     "HOP_COUNT", "REQUEST_ID", "TIMESTAMP",
+                                      "INPUT_LENGTH",  "WORD_COUNT"};
+  lln_vars *v = lln_run_vars(r);
+  cJSON *p = cJSON_CreateObject();
+  const char *input = r->hook_post ? v->input : lln_vars_current_input(v);
+  cJSON_AddStringToObject(p, "input", input ? input : "");
+  if (r->hook_post)
+    cJSON_AddStringToObject(p, "output", v->output ? v->output : "");
+  cJSON_AddStringToObject(p, "node", r->hook_node->name);
+  cJSON_AddStringToObject(p, "request_id", r->request_id);
+  cJSON *vars = cJSON_AddObjectToObject(p, "variables");
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    const char *value = lln_vars_get(v, names[i]);
+    if (value)
+      cJSON_AddStringToObject(vars, names[i], value);
+  }
+  for (size_t i = 0; i < v->n_headers; i++)
+    cJSON_AddStringToObject(vars, v->headers[i].name, v->headers[i].value);
+  lln_json_print(p, out);
+  cJSON_Delete(p);
+}
+
+/* A transform's result: {"output": "..."} ({"input"} for pre hooks), a
+ * JSON string, or else the text itself without its trailing newline.
+ * Nothing at all (a validator that only exits 0) changes nothing: NULL. */
+static char *transformed(const lln_fn_result *res, int post) {
+  size_t len = res->output_len;
+  while (len && (res->output[len - 1] == '\n' || res->output[len - 1] == '\r' || res->output[len - 1] == ' '))
+    len--;
+  if (len == 0)
+    return NULL;
+  cJSON *j = cJSON_ParseWithLength(res->output, res->output_len);
+  const cJSON *field = cJSON_GetObjectItemCaseSensitive(j, post ? "output" : "input");
+  char *out;
+  if (cJSON_IsString(field))
+    out = strdup(field->valuestring);
+  else if (cJSON_IsString(j))
+    out = strdup(j->valuestring);
+  else {
+    size_t n = res->output_len;
+    while (n && (res->output[n - 1] == '\n' || res->output[n - 1] == '\r'))
+      n--;
+    out = strndup(res->output, n);
+  }
+  cJSON_Delete(j);
+  if (!out)
+    abort();
+  return out;
+}
+
+/* A post transform replaces the answer: the text later nodes see and the
+ * message content of the response. */
+static void replace_output(lln_run *r, char *text) {
+  free(r->output);
+  r->output = text;
+  cJSON *msg = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->final, "choices"), 0), "message");
+  if (cJSON_IsObject(msg)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(msg, "content");
+    cJSON_AddStringToObject(msg, "content", text);
+  }
+}
+
+/* An observe hook in flight: copies of what it reports, since the request
+ * (and after a reload its composition) may be gone when it ends. */
+typedef struct observer {
+  char *label; /* "request R: node N: post hook 2 (function \"f\")" */
+  char *node, *function;
+} observer;
+
+static void on_observe_done(void *ud, const lln_fn_result *res) {
+  observer *o = ud;
+  const char *labels[] = {o->node, o->function, res->ok ? "ok" : "failed"};
+  lln_metric_add(&LLN_M_HOOK_RUNS, labels, 1);
+  if (!res->ok)
+    LLN_WARN("%s failed: %s (observe: the request went on)", o->label, res->error ? res->error : "?");
+  free(o->label);
+  free(o->node);
+  free(o->function);
+  free(o);
+}
+
+static void run_next(lln_run *r);
+
+static void on_hook_done(void *ud, const lln_fn_result *res) {
+  lln_run *r = ud;
+  r->hook_call = NULL;
+  size_t n;
+  const lln_hook *h = &hook_list(r->hook_node, r->hook_post, &n)[r->hook_index - 1];
+  if (!res->ok) {
+    count(r->hook_node, h, "failed");
+    char why[600];
+    snprintf(why, sizeof why, "node \"%s\": %s hook %zu (function \"%s\") failed: %.400s", r->hook_node->name,
+             r->hook_post ? "post" : "pre", r->hook_index, h->function->name, res->error ? res->error : "?");
+    if (h->abort) {
+      /* a pre hook that says no refuses the request; a post hook that fails
+       * leaves no answer to give */
+      lln_run_fail(r, r->hook_post ? 502 : 422, why);
+      return;
+    }
+    LLN_WARN("request %s: %s; on_failure continue", r->request_id, why);
+  } else {
+    count(r->hook_node, h, "ok");
+    char *value = transformed(res, r->hook_post);
+    if (!value) {
+      /* nothing printed: the input or answer stays as it was */
+    } else if (r->hook_post) {
+      replace_output(r, value);
+    } else {
+      free(r->hook_input);
+      r->hook_input = value;
+    }
+  }
+  run_next(r);
+}
+
+static void run_next(lln_run *r) {
+  size_t n;
+  const lln_hook *list = hook_list(r->hook_node, r->hook_post, &n);
+  while (r->hook_index < n) {
+    const lln_hook *h = &list[r->hook_index++];
+    lln_vars *v = lln_run_vars(r);
+    lln_vars_set_target(v, r->hook_node, time(NULL));
+    if (h->cond && !lln_cond_eval(h->cond, lln_vars_lookup, v)) {
+      count(r->hook_node, h, "skipped");
+      continue;
+    }
+    lln_buf body;
+    lln_buf_init(&body);
+    payload(r, &body);
+    lln_fn_request req = {.loop = r->loop,
+                          .upstream = r->up,
+                          .fn = h->function,
+                          .payload = body.data,
+                          .lookup = lln_vars_lookup,
+                          .lookup_ctx = v};
+    if (!h->transform) {
+      observer *o = malloc(sizeof *o);
+      lln_buf label;
+      lln_buf_init(&label);
+      lln_buf_printf(&label, "request %s: node \"%s\": %s hook %zu (function \"%s\")", r->request_id,
+                     r->hook_node->name, r->hook_post ? "post" : "pre", r->hook_index, h->function->name);
+      if (!o)
+        abort();
+      o->label = lln_buf_steal(&label);
+      o->node = strdup(r->hook_node->name);
+      o->function = strdup(h->function->name);
+      if (!o->node || !o->function)
+        abort();
+      req.done = on_observe_done;
+      req.ud = o;
+      lln_fn_start(&req);
+      lln_buf_free(&body);
+      continue;
+    }
+    req.done = on_hook_done;
+    req.ud = r;
+    /* done may run before lln_fn_start returns (a function that cannot
+     * start); it carries the loop on from there */
+    lln_fn_call *call = lln_fn_start(&req);
+    /* NULL: it could not start and its done already ran, which may have
+     * moved on to the next hook: r->hook_call is that one's now */
+    if (call)
+      r->hook_call = call;
+    lln_buf_free(&body);
+    return;
+  }
+  void (*next)(lln_run *) = r->hook_next;
+  r->hook_next = NULL;
+  next(r);
+}
+
+void lln_hooks_run(lln_run *r, const lln_node *n, int post, void (*next)(lln_run *r)) {
+  r->hook_node = n;
+  r->hook_post = post;
+  r->hook_index = 0;
+  r->hook_next = next;
+  run_next(r);
+}
+
+void lln_hooks_cancel(lln_run *r) {
+  if (r->hook_call) {
+    lln_fn_cancel(r->hook_call);
+    r->hook_call = NULL;
+  }
+}
