@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "loopback.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -201,28 +203,10 @@ static void *server_main(void *arg) {
   return NULL;
 }
 
-static int listen_socket(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0)
-    return -1;
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t alen = sizeof a;
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
-    close(fd);
-    return -1;
-  }
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
 static void server_start(test_server *s, srv_mode mode) {
   memset(s, 0, sizeof *s);
   s->mode = mode;
-  s->listen_fd = listen_socket(&s->port);
+  s->listen_fd = loopback_listen(&s->port);
   assert_true(s->listen_fd >= 0);
   assert_int_equal(pipe(s->stop_pipe), 0);
   assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
@@ -566,8 +550,8 @@ static void test_total_timeout(void **state) {
 
 static void test_connection_refused(void **state) {
   (void)state;
-  int port;
-  int fd = listen_socket(&port);
+  int port = 0;
+  int fd = loopback_listen(&port);
   assert_true(fd >= 0);
   close(fd); /* nothing listens there now */
   fixture f;
