@@ -5,7 +5,7 @@ set -eu
 
 packages="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libcjson-dev node-llhttp
 libcmocka-dev curl nodejs npm libclang-rt-14-dev clang graphviz libhiredis-dev redis-server chromium
-prometheus valgrind"
+prometheus valgrind libwebsockets-dev"
 
 missing=""
 for p in $packages; do

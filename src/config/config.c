@@ -12,6 +12,7 @@
 #include "config/keys.h"
 #include "config/loader.h"
 #include "config/subst.h"
+#include "config/vault.h"
 #include "upstream/url.h"
 #include "util/buf.h"
 
@@ -125,6 +126,97 @@ static void add_secret(lln_config *cfg, const char *name, const char *var, const
   cfg->secrets[cfg->n_secrets++] = (lln_secret_value){lln_buf_steal(&ref), xstrdup(value)};
 }
 
+/* Adds one key of a vault secret's data; objects, arrays and null have no
+ * text form and are an error naming the key (never the value). */
+static void add_vault_value(lln_loader *L, const char *name, const char *key, const cJSON *value,
+                            const char *path, lln_diag_severity sev) {
+  char *text = lln_vault_text(value);
+  if (!text && (cJSON_IsString(value) || cJSON_IsBool(value) || cJSON_IsNumber(value)))
+    abort();
+  if (text)
+    add_secret(L->cfg, name, key, text);
+  else
+    lln_loader_report(L, sev, path, "secret \"%s\": vault key %s is %s, not a string, number or bool", name,
+                      key,
+                      cJSON_IsObject(value)  ? "an object"
+                      : cJSON_IsArray(value) ? "an array"
+                                             : "null");
+  free(text);
+}
+
+/* "source": "vault": one KV v2 read (vault.c); `variables` picks keys, all
+ * keys when absent. Failures are errors at run, warnings at validate. */
+static void load_vault_secret(lln_loader *L, const char *name, const cJSON *spec, const char *path,
+                              lln_diag_severity sev) {
+  const char *address = lln_loader_string(L, spec, "address", path);
+  const char *vpath = lln_loader_string(L, spec, "path", path);
+  const char *token_env = lln_loader_string(L, spec, "token-env", path);
+  if (!token_env)
+    token_env = lln_loader_string(L, spec, "token_env", path);
+  const char *one = lln_loader_string(L, spec, "variable", path);
+  const cJSON *vars = cJSON_GetObjectItemCaseSensitive(spec, "variables");
+  if (!address || !vpath || !token_env) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": a vault source needs %s", name,
+                      !address ? "an \"address\" (e.g. \"http://127.0.0.1:8200\")"
+                      : !vpath ? "a \"path\" (e.g. \"secret/data/llmnet\")"
+                               : "a \"token-env\" (the variable holding the token, e.g. \"VAULT_TOKEN\")");
+    return;
+  }
+  if (vars && !cJSON_IsArray(vars)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": \"variables\" must be an array of key names",
+                      name);
+    return;
+  }
+  const char *token = lln_loader_lookup(L, token_env);
+  if (!token || !token[0]) {
+    lln_loader_report(L, sev, path,
+                      "secret \"%s\": the vault token variable %s is %s (export it or pass --env-file FILE)",
+                      name, token_env, token ? "empty" : "not set");
+    return;
+  }
+  lln_buf what;
+  lln_buf_init(&what);
+  lln_buf_printf(&what, "secret \"%s\": address", name);
+  int ok_a, ok_p;
+  char *addr = substitute_ok(L, address, path, what.data, &ok_a);
+  lln_buf_reset(&what);
+  lln_buf_printf(&what, "secret \"%s\": path", name);
+  char *sub_path = substitute_ok(L, vpath, path, what.data, &ok_p);
+  lln_buf_free(&what);
+  char err[1024];
+  cJSON *kv = ok_a && ok_p ? lln_vault_read(addr, sub_path, token, err, sizeof err) : NULL;
+  if (ok_a && ok_p && !kv)
+    lln_loader_report(L, sev, path, "secret \"%s\": %s", name, err);
+  if (kv && !one && !vars) {
+    const cJSON *item;
+    cJSON_ArrayForEach(item, kv) add_vault_value(L, name, item->string, item, path, sev);
+    if (!kv->child)
+      lln_loader_report(L, LLN_DIAG_WARNING, path, "secret \"%s\": the vault secret at \"%s\" has no keys",
+                        name, sub_path);
+  } else if (kv) {
+    const char *keys[64];
+    size_t n = 0;
+    if (one)
+      keys[n++] = one;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, vars) {
+      if (cJSON_IsString(v) && n < 64)
+        keys[n++] = v->valuestring;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const cJSON *value = cJSON_GetObjectItemCaseSensitive(kv, keys[i]);
+      if (value)
+        add_vault_value(L, name, keys[i], value, path, sev);
+      else
+        lln_loader_report(L, sev, path, "secret \"%s\": %s is not a key of the vault secret at \"%s\"", name,
+                          keys[i], sub_path);
+    }
+  }
+  cJSON_Delete(kv);
+  free(addr);
+  free(sub_path);
+}
+
 static void load_secret(lln_loader *L, const char *name, const cJSON *spec, const char *path) {
   static const char *const known[] = {"source",    "variable",  "variables", "path", "address",
                                       "token-env", "token_env", "mount",     NULL};
@@ -188,9 +280,7 @@ static void load_secret(lln_loader *L, const char *name, const cJSON *spec, cons
     }
     lln_envfile_free(&file);
   } else if (strcmp(source, "vault") == 0) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path,
-                      "secret \"%s\": vault secrets are not supported by this build yet; use env or env-file",
-                      name);
+    load_vault_secret(L, name, spec, path, missing_sev);
   } else {
     lln_loader_report(L, LLN_DIAG_ERROR, path,
                       "secret \"%s\": unknown source \"%s\" (env, env-file or vault)", name, source);

@@ -124,7 +124,7 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
                           const char *path) {
   static const char *const shell_keys[] = {"type", "command", "args", "env", "cwd", "timeout", NULL};
   static const char *const rest_keys[] = {"type", "method", "url", "headers", "body", "timeout", NULL};
-  static const char *const ws_keys[] = {"type", "url", "message", "headers", "timeout", NULL};
+  static const char *const ws_keys[] = {"type", "url", "message", "headers", "wait-reply", "timeout", NULL};
   static const char *const grpc_keys[] = {"type", "address", "service", "method", "request", "timeout", NULL};
   fn->name = xstrdup(name);
   fn->timeout_ms = 10000;
@@ -187,14 +187,39 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
       fn->body = fn_value(L, text.data, path, "a rest body");
       lln_buf_free(&text);
     }
-  } else if (type && (strcmp(type, "websocket") == 0 || strcmp(type, "grpc") == 0)) {
-    int ws = type[0] == 'w';
-    fn->type = ws ? LLN_FN_WEBSOCKET : LLN_FN_GRPC;
-    lln_loader_check_keys(L, j, path, ws ? ws_keys : grpc_keys);
-    lln_loader_report(
-        L, LLN_DIAG_ERROR, path,
-        "function \"%s\": the %s function type is not supported by this build (shell and rest are)", name,
-        type);
+  } else if (type && strcmp(type, "websocket") == 0) {
+    fn->type = LLN_FN_WEBSOCKET;
+    lln_loader_check_keys(L, j, path, ws_keys);
+    const char *url = lln_loader_string(L, j, "url", path);
+    if (!url || (strncmp(url, "ws://", 5) != 0 && strncmp(url, "wss://", 6) != 0 && url[0] != '$'))
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "websocket function \"%s\" needs a ws:// or wss:// \"url\"",
+                        name);
+    fn->url = fn_value(L, url ? url : "", path, "a websocket url");
+    fn->headers = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, "header", ": ");
+    const cJSON *message = cJSON_GetObjectItemCaseSensitive(j, "message");
+    if (cJSON_IsString(message)) {
+      fn->message = fn_value(L, message->valuestring, path, "a websocket message");
+    } else if (message) {
+      lln_buf text;
+      lln_buf_init(&text);
+      lln_json_print(message, &text);
+      fn->message = fn_value(L, text.data, path, "a websocket message");
+      lln_buf_free(&text);
+    } else {
+      fn->message = xstrdup("");
+    }
+    const cJSON *wait = cJSON_GetObjectItemCaseSensitive(j, "wait-reply");
+    if (wait && !cJSON_IsBool(wait))
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "websocket function \"%s\": \"wait-reply\" is true or false",
+                        name);
+    fn->wait_reply = cJSON_IsTrue(wait);
+  } else if (type && strcmp(type, "grpc") == 0) {
+    fn->type = LLN_FN_GRPC;
+    lln_loader_check_keys(L, j, path, grpc_keys);
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "function \"%s\": the grpc function type is not supported by this build (shell, rest "
+                      "and websocket are)",
+                      name);
   } else {
     lln_loader_report(L, LLN_DIAG_ERROR, path,
                       "function \"%s\" needs a \"type\": shell, rest, websocket or grpc", name);
@@ -337,6 +362,7 @@ void lln_config_free_functions(lln_config *cfg) {
     free(f->url);
     free_strv(f->headers);
     free(f->body);
+    free(f->message);
   }
   free(cfg->functions);
 }

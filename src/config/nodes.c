@@ -200,8 +200,10 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   const char *url = lln_loader_string(L, j, "url", p.data);
   if (url)
     n->url = xstrdup(url);
-  if (n->adapter == LLN_ADAPTER_WS && !url)
-    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": a ws node needs a \"url\"", n->name);
+  if (n->adapter == LLN_ADAPTER_WS &&
+      (!url || (strncmp(url, "ws://", 5) != 0 && strncmp(url, "wss://", 6) != 0)))
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": a ws node needs a ws:// or wss:// \"url\"",
+                      n->name);
   const cJSON *def = cJSON_GetObjectItemCaseSensitive(j, "default");
   if (def && !cJSON_IsBool(def)) {
     node_path(&p, i, "default");

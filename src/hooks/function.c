@@ -1,5 +1,5 @@
 /* function: starting and cancelling a user function call, whatever its type;
- * the work is done by the runners (shell.c, rest.c). */
+ * the work is done by the runners (shell.c, rest.c, websocket.c). */
 #include "hooks/function.h"
 
 #include "hooks/runner.h"
@@ -18,7 +18,7 @@ lln_fn_call *lln_fn_start(const lln_fn_request *req) {
   switch (req->fn->type) {
   case LLN_FN_SHELL: return lln_shell_start(req);
   case LLN_FN_REST: return lln_rest_start(req);
-  case LLN_FN_WEBSOCKET: return fail(req, "the websocket function type is not supported by this build");
+  case LLN_FN_WEBSOCKET: return lln_ws_start(req);
   case LLN_FN_GRPC: return fail(req, "the grpc function type is not supported by this build");
   }
   return fail(req, "unknown function type");
@@ -30,6 +30,7 @@ void lln_fn_cancel(lln_fn_call *c) {
   switch (c->type) {
   case LLN_FN_SHELL: lln_shell_cancel(c); break;
   case LLN_FN_REST: lln_rest_cancel(c); break;
+  case LLN_FN_WEBSOCKET: lln_ws_cancel(c); break;
   default: break;
   }
 }

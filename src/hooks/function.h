@@ -23,19 +23,22 @@ typedef struct lln_function {
   char **args; /* NULL-terminated */
   char **env;  /* NULL-terminated "NAME=VALUE", added to llmnet's environment */
   char *cwd;
-  /* rest */
-  char *method; /* GET, POST, PUT, PATCH, DELETE */
-  char *url;
+  /* rest (url and headers are shared with websocket) */
+  char *method;   /* GET, POST, PUT, PATCH, DELETE */
+  char *url;      /* rest: http(s)://; websocket: ws:// or wss:// */
   char **headers; /* NULL-terminated "Name: value" */
   char *body;     /* JSON text, or NULL */
+  /* websocket (url and headers as for rest) */
+  char *message;  /* the text sent; variables JSON-escaped when it starts with '{' or '[' */
+  int wait_reply; /* 1: wait for one message back and use it as the result */
 } lln_function;
 
 /* Looks up a request variable by name (without '$'); NULL when unset. */
 typedef const char *(*lln_fn_lookup)(void *ctx, const char *name, size_t len);
 
 typedef struct lln_fn_result {
-  int ok;             /* exit status 0 (shell) or a 2xx answer (rest) */
-  const char *output; /* stdout or the response body; NUL-terminated */
+  int ok;             /* exit status 0 (shell), a 2xx answer (rest), sent (and answered) (websocket) */
+  const char *output; /* stdout, the response body or the reply message; NUL-terminated */
   size_t output_len;
   const char *error; /* why it failed (timeout, exit status, HTTP status...), or NULL */
 } lln_fn_result;

@@ -1,6 +1,7 @@
 /* runner: the runners' internal interface, for function.c only. Every call a
  * runner hands out starts with `struct lln_fn_call` so lln_fn_cancel can find
- * its runner; the shell runner is in shell.c, the rest runner in rest.c. */
+ * its runner; the shell runner is in shell.c, the rest runner in rest.c,
+ * the websocket runner in websocket.c. */
 #ifndef LLN_HOOKS_RUNNER_H
 #define LLN_HOOKS_RUNNER_H
 
@@ -16,6 +17,17 @@ lln_fn_call *lln_shell_start(const lln_fn_request *req);
 void lln_shell_cancel(lln_fn_call *c);
 lln_fn_call *lln_rest_start(const lln_fn_request *req);
 void lln_rest_cancel(lln_fn_call *c);
+lln_fn_call *lln_ws_start(const lln_fn_request *req);
+void lln_ws_cancel(lln_fn_call *c);
+
+/* Ends the websocket client on `loop` (its libwebsockets context, created by
+ * the first websocket call on that loop, whose handles keep the loop alive):
+ * calls still running report "cancelled: llmnet is shutting down". Call it
+ * on the loop's own thread while the loop still runs or will run again (from
+ * a callback, or before a last uv_run): freeing the context takes a few loop
+ * iterations, after which uv_run can return. Harmless when no websocket call
+ * ran on the loop, and when called twice. */
+void lln_ws_loop_close(uv_loop_t *loop);
 
 /* The timeout a function runs under when its definition gives none. */
 #define LLN_FN_DEFAULT_TIMEOUT_MS 10000L

@@ -15,6 +15,7 @@
 #include "pipeline/hooks.h"
 #include "pipeline/router.h"
 #include "pipeline/run_state.h"
+#include "pipeline/sinks.h"
 #include "pipeline/stream.h"
 #include "pipeline/text.h"
 #include "upstream/retry.h"
@@ -140,6 +141,7 @@ static void succeed(lln_run *r) {
   }
   cJSON_AddItemToObject(resp, "llmnet", lln_run_extension(r));
   lln_json_print(resp, &r->result_body);
+  lln_sinks_fire(r, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(resp, "model")), r->output);
   cJSON_Delete(resp);
   lln_run_result res = {
       .status = 200, .body = r->result_body.data, .body_len = r->result_body.len, .route = r->route.data};
@@ -889,6 +891,7 @@ lln_run *lln_run_start(const lln_run_params *p) {
   r->retry_timer.data = r;
   r->deadline_at = uv_now(r->loop) + (uint64_t)r->cfg->server.request_timeout_ms;
   r->models = p->models;
+  r->keep_stream_text = r->sink && lln_sinks_present(r->cfg);
   r->ratelimit = p->ratelimit;
   if (r->sink)
     lln_stream_init(r);

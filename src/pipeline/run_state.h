@@ -77,7 +77,9 @@ struct lln_run {
   int stream_failed;  /* the upstream sent an error event */
   int paused;
   int include_usage;
-  cJSON *stream_usage; /* the final hop's usage event */
+  cJSON *stream_usage;  /* the final hop's usage event */
+  int keep_stream_text; /* ws sinks want the streamed answer's text */
+  lln_buf stream_text;
   char *stream_model;
   double created;
   uint64_t call_started_ms;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pipeline/sinks.h"
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/openai_error.h"
@@ -126,6 +127,12 @@ static int on_event(void *ud, const char *data, size_t len) {
   const cJSON *fr = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "finish_reason");
   if (cJSON_IsString(fr))
     set_field(chunk, "llmnet", lln_run_extension(r));
+  if (r->keep_stream_text) {
+    const cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "delta");
+    const char *piece = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(delta, "content"));
+    if (piece)
+      lln_buf_puts(&r->stream_text, piece);
+  }
   r->stream_events++;
   emit(r, chunk);
   cJSON_Delete(chunk);
@@ -160,7 +167,9 @@ void lln_stream_prepare_call(lln_run *r, cJSON *body, lln_upstream_request *req)
   req->on_data = on_data;
 }
 
-static void end_stream(lln_run *r, const char *model) {
+/* Ends a stream that went well; `content` is the answer's text for the ws
+ * sinks. */
+static void end_stream(lln_run *r, const char *model, const char *content) {
   if (r->include_usage) {
     cJSON *c = new_chunk(r, model);
     cJSON_AddArrayToObject(c, "choices");
@@ -176,6 +185,7 @@ static void end_stream(lln_run *r, const char *model) {
   }
   start_stream(r, 1);
   emit_raw(r, "[DONE]", 6);
+  lln_sinks_fire(r, model, content);
   lln_run_result res = {.status = 200, .route = r->route.data, .streamed = 1};
   lln_run_finish(r, &res);
 }
@@ -197,7 +207,7 @@ void lln_stream_call_done(lln_run *r, const lln_upstream_response *resp) {
     lln_run_add_usage(r, wrap, hop);
     cJSON_Delete(wrap);
   }
-  end_stream(r, r->stream_model);
+  end_stream(r, r->stream_model, r->stream_text.data ? r->stream_text.data : "");
 }
 
 void lln_stream_replay(lln_run *r) {
@@ -241,7 +251,7 @@ void lln_stream_replay(lln_run *r) {
   cJSON_AddItemToObject(c, "llmnet", lln_run_extension(r));
   emit(r, c);
   cJSON_Delete(c);
-  end_stream(r, model_id);
+  end_stream(r, model_id, r->output);
 }
 
 int lln_stream_fail(lln_run *r, int status, const char *message) {
@@ -270,6 +280,7 @@ int lln_stream_fail(lln_run *r, int status, const char *message) {
 
 void lln_stream_free(lln_run *r) {
   lln_sse_free(&r->sse);
+  lln_buf_free(&r->stream_text);
   cJSON_Delete(r->stream_usage);
   free(r->stream_model);
 }

@@ -1,0 +1,79 @@
+/* sinks: one detached websocket call per ws node whose condition holds;
+ * the call owns copies of what it sends, so the request may end first. */
+#include "pipeline/sinks.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/buf.h"
+#include "util/log.h"
+
+#define SINK_TIMEOUT_MS 5000
+
+int lln_sinks_present(const lln_config *cfg) {
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    if (cfg->nodes[i].adapter == LLN_ADAPTER_WS)
+      return 1;
+  }
+  return 0;
+}
+
+static void on_sink_done(void *ud, const lln_fn_result *res) {
+  char *label = ud;
+  if (!res->ok)
+    LLN_WARN("%s: %s (the response had already gone out)", label, res->error ? res->error : "failed");
+  free(label);
+}
+
+void lln_sinks_fire(lln_run *r, const char *model, const char *content) {
+  lln_vars *v = lln_run_vars(r);
+  for (size_t i = 0; i < r->cfg->n_nodes; i++) {
+    const lln_node *n = &r->cfg->nodes[i];
+    if (n->adapter != LLN_ADAPTER_WS)
+      continue;
+    if (n->cond) {
+      lln_vars_set_target(v, n, time(NULL));
+      if (!lln_cond_eval(n->cond, lln_vars_lookup, v))
+        continue;
+    }
+    lln_buf json, msg;
+    lln_buf_init(&json);
+    lln_buf_init(&msg);
+    lln_buf_puts(&json, "{\"request_id\":");
+    lln_buf_json_string(&json, r->request_id, strlen(r->request_id));
+    lln_buf_puts(&json, ",\"route\":");
+    lln_buf_json_string(&json, r->route.data, r->route.len);
+    lln_buf_puts(&json, ",\"model\":");
+    lln_buf_json_string(&json, model ? model : "", model ? strlen(model) : 0);
+    lln_buf_puts(&json, ",\"content\":");
+    lln_buf_json_string(&json, content ? content : "", content ? strlen(content) : 0);
+    lln_buf_putc(&json, '}');
+    /* the message is sent as written: "$$" keeps every '$' of the answer
+     * from being read as a request variable */
+    for (size_t k = 0; k < json.len; k++) {
+      if (json.data[k] == '$')
+        lln_buf_putc(&msg, '$');
+      lln_buf_putc(&msg, json.data[k]);
+    }
+    lln_function fn = {.name = n->name,
+                       .type = LLN_FN_WEBSOCKET,
+                       .url = n->url,
+                       .message = msg.data,
+                       .timeout_ms = SINK_TIMEOUT_MS};
+    lln_buf label;
+    lln_buf_init(&label);
+    lln_buf_printf(&label, "request %s: ws sink \"%s\"", r->request_id, n->name);
+    lln_fn_request req = {.loop = r->loop,
+                          .upstream = r->up,
+                          .fn = &fn,
+                          .payload = "",
+                          .lookup = lln_vars_lookup,
+                          .lookup_ctx = v,
+                          .done = on_sink_done,
+                          .ud = lln_buf_steal(&label)};
+    lln_fn_start(&req);
+    lln_buf_free(&json);
+    lln_buf_free(&msg);
+  }
+}

@@ -1,0 +1,15 @@
+/* sinks: the composition's `ws` nodes. When a response has gone out,
+ * every ws node whose `if` holds receives it as JSON (request id, route,
+ * model, content) over a WebSocket, fire and forget: a sink that is down
+ * or slow never delays or fails a request. Internal to src/pipeline. */
+#ifndef LLN_PIPELINE_SINKS_H
+#define LLN_PIPELINE_SINKS_H
+
+#include "pipeline/run_state.h"
+
+/* 1 when the composition has ws nodes (streams then keep their text). */
+int lln_sinks_present(const lln_config *cfg);
+/* Sends the final answer `content` from `model` to each sink that wants it. */
+void lln_sinks_fire(lln_run *r, const char *model, const char *content);
+
+#endif
