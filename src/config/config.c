@@ -15,13 +15,7 @@
 #include "config/vault.h"
 #include "upstream/url.h"
 #include "util/buf.h"
-
-static char *xstrdup(const char *s) {
-  char *p = strdup(s ? s : "");
-  if (!p)
-    abort();
-  return p;
-}
+#include "util/xalloc.h"
 
 /* ---- reporting ---- */
 
@@ -123,7 +117,7 @@ static void add_secret(lln_config *cfg, const char *name, const char *var, const
   lln_buf ref;
   lln_buf_init(&ref);
   lln_buf_printf(&ref, "secrets.%s.%s", name, var);
-  cfg->secrets[cfg->n_secrets++] = (lln_secret_value){lln_buf_steal(&ref), xstrdup(value)};
+  cfg->secrets[cfg->n_secrets++] = (lln_secret_value){lln_buf_steal(&ref), lln_xstrdup(value)};
 }
 
 /* Adds one key of a vault secret's data; objects, arrays and null have no
@@ -377,7 +371,7 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
                                       "rate-limit",
                                       "circuit-breaker",
                                       NULL};
-  model->key = xstrdup(key);
+  model->key = lln_xstrdup(key);
   model->timeout_ms = 120000;
   model->connect_timeout_ms = 10000;
   model->retries = 2;
@@ -391,7 +385,7 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
   }
   lln_loader_check_keys(L, m, path, known);
   const char *type = lln_loader_string(L, m, "type", path);
-  model->type = xstrdup(type ? type : "external");
+  model->type = lln_xstrdup(type ? type : "external");
   if (!type)
     lln_loader_report(L, LLN_DIAG_WARNING, path, "model \"%s\" has no \"type\"; \"external\" is assumed",
                       key);
@@ -418,7 +412,7 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
      * values that contain '$' are legitimate. */
     int resolved;
     char *expanded = substitute_ok(L, url, p.data, what, &resolved);
-    model->url = xstrdup(url);
+    model->url = lln_xstrdup(url);
     if (resolved) {
       model->chat_url = lln_url_chat_completions(expanded);
       if (!model->chat_url)
@@ -526,13 +520,13 @@ static void load_cors(lln_loader *L, const cJSON *cors) {
   if (!s->cors_origins)
     abort();
   if (!origins || (cJSON_IsString(origins) && strcmp(origins->valuestring, "*") == 0)) {
-    s->cors_origins[s->n_cors_origins++] = xstrdup("*");
+    s->cors_origins[s->n_cors_origins++] = lln_xstrdup("*");
     return;
   }
   const cJSON *o;
   cJSON_ArrayForEach(o, origins) {
     if (cJSON_IsString(o) && *o->valuestring)
-      s->cors_origins[s->n_cors_origins++] = xstrdup(o->valuestring);
+      s->cors_origins[s->n_cors_origins++] = lln_xstrdup(o->valuestring);
     else
       lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors", "\"allow-origins\" holds origin strings");
   }
@@ -595,7 +589,7 @@ static void load_server(lln_loader *L, const cJSON *server) {
   if (log_format && strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0)
     lln_loader_report(L, LLN_DIAG_ERROR, "/server/log-format", "\"log-format\" is \"text\" or \"json\"");
   else if (log_format)
-    s->log_format = xstrdup(log_format);
+    s->log_format = lln_xstrdup(log_format);
   const char *store = lln_loader_string(L, server, "rate-limit-store", "/server");
   if (store && strcmp(store, "memory") != 0 && strncmp(store, "redis://", 8) != 0)
     lln_loader_report(L, LLN_DIAG_ERROR, "/server/rate-limit-store",
@@ -650,7 +644,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_size
 int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *opts, lln_diags *diags) {
   static const char *const known[] = {"models", "architecture", "secrets", "functions", "server", NULL};
   memset(cfg, 0, sizeof *cfg);
-  cfg->path = xstrdup(path);
+  cfg->path = lln_xstrdup(path);
   lln_loader L = {.cfg = cfg, .diags = diags, .opts = opts};
   char err[1024];
   size_t len = 0;
@@ -693,12 +687,6 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
   return 0;
 }
 
-static void free_strv(char **v, size_t n) {
-  for (size_t i = 0; v && (n ? i < n : v[i] != NULL); i++)
-    free(v[i]);
-  free(v);
-}
-
 void lln_config_free(lln_config *cfg) {
   lln_config_free_functions(cfg);
   for (size_t i = 0; i < cfg->n_models; i++) {
@@ -708,13 +696,13 @@ void lln_config_free(lln_config *cfg) {
     free(m->url);
     free(m->chat_url);
     free(m->api_key);
-    free_strv(m->headers, 0);
+    lln_strv_free(m->headers);
   }
   free(cfg->models);
   for (size_t i = 0; i < cfg->n_nodes; i++) {
     lln_node *n = &cfg->nodes[i];
     free(n->name);
-    free_strv(n->model_ids, n->n_model_ids);
+    lln_strv_free(n->model_ids);
     free(n->targets);
     free(n->fallbacks);
     free(n->use_case);
@@ -723,7 +711,7 @@ void lln_config_free(lln_config *cfg) {
     cJSON_Delete(n->options);
     free(n->system);
     free(n->prompt_template);
-    free_strv(n->header_keys, n->n_header_keys);
+    lln_strv_free(n->header_keys);
     free(n->bind_addr);
     free(n->url);
   }
@@ -733,8 +721,8 @@ void lln_config_free(lln_config *cfg) {
     free(cfg->secrets[i].value);
   }
   free(cfg->secrets);
-  free_strv(cfg->server.api_keys, cfg->server.n_api_keys);
-  free_strv(cfg->server.cors_origins, cfg->server.n_cors_origins);
+  lln_strv_free(cfg->server.api_keys);
+  lln_strv_free(cfg->server.cors_origins);
   free(cfg->server.log_format);
   free(cfg->server.rate_limit_store);
   free(cfg->path);

@@ -10,18 +10,12 @@
 #include "config/subst.h"
 #include "util/buf.h"
 #include "util/json_print.h"
+#include "util/xalloc.h"
 
 static const char *const request_vars[] = {"INITIAL_INPUT", "CURRENT_INPUT", "INPUT",      "OUTPUT",
                                            "NODE",          "PREV_NODE",     "PREV_LAYER", "CURRENT_LAYER",
                                            "HOP_COUNT",     "TIMESTAMP",     "REQUEST_ID", "ROUTE_DECISION",
                                            "INPUT_LENGTH",  "WORD_COUNT",    NULL};
-
-static char *xstrdup(const char *s) {
-  char *p = strdup(s ? s : "");
-  if (!p)
-    abort();
-  return p;
-}
 
 /* A request variable, or a header variable some node declares, is kept
  * as written for expansion per call. */
@@ -126,7 +120,7 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
   static const char *const rest_keys[] = {"type", "method", "url", "headers", "body", "timeout", NULL};
   static const char *const ws_keys[] = {"type", "url", "message", "headers", "wait-reply", "timeout", NULL};
   static const char *const grpc_keys[] = {"type", "address", "service", "method", "request", "timeout", NULL};
-  fn->name = xstrdup(name);
+  fn->name = lln_xstrdup(name);
   fn->timeout_ms = 10000;
   if (!cJSON_IsObject(j)) {
     lln_loader_report(L, LLN_DIAG_ERROR, path, "function \"%s\" must be an object", name);
@@ -162,7 +156,7 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
     fn->env = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "env"), path, "env", "=");
     const char *cwd = lln_loader_string(L, j, "cwd", path);
     if (cwd)
-      fn->cwd = xstrdup(cwd);
+      fn->cwd = lln_xstrdup(cwd);
   } else if (type && strcmp(type, "rest") == 0) {
     fn->type = LLN_FN_REST;
     lln_loader_check_keys(L, j, path, rest_keys);
@@ -172,7 +166,7 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
       lln_loader_report(L, LLN_DIAG_ERROR, path,
                         "rest function \"%s\": method is GET, POST, PUT, PATCH or DELETE", name);
     if (method)
-      fn->method = xstrdup(method);
+      fn->method = lln_xstrdup(method);
     const char *url = lln_loader_string(L, j, "url", path);
     if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 && url[0] != '$'))
       lln_loader_report(L, LLN_DIAG_ERROR, path, "rest function \"%s\" needs an http:// or https:// \"url\"",
@@ -206,7 +200,7 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
       fn->message = fn_value(L, text.data, path, "a websocket message");
       lln_buf_free(&text);
     } else {
-      fn->message = xstrdup("");
+      fn->message = lln_xstrdup("");
     }
     const cJSON *wait = cJSON_GetObjectItemCaseSensitive(j, "wait-reply");
     if (wait && !cJSON_IsBool(wait))
@@ -279,7 +273,7 @@ static void load_hook(lln_loader *L, lln_hook *h, const lln_node *n, const cJSON
   h->abort = on_failure && strcmp(on_failure, "abort") == 0;
   const char *cond = lln_loader_string(L, j, "if", path);
   if (cond) {
-    h->if_src = xstrdup(cond);
+    h->if_src = lln_xstrdup(cond);
     char err[256];
     int col = 0;
     if (lln_cond_parse(cond, &h->cond, err, sizeof err, &col) != 0)
@@ -340,12 +334,6 @@ static void free_hooks(lln_hook *h, size_t n) {
   free(h);
 }
 
-static void free_strv(char **v) {
-  for (size_t i = 0; v && v[i]; i++)
-    free(v[i]);
-  free(v);
-}
-
 void lln_config_free_functions(lln_config *cfg) {
   for (size_t i = 0; i < cfg->n_nodes; i++) {
     free_hooks(cfg->nodes[i].pre, cfg->nodes[i].n_pre);
@@ -355,12 +343,12 @@ void lln_config_free_functions(lln_config *cfg) {
     lln_function *f = &cfg->functions[i];
     free(f->name);
     free(f->command);
-    free_strv(f->args);
-    free_strv(f->env);
+    lln_strv_free(f->args);
+    lln_strv_free(f->env);
     free(f->cwd);
     free(f->method);
     free(f->url);
-    free_strv(f->headers);
+    lln_strv_free(f->headers);
     free(f->body);
     free(f->message);
   }

@@ -7,6 +7,7 @@
 
 #include "config/loader.h"
 #include "util/buf.h"
+#include "util/xalloc.h"
 
 /* extra-options keys that configure llmnet itself; the rest go upstream. */
 static const char *const own_options[] = {"model_override", "system", "prompt-template", "UseHeaderKeys",
@@ -18,13 +19,6 @@ static int is_own_option(const char *key) {
       return 1;
   }
   return 0;
-}
-
-static char *xstrdup(const char *s) {
-  char *p = strdup(s);
-  if (!p)
-    abort();
-  return p;
 }
 
 static void node_path(lln_buf *p, size_t i, const char *key) {
@@ -42,7 +36,7 @@ static char **string_list(lln_loader *L, const cJSON *v, const char *path, const
   *count = 0;
   if (cJSON_IsString(v)) {
     if (*v->valuestring)
-      out[(*count)++] = xstrdup(v->valuestring);
+      out[(*count)++] = lln_xstrdup(v->valuestring);
     else
       lln_loader_report(L, LLN_DIAG_ERROR, path, "%s must not be empty", what);
     return out;
@@ -51,7 +45,7 @@ static char **string_list(lln_loader *L, const cJSON *v, const char *path, const
   const cJSON *array = cJSON_IsArray(v) ? v : NULL;
   cJSON_ArrayForEach(e, array) {
     if (cJSON_IsString(e) && *e->valuestring)
-      out[(*count)++] = xstrdup(e->valuestring);
+      out[(*count)++] = lln_xstrdup(e->valuestring);
     else
       lln_loader_report(L, LLN_DIAG_ERROR, path, "%s must hold non-empty strings", what);
   }
@@ -86,10 +80,10 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
   }
   const char *sys = lln_loader_string(L, opts, "system", p->data);
   if (sys)
-    n->system = xstrdup(sys);
+    n->system = lln_xstrdup(sys);
   const char *tpl = lln_loader_string(L, opts, "prompt-template", p->data);
   if (tpl)
-    n->prompt_template = xstrdup(tpl);
+    n->prompt_template = lln_xstrdup(tpl);
   const cJSON *hk = cJSON_GetObjectItemCaseSensitive(opts, "UseHeaderKeys");
   if (hk)
     n->header_keys = string_list(L, hk, p->data, "UseHeaderKeys", &n->n_header_keys);
@@ -110,14 +104,14 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
     lln_loader_report(L, LLN_DIAG_ERROR, p.data, "every node needs a \"name\"");
     char fallback[32];
     snprintf(fallback, sizeof fallback, "#%zu", i);
-    n->name = xstrdup(fallback);
+    n->name = lln_xstrdup(fallback);
   } else {
-    n->name = xstrdup(name);
+    n->name = lln_xstrdup(name);
   }
   n->model_ids = calloc(2, sizeof *n->model_ids);
   if (!n->model_ids)
     abort();
-  n->model_ids[0] = xstrdup(n->name);
+  n->model_ids[0] = lln_xstrdup(n->name);
   n->n_model_ids = 1;
 
   const char *adapter = lln_loader_string(L, j, "adapter", p.data);
@@ -161,10 +155,10 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   node_path(&p, i, NULL);
   const char *use_case = lln_loader_string(L, j, "use-case", p.data);
   if (use_case)
-    n->use_case = xstrdup(use_case);
+    n->use_case = lln_xstrdup(use_case);
   const char *cond = lln_loader_string(L, j, "if", p.data);
   if (cond) {
-    n->if_src = xstrdup(cond);
+    n->if_src = lln_xstrdup(cond);
     char err[256];
     int col = 0;
     if (lln_cond_parse(cond, &n->cond, err, sizeof err, &col) != 0) {
@@ -176,7 +170,7 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   }
   const char *bind = lln_loader_string(L, j, "bind-addr", p.data);
   if (bind)
-    n->bind_addr = xstrdup(bind);
+    n->bind_addr = lln_xstrdup(bind);
   const cJSON *port = cJSON_GetObjectItemCaseSensitive(j, "bind-port");
   if (port) {
     /* A string port is decimal digits only: strtod would also take " 80",
@@ -199,7 +193,7 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   }
   const char *url = lln_loader_string(L, j, "url", p.data);
   if (url)
-    n->url = xstrdup(url);
+    n->url = lln_xstrdup(url);
   if (n->adapter == LLN_ADAPTER_WS &&
       (!url || (strncmp(url, "ws://", 5) != 0 && strncmp(url, "wss://", 6) != 0)))
     lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": a ws node needs a ws:// or wss:// \"url\"",
@@ -439,7 +433,7 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
     if (!cJSON_IsObject(j)) {
       node_path(&p, i, NULL);
       lln_loader_report(L, LLN_DIAG_ERROR, p.data, "each architecture entry must be an object");
-      cfg->nodes[i].name = xstrdup("#invalid");
+      cfg->nodes[i].name = lln_xstrdup("#invalid");
       cfg->nodes[i].index = (int)i;
       cfg->nodes[i].layer = -1;
       cfg->nodes[i].options = cJSON_CreateObject();

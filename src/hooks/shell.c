@@ -14,6 +14,7 @@
 
 #include "hooks/expand.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 #define OUT_CAP (1u << 20)
 #define ERR_CAP (64u << 10)
@@ -231,12 +232,6 @@ static char *expand_dup(const char *tmpl, const lln_fn_request *req) {
   return lln_buf_steal(&b);
 }
 
-static void free_strv(char **v) {
-  for (char **p = v; p && *p; p++)
-    free(*p);
-  free(v);
-}
-
 static size_t strv_len(char *const *v) {
   size_t n = 0;
   while (v && v[n])
@@ -353,8 +348,8 @@ lln_fn_call *lln_shell_start(const lln_fn_request *req) {
   opt.stdio = stdio;
   int rc = uv_spawn(req->loop, &c->proc, &opt);
   /* uv_spawn returns after the exec (or its failure), so the strings are done with */
-  free_strv(argv);
-  free_strv(env);
+  lln_strv_free(argv);
+  lln_strv_free(env);
   c->proc.data = c;
 
   if (rc != 0) {

@@ -14,6 +14,7 @@
 #include "config/jsonc.h"
 #include "config/keys.h"
 #include "util/buf.h"
+#include "util/xalloc.h"
 
 static const char *const TOP_KEYS[] = {"rules", NULL};
 static const char *const RULE_KEYS[] = {
@@ -93,18 +94,11 @@ static int check_keys(loader *ld, const cJSON *obj, const char *pointer, const c
   return 0;
 }
 
-static char *xstrdup(const char *s) {
-  char *p = strdup(s);
-  if (!p)
-    abort();
-  return p;
-}
-
 static int get_string(loader *ld, const cJSON *it, const char *pointer, const char *what, char **dst) {
   if (!cJSON_IsString(it))
     return fail_at(ld, pointer, "%s\"%s\" must be a string", what, it->string);
   free(*dst);
-  *dst = xstrdup(it->valuestring);
+  *dst = lln_xstrdup(it->valuestring);
   return 0;
 }
 
@@ -156,8 +150,8 @@ static int get_headers(loader *ld, const cJSON *obj, const char *pointer, const 
                    obj->string, it->string);
       break;
     }
-    h[*count].name = xstrdup(it->string);
-    h[*count].value = xstrdup(it->valuestring);
+    h[*count].name = lln_xstrdup(it->string);
+    h[*count].value = lln_xstrdup(it->valuestring);
     (*count)++;
   }
   lln_buf_free(&p);
@@ -223,7 +217,7 @@ static int parse_tool_call(loader *ld, lln_mock_rule *r, const cJSON *tc, const 
   if (!name || !cJSON_IsString(name) || !*name->valuestring) {
     rc = fail_at(ld, pointer, "tool-call: \"name\" must be a non-empty string");
   } else if (args && cJSON_IsString(args)) {
-    r->tool_args = xstrdup(args->valuestring);
+    r->tool_args = lln_xstrdup(args->valuestring);
   } else if (args && (cJSON_IsObject(args) || cJSON_IsArray(args))) {
     /* Convenience: an object is what the string would contain anyway. */
     r->tool_args = cJSON_PrintUnformatted(args);
@@ -233,11 +227,11 @@ static int parse_tool_call(loader *ld, lln_mock_rule *r, const cJSON *tc, const 
     pointer_of(&p, pointer, "arguments");
     rc = fail_at(ld, p.data, "tool-call: \"arguments\" must be a JSON string (or an object)");
   } else {
-    r->tool_args = xstrdup("{}");
+    r->tool_args = lln_xstrdup("{}");
   }
   if (rc == 0) {
     free(r->tool_name);
-    r->tool_name = xstrdup(name->valuestring);
+    r->tool_name = lln_xstrdup(name->valuestring);
     r->needs_tools = 1;
   }
   lln_buf_free(&p);
@@ -280,7 +274,7 @@ static int parse_rule(loader *ld, lln_mock_rule *r, const cJSON *obj, const char
           char num[24];
           snprintf(num, sizeof num, "%ld", v);
           free(r->retry_after);
-          r->retry_after = xstrdup(num);
+          r->retry_after = lln_xstrdup(num);
         }
       } else {
         rc = get_string(ld, it, p.data, "", &r->retry_after);

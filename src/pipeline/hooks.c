@@ -11,6 +11,7 @@
 #include "util/buf.h"
 #include "util/json_print.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 static const lln_hook *hook_list(const lln_node *n, int post, size_t *count) {
   *count = post ? n->n_post : n->n_pre;
@@ -69,9 +70,9 @@ static char *transformed(const lln_fn_result *res, int post) {
   const cJSON *field = cJSON_GetObjectItemCaseSensitive(j, post ? "output" : "input");
   char *out;
   if (cJSON_IsString(field))
-    out = strdup(field->valuestring);
+    out = lln_xstrdup(field->valuestring);
   else if (cJSON_IsString(j))
-    out = strdup(j->valuestring);
+    out = lln_xstrdup(j->valuestring);
   else {
     size_t n = res->output_len;
     while (n && (res->output[n - 1] == '\n' || res->output[n - 1] == '\r'))
@@ -179,10 +180,8 @@ static void run_next(lln_run *r) {
       if (!o)
         abort();
       o->label = lln_buf_steal(&label);
-      o->node = strdup(r->hook_node->name);
-      o->function = strdup(h->function->name);
-      if (!o->node || !o->function)
-        abort();
+      o->node = lln_xstrdup(r->hook_node->name);
+      o->function = lln_xstrdup(h->function->name);
       req.done = on_observe_done;
       req.ud = o;
       lln_fn_start(&req);

@@ -22,17 +22,11 @@
 #include "util/buf.h"
 #include "util/json_print.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 static void enter(lln_run *r, const lln_node *n);
 static void choose_next(lln_run *r, const lln_node *from);
 static void after_post_hooks(lln_run *r);
-
-static char *xstrdup(const char *s) {
-  char *p = strdup(s ? s : "");
-  if (!p)
-    abort();
-  return p;
-}
 
 /* ---- finishing ---- */
 
@@ -370,7 +364,7 @@ static void start_call(lln_run *r) {
   lln_buf_printf(&h, "X-Request-Id: %s", r->request_id);
   r->call_headers[k++] = lln_buf_steal(&h);
   for (size_t i = 0; i < nh; i++)
-    r->call_headers[k++] = xstrdup(ep->headers[i]);
+    r->call_headers[k++] = lln_xstrdup(ep->headers[i]);
 
   req.url = ep->chat_url;
   req.headers = (const char *const *)r->call_headers;
@@ -795,7 +789,7 @@ static void enter(lln_run *r, const lln_node *n) {
     r->hops++;
     if (r->output) {
       free(r->input);
-      r->input = xstrdup(r->output);
+      r->input = lln_xstrdup(r->output);
     }
   }
   r->node = n;
@@ -858,7 +852,7 @@ lln_run *lln_run_start(const lln_run_params *p) {
   r->up = p->upstream;
   r->loop = p->loop;
   r->request = p->request;
-  r->request_id = xstrdup(p->request_id);
+  r->request_id = lln_xstrdup(p->request_id);
   r->done = p->done;
   r->ud = p->ud;
   r->sink = p->stream;
@@ -879,7 +873,7 @@ lln_run *lln_run_start(const lln_run_params *p) {
   lln_buf_init(&in);
   lln_last_user_text(r->messages, &in);
   r->initial_input = lln_buf_steal(&in);
-  r->input = xstrdup(r->initial_input);
+  r->input = lln_xstrdup(r->initial_input);
   if (p->header)
     r->n_header_vars = lln_vars_collect_headers(r->cfg, p->header, p->header_ctx, &r->header_vars);
 

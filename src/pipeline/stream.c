@@ -13,6 +13,7 @@
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/openai_error.h"
+#include "util/xalloc.h"
 
 /* While earlier hops run, a comment this often keeps proxies and clients
  * from timing the stream out; it also commits the response to status 200. */
@@ -107,9 +108,7 @@ static int on_event(void *ud, const char *data, size_t len) {
   chunk = stamped;
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(chunk, "model");
   if (cJSON_IsString(model) && !r->stream_model) {
-    r->stream_model = strdup(model->valuestring);
-    if (!r->stream_model)
-      abort();
+    r->stream_model = lln_xstrdup(model->valuestring);
   }
   cJSON *usage = cJSON_DetachItemFromObjectCaseSensitive(chunk, "usage");
   if (cJSON_IsObject(usage)) {
