@@ -382,16 +382,3 @@ void lln_metrics_node_stats(const char *node, lln_node_stats *out) {
   free_registry_series(view);
   free(view);
 }
-
-void lln_metrics_reset(void) {
-  pthread_mutex_lock(&all_lock);
-  for (registry *reg = all; reg; reg = reg->next) {
-    pthread_mutex_lock(&reg->lock);
-    free_registry_series(reg);
-    pthread_mutex_unlock(&reg->lock);
-  }
-  pthread_mutex_lock(&gauges.lock);
-  free_registry_series(&gauges);
-  pthread_mutex_unlock(&gauges.lock);
-  pthread_mutex_unlock(&all_lock);
-}

@@ -49,7 +49,4 @@ typedef struct lln_node_stats {
 } lln_node_stats;
 void lln_metrics_node_stats(const char *node, lln_node_stats *out);
 
-/* Forgets every series (tests). */
-void lln_metrics_reset(void);
-
 #endif

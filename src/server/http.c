@@ -744,8 +744,6 @@ static void close_listener(lln_http_server *s) {
   uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 }
 
-size_t lln_http_server_connections(const lln_http_server *s) { return s->n_conns; }
-
 size_t lln_http_connections_total(void) { return atomic_load(&total_conns); }
 
 void lln_http_server_drain(lln_http_server *s, void (*on_empty)(void *ud), void *ud) {

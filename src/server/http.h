@@ -58,7 +58,6 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
                           const lln_http_limits *limits, lln_http_handler handler, void *ctx, char *err,
                           size_t err_size);
 int lln_http_server_port(const lln_http_server *s);
-size_t lln_http_server_connections(const lln_http_server *s);
 /* Open connections across every server in the process. */
 size_t lln_http_connections_total(void);
 /* Stops accepting, closes idle connections and closes the others once their
