@@ -729,8 +729,13 @@ static void ask_router(lln_run *r, const lln_node *from) {
   lln_buf_init(&prompt);
   lln_router_system_prompt(&prompt, rc, r->n_cands);
   free(rc);
-  cJSON *body = cJSON_Duplicate(router->options, 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(body, "messages");
+  /* the router node's options by reference, as ask_model does */
+  cJSON *body = cJSON_CreateObject();
+  const cJSON *opt;
+  cJSON_ArrayForEach(opt, router->options) {
+    if (strcmp(opt->string, "messages") != 0 && strcmp(opt->string, "stream") != 0)
+      cJSON_AddItemReferenceToObject(body, opt->string, (cJSON *)opt);
+  }
   cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
   cJSON *sys = cJSON_CreateObject();
   cJSON_AddStringToObject(sys, "role", "system");
@@ -738,11 +743,10 @@ static void ask_router(lln_run *r, const lln_node *from) {
   cJSON_AddItemToArray(msgs, sys);
   cJSON *user = cJSON_CreateObject();
   cJSON_AddStringToObject(user, "role", "user");
-  cJSON_AddStringToObject(user, "content", r->output ? r->output : r->input);
+  cJSON_AddStringToObject(user, "content", lln_vars_current_input(lln_run_vars(r)));
   cJSON_AddItemToArray(msgs, user);
   if (!cJSON_GetObjectItemCaseSensitive(body, "temperature"))
     cJSON_AddNumberToObject(body, "temperature", 0);
-  cJSON_DeleteItemFromObjectCaseSensitive(body, "stream");
   lln_buf_free(&prompt);
   cJSON_Delete(r->call_json);
   r->call_json = body;
