@@ -14,9 +14,10 @@ all: build
 deps:
 	@./scripts/deps.sh
 
-# The integration tests drive llmnet with the official openai npm client.
+# The integration tests drive llmnet with the clients users run: openai,
+# the Vercel AI SDK and LangChain (pinned in tests/integration).
 node-deps: deps
-	@[ -d tests/integration/node_modules/openai ] || \
+	@[ tests/integration/node_modules/.package-lock.json -nt tests/integration/package-lock.json ] || \
 	  (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 
 build: deps
