@@ -16,7 +16,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
 seconds=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${FUZZ_TARGETS:-"sse cond config http"}
+targets=${FUZZ_TARGETS:-"sse cond config http json_check"}
 
 case "$seconds" in *[!0-9]* | "") echo "usage: fuzz/run.sh [SECONDS] [libFuzzer flags...]" >&2; exit 2 ;; esac
 
@@ -35,6 +35,7 @@ max_len() {
   cond) echo 256 ;;
   config) echo 8192 ;;
   http) echo 8192 ;;
+  json_check) echo 4096 ;;
   *) echo 4096 ;;
   esac
 }

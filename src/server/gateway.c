@@ -16,6 +16,7 @@
 #include "observe/status_page.h"
 #include "pipeline/run.h"
 #include "util/buf.h"
+#include "util/json_check.h"
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -105,6 +106,17 @@ static int path_is(const lln_http_request *req, const char *a, const char *b) {
   return strcmp(req->path, a) == 0 || (b && strcmp(req->path, b) == 0);
 }
 
+/* The {id} of /v1/models/{id} (or /models/{id}), else NULL. */
+static const char *model_path_id(const char *path) {
+  static const char *const prefixes[] = {"/v1/models/", "/models/"};
+  for (size_t i = 0; i < 2; i++) {
+    size_t n = strlen(prefixes[i]);
+    if (strncmp(path, prefixes[i], n) == 0 && path[n])
+      return path + n;
+  }
+  return NULL;
+}
+
 /* A client's id is kept when it is short and plain, so it is safe to log
  * and to send upstream; anything else gets a fresh id. */
 static void request_id(lln_gateway *g, const lln_http_request *req, char *out, size_t size) {
@@ -128,21 +140,10 @@ static void request_id(lln_gateway *g, const lln_http_request *req, char *out, s
   snprintf(out, size, "%016llx", (unsigned long long)(x * 0x2545F4914F6CDD1DULL));
 }
 
-/* 1 when a JSON text escapes a NUL character (\u0000 after an even run of
- * backslashes): cJSON strings end at NUL, so such text would be cut short
- * silently instead of refused. */
-static int has_escaped_nul(const char *s, size_t len) {
-  for (const char *p = s; (p = memmem(p, len - (size_t)(p - s), "\\u0000", 6)) != NULL; p += 6) {
-    size_t slashes = 0;
-    while (p - slashes > s && p[-(ptrdiff_t)slashes - 1] == '\\')
-      slashes++;
-    if (slashes % 2 == 0)
-      return 1;
-  }
-  return 0;
-}
-
 static const char *run_header(void *ctx, const char *name) { return lln_http_header_get(ctx, name); }
+
+/* Longest model id GET /v1/models/{id} looks up (decoded bytes). */
+#define MAX_MODEL_ID_BYTES 256
 
 /* Bytes queued for a streaming client past which the upstream is paused. */
 #define STREAM_HIGH_WATER (256 * 1024)
@@ -253,11 +254,12 @@ static void on_chat_abort(lln_http_request *req) {
   chat_end(c);
 }
 
-/* The parsed body, or NULL after answering 400: empty, not UTF-8, a NUL
- * character, not JSON, or JSON followed by more than whitespace. */
+/* The parsed body, or NULL after answering 400: empty, not UTF-8, control
+ * characters or NUL in strings (lln_json_check), not JSON, or JSON followed
+ * by more than whitespace. */
 static cJSON *parse_body(lln_http_request *req, const headers *h) {
   size_t bad_at = 0;
-  char msg[160];
+  char msg[256];
   if (req->body_len == 0) {
     lln_http_respond_error(req, 400, h->line,
                            "the request body is empty; send a JSON chat completion request");
@@ -268,11 +270,10 @@ static cJSON *parse_body(lln_http_request *req, const headers *h) {
     lln_http_respond_error(req, 400, h->line, msg);
     return NULL;
   }
-  if (has_escaped_nul(req->body, req->body_len)) {
-    lln_http_respond_error(
-        req, 400, h->line,
-        "the request contains a NUL character (\\u0000) in a string; llmnet does not forward "
-        "NUL characters");
+  const char *why = NULL;
+  if (lln_json_check(req->body, req->body_len, &bad_at, &why) != 0) {
+    snprintf(msg, sizeof msg, "the request body is not valid JSON: byte %zu is %s", bad_at, why);
+    lln_http_respond_error(req, 400, h->line, msg);
     return NULL;
   }
   const char *end = NULL;
@@ -401,25 +402,82 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_buf_free(&json);
 }
 
+/* The model objects llmnet serves: "llmnet" (the entry) and every node
+ * that answers with a model. */
+static int model_served(const lln_config *cfg, const char *id) {
+  if (strcmp(id, "llmnet") == 0)
+    return 1;
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    if (cfg->nodes[i].adapter == LLN_ADAPTER_OPENAI && strcmp(cfg->nodes[i].name, id) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+static void model_object(lln_buf *b, const char *id, long created) {
+  lln_buf_puts(b, "{\"id\":");
+  lln_buf_json_string(b, id, strlen(id));
+  lln_buf_printf(b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"llmnet\"}", created);
+}
+
 static void models(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_buf b;
   lln_buf_init(&b);
   long now = (long)time(NULL);
-  lln_buf_printf(&b,
-                 "{\"object\":\"list\",\"data\":[{\"id\":\"llmnet\",\"object\":\"model\",\"created\":%ld,"
-                 "\"owned_by\":\"llmnet\"}",
-                 now);
+  lln_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+  model_object(&b, "llmnet", now);
   const lln_config *cfg = g->current->cfg;
   for (size_t i = 0; i < cfg->n_nodes; i++) {
     const lln_node *n = &cfg->nodes[i];
     if (n->adapter != LLN_ADAPTER_OPENAI)
       continue;
-    lln_buf_puts(&b, ",{\"id\":");
-    lln_buf_json_string(&b, n->name, strlen(n->name));
-    lln_buf_printf(&b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"llmnet\"}", now);
+    lln_buf_putc(&b, ',');
+    model_object(&b, n->name, now);
   }
   lln_buf_puts(&b, "]}");
   lln_http_respond(req, 200, "application/json", h->line, b.data, b.len);
+  lln_buf_free(&b);
+}
+
+/* Decodes %XX escapes of a path segment into out; 0 when malformed. */
+static int percent_decode(const char *s, char *out, size_t size) {
+  size_t n = 0;
+  for (; *s; s++) {
+    unsigned v = (unsigned char)*s;
+    if (*s == '%') {
+      if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) || sscanf(s + 1, "%2x", &v) != 1)
+        return 0;
+      s += 2;
+    }
+    if (v == 0 || n + 1 >= size)
+      return 0;
+    out[n++] = (char)v;
+  }
+  out[n] = '\0';
+  return 1;
+}
+
+/* GET /v1/models/{id}: one model object, or OpenAI's 404 model_not_found. */
+static void model_one(lln_gateway *g, lln_http_request *req, const headers *h, const char *raw_id) {
+  char id[MAX_MODEL_ID_BYTES];
+  lln_buf b;
+  lln_buf_init(&b);
+  int ok = percent_decode(raw_id, id, sizeof id) && lln_utf8_valid(id, strlen(id), NULL);
+  if (ok && model_served(g->current->cfg, id)) {
+    model_object(&b, id, (long)time(NULL));
+    lln_http_respond(req, 200, "application/json", h->line, b.data, b.len);
+  } else {
+    char msg[MAX_MODEL_ID_BYTES + 160];
+    snprintf(msg, sizeof msg,
+             "The model '%s' does not exist; GET /v1/models lists the models llmnet serves (llmnet and its "
+             "nodes)",
+             ok ? id : "(not a valid model id)");
+    lln_buf_puts(&b, "{\"error\":{\"message\":");
+    lln_buf_json_string(&b, msg, strlen(msg));
+    lln_buf_puts(&b,
+                 ",\"type\":\"invalid_request_error\",\"param\":\"model\",\"code\":\"model_not_found\"}}");
+    lln_http_respond(req, 404, "application/json", h->line, b.data, b.len);
+  }
   lln_buf_free(&b);
 }
 
@@ -449,7 +507,9 @@ static void handle(void *ctx, lln_http_request *req) {
   lln_gateway *g = ctx;
   headers h = {0};
   add_cors(g, req, &h);
-  int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
+  /* HEAD is GET without the body (lln_http_respond leaves it out) */
+  int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+  int is_post = strcmp(req->method, "POST") == 0;
   int is_options = strcmp(req->method, "OPTIONS") == 0;
   int root = path_is(req, "/", NULL);
   int health = path_is(req, "/health", NULL);
@@ -457,11 +517,12 @@ static void handle(void *ctx, lln_http_request *req) {
   int stats_json = path_is(req, "/v1/llmnet/stats", NULL);
   int chat = path_is(req, "/v1/chat/completions", "/chat/completions");
   int list = path_is(req, "/v1/models", "/models");
-  if (!root && !health && !chat && !list && !metrics && !stats_json) {
+  const char *model_id = model_path_id(req->path);
+  if (!root && !health && !chat && !list && !model_id && !metrics && !stats_json) {
     char msg[400];
     snprintf(msg, sizeof msg,
              "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models, "
-             "GET /metrics and GET /health",
+             "GET /v1/models/{id}, GET /metrics and GET /health",
              req->path);
     lln_http_respond_error(req, 404, h.line, msg);
     return;
@@ -524,11 +585,13 @@ static void handle(void *ctx, lln_http_request *req) {
   if (chat && !is_post) {
     hdr_fixed(&h, "Allow: POST");
     lln_http_respond_error(req, 405, h.line, "use POST for /v1/chat/completions");
-  } else if (list && !is_get) {
+  } else if ((list || model_id) && !is_get) {
     hdr_fixed(&h, "Allow: GET");
     lln_http_respond_error(req, 405, h.line, "use GET for /v1/models");
   } else if (chat) {
     chat_completions(g, req, &h);
+  } else if (model_id) {
+    model_one(g, req, &h, model_id);
   } else {
     models(g, req, &h);
   }

@@ -36,6 +36,7 @@ typedef struct req_impl {
   size_t header_cap;
   int keep_alive;
   int http10;
+  int head; /* HEAD: the response carries its headers but no body */
   int streaming;
 } req_impl;
 
@@ -284,7 +285,8 @@ void lln_http_respond(lln_http_request *req, int status, const char *content_typ
       lln_buf_puts(&h, "\r\n"); /* these never carry a body (RFC 9110) */
     else
       lln_buf_printf(&h, "Content-Length: %zu\r\n\r\n", len);
-    conn_write(r->c, h.data, h.len, body, len, !r->keep_alive);
+    /* a HEAD response says how long the body would be and sends none */
+    conn_write(r->c, h.data, h.len, body, r->head ? 0 : len, !r->keep_alive);
     lln_buf_free(&h);
   }
   request_done(r);
@@ -319,7 +321,7 @@ void lln_http_stream_begin(lln_http_request *req, int status, const char *conten
 
 size_t lln_http_stream_write(lln_http_request *req, const char *data, size_t len) {
   req_impl *r = (req_impl *)req;
-  if (!r->c || r->c->closing || len == 0)
+  if (!r->c || r->c->closing || len == 0 || r->head)
     return 0;
   if (r->http10) {
     conn_write(r->c, data, len, NULL, 0, 0);
@@ -355,6 +357,8 @@ void lln_http_stream_end(lln_http_request *req) {
   if (r->c && !r->c->closing) {
     if (r->http10) {
       conn_write(r->c, "", 0, NULL, 0, 1);
+    } else if (r->head) {
+      conn_write(r->c, "", 0, NULL, 0, !r->keep_alive);
     } else {
       conn_write(r->c, "0\r\n\r\n", 5, NULL, 0, !r->keep_alive);
     }
@@ -448,6 +452,7 @@ static int on_headers_complete(llhttp_t *p) {
   r->pub.path = lln_arena_strndup(&r->arena, url, q ? (size_t)(q - url) : strlen(url));
   r->pub.query = q ? lln_arena_strdup(&r->arena, q + 1) : NULL;
   r->http10 = p->http_major == 1 && p->http_minor == 0;
+  r->head = llhttp_get_method(p) == HTTP_HEAD;
   arm(c, c->srv->limits.body_timeout_ms);
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
     return fail_with(c, 413, "request body is larger than the server accepts");
