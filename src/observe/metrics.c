@@ -5,13 +5,22 @@
 #include "observe/metrics.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/log.h"
+
 #define MAX_LABELS 4
-#define TABLE_SIZE 4096 /* series; label values come from the composition */
+/* Series per thread (and in a scrape's merged view); label values come from
+ * the composition. A build may raise it with -DLLN_METRICS_SERIES=N. */
+#ifndef LLN_METRICS_SERIES
+#define LLN_METRICS_SERIES 4096
+#endif
+#define TABLE_SIZE LLN_METRICS_SERIES
+#define DROPPED_NAME "llmnet_metrics_dropped_updates_total"
 
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                  0.25,   0.5,     1,      2.5,   5,      10,    30,   60,    120};
@@ -175,6 +184,22 @@ static series *find(registry *reg, const lln_metric *m, const char *key, const c
   return NULL;
 }
 
+/* Updates of series that found no room, across the process; the first is
+ * logged once with what to do about it. */
+static atomic_ullong dropped;
+static atomic_flag dropped_logged = ATOMIC_FLAG_INIT;
+
+static void count_dropped(const lln_metric *m) {
+  atomic_fetch_add(&dropped, 1);
+  if (atomic_flag_test_and_set(&dropped_logged))
+    return;
+  lln_log(LLN_LOG_WARN,
+          "metrics: the series table is full (%d series per worker thread); a new series of %s was dropped, "
+          "and every later one is counted in " DROPPED_NAME ". Label values come from node names, model ids "
+          "and statuses: use fewer model_override ids or nodes, or build with -DLLN_METRICS_SERIES=%d",
+          TABLE_SIZE, m->name, TABLE_SIZE * 4);
+}
+
 static registry *this_thread(void) {
   if (mine)
     return mine;
@@ -195,6 +220,8 @@ static void update(const lln_metric *m, const char *const *values, double v, int
   registry *reg = this_thread();
   pthread_mutex_lock(&reg->lock);
   series *s = find(reg, m, key, values);
+  if (!s)
+    count_dropped(m);
   if (s && !observe) {
     s->value += v;
   } else if (s) {
@@ -225,6 +252,8 @@ void lln_metric_set(const lln_metric *m, const char *const *values, double value
   series *s = find(&gauges, m, key, values);
   if (s)
     s->value = value;
+  else
+    count_dropped(m);
   pthread_mutex_unlock(&gauges.lock);
 }
 
@@ -335,6 +364,10 @@ void lln_metrics_render(lln_buf *out) {
       lln_buf_printf(out, " %llu\n", (unsigned long long)s->count);
     }
   }
+  lln_buf_printf(out,
+                 "# HELP " DROPPED_NAME " Metric updates dropped because the series table (%d per thread) "
+                 "was full\n# TYPE " DROPPED_NAME " counter\n" DROPPED_NAME " %llu\n",
+                 TABLE_SIZE, (unsigned long long)atomic_load(&dropped));
   free_registry_series(view);
   free(view);
 }
