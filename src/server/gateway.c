@@ -191,6 +191,18 @@ static void on_stream_drain(lln_http_request *req) {
  * limit for the process. */
 static atomic_long in_flight;
 
+/* Takes one of `max` in-flight slots (0: no limit). Check and increment
+ * are one compare-and-swap, so workers racing for the last slot cannot
+ * both get it. The slot is given back by chat_end. */
+static int take_slot(long max) {
+  long cur = atomic_load(&in_flight);
+  do {
+    if (max && cur >= max)
+      return 0;
+  } while (!atomic_compare_exchange_weak(&in_flight, &cur, cur + 1));
+  return 1;
+}
+
 static void chat_end(chat *c) {
   atomic_fetch_sub(&in_flight, 1);
   gen_release(c->gen);
@@ -297,15 +309,17 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   request_id(g, req, id, sizeof id);
   hdr_add(h, "x-request-id: %s", id);
   const lln_server_settings *s = &g->current->cfg->server;
-  if (s->max_concurrent && atomic_load(&in_flight) >= s->max_concurrent) {
+  if (!take_slot(s->max_concurrent)) {
     hdr_fixed(h, "Retry-After: 1");
     lln_http_respond_error(req, 503, h->line,
                            "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
   }
   cJSON *body = parse_body(req, h);
-  if (!body)
+  if (!body) {
+    atomic_fetch_sub(&in_flight, 1);
     return;
+  }
   chat *c = calloc(1, sizeof *c);
   if (!c)
     abort();
@@ -313,7 +327,6 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   c->gen = g->current;
   c->gen->refs++;
   c->started_ns = uv_hrtime();
-  atomic_fetch_add(&in_flight, 1);
   c->req = req;
   snprintf(c->request_id, sizeof c->request_id, "%s", id);
   req->user = c;
@@ -625,7 +638,7 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
   lln_http_limits_default(&limits);
   limits.max_body_bytes = s->max_body_bytes;
   limits.max_connections = (unsigned)s->max_connections;
-  limits.reuse_port = o->reuse_port;
+  limits.share = o->share ? o->share->http : NULL;
   int rc = lln_http_server_start(&g->http, o->loop, o->addr, o->port, &limits, handle, g, err, err_size);
   if (rc != 0) {
     lln_upstream_close(g->upstream);

@@ -33,7 +33,9 @@ typedef struct lln_gateway_options {
   lln_ratelimit *ratelimit;
   const char *addr;
   int port;
-  int reuse_port; /* several workers listen on the same port */
+  /* Another worker's gateway whose listening socket this one shares (NULL:
+   * bind addr:port). */
+  const struct lln_gateway *share;
 } lln_gateway_options;
 
 /* Starts serving. On failure returns non-zero with err filled. */

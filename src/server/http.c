@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <llhttp.h>
 #include <netdb.h>
 #include <stdatomic.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/log.h"
@@ -24,6 +26,7 @@
 #define MAX_PIPELINED_BYTES (256 * 1024)
 #define MAX_HEADERS 128
 #define LINGER_MS 5000
+#define LISTEN_BACKLOG 1024
 
 typedef struct conn conn;
 
@@ -677,6 +680,22 @@ static int resolve(const char *addr, int port, struct sockaddr_storage *out) {
   return 0;
 }
 
+/* Opens a duplicate of `from`'s bound socket on s's listener: every
+ * worker's loop accepts from the same socket, which no other process can
+ * bind while it is open (no SO_REUSEPORT). */
+static int share_socket(lln_http_server *s, const lln_http_server *from) {
+  uv_os_fd_t fd;
+  if (uv_fileno((const uv_handle_t *)&from->listener, &fd) != 0)
+    return UV_EBADF;
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0)
+    return uv_translate_sys_error(errno);
+  int rc = uv_tcp_open(&s->listener, copy);
+  if (rc != 0)
+    close(copy);
+  return rc;
+}
+
 int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *addr, int port,
                           const lln_http_limits *limits, lln_http_handler handler, void *ctx, char *err,
                           size_t err_size) {
@@ -703,25 +722,19 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
   s->settings.on_headers_complete = on_headers_complete;
   s->settings.on_body = on_body;
   s->settings.on_message_complete = on_message_complete;
-  /* uv_tcp_init_ex creates the socket now, so SO_REUSEPORT can be set
-   * before bind (libuv 1.44 has no flag for it) */
-  uv_tcp_init_ex(loop, &s->listener, sa.ss_family);
+  uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
   s->open_handles = 1;
-  int rc = 0;
-  if (s->limits.reuse_port) {
-    uv_os_fd_t fd;
-    int on = 1;
-    if (uv_fileno((uv_handle_t *)&s->listener, &fd) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
-      rc = UV_EINVAL;
-  }
+  int rc = s->limits.share ? share_socket(s, s->limits.share)
+                           : uv_tcp_bind(&s->listener, (struct sockaddr *)&sa, 0);
   if (rc == 0)
-    rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&sa, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
   if (rc < 0) {
-    snprintf(err, err_size, "cannot listen on %s:%d: %s", addr, port, uv_strerror(rc));
+    snprintf(err, err_size, "cannot listen on %s:%d: %s%s", addr, port, uv_strerror(rc),
+             rc == UV_EADDRINUSE
+                 ? " (another llmnet or another program listens there; stop it or choose another "
+                   "--port)"
+                 : "");
     lln_http_server_close(s);
     return rc;
   }

@@ -47,7 +47,10 @@ typedef struct lln_http_limits {
   unsigned header_timeout_ms; /* from a request's first byte to its last header; over it: 408 */
   unsigned body_timeout_ms;   /* from the last header to the end of the body; over it: 408 */
   unsigned max_connections;   /* more are answered 503 and closed; 0 = no limit */
-  int reuse_port;             /* SO_REUSEPORT: other listeners may share the port */
+  /* Listen on this server's socket (a worker sharing the first worker's
+   * port) instead of binding one: only llmnet's own workers share the
+   * port, and another process binding it gets "address in use". */
+  const lln_http_server *share;
 } lln_http_limits;
 
 void lln_http_limits_default(lln_http_limits *l);

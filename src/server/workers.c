@@ -103,7 +103,7 @@ static int setup(lln_workers *ws, worker *w, const lln_workers_options *o, int p
                             .ratelimit = ws->shared_ratelimit,
                             .addr = o->addr,
                             .port = port,
-                            .reuse_port = ws->n > 1};
+                            .share = w == ws->w ? NULL : &ws->w[0].gateway};
   if (lln_gateway_start(&w->gateway, &go, err, err_size) != 0) {
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);

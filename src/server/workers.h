@@ -1,8 +1,8 @@
-/* workers: the data plane's threads. Each worker owns a libuv loop, its
- * own listener on the shared port (SO_REUSEPORT: the kernel spreads
- * connections), its own curl multi handle and gateway, so the request path
- * takes no lock. The control thread (signals, reloads) talks to them
- * through uv_async. */
+/* workers: the data plane's threads. Each worker owns a libuv loop, a
+ * handle on the one listening socket (the first worker binds it, the others
+ * accept from a duplicate of it, so no other process can share the port),
+ * its own curl multi handle and gateway. The control thread (signals,
+ * reloads) talks to them through uv_async. */
 #ifndef LLN_SERVER_WORKERS_H
 #define LLN_SERVER_WORKERS_H
 
