@@ -536,10 +536,19 @@ static void load_cors(lln_loader *L, const cJSON *cors) {
 }
 
 static void load_server(lln_loader *L, const cJSON *server) {
-  static const char *const known[] = {"workers",         "api-keys",         "cors",
-                                      "max-body-bytes",  "max-concurrent",   "max-connections",
-                                      "request-timeout", "shutdown-grace",   "log-format",
-                                      "max-hops",        "rate-limit-store", NULL};
+  static const char *const known[] = {"workers",
+                                      "api-keys",
+                                      "cors",
+                                      "max-body-bytes",
+                                      "max-concurrent",
+                                      "max-connections",
+                                      "request-timeout",
+                                      "shutdown-grace",
+                                      "log-format",
+                                      "max-hops",
+                                      "rate-limit-store",
+                                      "write-timeout",
+                                      NULL};
   lln_server_settings *s = &L->cfg->server;
   s->workers = 0;
   s->max_body_bytes = 8 * 1024 * 1024;
@@ -547,6 +556,7 @@ static void load_server(lln_loader *L, const cJSON *server) {
   s->max_connections = 10000;
   s->request_timeout_ms = 300000;
   s->shutdown_grace_ms = 30000;
+  s->write_timeout_ms = 60000;
   s->max_hops = 10;
   if (!server)
     return;
@@ -558,10 +568,10 @@ static void load_server(lln_loader *L, const cJSON *server) {
   struct {
     const char *key;
     double min, max;
-  } nums[] = {{"workers", 0, 256},        {"max-body-bytes", 1024, 1024.0 * 1024 * 1024},
-              {"max-concurrent", 0, 1e6}, {"request-timeout", 0.001, 86400},
-              {"max-hops", 1, 100},       {"max-connections", 0, 1e6},
-              {"shutdown-grace", 0, 3600}};
+  } nums[] = {{"workers", 0, 256},         {"max-body-bytes", 1024, 1024.0 * 1024 * 1024},
+              {"max-concurrent", 0, 1e6},  {"request-timeout", 0.001, 86400},
+              {"max-hops", 1, 100},        {"max-connections", 0, 1e6},
+              {"shutdown-grace", 0, 3600}, {"write-timeout", 0.001, 3600}};
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(server, nums[i].key);
     if (!v)
@@ -582,6 +592,7 @@ static void load_server(lln_loader *L, const cJSON *server) {
     case 4: s->max_hops = (int)d; break;
     case 5: s->max_connections = (int)d; break;
     case 6: s->shutdown_grace_ms = (long)(d * 1000); break;
+    case 7: s->write_timeout_ms = (long)(d * 1000); break;
     }
   }
   load_cors(L, cJSON_GetObjectItemCaseSensitive(server, "cors"));

@@ -516,6 +516,19 @@ static int authorized(const lln_gateway *g, const lln_http_request *req) {
   return ok;
 }
 
+/* The paths behind server.api-keys (CORS preflights, /, /health and
+ * unknown paths are answered without a key). */
+static int needs_key(const lln_http_request *req) {
+  if (strcmp(req->method, "OPTIONS") == 0)
+    return 0;
+  return path_is(req, "/v1/chat/completions", "/chat/completions") || path_is(req, "/v1/models", "/models") ||
+         model_path_id(req->path) || path_is(req, "/metrics", NULL) || path_is(req, "/v1/llmnet/stats", NULL);
+}
+
+/* Runs when the headers are complete: a request without a valid key is
+ * answered 401 before its body is read (handle() refuses it). */
+static int admit(void *ctx, const lln_http_request *req) { return !needs_key(req) || authorized(ctx, req); }
+
 static void handle(void *ctx, lln_http_request *req) {
   lln_gateway *g = ctx;
   headers h = {0};
@@ -638,6 +651,7 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
   lln_http_limits_default(&limits);
   limits.max_body_bytes = s->max_body_bytes;
   limits.max_connections = (unsigned)s->max_connections;
+  limits.write_timeout_ms = (unsigned)s->write_timeout_ms;
   limits.share = o->share ? o->share->http : NULL;
   int rc = lln_http_server_start(&g->http, o->loop, o->addr, o->port, &limits, handle, g, err, err_size);
   if (rc != 0) {
@@ -646,6 +660,7 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
     gen_release(g->current);
     return rc;
   }
+  lln_http_server_set_admit(g->http, admit);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <llhttp.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +27,16 @@
 #define MAX_PIPELINED_BYTES (256 * 1024)
 #define MAX_HEADERS 128
 #define LINGER_MS 5000
+/* Response bytes queued on a connection (not yet taken by the kernel) past
+ * which its next pipelined requests are not parsed and the socket is not
+ * read: a client that sends without reading cannot grow our memory. */
+#define MAX_QUEUED_OUTPUT (1024 * 1024)
+/* Blocks from this size on are mmapped by malloc and given back to the
+ * system when freed (glibc would otherwise raise the threshold after the
+ * first large free and keep request bodies resident). */
+#define MMAP_THRESHOLD_BYTES (256 * 1024)
+/* Free heap memory over this at the top of an arena is given back. */
+#define TRIM_THRESHOLD_BYTES (1024 * 1024)
 #define LISTEN_BACKLOG 1024
 
 typedef struct conn conn;
@@ -39,13 +50,15 @@ typedef struct req_impl {
   size_t header_cap;
   int keep_alive;
   int http10;
-  int head; /* HEAD: the response carries its headers but no body */
+  int head;    /* HEAD: the response carries its headers but no body */
+  int refused; /* the admit check said no: the body is not read */
   int streaming;
 } req_impl;
 
 struct conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
+  uv_timer_t write_timer; /* runs while response bytes wait to be written */
   lln_http_server *srv;
   conn *prev, *next;
   llhttp_t parser;
@@ -71,6 +84,7 @@ struct lln_http_server {
   llhttp_settings_t settings;
   lln_http_limits limits;
   lln_http_handler handler;
+  lln_http_admit admit;
   void *ctx;
   conn *conns;
   size_t n_conns;
@@ -114,6 +128,7 @@ void lln_http_limits_default(lln_http_limits *l) {
   l->header_timeout_ms = 10 * 1000;
   l->body_timeout_ms = 60 * 1000;
   l->max_connections = 10000;
+  l->write_timeout_ms = 60 * 1000;
 }
 
 const char *lln_http_status_text(int status) {
@@ -191,6 +206,31 @@ static void on_shutdown(uv_shutdown_t *sr, int status) {
   uv_timer_start(&c->timer, on_linger_end, LINGER_MS, 0);
 }
 
+static size_t queued(conn *c) { return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp); }
+
+static int output_full(conn *c) { return queued(c) > MAX_QUEUED_OUTPUT; }
+
+/* No queued response byte was written for write_timeout_ms: the client
+ * does not read, and what is queued for it is let go. */
+static void on_write_timeout(uv_timer_t *t) {
+  conn *c = t->data;
+  lln_log(LLN_LOG_INFO,
+          "closing a connection whose client read nothing for %u ms (%zu response bytes queued)",
+          c->srv->limits.write_timeout_ms, queued(c));
+  conn_close(c);
+}
+
+/* The write deadline restarts whenever a write completes and stops when
+ * nothing is left queued. */
+static void arm_write_timer(conn *c) {
+  if (!c->srv->limits.write_timeout_ms || c->closing)
+    return;
+  if (queued(c) > 0)
+    uv_timer_start(&c->write_timer, on_write_timeout, c->srv->limits.write_timeout_ms, 0);
+  else
+    uv_timer_stop(&c->write_timer);
+}
+
 static void on_write(uv_write_t *w, int status) {
   write_req *wr = (write_req *)w;
   conn *c = wr->c;
@@ -202,6 +242,12 @@ static void on_write(uv_write_t *w, int status) {
     conn_close(c);
     return;
   }
+  arm_write_timer(c);
+  /* pipelined requests held back while the output was over its bound */
+  if (!c->handling && !c->done && !c->in_process && !output_full(c))
+    process(c);
+  if (c->closing)
+    return;
   req_impl *r = c->handling;
   if (r && r->pub.on_drain && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < LLN_HTTP_DRAINED)
     r->pub.on_drain(&r->pub);
@@ -237,7 +283,10 @@ static void conn_write(conn *c, const char *a, size_t alen, const char *b, size_
     /* Closing now would abort the handler in the middle of its own call
      * into us; the connection's timer closes it on the next loop turn. */
     uv_timer_start(&c->timer, on_write_failed, 0, 0);
+    return;
   }
+  if (c->srv->limits.write_timeout_ms && !uv_is_active((uv_handle_t *)&c->write_timer) && queued(c) > 0)
+    uv_timer_start(&c->write_timer, on_write_timeout, c->srv->limits.write_timeout_ms, 0);
 }
 
 static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type,
@@ -457,6 +506,10 @@ static int on_headers_complete(llhttp_t *p) {
   r->http10 = p->http_major == 1 && p->http_minor == 0;
   r->head = llhttp_get_method(p) == HTTP_HEAD;
   arm(c, c->srv->limits.body_timeout_ms);
+  if (c->srv->admit && !c->srv->admit(c->srv->ctx, &r->pub)) {
+    r->refused = 1; /* answered now, before any body byte or 100 Continue */
+    return HPE_PAUSED;
+  }
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
     return fail_with(c, 413, "request body is larger than the server accepts");
   const char *expect = lln_http_header_get(&r->pub, "Expect");
@@ -499,6 +552,14 @@ static void reject(conn *c, int status, const char *message) {
 
 static void dispatch(conn *c) {
   req_impl *r = c->parsing;
+  if (r->refused) {
+    /* paused at the end of the headers: the body is never read; what the
+     * client still sends is dropped while the refusal goes out */
+    r->keep_alive = 0;
+    lln_buf_reserve(&r->body, 0);
+    r->pub.body = r->body.data;
+    r->pub.body_len = 0;
+  }
   c->parsing = NULL;
   c->handling = r;
   if (!c->broken)
@@ -506,9 +567,23 @@ static void dispatch(conn *c) {
   c->srv->handler(c->srv->ctx, &r->pub);
 }
 
+/* Reads while there is room: the pipelined input under its bound and the
+ * queued output under its own. */
+static void update_reading(conn *c) {
+  if (c->closing || c->done)
+    return;
+  int want = c->in.len < MAX_PIPELINED_BYTES && !output_full(c);
+  if (want && !c->reading)
+    c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
+  else if (!want && c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+  }
+}
+
 static void process(conn *c) {
   c->in_process = 1;
-  while (!c->handling && !c->done && !c->broken && !c->closing && c->in.len > 0) {
+  while (!c->handling && !c->done && !c->broken && !c->closing && c->in.len > 0 && !output_full(c)) {
     llhttp_errno_t e = llhttp_execute(&c->parser, c->in.data, c->in.len);
     if (e == HPE_OK) {
       lln_buf_reset(&c->in);
@@ -527,8 +602,7 @@ static void process(conn *c) {
     }
   }
   c->in_process = 0;
-  if (!c->closing && !c->done && !c->reading && c->in.len < MAX_PIPELINED_BYTES)
-    c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
+  update_reading(c);
 }
 
 /* ---- connections ---- */
@@ -554,10 +628,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   c->in.data[c->in.len] = '\0';
   if (!c->handling && !c->parsing)
     arm(c, c->srv->limits.idle_timeout_ms);
-  if (c->in.len >= MAX_PIPELINED_BYTES && c->handling) {
-    c->reading = 0;
-    uv_read_stop(s);
-  }
   process(c);
 }
 
@@ -626,6 +696,7 @@ static void conn_close(conn *c) {
   }
   uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+  uv_close((uv_handle_t *)&c->write_timer, on_conn_handle_closed);
   maybe_drained(s);
 }
 
@@ -649,7 +720,9 @@ static void on_connection(uv_stream_t *listener, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   uv_timer_init(s->loop, &c->timer);
   c->timer.data = c;
-  c->open_handles++;
+  uv_timer_init(s->loop, &c->write_timer);
+  c->write_timer.data = c;
+  c->open_handles += 2;
   llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
   c->parser.data = c;
   c->next = s->conns;
@@ -696,6 +769,15 @@ static int share_socket(lln_http_server *s, const lln_http_server *from) {
   return rc;
 }
 
+static uv_once_t memory_policy_once = UV_ONCE_INIT;
+
+/* Request bodies (up to max_body_bytes each) and what is built from them
+ * must go back to the system when the request ends, not stay resident. */
+static void set_memory_policy(void) {
+  mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+  mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES);
+}
+
 int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *addr, int port,
                           const lln_http_limits *limits, lln_http_handler handler, void *ctx, char *err,
                           size_t err_size) {
@@ -704,6 +786,7 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
     snprintf(err, err_size, "cannot listen on %s:%d: not an address or known host name", addr, port);
     return UV_EINVAL;
   }
+  uv_once(&memory_policy_once, set_memory_policy);
   lln_http_server *s = calloc(1, sizeof *s);
   if (!s)
     abort();
@@ -748,6 +831,8 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
 }
 
 int lln_http_server_port(const lln_http_server *s) { return s->port; }
+
+void lln_http_server_set_admit(lln_http_server *s, lln_http_admit admit) { s->admit = admit; }
 
 static void on_listener_closed(uv_handle_t *h) {
   lln_http_server *s = h->data;

@@ -39,6 +39,12 @@ struct lln_http_request {
 #define LLN_HTTP_DRAINED (64 * 1024)
 
 typedef void (*lln_http_handler)(void *ctx, lln_http_request *req);
+/* Called when a request's headers are complete, before its body is read
+ * (and before any 100 Continue): returns 1 to read the body, 0 to hand the
+ * request to the handler at once with an empty body, not kept alive, the
+ * rest of the upload read and dropped (an unauthenticated upload costs no
+ * memory). The handler must then answer it with a refusal. */
+typedef int (*lln_http_admit)(void *ctx, const lln_http_request *req);
 
 typedef struct lln_http_limits {
   size_t max_header_bytes;    /* request line + headers; over it: 431 */
@@ -47,6 +53,7 @@ typedef struct lln_http_limits {
   unsigned header_timeout_ms; /* from a request's first byte to its last header; over it: 408 */
   unsigned body_timeout_ms;   /* from the last header to the end of the body; over it: 408 */
   unsigned max_connections;   /* more are answered 503 and closed; 0 = no limit */
+  unsigned write_timeout_ms;  /* queued response bytes that make no progress this long: closed */
   /* Listen on this server's socket (a worker sharing the first worker's
    * port) instead of binding one: only llmnet's own workers share the
    * port, and another process binding it gets "address in use". */
@@ -61,6 +68,8 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
                           const lln_http_limits *limits, lln_http_handler handler, void *ctx, char *err,
                           size_t err_size);
 int lln_http_server_port(const lln_http_server *s);
+/* Sets the check run at the end of each request's headers (NULL: none). */
+void lln_http_server_set_admit(lln_http_server *s, lln_http_admit admit);
 /* Open connections across every server in the process. */
 size_t lln_http_connections_total(void);
 /* Stops accepting, closes idle connections and closes the others once their
