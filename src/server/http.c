@@ -1,8 +1,9 @@
-/* http: connection handling for the HTTP/1.1 server. One connection answers
+/* http: connection handling for the HTTP/1.1 server (responses are queued
+ * by http_write.c). One connection answers
  * one request at a time: the parser is paused at the end of each message and
  * resumed when its response has been queued, so pipelined requests are
  * answered in order without buffering responses. */
-#include "server/http.h"
+#include "server/http_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,17 +21,8 @@
 
 #include "util/buf.h"
 #include "util/log.h"
-#include "util/openai_error.h"
 
-/* Bytes a client may send ahead of the request being handled before we
- * stop reading from it. */
-#define MAX_PIPELINED_BYTES (256 * 1024)
 #define MAX_HEADERS 128
-#define LINGER_MS 5000
-/* Response bytes queued on a connection (not yet taken by the kernel) past
- * which its next pipelined requests are not parsed and the socket is not
- * read: a client that sends without reading cannot grow our memory. */
-#define MAX_QUEUED_OUTPUT (1024 * 1024)
 /* Blocks from this size on are mmapped by malloc and given back to the
  * system when freed (glibc would otherwise raise the threshold after the
  * first large free and keep request bodies resident). */
@@ -38,82 +30,18 @@
 /* Free heap memory over this at the top of an arena is given back. */
 #define TRIM_THRESHOLD_BYTES (1024 * 1024)
 #define LISTEN_BACKLOG 1024
-
-typedef struct conn conn;
-
-typedef struct req_impl {
-  lln_http_request pub;
-  lln_arena arena;
-  conn *c; /* NULL once the client has gone */
-  lln_buf body;
-  lln_http_header *headers;
-  size_t header_cap;
-  int keep_alive;
-  int http10;
-  int head;    /* HEAD: the response carries its headers but no body */
-  int refused; /* the admit check said no: the body is not read */
-  int streaming;
-} req_impl;
-
-struct conn {
-  uv_tcp_t tcp;
-  uv_timer_t timer;
-  uv_timer_t write_timer; /* runs while response bytes wait to be written */
-  lln_http_server *srv;
-  conn *prev, *next;
-  llhttp_t parser;
-  lln_buf in;
-  lln_buf url, hname, hval;
-  int in_value;
-  size_t header_bytes;
-  int error_status;
-  const char *error_message;
-  req_impl *parsing;  /* message being read */
-  req_impl *handling; /* message handed to the handler, not yet answered */
-  int in_process;
-  int done;   /* the last response said Connection: close */
-  int broken; /* a write failed: closing on the next loop turn */
-  int closing;
-  int reading;
-  int open_handles;
-};
-
-struct lln_http_server {
-  uv_tcp_t listener;
-  uv_loop_t *loop;
-  llhttp_settings_t settings;
-  lln_http_limits limits;
-  lln_http_handler handler;
-  lln_http_admit admit;
-  void *ctx;
-  conn *conns;
-  size_t n_conns;
-  int port;
-  int closing;
-  int draining;
-  int listener_closed;
-  void (*on_empty)(void *ud);
-  void *on_empty_ud;
-  int open_handles;
-};
-
-typedef struct write_req {
-  uv_write_t w;
-  conn *c;
-  int close_after;
-  char data[];
-} write_req;
+/* Bytes a client may send ahead of the request being handled before we
+ * stop reading from it. */
+#define MAX_PIPELINED_BYTES (256 * 1024)
 
 /* across every server of the process (the workers), for the metrics */
 static atomic_size_t total_conns;
 
-static void conn_close(conn *c);
-static void process(conn *c);
 static void on_conn_timer(uv_timer_t *t);
 
 /* One timer per connection, its meaning set by the connection's state:
  * idle between requests, header or body deadline while one is read. */
-static void arm(conn *c, unsigned ms) {
+void lln__http_arm(conn *c, unsigned ms) {
   if (!c->broken)
     uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
@@ -131,34 +59,9 @@ void lln_http_limits_default(lln_http_limits *l) {
   l->write_timeout_ms = 60 * 1000;
 }
 
-const char *lln_http_status_text(int status) {
-  switch (status) {
-  case 100: return "Continue";
-  case 200: return "OK";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 408: return "Request Timeout";
-  case 413: return "Payload Too Large";
-  case 415: return "Unsupported Media Type";
-  case 422: return "Unprocessable Entity";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 502: return "Bad Gateway";
-  case 503: return "Service Unavailable";
-  case 504: return "Gateway Timeout";
-  default: return status < 400 ? "OK" : "Error";
-  }
-}
-
 /* ---- requests ---- */
 
-static req_impl *req_new(conn *c) {
+req_impl *lln__http_req_new(conn *c) {
   req_impl *r = calloc(1, sizeof *r);
   if (!r)
     abort();
@@ -169,7 +72,7 @@ static req_impl *req_new(conn *c) {
   return r;
 }
 
-static void req_free(req_impl *r) {
+void lln__http_req_free(req_impl *r) {
   if (!r)
     return;
   lln_arena_free(&r->arena);
@@ -184,238 +87,6 @@ const char *lln_http_header_get(const lln_http_request *req, const char *name) {
       return req->headers[i].value;
   }
   return NULL;
-}
-
-/* ---- writing ---- */
-
-static void on_linger_end(uv_timer_t *t) { conn_close(t->data); }
-
-/* Our side is finished. Closing with unread bytes from the client would
- * reset the connection and could destroy the response before the client
- * reads it (a 413 sent while the body is still uploading), so the rest is
- * read and dropped until the client closes or LINGER_MS pass. */
-static void on_shutdown(uv_shutdown_t *sr, int status) {
-  conn *c = sr->data;
-  free(sr);
-  if (status < 0 || c->closing) {
-    conn_close(c);
-    return;
-  }
-  if (!c->reading)
-    c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
-  uv_timer_start(&c->timer, on_linger_end, LINGER_MS, 0);
-}
-
-static size_t queued(conn *c) { return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp); }
-
-static int output_full(conn *c) { return queued(c) > MAX_QUEUED_OUTPUT; }
-
-/* No queued response byte was written for write_timeout_ms: the client
- * does not read, and what is queued for it is let go. */
-static void on_write_timeout(uv_timer_t *t) {
-  conn *c = t->data;
-  lln_log(LLN_LOG_INFO,
-          "closing a connection whose client read nothing for %u ms (%zu response bytes queued)",
-          c->srv->limits.write_timeout_ms, queued(c));
-  conn_close(c);
-}
-
-/* The write deadline restarts whenever a write completes and stops when
- * nothing is left queued. */
-static void arm_write_timer(conn *c) {
-  if (!c->srv->limits.write_timeout_ms || c->closing)
-    return;
-  if (queued(c) > 0)
-    uv_timer_start(&c->write_timer, on_write_timeout, c->srv->limits.write_timeout_ms, 0);
-  else
-    uv_timer_stop(&c->write_timer);
-}
-
-static void on_write(uv_write_t *w, int status) {
-  write_req *wr = (write_req *)w;
-  conn *c = wr->c;
-  int close_after = wr->close_after;
-  free(wr);
-  if (c->closing)
-    return;
-  if (status < 0) {
-    conn_close(c);
-    return;
-  }
-  arm_write_timer(c);
-  /* pipelined requests held back while the output was over its bound */
-  if (!c->handling && !c->done && !c->in_process && !output_full(c))
-    process(c);
-  if (c->closing)
-    return;
-  req_impl *r = c->handling;
-  if (r && r->pub.on_drain && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < LLN_HTTP_DRAINED)
-    r->pub.on_drain(&r->pub);
-  if (close_after) {
-    uv_shutdown_t *sr = malloc(sizeof *sr);
-    if (!sr)
-      abort();
-    sr->data = c;
-    if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
-      free(sr);
-      conn_close(c);
-    }
-  }
-}
-
-static void on_write_failed(uv_timer_t *t) { conn_close(t->data); }
-
-static void conn_write(conn *c, const char *a, size_t alen, const char *b, size_t blen, int close_after) {
-  if (c->closing)
-    return;
-  write_req *wr = malloc(sizeof *wr + alen + blen);
-  if (!wr)
-    abort();
-  memcpy(wr->data, a, alen);
-  if (blen)
-    memcpy(wr->data + alen, b, blen);
-  wr->c = c;
-  wr->close_after = close_after;
-  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(alen + blen));
-  if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
-    free(wr);
-    c->broken = 1;
-    /* Closing now would abort the handler in the middle of its own call
-     * into us; the connection's timer closes it on the next loop turn. */
-    uv_timer_start(&c->timer, on_write_failed, 0, 0);
-    return;
-  }
-  if (c->srv->limits.write_timeout_ms && !uv_is_active((uv_handle_t *)&c->write_timer) && queued(c) > 0)
-    uv_timer_start(&c->write_timer, on_write_timeout, c->srv->limits.write_timeout_ms, 0);
-}
-
-static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type,
-                     const char *const *headers) {
-  if (r->c && r->c->srv->draining)
-    r->keep_alive = 0;
-  lln_buf_printf(h, "HTTP/1.%d %d %s\r\n", r->http10 ? 0 : 1, status, lln_http_status_text(status));
-  if (content_type)
-    lln_buf_printf(h, "Content-Type: %s\r\n", content_type);
-  for (size_t i = 0; headers && headers[i]; i++)
-    lln_buf_printf(h, "%s\r\n", headers[i]);
-  lln_buf_puts(h, r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
-}
-
-/* The response is queued: release the request and read the next one. */
-static void request_done(req_impl *r) {
-  conn *c = r->c;
-  int r_keep_alive = r->keep_alive;
-  req_free(r);
-  if (!c)
-    return;
-  c->handling = NULL;
-  if (c->closing)
-    return;
-  if (!r_keep_alive) {
-    c->done = 1;
-    return;
-  }
-  if (c->srv->draining) {
-    c->done = 1;
-    conn_write(c, "", 0, NULL, 0, 1);
-    return;
-  }
-  llhttp_resume(&c->parser);
-  arm(c, c->srv->limits.idle_timeout_ms);
-  if (!c->in_process)
-    process(c);
-}
-
-void lln_http_respond(lln_http_request *req, int status, const char *content_type, const char *const *headers,
-                      const char *body, size_t len) {
-  req_impl *r = (req_impl *)req;
-  if (r->c) {
-    lln_buf h;
-    lln_buf_init(&h);
-    put_head(&h, r, status, content_type, headers);
-    if (status == 204 || status == 304 || status < 200)
-      lln_buf_puts(&h, "\r\n"); /* these never carry a body (RFC 9110) */
-    else
-      lln_buf_printf(&h, "Content-Length: %zu\r\n\r\n", len);
-    /* a HEAD response says how long the body would be and sends none */
-    conn_write(r->c, h.data, h.len, body, r->head ? 0 : len, !r->keep_alive);
-    lln_buf_free(&h);
-  }
-  request_done(r);
-}
-
-void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers,
-                            const char *message) {
-  lln_buf body;
-  lln_buf_init(&body);
-  lln_openai_error_json(&body, status, message);
-  lln_http_respond(req, status, "application/json", headers, body.data, body.len);
-  lln_buf_free(&body);
-}
-
-void lln_http_stream_begin(lln_http_request *req, int status, const char *content_type,
-                           const char *const *headers) {
-  req_impl *r = (req_impl *)req;
-  r->streaming = 1;
-  if (r->http10)
-    r->keep_alive = 0; /* no chunked encoding: the end of the body is the close */
-  if (!r->c)
-    return;
-  lln_buf h;
-  lln_buf_init(&h);
-  put_head(&h, r, status, content_type, headers);
-  if (!r->http10)
-    lln_buf_puts(&h, "Transfer-Encoding: chunked\r\n");
-  lln_buf_puts(&h, "\r\n");
-  conn_write(r->c, h.data, h.len, NULL, 0, 0);
-  lln_buf_free(&h);
-}
-
-size_t lln_http_stream_write(lln_http_request *req, const char *data, size_t len) {
-  req_impl *r = (req_impl *)req;
-  if (!r->c || r->c->closing || len == 0 || r->head)
-    return 0;
-  if (r->http10) {
-    conn_write(r->c, data, len, NULL, 0, 0);
-  } else {
-    char size[24];
-    int n = snprintf(size, sizeof size, "%zx\r\n", len);
-    lln_buf chunk;
-    lln_buf_init(&chunk);
-    lln_buf_append(&chunk, size, (size_t)n);
-    lln_buf_append(&chunk, data, len);
-    lln_buf_append(&chunk, "\r\n", 2);
-    conn_write(r->c, chunk.data, chunk.len, NULL, 0, 0);
-    lln_buf_free(&chunk);
-  }
-  return r->c->closing ? 0 : uv_stream_get_write_queue_size((uv_stream_t *)&r->c->tcp);
-}
-
-void lln_http_abort(lln_http_request *req) {
-  req_impl *r = (req_impl *)req;
-  conn *c = r->c;
-  req_free(r);
-  if (!c)
-    return;
-  /* what was written still goes out; then the connection ends with the
-   * response unfinished (a chunked body without its last chunk) */
-  c->handling = NULL;
-  c->done = 1;
-  conn_write(c, "", 0, NULL, 0, 1);
-}
-
-void lln_http_stream_end(lln_http_request *req) {
-  req_impl *r = (req_impl *)req;
-  if (r->c && !r->c->closing) {
-    if (r->http10) {
-      conn_write(r->c, "", 0, NULL, 0, 1);
-    } else if (r->head) {
-      conn_write(r->c, "", 0, NULL, 0, !r->keep_alive);
-    } else {
-      conn_write(r->c, "0\r\n\r\n", 5, NULL, 0, !r->keep_alive);
-    }
-  }
-  request_done(r);
 }
 
 /* ---- parsing ---- */
@@ -455,8 +126,8 @@ static void flush_header(conn *c) {
 
 static int on_message_begin(llhttp_t *p) {
   conn *c = conn_of(p);
-  c->parsing = req_new(c);
-  arm(c, c->srv->limits.header_timeout_ms);
+  c->parsing = lln__http_req_new(c);
+  lln__http_arm(c, c->srv->limits.header_timeout_ms);
   c->header_bytes = 0;
   c->in_value = 0;
   lln_buf_reset(&c->url);
@@ -505,7 +176,7 @@ static int on_headers_complete(llhttp_t *p) {
   r->pub.query = q ? lln_arena_strdup(&r->arena, q + 1) : NULL;
   r->http10 = p->http_major == 1 && p->http_minor == 0;
   r->head = llhttp_get_method(p) == HTTP_HEAD;
-  arm(c, c->srv->limits.body_timeout_ms);
+  lln__http_arm(c, c->srv->limits.body_timeout_ms);
   if (c->srv->admit && !c->srv->admit(c->srv->ctx, &r->pub)) {
     r->refused = 1; /* answered now, before any body byte or 100 Continue */
     return HPE_PAUSED;
@@ -515,7 +186,7 @@ static int on_headers_complete(llhttp_t *p) {
   const char *expect = lln_http_header_get(&r->pub, "Expect");
   if (expect && strcasecmp(expect, "100-continue") == 0 && !r->http10) {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    conn_write(c, cont, sizeof cont - 1, NULL, 0, 0);
+    lln__http_conn_write(c, cont, sizeof cont - 1, NULL, 0, 0);
   }
   return 0;
 }
@@ -543,7 +214,7 @@ static int on_message_complete(llhttp_t *p) {
 /* Answers a request the parser refused, then closes: after a framing error
  * the rest of the byte stream cannot be trusted. */
 static void reject(conn *c, int status, const char *message) {
-  req_impl *r = c->parsing ? c->parsing : req_new(c);
+  req_impl *r = c->parsing ? c->parsing : lln__http_req_new(c);
   c->parsing = NULL;
   r->keep_alive = 0;
   c->handling = r;
@@ -572,7 +243,7 @@ static void dispatch(conn *c) {
 static void update_reading(conn *c) {
   if (c->closing || c->done)
     return;
-  int want = c->in.len < MAX_PIPELINED_BYTES && !output_full(c);
+  int want = c->in.len < MAX_PIPELINED_BYTES && !lln__http_output_full(c);
   if (want && !c->reading)
     c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
   else if (!want && c->reading) {
@@ -581,9 +252,10 @@ static void update_reading(conn *c) {
   }
 }
 
-static void process(conn *c) {
+void lln__http_process(conn *c) {
   c->in_process = 1;
-  while (!c->handling && !c->done && !c->broken && !c->closing && c->in.len > 0 && !output_full(c)) {
+  while (!c->handling && !c->done && !c->broken && !c->closing && c->in.len > 0 &&
+         !lln__http_output_full(c)) {
     llhttp_errno_t e = llhttp_execute(&c->parser, c->in.data, c->in.len);
     if (e == HPE_OK) {
       lln_buf_reset(&c->in);
@@ -607,6 +279,11 @@ static void process(conn *c) {
 
 /* ---- connections ---- */
 
+void lln__http_read_start(conn *c) {
+  if (!c->reading)
+    c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   conn *c = h->data;
   (void)suggested;
@@ -619,7 +296,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   conn *c = s->data;
   (void)buf;
   if (nread < 0) {
-    conn_close(c);
+    lln__http_conn_close(c);
     return;
   }
   if (nread == 0 || c->done)
@@ -627,8 +304,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   c->in.len += (size_t)nread;
   c->in.data[c->in.len] = '\0';
   if (!c->handling && !c->parsing)
-    arm(c, c->srv->limits.idle_timeout_ms);
-  process(c);
+    lln__http_arm(c, c->srv->limits.idle_timeout_ms);
+  lln__http_process(c);
 }
 
 static void on_conn_timer(uv_timer_t *t) {
@@ -638,7 +315,7 @@ static void on_conn_timer(uv_timer_t *t) {
   if (c->parsing)
     reject(c, 408, "the request did not arrive in time; the connection is closed");
   else
-    conn_close(c);
+    lln__http_conn_close(c);
 }
 
 static void maybe_free_server(lln_http_server *s) {
@@ -668,7 +345,7 @@ static void on_conn_handle_closed(uv_handle_t *h) {
   maybe_free_server(s);
 }
 
-static void conn_close(conn *c) {
+void lln__http_conn_close(conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
@@ -681,7 +358,7 @@ static void conn_close(conn *c) {
     c->next->prev = c->prev;
   s->n_conns--;
   atomic_fetch_sub(&total_conns, 1);
-  req_free(c->parsing);
+  lln__http_req_free(c->parsing);
   c->parsing = NULL;
   req_impl *r = c->handling;
   c->handling = NULL;
@@ -689,7 +366,7 @@ static void conn_close(conn *c) {
     r->c = NULL;
     if (r->pub.on_abort) {
       r->pub.on_abort(&r->pub);
-      req_free(r);
+      lln__http_req_free(r);
     }
     /* Without on_abort the handler still owns the request: answering it
      * later frees it. */
@@ -731,7 +408,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   s->conns = c;
   s->n_conns++;
   atomic_fetch_add(&total_conns, 1);
-  arm(c, s->limits.idle_timeout_ms);
+  lln__http_arm(c, s->limits.idle_timeout_ms);
   c->reading = 1;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   /* the limit is the process's: workers share one port */
@@ -857,7 +534,7 @@ void lln_http_server_drain(lln_http_server *s, void (*on_empty)(void *ud), void 
   for (conn *c = s->conns, *next; c; c = next) {
     next = c->next;
     if (!c->handling && !c->parsing)
-      conn_close(c);
+      lln__http_conn_close(c);
   }
   maybe_drained(s);
 }
@@ -866,7 +543,7 @@ void lln_http_server_close(lln_http_server *s) {
   s->closing = 1;
   s->on_empty = NULL;
   while (s->conns)
-    conn_close(s->conns);
+    lln__http_conn_close(s->conns);
   close_listener(s);
   maybe_free_server(s);
 }

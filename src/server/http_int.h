@@ -1,0 +1,102 @@
+/* http_int: what the HTTP server's two halves share: connections and
+ * requests (http.c reads and parses them, http_write.c queues responses on
+ * them). Internal to src/server/http*.c. */
+#ifndef LLN_SERVER_HTTP_INT_H
+#define LLN_SERVER_HTTP_INT_H
+
+#include <llhttp.h>
+
+#include "server/http.h"
+#include "util/buf.h"
+
+/* After our side finished, what the client still sends is read and dropped
+ * this long (so a refusal is not destroyed by a reset). */
+#define LINGER_MS 5000
+/* Response bytes queued on a connection (not yet taken by the kernel) past
+ * which its next pipelined requests are not parsed and the socket is not
+ * read: a client that sends without reading cannot grow our memory. */
+#define MAX_QUEUED_OUTPUT (1024 * 1024)
+
+typedef struct conn conn;
+
+typedef struct req_impl {
+  lln_http_request pub;
+  lln_arena arena;
+  conn *c; /* NULL once the client has gone */
+  lln_buf body;
+  lln_http_header *headers;
+  size_t header_cap;
+  int keep_alive;
+  int http10;
+  int head;    /* HEAD: the response carries its headers but no body */
+  int refused; /* the admit check said no: the body is not read */
+  int streaming;
+} req_impl;
+
+struct conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_timer_t write_timer; /* runs while response bytes wait to be written */
+  lln_http_server *srv;
+  conn *prev, *next;
+  llhttp_t parser;
+  lln_buf in;
+  lln_buf url, hname, hval;
+  int in_value;
+  size_t header_bytes;
+  int error_status;
+  const char *error_message;
+  req_impl *parsing;  /* message being read */
+  req_impl *handling; /* message handed to the handler, not yet answered */
+  int in_process;
+  int done;   /* the last response said Connection: close */
+  int broken; /* a write failed: closing on the next loop turn */
+  int closing;
+  int reading;
+  int open_handles;
+};
+
+struct lln_http_server {
+  uv_tcp_t listener;
+  uv_loop_t *loop;
+  llhttp_settings_t settings;
+  lln_http_limits limits;
+  lln_http_handler handler;
+  lln_http_admit admit;
+  void *ctx;
+  conn *conns;
+  size_t n_conns;
+  int port;
+  int closing;
+  int draining;
+  int listener_closed;
+  void (*on_empty)(void *ud);
+  void *on_empty_ud;
+  int open_handles;
+};
+
+typedef struct write_req {
+  uv_write_t w;
+  conn *c;
+  int close_after;
+  char data[];
+} write_req;
+
+/* http.c */
+req_impl *lln__http_req_new(conn *c);
+void lln__http_req_free(req_impl *r);
+void lln__http_conn_close(conn *c);
+/* Parses and dispatches what was read, while the connection may. */
+void lln__http_process(conn *c);
+/* The connection's timer (idle, header or body deadline) set to `ms`. */
+void lln__http_arm(conn *c, unsigned ms);
+/* Reads again (the linger after our side finished). */
+void lln__http_read_start(conn *c);
+
+/* http_write.c */
+size_t lln__http_queued(conn *c);
+/* Over MAX_QUEUED_OUTPUT: the connection's next requests wait. */
+int lln__http_output_full(conn *c);
+void lln__http_conn_write(conn *c, const char *a, size_t alen, const char *b, size_t blen, int close_after);
+
+#endif

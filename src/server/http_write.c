@@ -1,0 +1,270 @@
+/* http_write: the response half of the HTTP server: heads, whole and
+ * chunked bodies queued on the connection, the write deadline
+ * (write_timeout_ms without progress closes the connection), the linger
+ * after our side finished, and handing the connection back to the parser
+ * once a response is queued. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/http_int.h"
+#include "util/log.h"
+#include "util/openai_error.h"
+
+const char *lln_http_status_text(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 200: return "OK";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 413: return "Payload Too Large";
+  case 415: return "Unsupported Media Type";
+  case 422: return "Unprocessable Entity";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return status < 400 ? "OK" : "Error";
+  }
+}
+
+/* ---- writing ---- */
+
+static void on_linger_end(uv_timer_t *t) { lln__http_conn_close(t->data); }
+
+/* Our side is finished. Closing with unread bytes from the client would
+ * reset the connection and could destroy the response before the client
+ * reads it (a 413 sent while the body is still uploading), so the rest is
+ * read and dropped until the client closes or LINGER_MS pass. */
+static void on_shutdown(uv_shutdown_t *sr, int status) {
+  conn *c = sr->data;
+  free(sr);
+  if (status < 0 || c->closing) {
+    lln__http_conn_close(c);
+    return;
+  }
+  lln__http_read_start(c);
+  uv_timer_start(&c->timer, on_linger_end, LINGER_MS, 0);
+}
+
+size_t lln__http_queued(conn *c) { return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp); }
+
+int lln__http_output_full(conn *c) { return lln__http_queued(c) > MAX_QUEUED_OUTPUT; }
+
+/* No queued response byte was written for write_timeout_ms: the client
+ * does not read, and what is queued for it is let go. */
+static void on_write_timeout(uv_timer_t *t) {
+  conn *c = t->data;
+  lln_log(LLN_LOG_INFO,
+          "closing a connection whose client read nothing for %u ms (%zu response bytes queued)",
+          c->srv->limits.write_timeout_ms, lln__http_queued(c));
+  lln__http_conn_close(c);
+}
+
+/* The write deadline restarts whenever a write completes and stops when
+ * nothing is left queued. */
+static void arm_write_timer(conn *c) {
+  if (!c->srv->limits.write_timeout_ms || c->closing)
+    return;
+  if (lln__http_queued(c) > 0)
+    uv_timer_start(&c->write_timer, on_write_timeout, c->srv->limits.write_timeout_ms, 0);
+  else
+    uv_timer_stop(&c->write_timer);
+}
+
+static void on_write(uv_write_t *w, int status) {
+  write_req *wr = (write_req *)w;
+  conn *c = wr->c;
+  int close_after = wr->close_after;
+  free(wr);
+  if (c->closing)
+    return;
+  if (status < 0) {
+    lln__http_conn_close(c);
+    return;
+  }
+  arm_write_timer(c);
+  /* pipelined requests held back while the output was over its bound */
+  if (!c->handling && !c->done && !c->in_process && !lln__http_output_full(c))
+    lln__http_process(c);
+  if (c->closing)
+    return;
+  req_impl *r = c->handling;
+  if (r && r->pub.on_drain && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < LLN_HTTP_DRAINED)
+    r->pub.on_drain(&r->pub);
+  if (close_after) {
+    uv_shutdown_t *sr = malloc(sizeof *sr);
+    if (!sr)
+      abort();
+    sr->data = c;
+    if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+      free(sr);
+      lln__http_conn_close(c);
+    }
+  }
+}
+
+static void on_write_failed(uv_timer_t *t) { lln__http_conn_close(t->data); }
+
+void lln__http_conn_write(conn *c, const char *a, size_t alen, const char *b, size_t blen, int close_after) {
+  if (c->closing)
+    return;
+  write_req *wr = malloc(sizeof *wr + alen + blen);
+  if (!wr)
+    abort();
+  memcpy(wr->data, a, alen);
+  if (blen)
+    memcpy(wr->data + alen, b, blen);
+  wr->c = c;
+  wr->close_after = close_after;
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(alen + blen));
+  if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
+    free(wr);
+    c->broken = 1;
+    /* Closing now would abort the handler in the middle of its own call
+     * into us; the connection's timer closes it on the next loop turn. */
+    uv_timer_start(&c->timer, on_write_failed, 0, 0);
+    return;
+  }
+  if (c->srv->limits.write_timeout_ms && !uv_is_active((uv_handle_t *)&c->write_timer) &&
+      lln__http_queued(c) > 0)
+    uv_timer_start(&c->write_timer, on_write_timeout, c->srv->limits.write_timeout_ms, 0);
+}
+
+static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type,
+                     const char *const *headers) {
+  if (r->c && r->c->srv->draining)
+    r->keep_alive = 0;
+  lln_buf_printf(h, "HTTP/1.%d %d %s\r\n", r->http10 ? 0 : 1, status, lln_http_status_text(status));
+  if (content_type)
+    lln_buf_printf(h, "Content-Type: %s\r\n", content_type);
+  for (size_t i = 0; headers && headers[i]; i++)
+    lln_buf_printf(h, "%s\r\n", headers[i]);
+  lln_buf_puts(h, r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+}
+
+/* The response is queued: release the request and read the next one. */
+static void request_done(req_impl *r) {
+  conn *c = r->c;
+  int r_keep_alive = r->keep_alive;
+  lln__http_req_free(r);
+  if (!c)
+    return;
+  c->handling = NULL;
+  if (c->closing)
+    return;
+  if (!r_keep_alive) {
+    c->done = 1;
+    return;
+  }
+  if (c->srv->draining) {
+    c->done = 1;
+    lln__http_conn_write(c, "", 0, NULL, 0, 1);
+    return;
+  }
+  llhttp_resume(&c->parser);
+  lln__http_arm(c, c->srv->limits.idle_timeout_ms);
+  if (!c->in_process)
+    lln__http_process(c);
+}
+
+void lln_http_respond(lln_http_request *req, int status, const char *content_type, const char *const *headers,
+                      const char *body, size_t len) {
+  req_impl *r = (req_impl *)req;
+  if (r->c) {
+    lln_buf h;
+    lln_buf_init(&h);
+    put_head(&h, r, status, content_type, headers);
+    if (status == 204 || status == 304 || status < 200)
+      lln_buf_puts(&h, "\r\n"); /* these never carry a body (RFC 9110) */
+    else
+      lln_buf_printf(&h, "Content-Length: %zu\r\n\r\n", len);
+    /* a HEAD response says how long the body would be and sends none */
+    lln__http_conn_write(r->c, h.data, h.len, body, r->head ? 0 : len, !r->keep_alive);
+    lln_buf_free(&h);
+  }
+  request_done(r);
+}
+
+void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers,
+                            const char *message) {
+  lln_buf body;
+  lln_buf_init(&body);
+  lln_openai_error_json(&body, status, message);
+  lln_http_respond(req, status, "application/json", headers, body.data, body.len);
+  lln_buf_free(&body);
+}
+
+void lln_http_stream_begin(lln_http_request *req, int status, const char *content_type,
+                           const char *const *headers) {
+  req_impl *r = (req_impl *)req;
+  r->streaming = 1;
+  if (r->http10)
+    r->keep_alive = 0; /* no chunked encoding: the end of the body is the close */
+  if (!r->c)
+    return;
+  lln_buf h;
+  lln_buf_init(&h);
+  put_head(&h, r, status, content_type, headers);
+  if (!r->http10)
+    lln_buf_puts(&h, "Transfer-Encoding: chunked\r\n");
+  lln_buf_puts(&h, "\r\n");
+  lln__http_conn_write(r->c, h.data, h.len, NULL, 0, 0);
+  lln_buf_free(&h);
+}
+
+size_t lln_http_stream_write(lln_http_request *req, const char *data, size_t len) {
+  req_impl *r = (req_impl *)req;
+  if (!r->c || r->c->closing || len == 0 || r->head)
+    return 0;
+  if (r->http10) {
+    lln__http_conn_write(r->c, data, len, NULL, 0, 0);
+  } else {
+    char size[24];
+    int n = snprintf(size, sizeof size, "%zx\r\n", len);
+    lln_buf chunk;
+    lln_buf_init(&chunk);
+    lln_buf_append(&chunk, size, (size_t)n);
+    lln_buf_append(&chunk, data, len);
+    lln_buf_append(&chunk, "\r\n", 2);
+    lln__http_conn_write(r->c, chunk.data, chunk.len, NULL, 0, 0);
+    lln_buf_free(&chunk);
+  }
+  return r->c->closing ? 0 : uv_stream_get_write_queue_size((uv_stream_t *)&r->c->tcp);
+}
+
+void lln_http_abort(lln_http_request *req) {
+  req_impl *r = (req_impl *)req;
+  conn *c = r->c;
+  lln__http_req_free(r);
+  if (!c)
+    return;
+  /* what was written still goes out; then the connection ends with the
+   * response unfinished (a chunked body without its last chunk) */
+  c->handling = NULL;
+  c->done = 1;
+  lln__http_conn_write(c, "", 0, NULL, 0, 1);
+}
+
+void lln_http_stream_end(lln_http_request *req) {
+  req_impl *r = (req_impl *)req;
+  if (r->c && !r->c->closing) {
+    if (r->http10) {
+      lln__http_conn_write(r->c, "", 0, NULL, 0, 1);
+    } else if (r->head) {
+      lln__http_conn_write(r->c, "", 0, NULL, 0, !r->keep_alive);
+    } else {
+      lln__http_conn_write(r->c, "0\r\n\r\n", 5, NULL, 0, !r->keep_alive);
+    }
+  }
+  request_done(r);
+}
