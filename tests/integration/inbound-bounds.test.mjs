@@ -23,8 +23,10 @@ import {
   rawSession,
   request,
   sleep,
+  mockStats,
   startCaptureUpstream,
   startLlmnet,
+  startMock,
   stopAll,
   waitFor,
 } from './lib.mjs';
@@ -248,6 +250,35 @@ describe('a client that never reads its response', () => {
       big.requests.length = 0;
     });
   }
+});
+
+describe('a streaming client that never reads', () => {
+  let mock;
+  let gw;
+  before(async () => {
+    // about 24 MiB of events: more than the socket buffers between us hold
+    mock = await startMock({ rules: [{ when: { contains: 'endless' }, reply: `${'y'.repeat(1023)} `.repeat(24 * 1024) }] });
+    gw = await startGateway(mock.url, { 'write-timeout': 1 });
+  });
+  after(() => stopAll(gw, mock));
+
+  test('its stream is cut after server.write-timeout and its request ends', async () => {
+    const { hostname, port } = new URL(gw.url);
+    const sock = net.connect({ host: hostname, port: Number(port) });
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause();
+    sock.on('error', () => {});
+    const body = JSON.stringify({ stream: true, messages: [{ role: 'user', content: 'an endless story' }] });
+    sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await waitFor(async () => (await mockStats(mock.url)).streams.started === 1, { what: 'the upstream stream started' });
+    await waitFor(async () => (await request(gw.url, '/v1/llmnet/stats')).json.connections === 1, {
+      timeoutMs: 20000,
+      what: 'the server to close the streaming connection whose client does not read',
+    });
+    // the request ended with its connection: nothing is left in flight
+    await waitFor(async () => (await request(gw.url, '/v1/llmnet/stats')).json.in_flight === 0, { what: 'no request in flight' });
+    sock.destroy();
+  });
 });
 
 describe('memory after large bodies', () => {
