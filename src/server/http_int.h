@@ -37,6 +37,8 @@ struct conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
   uv_timer_t write_timer; /* runs while response bytes wait to be written */
+  uint64_t bytes_queued;  /* response bytes ever queued on the connection */
+  uint64_t written_mark;  /* bytes the kernel had taken when write_timer started */
   lln_http_server *srv;
   conn *prev, *next;
   llhttp_t parser;

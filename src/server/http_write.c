@@ -4,9 +4,13 @@
  * after our side finished, and handing the connection back to the parser
  * once a response is queued. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/sockios.h>
 
 #include "server/http_int.h"
 #include "util/log.h"
@@ -60,25 +64,51 @@ size_t lln__http_queued(conn *c) { return uv_stream_get_write_queue_size((uv_str
 
 int lln__http_output_full(conn *c) { return lln__http_queued(c) > MAX_QUEUED_OUTPUT; }
 
-/* No queued response byte was written for write_timeout_ms: the client
- * does not read, and what is queued for it is let go. */
+/* Response bytes the client has taken so far: those handed to the kernel
+ * minus those still in the socket's send queue (SIOCOUTQ), so a client
+ * that reads slowly shows progress before the kernel asks for more. */
+static uint64_t bytes_written(conn *c) {
+  uint64_t to_kernel = c->bytes_queued - lln__http_queued(c);
+  uv_os_fd_t fd;
+  int outq = 0;
+  if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, SIOCOUTQ, &outq) == 0 && outq > 0 &&
+      (uint64_t)outq <= to_kernel)
+    return to_kernel - (uint64_t)outq;
+  return to_kernel;
+}
+
+static void on_write_timeout(uv_timer_t *t);
+
+static void start_write_deadline(conn *c) {
+  c->written_mark = bytes_written(c);
+  uv_timer_start(&c->write_timer, on_write_timeout, c->srv->limits.write_timeout_ms, 0);
+}
+
+/* Runs every write_timeout_ms while response bytes are queued: a client
+ * that took none of them in that time does not read, and what is queued
+ * for it is let go. A slow reader makes progress and keeps its connection. */
 static void on_write_timeout(uv_timer_t *t) {
   conn *c = t->data;
+  if (lln__http_queued(c) == 0)
+    return;
+  if (bytes_written(c) > c->written_mark) {
+    start_write_deadline(c);
+    return;
+  }
   lln_log(LLN_LOG_INFO,
           "closing a connection whose client read nothing for %u ms (%zu response bytes queued)",
           c->srv->limits.write_timeout_ms, lln__http_queued(c));
   lln__http_conn_close(c);
 }
 
-/* The write deadline restarts whenever a write completes and stops when
- * nothing is left queued. */
+/* The deadline runs while bytes are queued and stops when none are. */
 static void arm_write_timer(conn *c) {
   if (!c->srv->limits.write_timeout_ms || c->closing)
     return;
-  if (lln__http_queued(c) > 0)
-    uv_timer_start(&c->write_timer, on_write_timeout, c->srv->limits.write_timeout_ms, 0);
-  else
+  if (lln__http_queued(c) == 0)
     uv_timer_stop(&c->write_timer);
+  else if (!uv_is_active((uv_handle_t *)&c->write_timer))
+    start_write_deadline(c);
 }
 
 static void on_write(uv_write_t *w, int status) {
@@ -135,9 +165,8 @@ void lln__http_conn_write(conn *c, const char *a, size_t alen, const char *b, si
     uv_timer_start(&c->timer, on_write_failed, 0, 0);
     return;
   }
-  if (c->srv->limits.write_timeout_ms && !uv_is_active((uv_handle_t *)&c->write_timer) &&
-      lln__http_queued(c) > 0)
-    uv_timer_start(&c->write_timer, on_write_timeout, c->srv->limits.write_timeout_ms, 0);
+  c->bytes_queued += alen + blen;
+  arm_write_timer(c);
 }
 
 static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type,

@@ -252,6 +252,43 @@ describe('a client that never reads its response', () => {
   }
 });
 
+describe('a client that reads slowly', () => {
+  let big;
+  let gw;
+  const REPLY = 16 * 1024 * 1024;
+  before(async () => {
+    big = await startCaptureUpstream({ reply: 'w'.repeat(REPLY) });
+    gw = await startGateway(big.url, { 'write-timeout': 1 });
+  });
+  after(async () => {
+    await stopAll(gw);
+    await big.stop();
+  });
+
+  test('keeps its connection past server.write-timeout while it takes bytes', async () => {
+    const { hostname, port } = new URL(gw.url);
+    const sock = net.connect({ host: hostname, port: Number(port) });
+    await new Promise((r) => sock.once('connect', r));
+    const body = JSON.stringify({ messages: [{ role: 'user', content: 'slowly please' }] });
+    sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    let received = 0;
+    let bursts = 0;
+    const closed = new Promise((resolve) => sock.on('close', resolve));
+    sock.on('error', () => {});
+    // read in bursts with pauses shorter than the write timeout: the whole
+    // response takes several of them
+    sock.on('data', (d) => {
+      received += d.length;
+      sock.pause();
+      bursts += 1;
+      setTimeout(() => sock.resume(), 30);
+    });
+    await closed;
+    assert.ok(received > REPLY, `the whole response arrived (${received} bytes in ${bursts} reads)`);
+    assert.ok(bursts > 20);
+  });
+});
+
 describe('a streaming client that never reads', () => {
   let mock;
   let gw;
