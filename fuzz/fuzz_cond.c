@@ -1,4 +1,4 @@
-/* fuzz_cond: the "if" condition language (src/pipeline/cond.h). Conditions
+/* fuzz_cond: the "if" condition language (src/conditions/cond.h). Conditions
  * come from composition files users write by hand, and a parsed condition
  * is evaluated on every request, so the parser must reject anything odd
  * with a message and a column inside the text, and evaluation must be
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/cond.h"
+#include "conditions/cond.h"
 
 static const char *const vars[][2] = {
     {"WORD_COUNT", "7"},

@@ -8,9 +8,9 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "conditions/cond.h"
 #include "config/diag.h"
 #include "hooks/function.h"
-#include "pipeline/cond.h"
 
 typedef struct lln_model {
   char *key;

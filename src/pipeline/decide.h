@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "conditions/cond.h"
 #include "config/config.h"
-#include "pipeline/cond.h"
 #include "pipeline/vars.h"
 
 typedef enum {

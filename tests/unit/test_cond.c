@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/cond.h"
+#include "conditions/cond.h"
 
 /* Variables as NULL-terminated name/value pairs. */
 /* clang-format off */

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conditions/cond.h"
 #include "config/config.h"
-#include "pipeline/cond.h"
 
 #ifndef LLN_FIXTURES
 #error "LLN_FIXTURES must name the fixtures directory"

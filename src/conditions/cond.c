@@ -2,7 +2,7 @@
  * Parsing does all the checking (including compiling literal regular
  * expressions) so that a bad condition fails `validate` with a column rather
  * than misrouting requests later. Evaluation only reads the tree. */
-#include "pipeline/cond.h"
+#include "conditions/cond.h"
 
 #include <regex.h>
 #include <stdarg.h>
