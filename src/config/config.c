@@ -12,8 +12,8 @@
 #include "config/keys.h"
 #include "config/loader.h"
 #include "config/subst.h"
+#include "config/url_int.h"
 #include "config/vault.h"
-#include "upstream/url.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
