@@ -10,7 +10,7 @@
 
 #include "conditions/cond.h"
 #include "config/diag.h"
-#include "hooks/function.h"
+#include "config/function_def.h"
 
 typedef struct lln_model {
   char *key;
