@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "config/keys.h"
-#include "config/loader.h"
-#include "config/subst.h"
+#include "config/loader_int.h"
+#include "config/subst_int.h"
 #include "config/url_int.h"
-#include "config/vault.h"
+#include "config/vault_int.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 

@@ -2,7 +2,7 @@
  * endpoints, expanded output-to lists, the entry node's role. */
 #include "config/describe.h"
 
-#include "config/subst.h"
+#include "config/subst_int.h"
 #include "util/mask.h"
 
 void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE *out) {

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "config/keys.h"
-#include "config/loader.h"
-#include "config/subst.h"
+#include "config/loader_int.h"
+#include "config/subst_int.h"
 #include "util/buf.h"
 #include "util/json_print.h"
 #include "util/xalloc.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/loader.h"
+#include "config/loader_int.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 

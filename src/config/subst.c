@@ -1,6 +1,6 @@
 /* subst: references are whole identifiers: "$KEY_ID" never resolves "$KEY"
  * and leaves "_ID" behind. */
-#include "config/subst.h"
+#include "config/subst_int.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* vault: reading one secret from a HashiCorp Vault KV v2 engine over its HTTP
- * API, with one blocking libcurl easy request (see vault.h). */
-#include "config/vault.h"
+ * API, with one blocking libcurl easy request (see vault_int.h). */
+#include "config/vault_int.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * each inserted value for where it lands (argv, header, JSON string, URL).
  * The template is scanned once, left to right, and values are appended
  * without being scanned, so a value can never pull in another variable. */
-#include "hooks/expand.h"
+#include "hooks/expand_int.h"
 
 #include <string.h>
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hooks/expand.h"
+#include "hooks/expand_int.h"
 
 typedef struct rest_call {
   struct lln_fn_call head;

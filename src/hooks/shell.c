@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hooks/expand.h"
+#include "hooks/expand_int.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

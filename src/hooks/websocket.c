@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "hooks/expand.h"
+#include "hooks/expand_int.h"
 #include "util/buf.h"
 #include "util/log.h"
 

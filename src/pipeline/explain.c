@@ -1,6 +1,6 @@
 /* explain: a dry walk of the request flow for `llmnet explain`. It keeps a
  * request's variables as the flow would (vars.h) and takes every decision
- * through the flow's rules (decide.h); what it adds is the telling, and the
+ * through the flow's rules (decide_int.h); what it adds is the telling, and the
  * bookkeeping of which values are unknown because no model is called. */
 #include "pipeline/explain.h"
 
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pipeline/decide.h"
+#include "pipeline/decide_int.h"
 #include "pipeline/router.h"
-#include "pipeline/text.h"
+#include "pipeline/text_int.h"
 
 /* Values are shown cut to this many bytes: INITIAL_INPUT can be a page. */
 #define VALUE_SHOWN 40

@@ -1,6 +1,6 @@
 /* hooks: running the hook lists. Observe hooks are detached: they own
  * what they need once started, so they may outlive the request. */
-#include "pipeline/hooks.h"
+#include "pipeline/hooks_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,13 +11,13 @@
 #include <time.h>
 
 #include "observe/metrics.h"
-#include "pipeline/decide.h"
-#include "pipeline/hooks.h"
+#include "pipeline/decide_int.h"
+#include "pipeline/hooks_int.h"
 #include "pipeline/router.h"
 #include "pipeline/run_state.h"
-#include "pipeline/sinks.h"
-#include "pipeline/stream.h"
-#include "pipeline/text.h"
+#include "pipeline/sinks_int.h"
+#include "pipeline/stream_int.h"
+#include "pipeline/text_int.h"
 #include "upstream/retry.h"
 #include "util/buf.h"
 #include "util/json_print.h"

@@ -1,6 +1,6 @@
 /* sinks: one detached websocket call per ws node whose condition holds;
  * the call owns copies of what it sends, so the request may end first. */
-#include "pipeline/sinks.h"
+#include "pipeline/sinks_int.h"
 
 #include <stdlib.h>
 #include <string.h>

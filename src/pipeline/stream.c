@@ -2,14 +2,14 @@
  * the run's id and created time so the client sees one stream, usage events
  * are held back and summed with the earlier hops, and the end of the stream
  * is only ever clean when the upstream said [DONE]. */
-#include "pipeline/stream.h"
+#include "pipeline/stream_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "pipeline/sinks.h"
+#include "pipeline/sinks_int.h"
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/openai_error.h"

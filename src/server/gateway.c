@@ -1,6 +1,6 @@
 /* gateway: turns HTTP requests into pipeline runs and run results into
  * OpenAI-shaped responses, with the request id and route as headers. */
-#include "server/gateway.h"
+#include "server/gateway_int.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* test_explain: `llmnet explain` and the shared pieces it stands on. The
  * variables (vars.h) have the values COMPOSITION.md gives them; the flow's
- * rules (decide.h) say what a number of candidates means; explain keeps the
+ * rules (decide_int.h) say what a number of candidates means; explain keeps the
  * candidates whose condition holds, reports the values each condition read,
  * marks conditions on a model's answer as unknown, and tells when the router
  * model is needed with the exact prompt it would get. */
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "pipeline/decide.h"
+#include "pipeline/decide_int.h"
 #include "pipeline/explain.h"
 #include "pipeline/router.h"
 #include "pipeline/vars.h"

@@ -5,7 +5,7 @@
 #define LLN_CONFIG_LOADER_H
 
 #include "config/config.h"
-#include "config/envfile.h"
+#include "config/envfile_int.h"
 #include "config/jsonc.h"
 
 typedef struct lln_loader {
