@@ -2,7 +2,7 @@
  * per request. A parsed condition is immutable, so many threads may evaluate
  * the same one at once.
  *
- * Grammar, loosest binding first (see docs in COMPOSITION.md "Conditions"):
+ * Grammar, loosest binding first (docs/CONFIG.md "Conditions"):
  *   or     := and ('||' and)*
  *   and    := unary ('&&' unary)*
  *   unary  := '!' unary | cmp        '!' takes only the value right after it;

@@ -1,5 +1,5 @@
 /* url: turns a model's configured base URL into its chat-completions
- * endpoint. Owns only that string rule (COMPOSITION.md "models"); it does no
+ * endpoint. Owns only that string rule (docs/CONFIG.md "models"); it does no
  * percent-decoding or normalisation beyond what the rule needs, because curl
  * is the one that parses the result for real. */
 #include "config/url_int.h"

@@ -1,4 +1,4 @@
-/* function: running a user function a hook calls (COMPOSITION.md "functions
+/* function: running a user function a hook calls (docs/CONFIG.md "functions
  * and hooks") once, asynchronously, on a libuv loop; its definition, as
  * loaded from the composition, is config/function_def.h. Field values may
  * hold request variables ($INPUT, $NODE, ...), expanded per call by whole
