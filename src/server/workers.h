@@ -1,8 +1,12 @@
 /* workers: the data plane's threads. Each worker owns a libuv loop, its
  * own listener on the shared port (SO_REUSEPORT: the kernel spreads
- * connections), its own curl multi handle and gateway, so the request path
- * takes no lock. The control thread (signals, reloads) talks to them
- * through uv_async. */
+ * connections), its own curl multi handle and gateway, so workers share no
+ * connection. What they share (the composition's reference count, per-model
+ * breakers and queue counts, the in-flight and connection counts) is atomics;
+ * the request path's only locks are short: the worker's own metrics table,
+ * stderr for a log line, and the in-process rate-limit table for a
+ * rate-limited model. The control thread (signals, reloads) talks to them
+ * through a mailbox under a mutex and uv_async. */
 #ifndef LLN_SERVER_WORKERS_H
 #define LLN_SERVER_WORKERS_H
 

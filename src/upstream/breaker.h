@@ -1,4 +1,5 @@
-/* breaker: a circuit breaker per upstream endpoint. After `failures`
+/* breaker: a circuit breaker per `models` entry (its endpoint), kept in the
+ * loaded composition's model state, so a reload starts closed. After `failures`
  * failures in a row the circuit opens: calls fail fast for `cooldown`, then
  * one probe is let through; its success closes the circuit. Every worker
  * thread uses the same breaker, without a lock: the state is atomics, and
