@@ -67,7 +67,7 @@ struct lln_run {
   lln_buf call_body; /* its text as sent */
   char **call_headers;
 
-  lln_vars vars; /* what conditions and templates see; see run_vars() */
+  lln_vars vars; /* what conditions and templates see; see lln_run_vars() */
 
   /* the final hop as an event stream (stream.c) */
   int streaming_call; /* the call in flight relays its events */
