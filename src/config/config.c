@@ -108,6 +108,46 @@ static char *substitute(lln_loader *L, const char *value, const char *path, cons
   return substitute_ok(L, value, path, what, &ok);
 }
 
+typedef struct ref_names {
+  lln_loader *L;
+  lln_buf names;
+} ref_names;
+
+static const char *collect_ref(void *ctx, const char *name) {
+  ref_names *r = ctx;
+  lln_buf_printf(&r->names, "%s$%s", r->names.len ? ", " : "", name);
+  return lln_loader_lookup(r->L, name);
+}
+
+/* A key that substitutes to nothing (or to blanks) would let "Bearer "
+ * with an empty token in: refused, naming the variables it came from. */
+static void check_api_key(lln_loader *L, size_t index, const char *written, const char *key) {
+  const char *p = key;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  if (*p)
+    return;
+  ref_names r = {.L = L};
+  lln_buf_init(&r.names);
+  lln_buf out;
+  lln_buf_init(&out);
+  lln_subst(written, collect_ref, &r, &out, NULL, 0);
+  char path[64];
+  snprintf(path, sizeof path, "/server/api-keys/%zu", index);
+  if (r.names.len)
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "server: api-keys[%zu] is %s once substituted: %s %s set but %s; set it to a key, "
+                      "or remove the entry (any token would match an empty key)",
+                      index, *key ? "only whitespace" : "empty", r.names.data,
+                      strchr(r.names.data, ',') ? "are" : "is", *key ? "blank" : "empty");
+  else
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "server: api-keys[%zu] is only whitespace; write the key itself, or remove the entry",
+                      index);
+  lln_buf_free(&out);
+  lln_buf_free(&r.names);
+}
+
 /* ---- secrets ---- */
 
 static void add_secret(lln_config *cfg, const char *name, const char *var, const char *value) {
@@ -606,12 +646,20 @@ static void load_server(lln_loader *L, const cJSON *server) {
     if (!s->api_keys)
       abort();
     const cJSON *k;
+    size_t index = 0;
     cJSON_ArrayForEach(k, keys) {
+      char path[64], what[64];
       if (!cJSON_IsString(k) || !*k->valuestring) {
-        lln_loader_report(L, LLN_DIAG_ERROR, "/server/api-keys", "each api key must be a non-empty string");
+        snprintf(path, sizeof path, "/server/api-keys/%zu", index++);
+        lln_loader_report(L, LLN_DIAG_ERROR, path, "each api key must be a non-empty string");
         continue;
       }
-      s->api_keys[s->n_api_keys++] = substitute(L, k->valuestring, "/server/api-keys", "server: api-keys");
+      snprintf(path, sizeof path, "/server/api-keys/%zu", index);
+      snprintf(what, sizeof what, "server: api-keys[%zu]", index);
+      char *value = substitute(L, k->valuestring, path, what);
+      check_api_key(L, index, k->valuestring, value);
+      s->api_keys[s->n_api_keys++] = value;
+      index++;
     }
   }
 }

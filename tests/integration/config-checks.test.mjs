@@ -1,0 +1,69 @@
+// Configuration checks seen from the command line: `llmnet validate`,
+// `llmnet run` and `run --dry-run` refuse api keys that substitute to
+// nothing, header values with a line break once substituted, fallback
+// cycles and extra-options llmnet sets itself, and --dry-run masks an
+// api-key whatever characters it holds.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { request, runCli, startLlmnet, startMock, stopAll, tempDir, writeJson } from './lib.mjs';
+
+const VARS = ['LLMNET_API_KEY', 'LLMNET_TEST_HEADER', 'LLMNET_TEST_KEY'];
+const dir = tempDir();
+let mock;
+
+function cli(args, env = {}) {
+  return runCli(args, { env, unset: VARS.filter((k) => !(k in env)) });
+}
+
+function composition(url, extra = {}) {
+  return {
+    models: { m: { type: 'external', interface: 'openai-api', url, 'api-key': 'upstream-key' } },
+    architecture: [{ name: 'chat', layer: 0, model: 'm', 'output-to': ['output'] }, { name: 'output', adapter: 'output' }],
+    ...extra,
+  };
+}
+
+before(async () => {
+  mock = await startMock(null);
+});
+
+after(async () => {
+  await stopAll(mock);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('api-keys that substitute to nothing (item 12)', () => {
+  const cfg = () => composition(mock.url, { server: { 'api-keys': ['$LLMNET_API_KEY'] } });
+
+  test('validate refuses an api key whose variable is set but empty, naming the index and the variable', async () => {
+    const file = writeJson(dir, 'empty-key.json', cfg());
+    for (const value of ['', '   ']) {
+      const r = await cli(['validate', file], { LLMNET_API_KEY: value });
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stdout, /error: server: api-keys\[0\] is (empty|only whitespace) once substituted: \$LLMNET_API_KEY is set but/);
+    }
+  });
+
+  test('run refuses to start with it, so "Bearer " with an empty token can never authenticate', async () => {
+    const file = writeJson(dir, 'empty-key-run.json', cfg());
+    const r = await cli(['run', file, '--port', '0'], { LLMNET_API_KEY: '' });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /api-keys\[0\].*\$LLMNET_API_KEY/);
+    assert.match(r.stderr, /nothing started/);
+  });
+
+  test('with a real key set, an empty bearer token is refused with 401', async () => {
+    const gw = await startLlmnet(cfg(), { env: { LLMNET_API_KEY: 'inbound-key-0123' } });
+    try {
+      for (const auth of ['Bearer ', 'Bearer']) {
+        const res = await request(gw.url, '/v1/models', { headers: { authorization: auth } });
+        assert.equal(res.status, 401, auth);
+      }
+      const ok = await request(gw.url, '/v1/models', { headers: { authorization: 'Bearer inbound-key-0123' } });
+      assert.equal(ok.status, 200);
+    } finally {
+      await stopAll(gw);
+    }
+  });
+});
