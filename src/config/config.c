@@ -88,11 +88,11 @@ const char *lln_loader_lookup(lln_loader *L, const char *name) {
 /* Substitutes one configuration value. `what` names it for messages
  * ("model 'x': api-key"). An unset reference is an error at run and a
  * warning at validate; the value is then kept as written. */
-static char *substitute_ok(lln_loader *L, const char *value, const char *path, const char *what, int *ok) {
+static char *substitute_missing(lln_loader *L, const char *value, const char *path, const char *what, int *ok,
+                                char *missing, size_t missing_size) {
   lln_buf out;
   lln_buf_init(&out);
-  char missing[256];
-  *ok = lln_subst(value, lookup_ref, L, &out, missing, sizeof missing) == 0;
+  *ok = lln_subst(value, lookup_ref, L, &out, missing, missing_size) == 0;
   if (!*ok) {
     int run = L->opts->mode == LLN_LOAD_RUN;
     lln_loader_report(L, run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path, "%s uses $%s, which is not set%s",
@@ -101,6 +101,11 @@ static char *substitute_ok(lln_loader *L, const char *value, const char *path, c
                                                            : " (export it or pass --env-file FILE)");
   }
   return lln_buf_steal(&out);
+}
+
+static char *substitute_ok(lln_loader *L, const char *value, const char *path, const char *what, int *ok) {
+  char missing[256];
+  return substitute_missing(L, value, path, what, ok, missing, sizeof missing);
 }
 
 static char *substitute(lln_loader *L, const char *value, const char *path, const char *what) {
@@ -467,7 +472,11 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
     lln_buf_reset(&p);
     lln_buf_printf(&p, "%s/api-key", path);
     snprintf(what, sizeof what, "model \"%s\": api-key", key);
-    model->api_key = substitute(L, api_key, p.data, what);
+    char missing[256];
+    int resolved;
+    model->api_key = substitute_missing(L, api_key, p.data, what, &resolved, missing, sizeof missing);
+    if (!resolved)
+      model->api_key_unset = lln_xstrdup(missing);
   }
   lln_buf_free(&p);
 
@@ -744,6 +753,7 @@ void lln_config_free(lln_config *cfg) {
     free(m->url);
     free(m->chat_url);
     free(m->api_key);
+    free(m->api_key_unset);
     lln_strv_free(m->headers);
   }
   free(cfg->models);

@@ -15,10 +15,11 @@
 typedef struct lln_model {
   char *key;
   char *type;
-  char *url;      /* base URL as written in the file: safe to show */
-  char *chat_url; /* where chat completions are sent (substituted: never shown) */
-  char *api_key;  /* NULL when none */
-  char **headers; /* NULL-terminated "Name: value" lines, substituted */
+  char *url;           /* base URL as written in the file: safe to show */
+  char *chat_url;      /* where chat completions are sent (substituted: never shown) */
+  char *api_key;       /* NULL when none; a secret: shown only through lln_mask_secret */
+  char *api_key_unset; /* validate/dry-run: the first variable of api-key that is not set, else NULL */
+  char **headers;      /* NULL-terminated "Name: value" lines, substituted */
   long timeout_ms;
   long connect_timeout_ms;
   long first_byte_timeout_ms; /* 0 = only the total timeout applies */

@@ -67,3 +67,27 @@ describe('api-keys that substitute to nothing (item 12)', () => {
     }
   });
 });
+
+describe('--dry-run masks api keys (item 14)', () => {
+  test('a key containing "$" followed by a letter is masked like any other', async () => {
+    const KEY = 'sk-live$ABCdef$$ghi0123456789tail';
+    const c = composition(mock.url);
+    c.models.m['api-key'] = '$LLMNET_TEST_KEY';
+    const file = writeJson(dir, 'dollar-key.json', c);
+    const r = await cli(['run', file, '--dry-run'], { LLMNET_TEST_KEY: KEY });
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.stdout + r.stderr;
+    for (const piece of [KEY, '$ABCdef', 'def$$ghi', '0123456789']) assert.ok(!out.includes(piece), `--dry-run shows ${piece}:\n${out}`);
+    assert.match(r.stdout, /key sk-…tail/);
+  });
+
+  test('an unset key variable is named without showing the rest of the key', async () => {
+    const c = composition(mock.url);
+    c.models.m['api-key'] = 'sk-written-part-$LLMNET_TEST_KEY';
+    const file = writeJson(dir, 'unset-key.json', c);
+    const r = await cli(['run', file, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /key \$LLMNET_TEST_KEY \(not set\)/);
+    assert.ok(!r.stdout.includes('sk-written-part'), r.stdout);
+  });
+});

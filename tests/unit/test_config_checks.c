@@ -93,10 +93,52 @@ static void test_unset_api_key_is_not_empty(void **state) {
   lln_diags_free(&d);
 }
 
+/* ---- item 14: --dry-run masks an api-key whatever it contains ---- */
+
+#define DOLLAR_KEY "sk-live$ABC$$def{0123456789}xyz"
+
+static char *describe(const lln_config *cfg) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  assert_non_null(f);
+  lln_config_describe(cfg, "127.0.0.1", 8080, f);
+  fclose(f);
+  return text;
+}
+
+static void test_dry_run_masks_key_with_dollar(void **state) {
+  (void)state;
+  setenv("LLN_TEST_NL_KEY", DOLLAR_KEY, 1);
+  setenv("LLN_TEST_NL_HEADER", "h", 1);
+  lln_config cfg;
+  lln_diags d;
+  assert_int_equal(load(&cfg, &d, "bad-header-newline.json", LLN_LOAD_VALIDATE), 0);
+  assert_string_equal(cfg.models[0].api_key, DOLLAR_KEY);
+  char *text = describe(&cfg);
+  if (strstr(text, "$ABC") || strstr(text, "def{0123"))
+    fail_msg("--dry-run shows the key:\n%s", text);
+  assert_non_null(strstr(text, "key sk-\xe2\x80\xa6}xyz"));
+  free(text);
+  lln_config_free(&cfg);
+  lln_diags_free(&d);
+
+  /* an unset variable is named, and nothing of the rest of the key shows */
+  unsetenv("LLN_TEST_NL_KEY");
+  assert_int_equal(load(&cfg, &d, "bad-header-newline.json", LLN_LOAD_VALIDATE), 0);
+  text = describe(&cfg);
+  assert_non_null(strstr(text, "key $LLN_TEST_NL_KEY (not set)"));
+  free(text);
+  lln_config_free(&cfg);
+  lln_diags_free(&d);
+  unsetenv("LLN_TEST_NL_HEADER");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_empty_api_key_refused),
       cmocka_unit_test(test_unset_api_key_is_not_empty),
+      cmocka_unit_test(test_dry_run_masks_key_with_dollar),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
