@@ -113,6 +113,17 @@ static char *substitute(lln_loader *L, const char *value, const char *path, cons
   return substitute_ok(L, value, path, what, &ok);
 }
 
+int lln_loader_header_value_ok(lln_loader *L, const char *value, const char *path, const char *what) {
+  if (!value || !strpbrk(value, "\r\n"))
+    return 1;
+  /* the value itself may be a secret: only its name is shown */
+  lln_loader_report(L, LLN_DIAG_ERROR, path,
+                    "%s contains a line break (CR or LF) once its variables are substituted; a header "
+                    "value is one line: fix the variable or the secret it comes from",
+                    what);
+  return 0;
+}
+
 typedef struct ref_names {
   lln_loader *L;
   lln_buf names;
@@ -477,6 +488,7 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
     model->api_key = substitute_missing(L, api_key, p.data, what, &resolved, missing, sizeof missing);
     if (!resolved)
       model->api_key_unset = lln_xstrdup(missing);
+    lln_loader_header_value_ok(L, model->api_key, p.data, what);
   }
   lln_buf_free(&p);
 
@@ -502,7 +514,7 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
   const cJSON *h;
   const cJSON *header_obj = cJSON_IsObject(headers) ? headers : NULL;
   cJSON_ArrayForEach(h, header_obj) {
-    if (!cJSON_IsString(h) || strpbrk(h->string, ": \r\n") || strpbrk(h->valuestring, "\r\n")) {
+    if (!cJSON_IsString(h) || !*h->string || strpbrk(h->string, ": \r\n")) {
       lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": header \"%s\" must be a one-line string", key,
                         h->string);
       continue;
@@ -513,6 +525,7 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
     lln_buf_printf(&hp, "%s/headers", path);
     lln_pointer_append(&hp, h->string);
     char *value = substitute(L, h->valuestring, hp.data, what);
+    lln_loader_header_value_ok(L, value, hp.data, what);
     lln_buf_free(&hp);
     lln_buf line;
     lln_buf_init(&line);
@@ -667,6 +680,7 @@ static void load_server(lln_loader *L, const cJSON *server) {
       snprintf(what, sizeof what, "server: api-keys[%zu]", index);
       char *value = substitute(L, k->valuestring, path, what);
       check_api_key(L, index, k->valuestring, value);
+      lln_loader_header_value_ok(L, value, path, what);
       s->api_keys[s->n_api_keys++] = value;
       index++;
     }

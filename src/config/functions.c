@@ -93,7 +93,8 @@ static char **string_array(lln_loader *L, const cJSON *arr, const char *path, co
 }
 
 /* {"Name": "value"} as NULL-terminated "Name<sep>value" lines. */
-static char **pairs(lln_loader *L, const cJSON *obj, const char *path, const char *what, const char *sep) {
+static char **pairs(lln_loader *L, const cJSON *obj, const char *path, const char *fn, const char *what,
+                    const char *sep) {
   char **out = calloc((size_t)cJSON_GetArraySize(obj) + 1, sizeof *out);
   if (!out)
     abort();
@@ -105,6 +106,14 @@ static char **pairs(lln_loader *L, const cJSON *obj, const char *path, const cha
       continue;
     }
     char *v = fn_value(L, e->valuestring, path, what);
+    if (strcmp(sep, ": ") == 0) {
+      char label[512];
+      snprintf(label, sizeof label, "function \"%s\": header %s", fn, e->string);
+      if (!*e->string || strpbrk(e->string, ": \r\n"))
+        lln_loader_report(L, LLN_DIAG_ERROR, path, "%s: a header name is one word without ':' or spaces",
+                          label);
+      lln_loader_header_value_ok(L, v, path, label);
+    }
     lln_buf line;
     lln_buf_init(&line);
     lln_buf_printf(&line, "%s%s%s", e->string, sep, v);
@@ -153,7 +162,7 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
     }
     fn->command = cmd;
     fn->args = string_array(L, cJSON_GetObjectItemCaseSensitive(j, "args"), path, "\"args\"");
-    fn->env = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "env"), path, "env", "=");
+    fn->env = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "env"), path, name, "env", "=");
     const char *cwd = lln_loader_string(L, j, "cwd", path);
     if (cwd)
       fn->cwd = lln_xstrdup(cwd);
@@ -172,7 +181,7 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
       lln_loader_report(L, LLN_DIAG_ERROR, path, "rest function \"%s\" needs an http:// or https:// \"url\"",
                         name);
     fn->url = fn_value(L, url ? url : "", path, "a rest url");
-    fn->headers = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, "header", ": ");
+    fn->headers = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, name, "header", ": ");
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(j, "body");
     if (body) {
       lln_buf text;
@@ -189,7 +198,7 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
       lln_loader_report(L, LLN_DIAG_ERROR, path, "websocket function \"%s\" needs a ws:// or wss:// \"url\"",
                         name);
     fn->url = fn_value(L, url ? url : "", path, "a websocket url");
-    fn->headers = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, "header", ": ");
+    fn->headers = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, name, "header", ": ");
     const cJSON *message = cJSON_GetObjectItemCaseSensitive(j, "message");
     if (cJSON_IsString(message)) {
       fn->message = fn_value(L, message->valuestring, path, "a websocket message");

@@ -91,3 +91,25 @@ describe('--dry-run masks api keys (item 14)', () => {
     assert.ok(!r.stdout.includes('sk-written-part'), r.stdout);
   });
 });
+
+describe('header values are checked after substitution (item 16)', () => {
+  test('a line break that arrives through a variable is an error naming the model, the function and the header', async () => {
+    const c = composition(mock.url, {
+      functions: { audit: { type: 'rest', url: `${mock.url}/hook`, headers: { 'X-Audit': '$LLMNET_TEST_HEADER' } } },
+    });
+    c.models.m.headers = { 'X-Team': 'team-$LLMNET_TEST_HEADER' };
+    c.models.m['api-key'] = '$LLMNET_TEST_KEY';
+    c.architecture[0].hooks = { pre: [{ function: 'audit' }] };
+    const file = writeJson(dir, 'crlf.json', c);
+    const env = { LLMNET_TEST_HEADER: 'x\r\nX-Injected: yes', LLMNET_TEST_KEY: 'sk-abcdef0123456789\nX-Evil: 1' };
+    const v = await cli(['validate', file], env);
+    assert.equal(v.code, 1, v.stdout);
+    assert.match(v.stdout, /model "m": header X-Team contains a line break/);
+    assert.match(v.stdout, /model "m": api-key contains a line break/);
+    assert.match(v.stdout, /function "audit": header X-Audit contains a line break/);
+    assert.ok(!v.stdout.includes('X-Injected') && !v.stdout.includes('sk-abcdef'), v.stdout);
+    const r = await cli(['run', file, '--port', '0'], env);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /header X-Team contains a line break/);
+  });
+});

@@ -54,6 +54,13 @@ static const lln_diag *find_error(const lln_diags *d, ...) {
   return NULL;
 }
 
+static void expect_no_message_contains(const lln_diags *d, const char *text) {
+  for (size_t i = 0; i < d->count; i++) {
+    if (strstr(d->items[i].message, text))
+      fail_msg("a message shows \"%s\": %s", text, d->items[i].message);
+  }
+}
+
 /* ---- item 12: api keys that substitute to empty or blank ---- */
 
 static void test_empty_api_key_refused(void **state) {
@@ -90,6 +97,51 @@ static void test_unset_api_key_is_not_empty(void **state) {
   assert_int_equal(load(&cfg, &d, "bad-empty-api-key.json", LLN_LOAD_VALIDATE), -1);
   assert_null(find_error(&d, "api-keys[1]", NULL));
   assert_non_null(find_error(&d, "api-keys[2]", NULL));
+  lln_diags_free(&d);
+}
+
+/* ---- item 16: header values checked after substitution ---- */
+
+#define NL_SECRET "sk-secret-0123456789"
+
+static void test_header_line_break_after_substitution(void **state) {
+  (void)state;
+  setenv("LLN_TEST_NL_HEADER", "ok\r\nX-Injected: 1", 1);
+  setenv("LLN_TEST_NL_KEY", NL_SECRET "\nX-Evil: 1", 1);
+  for (size_t m = 0; m < 2; m++) {
+    lln_config cfg;
+    lln_diags d;
+    assert_int_equal(load(&cfg, &d, "bad-header-newline.json", MODES[m]), -1);
+    assert_non_null(find_error(&d, "model \"m\": header X-Team", "line break", NULL));
+    assert_non_null(find_error(&d, "model \"m\": api-key", "line break", NULL));
+    assert_non_null(find_error(&d, "function \"notify\": header X-Auth", "line break", NULL));
+    assert_non_null(find_error(&d, "server: api-keys[0]", "line break", NULL));
+    expect_no_message_contains(&d, NL_SECRET);
+    expect_no_message_contains(&d, "X-Injected");
+    lln_diags_free(&d);
+  }
+  /* the same file with one-line values loads */
+  setenv("LLN_TEST_NL_HEADER", "one-line", 1);
+  setenv("LLN_TEST_NL_KEY", NL_SECRET, 1);
+  lln_config cfg;
+  lln_diags d;
+  assert_int_equal(load(&cfg, &d, "bad-header-newline.json", LLN_LOAD_RUN), 0);
+  assert_string_equal(cfg.models[0].headers[0], "X-Team: team-one-line");
+  lln_config_free(&cfg);
+  lln_diags_free(&d);
+  unsetenv("LLN_TEST_NL_HEADER");
+  unsetenv("LLN_TEST_NL_KEY");
+}
+
+/* "\u0000" would cut the C string silently: refused where it is written. */
+static void test_nul_escape_refused(void **state) {
+  (void)state;
+  lln_config cfg;
+  lln_diags d;
+  assert_int_equal(load(&cfg, &d, "bad-nul-escape.json", LLN_LOAD_VALIDATE), -1);
+  const lln_diag *g = find_error(&d, "NUL", NULL);
+  assert_non_null(g);
+  assert_int_equal(g->line, 2);
   lln_diags_free(&d);
 }
 
@@ -138,6 +190,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_empty_api_key_refused),
       cmocka_unit_test(test_unset_api_key_is_not_empty),
+      cmocka_unit_test(test_header_line_break_after_substitution),
+      cmocka_unit_test(test_nul_escape_refused),
       cmocka_unit_test(test_dry_run_masks_key_with_dollar),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
