@@ -319,6 +319,8 @@ typedef struct cycle_walk {
   lln_buf path;
   const lln_node *start; /* where the loop begins; NULL once the path is complete */
   const lln_node *closer;
+  const lln_node *closed; /* the node `closer` leads back to */
+  int fallbacks;          /* walk "fallback" edges instead of output-to */
 } cycle_walk;
 
 static int find_cycle(lln_node *n, cycle_walk *w) {
@@ -327,12 +329,14 @@ static int find_cycle(lln_node *n, cycle_walk *w) {
     return 0;
   if (w->colour[i] == 1) {
     w->start = n;
+    w->closed = n;
     lln_buf_puts(&w->path, n->name);
     return 1;
   }
   w->colour[i] = 1;
-  for (size_t k = 0; k < n->n_targets; k++) {
-    if (find_cycle(n->targets[k], w)) {
+  size_t count = w->fallbacks ? n->n_fallbacks : n->n_targets;
+  for (size_t k = 0; k < count; k++) {
+    if (find_cycle(w->fallbacks ? n->fallbacks[k] : n->targets[k], w)) {
       if (!w->closer)
         w->closer = n;
       if (w->start) {
@@ -350,6 +354,34 @@ static int find_cycle(lln_node *n, cycle_walk *w) {
   }
   w->colour[i] = 2;
   return 0;
+}
+
+/* Reports the first cycle through output-to (fallbacks = 0) or through
+ * "fallback" lists (1), at the node whose list closes it. */
+static void report_cycle(lln_loader *L, int fallbacks) {
+  lln_config *cfg = L->cfg;
+  cycle_walk w = {.colour = calloc(cfg->n_nodes, 1), .base = cfg->nodes, .fallbacks = fallbacks};
+  if (!w.colour)
+    abort();
+  lln_buf_init(&w.path);
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    if (!find_cycle(&cfg->nodes[i], &w))
+      continue;
+    lln_buf p;
+    lln_buf_init(&p);
+    node_path(&p, (size_t)w.closer->index, fallbacks ? "fallback" : "output-to");
+    if (fallbacks)
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "the fallbacks form a cycle: %s; a node's fallback must not fall back to it again "
+                        "(remove \"%s\" from the \"fallback\" of node \"%s\")",
+                        w.path.data, w.closed->name, w.closer->name);
+    else
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "the graph has a cycle: %s", w.path.data);
+    lln_buf_free(&p);
+    break;
+  }
+  lln_buf_free(&w.path);
+  free(w.colour);
 }
 
 /* A node without a model takes the endpoint of a node that routes to it;
@@ -463,19 +495,8 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
   }
   choose_entry(L);
 
-  cycle_walk w = {.colour = calloc(cfg->n_nodes, 1), .base = cfg->nodes};
-  if (!w.colour)
-    abort();
-  lln_buf_init(&w.path);
-  for (i = 0; i < cfg->n_nodes; i++) {
-    if (find_cycle(&cfg->nodes[i], &w)) {
-      node_path(&p, (size_t)w.closer->index, "output-to");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "the graph has a cycle: %s", w.path.data);
-      break;
-    }
-  }
-  lln_buf_free(&w.path);
-  free(w.colour);
+  report_cycle(L, 0);
+  report_cycle(L, 1);
 
   inherit_endpoints(L);
   lln_node *entry = cfg->entry;

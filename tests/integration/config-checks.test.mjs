@@ -113,3 +113,18 @@ describe('header values are checked after substitution (item 16)', () => {
     assert.match(r.stderr, /header X-Team contains a line break/);
   });
 });
+
+describe('fallback cycles (item 21)', () => {
+  test('validate names the cycle and the fallback entry that closes it', async () => {
+    const c = composition(mock.url);
+    c.architecture = [
+      { name: 'router', layer: 0, model: 'm', 'output-to': [1] },
+      { name: 'a', layer: 1, model: 'm', 'use-case': 'one', fallback: 'b' },
+      { name: 'b', layer: 1, model: 'm', 'use-case': 'two', fallback: ['a'] },
+    ];
+    const file = writeJson(dir, 'fallback-cycle.json', c);
+    const r = await cli(['validate', file]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /error: the fallbacks form a cycle: a -> b -> a; .*remove "a" from the "fallback" of node "b"/);
+  });
+});

@@ -145,6 +145,32 @@ static void test_nul_escape_refused(void **state) {
   lln_diags_free(&d);
 }
 
+/* ---- item 21: fallback cycles ---- */
+
+static void test_fallback_cycle_reported(void **state) {
+  (void)state;
+  for (size_t m = 0; m < 2; m++) {
+    lln_config cfg;
+    lln_diags d;
+    assert_int_equal(load(&cfg, &d, "bad-fallback-cycle.json", MODES[m]), -1);
+    const lln_diag *g = find_error(&d, "fallbacks form a cycle", "a -> b -> c -> a", NULL);
+    assert_non_null(g);
+    assert_int_equal(g->line, 8); /* c's "fallback": ["a"] closes it */
+    assert_non_null(strstr(g->message, "remove \"a\" from the \"fallback\" of node \"c\""));
+    lln_diags_free(&d);
+  }
+}
+
+static void test_fallback_chain_without_cycle_loads(void **state) {
+  (void)state;
+  lln_config cfg;
+  lln_diags d;
+  assert_int_equal(load(&cfg, &d, "fallback-chain.json", LLN_LOAD_RUN), 0);
+  assert_int_equal(d.errors, 0);
+  lln_config_free(&cfg);
+  lln_diags_free(&d);
+}
+
 /* ---- item 14: --dry-run masks an api-key whatever it contains ---- */
 
 #define DOLLAR_KEY "sk-live$ABC$$def{0123456789}xyz"
@@ -192,6 +218,8 @@ int main(void) {
       cmocka_unit_test(test_unset_api_key_is_not_empty),
       cmocka_unit_test(test_header_line_break_after_substitution),
       cmocka_unit_test(test_nul_escape_refused),
+      cmocka_unit_test(test_fallback_cycle_reported),
+      cmocka_unit_test(test_fallback_chain_without_cycle_loads),
       cmocka_unit_test(test_dry_run_masks_key_with_dollar),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
