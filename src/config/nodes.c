@@ -13,6 +13,27 @@
 static const char *const own_options[] = {"model_override", "system", "prompt-template", "UseHeaderKeys",
                                           NULL};
 
+/* Body fields llmnet writes itself on every upstream call: an extra-option
+ * of the same name would be a second key in the body (or replace the
+ * conversation), so the loader refuses it and says what to use instead. */
+static const struct {
+  const char *key, *fix;
+} reserved_options[] = {
+    {"model", "name the upstream model with \"model_override\" instead"},
+    {"stream", "remove it: llmnet streams when the client asks (\"stream\": true in its request)"},
+    {"stream_options", "remove it: llmnet passes the client's stream_options through"},
+    {"messages", "remove it: llmnet builds the messages from the request; use \"system\" or "
+                 "\"prompt-template\" to shape them"},
+};
+
+static const char *reserved_option_fix(const char *key) {
+  for (size_t i = 0; i < sizeof reserved_options / sizeof reserved_options[0]; i++) {
+    if (strcmp(key, reserved_options[i].key) == 0)
+      return reserved_options[i].fix;
+  }
+  return NULL;
+}
+
 static int is_own_option(const char *key) {
   for (size_t i = 0; own_options[i]; i++) {
     if (strcmp(key, own_options[i]) == 0)
@@ -65,8 +86,19 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
   }
   const cJSON *o;
   cJSON_ArrayForEach(o, opts) {
-    if (!is_own_option(o->string))
+    const char *fix = reserved_option_fix(o->string);
+    if (fix) {
+      lln_buf k;
+      lln_buf_init(&k);
+      lln_buf_printf(&k, "%s/%s", p->data, o->string);
+      lln_loader_report(L, LLN_DIAG_ERROR, k.data,
+                        "node \"%s\": extra-options \"%s\" is a field llmnet sets in every upstream "
+                        "request (it would be sent twice or break the call); %s",
+                        n->name, o->string, fix);
+      lln_buf_free(&k);
+    } else if (!is_own_option(o->string)) {
       cJSON_AddItemToObject(n->options, o->string, cJSON_Duplicate(o, 1));
+    }
   }
   const cJSON *ov = cJSON_GetObjectItemCaseSensitive(opts, "model_override");
   if (ov) {

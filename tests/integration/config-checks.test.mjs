@@ -128,3 +128,17 @@ describe('fallback cycles (item 21)', () => {
     assert.match(r.stdout, /error: the fallbacks form a cycle: a -> b -> a; .*remove "a" from the "fallback" of node "b"/);
   });
 });
+
+describe('extra-options llmnet sets itself (item 24)', () => {
+  test('model, stream and messages are errors naming the node, the key and the fix', async () => {
+    const c = composition(mock.url);
+    c.architecture[0]['extra-options'] = { model: 'gpt-4o', stream: true, messages: [], temperature: 0.1 };
+    const file = writeJson(dir, 'reserved.json', c);
+    const r = await cli(['validate', file]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /node "chat": extra-options "model" .*"model_override"/);
+    assert.match(r.stdout, /node "chat": extra-options "stream" .*remove it/);
+    assert.match(r.stdout, /node "chat": extra-options "messages" .*remove it/);
+    assert.match(r.stdout, /invalid, 3 errors/);
+  });
+});

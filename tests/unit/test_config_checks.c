@@ -171,6 +171,23 @@ static void test_fallback_chain_without_cycle_loads(void **state) {
   lln_diags_free(&d);
 }
 
+/* ---- item 24: extra-options llmnet sets itself ---- */
+
+static void test_reserved_extra_options(void **state) {
+  (void)state;
+  for (size_t m = 0; m < 2; m++) {
+    lln_config cfg;
+    lln_diags d;
+    assert_int_equal(load(&cfg, &d, "bad-reserved-options.json", MODES[m]), -1);
+    assert_non_null(find_error(&d, "node \"chat\"", "\"model\"", "model_override", NULL));
+    assert_non_null(find_error(&d, "node \"chat\"", "\"stream\"", "remove it", NULL));
+    assert_non_null(find_error(&d, "node \"chat\"", "\"messages\"", "remove it", NULL));
+    assert_null(find_error(&d, "temperature", NULL));
+    assert_int_equal(d.errors, 3);
+    lln_diags_free(&d);
+  }
+}
+
 /* ---- item 14: --dry-run masks an api-key whatever it contains ---- */
 
 #define DOLLAR_KEY "sk-live$ABC$$def{0123456789}xyz"
@@ -220,6 +237,7 @@ int main(void) {
       cmocka_unit_test(test_nul_escape_refused),
       cmocka_unit_test(test_fallback_cycle_reported),
       cmocka_unit_test(test_fallback_chain_without_cycle_loads),
+      cmocka_unit_test(test_reserved_extra_options),
       cmocka_unit_test(test_dry_run_masks_key_with_dollar),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
