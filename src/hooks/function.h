@@ -1,15 +1,17 @@
 /* function: a user function a hook calls (COMPOSITION.md "functions and
  * hooks"): its definition as loaded from the composition, and running it
  * once, asynchronously, on a libuv loop. Field values may hold request
- * variables ($INPUT, $NODE, ...), expanded per call by whole names: in argv
- * elements and URLs as plain text, in a JSON body JSON-escaped. An expanded
- * value is never expanded again. */
+ * variables ($INPUT, $NODE, ...), compiled once at load into templates and
+ * rendered per call (hooks/expand.h): in argv elements as plain text, in
+ * URLs percent-encoded, in a JSON body JSON-escaped. A value is never
+ * expanded again. */
 #ifndef LLN_HOOKS_FUNCTION_H
 #define LLN_HOOKS_FUNCTION_H
 
 #include <stddef.h>
 #include <uv.h>
 
+#include "templates/template.h"
 #include "upstream/client.h"
 
 typedef enum { LLN_FN_SHELL, LLN_FN_REST, LLN_FN_WEBSOCKET, LLN_FN_GRPC } lln_fn_type;
@@ -31,6 +33,13 @@ typedef struct lln_function {
   /* websocket (url and headers as for rest) */
   char *message;  /* the text sent; variables JSON-escaped when it starts with '{' or '[' */
   int wait_reply; /* 1: wait for one message back and use it as the result */
+  /* The fields above as the loader compiled them (load-time values bound,
+   * request variables left): what each call renders. NULL in a definition
+   * built by hand, whose text fields are then compiled per call. */
+  lln_tmpl *t_command, *t_url, *t_body, *t_message;
+  lln_tmpl **t_args;    /* one per args entry */
+  lln_tmpl **t_env;     /* one per env entry: the whole "NAME=value" */
+  lln_tmpl **t_headers; /* one per headers line: the whole "Name: value" */
 } lln_function;
 
 /* Looks up a request variable by name (without '$'); NULL when unset. */

@@ -2,13 +2,15 @@
 // `llmnet run` and `run --dry-run` refuse api keys that substitute to
 // nothing, header values with a line break once substituted, fallback
 // cycles and extra-options llmnet sets itself, and --dry-run masks an
-// api-key whatever characters it holds.
+// api-key whatever characters it holds. And load-time values bound into
+// hook functions reach the function byte for byte (templates compiled once).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { request, runCli, startLlmnet, startMock, stopAll, tempDir, writeJson } from './lib.mjs';
+import OpenAI from 'openai';
+import { request, runCli, startCaptureUpstream, startLlmnet, startMock, stopAll, tempDir, waitFor, writeJson } from './lib.mjs';
 
-const VARS = ['LLMNET_API_KEY', 'LLMNET_TEST_HEADER', 'LLMNET_TEST_KEY'];
+const VARS = ['LLMNET_API_KEY', 'LLMNET_TEST_HEADER', 'LLMNET_TEST_KEY', 'LLMNET_TEST_HOOK_SECRET'];
 const dir = tempDir();
 let mock;
 
@@ -140,5 +142,38 @@ describe('extra-options llmnet sets itself (item 24)', () => {
     assert.match(r.stdout, /node "chat": extra-options "stream" .*remove it/);
     assert.match(r.stdout, /node "chat": extra-options "messages" .*remove it/);
     assert.match(r.stdout, /invalid, 3 errors/);
+  });
+});
+
+describe('load-time values in hook functions are never expanded again (item 15)', () => {
+  test('an environment value with "$INPUT" and "$$" reaches a rest hook exactly, in a header and a JSON body', async () => {
+    const SECRET = 'pa$INPUTss$$word"q\\';
+    const cap = await startCaptureUpstream({ reply: 'ok' });
+    const config = {
+      models: { m: { type: 'external', interface: 'openai-api', url: cap.url, 'api-key': 'k' } },
+      functions: {
+        audit: {
+          type: 'rest',
+          url: `${cap.url}/hook`,
+          headers: { 'X-Secret': '$LLMNET_TEST_HOOK_SECRET' },
+          body: { text: '$INPUT', secret: '$LLMNET_TEST_HOOK_SECRET', both: '${LLMNET_TEST_HOOK_SECRET}|$INPUT|$$' },
+        },
+      },
+      architecture: [{ name: 'chat', layer: 0, model: 'm', hooks: { pre: [{ function: 'audit', mode: 'observe' }] } }],
+    };
+    const gw = await startLlmnet(config, { env: { LLMNET_TEST_HOOK_SECRET: SECRET } });
+    try {
+      const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused' });
+      const USER = 'user $NODE text $$';
+      const res = await client.chat.completions.create({ model: 'llmnet', messages: [{ role: 'user', content: USER }] });
+      assert.equal(res.choices[0].message.content, 'ok');
+      const hook = await waitFor(() => cap.requests.find((r) => r.path === '/hook'), { what: 'the hook call' });
+      assert.equal(hook.headers['x-secret'], SECRET);
+      const body = JSON.parse(hook.raw);
+      assert.deepEqual(body, { text: USER, secret: SECRET, both: `${SECRET}|${USER}|$` });
+    } finally {
+      await stopAll(gw);
+      await cap.stop();
+    }
   });
 });
