@@ -1,6 +1,7 @@
 /* vault: reading one secret from a HashiCorp Vault KV v2 engine over its HTTP
  * API (GET ADDRESS/v1/PATH with X-Vault-Token), for "source": "vault"
- * secrets. Blocking: it runs while a composition loads, before serving. */
+ * secrets. Blocking: it runs while a composition loads (before serving, or
+ * on the thread pool for a reload), and can be cancelled from any thread. */
 #ifndef LLN_CONFIG_VAULT_H
 #define LLN_CONFIG_VAULT_H
 
@@ -13,6 +14,10 @@
  * with a message in `err`. The message never contains the token or a secret
  * value. */
 cJSON *lln_vault_read(const char *address, const char *path, const char *token, char *err, size_t err_size);
+
+/* Makes every vault read in progress, and every later one, fail at once
+ * ("cancelled"): for a reload still loading when llmnet stops. Any thread. */
+void lln_vault_cancel_reads(void);
 
 /* The text of one value of that object: a string as is, a number or a bool
  * as written in JSON. NULL for null, objects and arrays. free() it. */
