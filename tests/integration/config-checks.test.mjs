@@ -8,7 +8,19 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import OpenAI from 'openai';
-import { request, runCli, startCaptureUpstream, startLlmnet, startMock, stopAll, tempDir, waitFor, writeJson } from './lib.mjs';
+import { writeFileSync } from 'node:fs';
+import {
+  assertServes,
+  request,
+  runCli,
+  startCaptureUpstream,
+  startLlmnet,
+  startMock,
+  stopAll,
+  tempDir,
+  waitFor,
+  writeJson,
+} from './lib.mjs';
 
 const VARS = ['LLMNET_API_KEY', 'LLMNET_TEST_HEADER', 'LLMNET_TEST_KEY', 'LLMNET_TEST_HOOK_SECRET'];
 const dir = tempDir();
@@ -113,6 +125,35 @@ describe('header values are checked after substitution (item 16)', () => {
     const r = await cli(['run', file, '--port', '0'], env);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /header X-Team contains a line break/);
+  });
+});
+
+describe('header values are checked at reload too (item 16)', () => {
+  test('a reload whose api-key or hook header holds a line break is refused and the old composition keeps serving', async () => {
+    const gw = await startLlmnet(composition(mock.url), { args: ['--log-level', 'info'] });
+    try {
+      const refusals = () => (gw.stderr.match(/reload \(SIGHUP\) refused/g) ?? []).length;
+      const bad = [
+        (c) => (c.models.m['api-key'] = 'sk-reload\r\nX-Injected: 1'),
+        (c) => {
+          c.functions = { audit: { type: 'rest', url: `${mock.url}/hook`, headers: { 'X-Audit': 'a\nX-Injected: 1' } } };
+          c.architecture[0].hooks = { pre: [{ function: 'audit' }] };
+        },
+      ];
+      for (const [i, change] of bad.entries()) {
+        const c = composition(mock.url);
+        change(c);
+        writeFileSync(gw.file, JSON.stringify(c));
+        gw.child.kill('SIGHUP');
+        await waitFor(() => refusals() === i + 1, { what: `reload ${i + 1} refused` });
+      }
+      assert.match(gw.stderr, /model "m": api-key contains a line break/);
+      assert.match(gw.stderr, /function "audit": header X-Audit contains a line break/);
+      assert.doesNotMatch(gw.stderr, /reloaded /);
+      await assertServes(gw.url);
+    } finally {
+      await stopAll(gw);
+    }
   });
 });
 
