@@ -27,8 +27,10 @@ static char *dup_n(const char *s, size_t n) {
   return d;
 }
 
-/* Appends a segment; literal text joins a literal segment before it. */
-static void push_var(lln_tmpl *t, lln_tmpl_kind kind, const char *s, size_t n, int braced) {
+/* Appends a segment; literal text joins a literal segment before it.
+ * `raw` is a variable as written (NULL for literal text). */
+static void push_seg(lln_tmpl *t, lln_tmpl_kind kind, const char *s, size_t n, const char *raw,
+                     size_t raw_len) {
   if (kind == LLN_TMPL_LITERAL && n == 0)
     return;
   if (kind == LLN_TMPL_LITERAL && t->n && t->segs[t->n - 1].kind == LLN_TMPL_LITERAL) {
@@ -40,10 +42,10 @@ static void push_var(lln_tmpl *t, lln_tmpl_kind kind, const char *s, size_t n, i
     return;
   }
   t->segs = xrealloc(t->segs, (t->n + 1) * sizeof *t->segs);
-  t->segs[t->n++] = (lln_tmpl_seg){kind, dup_n(s, n), n, braced};
+  t->segs[t->n++] = (lln_tmpl_seg){kind, dup_n(s, n), n, raw ? dup_n(raw, raw_len) : NULL};
 }
 
-static void push(lln_tmpl *t, lln_tmpl_kind kind, const char *s, size_t n) { push_var(t, kind, s, n, 0); }
+static void push(lln_tmpl *t, const char *s, size_t n) { push_seg(t, LLN_TMPL_LITERAL, s, n, NULL, 0); }
 
 /* Length of the reference name at p (after '$' or '{'), 0 if none.
  * "secrets.A.B" takes its dotted form; other names stop at the first
@@ -66,58 +68,65 @@ static size_t dollar_name_len(const char *p) {
   return n;
 }
 
+size_t lln_tmpl_dollar_ref(const char *p, size_t *name_off, size_t *name_len) {
+  if (p[0] != '$')
+    return 0;
+  int braced = p[1] == '{';
+  const char *name = p + 1 + braced;
+  size_t n = dollar_name_len(name);
+  if (n == 0 || n > LLN_TMPL_MAX_NAME || (braced && name[n] != '}'))
+    return 0;
+  *name_off = (size_t)(1 + braced);
+  *name_len = n;
+  return 1 + (size_t)braced + n + (size_t)braced;
+}
+
 static void compile_dollar(lln_tmpl *t, const char *p) {
   while (*p) {
     const char *d = strchr(p, '$');
     if (!d) {
-      push(t, LLN_TMPL_LITERAL, p, strlen(p));
+      push(t, p, strlen(p));
       return;
     }
-    push(t, LLN_TMPL_LITERAL, p, (size_t)(d - p));
+    push(t, p, (size_t)(d - p));
     if (d[1] == '$') {
-      push(t, LLN_TMPL_LITERAL, "$", 1);
+      push(t, "$", 1);
       p = d + 2;
       continue;
     }
-    int braced = d[1] == '{';
-    const char *name = d + 1 + braced;
-    size_t n = dollar_name_len(name);
-    if (n == 0 || n > LLN_TMPL_MAX_NAME || (braced && name[n] != '}')) {
-      push(t, LLN_TMPL_LITERAL, "$", 1);
+    size_t off, n, len = lln_tmpl_dollar_ref(d, &off, &n);
+    if (!len) { /* not a reference: the '$' is text */
+      push(t, "$", 1);
       p = d + 1;
       continue;
     }
-    push_var(t, LLN_TMPL_VAR, name, n, braced);
-    p = name + n + braced;
+    push_seg(t, LLN_TMPL_VAR, d + off, n, d, len);
+    p = d + len;
   }
 }
 
-/* {{ NAME }}: blanks around the name allowed; anything else is text. */
+/* {{NAME}}: the text up to the next "}}", blanks around it trimmed, is the
+ * name (header variables may hold '-'); "{{" without "}}" is text. */
 static void compile_braces(lln_tmpl *t, const char *p) {
   while (*p) {
     const char *o = strstr(p, "{{");
-    if (!o) {
-      push(t, LLN_TMPL_LITERAL, p, strlen(p));
+    const char *c = o ? strstr(o + 2, "}}") : NULL;
+    if (!o || !c) {
+      push(t, p, strlen(p));
       return;
     }
-    push(t, LLN_TMPL_LITERAL, p, (size_t)(o - p));
+    push(t, p, (size_t)(o - p));
     const char *name = o + 2;
     while (*name == ' ')
       name++;
-    size_t n = 0;
-    if (ident_start(*name))
-      while (ident_char(name[n]))
-        n++;
-    const char *close = name + n;
-    while (*close == ' ')
-      close++;
-    if (n == 0 || n > LLN_TMPL_MAX_NAME || strncmp(close, "}}", 2) != 0) {
-      push(t, LLN_TMPL_LITERAL, "{", 1);
-      p = o + 1;
-      continue;
-    }
-    push(t, LLN_TMPL_VAR, name, n);
-    p = close + 2;
+    size_t n = name < c ? (size_t)(c - name) : 0;
+    while (n && name[n - 1] == ' ')
+      n--;
+    if (n == 0 || n > LLN_TMPL_MAX_NAME)
+      push(t, o, (size_t)(c + 2 - o));
+    else
+      push_seg(t, LLN_TMPL_VAR, name, n, o, (size_t)(c + 2 - o));
+    p = c + 2;
   }
 }
 
@@ -136,18 +145,12 @@ lln_tmpl *lln_tmpl_compile(const char *src, lln_tmpl_syntax syntax) {
 void lln_tmpl_free(lln_tmpl *t) {
   if (!t)
     return;
-  for (size_t i = 0; i < t->n; i++)
+  for (size_t i = 0; i < t->n; i++) {
     free(t->segs[i].text);
+    free(t->segs[i].raw);
+  }
   free(t->segs);
   free(t);
-}
-
-/* The reference as it was written, for a missing one kept as text. */
-static void written_form(const lln_tmpl *t, const lln_tmpl_seg *s, lln_buf *out) {
-  if (t->syntax == LLN_TMPL_BRACES)
-    lln_buf_printf(out, "{{%s}}", s->text);
-  else
-    lln_buf_printf(out, s->braced ? "${%s}" : "$%s", s->text);
 }
 
 int lln_tmpl_bind(lln_tmpl *t, lln_tmpl_binder binder, void *ctx, lln_tmpl_escape escape, char *missing,
@@ -159,14 +162,14 @@ int lln_tmpl_bind(lln_tmpl *t, lln_tmpl_binder binder, void *ctx, lln_tmpl_escap
   for (size_t i = 0; i < t->n; i++) {
     lln_tmpl_seg *s = &t->segs[i];
     if (s->kind == LLN_TMPL_LITERAL) {
-      push(&out, LLN_TMPL_LITERAL, s->text, s->len);
+      push(&out, s->text, s->len);
       continue;
     }
     const char *value = NULL;
     lln_tmpl_bind_result r = binder(ctx, s->text, &value);
     lln_buf_reset(&text);
     if (r == LLN_TMPL_KEEP) {
-      push_var(&out, LLN_TMPL_VAR, s->text, s->len, s->braced);
+      push_seg(&out, LLN_TMPL_VAR, s->text, s->len, s->raw, strlen(s->raw));
       continue;
     }
     if (r == LLN_TMPL_VALUE && value) {
@@ -177,13 +180,15 @@ int lln_tmpl_bind(lln_tmpl *t, lln_tmpl_binder binder, void *ctx, lln_tmpl_escap
     } else {
       if (n_missing++ == 0 && missing && missing_size)
         snprintf(missing, missing_size, "%s", s->text);
-      written_form(t, s, &text);
+      lln_buf_puts(&text, s->raw);
     }
-    push(&out, LLN_TMPL_LITERAL, text.data ? text.data : "", text.len);
+    push(&out, text.data ? text.data : "", text.len);
   }
   lln_buf_free(&text);
-  for (size_t i = 0; i < t->n; i++)
+  for (size_t i = 0; i < t->n; i++) {
     free(t->segs[i].text);
+    free(t->segs[i].raw);
+  }
   free(t->segs);
   *t = out;
   return n_missing;
@@ -199,8 +204,11 @@ void lln_tmpl_render(const lln_tmpl *t, lln_tmpl_lookup lookup, void *ctx, lln_t
       continue;
     }
     const char *v = lookup ? lookup(ctx, s->text, s->len) : NULL;
-    if (!v)
+    if (!v) {
+      if (t->syntax == LLN_TMPL_BRACES) /* an unknown {{NAME}} stays as written */
+        lln_buf_puts(out, s->raw);
       continue;
+    }
     if (escape)
       escape(out, v, strlen(v));
     else
@@ -250,7 +258,7 @@ void lln_tmpl_prepend(lln_tmpl *t, const char *text, size_t len) {
   }
   t->segs = xrealloc(t->segs, (t->n + 1) * sizeof *t->segs);
   memmove(t->segs + 1, t->segs, t->n * sizeof *t->segs);
-  t->segs[0] = (lln_tmpl_seg){LLN_TMPL_LITERAL, dup_n(text, len), len, 0};
+  t->segs[0] = (lln_tmpl_seg){LLN_TMPL_LITERAL, dup_n(text, len), len, NULL};
   t->n++;
 }
 

@@ -32,8 +32,9 @@
 #include "util/buf.h"
 
 typedef enum {
-  LLN_TMPL_DOLLAR, /* $NAME ${NAME} $secrets.S.V, "$$" = '$' */
-  LLN_TMPL_BRACES  /* {{NAME}} (spaces inside allowed), nothing else is special */
+  LLN_TMPL_DOLLAR, /* $NAME ${NAME} $secrets.S.V, "$$" = '$'; an unset variable renders "" */
+  LLN_TMPL_BRACES  /* {{NAME}} (blanks around NAME trimmed), nothing else is special; an
+                      unknown variable renders as written */
 } lln_tmpl_syntax;
 
 typedef enum { LLN_TMPL_LITERAL, LLN_TMPL_VAR } lln_tmpl_kind;
@@ -42,7 +43,7 @@ typedef struct lln_tmpl_seg {
   lln_tmpl_kind kind;
   char *text; /* literal bytes, or the variable's name; NUL-terminated */
   size_t len;
-  int braced; /* a variable written "${NAME}" (its written form when it is missing) */
+  char *raw; /* a variable as written ("$X", "${X}", "{{ X }}"); NULL for literal text */
 } lln_tmpl_seg;
 
 typedef struct lln_tmpl {
@@ -50,6 +51,12 @@ typedef struct lln_tmpl {
   size_t n;
   lln_tmpl_syntax syntax;
 } lln_tmpl;
+
+/* The dollar syntax's reference at `p` (which points at '$'): its length,
+ * with the name at p + *name_off, *name_len bytes; 0 when no reference
+ * starts there ("$$", "$5", "${x"). For lexers of other languages that
+ * share the variable syntax (conditions), so names mean the same there. */
+size_t lln_tmpl_dollar_ref(const char *p, size_t *name_off, size_t *name_len);
 
 /* Compiles `src` (NULL = empty). Never fails; free with lln_tmpl_free. */
 lln_tmpl *lln_tmpl_compile(const char *src, lln_tmpl_syntax syntax);

@@ -81,6 +81,22 @@ static const char *run(const char *src, lln_tmpl_escape bind_escape, lln_tmpl_es
   return out;
 }
 
+static void test_dollar_ref_for_lexers(void **state) {
+  (void)state;
+  size_t off = 99, n = 99;
+  assert_int_equal(lln_tmpl_dollar_ref("$INPUT_LENGTH > 3", &off, &n), 13);
+  assert_int_equal(off, 1);
+  assert_int_equal(n, 12);
+  assert_int_equal(lln_tmpl_dollar_ref("${NODE}x", &off, &n), 7);
+  assert_int_equal(off, 2);
+  assert_int_equal(n, 4);
+  assert_int_equal(lln_tmpl_dollar_ref("$secrets.a-b.C d", &off, &n), 14);
+  assert_int_equal(lln_tmpl_dollar_ref("$$X", &off, &n), 0);
+  assert_int_equal(lln_tmpl_dollar_ref("$5", &off, &n), 0);
+  assert_int_equal(lln_tmpl_dollar_ref("${NODE", &off, &n), 0);
+  assert_int_equal(lln_tmpl_dollar_ref("x$A", &off, &n), 0);
+}
+
 static void test_segments(void **state) {
   (void)state;
   lln_tmpl *t = lln_tmpl_compile("a$$b${NODE}c$INPUT_LENGTH $5 ${x-y} $secrets.my-v.K!", LLN_TMPL_DOLLAR);
@@ -89,7 +105,8 @@ static void test_segments(void **state) {
   assert_string_equal(t->segs[0].text, "a$b");
   assert_int_equal(t->segs[1].kind, LLN_TMPL_VAR);
   assert_string_equal(t->segs[1].text, "NODE");
-  assert_true(t->segs[1].braced);
+  assert_string_equal(t->segs[1].raw, "${NODE}");
+  assert_null(t->segs[0].raw);
   assert_string_equal(t->segs[2].text, "c");
   assert_string_equal(t->segs[3].text, "INPUT_LENGTH"); /* whole names */
   assert_string_equal(t->segs[4].text, " $5 ${x-y} ");
@@ -183,12 +200,14 @@ static void test_prepend(void **state) {
 
 static void test_braces_syntax(void **state) {
   (void)state;
-  lln_tmpl *t = lln_tmpl_compile("Q: {{ INPUT }} on {{NODE}}; {{ not a var}} {x} {{", LLN_TMPL_BRACES);
-  assert_int_equal(lln_tmpl_var_count(t), 2);
+  lln_tmpl *t = lln_tmpl_compile("Q: {{ INPUT }} on {{NODE}}; {{ X-User-Id  }} {x} {{}} {{", LLN_TMPL_BRACES);
+  assert_int_equal(lln_tmpl_var_count(t), 3);
+  assert_string_equal(t->segs[5].text, "X-User-Id");
   lln_buf b;
   lln_buf_init(&b);
   lln_tmpl_render(t, request_lookup, NULL, NULL, &b);
-  assert_string_equal(b.data, "Q: user text $PASSWORD $$ on router; {{ not a var}} {x} {{");
+  /* an unknown name stays exactly as written in this syntax */
+  assert_string_equal(b.data, "Q: user text $PASSWORD $$ on router; {{ X-User-Id  }} {x} {{}} {{");
   lln_buf_free(&b);
   lln_tmpl_free(t);
   /* '$' means nothing in this syntax */
@@ -239,10 +258,15 @@ static void test_loader_compiles_function_fields(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_segments),          cmocka_unit_test(test_bound_value_never_scanned_again),
-      cmocka_unit_test(test_bind_escape),       cmocka_unit_test(test_missing_kept_as_text),
-      cmocka_unit_test(test_format_round_trip), cmocka_unit_test(test_prepend),
-      cmocka_unit_test(test_braces_syntax),     cmocka_unit_test(test_loader_compiles_function_fields),
+      cmocka_unit_test(test_segments),
+      cmocka_unit_test(test_dollar_ref_for_lexers),
+      cmocka_unit_test(test_bound_value_never_scanned_again),
+      cmocka_unit_test(test_bind_escape),
+      cmocka_unit_test(test_missing_kept_as_text),
+      cmocka_unit_test(test_format_round_trip),
+      cmocka_unit_test(test_prepend),
+      cmocka_unit_test(test_braces_syntax),
+      cmocka_unit_test(test_loader_compiles_function_fields),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
