@@ -73,7 +73,31 @@ static void vault_errors(const char *text, const char *token, char *out, size_t 
   cJSON_Delete(root);
 }
 
+/* 1 when a JSON string in `text` holds the escape \u0000: cJSON would cut
+ * the value there without a word, so such an answer is refused. */
+static int has_nul_escape(const char *text) {
+  int in_string = 0;
+  for (const char *p = text; *p; p++) {
+    if (*p == '"') {
+      in_string = !in_string;
+    } else if (in_string && *p == '\\') {
+      if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+        return 1;
+      if (p[1])
+        p++; /* the escaped character is not a quote or a backslash of its own */
+    }
+  }
+  return 0;
+}
+
 static cJSON *parse_kv2(const char *text, const char *path, char *err, size_t err_size) {
+  if (text && has_nul_escape(text)) {
+    snprintf(err, err_size,
+             "vault's answer for \"%s\" holds a NUL character (\\u0000) in a value, which would cut it; fix "
+             "the secret in vault",
+             path);
+    return NULL;
+  }
   cJSON *root = text ? cJSON_Parse(text) : NULL;
   if (!root) {
     snprintf(err, err_size, "vault's answer for \"%s\" is not JSON", path);

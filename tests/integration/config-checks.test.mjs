@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import OpenAI from 'openai';
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import {
   assertServes,
   request,
@@ -125,6 +126,29 @@ describe('header values are checked after substitution (item 16)', () => {
     const r = await cli(['run', file, '--port', '0'], env);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /header X-Team contains a line break/);
+  });
+});
+
+describe('a NUL from vault is refused (item 16)', () => {
+  test('a vault value with \\u0000 is an error naming the secret, not a silently cut key', async () => {
+    const body = '{"data":{"data":{"KEY":"sk-before\\u0000after-0123456789"},"metadata":{"version":1}}}';
+    const server = http.createServer((req, res) => res.setHeader('content-type', 'application/json').end(body));
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const c = composition(mock.url, {
+        secrets: {
+          v: { source: 'vault', address: `http://127.0.0.1:${server.address().port}`, path: 'secret/data/x', 'token-env': 'LLMNET_TEST_KEY' },
+        },
+      });
+      c.models.m['api-key'] = '$secrets.v.KEY';
+      const file = writeJson(dir, 'vault-nul.json', c);
+      // validate (a vault failure is a warning there, an error for run)
+      const r = await cli(['validate', file], { LLMNET_TEST_KEY: 'hvs.token' });
+      assert.match(r.stdout, /warning: secret "v": vault's answer for "secret\/data\/x" holds a NUL character/);
+      assert.ok(!r.stdout.includes('sk-before'), r.stdout);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 
