@@ -13,6 +13,27 @@
 static const char *const own_options[] = {"model_override", "system", "prompt-template", "UseHeaderKeys",
                                           NULL};
 
+/* Body fields llmnet writes itself on every upstream call: an extra-option
+ * of the same name would be a second key in the body (or replace the
+ * conversation), so the loader refuses it and says what to use instead. */
+static const struct {
+  const char *key, *fix;
+} reserved_options[] = {
+    {"model", "name the upstream model with \"model_override\" instead"},
+    {"stream", "remove it: llmnet streams when the client asks (\"stream\": true in its request)"},
+    {"stream_options", "remove it: llmnet passes the client's stream_options through"},
+    {"messages", "remove it: llmnet builds the messages from the request; use \"system\" or "
+                 "\"prompt-template\" to shape them"},
+};
+
+static const char *reserved_option_fix(const char *key) {
+  for (size_t i = 0; i < sizeof reserved_options / sizeof reserved_options[0]; i++) {
+    if (strcmp(key, reserved_options[i].key) == 0)
+      return reserved_options[i].fix;
+  }
+  return NULL;
+}
+
 static int is_own_option(const char *key) {
   for (size_t i = 0; own_options[i]; i++) {
     if (strcmp(key, own_options[i]) == 0)
@@ -65,8 +86,19 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
   }
   const cJSON *o;
   cJSON_ArrayForEach(o, opts) {
-    if (!is_own_option(o->string))
+    const char *fix = reserved_option_fix(o->string);
+    if (fix) {
+      lln_buf k;
+      lln_buf_init(&k);
+      lln_buf_printf(&k, "%s/%s", p->data, o->string);
+      lln_loader_report(L, LLN_DIAG_ERROR, k.data,
+                        "node \"%s\": extra-options \"%s\" is a field llmnet sets in every upstream "
+                        "request (it would be sent twice or break the call); %s",
+                        n->name, o->string, fix);
+      lln_buf_free(&k);
+    } else if (!is_own_option(o->string)) {
       cJSON_AddItemToObject(n->options, o->string, cJSON_Duplicate(o, 1));
+    }
   }
   const cJSON *ov = cJSON_GetObjectItemCaseSensitive(opts, "model_override");
   if (ov) {
@@ -319,6 +351,8 @@ typedef struct cycle_walk {
   lln_buf path;
   const lln_node *start; /* where the loop begins; NULL once the path is complete */
   const lln_node *closer;
+  const lln_node *closed; /* the node `closer` leads back to */
+  int fallbacks;          /* walk "fallback" edges instead of output-to */
 } cycle_walk;
 
 static int find_cycle(lln_node *n, cycle_walk *w) {
@@ -327,12 +361,14 @@ static int find_cycle(lln_node *n, cycle_walk *w) {
     return 0;
   if (w->colour[i] == 1) {
     w->start = n;
+    w->closed = n;
     lln_buf_puts(&w->path, n->name);
     return 1;
   }
   w->colour[i] = 1;
-  for (size_t k = 0; k < n->n_targets; k++) {
-    if (find_cycle(n->targets[k], w)) {
+  size_t count = w->fallbacks ? n->n_fallbacks : n->n_targets;
+  for (size_t k = 0; k < count; k++) {
+    if (find_cycle(w->fallbacks ? n->fallbacks[k] : n->targets[k], w)) {
       if (!w->closer)
         w->closer = n;
       if (w->start) {
@@ -350,6 +386,34 @@ static int find_cycle(lln_node *n, cycle_walk *w) {
   }
   w->colour[i] = 2;
   return 0;
+}
+
+/* Reports the first cycle through output-to (fallbacks = 0) or through
+ * "fallback" lists (1), at the node whose list closes it. */
+static void report_cycle(lln_loader *L, int fallbacks) {
+  lln_config *cfg = L->cfg;
+  cycle_walk w = {.colour = calloc(cfg->n_nodes, 1), .base = cfg->nodes, .fallbacks = fallbacks};
+  if (!w.colour)
+    abort();
+  lln_buf_init(&w.path);
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    if (!find_cycle(&cfg->nodes[i], &w))
+      continue;
+    lln_buf p;
+    lln_buf_init(&p);
+    node_path(&p, (size_t)w.closer->index, fallbacks ? "fallback" : "output-to");
+    if (fallbacks)
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "the fallbacks form a cycle: %s; a node's fallback must not fall back to it again "
+                        "(remove \"%s\" from the \"fallback\" of node \"%s\")",
+                        w.path.data, w.closed->name, w.closer->name);
+    else
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "the graph has a cycle: %s", w.path.data);
+    lln_buf_free(&p);
+    break;
+  }
+  lln_buf_free(&w.path);
+  free(w.colour);
 }
 
 /* A node without a model takes the endpoint of a node that routes to it;
@@ -463,19 +527,8 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
   }
   choose_entry(L);
 
-  cycle_walk w = {.colour = calloc(cfg->n_nodes, 1), .base = cfg->nodes};
-  if (!w.colour)
-    abort();
-  lln_buf_init(&w.path);
-  for (i = 0; i < cfg->n_nodes; i++) {
-    if (find_cycle(&cfg->nodes[i], &w)) {
-      node_path(&p, (size_t)w.closer->index, "output-to");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "the graph has a cycle: %s", w.path.data);
-      break;
-    }
-  }
-  lln_buf_free(&w.path);
-  free(w.colour);
+  report_cycle(L, 0);
+  report_cycle(L, 1);
 
   inherit_endpoints(L);
   lln_node *entry = cfg->entry;

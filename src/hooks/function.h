@@ -1,9 +1,10 @@
 /* function: running a user function a hook calls (docs/CONFIG.md "functions
  * and hooks") once, asynchronously, on a libuv loop; its definition, as
  * loaded from the composition, is config/function_def.h. Field values may
- * hold request variables ($INPUT, $NODE, ...), expanded per call by whole
- * names: in argv elements and URLs as plain text, in a JSON body
- * JSON-escaped. An expanded value is never expanded again. */
+ * hold request variables ($INPUT, $NODE, ...), compiled once at load into
+ * templates and rendered per call (hooks/expand_int.h): in argv elements as
+ * plain text, in URLs percent-encoded, in a JSON body JSON-escaped. A value
+ * is never expanded again. */
 #ifndef LLN_HOOKS_FUNCTION_H
 #define LLN_HOOKS_FUNCTION_H
 

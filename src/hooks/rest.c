@@ -78,10 +78,10 @@ lln_fn_call *lln_rest_start(const lln_fn_request *req) {
   lln_buf url, body;
   lln_buf_init(&url);
   lln_buf_init(&body);
-  lln_expand(fn->url, LLN_EXPAND_URL, req->lookup, req->lookup_ctx, &url);
+  lln_expand_field(fn->t_url, fn->url, LLN_EXPAND_URL, req->lookup, req->lookup_ctx, &url);
   int has_body = fn->body != NULL;
   if (has_body)
-    lln_expand(fn->body, LLN_EXPAND_JSON, req->lookup, req->lookup_ctx, &body);
+    lln_expand_field(fn->t_body, fn->body, LLN_EXPAND_JSON, req->lookup, req->lookup_ctx, &body);
 
   size_t n = 0;
   while (fn->headers && fn->headers[n])
@@ -94,7 +94,8 @@ lln_fn_call *lln_rest_start(const lln_fn_request *req) {
   size_t k = 0;
   for (; k < n; k++) {
     lln_buf_init(&hbufs[k]);
-    lln_expand(fn->headers[k], LLN_EXPAND_HEADER, req->lookup, req->lookup_ctx, &hbufs[k]);
+    lln_expand_field(fn->t_headers ? fn->t_headers[k] : NULL, fn->headers[k], LLN_EXPAND_HEADER, req->lookup,
+                     req->lookup_ctx, &hbufs[k]);
     headers[k] = hbufs[k].data;
   }
   if (has_body && !has_content_type(fn->headers))

@@ -225,10 +225,10 @@ static void ignore_sigpipe(void) {
   }
 }
 
-static char *expand_dup(const char *tmpl, const lln_fn_request *req) {
+static char *expand_dup(const lln_tmpl *t, const char *tmpl, const lln_fn_request *req) {
   lln_buf b;
   lln_buf_init(&b);
-  lln_expand(tmpl, LLN_EXPAND_TEXT, req->lookup, req->lookup_ctx, &b);
+  lln_expand_field(t, tmpl, LLN_EXPAND_TEXT, req->lookup, req->lookup_ctx, &b);
   return lln_buf_steal(&b);
 }
 
@@ -245,9 +245,9 @@ static char **build_argv(const lln_fn_request *req) {
   char **argv = calloc(n + 2, sizeof *argv);
   if (!argv)
     abort();
-  argv[0] = expand_dup(fn->command, req);
+  argv[0] = expand_dup(fn->t_command, fn->command, req);
   for (size_t i = 0; i < n; i++)
-    argv[i + 1] = expand_dup(fn->args[i], req);
+    argv[i + 1] = expand_dup(fn->t_args ? fn->t_args[i] : NULL, fn->args[i], req);
   return argv;
 }
 
@@ -283,7 +283,9 @@ static char **build_env(const lln_fn_request *req) {
     const char *eq = strchr(fn_env[i], '=');
     lln_buf b;
     lln_buf_init(&b);
-    if (eq) {
+    if (req->fn->t_env) {
+      lln_expand_field(req->fn->t_env[i], NULL, LLN_EXPAND_TEXT, req->lookup, req->lookup_ctx, &b);
+    } else if (eq) {
       lln_buf_append(&b, fn_env[i], (size_t)(eq - fn_env[i]) + 1);
       lln_expand(eq + 1, LLN_EXPAND_TEXT, req->lookup, req->lookup_ctx, &b);
     } else {

@@ -426,7 +426,7 @@ static void models(lln_gateway *g, lln_http_request *req, const headers *h) {
 /* Compares every byte so the time taken says nothing about the key. */
 static int key_equal(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
-  unsigned char diff = (unsigned char)(la != lb);
+  unsigned char diff = (unsigned char)(la != lb || la == 0); /* an empty token never matches */
   for (size_t i = 0; i < la; i++)
     diff |= (unsigned char)a[i] ^ (unsigned char)(lb ? b[i % lb] : 0);
   return diff == 0;
