@@ -2,6 +2,8 @@
  * API, with one blocking libcurl easy request (see vault_int.h). */
 #include "config/vault_int.h"
 
+#include "config/config.h"
+
 #include <curl/curl.h>
 #include <stdatomic.h>
 #include <stdio.h>
