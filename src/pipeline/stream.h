@@ -18,7 +18,7 @@ void lln_stream_call_done(lln_run *r, const lln_upstream_response *resp);
 void lln_stream_replay(lln_run *r);
 /* Ends a started stream with an error event; returns 0 when the stream
  * has not started (the caller answers with an error status instead). */
-int lln_stream_fail(lln_run *r, int status, const char *message);
+int lln_stream_fail(lln_run *r, const lln_openai_error *e);
 void lln_stream_free(lln_run *r);
 
 #endif
