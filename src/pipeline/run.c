@@ -443,6 +443,7 @@ static void describe_failure(lln_run *r, const lln_upstream_response *resp, lln_
       e->body.type = u->type;
       e->body.param = u->param;
       e->body.code = u->code;
+      e->body.relayed = 1;
     }
     if (u->message)
       lln_buf_printf(why, ": %.*s", LLN_UPSTREAM_MESSAGE_MAX, u->message);

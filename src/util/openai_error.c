@@ -37,11 +37,11 @@ void lln_openai_error_json_ex(lln_buf *out, const lln_openai_error *e) {
   lln_buf_puts(out, "{\"error\":{\"message\":");
   put_string_or_null(out, e->message ? e->message : "");
   lln_buf_puts(out, ",\"type\":");
-  put_string_or_null(out, e->type ? e->type : type);
+  put_string_or_null(out, e->type ? e->type : type); /* a type is never null */
   lln_buf_puts(out, ",\"param\":");
   put_string_or_null(out, e->param);
   lln_buf_puts(out, ",\"code\":");
-  put_string_or_null(out, e->code ? e->code : code);
+  put_string_or_null(out, e->code || e->relayed ? e->code : code);
   lln_buf_puts(out, "}}");
 }
 

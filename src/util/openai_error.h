@@ -11,13 +11,15 @@
 
 /* An error as the client sees it. Only `status` and `message` are
  * required; NULL `type`/`code` take the ones that fit the status, NULL
- * `param` is JSON null. */
+ * `param` is JSON null. `relayed`: type, param and code are an upstream's,
+ * kept as they came (NULL stays null). */
 typedef struct lln_openai_error {
   int status;
   const char *message;
   const char *type;
   const char *param;
   const char *code;
+  int relayed;
 } lln_openai_error;
 
 /* Appends {"error":{"message":...,"type":...,"param":null,"code":...}}. */
