@@ -422,3 +422,57 @@ describe('item 4: one model outage does not take the router down (seed pipeline)
     assert.ok(line && / 1$/.test(line), String(line));
   });
 });
+
+describe('item 3: shutdown-grace running out ends open streams with an error event', () => {
+  test('a stream still open when the grace ends gets an error event and a complete chunked body', async () => {
+    const stalled = [];
+    const upstream = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = { id: 'u', object: 'chat.completion.chunk', created: 1, model: 'stall', choices: [{ index: 0, delta: { role: 'assistant', content: 'first words' }, finish_reason: null }] };
+        res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        stalled.push(res); // and nothing more: the stream stays open
+      });
+    });
+    await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
+    const gwStall = await startLlmnet({
+      models: { m: { type: 'external', interface: 'openai-api', url: `http://127.0.0.1:${upstream.address().port}`, 'api-key': null } },
+      architecture: [{ name: 'chat', layer: 0, model: 'm' }],
+      server: { 'shutdown-grace': 1, 'request-timeout': 60 },
+    });
+    try {
+      const res = await fetch(`${gwStall.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: hello, stream: true }),
+      });
+      assert.equal(res.status, 200);
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!text.includes('first words')) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, text);
+        text += decoder.decode(value, { stream: true });
+      }
+      gwStall.child.kill('SIGTERM');
+      // the rest of the body, read to its end: a cut chunked body rejects here
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      const events = sseEvents(text);
+      assert.ok(!events.includes('[DONE]'), text);
+      const last = events[events.length - 1];
+      assert.deepEqual(Object.keys(last), ['error'], text);
+      assert.match(last.error.message, /shutdown-grace/);
+    } finally {
+      for (const r of stalled) r.destroy();
+      await gwStall.stop();
+      upstream.closeAllConnections();
+      upstream.close();
+    }
+  });
+});
