@@ -14,6 +14,7 @@
 
 #include "observe/metrics.h"
 #include "pipeline/call_body.h"
+#include "pipeline/call_result.h"
 #include "pipeline/decide.h"
 #include "pipeline/failover.h"
 #include "pipeline/hooks.h"
@@ -352,124 +353,6 @@ static void start_call(lln_run *r) {
     failf(r, 500, "node \"%s\": could not start a call to model \"%s\"", r->call_node->name, ep->key);
 }
 
-/* What the upstream said about a failure: its error object's fields. */
-typedef struct upstream_error {
-  cJSON *doc;
-  const char *message, *type, *param, *code;
-  char code_text[32];
-} upstream_error;
-
-static void read_upstream_error(const lln_upstream_response *resp, upstream_error *u) {
-  memset(u, 0, sizeof *u);
-  if (resp->result != LLN_UP_OK)
-    return;
-  u->doc = cJSON_ParseWithLength(resp->body, resp->body_len);
-  const cJSON *err = cJSON_GetObjectItemCaseSensitive(u->doc, "error");
-  u->message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "message"));
-  u->type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "type"));
-  u->param = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "param"));
-  const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
-  u->code = cJSON_GetStringValue(code);
-  if (cJSON_IsNumber(code)) {
-    snprintf(u->code_text, sizeof u->code_text, "%.0f", code->valuedouble);
-    u->code = u->code_text;
-  }
-}
-
-/* What the client is told about an upstream's refusal (lln_failover_refusal). */
-static void describe_refusal(long status, lln_buf *why, lln_openai_error *body, const lln_model *ep) {
-  switch (lln_failover_refusal((int)status)) {
-  case LLN_REFUSAL_ACCOUNT:
-    body->type = "upstream_error";
-    if (status == 401) {
-      lln_buf_printf(why, "the provider rejected llmnet's key (HTTP 401); check model \"%s\"'s api-key",
-                     ep->key);
-      body->code = "upstream_auth_failed";
-    } else if (status == 402) {
-      lln_buf_printf(why, "llmnet's account with the provider is out of credits (HTTP 402); top it up");
-      body->code = "upstream_out_of_credits";
-    } else {
-      lln_buf_printf(
-          why, "the provider forbids llmnet's key this request (HTTP 403); check the key's permissions");
-      body->code = "upstream_forbidden";
-    }
-    return;
-  case LLN_REFUSAL_MODEL:
-    lln_buf_printf(why, "the upstream does not know this model (HTTP 404); fix the node's model_override");
-    return;
-  case LLN_REFUSAL_REQUEST:
-    lln_buf_printf(why, "the upstream refused the request (HTTP %ld)", status);
-    return;
-  case LLN_REFUSAL_NONE: lln_buf_printf(why, "the upstream answered HTTP %ld", status); return;
-  }
-}
-
-/* Explains a failed upstream call in `why` and fills the failure and the
- * client's error with what the upstream said. */
-static void describe_failure(lln_run *r, const lln_upstream_response *resp, lln_buf *why, lln_failure *f,
-                             lln_run_error *e, upstream_error *u) {
-  const lln_model *ep = r->call_node->endpoint;
-  lln_buf_printf(why, "node \"%s\" (model \"%s\" at %s): ", r->call_node->name, lln_run_model_id(r), ep->key);
-  read_upstream_error(resp, u);
-  f->retryable = lln_retryable(resp);
-  f->hint_ms = lln_retry_hint_ms(resp->retry_after, resp->rate_limit_reset, time(NULL));
-  e->retry_after = resp->retry_after;
-  switch (resp->result) {
-  case LLN_UP_TIMEOUT:
-    f->kind = LLN_FAILURE_TIMEOUT;
-    if (resp->error && strstr(resp->error, "first-byte"))
-      lln_buf_printf(why, "the upstream sent no response within its first-byte-timeout (%.3g s)",
-                     (double)ep->first_byte_timeout_ms / 1000.0);
-    else
-      lln_buf_printf(why, "the upstream did not answer within %.3g s", (double)ep->timeout_ms / 1000.0);
-    return;
-  case LLN_UP_CONNECT:
-    f->kind = LLN_FAILURE_TRANSPORT;
-    lln_buf_printf(why, "cannot connect to the upstream: %s",
-                   resp->error ? resp->error : "connection failed");
-    return;
-  case LLN_UP_ERROR:
-    f->kind = LLN_FAILURE_TRANSPORT;
-    lln_buf_printf(why, "the upstream transfer failed: %s", resp->error ? resp->error : "unknown error");
-    return;
-  case LLN_UP_OK: break;
-  }
-  f->kind = LLN_FAILURE_HTTP;
-  f->http_status = (int)resp->status;
-  if (resp->status < 200 || resp->status > 299) {
-    describe_refusal(resp->status, why, &e->body, ep);
-    if (lln_failover_refusal((int)resp->status) == LLN_REFUSAL_REQUEST ||
-        lln_failover_refusal((int)resp->status) == LLN_REFUSAL_MODEL) {
-      e->body.type = u->type;
-      e->body.param = u->param;
-      e->body.code = u->code;
-      e->body.relayed = 1;
-    }
-    if (u->message)
-      lln_buf_printf(why, ": %.*s", LLN_UPSTREAM_MESSAGE_MAX, u->message);
-  } else if (u->message) {
-    /* some providers report errors with a 200 status */
-    lln_buf_printf(why, "the upstream answered with an error: %.*s", LLN_UPSTREAM_MESSAGE_MAX, u->message);
-  } else {
-    lln_buf_puts(why, "the upstream answered with a body that is not a chat completion");
-  }
-}
-
-/* A usable answer: a JSON object whose first choice has a message. */
-static cJSON *parse_completion(const lln_upstream_response *resp, const cJSON **message) {
-  if (resp->result != LLN_UP_OK || resp->status < 200 || resp->status > 299)
-    return NULL;
-  cJSON *json = cJSON_ParseWithLength(resp->body, resp->body_len);
-  const cJSON *choices = cJSON_GetObjectItemCaseSensitive(json, "choices");
-  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "message");
-  if (!cJSON_IsObject(msg)) {
-    cJSON_Delete(json);
-    return NULL;
-  }
-  *message = msg;
-  return json;
-}
-
 /* The candidates as the router sees them: name and use-case (free() it). */
 static lln_route_candidate *route_candidates(const lln_run *r) {
   lln_route_candidate *rc = calloc(r->n_cands ? r->n_cands : 1, sizeof *rc);
@@ -626,32 +509,22 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
     }
     if (r->stream_events) {
       /* a stream that sent bytes is never retried: its failure ends it */
-      lln_buf why;
-      lln_buf_init(&why);
-      lln_failure f = {0};
-      lln_run_error e = {0};
-      upstream_error u;
-      describe_failure(r, resp, &why, &f, &e, &u);
-      failf(r, 502, "%s (mid-stream)", why.data);
-      cJSON_Delete(u.doc);
-      lln_buf_free(&why);
+      lln__call_error ce;
+      lln__call_error_read(&ce, r->call_node, lln_run_model_id(r), resp);
+      failf(r, 502, "%s (mid-stream)", ce.why.data);
+      lln__call_error_free(&ce);
       return;
     }
     r->streaming_call = 0;
   }
   const cJSON *message = NULL;
-  cJSON *json = parse_completion(resp, &message);
+  cJSON *json = lln__parse_completion(resp, &message);
   if (!json) {
-    lln_buf why;
-    lln_buf_init(&why);
-    lln_failure f = {.upstream_calls = r->upstream_calls};
-    lln_run_error e = {0};
-    upstream_error u;
-    describe_failure(r, resp, &why, &f, &e, &u);
-    e.body.message = why.data;
-    after_failure(r, &f, &e);
-    cJSON_Delete(u.doc);
-    lln_buf_free(&why);
+    lln__call_error ce;
+    lln__call_error_read(&ce, r->call_node, lln_run_model_id(r), resp);
+    ce.failure.upstream_calls = r->upstream_calls;
+    after_failure(r, &ce.failure, &ce.error);
+    lln__call_error_free(&ce);
     return;
   }
   lln_buf text;
