@@ -1,6 +1,7 @@
-/* call_body: building what one upstream call sends. The body refers to the
- * client's request and the node's options instead of copying them: only
- * what llmnet adds is allocated. */
+/* call_body: checking the client's request, and building what one
+ * upstream call sends from it. The body refers to the client's request and
+ * the node's options instead of copying them: only what llmnet adds is
+ * allocated. */
 #include "pipeline/call_body.h"
 
 #include <stdio.h>
@@ -170,4 +171,36 @@ void lln__headers_free(char **headers) {
   for (size_t i = 0; headers && headers[i]; i++)
     free(headers[i]);
   free(headers);
+}
+
+const char *lln__check_request(const cJSON *req) {
+  static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", "function", NULL};
+  if (!cJSON_IsObject(req))
+    return "the request body must be a JSON object";
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
+  if (model && !cJSON_IsString(model) && !cJSON_IsNull(model))
+    return "\"model\" must be a string";
+  const cJSON *stream = cJSON_GetObjectItemCaseSensitive(req, "stream");
+  if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream))
+    return "\"stream\" must be true or false";
+  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
+  if (!msgs)
+    return "\"messages\" is required";
+  if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
+    return "\"messages\" must be a non-empty array";
+  const cJSON *m;
+  cJSON_ArrayForEach(m, msgs) {
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+    if (!cJSON_IsObject(m) || !cJSON_IsString(role))
+      return "each message must be an object with a \"role\"";
+    int known = 0;
+    for (size_t i = 0; roles[i]; i++)
+      known |= strcmp(role->valuestring, roles[i]) == 0;
+    if (!known)
+      return "a message has an unknown role (system, developer, user, assistant or tool)";
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (content && !cJSON_IsString(content) && !cJSON_IsArray(content) && !cJSON_IsNull(content))
+      return "a message's \"content\" must be a string, an array of parts or null";
+  }
+  return NULL;
 }

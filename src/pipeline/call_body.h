@@ -8,6 +8,9 @@
 #include "pipeline/router.h"
 #include "pipeline/run_state.h"
 
+/* What is wrong with the client's chat request (a message for a 400), or
+ * NULL when the pipeline can take it. */
+const char *lln__check_request(const cJSON *req);
 /* The body asking node `n` to answer ("model" is set per attempt). */
 cJSON *lln__body_answer(lln_run *r, const lln_node *n);
 /* The body asking `router` to choose among `rc`. */

@@ -18,6 +18,7 @@
 #include "pipeline/decide.h"
 #include "pipeline/failover.h"
 #include "pipeline/hooks.h"
+#include "pipeline/respond.h"
 #include "pipeline/router.h"
 #include "pipeline/run_state.h"
 #include "pipeline/sinks.h"
@@ -117,77 +118,6 @@ static void failf(lln_run *r, int status, const char *fmt, ...) {
   va_end(ap);
   lln_run_fail(r, status, msg.data);
   lln_buf_free(&msg);
-}
-
-static void set_number(cJSON *obj, const char *key, double v) {
-  cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (old)
-    cJSON_SetNumberValue(old, v);
-  else
-    cJSON_AddNumberToObject(obj, key, v);
-}
-
-/* The client's response is the last answer's upstream response with our id,
- * usage summed over every call, and the route trace. */
-static void succeed(lln_run *r) {
-  if (!r->final) {
-    failf(r, 500,
-          "the pipeline reached \"%s\" without any model answering; give the entry node a "
-          "target that calls a model",
-          r->node ? r->node->name : "?");
-    return;
-  }
-  if (r->sink) {
-    lln_stream_replay(r);
-    return;
-  }
-  cJSON *resp = lln_run_stamp(r, r->final, "chat.completion", time(NULL));
-  if (r->have_usage) {
-    cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
-    if (!cJSON_IsObject(usage)) {
-      cJSON_DeleteItemFromObjectCaseSensitive(resp, "usage");
-      usage = cJSON_AddObjectToObject(resp, "usage");
-    }
-    set_number(usage, "prompt_tokens", (double)r->usage[0]);
-    set_number(usage, "completion_tokens", (double)r->usage[1]);
-    set_number(usage, "total_tokens", (double)r->usage[2]);
-  }
-  cJSON_AddItemToObject(resp, "llmnet", lln_run_extension(r));
-  lln_json_print(resp, &r->result_body);
-  lln_sinks_fire(r, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(resp, "model")), r->output);
-  cJSON_Delete(resp);
-  lln_run_result res = {
-      .status = 200, .body = r->result_body.data, .body_len = r->result_body.len, .route = r->route.data};
-  lln_run_finish(r, &res);
-}
-
-cJSON *lln_run_stamp(const lln_run *r, cJSON *upstream, const char *object, time_t created) {
-  cJSON *out = cJSON_CreateObject();
-  char id[160];
-  snprintf(id, sizeof id, "chatcmpl-%s", r->request_id);
-  cJSON_AddStringToObject(out, "id", id);
-  cJSON_AddStringToObject(out, "object", object);
-  cJSON_AddNumberToObject(out, "created", (double)created);
-  cJSON *model = cJSON_DetachItemFromObjectCaseSensitive(upstream, "model");
-  cJSON_AddItemToObject(out, "model", model ? model : cJSON_CreateString(r->node->model_ids[0]));
-  while (upstream->child) {
-    cJSON *item = cJSON_DetachItemViaPointer(upstream, upstream->child);
-    if (strcmp(item->string, "id") == 0 || strcmp(item->string, "object") == 0 ||
-        strcmp(item->string, "created") == 0 || strcmp(item->string, "llmnet") == 0)
-      cJSON_Delete(item);
-    else
-      cJSON_AddItemToObject(out, item->string, item);
-  }
-  return out;
-}
-
-cJSON *lln_run_extension(const lln_run *r) {
-  cJSON *ext = cJSON_CreateObject();
-  cJSON_AddStringToObject(ext, "request_id", r->request_id);
-  cJSON_AddStringToObject(ext, "route", r->route.data);
-  /* a reference: the trace outlives every object this extension goes into */
-  cJSON_AddItemReferenceToObject(ext, "hops", r->trace);
-  return ext;
 }
 
 /* The variables as of now: the run's fields, lent to the shared
@@ -602,7 +532,7 @@ static void choose_next(lln_run *r, const lln_node *from) {
     LLN_DEBUG("request %s: no candidate after \"%s\"; it answers itself", r->request_id, from->name);
     ask_model(r, from);
     return;
-  case LLN_NEXT_RESPOND: succeed(r); return;
+  case LLN_NEXT_RESPOND: lln__run_succeed(r); return;
   case LLN_NEXT_GO: go_to(r, r->cands[0], from->n_targets == 1 ? "single" : "condition"); return;
   case LLN_NEXT_ROUTE: break;
   }
@@ -627,45 +557,13 @@ static void enter(lln_run *r, const lln_node *n) {
     lln_buf_putc(&r->route, '>');
   lln_buf_puts(&r->route, n->name);
   switch (lln_decide_enter(n)) {
-  case LLN_ENTER_RESPOND: succeed(r); return;
+  case LLN_ENTER_RESPOND: lln__run_succeed(r); return;
   case LLN_ENTER_ROUTE: choose_next(r, n); return;
   case LLN_ENTER_ANSWER: ask_model(r, n); return;
   }
 }
 
 /* ---- start ---- */
-
-static const char *check_request(const cJSON *req) {
-  static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", "function", NULL};
-  if (!cJSON_IsObject(req))
-    return "the request body must be a JSON object";
-  const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
-  if (model && !cJSON_IsString(model) && !cJSON_IsNull(model))
-    return "\"model\" must be a string";
-  const cJSON *stream = cJSON_GetObjectItemCaseSensitive(req, "stream");
-  if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream))
-    return "\"stream\" must be true or false";
-  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
-  if (!msgs)
-    return "\"messages\" is required";
-  if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
-    return "\"messages\" must be a non-empty array";
-  const cJSON *m;
-  cJSON_ArrayForEach(m, msgs) {
-    const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-    if (!cJSON_IsObject(m) || !cJSON_IsString(role))
-      return "each message must be an object with a \"role\"";
-    int known = 0;
-    for (size_t i = 0; roles[i]; i++)
-      known |= strcmp(role->valuestring, roles[i]) == 0;
-    if (!known)
-      return "a message has an unknown role (system, developer, user, assistant or tool)";
-    const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-    if (content && !cJSON_IsString(content) && !cJSON_IsArray(content) && !cJSON_IsNull(content))
-      return "a message's \"content\" must be a string, an array of parts or null";
-  }
-  return NULL;
-}
 
 static void on_deadline(uv_timer_t *t) {
   lln_run *r = t->data;
@@ -690,7 +588,7 @@ lln_run *lln_run_start(const lln_run_params *p) {
   lln_buf_init(&r->call_body);
   lln_buf_init(&r->result_body);
   lln_buf_reserve(&r->route, 0);
-  const char *problem = check_request(r->request);
+  const char *problem = lln__check_request(r->request);
   if (problem) {
     lln_openai_error body = {.status = 400, .message = problem};
     lln_run_result res = {.status = 400, .error = problem, .error_body = &body, .route = ""};
