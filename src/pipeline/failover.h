@@ -36,7 +36,7 @@ typedef struct lln_failure {
   long hint_ms;       /* the wait the upstream (or llmnet's limiter) asked for; -1 none */
   long backoff_ms;    /* llmnet's own wait before the next retry */
   long remaining_ms;  /* until the request's deadline */
-  int upstream_calls; /* calls this request has made so far, this one included */
+  int upstream_calls; /* calls this request has sent upstream so far */
 } lln_failure;
 
 /* How the client status relates to the upstream's. */

@@ -1,4 +1,4 @@
-/* run: the request flow (docs/CONFIG.md "How a request flows") as a small
+/* run: the request flow (docs/CONFIG.md "The request flow") as a small
  * state machine driven by upstream completions: enter a node, call its
  * model when it answers, pick the next node (conditions, then the router
  * model when several remain), until a node has no candidate left or an

@@ -53,13 +53,15 @@ struct lln_run {
   lln_model_table *models;
   lln_ratelimit *ratelimit;
   uv_timer_t retry_timer;
+  int rl_granted; /* the call in preparation has its rate-limit slot */
 
   /* Tickets: what the run holds and must settle or cancel. stop_work()
-   * cancels every one of them; each is NULL/0 once settled. */
+   * (run.c) cancels every one of them, with `call` (the upstream call) and
+   * `hook_call` (a hook job); each is NULL/0 once settled. A new kind of
+   * ticket goes here and into stop_work. */
   lln_ratelimit_take *rl_take; /* a rate-limit answer pending */
   int rl_waiting;              /* a place in the endpoint's rate-limit queue */
   lln_breaker *probe;          /* the half-open probe this run's call holds */
-  int rl_granted;              /* the call in preparation has its slot */
 
   /* hooks (hooks.c) */
   const lln_node *hook_node;
