@@ -77,21 +77,14 @@ const lln_metric LLN_M_RELOADS = {"llmnet_config_reloads_total",
                                   LLN_COUNTER,
                                   {"result", NULL}};
 
-static const lln_metric *const families[] = {&LLN_M_REQUESTS,
-                                             &LLN_M_REQUEST_SECONDS,
-                                             &LLN_M_UPSTREAM_CALLS,
-                                             &LLN_M_UPSTREAM_SECONDS,
-                                             &LLN_M_ROUTING,
-                                             &LLN_M_TOKENS,
-                                             &LLN_M_RETRIES,
-                                             &LLN_M_FALLBACKS,
-                                             &LLN_M_ROUTE_FALLBACKS,
-                                             &LLN_M_RATE_LIMIT_WAITS,
-                                             &LLN_M_RATE_LIMIT_REFUSED,
-                                             &LLN_M_HOOK_RUNS,
-                                             &LLN_M_IN_FLIGHT,
-                                             &LLN_M_CONNECTIONS,
-                                             &LLN_M_RELOADS};
+static const lln_metric *const families[] = {&LLN_M_REQUESTS,         &LLN_M_REQUEST_SECONDS,
+                                             &LLN_M_UPSTREAM_CALLS,   &LLN_M_UPSTREAM_SECONDS,
+                                             &LLN_M_ROUTING,          &LLN_M_TOKENS,
+                                             &LLN_M_RETRIES,          &LLN_M_FALLBACKS,
+                                             &LLN_M_RATE_LIMIT_WAITS, &LLN_M_RATE_LIMIT_REFUSED,
+                                             &LLN_M_HOOK_RUNS,        &LLN_M_IN_FLIGHT,
+                                             &LLN_M_CONNECTIONS,      &LLN_M_RELOADS,
+                                             &LLN_M_ROUTE_FALLBACKS};
 
 typedef struct series {
   const lln_metric *family;
