@@ -285,14 +285,19 @@ describe('item 2: retries do not multiply (x-should-retry)', () => {
 });
 
 describe('item 3 and 25b: a failed stream reads as failed in every SDK', () => {
-  test('raw: the last event is an error object alone, no [DONE]; metrics and access log count 502', async () => {
-    const { res, rid } = await callNode('cut-node', { stream: true });
+  test('raw: the last event is an error object alone, no [DONE]', async () => {
+    const { res } = await callNode('cut-node', { stream: true });
     assert.equal(res.status, 200);
     const events = sseEvents(res.text);
     assert.ok(!events.includes('[DONE]'), res.text);
     const last = events[events.length - 1];
     assert.deepEqual(Object.keys(last), ['error'], res.text);
     assert.equal(last.error.type, 'upstream_error');
+  });
+
+  test('25b: a stream that fails mid-way is counted and logged with 502, not 200', async () => {
+    const { res, rid } = await callNode('cut-node', { stream: true });
+    assert.equal(res.status, 200);
     const line = await metric(gw.url, 'llmnet_requests_total{entry="cut-node",status="502"}');
     assert.ok(line, 'the failed stream is counted with status 502');
     assert.ok(!(await metric(gw.url, 'llmnet_requests_total{entry="cut-node",status="200"}')), 'and not as 200');
