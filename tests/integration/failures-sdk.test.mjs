@@ -198,6 +198,16 @@ describe('item 1: upstream refusals keep their meaning', () => {
     assert.equal((await upstreamCalls(mock.url, rid)).length, 1);
   });
 
+  test('a streamed request gets the same 400 before any event (openai SDK, stream: true)', async () => {
+    const rid = newRequestId('openai-400-stream');
+    const err = await rejection(
+      openaiClient(gw.url, rid).chat.completions.create({ model: 'bad-tool-node', messages: hello, stream: true }),
+    );
+    assert.ok(err instanceof OpenAI.BadRequestError, `${err?.constructor?.name}: ${err}`);
+    assert.equal(err.param, 'tools[0].function.parameters');
+    assert.equal((await upstreamCalls(mock.url, rid)).length, 1);
+  });
+
   test('LangChain ChatOpenAI (default retries) gets a 400 BadRequestError after one upstream call', async () => {
     const rid = newRequestId('langchain-400');
     const err = await rejection(langchain(gw.url, rid, 'bad-tool-node').invoke('hello'));
