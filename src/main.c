@@ -15,6 +15,7 @@
 #include "observe/metrics.h"
 #include "pipeline/explain.h"
 #include "server/workers.h"
+#include "upstream/model_state.h"
 #include "util/log.h"
 
 static void usage(FILE *out) {
@@ -309,6 +310,14 @@ typedef struct running {
   long grace_ms;
 } running;
 
+/* A composition for the workers, with the per-model breakers and queues
+ * that live exactly as long as it. */
+static lln_shared_config *share(lln_config *cfg) {
+  lln_shared_config *sc = lln_shared_config_new(cfg);
+  lln_shared_config_attach(sc, lln_model_table_new(lln_shared_config_get(sc)), lln_model_table_release);
+  return sc;
+}
+
 static void close_handles(running *r) {
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
@@ -390,7 +399,7 @@ static void reload_apply(running *r, reload_job *j) {
   lln_metric_add(&LLN_M_RELOADS, labels, 1);
   LLN_INFO("reloaded %s (%s): %zu nodes, entry \"%s\"", r->config_path, j->why, j->cfg.n_nodes,
            j->cfg.entry->name);
-  lln_shared_config *sc = lln_shared_config_new(&j->cfg);
+  lln_shared_config *sc = share(&j->cfg);
   lln_workers_reload(r->workers, sc);
   lln_shared_config_release(sc);
 }
@@ -481,7 +490,7 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   size_t n_nodes = cfg->n_nodes;
   unsigned count = (unsigned)cfg->server.workers;
   snprintf(entry_name, sizeof entry_name, "%s", cfg->entry->name);
-  lln_shared_config *sc = lln_shared_config_new(cfg);
+  lln_shared_config *sc = share(cfg);
   lln_workers_options wo = {.control = &loop,
                             .config = sc,
                             .addr = addr,

@@ -5,7 +5,7 @@
 #ifndef LLN_PIPELINE_SINKS_H
 #define LLN_PIPELINE_SINKS_H
 
-#include "pipeline/run_state.h"
+#include "pipeline/run_state_int.h"
 
 /* 1 when the composition has ws nodes (streams then keep their text). */
 int lln_sinks_present(const lln_config *cfg);

@@ -24,6 +24,7 @@ typedef struct lln_gateway {
   lln_http_server *http;
   lln_generation *current; /* what new requests run on */
   uint64_t id_state;       /* request id generator */
+  struct chat *chats;      /* requests running, for ending them at close */
 } lln_gateway;
 
 typedef struct lln_gateway_options {

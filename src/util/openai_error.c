@@ -24,14 +24,28 @@ static void type_and_code(int status, const char **type, const char **code) {
   }
 }
 
-void lln_openai_error_json(lln_buf *out, int status, const char *message) {
-  const char *type, *code;
-  type_and_code(status, &type, &code);
-  lln_buf_puts(out, "{\"error\":{\"message\":");
-  lln_buf_json_string(out, message, strlen(message));
-  lln_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":", type);
-  if (code)
-    lln_buf_printf(out, "\"%s\"}}", code);
+static void put_string_or_null(lln_buf *out, const char *s) {
+  if (s)
+    lln_buf_json_string(out, s, strlen(s));
   else
-    lln_buf_puts(out, "null}}");
+    lln_buf_puts(out, "null");
+}
+
+void lln_openai_error_json_ex(lln_buf *out, const lln_openai_error *e) {
+  const char *type, *code;
+  type_and_code(e->status, &type, &code);
+  lln_buf_puts(out, "{\"error\":{\"message\":");
+  put_string_or_null(out, e->message ? e->message : "");
+  lln_buf_puts(out, ",\"type\":");
+  put_string_or_null(out, e->type ? e->type : type); /* a type is never null */
+  lln_buf_puts(out, ",\"param\":");
+  put_string_or_null(out, e->param);
+  lln_buf_puts(out, ",\"code\":");
+  put_string_or_null(out, e->code || e->relayed ? e->code : code);
+  lln_buf_puts(out, "}}");
+}
+
+void lln_openai_error_json(lln_buf *out, int status, const char *message) {
+  lln_openai_error e = {.status = status, .message = message};
+  lln_openai_error_json_ex(out, &e);
 }
