@@ -23,6 +23,8 @@
 /* A collected (non-streamed) body larger than this is a broken or hostile
  * upstream, not a chat completion; it must not exhaust the gateway's memory. */
 #define LLN_UP_MAX_BODY ((size_t)64 << 20)
+/* Longest Retry-After / X-RateLimit-Reset value kept (an HTTP date is 29). */
+#define LLN_UP_MAX_HINT_HEADER 64
 
 typedef struct sock_ctx {
   uv_poll_t poll;
@@ -343,8 +345,37 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 
 /* ---- per-transfer callbacks ---- */
 
+/* A header value llmnet keeps may end up in its own response head, so only
+ * visible ASCII and inner spaces or tabs pass: a bare CR, LF, NUL or any
+ * other control or non-ASCII byte would let an upstream inject headers. */
+static int visible_value(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if ((ch < 0x21 || ch > 0x7e) && ch != ' ' && ch != '\t')
+      return 0;
+  }
+  return 1;
+}
+
+/* Delay-seconds (digits, a fraction tolerated) as Retry-After and
+ * X-RateLimit-Reset carry them. */
+static int numeric_value(const char *v, size_t n) {
+  size_t digits = 0, dots = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (v[i] >= '0' && v[i] <= '9')
+      digits++;
+    else if (v[i] == '.' && dots++ == 0 && digits)
+      continue;
+    else
+      return 0;
+  }
+  return digits > 0 && v[n - 1] != '.';
+}
+
 /* Copies the value of header `name` (lower case, with the colon) into *out
- * when `line` is that header. */
+ * when `line` is that header and its value is well formed: a number, or for
+ * Retry-After also an HTTP date. A malformed value is dropped, as if the
+ * upstream had not sent the header. */
 static void capture_header(const char *line, size_t len, const char *name, char **out) {
   size_t name_len = strlen(name);
   if (len <= name_len || strncasecmp(line, name, name_len) != 0)
@@ -353,10 +384,26 @@ static void capture_header(const char *line, size_t len, const char *name, char 
   const char *end = line + len;
   while (v < end && (*v == ' ' || *v == '\t'))
     v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+  if (end > v && end[-1] == '\n')
+    end--;
+  if (end > v && end[-1] == '\r')
+    end--;
+  while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
     end--;
   free(*out);
-  *out = strndup(v, (size_t)(end - v));
+  *out = NULL;
+  size_t n = (size_t)(end - v);
+  if (n == 0 || n > LLN_UP_MAX_HINT_HEADER || !visible_value(v, n))
+    return;
+  char *value = strndup(v, n);
+  if (!value)
+    abort();
+  int is_date = name[0] == 'r' && curl_getdate(value, NULL) > 0;
+  if (!numeric_value(value, n) && !is_date) {
+    free(value);
+    return;
+  }
+  *out = value;
 }
 
 static size_t header_cb(char *data, size_t size, size_t n, void *ud) {

@@ -1,0 +1,224 @@
+// What llmnet takes from an upstream is bounded and checked: decompressed
+// bytes per call and per SSE event, token counts in usage, header values it
+// relays (Retry-After), and secrets quoted back in error bodies. The
+// upstream here is a tiny scripted HTTP server in this process (and a raw
+// TCP one for header bytes node refuses to send); llmnet and the clients
+// are real.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import http from 'node:http';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import zlib from 'node:zlib';
+import OpenAI from 'openai';
+import { chat, sseEvents, startLlmnet, stopAll } from './lib.mjs';
+
+const KEY = 'sk-test-SECRET-0123456789abcdef';
+
+// Answers each chat call with scripts[last user message](req, res, body).
+function startScriptedUpstream(scripts) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      let body = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        // scripts see {}
+      }
+      requests.push({ headers: req.headers, body });
+      const msgs = Array.isArray(body.messages) ? body.messages : [];
+      const text = msgs[msgs.length - 1]?.content ?? '';
+      const script = scripts[text] ?? scripts.default;
+      script(req, res, body);
+    });
+  });
+  server.on('clientError', () => {});
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        requests,
+        stop: () =>
+          new Promise((r) => {
+            server.close(() => r());
+            server.closeAllConnections();
+          }),
+      }),
+    );
+  });
+}
+
+function completion(model, content, usage) {
+  return {
+    id: 'up-1',
+    object: 'chat.completion',
+    created: 1,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    usage,
+  };
+}
+
+function composition(url) {
+  return {
+    models: { m: { type: 'external', interface: 'openai-api', url, 'api-key': KEY } },
+    architecture: [{ name: 'solo', layer: 0, model: 'm', 'extra-options': { model_override: 'solo-model' } }],
+  };
+}
+
+// llmnet's peak resident set so far, in bytes (Linux VmHWM).
+function peakRss(proc) {
+  const m = readFileSync(`/proc/${proc.child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  return Number(m[1]) * 1024;
+}
+
+const say = (content, extra = {}) => ({ model: 'solo', messages: [{ role: 'user', content }], ...extra });
+
+describe('usage from the upstream is checked', () => {
+  let up;
+  let gw;
+  const hostile = { prompt_tokens: -5, completion_tokens: 1e300, total_tokens: 2.5 };
+  before(async () => {
+    up = await startScriptedUpstream({
+      'hostile usage': (req, res, body) => {
+        if (body.stream) {
+          res.setHeader('content-type', 'text/event-stream');
+          const chunk = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'solo-model' };
+          res.write(`data: ${JSON.stringify({ ...chunk, choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] })}\n\n`);
+          res.write(`data: ${JSON.stringify({ ...chunk, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+          res.write(`data: ${JSON.stringify({ ...chunk, choices: [], usage: hostile })}\n\n`);
+          res.end('data: [DONE]\n\n');
+          return;
+        }
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(completion('solo-model', 'hi', hostile)));
+      },
+      default: (req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(completion('solo-model', 'fine', { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 })));
+      },
+    });
+    gw = await startLlmnet(composition(up.url));
+  });
+  after(async () => {
+    await stopAll(gw);
+    await up.stop();
+  });
+
+  function assertSane(usage) {
+    for (const k of ['prompt_tokens', 'completion_tokens', 'total_tokens']) {
+      assert.ok(Number.isSafeInteger(usage[k]) && usage[k] >= 0, `${k} is a token count: ${JSON.stringify(usage)}`);
+    }
+  }
+
+  test('negative, huge and fractional counts are ignored, not relayed or counted', async () => {
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused' });
+    const res = await client.chat.completions.create(say('hostile usage'));
+    assertSane(res.usage);
+    const stream = await client.chat.completions.create(say('hostile usage', { stream: true, stream_options: { include_usage: true } }));
+    let usage;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    assert.ok(usage, 'a usage chunk');
+    assertSane(usage);
+    const fine = await chat(gw.url, say('normal'));
+    assert.equal(fine.json.usage.total_tokens, 7);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const tokens = metrics.split('\n').filter((l) => l.startsWith('llmnet_tokens_total{'));
+    assert.ok(tokens.length > 0, metrics);
+    for (const line of tokens) {
+      const v = Number(line.split(' ').pop());
+      assert.ok(Number.isFinite(v) && v >= 0 && v < 2 ** 53, `a sane counter: ${line}`);
+    }
+  });
+});
+
+// A raw TCP upstream: answers every request on a connection with `head`
+// (status line and headers, as bytes) and `body`.
+function startRawUpstream(head, body) {
+  const server = net.createServer((sock) => {
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const len = Number(/content-length:\s*(\d+)/i.exec(buf)?.[1] ?? 0);
+      if (buf.length < end + 4 + len) return;
+      buf = '';
+      sock.write(Buffer.from(`${head}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, 'latin1'));
+    });
+    sock.on('error', () => {});
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        stop: () => new Promise((r) => server.close(() => r())),
+      }),
+    );
+  });
+}
+
+// The raw response head (and body) llmnet sends for one chat request.
+function rawChat(url, body) {
+  const { hostname, port } = new URL(url);
+  const json = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: hostname, port: Number(port) });
+    const chunks = [];
+    sock.on('connect', () =>
+      sock.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+      ),
+    );
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    sock.on('error', reject);
+  });
+}
+
+describe('header values from the upstream are checked before llmnet relays them', () => {
+  const err = JSON.stringify({ error: { message: 'slow down', type: 'rate_limit' } });
+  for (const [what, value] of [
+    ['a bare CR', '1\rX-Evil: 1'],
+    ['a control byte', '1\x0bX-Evil: 1'],
+    ['a non-ASCII byte', '1\xa0X-Evil: 1'],
+    ['a number that is not one', '1e300'],
+  ]) {
+    test(`Retry-After with ${what} is dropped, never copied into the response head`, async () => {
+      const up = await startRawUpstream(`HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: ${value}`, err);
+      const config = composition(up.url);
+      config.models.m.retries = 0;
+      const gw = await startLlmnet(config);
+      try {
+        const raw = await rawChat(gw.url, say('hello'));
+        const head = raw.slice(0, raw.indexOf('\r\n\r\n'));
+        assert.match(head, /^HTTP\/1\.1 429 /, raw);
+        assert.doesNotMatch(head, /X-Evil/i, head);
+        assert.doesNotMatch(head, /\r(?!\n)|\0/, JSON.stringify(head));
+        // llmnet still tells the client when to come back, in its own words
+        const retry = /\r\nRetry-After: ([^\r]*)/i.exec(head);
+        if (retry) assert.match(retry[1], /^\d+$/);
+      } finally {
+        await stopAll(gw);
+        await up.stop();
+      }
+    });
+  }
+
+  test('a well-formed Retry-After still reaches the client', async () => {
+    const up = await startRawUpstream('HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 7', err);
+    const config = composition(up.url);
+    config.models.m.retries = 0;
+    const gw = await startLlmnet(config);
+    try {
+      const raw = await rawChat(gw.url, say('hello'));
+      assert.match(raw, /\r\nRetry-After: 7\r\n/i, raw);
+    } finally {
+      await stopAll(gw);
+      await up.stop();
+    }
+  });
+});
