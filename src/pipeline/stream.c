@@ -145,8 +145,12 @@ static int on_data(void *ud, const char *data, size_t len) {
   int rc = lln_sse_feed(&r->sse, data, len);
   if (r->finished)
     return 0;
-  if (rc == -1) {
-    stream_error(r, 502, "the upstream sent an event line longer than 4 MiB");
+  if (rc == LLN_SSE_ERR_LINE || rc == LLN_SSE_ERR_EVENT) {
+    char why[300];
+    snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): the upstream sent an SSE %s larger than 4 MiB",
+             r->call_node->name, r->call_node->model_ids[r->attempt],
+             rc == LLN_SSE_ERR_LINE ? "line" : "event");
+    stream_error(r, 502, why);
     return 0;
   }
   return r->paused;

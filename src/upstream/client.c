@@ -20,9 +20,13 @@
 /* Idle connections kept per loop: enough for many providers and hosts
  * without hoarding file descriptors. */
 #define LLN_UP_MAX_CONNECTS 256L
-/* A collected (non-streamed) body larger than this is a broken or hostile
- * upstream, not a chat completion; it must not exhaust the gateway's memory. */
+/* Bounds on the DECOMPRESSED bytes of one call (curl hands write_cb what
+ * gzip/brotli/zstd expanded to, so a 3 KB bomb is counted as what it
+ * becomes). A collected (non-streamed) body larger than LLN_UP_MAX_BODY is
+ * a broken or hostile upstream, not a chat completion; a stream is relayed
+ * as it arrives, so its bound only ends a runaway one. */
 #define LLN_UP_MAX_BODY ((size_t)64 << 20)
+#define LLN_UP_MAX_STREAM ((size_t)256 << 20)
 /* Longest Retry-After / X-RateLimit-Reset value kept (an HTTP date is 29). */
 #define LLN_UP_MAX_HINT_HEADER 64
 
@@ -77,6 +81,7 @@ struct lln_upstream_call {
   unsigned resume_early : 1; /* resumed from inside its own on_data */
   unsigned too_large : 1;
   unsigned no_first_byte : 1;
+  size_t streamed; /* decompressed bytes handed to on_data */
   lln_upstream_call *prev, *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -192,7 +197,9 @@ static void call_finish(lln_upstream_call *c, CURLcode code) {
     r.result = LLN_UP_TIMEOUT;
     r.error = "no response within its first-byte-timeout";
   } else if (c->too_large)
-    r.error = "upstream response body exceeds 64 MiB";
+    r.error = c->on_data && c->status >= 200 && c->status <= 299
+                  ? "the upstream's stream exceeds 256 MiB decompressed (LLN_UP_MAX_STREAM)"
+                  : "the upstream's response body exceeds 64 MiB decompressed (LLN_UP_MAX_BODY)";
   else if (code != CURLE_OK)
     r.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(code);
 
@@ -455,6 +462,11 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
   c->skip -= skip;
   if (skip == len)
     return len;
+  if (len - skip > LLN_UP_MAX_STREAM - c->streamed) {
+    c->too_large = 1;
+    return 0;
+  }
+  c->streamed += len - skip;
   c->in_on_data = 1;
   c->resume_early = 0;
   int rc = c->on_data(c->ud, data + skip, len - skip);

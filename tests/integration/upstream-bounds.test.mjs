@@ -222,3 +222,82 @@ describe('header values from the upstream are checked before llmnet relays them'
     }
   });
 });
+
+// `mib` MiB of `line` repeated, brotli-compressed: a few hundred bytes on the
+// wire, as many MiB once curl has decompressed it.
+function brotliBomb(line, mib) {
+  const chunk = Buffer.alloc(1 << 20);
+  for (let i = 0; i + line.length <= chunk.length; i += line.length) chunk.write(line, i, 'latin1');
+  return new Promise((resolve) => {
+    const b = zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } });
+    const out = [];
+    b.on('data', (d) => out.push(d));
+    b.on('end', () => resolve(Buffer.concat(out)));
+    let n = 0;
+    const write = () => {
+      while (n < mib) {
+        n++;
+        if (!b.write(chunk)) return b.once('drain', write);
+      }
+      b.end();
+    };
+    write();
+  });
+}
+
+describe('decompressed upstream bytes are bounded', () => {
+  const BOMB_MIB = 512;
+  // llmnet's own bounds are 4 MiB per SSE event and 64 MiB per collected
+  // body; the rest is the process itself (about 10 MiB idle).
+  const RSS_BOUND = 160 * 1024 * 1024;
+  let up;
+  let gw;
+  before(async () => {
+    // 64-byte data lines with no blank line between them: one endless event
+    const endlessEvent = await brotliBomb(`data: ${'x'.repeat(57)}\n`, BOMB_MIB);
+    const hugeBody = await brotliBomb(' '.repeat(64), BOMB_MIB);
+    up = await startScriptedUpstream({
+      'endless event': (req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'br' });
+        res.end(endlessEvent);
+      },
+      'huge body': (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'br' });
+        res.end(hugeBody);
+      },
+      default: (req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(completion('solo-model', 'fine', { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 })));
+      },
+    });
+    const config = composition(up.url);
+    config.models.m.retries = 0;
+    gw = await startLlmnet(config);
+  });
+  after(async () => {
+    await stopAll(gw);
+    await up.stop();
+  });
+
+  test('a stream whose one event never ends fails with a 502 naming the bound, memory stays bounded', async () => {
+    const res = await chat(gw.url, say('endless event', { stream: true }));
+    if (res.status === 200) {
+      // the stream had started: it must end with an error event, not [DONE]
+      const events = sseEvents(res.text);
+      assert.ok(events.some((e) => e.error), res.text.slice(-500));
+      assert.doesNotMatch(res.text, /\[DONE\]/);
+    } else {
+      assert.equal(res.status, 502, res.text);
+      assert.match(res.json.error.message, /node "solo" \(model "solo-model"\).*SSE event larger than 4 MiB/, res.text);
+    }
+    assert.ok(peakRss(gw) < RSS_BOUND, `peak RSS ${peakRss(gw)} under ${RSS_BOUND}`);
+    assert.equal((await chat(gw.url, say('after'))).status, 200);
+  });
+
+  test('a collected body that decompresses past 64 MiB fails with a 502, memory stays bounded', async () => {
+    const res = await chat(gw.url, say('huge body'));
+    assert.equal(res.status, 502, res.text);
+    assert.match(res.json.error.message, /node "solo" \(model "solo-model" at m\).*exceeds 64 MiB decompressed/, res.text);
+    assert.ok(peakRss(gw) < RSS_BOUND, `peak RSS ${peakRss(gw)} under ${RSS_BOUND}`);
+  });
+});
