@@ -130,7 +130,7 @@ static int on_event(void *ud, const char *data, size_t len) {
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "delta");
     const char *piece = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(delta, "content"));
     if (piece)
-      lln_buf_puts(&r->stream_text, piece);
+      lln_sinks_keep_text(&r->stream_text, piece);
   }
   r->stream_events++;
   emit(r, chunk);

@@ -11,6 +11,7 @@ import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import OpenAI from 'openai';
+import { WebSocketServer } from 'ws';
 import { chat, sseEvents, startLlmnet, stopAll } from './lib.mjs';
 
 const KEY = 'sk-test-SECRET-0123456789abcdef';
@@ -299,5 +300,77 @@ describe('decompressed upstream bytes are bounded', () => {
     assert.equal(res.status, 502, res.text);
     assert.match(res.json.error.message, /node "solo" \(model "solo-model" at m\).*exceeds 64 MiB decompressed/, res.text);
     assert.ok(peakRss(gw) < RSS_BOUND, `peak RSS ${peakRss(gw)} under ${RSS_BOUND}`);
+  });
+});
+
+describe('a ws sink keeps a bounded copy of a streamed answer', () => {
+  const STREAM_MIB = 128;
+  const PIECE = `${'x'.repeat(16383)}é`; // 16 KiB + a two-byte character
+  const SINK_MAX = 1 << 20;
+  const RSS_BOUND = 96 * 1024 * 1024;
+  let up;
+  let gw;
+  let wss;
+  const received = [];
+  before(async () => {
+    up = await startScriptedUpstream({
+      default: (req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'solo-model' };
+        const event = `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: PIECE }, finish_reason: null }] })}\n\n`;
+        let left = Math.ceil((STREAM_MIB << 20) / Buffer.byteLength(PIECE));
+        const pump = () => {
+          while (left > 0) {
+            left--;
+            if (!res.write(event)) return res.once('drain', pump);
+          }
+          res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+          res.end('data: [DONE]\n\n');
+        };
+        pump();
+      },
+    });
+    wss = await new Promise((resolve) => {
+      const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 8 << 20 });
+      server.on('connection', (sock) => sock.on('message', (d) => received.push(JSON.parse(String(d)))));
+      server.on('listening', () => resolve(server));
+    });
+    const config = composition(up.url);
+    config.architecture.push({ name: 'to-ws', adapter: 'ws', url: `ws://127.0.0.1:${wss.address().port}` });
+    gw = await startLlmnet(config);
+  });
+  after(async () => {
+    await stopAll(gw);
+    await up.stop();
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+  });
+
+  test(`a ${STREAM_MIB} MiB stream: the client gets it all, the sink 1 MiB marked truncated, memory stays bounded`, async () => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'big-stream' },
+      body: JSON.stringify(say('stream a lot', { stream: true })),
+    });
+    assert.equal(res.status, 200);
+    let bytes = 0;
+    let tail = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) {
+      bytes += chunk.length;
+      tail = (tail + decoder.decode(chunk, { stream: true })).slice(-200);
+    }
+    assert.ok(bytes > STREAM_MIB << 20, `the client got the whole stream (${bytes} bytes)`);
+    assert.match(tail, /data: \[DONE\]/);
+    const deadline = Date.now() + 20000;
+    while (!received.some((m) => m.request_id === 'big-stream') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const got = received.find((m) => m.request_id === 'big-stream');
+    assert.ok(got, 'the sink received the answer');
+    assert.equal(got.truncated, true);
+    const len = Buffer.byteLength(got.content);
+    assert.ok(len <= SINK_MAX && len > SINK_MAX - 4, `the sink's copy is cut at 1 MiB (${len} bytes)`);
+    assert.ok(PIECE.repeat(Math.ceil(got.content.length / PIECE.length) + 1).startsWith(got.content), 'a prefix of the answer, cut at a character');
+    const peak = peakRss(gw);
+    assert.ok(peak < RSS_BOUND, `peak RSS ${peak} under ${RSS_BOUND}`);
   });
 });
