@@ -11,6 +11,7 @@
 
 #include "config/keys.h"
 #include "config/loader.h"
+#include "config/secret_values.h"
 #include "config/subst.h"
 #include "config/vault.h"
 #include "upstream/url.h"
@@ -684,6 +685,7 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
     lln_config_free(cfg);
     return -1;
   }
+  lln_config_register_secrets(cfg); /* so they are scrubbed from errors and logs */
   return 0;
 }
 

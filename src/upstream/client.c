@@ -11,11 +11,13 @@
 #include "upstream/client.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "util/buf.h"
+#include "util/secrets.h"
 
 /* Idle connections kept per loop: enough for many providers and hosts
  * without hoarding file descriptors. */
@@ -179,6 +181,16 @@ static lln_up_result map_result(CURLcode code) {
   }
 }
 
+/* curl's error text may quote a URL with a key in its query. */
+static const char *scrub_errbuf(lln_upstream_call *c) {
+  lln_buf b;
+  lln_buf_init(&b);
+  if (lln_secrets_scrub(c->errbuf, strnlen(c->errbuf, sizeof c->errbuf), &b))
+    snprintf(c->errbuf, sizeof c->errbuf, "%s", b.data);
+  lln_buf_free(&b);
+  return c->errbuf;
+}
+
 static void call_finish(lln_upstream_call *c, CURLcode code) {
   lln_upstream_response r;
   memset(&r, 0, sizeof r);
@@ -187,6 +199,14 @@ static void call_finish(lln_upstream_call *c, CURLcode code) {
   curl_off_t us = 0;
   if (curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK)
     r.elapsed_ms = (double)us / 1000.0;
+  /* What an upstream says back about a failed call is relayed to the
+   * client and logged: any of our secrets it quotes is scrubbed here, at
+   * the boundary, before anyone reads it. */
+  if (c->status < 200 || c->status > 299) {
+    lln_secrets_scrub_buf(&c->buf);
+    lln_secrets_scrub_str(&c->retry_after);
+    lln_secrets_scrub_str(&c->rate_limit_reset);
+  }
   if (!c->buf.data)
     lln_buf_append(&c->buf, "", 0); /* body is promised NUL-terminated, never NULL */
   r.body = c->buf.data;
@@ -201,7 +221,7 @@ static void call_finish(lln_upstream_call *c, CURLcode code) {
                   ? "the upstream's stream exceeds 256 MiB decompressed (LLN_UP_MAX_STREAM)"
                   : "the upstream's response body exceeds 64 MiB decompressed (LLN_UP_MAX_BODY)";
   else if (code != CURLE_OK)
-    r.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(code);
+    r.error = c->errbuf[0] ? scrub_errbuf(c) : curl_easy_strerror(code);
 
   /* Detached before on_done so that on_done may start, cancel or resume other
    * calls (and a stray cancel of this one is a no-op). */

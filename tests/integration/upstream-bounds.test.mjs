@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import OpenAI from 'openai';
 import { WebSocketServer } from 'ws';
-import { chat, sseEvents, startLlmnet, stopAll } from './lib.mjs';
+import { chat, sseEvents, startLlmnet, startMock, stopAll } from './lib.mjs';
 
 const KEY = 'sk-test-SECRET-0123456789abcdef';
 
@@ -372,5 +372,59 @@ describe('a ws sink keeps a bounded copy of a streamed answer', () => {
     assert.ok(PIECE.repeat(Math.ceil(got.content.length / PIECE.length) + 1).startsWith(got.content), 'a prefix of the answer, cut at a character');
     const peak = peakRss(gw);
     assert.ok(peak < RSS_BOUND, `peak RSS ${peak} under ${RSS_BOUND}`);
+  });
+});
+
+describe('secrets an upstream quotes back are scrubbed', () => {
+  const ENV_KEY = 'sk-env-KEY-from-the-environment-42';
+  const HEADER_TOKEN = 'hdr-token-0123456789';
+  let mock;
+  let gw;
+  let gwJson;
+  before(async () => {
+    mock = await startMock({
+      rules: [
+        {
+          when: { contains: 'leak the key' },
+          status: 401,
+          error: `Incorrect API key provided: ${ENV_KEY}. Also rejected: ${HEADER_TOKEN}.`,
+        },
+      ],
+    });
+    const config = {
+      models: {
+        m: {
+          type: 'external',
+          interface: 'openai-api',
+          url: mock.url,
+          'api-key': '$TEST_UPSTREAM_KEY',
+          headers: { 'X-Api-Token': HEADER_TOKEN },
+          retries: 0,
+        },
+      },
+      architecture: [{ name: 'solo', layer: 0, model: 'm', 'extra-options': { model_override: 'solo-model' } }],
+    };
+    gw = await startLlmnet(config, { env: { TEST_UPSTREAM_KEY: ENV_KEY } });
+    gwJson = await startLlmnet(config, { env: { TEST_UPSTREAM_KEY: ENV_KEY }, args: ['--log-format', 'json'] });
+  });
+  after(async () => {
+    await stopAll(gw, gwJson, mock);
+  });
+
+  test('a 401 quoting our key: neither the client nor the log sees the key or the header token', async () => {
+    for (const proc of [gw, gwJson]) {
+      const res = await chat(proc.url, say('please leak the key'));
+      assert.ok(res.status >= 400, res.text);
+      assert.ok(res.json?.error, res.text);
+      assert.ok(!res.text.includes(ENV_KEY), `the client's error has no key: ${res.text}`);
+      assert.ok(!res.text.includes(HEADER_TOKEN), `the client's error has no header token: ${res.text}`);
+      assert.match(res.text, /\[REDACTED\]/);
+      // the request reached the upstream with the real key
+      const seen = await (await fetch(`${mock.url}/mock/requests`)).json();
+      assert.ok(JSON.stringify(seen).includes(ENV_KEY), 'the upstream got the key');
+      assert.match(proc.stderr, /401/);
+      assert.ok(!proc.stderr.includes(ENV_KEY), `no key in the log:\n${proc.stderr}`);
+      assert.ok(!proc.stderr.includes(HEADER_TOKEN), `no header token in the log:\n${proc.stderr}`);
+    }
   });
 });
