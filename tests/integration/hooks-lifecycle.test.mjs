@@ -62,3 +62,76 @@ describe('transform hook output must be UTF-8', () => {
     assert.match(res.json.choices[0].message.content, /reply to: café ok$/);
   });
 });
+
+// A process whose command line contains `pattern` is running.
+function running(pattern) {
+  try {
+    execFileSync('pgrep', ['-f', pattern]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('detached hook jobs end with the gateway', () => {
+  // unique arguments so pgrep finds only this test's processes
+  const SLEEP_ARG = '120.271828';
+  let mock;
+  let holder;
+  const held = [];
+  before(async () => {
+    mock = await startMock(null);
+    // a REST endpoint that never answers: its observer is in flight at shutdown
+    holder = http.createServer((req, res) => held.push(res));
+    await new Promise((r) => holder.listen(0, '127.0.0.1', r));
+  });
+  after(async () => {
+    for (const res of held) res.destroy();
+    holder.closeAllConnections();
+    await new Promise((r) => holder.close(r));
+    await stopAll(mock);
+    // only if the test failed: end the processes it started, by id
+    if (running(SLEEP_ARG)) {
+      for (const pid of execFileSync('pgrep', ['-f', SLEEP_ARG]).toString().trim().split('\n')) process.kill(Number(pid), 'SIGKILL');
+    }
+  });
+
+  it('SIGTERM then a second SIGTERM: llmnet exits, the observe hook process group is killed, the REST observer is settled', async () => {
+    const llmnet = await startLlmnet({
+      models: { m: { type: 'external', url: mock.url, 'api-key': null } },
+      functions: {
+        // a shell that starts a grandchild: the whole group must go
+        slow: { type: 'shell', command: '/bin/sh', args: ['-c', `/bin/sleep ${SLEEP_ARG} & /bin/sleep ${SLEEP_ARG}`], timeout: 300 },
+        hang: { type: 'rest', url: `http://127.0.0.1:${holder.address().port}/log`, body: { input: '$INPUT' }, timeout: 300 },
+      },
+      architecture: [
+        {
+          name: 'solo',
+          layer: 0,
+          model: 'm',
+          hooks: { pre: [{ function: 'slow' }, { function: 'hang' }] },
+        },
+      ],
+    });
+    let exitedAlready = false;
+    try {
+      const res = await chat(llmnet.url, { messages: [{ role: 'user', content: 'observe me' }] });
+      assert.equal(res.status, 200, 'observe hooks do not delay the request');
+      await waitFor(() => running(SLEEP_ARG) && held.length > 0, { what: 'the observers to be running' });
+      const done = exited(llmnet);
+      llmnet.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+      if (llmnet.child.exitCode === null) llmnet.child.kill('SIGTERM');
+      // generous: the hook would run for 120 s and its timeout is 300 s
+      const code = await Promise.race([done, new Promise((r) => setTimeout(() => r('still running'), 30000))]);
+      assert.notEqual(code, 'still running', 'llmnet exited after the second SIGTERM');
+      exitedAlready = true;
+      await waitFor(() => !running(SLEEP_ARG), { what: 'the hook processes to be gone' });
+      assert.match(llmnet.stderr, /function "hang"\) failed: cancelled: llmnet is shutting down/);
+    } finally {
+      if (!exitedAlready) llmnet.child.kill('SIGKILL');
+      // sanitizer builds: a leaked observer or call is reported here
+      await llmnet.stop();
+    }
+  });
+});
