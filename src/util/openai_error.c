@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "util/secrets.h"
+
 static void type_and_code(int status, const char **type, const char **code) {
   switch (status) {
   case 400: *type = "invalid_request_error", *code = "invalid_request"; break;
@@ -28,7 +30,13 @@ void lln_openai_error_json(lln_buf *out, int status, const char *message) {
   const char *type, *code;
   type_and_code(status, &type, &code);
   lln_buf_puts(out, "{\"error\":{\"message\":");
-  lln_buf_json_string(out, message, strlen(message));
+  /* every error a client reads passes here: a secret an upstream quoted in
+   * a mid-stream error event or a 200 error body is scrubbed too */
+  lln_buf clean;
+  lln_buf_init(&clean);
+  lln_secrets_scrub(message, strlen(message), &clean);
+  lln_buf_json_string(out, clean.data ? clean.data : "", clean.len);
+  lln_buf_free(&clean);
   lln_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":", type);
   if (code)
     lln_buf_printf(out, "\"%s\"}}", code);

@@ -427,4 +427,25 @@ describe('secrets an upstream quotes back are scrubbed', () => {
       assert.ok(!proc.stderr.includes(HEADER_TOKEN), `no header token in the log:\n${proc.stderr}`);
     }
   });
+
+  test('a mid-stream error event quoting our key reaches the client scrubbed', async () => {
+    const up = await startScriptedUpstream({
+      default: (req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'solo-model' };
+        res.write(`data: ${JSON.stringify({ ...chunk, choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] })}\n\n`);
+        res.end(`data: ${JSON.stringify({ error: { message: `key ${KEY} was revoked` } })}\n\n`);
+      },
+    });
+    const proc = await startLlmnet(composition(up.url));
+    try {
+      const res = await chat(proc.url, say('stream', { stream: true }));
+      assert.match(res.text, /revoked/, res.text);
+      assert.ok(!res.text.includes(KEY), `no key in the stream: ${res.text}`);
+      assert.ok(!proc.stderr.includes(KEY), `no key in the log:\n${proc.stderr}`);
+    } finally {
+      await stopAll(proc);
+      await up.stop();
+    }
+  });
 });
