@@ -53,7 +53,9 @@ describe('transform hook output must be UTF-8', () => {
     const client = new OpenAI({ baseURL: `${llmnet.url}/v1`, apiKey: 'unused' });
     const res = await client.chat.completions.create({ model: 'entry', messages: [{ role: 'user', content: 'continue please' }] });
     assert.match(res.choices[0].message.content, /reply to: continue please$/);
-    assert.match(llmnet.stderr, /function "latin1"\) failed: its output is not valid UTF-8.*on_failure continue/);
+    await waitFor(() => /function "latin1"\) failed: its output is not valid UTF-8.*on_failure continue/.test(llmnet.stderr), {
+      what: 'the hook failure in the log',
+    });
   });
 
   it('valid UTF-8 still replaces the input', async () => {
@@ -127,7 +129,9 @@ describe('detached hook jobs end with the gateway', () => {
       assert.notEqual(code, 'still running', 'llmnet exited after the second SIGTERM');
       exitedAlready = true;
       await waitFor(() => !running(SLEEP_ARG), { what: 'the hook processes to be gone' });
-      assert.match(llmnet.stderr, /function "hang"\) failed: cancelled: llmnet is shutting down/);
+      await waitFor(() => /function "hang"\) failed: cancelled: llmnet is shutting down/.test(llmnet.stderr), {
+        what: 'the REST observer settled with the shutdown error',
+      });
     } finally {
       if (!exitedAlready) llmnet.child.kill('SIGKILL');
       // sanitizer builds: a leaked observer or call is reported here

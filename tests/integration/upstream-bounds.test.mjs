@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import OpenAI from 'openai';
 import { WebSocketServer } from 'ws';
-import { chat, sseEvents, startLlmnet, startMock, stopAll } from './lib.mjs';
+import { chat, sseEvents, startLlmnet, startMock, stopAll, waitFor } from './lib.mjs';
 
 const KEY = 'sk-test-SECRET-0123456789abcdef';
 
@@ -437,7 +437,9 @@ describe('secrets an upstream quotes back are scrubbed', () => {
       // the request reached the upstream with the real key
       const seen = await (await fetch(`${mock.url}/mock/requests`)).json();
       assert.ok(JSON.stringify(seen).includes(ENV_KEY), 'the upstream got the key');
-      assert.match(proc.stderr, /401/);
+      // the log line is written before the answer, but this process reads
+      // llmnet's stderr pipe on its own schedule
+      await waitFor(() => /401/.test(proc.stderr), { what: 'the 401 in the log' });
       assert.ok(!proc.stderr.includes(ENV_KEY), `no key in the log:\n${proc.stderr}`);
       assert.ok(!proc.stderr.includes(HEADER_TOKEN), `no header token in the log:\n${proc.stderr}`);
     }
