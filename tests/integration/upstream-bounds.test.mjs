@@ -266,10 +266,16 @@ describe('decompressed upstream bytes are bounded', () => {
     // 64-byte data lines with no blank line between them: one endless event
     const endlessEvent = await brotliBomb(`data: ${'x'.repeat(57)}\n`, BOMB_MIB);
     const hugeBody = await brotliBomb(' '.repeat(64), BOMB_MIB);
+    // SSE comment lines only: every line and event is small, the stream never ends
+    const endlessComments = await brotliBomb(`: ${'still thinking'.padEnd(61, '.')}\n`, BOMB_MIB);
     up = await startScriptedUpstream({
       'endless event': (req, res) => {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'br' });
         res.end(endlessEvent);
+      },
+      'endless comments': (req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'br' });
+        res.end(endlessComments);
       },
       'huge body': (req, res) => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'br' });
@@ -303,6 +309,12 @@ describe('decompressed upstream bytes are bounded', () => {
     t.diagnostic(`peak RSS ${peakRss(gw)} bytes`);
     assert.ok(peakRss(gw) < rssBound(gw, RSS_BOUND), `peak RSS ${peakRss(gw)} under ${rssBound(gw, RSS_BOUND)}`);
     assert.equal((await chat(gw.url, say('after'))).status, 200);
+  });
+
+  test('a stream that decompresses past 256 MiB (comment lines only) fails with a 502 naming the bound', async () => {
+    const res = await chat(gw.url, say('endless comments', { stream: true }));
+    assert.equal(res.status, 502, res.text.slice(0, 500));
+    assert.match(res.json.error.message, /node "solo" \(model "solo-model" at m\).*stream exceeds 256 MiB decompressed/, res.text);
   });
 
   test('a collected body that decompresses past 64 MiB fails with a 502, memory stays bounded', async (t) => {
