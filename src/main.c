@@ -346,6 +346,19 @@ static void on_grace_over(uv_timer_t *t) {
   stop_now(t->data);
 }
 
+/* After a second signal the workers get this long to close (they end
+ * detached hook processes and calls at once); a worker stuck past it does
+ * not keep the process alive. */
+#define LLN_STOP_NOW_TIMEOUT_S 5
+
+static void on_stop_timeout(int signum) {
+  (void)signum;
+  static const char msg[] = "llmnet: the workers did not stop within 5 s of the second signal; exiting\n";
+  ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)n;
+  _exit(1);
+}
+
 /* First SIGTERM/SIGINT: stop accepting and let requests in flight finish
  * within server.shutdown-grace. A second one stops at once. */
 static void on_stop_signal(uv_signal_t *s, int signum) {
@@ -353,6 +366,8 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
   const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
   if (r->stopping) {
     LLN_WARN("second %s: stopping now", name);
+    signal(SIGALRM, on_stop_timeout);
+    alarm(LLN_STOP_NOW_TIMEOUT_S);
     stop_now(r);
     return;
   }

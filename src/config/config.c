@@ -12,6 +12,7 @@
 
 #include "config/keys.h"
 #include "config/loader_int.h"
+#include "config/secret_values_int.h"
 #include "config/subst_int.h"
 #include "config/url_int.h"
 #include "config/vault_int.h"
@@ -598,6 +599,7 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
     lln_config_free(cfg);
     return -1;
   }
+  lln_config_register_secrets(cfg); /* so they are scrubbed from errors and logs */
   return 0;
 }
 

@@ -44,5 +44,13 @@ lln_fn_call *lln_fn_start(const lln_fn_request *req);
 /* Stops a running call (a shell child and its children are killed); its
  * `done` is not called. */
 void lln_fn_cancel(lln_fn_call *c);
+/* Ends every function call still running on `loop` (detached ones: observe
+ * hooks, ws sinks): shell process groups are killed, REST transfers and
+ * websocket calls stopped, and each call's `done` reports
+ * LLN_FN_SHUTDOWN_ERROR, so its owner frees what it holds. Call it on the
+ * loop's thread before closing the loop's upstream client; the loop must
+ * run on afterwards for the killed processes to be reaped. */
+void lln_fn_loop_close(uv_loop_t *loop);
+#define LLN_FN_SHUTDOWN_ERROR "cancelled: llmnet is shutting down"
 
 #endif

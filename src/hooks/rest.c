@@ -2,7 +2,7 @@
  * percent-encoded in the URL, stripped of control characters in headers,
  * JSON-escaped in the body) and sends it through the upstream client, which
  * copies every string, so nothing expanded outlives lln_rest_start. */
-#include "hooks/runner.h"
+#include "hooks/runner_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +26,7 @@ static void report(lln_fn_done done, void *ud, int ok, const char *output, size_
 
 static void on_up_done(void *ud, const lln_upstream_response *resp) {
   rest_call *c = ud;
+  lln__fn_untrack(&c->head);
   lln_buf msg;
   lln_buf_init(&msg);
   int ok = 0;
@@ -134,11 +135,21 @@ lln_fn_call *lln_rest_start(const lln_fn_request *req) {
     report(req->done, req->ud, 0, NULL, 0, "cannot start the HTTP request (is the url valid?)");
     return NULL;
   }
+  lln__fn_track(&c->head, req->loop);
   return &c->head;
 }
 
 void lln_rest_cancel(lln_fn_call *call) {
   rest_call *c = (rest_call *)call;
+  lln__fn_untrack(&c->head);
   lln_upstream_cancel(c->up);
+  free(c);
+}
+
+void lln_rest_abort(lln_fn_call *call, const char *why) {
+  rest_call *c = (rest_call *)call;
+  lln__fn_untrack(&c->head);
+  lln_upstream_cancel(c->up);
+  report(c->done, c->ud, 0, NULL, 0, why);
   free(c);
 }

@@ -2,7 +2,7 @@
  * /bin/sh) in a process group of its own, feeds the payload on stdin, collects
  * stdout and stderr, and kills the whole group on timeout or cancel. A call's
  * memory lives until every libuv handle it opened has closed. */
-#include "hooks/runner.h"
+#include "hooks/runner_int.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -109,6 +109,7 @@ static void maybe_finish(shell_call *c) {
   if (c->finished || !c->exited || !c->out_done || !c->err_done)
     return;
   c->finished = 1;
+  lln__fn_untrack(&c->head);
   uv_timer_stop(&c->timer);
   if (!c->cancelled) {
     lln_fn_result r = {0};
@@ -371,6 +372,7 @@ lln_fn_call *lln_shell_start(const lln_fn_request *req) {
     return NULL;
   }
   c->spawned = 1;
+  lln__fn_track(&c->head, req->loop);
   uv_timer_start(&c->timer, on_timeout, (uint64_t)c->timeout_ms, 0);
   uv_read_start((uv_stream_t *)&c->out, alloc_out, read_out);
   uv_read_start((uv_stream_t *)&c->err, alloc_err, read_err);
@@ -394,7 +396,17 @@ void lln_shell_cancel(lln_fn_call *call) {
   if (c->finished || c->cancelled)
     return;
   c->cancelled = 1;
+  lln__fn_untrack(&c->head);
   uv_timer_stop(&c->timer);
   stop_with(c, "cancelled");
+  maybe_finish(c);
+}
+
+void lln_shell_abort(lln_fn_call *call, const char *why) {
+  shell_call *c = (shell_call *)call;
+  if (c->finished || c->cancelled)
+    return;
+  uv_timer_stop(&c->timer);
+  stop_with(c, why);
   maybe_finish(c);
 }

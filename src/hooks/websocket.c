@@ -5,7 +5,7 @@
  * created lazily on the loop's thread and destroyed by lln_ws_loop_close.
  * Host names are resolved with uv_getaddrinfo (libuv's pool) so that lws,
  * built without async DNS, only ever connects to a numeric address. */
-#include "hooks/runner.h"
+#include "hooks/runner_int.h"
 
 #include <arpa/inet.h>
 #include <libwebsockets.h>

@@ -138,6 +138,11 @@ lln_vars *lln_run_vars(lln_run *r) {
 
 /* ---- upstream calls ---- */
 
+/* An upstream's token count is a whole number in [0, 2^53) (exact as a
+ * double); anything else (negative, fractional, 1e300, NaN) is ignored. */
+#define LLN_MAX_TOKEN_COUNT 9007199254740992.0
+static int token_count_ok(double v) { return v >= 0 && v < LLN_MAX_TOKEN_COUNT && v == (double)(long long)v; }
+
 void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
   if (!cJSON_IsObject(usage))
@@ -147,8 +152,17 @@ void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
   const cJSON *node = cJSON_GetObjectItemCaseSensitive(hop, "node");
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(hop, "model");
   cJSON *hop_usage = cJSON_AddObjectToObject(hop, "usage");
+  /* the client's totals are ours from here on, so an ignored count is never
+   * passed through as the upstream wrote it */
+  r->have_usage = 1;
   for (int i = 0; i < 3; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, keys[i]);
+    if (cJSON_IsNumber(v) && !token_count_ok(v->valuedouble)) {
+      LLN_DEBUG("request %s: node \"%s\" (model \"%s\"): usage.%s %g is not a token count; ignored",
+                r->request_id, cJSON_GetStringValue(node), cJSON_GetStringValue(model), keys[i],
+                v->valuedouble);
+      continue;
+    }
     if (cJSON_IsNumber(v)) {
       r->usage[i] += (long)v->valuedouble;
       cJSON_AddNumberToObject(hop_usage, keys[i], v->valuedouble);

@@ -124,7 +124,7 @@ static int on_event(void *ud, const char *data, size_t len) {
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "delta");
     const char *piece = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(delta, "content"));
     if (piece)
-      lln_buf_puts(&r->stream_text, piece);
+      lln_sinks_keep_text(&r->stream_text, piece);
   }
   r->stream_events++;
   emit(r, chunk);
@@ -139,8 +139,11 @@ static int on_data(void *ud, const char *data, size_t len) {
   int rc = lln_sse_feed(&r->sse, data, len);
   if (r->finished)
     return 0;
-  if (rc == -1) {
-    stream_error(r, 502, "the upstream sent an event line longer than 4 MiB");
+  if (rc == LLN_SSE_ERR_LINE || rc == LLN_SSE_ERR_EVENT) {
+    char why[300];
+    snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): the upstream sent an SSE %s larger than 4 MiB",
+             r->call_node->name, lln_run_model_id(r), rc == LLN_SSE_ERR_LINE ? "line" : "event");
+    stream_error(r, 502, why);
     return 0;
   }
   return r->paused;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hooks/runner.h"
+#include "hooks/function.h"
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "observe/status_page.h"
@@ -619,9 +619,10 @@ void lln_gateway_close(lln_gateway *g) {
                     "finished; send it again");
   }
   lln_http_server_close(g->http);
-  /* websocket calls (hooks, sinks) still running end now, and the loop's
-   * lws context lets go of it */
-  lln_ws_loop_close(g->loop);
+  /* detached function calls (observe hooks, sinks) still running end now:
+   * shell process groups are killed, REST and websocket calls stopped and
+   * their owners told, before the upstream client they use goes away */
+  lln_fn_loop_close(g->loop);
   lln_upstream_close(g->upstream);
   lln_ratelimit_close(g->own_ratelimit);
   gen_release(g->current);

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "util/secrets.h"
+
 static void type_and_code(int status, const char **type, const char **code) {
   switch (status) {
   case 400: *type = "invalid_request_error", *code = "invalid_request"; break;
@@ -35,7 +37,14 @@ void lln_openai_error_json_ex(lln_buf *out, const lln_openai_error *e) {
   const char *type, *code;
   type_and_code(e->status, &type, &code);
   lln_buf_puts(out, "{\"error\":{\"message\":");
-  put_string_or_null(out, e->message ? e->message : "");
+  /* every error a client reads passes here: a secret an upstream quoted in
+   * a mid-stream error event or a 200 error body is scrubbed too */
+  lln_buf clean;
+  lln_buf_init(&clean);
+  const char *msg = e->message ? e->message : "";
+  lln_secrets_scrub(msg, strlen(msg), &clean);
+  lln_buf_json_string(out, clean.data ? clean.data : "", clean.len);
+  lln_buf_free(&clean);
   lln_buf_puts(out, ",\"type\":");
   put_string_or_null(out, e->type ? e->type : type); /* a type is never null */
   lln_buf_puts(out, ",\"param\":");
