@@ -628,6 +628,8 @@ void lln_config_free(lln_config *cfg) {
     cJSON_Delete(n->options);
     free(n->system);
     free(n->prompt_template);
+    lln_tmpl_free(n->t_system);
+    lln_tmpl_free(n->t_prompt_template);
     lln_strv_free(n->header_keys);
     free(n->bind_addr);
     free(n->url);

@@ -64,6 +64,10 @@ struct lln_node {
   cJSON *options; /* extra-options passed to the upstream body */
   char *system;
   char *prompt_template;
+  /* system and prompt_template compiled at load ({{NAME}}, LLN_TMPL_BRACES):
+   * render with lln_tmpl_render; NULL when the text is not set */
+  lln_tmpl *t_system;
+  lln_tmpl *t_prompt_template;
   char **header_keys; /* UseHeaderKeys */
   size_t n_header_keys;
   char *bind_addr;

@@ -300,12 +300,9 @@ static void load_hook(lln_loader *L, lln_hook *h, const lln_node *n, const cJSON
   const char *cond = lln_loader_string(L, j, "if", path);
   if (cond) {
     h->if_src = lln_xstrdup(cond);
-    char err[256];
-    int col = 0;
-    if (lln_cond_parse(cond, &h->cond, err, sizeof err, &col) != 0)
-      lln_loader_report(L, LLN_DIAG_ERROR, path,
-                        "node \"%s\": hook condition \"%s\" does not parse: %s (column %d)", n->name, cond,
-                        err, col);
+    char what[512];
+    snprintf(what, sizeof what, "node \"%s\": hook condition", n->name);
+    h->cond = lln_loader_condition(L, cond, path, what);
   }
 }
 

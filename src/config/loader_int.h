@@ -38,6 +38,10 @@ void lln_loader_server(lln_loader *L, const cJSON *server);
 int lln_loader_header_value_ok(lln_loader *L, const char *value, const char *path, const char *what);
 
 int lln_loader_nodes(lln_loader *L, const cJSON *arch);
+/* nodes.c: parses an "if" condition and binds its "$secrets.S.V" (a missing
+ * one: an error at run, a warning at validate); `what` names it in messages
+ * ("node \"x\": condition"). NULL when it does not parse (reported). */
+lln_cond *lln_loader_condition(lln_loader *L, const char *src, const char *path, const char *what);
 /* The value of an environment variable, --env-file entry or loaded
  * "secrets.S.V"; NULL when unset. */
 const char *lln_loader_lookup(lln_loader *L, const char *name);

@@ -111,14 +111,45 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
                         "node \"%s\": model_override must name at least one model", n->name);
   }
   const char *sys = lln_loader_string(L, opts, "system", p->data);
-  if (sys)
+  /* compiled once here: a call only looks the variables up, and a value
+   * holding "{{NAME}}" is never scanned again */
+  if (sys) {
     n->system = lln_xstrdup(sys);
+    n->t_system = lln_tmpl_compile(sys, LLN_TMPL_BRACES);
+  }
   const char *tpl = lln_loader_string(L, opts, "prompt-template", p->data);
-  if (tpl)
+  if (tpl) {
     n->prompt_template = lln_xstrdup(tpl);
+    n->t_prompt_template = lln_tmpl_compile(tpl, LLN_TMPL_BRACES);
+  }
   const cJSON *hk = cJSON_GetObjectItemCaseSensitive(opts, "UseHeaderKeys");
   if (hk)
     n->header_keys = string_list(L, hk, p->data, "UseHeaderKeys", &n->n_header_keys);
+}
+
+/* In a condition, "$secrets.S.V" is a load-time value: bound here, once, as
+ * a string literal (never scanned again); every other name is a request
+ * variable, looked up per request as it always was. */
+static lln_tmpl_bind_result bind_cond_ref(void *ctx, const char *name, const char **value) {
+  if (strncmp(name, "secrets.", 8) != 0)
+    return LLN_TMPL_KEEP;
+  *value = lln_loader_lookup(ctx, name);
+  return *value ? LLN_TMPL_VALUE : LLN_TMPL_MISSING;
+}
+
+lln_cond *lln_loader_condition(lln_loader *L, const char *src, const char *path, const char *what) {
+  lln_cond *c = NULL;
+  char err[256], missing[LLN_TMPL_MAX_NAME + 1];
+  int col = 0;
+  if (lln_cond_parse(src, &c, err, sizeof err, &col) != 0) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "%s \"%s\" does not parse: %s (column %d)", what, src, err,
+                      col);
+    return NULL;
+  }
+  if (lln_cond_bind(c, bind_cond_ref, L, missing, sizeof missing))
+    lln_loader_report(L, L->opts->mode == LLN_LOAD_RUN ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path,
+                      "%s \"%s\" uses $%s, which is not set (no such secret is loaded)", what, src, missing);
+  return c;
 }
 
 static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
@@ -191,14 +222,13 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   const char *cond = lln_loader_string(L, j, "if", p.data);
   if (cond) {
     n->if_src = lln_xstrdup(cond);
-    char err[256];
-    int col = 0;
-    if (lln_cond_parse(cond, &n->cond, err, sizeof err, &col) != 0) {
-      node_path(&p, i, "if");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
-                        "node \"%s\": condition \"%s\" does not parse: %s (column %d)", n->name, cond, err,
-                        col);
-    }
+    lln_buf what;
+    lln_buf_init(&what);
+    lln_buf_printf(&what, "node \"%s\": condition", n->name);
+    node_path(&p, i, "if");
+    n->cond = lln_loader_condition(L, cond, p.data, what.data);
+    lln_buf_free(&what);
+    node_path(&p, i, NULL);
   }
   const char *bind = lln_loader_string(L, j, "bind-addr", p.data);
   if (bind)

@@ -7,9 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest variable name kept; longer references stay literal text. */
-#define LLN_TMPL_MAX_NAME 255
-
 static int ident_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 static int ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
 

@@ -31,6 +31,10 @@
 
 #include "util/buf.h"
 
+/* Longest variable name; a longer reference is literal text (a condition
+ * refuses it). */
+#define LLN_TMPL_MAX_NAME 255
+
 typedef enum {
   LLN_TMPL_DOLLAR, /* $NAME ${NAME} $secrets.S.V, "$$" = '$'; an unset variable renders "" */
   LLN_TMPL_BRACES  /* {{NAME}} (blanks around NAME trimmed), nothing else is special; an

@@ -49,6 +49,8 @@ static const char *find(const var *vars, const char *name, size_t len) {
   return NULL;
 }
 
+static const char *find_ctx(void *ctx, const char *name, size_t len) { return find(ctx, name, len); }
+
 static int is_request_var(const char *name) { return find(REQUEST, name, strlen(name)) != NULL; }
 
 static lln_tmpl_bind_result binder(void *ctx, const char *name, const char **value) {
@@ -217,6 +219,51 @@ static void test_braces_syntax(void **state) {
   lln_tmpl_free(t);
 }
 
+/* LLN_TMPL_MAX_NAME is the one name limit (the conditions lexer refuses a
+ * longer name): the longest name is a reference in both syntaxes, one byte
+ * more is literal text. */
+static void test_name_limit(void **state) {
+  (void)state;
+  char name[LLN_TMPL_MAX_NAME + 2], src[LLN_TMPL_MAX_NAME + 16];
+  memset(name, 'N', sizeof name);
+  for (int extra = 0; extra <= 1; extra++) {
+    name[LLN_TMPL_MAX_NAME + extra] = '\0';
+    size_t off, n;
+    snprintf(src, sizeof src, "$%s", name);
+    assert_int_equal(lln_tmpl_dollar_ref(src, &off, &n), extra ? 0 : LLN_TMPL_MAX_NAME + 1);
+    lln_tmpl *t = lln_tmpl_compile(src, LLN_TMPL_DOLLAR);
+    assert_int_equal(lln_tmpl_var_count(t), extra ? 0 : 1);
+    lln_tmpl_free(t);
+    snprintf(src, sizeof src, "{{ %s }}", name);
+    t = lln_tmpl_compile(src, LLN_TMPL_BRACES);
+    assert_int_equal(lln_tmpl_var_count(t), extra ? 0 : 1);
+    lln_buf b;
+    lln_buf_init(&b);
+    lln_tmpl_render(t, NULL, NULL, NULL, &b);
+    assert_string_equal(b.data, src); /* unknown or too long: as written */
+    lln_buf_free(&b);
+    lln_tmpl_free(t);
+    name[LLN_TMPL_MAX_NAME + extra] = 'N';
+  }
+}
+
+/* A {{NAME}} prompt template is compiled once and each call only looks its
+ * variables up: a value holding "{{NODE}}" or "$NODE" is appended as is. */
+static void test_braces_value_not_expanded(void **state) {
+  (void)state;
+  static const var vals[] = {{"INPUT", "{{NODE}} {{ NODE }} $NODE"}, {"NODE", "router"}, {NULL, NULL}};
+  lln_tmpl *t = lln_tmpl_compile("[{{INPUT}}] by {{NODE}}", LLN_TMPL_BRACES);
+  lln_buf b;
+  lln_buf_init(&b);
+  for (int call = 0; call < 2; call++) {
+    lln_buf_reset(&b);
+    lln_tmpl_render(t, find_ctx, (void *)vals, NULL, &b);
+    assert_string_equal(b.data, "[{{NODE}} {{ NODE }} $NODE] by router");
+  }
+  lln_buf_free(&b);
+  lln_tmpl_free(t);
+}
+
 /* The loader compiles hook function fields once: what a call renders holds
  * environment values byte for byte and only the request variables filled. */
 static void test_loader_compiles_function_fields(void **state) {
@@ -260,6 +307,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_segments),
       cmocka_unit_test(test_dollar_ref_for_lexers),
+      cmocka_unit_test(test_name_limit),
+      cmocka_unit_test(test_braces_value_not_expanded),
       cmocka_unit_test(test_bound_value_never_scanned_again),
       cmocka_unit_test(test_bind_escape),
       cmocka_unit_test(test_missing_kept_as_text),
