@@ -17,41 +17,13 @@ static void set_string(cJSON *obj, const char *key, const char *v) {
   cJSON_AddStringToObject(obj, key, v);
 }
 
-/* Replaces {{NAME}} with the variable's value; unknown names stay. */
-static void render_template(lln_run *r, const char *tpl, lln_buf *out) {
-  if (!strstr(tpl, "{{")) {
-    lln_buf_puts(out, tpl);
-    return;
-  }
-  lln_vars_set_target(lln_run_vars(r), r->node, time(NULL));
-  const char *p = tpl;
-  while (*p) {
-    const char *open = strstr(p, "{{");
-    const char *close = open ? strstr(open + 2, "}}") : NULL;
-    if (!open || !close) {
-      lln_buf_puts(out, p);
-      return;
-    }
-    lln_buf_append(out, p, (size_t)(open - p));
-    const char *name = open + 2;
-    while (*name == ' ')
-      name++;
-    size_t n = (size_t)(close - name);
-    while (n && name[n - 1] == ' ')
-      n--;
-    char key[64];
-    const char *value = NULL;
-    if (n < sizeof key) {
-      memcpy(key, name, n);
-      key[n] = '\0';
-      value = lln_vars_get(lln_run_vars(r), key);
-    }
-    if (value)
-      lln_buf_puts(out, value);
-    else
-      lln_buf_append(out, open, (size_t)(close + 2 - open));
-    p = close + 2;
-  }
+/* Renders a {{NAME}} template compiled at load (config/nodes.c): literal
+ * text is copied, each variable's value appended as is (never scanned
+ * again); an unknown name stays as written. */
+static void render_template(lln_run *r, const lln_tmpl *tpl, lln_buf *out) {
+  if (lln_tmpl_var_count(tpl))
+    lln_vars_set_target(lln_run_vars(r), r->node, time(NULL));
+  lln_tmpl_render(tpl, lln_vars_lookup, lln_run_vars(r), NULL, out);
 }
 
 /* 1 when the upstream body of `n` does not take the client's `key` as is:
@@ -80,7 +52,7 @@ cJSON *lln__body_answer(lln_run *r, const lln_node *n) {
     if (n->system) {
       lln_buf sys;
       lln_buf_init(&sys);
-      render_template(r, n->system, &sys);
+      render_template(r, n->t_system, &sys);
       cJSON *m = cJSON_CreateObject();
       cJSON_AddStringToObject(m, "role", "system");
       cJSON_AddStringToObject(m, "content", sys.data ? sys.data : "");
@@ -94,7 +66,7 @@ cJSON *lln__body_answer(lln_run *r, const lln_node *n) {
       if (replaced_input)
         lln_buf_puts(&content, replaced_input);
       else if (n->prompt_template)
-        render_template(r, n->prompt_template, &content);
+        render_template(r, n->t_prompt_template, &content);
       else
         lln_buf_puts(&content, r->output);
       cJSON *m = cJSON_CreateObject();
