@@ -1,4 +1,4 @@
-# Embeds files into lln_core as C arrays generated at build time in the
+# Embeds files into a target as C arrays generated at build time in the
 # build tree (portable C: any compiler, no .incbin or linker tricks).
 # lln_embed(TARGET FILE SYMBOL) defines, in a generated C file,
 #   const unsigned char SYMBOL[];   the file's bytes followed by a NUL
@@ -17,4 +17,4 @@ function(lln_embed target file symbol)
 endfunction()
 
 # The status page served at GET / (src/observe/status_page.c hands it out).
-lln_embed(lln_core ${CMAKE_SOURCE_DIR}/src/observe/status.html lln_status_html)
+lln_embed(lln_observe ${CMAKE_SOURCE_DIR}/src/observe/status.html lln_status_html)

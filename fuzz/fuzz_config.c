@@ -9,7 +9,7 @@
  * in validate mode, which reads a path: one temp directory per process,
  * created in LLVMFuzzerInitialize, holds composition.jsonc and fuzz.env,
  * rewritten on every input. The dotenv part is parsed directly
- * (src/config/envfile.h), is the loader's --env-file when present, and is
+ * (src/config/envfile_int.h), is the loader's --env-file when present, and is
  * what an env-file secret with "path": "fuzz.env" reads. A loaded
  * composition is described (the --dry-run text).
  *
@@ -28,7 +28,7 @@
 #include "config/config.h"
 #include "config/describe.h"
 #include "config/diag.h"
-#include "config/envfile.h"
+#include "config/envfile_int.h"
 #include "config/jsonc.h"
 
 #define ENV_MARKER "\n#ENV\n"

@@ -15,6 +15,7 @@
 #include "observe/metrics.h"
 #include "pipeline/explain.h"
 #include "server/workers.h"
+#include "upstream/model_state.h"
 #include "util/log.h"
 
 static void usage(FILE *out) {
@@ -292,8 +293,12 @@ static int cmd_explain(int argc, char **argv) {
   return rc;
 }
 
+typedef struct reload_job reload_job;
+
 typedef struct running {
   lln_workers *workers;
+  reload_job *reloading;    /* the reload being loaded off the loop, or NULL */
+  const char *reload_again; /* asked for while one was loading: run once more after it */
   uv_loop_t *loop;
   const char *config_path;
   lln_load_options load;
@@ -304,6 +309,14 @@ typedef struct running {
   int stopping;
   long grace_ms;
 } running;
+
+/* A composition for the workers, with the per-model breakers and queues
+ * that live exactly as long as it. */
+static lln_shared_config *share(lln_config *cfg) {
+  lln_shared_config *sc = lln_shared_config_new(cfg);
+  lln_shared_config_attach(sc, lln_model_table_new(lln_shared_config_get(sc)), lln_model_table_release);
+  return sc;
+}
 
 static void close_handles(running *r) {
   uv_close((uv_handle_t *)&r->sigint, NULL);
@@ -333,6 +346,19 @@ static void on_grace_over(uv_timer_t *t) {
   stop_now(t->data);
 }
 
+/* After a second signal the workers get this long to close (they end
+ * detached hook processes and calls at once); a worker stuck past it does
+ * not keep the process alive. */
+#define LLN_STOP_NOW_TIMEOUT_S 5
+
+static void on_stop_timeout(int signum) {
+  (void)signum;
+  static const char msg[] = "llmnet: the workers did not stop within 5 s of the second signal; exiting\n";
+  ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)n;
+  _exit(1);
+}
+
 /* First SIGTERM/SIGINT: stop accepting and let requests in flight finish
  * within server.shutdown-grace. A second one stops at once. */
 static void on_stop_signal(uv_signal_t *s, int signum) {
@@ -340,39 +366,98 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
   const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
   if (r->stopping) {
     LLN_WARN("second %s: stopping now", name);
+    signal(SIGALRM, on_stop_timeout);
+    alarm(LLN_STOP_NOW_TIMEOUT_S);
     stop_now(r);
     return;
   }
   r->stopping = 1;
+  if (r->reloading) {
+    lln_vault_cancel_reads(); /* a reload waiting on vault gives up now */
+    LLN_INFO("%s: the reload in progress is abandoned", name);
+  }
   LLN_INFO("%s: draining the requests in flight (grace %.0f s)", name, (double)r->grace_ms / 1000.0);
   uv_timer_start(&r->grace, on_grace_over, (uint64_t)r->grace_ms, 0);
   lln_workers_drain(r->workers);
 }
 
 /* A new composition is validated in full before it replaces the running
- * one; a broken file leaves the old one serving. */
-static void reload(running *r, const char *why) {
-  if (r->stopping)
-    return;
+ * one; a broken file leaves the old one serving. The load (which may read
+ * Vault over the network) runs on libuv's thread pool, so the control loop
+ * keeps handling signals meanwhile; the result is applied back on the loop. */
+struct reload_job {
+  uv_work_t work;
+  running *r;
+  const char *why;
   lln_config cfg;
-  lln_diags d;
-  lln_diags_init(&d, r->config_path);
-  int failed = lln_config_load(&cfg, r->config_path, &r->load, &d) != 0;
-  lln_diags_print(&d, stderr);
-  lln_diags_free(&d);
-  if (failed) {
+  lln_diags diags;
+  int failed;
+};
+
+static void reload(running *r, const char *why);
+
+static void reload_load(uv_work_t *w) {
+  reload_job *j = w->data;
+  j->failed = lln_config_load(&j->cfg, j->r->config_path, &j->r->load, &j->diags) != 0;
+}
+
+static void reload_apply(running *r, reload_job *j) {
+  lln_diags_print(&j->diags, stderr);
+  if (j->failed) {
     const char *labels[] = {"refused"};
     lln_metric_add(&LLN_M_RELOADS, labels, 1);
-    LLN_ERROR("reload (%s) refused: %s has errors; the previous composition keeps serving", why,
+    LLN_ERROR("reload (%s) refused: %s has errors; the previous composition keeps serving", j->why,
               r->config_path);
     return;
   }
   const char *labels[] = {"ok"};
   lln_metric_add(&LLN_M_RELOADS, labels, 1);
-  LLN_INFO("reloaded %s (%s): %zu nodes, entry \"%s\"", r->config_path, why, cfg.n_nodes, cfg.entry->name);
-  lln_shared_config *sc = lln_shared_config_new(&cfg);
+  LLN_INFO("reloaded %s (%s): %zu nodes, entry \"%s\"", r->config_path, j->why, j->cfg.n_nodes,
+           j->cfg.entry->name);
+  lln_shared_config *sc = share(&j->cfg);
   lln_workers_reload(r->workers, sc);
   lln_shared_config_release(sc);
+}
+
+static void reload_done(uv_work_t *w, int status) {
+  reload_job *j = w->data;
+  running *r = j->r;
+  r->reloading = NULL;
+  if (status != 0 || r->stopping) {
+    /* stopping: whatever was loaded is not applied */
+    if (status == 0 && !j->failed)
+      lln_config_free(&j->cfg);
+    LLN_INFO("reload (%s) abandoned: llmnet is stopping", j->why);
+  } else {
+    reload_apply(r, j);
+  }
+  lln_diags_free(&j->diags);
+  free(j);
+  const char *again = r->reload_again;
+  r->reload_again = NULL;
+  if (again && !r->stopping)
+    reload(r, again);
+}
+
+static void reload(running *r, const char *why) {
+  if (r->stopping)
+    return;
+  if (r->reloading) { /* the file may have changed again since that load read it */
+    r->reload_again = why;
+    return;
+  }
+  reload_job *j = calloc(1, sizeof *j);
+  if (!j)
+    abort();
+  j->r = r;
+  j->why = why;
+  j->work.data = j;
+  lln_diags_init(&j->diags, r->config_path);
+  r->reloading = j;
+  if (uv_queue_work(r->loop, &j->work, reload_load, reload_done) != 0) {
+    reload_load(&j->work); /* no thread pool: load here, as before */
+    reload_done(&j->work, 0);
+  }
 }
 
 static void on_sighup(uv_signal_t *s, int signum) {
@@ -420,7 +505,7 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   size_t n_nodes = cfg->n_nodes;
   unsigned count = (unsigned)cfg->server.workers;
   snprintf(entry_name, sizeof entry_name, "%s", cfg->entry->name);
-  lln_shared_config *sc = lln_shared_config_new(cfg);
+  lln_shared_config *sc = share(cfg);
   lln_workers_options wo = {.control = &loop,
                             .config = sc,
                             .addr = addr,

@@ -1,5 +1,6 @@
-/* config: reading a composition file: the document, secrets, models and
- * server settings, with value substitution; nodes.c does the architecture. */
+/* config: reading a composition file: the document, secrets and models,
+ * with value substitution; server.c does the server settings, nodes.c the
+ * architecture, functions.c the functions and hooks. */
 #include "config/config.h"
 
 #include <ctype.h>
@@ -10,10 +11,11 @@
 #include <string.h>
 
 #include "config/keys.h"
-#include "config/loader.h"
-#include "config/subst.h"
-#include "config/vault.h"
-#include "upstream/url.h"
+#include "config/loader_int.h"
+#include "config/secret_values_int.h"
+#include "config/subst_int.h"
+#include "config/url_int.h"
+#include "config/vault_int.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -85,14 +87,13 @@ const char *lln_loader_lookup(lln_loader *L, const char *name) {
   return v;
 }
 
-/* Substitutes one configuration value. `what` names it for messages
- * ("model 'x': api-key"). An unset reference is an error at run and a
- * warning at validate; the value is then kept as written. */
-static char *substitute_ok(lln_loader *L, const char *value, const char *path, const char *what, int *ok) {
+/* lln_loader_substitute, also telling whether every reference resolved
+ * and the first one that did not. */
+static char *substitute_missing(lln_loader *L, const char *value, const char *path, const char *what, int *ok,
+                                char *missing, size_t missing_size) {
   lln_buf out;
   lln_buf_init(&out);
-  char missing[256];
-  *ok = lln_subst(value, lookup_ref, L, &out, missing, sizeof missing) == 0;
+  *ok = lln_subst(value, lookup_ref, L, &out, missing, missing_size) == 0;
   if (!*ok) {
     int run = L->opts->mode == LLN_LOAD_RUN;
     lln_loader_report(L, run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path, "%s uses $%s, which is not set%s",
@@ -103,9 +104,25 @@ static char *substitute_ok(lln_loader *L, const char *value, const char *path, c
   return lln_buf_steal(&out);
 }
 
-static char *substitute(lln_loader *L, const char *value, const char *path, const char *what) {
+static char *substitute_ok(lln_loader *L, const char *value, const char *path, const char *what, int *ok) {
+  char missing[256];
+  return substitute_missing(L, value, path, what, ok, missing, sizeof missing);
+}
+
+char *lln_loader_substitute(lln_loader *L, const char *value, const char *path, const char *what) {
   int ok;
   return substitute_ok(L, value, path, what, &ok);
+}
+
+int lln_loader_header_value_ok(lln_loader *L, const char *value, const char *path, const char *what) {
+  if (!value || !strpbrk(value, "\r\n"))
+    return 1;
+  /* the value itself may be a secret: only its name is shown */
+  lln_loader_report(L, LLN_DIAG_ERROR, path,
+                    "%s contains a line break (CR or LF) once its variables are substituted; a header "
+                    "value is one line: fix the variable or the secret it comes from",
+                    what);
+  return 0;
 }
 
 /* ---- secrets ---- */
@@ -358,6 +375,42 @@ static void load_limits(lln_loader *L, lln_model *model, const cJSON *m, const c
   model->breaker_cooldown_ms = (long)(cb[1] * 1000.0);
 }
 
+/* "headers": substituted "Name: value" lines, each value checked once
+ * substituted (a variable must not add a header line). */
+static void load_model_headers(lln_loader *L, lln_model *model, const char *key, const cJSON *m,
+                               const char *path) {
+  char what[300];
+  const cJSON *headers = cJSON_GetObjectItemCaseSensitive(m, "headers");
+  size_t nh = 0;
+  model->headers = calloc((size_t)cJSON_GetArraySize(headers) + 1, sizeof(char *));
+  if (!model->headers)
+    abort();
+  if (headers && !cJSON_IsObject(headers))
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": \"headers\" must be an object of strings", key);
+  const cJSON *h;
+  const cJSON *header_obj = cJSON_IsObject(headers) ? headers : NULL;
+  cJSON_ArrayForEach(h, header_obj) {
+    if (!cJSON_IsString(h) || !*h->string || strpbrk(h->string, ": \r\n")) {
+      lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": header \"%s\" must be a one-line string", key,
+                        h->string);
+      continue;
+    }
+    snprintf(what, sizeof what, "model \"%s\": header %s", key, h->string);
+    lln_buf hp;
+    lln_buf_init(&hp);
+    lln_buf_printf(&hp, "%s/headers", path);
+    lln_pointer_append(&hp, h->string);
+    char *value = lln_loader_substitute(L, h->valuestring, hp.data, what);
+    lln_loader_header_value_ok(L, value, hp.data, what);
+    lln_buf_free(&hp);
+    lln_buf line;
+    lln_buf_init(&line);
+    lln_buf_printf(&line, "%s: %s", h->string, value);
+    free(value);
+    model->headers[nh++] = lln_buf_steal(&line);
+  }
+}
+
 static void load_model(lln_loader *L, lln_model *model, const char *key, const cJSON *m, const char *path) {
   static const char *const known[] = {"type",
                                       "interface",
@@ -427,7 +480,12 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
     lln_buf_reset(&p);
     lln_buf_printf(&p, "%s/api-key", path);
     snprintf(what, sizeof what, "model \"%s\": api-key", key);
-    model->api_key = substitute(L, api_key, p.data, what);
+    char missing[256];
+    int resolved;
+    model->api_key = substitute_missing(L, api_key, p.data, what, &resolved, missing, sizeof missing);
+    if (!resolved)
+      model->api_key_unset = lln_xstrdup(missing);
+    lln_loader_header_value_ok(L, model->api_key, p.data, what);
   }
   lln_buf_free(&p);
 
@@ -443,34 +501,7 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
       model->retries = retries->valueint;
   }
 
-  const cJSON *headers = cJSON_GetObjectItemCaseSensitive(m, "headers");
-  size_t nh = 0;
-  model->headers = calloc((size_t)cJSON_GetArraySize(headers) + 1, sizeof(char *));
-  if (!model->headers)
-    abort();
-  if (headers && !cJSON_IsObject(headers))
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": \"headers\" must be an object of strings", key);
-  const cJSON *h;
-  const cJSON *header_obj = cJSON_IsObject(headers) ? headers : NULL;
-  cJSON_ArrayForEach(h, header_obj) {
-    if (!cJSON_IsString(h) || strpbrk(h->string, ": \r\n") || strpbrk(h->valuestring, "\r\n")) {
-      lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": header \"%s\" must be a one-line string", key,
-                        h->string);
-      continue;
-    }
-    snprintf(what, sizeof what, "model \"%s\": header %s", key, h->string);
-    lln_buf hp;
-    lln_buf_init(&hp);
-    lln_buf_printf(&hp, "%s/headers", path);
-    lln_pointer_append(&hp, h->string);
-    char *value = substitute(L, h->valuestring, hp.data, what);
-    lln_buf_free(&hp);
-    lln_buf line;
-    lln_buf_init(&line);
-    lln_buf_printf(&line, "%s: %s", h->string, value);
-    free(value);
-    model->headers[nh++] = lln_buf_steal(&line);
-  }
+  load_model_headers(L, model, key, m, path);
 }
 
 static void load_models(lln_loader *L, const cJSON *models) {
@@ -497,133 +528,6 @@ static void load_models(lln_loader *L, const cJSON *models) {
     cfg->models[i].index = (int)i;
     load_model(L, &cfg->models[i++], m->string, m, path.data);
     lln_buf_free(&path);
-  }
-}
-
-/* ---- server ---- */
-
-static void load_cors(lln_loader *L, const cJSON *cors) {
-  static const char *const known[] = {"allow-origins", NULL};
-  lln_server_settings *s = &L->cfg->server;
-  if (!cors || cJSON_IsFalse(cors))
-    return;
-  const cJSON *origins = NULL;
-  if (cJSON_IsObject(cors)) {
-    lln_loader_check_keys(L, cors, "/server/cors", known);
-    origins = cJSON_GetObjectItemCaseSensitive(cors, "allow-origins");
-  } else if (!cJSON_IsTrue(cors)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors",
-                      "\"cors\" is true (any origin) or {\"allow-origins\": [\"https://...\"]}");
-    return;
-  }
-  s->cors_origins = calloc((size_t)cJSON_GetArraySize(origins) + 2, sizeof(char *));
-  if (!s->cors_origins)
-    abort();
-  if (!origins || (cJSON_IsString(origins) && strcmp(origins->valuestring, "*") == 0)) {
-    s->cors_origins[s->n_cors_origins++] = lln_xstrdup("*");
-    return;
-  }
-  const cJSON *o;
-  cJSON_ArrayForEach(o, origins) {
-    if (cJSON_IsString(o) && *o->valuestring)
-      s->cors_origins[s->n_cors_origins++] = lln_xstrdup(o->valuestring);
-    else
-      lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors", "\"allow-origins\" holds origin strings");
-  }
-  if (!cJSON_IsArray(origins))
-    lln_loader_report(L, LLN_DIAG_ERROR, "/server/cors",
-                      "\"allow-origins\" must be \"*\" or an array of origins");
-}
-
-static void load_server(lln_loader *L, const cJSON *server) {
-  static const char *const known[] = {"workers",
-                                      "api-keys",
-                                      "cors",
-                                      "max-body-bytes",
-                                      "max-concurrent",
-                                      "max-connections",
-                                      "request-timeout",
-                                      "shutdown-grace",
-                                      "log-format",
-                                      "max-hops",
-                                      "rate-limit-store",
-                                      "write-timeout",
-                                      NULL};
-  lln_server_settings *s = &L->cfg->server;
-  s->workers = 0;
-  s->max_body_bytes = 8 * 1024 * 1024;
-  s->max_concurrent = 1024;
-  s->max_connections = 10000;
-  s->request_timeout_ms = 300000;
-  s->shutdown_grace_ms = 30000;
-  s->write_timeout_ms = 60000;
-  s->max_hops = 10;
-  if (!server)
-    return;
-  if (!cJSON_IsObject(server)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, "/server", "\"server\" must be an object");
-    return;
-  }
-  lln_loader_check_keys(L, server, "/server", known);
-  struct {
-    const char *key;
-    double min, max;
-  } nums[] = {{"workers", 0, 256},         {"max-body-bytes", 1024, 1024.0 * 1024 * 1024},
-              {"max-concurrent", 0, 1e6},  {"request-timeout", 0.001, 86400},
-              {"max-hops", 1, 100},        {"max-connections", 0, 1e6},
-              {"shutdown-grace", 0, 3600}, {"write-timeout", 0.001, 3600}};
-  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(server, nums[i].key);
-    if (!v)
-      continue;
-    if (!cJSON_IsNumber(v) || v->valuedouble < nums[i].min || v->valuedouble > nums[i].max) {
-      char path[64];
-      snprintf(path, sizeof path, "/server/%s", nums[i].key);
-      lln_loader_report(L, LLN_DIAG_ERROR, path, "\"%s\" must be a number from %g to %g", nums[i].key,
-                        nums[i].min, nums[i].max);
-      continue;
-    }
-    double d = v->valuedouble;
-    switch (i) {
-    case 0: s->workers = (int)d; break;
-    case 1: s->max_body_bytes = (size_t)d; break;
-    case 2: s->max_concurrent = (int)d; break;
-    case 3: s->request_timeout_ms = (long)(d * 1000); break;
-    case 4: s->max_hops = (int)d; break;
-    case 5: s->max_connections = (int)d; break;
-    case 6: s->shutdown_grace_ms = (long)(d * 1000); break;
-    case 7: s->write_timeout_ms = (long)(d * 1000); break;
-    }
-  }
-  load_cors(L, cJSON_GetObjectItemCaseSensitive(server, "cors"));
-  const char *log_format = lln_loader_string(L, server, "log-format", "/server");
-  if (log_format && strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0)
-    lln_loader_report(L, LLN_DIAG_ERROR, "/server/log-format", "\"log-format\" is \"text\" or \"json\"");
-  else if (log_format)
-    s->log_format = lln_xstrdup(log_format);
-  const char *store = lln_loader_string(L, server, "rate-limit-store", "/server");
-  if (store && strcmp(store, "memory") != 0 && strncmp(store, "redis://", 8) != 0)
-    lln_loader_report(L, LLN_DIAG_ERROR, "/server/rate-limit-store",
-                      "\"rate-limit-store\" is \"memory\" or \"redis://HOST:PORT\"");
-  else if (store)
-    s->rate_limit_store = substitute(L, store, "/server/rate-limit-store", "server: rate-limit-store");
-  const cJSON *keys = cJSON_GetObjectItemCaseSensitive(server, "api-keys");
-  if (keys) {
-    if (!cJSON_IsArray(keys)) {
-      lln_loader_report(L, LLN_DIAG_ERROR, "/server/api-keys", "\"api-keys\" must be an array of strings");
-      return;
-    }
-    s->api_keys = calloc((size_t)cJSON_GetArraySize(keys) + 1, sizeof(char *));
-    if (!s->api_keys)
-      abort();
-    const cJSON *k;
-    cJSON_ArrayForEach(k, keys) {
-      if (!cJSON_IsString(k) || !*k->valuestring) {
-        lln_loader_report(L, LLN_DIAG_ERROR, "/server/api-keys", "each api key must be a non-empty string");
-        continue;
-      }
-      s->api_keys[s->n_api_keys++] = substitute(L, k->valuestring, "/server/api-keys", "server: api-keys");
-    }
   }
 }
 
@@ -685,7 +589,7 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
       lln_diags_add(diags, LLN_DIAG_ERROR, 0, 0, "--env-file: %s", err);
     load_secrets(&L, cJSON_GetObjectItemCaseSensitive(root, "secrets"));
     load_models(&L, cJSON_GetObjectItemCaseSensitive(root, "models"));
-    load_server(&L, cJSON_GetObjectItemCaseSensitive(root, "server"));
+    lln_loader_server(&L, cJSON_GetObjectItemCaseSensitive(root, "server"));
     lln_loader_functions(&L, cJSON_GetObjectItemCaseSensitive(root, "functions"));
     lln_loader_nodes(&L, cJSON_GetObjectItemCaseSensitive(root, "architecture"));
   }
@@ -695,6 +599,7 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
     lln_config_free(cfg);
     return -1;
   }
+  lln_config_register_secrets(cfg); /* so they are scrubbed from errors and logs */
   return 0;
 }
 
@@ -707,6 +612,7 @@ void lln_config_free(lln_config *cfg) {
     free(m->url);
     free(m->chat_url);
     free(m->api_key);
+    free(m->api_key_unset);
     lln_strv_free(m->headers);
   }
   free(cfg->models);
@@ -722,6 +628,8 @@ void lln_config_free(lln_config *cfg) {
     cJSON_Delete(n->options);
     free(n->system);
     free(n->prompt_template);
+    lln_tmpl_free(n->t_system);
+    lln_tmpl_free(n->t_prompt_template);
     lln_strv_free(n->header_keys);
     free(n->bind_addr);
     free(n->url);

@@ -8,17 +8,18 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "conditions/cond.h"
 #include "config/diag.h"
-#include "hooks/function.h"
-#include "pipeline/cond.h"
+#include "config/function_def.h"
 
 typedef struct lln_model {
   char *key;
   char *type;
-  char *url;      /* base URL as written in the file: safe to show */
-  char *chat_url; /* where chat completions are sent (substituted: never shown) */
-  char *api_key;  /* NULL when none */
-  char **headers; /* NULL-terminated "Name: value" lines, substituted */
+  char *url;           /* base URL as written in the file: safe to show */
+  char *chat_url;      /* where chat completions are sent (substituted: never shown) */
+  char *api_key;       /* NULL when none; a secret: shown only through lln_mask_secret */
+  char *api_key_unset; /* validate/dry-run: the first variable of api-key that is not set, else NULL */
+  char **headers;      /* NULL-terminated "Name: value" lines, substituted */
   long timeout_ms;
   long connect_timeout_ms;
   long first_byte_timeout_ms; /* 0 = only the total timeout applies */
@@ -63,6 +64,10 @@ struct lln_node {
   cJSON *options; /* extra-options passed to the upstream body */
   char *system;
   char *prompt_template;
+  /* system and prompt_template compiled at load ({{NAME}}, LLN_TMPL_BRACES):
+   * render with lln_tmpl_render; NULL when the text is not set */
+  lln_tmpl *t_system;
+  lln_tmpl *t_prompt_template;
   char **header_keys; /* UseHeaderKeys */
   size_t n_header_keys;
   char *bind_addr;
@@ -126,6 +131,10 @@ typedef struct lln_load_options {
  * when there is no error (warnings allowed), else -1 (cfg is then freed). */
 int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *opts, lln_diags *diags);
 void lln_config_free(lln_config *cfg);
+/* Makes every Vault read in progress (a reload on the thread pool), and
+ * every later one, fail at once ("cancelled"): for a reload still loading
+ * when llmnet stops. Any thread. */
+void lln_vault_cancel_reads(void);
 
 const lln_node *lln_config_node(const lln_config *cfg, const char *name);
 

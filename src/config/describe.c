@@ -2,7 +2,7 @@
  * endpoints, expanded output-to lists, the entry node's role. */
 #include "config/describe.h"
 
-#include "config/subst.h"
+#include "config/subst_int.h"
 #include "util/mask.h"
 
 void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE *out) {
@@ -13,9 +13,11 @@ void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE
   for (size_t i = 0; i < cfg->n_models; i++) {
     const lln_model *m = &cfg->models[i];
     char key[300];
-    /* an unresolved reference names a variable, not a secret */
-    if (m->api_key && lln_subst_has_ref(m->api_key))
-      snprintf(key, sizeof key, "%s (not set)", m->api_key);
+    /* Whether the key resolved is what the loader recorded, never a guess
+     * from the text: a key may contain "$A" and is still masked. Only the
+     * unset variable's name is shown, not the partly substituted key. */
+    if (m->api_key_unset)
+      snprintf(key, sizeof key, "$%s (not set)", m->api_key_unset);
     else
       lln_mask_secret(m->api_key, key, sizeof key);
     /* a URL built from variables may carry a secret: it is shown as written */

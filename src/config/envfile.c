@@ -1,7 +1,7 @@
 /* envfile: owns parsing dotenv text into key/value pairs and loading it from a file. The syntax follows
  * what docker compose and python-dotenv accept in common, so existing .env files work unchanged.
  * Messages name keys and lines only: a value could be an API key and errors end up in logs. */
-#include "config/envfile.h"
+#include "config/envfile_int.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "config/keys.h"
-#include "config/loader.h"
-#include "config/subst.h"
+#include "config/loader_int.h"
+#include "templates/template.h"
 #include "util/buf.h"
 #include "util/json_print.h"
 #include "util/xalloc.h"
@@ -36,56 +36,64 @@ static int runtime_var(const lln_loader *L, const char *name) {
   return 0;
 }
 
-typedef struct fn_subst {
+typedef struct fn_bind {
   lln_loader *L;
-  char kept[300];
-} fn_subst;
+  const char *path, *what;
+} fn_bind;
 
-static const char *lookup_fn_ref(void *ctx, const char *name) {
-  fn_subst *f = ctx;
-  if (runtime_var(f->L, name)) {
-    snprintf(f->kept, sizeof f->kept, "${%s}", name);
-    return f->kept;
-  }
-  return lln_loader_lookup(f->L, name);
+/* Load-time values become literal text of the template; request
+ * variables stay references; anything else is reported (an error at run,
+ * a warning at validate) and stays as written, as text. */
+static lln_tmpl_bind_result bind_fn_ref(void *ctx, const char *name, const char **value) {
+  fn_bind *b = ctx;
+  if (runtime_var(b->L, name))
+    return LLN_TMPL_KEEP;
+  *value = lln_loader_lookup(b->L, name);
+  if (*value)
+    return LLN_TMPL_VALUE;
+  lln_loader_report(b->L, b->L->opts->mode == LLN_LOAD_RUN ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, b->path,
+                    "%s uses $%s, which is not set and is not a request variable", b->what, name);
+  return LLN_TMPL_MISSING;
 }
 
-/* Load-time substitution of one field. "$$" is kept as written (each
- * piece between them is substituted on its own) so that the expansion per
- * call, not this one, turns it into a literal '$'. */
-static char *fn_value(lln_loader *L, const char *value, const char *path, const char *what) {
-  fn_subst f = {.L = L};
-  lln_buf out, piece;
+/* Compiles one field once: load-time values are bound (escaped by
+ * `escape` where they land, e.g. inside a JSON string), so a call only
+ * fills the request variables and never scans a bound value again. */
+static lln_tmpl *fn_template(lln_loader *L, const char *value, const char *path, const char *what,
+                             lln_tmpl_escape escape) {
+  lln_tmpl *t = lln_tmpl_compile(value, LLN_TMPL_DOLLAR);
+  fn_bind b = {L, path, what};
+  lln_tmpl_bind(t, bind_fn_ref, &b, escape, NULL, 0);
+  return t;
+}
+
+/* The text form of a compiled field (literal '$' as "$$", references as
+ * "${NAME}"): shown in messages, and compiled again to the same template
+ * by anything that only has the text. */
+static char *template_text(const lln_tmpl *t) {
+  lln_buf out;
   lln_buf_init(&out);
-  lln_buf_init(&piece);
-  lln_buf_append(&out, "", 0);
-  char missing[256];
-  const char *p = value;
-  for (;;) {
-    const char *dd = strstr(p, "$$");
-    lln_buf_reset(&piece);
-    lln_buf_append(&piece, p, dd ? (size_t)(dd - p) : strlen(p));
-    if (lln_subst(piece.data, lookup_fn_ref, &f, &out, missing, sizeof missing) != 0)
-      lln_loader_report(L, L->opts->mode == LLN_LOAD_RUN ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path,
-                        "%s uses $%s, which is not set and is not a request variable", what, missing);
-    if (!dd)
-      break;
-    lln_buf_puts(&out, "$$");
-    p = dd + 2;
-  }
-  lln_buf_free(&piece);
+  lln_tmpl_format(t, &out);
   return lln_buf_steal(&out);
 }
 
-static char **string_array(lln_loader *L, const cJSON *arr, const char *path, const char *what) {
+static char *fn_value(lln_loader *L, const char *value, const char *path, const char *what, lln_tmpl **tmpl,
+                      lln_tmpl_escape escape) {
+  *tmpl = fn_template(L, value, path, what, escape);
+  return template_text(*tmpl);
+}
+
+static char **string_array(lln_loader *L, const cJSON *arr, const char *path, const char *what,
+                           lln_tmpl ***tmpls) {
   char **out = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *out);
-  if (!out)
+  *tmpls = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof **tmpls);
+  if (!out || !*tmpls)
     abort();
   size_t n = 0;
   const cJSON *e;
   cJSON_ArrayForEach(e, arr) {
     if (cJSON_IsString(e))
-      out[n++] = fn_value(L, e->valuestring, path, what);
+      out[n] = fn_value(L, e->valuestring, path, what, &(*tmpls)[n], NULL), n++;
     else
       lln_loader_report(L, LLN_DIAG_ERROR, path, "%s must hold strings", what);
   }
@@ -93,9 +101,11 @@ static char **string_array(lln_loader *L, const cJSON *arr, const char *path, co
 }
 
 /* {"Name": "value"} as NULL-terminated "Name<sep>value" lines. */
-static char **pairs(lln_loader *L, const cJSON *obj, const char *path, const char *what, const char *sep) {
+static char **pairs(lln_loader *L, const cJSON *obj, const char *path, const char *fn, const char *what,
+                    const char *sep, lln_tmpl ***tmpls) {
   char **out = calloc((size_t)cJSON_GetArraySize(obj) + 1, sizeof *out);
-  if (!out)
+  *tmpls = calloc((size_t)cJSON_GetArraySize(obj) + 1, sizeof **tmpls);
+  if (!out || !*tmpls)
     abort();
   size_t n = 0;
   const cJSON *e;
@@ -104,11 +114,24 @@ static char **pairs(lln_loader *L, const cJSON *obj, const char *path, const cha
       lln_loader_report(L, LLN_DIAG_ERROR, path, "%s \"%s\" must be a string", what, e->string);
       continue;
     }
-    char *v = fn_value(L, e->valuestring, path, what);
+    /* the name is literal text in front of the value's template */
+    lln_tmpl *t = fn_template(L, e->valuestring, path, what, NULL);
+    char *v = template_text(t);
+    if (strcmp(sep, ": ") == 0) {
+      char label[512];
+      snprintf(label, sizeof label, "function \"%s\": header %s", fn, e->string);
+      if (!*e->string || strpbrk(e->string, ": \r\n"))
+        lln_loader_report(L, LLN_DIAG_ERROR, path, "%s: a header name is one word without ':' or spaces",
+                          label);
+      lln_loader_header_value_ok(L, v, path, label);
+    }
     lln_buf line;
     lln_buf_init(&line);
-    lln_buf_printf(&line, "%s%s%s", e->string, sep, v);
+    lln_buf_printf(&line, "%s%s", e->string, sep);
+    lln_tmpl_prepend(t, line.data, line.len);
+    lln_buf_puts(&line, v);
     free(v);
+    (*tmpls)[n] = t;
     out[n++] = lln_buf_steal(&line);
   }
   return out;
@@ -139,21 +162,19 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
     const char *command = lln_loader_string(L, j, "command", path);
     if (!command || !*command)
       lln_loader_report(L, LLN_DIAG_ERROR, path, "shell function \"%s\" needs a \"command\"", name);
-    char *cmd = fn_value(L, command ? command : "", path, "a shell command");
+    fn->t_command = fn_template(L, command ? command : "", path, "a shell command", NULL);
     /* a relative path is found beside the composition, as env-files are;
      * a bare name is looked up in PATH */
     const char *slash = strrchr(L->cfg->path, '/');
-    if (strchr(cmd, '/') && cmd[0] != '/' && slash) {
-      lln_buf full;
-      lln_buf_init(&full);
-      lln_buf_append(&full, L->cfg->path, (size_t)(slash - L->cfg->path + 1));
-      lln_buf_puts(&full, cmd);
-      free(cmd);
-      cmd = lln_buf_steal(&full);
-    }
-    fn->command = cmd;
-    fn->args = string_array(L, cJSON_GetObjectItemCaseSensitive(j, "args"), path, "\"args\"");
-    fn->env = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "env"), path, "env", "=");
+    lln_buf shown;
+    lln_buf_init(&shown);
+    lln_tmpl_render(fn->t_command, NULL, NULL, NULL, &shown);
+    if (strchr(shown.data, '/') && shown.data[0] != '/' && slash)
+      lln_tmpl_prepend(fn->t_command, L->cfg->path, (size_t)(slash - L->cfg->path + 1));
+    lln_buf_free(&shown);
+    fn->command = template_text(fn->t_command);
+    fn->args = string_array(L, cJSON_GetObjectItemCaseSensitive(j, "args"), path, "\"args\"", &fn->t_args);
+    fn->env = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "env"), path, name, "env", "=", &fn->t_env);
     const char *cwd = lln_loader_string(L, j, "cwd", path);
     if (cwd)
       fn->cwd = lln_xstrdup(cwd);
@@ -171,14 +192,15 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
     if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 && url[0] != '$'))
       lln_loader_report(L, LLN_DIAG_ERROR, path, "rest function \"%s\" needs an http:// or https:// \"url\"",
                         name);
-    fn->url = fn_value(L, url ? url : "", path, "a rest url");
-    fn->headers = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, "header", ": ");
+    fn->url = fn_value(L, url ? url : "", path, "a rest url", &fn->t_url, NULL);
+    fn->headers =
+        pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, name, "header", ": ", &fn->t_headers);
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(j, "body");
     if (body) {
       lln_buf text;
       lln_buf_init(&text);
       lln_json_print(body, &text);
-      fn->body = fn_value(L, text.data, path, "a rest body");
+      fn->body = fn_value(L, text.data, path, "a rest body", &fn->t_body, lln_tmpl_escape_json);
       lln_buf_free(&text);
     }
   } else if (type && strcmp(type, "websocket") == 0) {
@@ -188,16 +210,20 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
     if (!url || (strncmp(url, "ws://", 5) != 0 && strncmp(url, "wss://", 6) != 0 && url[0] != '$'))
       lln_loader_report(L, LLN_DIAG_ERROR, path, "websocket function \"%s\" needs a ws:// or wss:// \"url\"",
                         name);
-    fn->url = fn_value(L, url ? url : "", path, "a websocket url");
-    fn->headers = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, "header", ": ");
+    fn->url = fn_value(L, url ? url : "", path, "a websocket url", &fn->t_url, NULL);
+    fn->headers =
+        pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, name, "header", ": ", &fn->t_headers);
     const cJSON *message = cJSON_GetObjectItemCaseSensitive(j, "message");
     if (cJSON_IsString(message)) {
-      fn->message = fn_value(L, message->valuestring, path, "a websocket message");
+      /* a message that is JSON text gets its values JSON-escaped, as a call's */
+      const char *first = message->valuestring + strspn(message->valuestring, " \t\r\n");
+      fn->message = fn_value(L, message->valuestring, path, "a websocket message", &fn->t_message,
+                             *first == '{' || *first == '[' ? lln_tmpl_escape_json : NULL);
     } else if (message) {
       lln_buf text;
       lln_buf_init(&text);
       lln_json_print(message, &text);
-      fn->message = fn_value(L, text.data, path, "a websocket message");
+      fn->message = fn_value(L, text.data, path, "a websocket message", &fn->t_message, lln_tmpl_escape_json);
       lln_buf_free(&text);
     } else {
       fn->message = lln_xstrdup("");
@@ -274,12 +300,9 @@ static void load_hook(lln_loader *L, lln_hook *h, const lln_node *n, const cJSON
   const char *cond = lln_loader_string(L, j, "if", path);
   if (cond) {
     h->if_src = lln_xstrdup(cond);
-    char err[256];
-    int col = 0;
-    if (lln_cond_parse(cond, &h->cond, err, sizeof err, &col) != 0)
-      lln_loader_report(L, LLN_DIAG_ERROR, path,
-                        "node \"%s\": hook condition \"%s\" does not parse: %s (column %d)", n->name, cond,
-                        err, col);
+    char what[512];
+    snprintf(what, sizeof what, "node \"%s\": hook condition", n->name);
+    h->cond = lln_loader_condition(L, cond, path, what);
   }
 }
 
@@ -334,6 +357,12 @@ static void free_hooks(lln_hook *h, size_t n) {
   free(h);
 }
 
+static void free_templates(lln_tmpl **v) {
+  for (size_t i = 0; v && v[i]; i++)
+    lln_tmpl_free(v[i]);
+  free(v);
+}
+
 void lln_config_free_functions(lln_config *cfg) {
   for (size_t i = 0; i < cfg->n_nodes; i++) {
     free_hooks(cfg->nodes[i].pre, cfg->nodes[i].n_pre);
@@ -351,6 +380,13 @@ void lln_config_free_functions(lln_config *cfg) {
     lln_strv_free(f->headers);
     free(f->body);
     free(f->message);
+    lln_tmpl_free(f->t_command);
+    lln_tmpl_free(f->t_url);
+    lln_tmpl_free(f->t_body);
+    lln_tmpl_free(f->t_message);
+    free_templates(f->t_args);
+    free_templates(f->t_env);
+    free_templates(f->t_headers);
   }
   free(cfg->functions);
 }

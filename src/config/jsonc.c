@@ -188,6 +188,10 @@ static int scan_string(scanner *sc, lln_buf *out) {
     if (esc + 6 > sc->len || hex4(s + esc + 2, &cp) < 0)
       return fail(sc, esc, "invalid \\u escape: expected 4 hex digits");
     sc->pos = esc + 6;
+    if (cp == 0)
+      return fail(sc, esc,
+                  "\\u0000 (a NUL character) cannot be in a composition string: the value would be "
+                  "cut there; remove it");
     if (cp >= 0xdc00 && cp <= 0xdfff)
       return fail(sc, esc, "invalid \\u escape: unpaired UTF-16 surrogate");
     if (cp >= 0xd800 && cp <= 0xdbff) {

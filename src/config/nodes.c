@@ -5,13 +5,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/loader.h"
+#include "config/loader_int.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
 /* extra-options keys that configure llmnet itself; the rest go upstream. */
 static const char *const own_options[] = {"model_override", "system", "prompt-template", "UseHeaderKeys",
                                           NULL};
+
+/* Body fields llmnet writes itself on every upstream call: an extra-option
+ * of the same name would be a second key in the body (or replace the
+ * conversation), so the loader refuses it and says what to use instead. */
+static const struct {
+  const char *key, *fix;
+} reserved_options[] = {
+    {"model", "name the upstream model with \"model_override\" instead"},
+    {"stream", "remove it: llmnet streams when the client asks (\"stream\": true in its request)"},
+    {"stream_options", "remove it: llmnet passes the client's stream_options through"},
+    {"messages", "remove it: llmnet builds the messages from the request; use \"system\" or "
+                 "\"prompt-template\" to shape them"},
+};
+
+static const char *reserved_option_fix(const char *key) {
+  for (size_t i = 0; i < sizeof reserved_options / sizeof reserved_options[0]; i++) {
+    if (strcmp(key, reserved_options[i].key) == 0)
+      return reserved_options[i].fix;
+  }
+  return NULL;
+}
 
 static int is_own_option(const char *key) {
   for (size_t i = 0; own_options[i]; i++) {
@@ -65,8 +86,19 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
   }
   const cJSON *o;
   cJSON_ArrayForEach(o, opts) {
-    if (!is_own_option(o->string))
+    const char *fix = reserved_option_fix(o->string);
+    if (fix) {
+      lln_buf k;
+      lln_buf_init(&k);
+      lln_buf_printf(&k, "%s/%s", p->data, o->string);
+      lln_loader_report(L, LLN_DIAG_ERROR, k.data,
+                        "node \"%s\": extra-options \"%s\" is a field llmnet sets in every upstream "
+                        "request (it would be sent twice or break the call); %s",
+                        n->name, o->string, fix);
+      lln_buf_free(&k);
+    } else if (!is_own_option(o->string)) {
       cJSON_AddItemToObject(n->options, o->string, cJSON_Duplicate(o, 1));
+    }
   }
   const cJSON *ov = cJSON_GetObjectItemCaseSensitive(opts, "model_override");
   if (ov) {
@@ -79,14 +111,45 @@ static void load_options(lln_loader *L, lln_node *n, const cJSON *opts, lln_buf 
                         "node \"%s\": model_override must name at least one model", n->name);
   }
   const char *sys = lln_loader_string(L, opts, "system", p->data);
-  if (sys)
+  /* compiled once here: a call only looks the variables up, and a value
+   * holding "{{NAME}}" is never scanned again */
+  if (sys) {
     n->system = lln_xstrdup(sys);
+    n->t_system = lln_tmpl_compile(sys, LLN_TMPL_BRACES);
+  }
   const char *tpl = lln_loader_string(L, opts, "prompt-template", p->data);
-  if (tpl)
+  if (tpl) {
     n->prompt_template = lln_xstrdup(tpl);
+    n->t_prompt_template = lln_tmpl_compile(tpl, LLN_TMPL_BRACES);
+  }
   const cJSON *hk = cJSON_GetObjectItemCaseSensitive(opts, "UseHeaderKeys");
   if (hk)
     n->header_keys = string_list(L, hk, p->data, "UseHeaderKeys", &n->n_header_keys);
+}
+
+/* In a condition, "$secrets.S.V" is a load-time value: bound here, once, as
+ * a string literal (never scanned again); every other name is a request
+ * variable, looked up per request as it always was. */
+static lln_tmpl_bind_result bind_cond_ref(void *ctx, const char *name, const char **value) {
+  if (strncmp(name, "secrets.", 8) != 0)
+    return LLN_TMPL_KEEP;
+  *value = lln_loader_lookup(ctx, name);
+  return *value ? LLN_TMPL_VALUE : LLN_TMPL_MISSING;
+}
+
+lln_cond *lln_loader_condition(lln_loader *L, const char *src, const char *path, const char *what) {
+  lln_cond *c = NULL;
+  char err[256], missing[LLN_TMPL_MAX_NAME + 1];
+  int col = 0;
+  if (lln_cond_parse(src, &c, err, sizeof err, &col) != 0) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "%s \"%s\" does not parse: %s (column %d)", what, src, err,
+                      col);
+    return NULL;
+  }
+  if (lln_cond_bind(c, bind_cond_ref, L, missing, sizeof missing))
+    lln_loader_report(L, L->opts->mode == LLN_LOAD_RUN ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path,
+                      "%s \"%s\" uses $%s, which is not set (no such secret is loaded)", what, src, missing);
+  return c;
 }
 
 static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
@@ -159,14 +222,13 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   const char *cond = lln_loader_string(L, j, "if", p.data);
   if (cond) {
     n->if_src = lln_xstrdup(cond);
-    char err[256];
-    int col = 0;
-    if (lln_cond_parse(cond, &n->cond, err, sizeof err, &col) != 0) {
-      node_path(&p, i, "if");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
-                        "node \"%s\": condition \"%s\" does not parse: %s (column %d)", n->name, cond, err,
-                        col);
-    }
+    lln_buf what;
+    lln_buf_init(&what);
+    lln_buf_printf(&what, "node \"%s\": condition", n->name);
+    node_path(&p, i, "if");
+    n->cond = lln_loader_condition(L, cond, p.data, what.data);
+    lln_buf_free(&what);
+    node_path(&p, i, NULL);
   }
   const char *bind = lln_loader_string(L, j, "bind-addr", p.data);
   if (bind)
@@ -319,6 +381,8 @@ typedef struct cycle_walk {
   lln_buf path;
   const lln_node *start; /* where the loop begins; NULL once the path is complete */
   const lln_node *closer;
+  const lln_node *closed; /* the node `closer` leads back to */
+  int fallbacks;          /* walk "fallback" edges instead of output-to */
 } cycle_walk;
 
 static int find_cycle(lln_node *n, cycle_walk *w) {
@@ -327,12 +391,14 @@ static int find_cycle(lln_node *n, cycle_walk *w) {
     return 0;
   if (w->colour[i] == 1) {
     w->start = n;
+    w->closed = n;
     lln_buf_puts(&w->path, n->name);
     return 1;
   }
   w->colour[i] = 1;
-  for (size_t k = 0; k < n->n_targets; k++) {
-    if (find_cycle(n->targets[k], w)) {
+  size_t count = w->fallbacks ? n->n_fallbacks : n->n_targets;
+  for (size_t k = 0; k < count; k++) {
+    if (find_cycle(w->fallbacks ? n->fallbacks[k] : n->targets[k], w)) {
       if (!w->closer)
         w->closer = n;
       if (w->start) {
@@ -350,6 +416,34 @@ static int find_cycle(lln_node *n, cycle_walk *w) {
   }
   w->colour[i] = 2;
   return 0;
+}
+
+/* Reports the first cycle through output-to (fallbacks = 0) or through
+ * "fallback" lists (1), at the node whose list closes it. */
+static void report_cycle(lln_loader *L, int fallbacks) {
+  lln_config *cfg = L->cfg;
+  cycle_walk w = {.colour = calloc(cfg->n_nodes, 1), .base = cfg->nodes, .fallbacks = fallbacks};
+  if (!w.colour)
+    abort();
+  lln_buf_init(&w.path);
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    if (!find_cycle(&cfg->nodes[i], &w))
+      continue;
+    lln_buf p;
+    lln_buf_init(&p);
+    node_path(&p, (size_t)w.closer->index, fallbacks ? "fallback" : "output-to");
+    if (fallbacks)
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "the fallbacks form a cycle: %s; a node's fallback must not fall back to it again "
+                        "(remove \"%s\" from the \"fallback\" of node \"%s\")",
+                        w.path.data, w.closed->name, w.closer->name);
+    else
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "the graph has a cycle: %s", w.path.data);
+    lln_buf_free(&p);
+    break;
+  }
+  lln_buf_free(&w.path);
+  free(w.colour);
 }
 
 /* A node without a model takes the endpoint of a node that routes to it;
@@ -463,19 +557,8 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
   }
   choose_entry(L);
 
-  cycle_walk w = {.colour = calloc(cfg->n_nodes, 1), .base = cfg->nodes};
-  if (!w.colour)
-    abort();
-  lln_buf_init(&w.path);
-  for (i = 0; i < cfg->n_nodes; i++) {
-    if (find_cycle(&cfg->nodes[i], &w)) {
-      node_path(&p, (size_t)w.closer->index, "output-to");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "the graph has a cycle: %s", w.path.data);
-      break;
-    }
-  }
-  lln_buf_free(&w.path);
-  free(w.colour);
+  report_cycle(L, 0);
+  report_cycle(L, 1);
 
   inherit_endpoints(L);
   lln_node *entry = cfg->entry;

@@ -1,20 +1,22 @@
-/* shared: a loaded composition held by several worker threads at once, with
- * the per-model state that lives as long as it; the last holder frees it. Reloads hand every worker the new
- * one while requests in flight keep the one they started with. */
+/* shared: a loaded composition held by several worker threads at once; the
+ * last holder frees it. Reloads hand every worker the new one while
+ * requests in flight keep the one they started with. State that must live
+ * exactly as long as the composition (the per-model breakers, owned by the
+ * server) rides along as an attachment, so config knows nothing of it. */
 #ifndef LLN_CONFIG_SHARED_H
 #define LLN_CONFIG_SHARED_H
 
 #include "config/config.h"
-#include "upstream/model_state.h"
 
 typedef struct lln_shared_config lln_shared_config;
 
 /* Takes over `cfg`; the caller holds the first reference. */
 lln_shared_config *lln_shared_config_new(lln_config *cfg);
 const lln_config *lln_shared_config_get(const lln_shared_config *sc);
-/* Per-model state (breakers, rate-limit queues) shared by every worker for
- * as long as this composition lives: one per cfg->models entry. */
-lln_model_state *lln_shared_config_models(const lln_shared_config *sc);
+/* Hands `state` to the composition: `release(state)` runs when the last
+ * holder lets go. One attachment; set it before sharing. */
+void lln_shared_config_attach(lln_shared_config *sc, void *state, void (*release)(void *state));
+void *lln_shared_config_attachment(const lln_shared_config *sc);
 void lln_shared_config_retain(lln_shared_config *sc);
 void lln_shared_config_release(lln_shared_config *sc);
 

@@ -1,8 +1,11 @@
 /* vault: reading one secret from a HashiCorp Vault KV v2 engine over its HTTP
- * API, with one blocking libcurl easy request (see vault.h). */
-#include "config/vault.h"
+ * API, with one blocking libcurl easy request (see vault_int.h). */
+#include "config/vault_int.h"
+
+#include "config/config.h"
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,19 @@
 #include "util/buf.h"
 
 #define VAULT_MAX_BODY (1024 * 1024)
+#define VAULT_CONNECT_TIMEOUT_MS 5000L
+#define VAULT_TIMEOUT_MS 10000L
+
+/* Set once llmnet stops: reads in progress notice it in libcurl's progress
+ * callback (called at least once a second while waiting). */
+static atomic_int cancelled;
+
+void lln_vault_cancel_reads(void) { atomic_store(&cancelled, 1); }
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+  (void)ud, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return atomic_load(&cancelled) ? 1 : 0;
+}
 
 typedef struct body {
   lln_buf buf;
@@ -59,7 +75,31 @@ static void vault_errors(const char *text, const char *token, char *out, size_t 
   cJSON_Delete(root);
 }
 
+/* 1 when a JSON string in `text` holds the escape \u0000: cJSON would cut
+ * the value there without a word, so such an answer is refused. */
+static int has_nul_escape(const char *text) {
+  int in_string = 0;
+  for (const char *p = text; *p; p++) {
+    if (*p == '"') {
+      in_string = !in_string;
+    } else if (in_string && *p == '\\') {
+      if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+        return 1;
+      if (p[1])
+        p++; /* the escaped character is not a quote or a backslash of its own */
+    }
+  }
+  return 0;
+}
+
 static cJSON *parse_kv2(const char *text, const char *path, char *err, size_t err_size) {
+  if (text && has_nul_escape(text)) {
+    snprintf(err, err_size,
+             "vault's answer for \"%s\" holds a NUL character (\\u0000) in a value, which would cut it; fix "
+             "the secret in vault",
+             path);
+    return NULL;
+  }
   cJSON *root = text ? cJSON_Parse(text) : NULL;
   if (!root) {
     snprintf(err, err_size, "vault's answer for \"%s\" is not JSON", path);
@@ -81,6 +121,10 @@ static cJSON *parse_kv2(const char *text, const char *path, char *err, size_t er
 }
 
 cJSON *lln_vault_read(const char *address, const char *path, const char *token, char *err, size_t err_size) {
+  if (atomic_load(&cancelled)) {
+    snprintf(err, err_size, "the read from vault at %s was cancelled: llmnet is stopping", address);
+    return NULL;
+  }
   if (strncasecmp(address, "http://", 7) != 0 && strncasecmp(address, "https://", 8) != 0) {
     snprintf(err, err_size, "address \"%s\" is not an http:// or https:// URL", address);
     return NULL;
@@ -116,8 +160,10 @@ cJSON *lln_vault_read(const char *address, const char *path, const char *token, 
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "llmnet/" LLN_VERSION);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* never send the token elsewhere */
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, VAULT_CONNECT_TIMEOUT_MS);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, VAULT_TIMEOUT_MS);
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
@@ -133,6 +179,8 @@ cJSON *lln_vault_read(const char *address, const char *path, const char *token, 
   char detail[256];
   if (b.too_large) {
     snprintf(err, err_size, "vault's answer for \"%s\" is larger than %d bytes", path, VAULT_MAX_BODY);
+  } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    snprintf(err, err_size, "the read from vault at %s was cancelled: llmnet is stopping", address);
   } else if (rc == CURLE_OPERATION_TIMEDOUT) {
     snprintf(err, err_size, "vault at %s did not answer in time: %s", address,
              errbuf[0] ? errbuf : curl_easy_strerror(rc));

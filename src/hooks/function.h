@@ -1,37 +1,18 @@
-/* function: a user function a hook calls (COMPOSITION.md "functions and
- * hooks"): its definition as loaded from the composition, and running it
- * once, asynchronously, on a libuv loop. Field values may hold request
- * variables ($INPUT, $NODE, ...), expanded per call by whole names: in argv
- * elements and URLs as plain text, in a JSON body JSON-escaped. An expanded
- * value is never expanded again. */
+/* function: running a user function a hook calls (docs/CONFIG.md "functions
+ * and hooks") once, asynchronously, on a libuv loop; its definition, as
+ * loaded from the composition, is config/function_def.h. Field values may
+ * hold request variables ($INPUT, $NODE, ...), compiled once at load into
+ * templates and rendered per call (hooks/expand_int.h): in argv elements as
+ * plain text, in URLs percent-encoded, in a JSON body JSON-escaped. A value
+ * is never expanded again. */
 #ifndef LLN_HOOKS_FUNCTION_H
 #define LLN_HOOKS_FUNCTION_H
 
 #include <stddef.h>
 #include <uv.h>
 
+#include "config/function_def.h"
 #include "upstream/client.h"
-
-typedef enum { LLN_FN_SHELL, LLN_FN_REST, LLN_FN_WEBSOCKET, LLN_FN_GRPC } lln_fn_type;
-
-typedef struct lln_function {
-  char *name;
-  lln_fn_type type;
-  long timeout_ms; /* default 10000 */
-  /* shell: run directly (execvp), never through a shell */
-  char *command;
-  char **args; /* NULL-terminated */
-  char **env;  /* NULL-terminated "NAME=VALUE", added to llmnet's environment */
-  char *cwd;
-  /* rest (url and headers are shared with websocket) */
-  char *method;   /* GET, POST, PUT, PATCH, DELETE */
-  char *url;      /* rest: http(s)://; websocket: ws:// or wss:// */
-  char **headers; /* NULL-terminated "Name: value" */
-  char *body;     /* JSON text, or NULL */
-  /* websocket (url and headers as for rest) */
-  char *message;  /* the text sent; variables JSON-escaped when it starts with '{' or '[' */
-  int wait_reply; /* 1: wait for one message back and use it as the result */
-} lln_function;
 
 /* Looks up a request variable by name (without '$'); NULL when unset. */
 typedef const char *(*lln_fn_lookup)(void *ctx, const char *name, size_t len);
@@ -63,5 +44,13 @@ lln_fn_call *lln_fn_start(const lln_fn_request *req);
 /* Stops a running call (a shell child and its children are killed); its
  * `done` is not called. */
 void lln_fn_cancel(lln_fn_call *c);
+/* Ends every function call still running on `loop` (detached ones: observe
+ * hooks, ws sinks): shell process groups are killed, REST transfers and
+ * websocket calls stopped, and each call's `done` reports
+ * LLN_FN_SHUTDOWN_ERROR, so its owner frees what it holds. Call it on the
+ * loop's thread before closing the loop's upstream client; the loop must
+ * run on afterwards for the killed processes to be reaped. */
+void lln_fn_loop_close(uv_loop_t *loop);
+#define LLN_FN_SHUTDOWN_ERROR "cancelled: llmnet is shutting down"
 
 #endif

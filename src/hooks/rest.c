@@ -2,13 +2,13 @@
  * percent-encoded in the URL, stripped of control characters in headers,
  * JSON-escaped in the body) and sends it through the upstream client, which
  * copies every string, so nothing expanded outlives lln_rest_start. */
-#include "hooks/runner.h"
+#include "hooks/runner_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "hooks/expand.h"
+#include "hooks/expand_int.h"
 
 typedef struct rest_call {
   struct lln_fn_call head;
@@ -26,6 +26,7 @@ static void report(lln_fn_done done, void *ud, int ok, const char *output, size_
 
 static void on_up_done(void *ud, const lln_upstream_response *resp) {
   rest_call *c = ud;
+  lln__fn_untrack(&c->head);
   lln_buf msg;
   lln_buf_init(&msg);
   int ok = 0;
@@ -78,10 +79,10 @@ lln_fn_call *lln_rest_start(const lln_fn_request *req) {
   lln_buf url, body;
   lln_buf_init(&url);
   lln_buf_init(&body);
-  lln_expand(fn->url, LLN_EXPAND_URL, req->lookup, req->lookup_ctx, &url);
+  lln_expand_field(fn->t_url, fn->url, LLN_EXPAND_URL, req->lookup, req->lookup_ctx, &url);
   int has_body = fn->body != NULL;
   if (has_body)
-    lln_expand(fn->body, LLN_EXPAND_JSON, req->lookup, req->lookup_ctx, &body);
+    lln_expand_field(fn->t_body, fn->body, LLN_EXPAND_JSON, req->lookup, req->lookup_ctx, &body);
 
   size_t n = 0;
   while (fn->headers && fn->headers[n])
@@ -94,7 +95,8 @@ lln_fn_call *lln_rest_start(const lln_fn_request *req) {
   size_t k = 0;
   for (; k < n; k++) {
     lln_buf_init(&hbufs[k]);
-    lln_expand(fn->headers[k], LLN_EXPAND_HEADER, req->lookup, req->lookup_ctx, &hbufs[k]);
+    lln_expand_field(fn->t_headers ? fn->t_headers[k] : NULL, fn->headers[k], LLN_EXPAND_HEADER, req->lookup,
+                     req->lookup_ctx, &hbufs[k]);
     headers[k] = hbufs[k].data;
   }
   if (has_body && !has_content_type(fn->headers))
@@ -133,11 +135,21 @@ lln_fn_call *lln_rest_start(const lln_fn_request *req) {
     report(req->done, req->ud, 0, NULL, 0, "cannot start the HTTP request (is the url valid?)");
     return NULL;
   }
+  lln__fn_track(&c->head, req->loop);
   return &c->head;
 }
 
 void lln_rest_cancel(lln_fn_call *call) {
   rest_call *c = (rest_call *)call;
+  lln__fn_untrack(&c->head);
   lln_upstream_cancel(c->up);
+  free(c);
+}
+
+void lln_rest_abort(lln_fn_call *call, const char *why) {
+  rest_call *c = (rest_call *)call;
+  lln__fn_untrack(&c->head);
+  lln_upstream_cancel(c->up);
+  report(c->done, c->ud, 0, NULL, 0, why);
   free(c);
 }

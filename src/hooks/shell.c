@@ -2,7 +2,7 @@
  * /bin/sh) in a process group of its own, feeds the payload on stdin, collects
  * stdout and stderr, and kills the whole group on timeout or cancel. A call's
  * memory lives until every libuv handle it opened has closed. */
-#include "hooks/runner.h"
+#include "hooks/runner_int.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hooks/expand.h"
+#include "hooks/expand_int.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -109,6 +109,7 @@ static void maybe_finish(shell_call *c) {
   if (c->finished || !c->exited || !c->out_done || !c->err_done)
     return;
   c->finished = 1;
+  lln__fn_untrack(&c->head);
   uv_timer_stop(&c->timer);
   if (!c->cancelled) {
     lln_fn_result r = {0};
@@ -225,10 +226,10 @@ static void ignore_sigpipe(void) {
   }
 }
 
-static char *expand_dup(const char *tmpl, const lln_fn_request *req) {
+static char *expand_dup(const lln_tmpl *t, const char *tmpl, const lln_fn_request *req) {
   lln_buf b;
   lln_buf_init(&b);
-  lln_expand(tmpl, LLN_EXPAND_TEXT, req->lookup, req->lookup_ctx, &b);
+  lln_expand_field(t, tmpl, LLN_EXPAND_TEXT, req->lookup, req->lookup_ctx, &b);
   return lln_buf_steal(&b);
 }
 
@@ -245,9 +246,9 @@ static char **build_argv(const lln_fn_request *req) {
   char **argv = calloc(n + 2, sizeof *argv);
   if (!argv)
     abort();
-  argv[0] = expand_dup(fn->command, req);
+  argv[0] = expand_dup(fn->t_command, fn->command, req);
   for (size_t i = 0; i < n; i++)
-    argv[i + 1] = expand_dup(fn->args[i], req);
+    argv[i + 1] = expand_dup(fn->t_args ? fn->t_args[i] : NULL, fn->args[i], req);
   return argv;
 }
 
@@ -283,7 +284,9 @@ static char **build_env(const lln_fn_request *req) {
     const char *eq = strchr(fn_env[i], '=');
     lln_buf b;
     lln_buf_init(&b);
-    if (eq) {
+    if (req->fn->t_env) {
+      lln_expand_field(req->fn->t_env[i], NULL, LLN_EXPAND_TEXT, req->lookup, req->lookup_ctx, &b);
+    } else if (eq) {
       lln_buf_append(&b, fn_env[i], (size_t)(eq - fn_env[i]) + 1);
       lln_expand(eq + 1, LLN_EXPAND_TEXT, req->lookup, req->lookup_ctx, &b);
     } else {
@@ -369,6 +372,7 @@ lln_fn_call *lln_shell_start(const lln_fn_request *req) {
     return NULL;
   }
   c->spawned = 1;
+  lln__fn_track(&c->head, req->loop);
   uv_timer_start(&c->timer, on_timeout, (uint64_t)c->timeout_ms, 0);
   uv_read_start((uv_stream_t *)&c->out, alloc_out, read_out);
   uv_read_start((uv_stream_t *)&c->err, alloc_err, read_err);
@@ -392,7 +396,17 @@ void lln_shell_cancel(lln_fn_call *call) {
   if (c->finished || c->cancelled)
     return;
   c->cancelled = 1;
+  lln__fn_untrack(&c->head);
   uv_timer_stop(&c->timer);
   stop_with(c, "cancelled");
+  maybe_finish(c);
+}
+
+void lln_shell_abort(lln_fn_call *call, const char *why) {
+  shell_call *c = (shell_call *)call;
+  if (c->finished || c->cancelled)
+    return;
+  uv_timer_stop(&c->timer);
+  stop_with(c, why);
   maybe_finish(c);
 }

@@ -5,7 +5,7 @@
  * created lazily on the loop's thread and destroyed by lln_ws_loop_close.
  * Host names are resolved with uv_getaddrinfo (libuv's pool) so that lws,
  * built without async DNS, only ever connects to a numeric address. */
-#include "hooks/runner.h"
+#include "hooks/runner_int.h"
 
 #include <arpa/inet.h>
 #include <libwebsockets.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "hooks/expand.h"
+#include "hooks/expand_int.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -418,20 +418,26 @@ static char **expand_headers(const lln_fn_request *req) {
     abort();
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    const char *colon = strchr(h[i], ':');
-    if (!colon || colon == h[i])
+    /* the whole line is rendered, then split: the name is literal text */
+    lln_buf line, name, value;
+    lln_buf_init(&line);
+    lln_expand_field(req->fn->t_headers ? req->fn->t_headers[i] : NULL, h[i], LLN_EXPAND_HEADER, req->lookup,
+                     req->lookup_ctx, &line);
+    const char *colon = strchr(line.data, ':');
+    if (!colon || colon == line.data) {
+      lln_buf_free(&line);
       continue;
-    lln_buf name, value;
+    }
     lln_buf_init(&name);
     lln_buf_init(&value);
-    lln_buf_append(&name, h[i], (size_t)(colon - h[i]));
+    lln_buf_append(&name, line.data, (size_t)(colon - line.data));
     lln_buf_putc(&name, ':');
     const char *v = colon + 1;
     while (*v == ' ' || *v == '\t')
       v++;
-    lln_expand(v, LLN_EXPAND_HEADER, req->lookup, req->lookup_ctx, &value);
-    if (!value.data)
-      lln_buf_append(&value, "", 0);
+    lln_buf_puts(&value, v);
+    lln_buf_append(&value, "", 0);
+    lln_buf_free(&line);
     /* the template itself may hold a CR or LF too (a JSON "\r\n") */
     for (size_t j = 0; j < value.len; j++)
       if ((unsigned char)value.data[j] < 0x20 || value.data[j] == 0x7f)
@@ -455,7 +461,7 @@ lln_fn_call *lln_ws_start(const lln_fn_request *req) {
   lln_buf_init(&c->reply);
   lln_buf url;
   lln_buf_init(&url);
-  lln_expand(fn->url, LLN_EXPAND_URL, req->lookup, req->lookup_ctx, &url);
+  lln_expand_field(fn->t_url, fn->url, LLN_EXPAND_URL, req->lookup, req->lookup_ctx, &url);
   int bad = !url.data || parse_url(c, url.data) != 0;
   lln_buf_free(&url);
   if (bad) {
@@ -476,8 +482,8 @@ lln_fn_call *lln_ws_start(const lln_fn_request *req) {
   lln_buf msg;
   lln_buf_init(&msg);
   lln_buf_append(&msg, "", 0);
-  lln_expand(m, *first == '{' || *first == '[' ? LLN_EXPAND_JSON : LLN_EXPAND_TEXT, req->lookup,
-             req->lookup_ctx, &msg);
+  lln_expand_field(fn->t_message, m, *first == '{' || *first == '[' ? LLN_EXPAND_JSON : LLN_EXPAND_TEXT,
+                   req->lookup, req->lookup_ctx, &msg);
   c->msg_len = msg.len;
   c->msg = malloc(LWS_PRE + msg.len + 1);
   if (!c->msg)

@@ -2,12 +2,12 @@
  * server does: lenient about optional fields, strict about the shape of
  * "messages" so a gateway that builds broken requests gets a 400 here
  * instead of a plausible reply. */
-#include "mock/chat.h"
+#include "mock/chat_int.h"
 
 #include <string.h>
 
-#include "mock/reply.h"
-#include "mock/route.h"
+#include "mock/reply_int.h"
+#include "mock/route_int.h"
 #include "util/buf.h"
 
 const char *lln_mock_content_text(const cJSON *content, lln_arena *arena) {

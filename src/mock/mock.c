@@ -14,11 +14,11 @@
 #include <time.h>
 #include <uv.h>
 
-#include "mock/chat.h"
-#include "mock/record.h"
-#include "mock/reply.h"
-#include "mock/route.h"
-#include "mock/rules.h"
+#include "mock/chat_int.h"
+#include "mock/record_int.h"
+#include "mock/reply_int.h"
+#include "mock/route_int.h"
+#include "mock/rules_int.h"
 #include "server/http.h"
 #include "util/buf.h"
 #include "util/log.h"

@@ -1,6 +1,6 @@
 /* record: entries are serialised when they arrive, so a request's arena
  * and parsed body can go at once and a GET only concatenates strings. */
-#include "mock/record.h"
+#include "mock/record_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* reply: serialises mock completions. Field order and values follow what
  * OpenAI sends today (system_fingerprint, refusal, logprobs) so clients that
  * check for those fields see a realistic upstream. */
-#include "mock/reply.h"
+#include "mock/reply_int.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* route: recognising a routing prompt and choosing a target by word
  * overlap. The choice only has to be plausible and deterministic, so demos
  * route "write a poem" to the creative handler without a real model. */
-#include "mock/route.h"
+#include "mock/route_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* rules: loads the mock's rules file into lln_mock_rule structs and decides,
  * per request, which rule answers. Validation happens once at load so the
  * request path only compares strings and runs precompiled regexes. */
-#include "mock/rules.h"
+#include "mock/rules_int.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

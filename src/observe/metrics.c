@@ -59,6 +59,12 @@ const lln_metric LLN_M_FALLBACKS = {
     "Failures answered by a fallback model id or node, by node and what took over.",
     LLN_COUNTER,
     {"node", "to", NULL}};
+const lln_metric LLN_M_ROUTE_FALLBACKS = {
+    "llmnet_route_fallbacks_total",
+    "Requests sent to a routing node's default target because routing failed, by node and reason "
+    "(router_failed, router_reply, no_router).",
+    LLN_COUNTER,
+    {"node", "reason", NULL}};
 const lln_metric LLN_M_RATE_LIMIT_WAITS = {"llmnet_rate_limit_waits_total",
                                            "Requests held back by a model's rate limit, by model.",
                                            LLN_COUNTER,
@@ -86,7 +92,8 @@ static const lln_metric *const families[] = {&LLN_M_REQUESTS,         &LLN_M_REQ
                                              &LLN_M_RETRIES,          &LLN_M_FALLBACKS,
                                              &LLN_M_RATE_LIMIT_WAITS, &LLN_M_RATE_LIMIT_REFUSED,
                                              &LLN_M_HOOK_RUNS,        &LLN_M_IN_FLIGHT,
-                                             &LLN_M_CONNECTIONS,      &LLN_M_RELOADS};
+                                             &LLN_M_CONNECTIONS,      &LLN_M_RELOADS,
+                                             &LLN_M_ROUTE_FALLBACKS};
 
 typedef struct series {
   const lln_metric *family;

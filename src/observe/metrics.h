@@ -28,6 +28,7 @@ extern const lln_metric LLN_M_ROUTING;            /* from, to, decided */
 extern const lln_metric LLN_M_TOKENS;             /* node, model, direction */
 extern const lln_metric LLN_M_RETRIES;            /* node, model */
 extern const lln_metric LLN_M_FALLBACKS;          /* node, to */
+extern const lln_metric LLN_M_ROUTE_FALLBACKS;    /* node, reason */
 extern const lln_metric LLN_M_RATE_LIMIT_WAITS;   /* model */
 extern const lln_metric LLN_M_RATE_LIMIT_REFUSED; /* model */
 extern const lln_metric LLN_M_HOOK_RUNS;          /* node, function, outcome */

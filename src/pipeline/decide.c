@@ -1,6 +1,6 @@
 /* decide: one node's step of the request flow, as rules with no state of
  * their own, so the flow and `llmnet explain` apply the very same ones. */
-#include "pipeline/decide.h"
+#include "pipeline/decide_int.h"
 
 lln_enter_kind lln_decide_enter(const lln_node *n) {
   if (n->adapter == LLN_ADAPTER_OUTPUT)

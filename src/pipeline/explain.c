@@ -1,6 +1,6 @@
 /* explain: a dry walk of the request flow for `llmnet explain`. It keeps a
  * request's variables as the flow would (vars.h) and takes every decision
- * through the flow's rules (decide.h); what it adds is the telling, and the
+ * through the flow's rules (decide_int.h); what it adds is the telling, and the
  * bookkeeping of which values are unknown because no model is called. */
 #include "pipeline/explain.h"
 
@@ -9,9 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pipeline/decide.h"
+#include "pipeline/decide_int.h"
+#include "pipeline/failover_int.h"
 #include "pipeline/router.h"
-#include "pipeline/text.h"
+#include "pipeline/text_int.h"
 
 /* Values are shown cut to this many bytes: INITIAL_INPUT can be a page. */
 #define VALUE_SHOWN 40
@@ -259,6 +260,35 @@ static void put_names(lln_buf *out, const lln_node *const *nodes, size_t n) {
 
 static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, summary *s);
 
+/* What answers when every call of `n` fails (an outage, after the retries
+ * of each model id), walked with the flow's own failover decision. */
+static void put_failover(lln_buf *out, const lln_config *cfg, const lln_node *n) {
+  if (n->n_model_ids < 2 && !n->n_fallbacks)
+    return;
+  lln_failure outage = {
+      .kind = LLN_FAILURE_HTTP, .http_status = 500, .hint_ms = -1, .remaining_ms = 1L << 30};
+  lln_attempt a = lln_attempt_start(n, 0, NULL);
+  lln_buf_puts(out, "; if it fails");
+  /* every step moves to another model id or node; max-hops bounds cycles */
+  for (int step = 0; step < cfg->server.max_hops * 8; step++) {
+    a.retries_done = a.node->endpoint ? a.node->endpoint->retries : 0;
+    lln_failover d = lln_failover_decide(&a, &outage);
+    switch (d.kind) {
+    case LLN_FO_NEXT_MODEL:
+      a = d.next;
+      lln_buf_printf(out, ", %s tries model \"%s\"", a.node->name, a.node->model_ids[a.model_index]);
+      continue;
+    case LLN_FO_FALLBACK:
+      a = lln_attempt_start(d.fallback, 0, &d);
+      lln_buf_printf(out, ", %s answers instead", d.fallback->name);
+      continue;
+    case LLN_FO_FAIL: lln_buf_printf(out, ", then the request fails (HTTP %d)", d.status); return;
+    case LLN_FO_RETRY:
+    case LLN_FO_DEFAULT: return;
+    }
+  }
+}
+
 /* Several candidates: the router model's call, shown exactly, and where each
  * of its possible choices would go next. */
 static void explain_route(lln_explain *e, const lln_node *from, const lln_node **cands, size_t n,
@@ -292,12 +322,17 @@ static void explain_route(lln_explain *e, const lln_node *from, const lln_node *
   else
     put_block(out, "     ", lln_vars_current_input(&e->vars));
   lln_buf_free(&prompt);
-  lln_buf_printf(
-      out,
-      "   The reply cannot be known without calling the model. A reply that names no candidate, or "
-      "a router failure, goes to %s (%s).\n",
-      fallback->name,
-      fallback->is_default ? "marked default" : "the first candidate; none is marked default");
+  /* what the flow does when the router's calls all fail */
+  lln_failure outage = {.kind = LLN_FAILURE_HTTP, .http_status = 500, .hint_ms = -1};
+  lln_attempt a = lln_attempt_start(router, 1, NULL);
+  a.model_index = router->n_model_ids ? router->n_model_ids - 1 : 0;
+  a.retries_done = router->endpoint->retries;
+  int to_default = lln_failover_decide(&a, &outage).kind == LLN_FO_DEFAULT;
+  lln_buf_printf(out,
+                 "   The reply cannot be known without calling the model. A reply that names no candidate%s "
+                 "goes to %s (%s).\n",
+                 to_default ? ", or a router failure," : "", fallback->name,
+                 fallback->is_default ? "marked default" : "the first candidate; none is marked default");
   lln_buf_puts(out, "   Each choice would lead to:\n");
   for (size_t i = 0; i < n; i++) {
     lln_explain branch = *e;
@@ -368,8 +403,7 @@ static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, s
                        n->prompt_template ? " through its prompt-template" : " as the user message");
       else
         lln_buf_puts(out, "; it receives the client's messages");
-      if (n->n_fallbacks)
-        lln_buf_printf(out, "; if its models fail, %s answers instead", n->fallbacks[0]->name);
+      put_failover(out, e->cfg, n);
       lln_buf_puts(out, "\n");
       answered(e, n, preview, s);
     }

@@ -4,7 +4,7 @@
  * router model is needed, with the exact prompt it would get. Models'
  * answers are unknown, so a condition that reads one "depends on the
  * answer", and a router's choice is shown as the step each candidate would
- * take next. The walk asks the flow's own rules (decide.h, vars.h). */
+ * take next. The walk asks the flow's own rules (decide_int.h, vars.h). */
 #ifndef LLN_PIPELINE_EXPLAIN_H
 #define LLN_PIPELINE_EXPLAIN_H
 

@@ -1,6 +1,6 @@
 /* hooks: running the hook lists. Observe hooks are detached: they own
  * what they need once started, so they may outlive the request. */
-#include "pipeline/hooks.h"
+#include "pipeline/hooks_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "util/buf.h"
 #include "util/json_print.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 static const lln_hook *hook_list(const lln_node *n, int post, size_t *count) {
@@ -119,16 +120,46 @@ static void on_observe_done(void *ud, const lln_fn_result *res) {
 
 static void run_next(lln_run *r);
 
+/* A transform's result as text, or NULL with *error set when it cannot be
+ * used: the text must be UTF-8 without NUL bytes (a NUL would silently cut
+ * it). *value is NULL too when the hook printed nothing. */
+static int checked_output(const lln_fn_result *res, int post, char **value, char *error, size_t size) {
+  *value = NULL;
+  if (memchr(res->output, '\0', res->output_len)) {
+    snprintf(error, size, "its output contains a NUL byte; a transform hook must print UTF-8 text");
+    return -1;
+  }
+  *value = transformed(res, post);
+  size_t bad = 0;
+  if (*value && !lln_utf8_valid(*value, strlen(*value), &bad)) {
+    snprintf(error, size,
+             "its output is not valid UTF-8 (bad byte at offset %zu); a transform hook must print UTF-8 text",
+             bad);
+    free(*value);
+    *value = NULL;
+    return -1;
+  }
+  return 0;
+}
+
 static void on_hook_done(void *ud, const lln_fn_result *res) {
   lln_run *r = ud;
   r->hook_call = NULL;
   size_t n;
   const lln_hook *h = &hook_list(r->hook_node, r->hook_post, &n)[r->hook_index - 1];
-  if (!res->ok) {
+  char bad_output[160];
+  char *value = NULL;
+  const char *error = res->error;
+  int ok = res->ok;
+  if (ok && checked_output(res, r->hook_post, &value, bad_output, sizeof bad_output) != 0) {
+    ok = 0;
+    error = bad_output;
+  }
+  if (!ok) {
     count(r->hook_node, h, "failed");
     char why[600];
     snprintf(why, sizeof why, "node \"%s\": %s hook %zu (function \"%s\") failed: %.400s", r->hook_node->name,
-             r->hook_post ? "post" : "pre", r->hook_index, h->function->name, res->error ? res->error : "?");
+             r->hook_post ? "post" : "pre", r->hook_index, h->function->name, error ? error : "?");
     if (h->abort) {
       /* a pre hook that says no refuses the request; a post hook that fails
        * leaves no answer to give */
@@ -138,7 +169,6 @@ static void on_hook_done(void *ud, const lln_fn_result *res) {
     LLN_WARN("request %s: %s; on_failure continue", r->request_id, why);
   } else {
     count(r->hook_node, h, "ok");
-    char *value = transformed(res, r->hook_post);
     if (!value) {
       /* nothing printed: the input or answer stays as it was */
     } else if (r->hook_post) {

@@ -11,6 +11,7 @@
 #include "upstream/client.h"
 #include "upstream/model_state.h"
 #include "upstream/ratelimit.h"
+#include "util/openai_error.h"
 
 typedef struct lln_run lln_run;
 
@@ -25,14 +26,24 @@ typedef struct lln_run_stream_sink {
   void (*comment)(void *ud);                            /* an SSE keep-alive comment */
 } lln_run_stream_sink;
 
-typedef struct lln_run_result {
-  int status;              /* HTTP status for the client */
-  const char *error;       /* when status >= 400: a message naming node and model */
+/* An error as the client gets it: the OpenAI error object plus whether a
+ * retry of the whole request could help (the x-should-retry header). */
+typedef struct lln_run_error {
+  lln_openai_error body;   /* status, message naming node and model, upstream's param/code */
   const char *retry_after; /* an upstream's Retry-After to pass on, or NULL */
-  const char *body;        /* the chat.completion JSON when status == 200 */
+  int should_retry;
+} lln_run_error;
+
+typedef struct lln_run_result {
+  int status;                         /* HTTP status for the client (a failed stream: the error's) */
+  const char *error;                  /* when status >= 400: a message naming node and model */
+  const lln_openai_error *error_body; /* the whole error object, or NULL */
+  int should_retry;                   /* errors: x-should-retry */
+  const char *retry_after;            /* an upstream's Retry-After to pass on, or NULL */
+  const char *body;                   /* the chat.completion JSON when status == 200 */
   size_t body_len;
   const char *route; /* node names joined by '>' */
-  int streamed;      /* the response went out as a stream: only end it */
+  int streamed;      /* the response went out as a stream (an error ended it with an error event) */
   const cJSON *hops; /* the trace of every upstream call, for the log */
   long tokens;       /* total tokens over every hop */
   const char *input; /* the user's latest text, for --log-content */
@@ -52,7 +63,7 @@ typedef struct lln_run_params {
   void *header_ctx;
   lln_run_done done;                 /* called exactly once, unless the run is cancelled */
   const lln_run_stream_sink *stream; /* set when the client asked to stream */
-  lln_model_state *models;           /* one per model (cfg->models order), shared by workers; or NULL */
+  lln_model_table *models;           /* breakers and queues shared by workers, or NULL */
   lln_ratelimit *ratelimit;          /* for models with a rate-limit, or NULL */
   void *ud;                          /* passed to done and to the sink */
 } lln_run_params;
@@ -62,6 +73,9 @@ typedef struct lln_run_params {
 lln_run *lln_run_start(const lln_run_params *p);
 /* The client caught up after the sink's event returned 1. */
 void lln_run_resume(lln_run *run);
+/* Ends a run now with an error (shutdown): `done` is called with it, or
+ * the stream ends with an error event. */
+void lln_run_abort(lln_run *run, int status, const char *message);
 /* Stops a run whose `done` has not been called yet; it will not be. */
 void lln_run_cancel(lln_run *run);
 /* Releases a run after `done` (or after cancel). */

@@ -1,6 +1,8 @@
 /* sinks: one detached websocket call per ws node whose condition holds;
- * the call owns copies of what it sends, so the request may end first. */
-#include "pipeline/sinks.h"
+ * the call owns copies of what it sends, so the request may end first.
+ * What a sink gets of the answer is bounded (LLN_SINK_MAX_TEXT), so a huge
+ * stream costs its relay, not copies of itself. */
+#include "pipeline/sinks_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,26 @@ int lln_sinks_present(const lln_config *cfg) {
   return 0;
 }
 
+void lln_sinks_keep_text(lln_buf *text, const char *piece) {
+  if (text->len > LLN_SINK_MAX_TEXT)
+    return;
+  size_t n = strnlen(piece, LLN_SINK_MAX_TEXT + 1 - text->len);
+  if (n)
+    lln_buf_append(text, piece, n);
+}
+
+/* The length of `content` a sink gets: all of it, or LLN_SINK_MAX_TEXT
+ * bytes moved back to the start of a UTF-8 character. */
+static size_t sink_length(const char *content, size_t len, int *truncated) {
+  *truncated = len > LLN_SINK_MAX_TEXT;
+  if (!*truncated)
+    return len;
+  size_t n = LLN_SINK_MAX_TEXT;
+  while (n > 0 && ((unsigned char)content[n] & 0xC0) == 0x80)
+    n--;
+  return n;
+}
+
 static void on_sink_done(void *ud, const lln_fn_result *res) {
   char *label = ud;
   if (!res->ok)
@@ -28,6 +50,8 @@ static void on_sink_done(void *ud, const lln_fn_result *res) {
 
 void lln_sinks_fire(lln_run *r, const char *model, const char *content) {
   lln_vars *v = lln_run_vars(r);
+  int truncated = 0;
+  size_t content_len = content ? sink_length(content, strlen(content), &truncated) : 0;
   for (size_t i = 0; i < r->cfg->n_nodes; i++) {
     const lln_node *n = &r->cfg->nodes[i];
     if (n->adapter != LLN_ADAPTER_WS)
@@ -47,7 +71,9 @@ void lln_sinks_fire(lln_run *r, const char *model, const char *content) {
     lln_buf_puts(&json, ",\"model\":");
     lln_buf_json_string(&json, model ? model : "", model ? strlen(model) : 0);
     lln_buf_puts(&json, ",\"content\":");
-    lln_buf_json_string(&json, content ? content : "", content ? strlen(content) : 0);
+    lln_buf_json_string(&json, content ? content : "", content_len);
+    if (truncated)
+      lln_buf_puts(&json, ",\"truncated\":true");
     lln_buf_putc(&json, '}');
     /* the message is sent as written: "$$" keeps every '$' of the answer
      * from being read as a request variable */

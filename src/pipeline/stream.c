@@ -2,14 +2,14 @@
  * the run's id and created time so the client sees one stream, usage events
  * are held back and summed with the earlier hops, and the end of the stream
  * is only ever clean when the upstream said [DONE]. */
-#include "pipeline/stream.h"
+#include "pipeline/stream_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "pipeline/sinks.h"
+#include "pipeline/sinks_int.h"
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/openai_error.h"
@@ -50,12 +50,7 @@ static cJSON *new_chunk(const lln_run *r, const char *model) {
 
 /* Ends the run with an error: an error event when the stream has started,
  * else a plain error status. */
-static void stream_error(lln_run *r, int status, const char *why) {
-  if (!lln_stream_fail(r, status, why)) {
-    lln_run_result res = {.status = status, .error = why, .route = r->route.data};
-    lln_run_finish(r, &res);
-  }
-}
+static void stream_error(lln_run *r, int status, const char *why) { lln_run_fail(r, status, why); }
 
 static void on_keepalive(uv_timer_t *t) {
   lln_run *r = t->data;
@@ -94,8 +89,7 @@ static int on_event(void *ud, const char *data, size_t len) {
   if (!cJSON_IsObject(chunk) || err) {
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
     char why[512];
-    snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): %s%.300s", r->call_node->name,
-             r->call_node->model_ids[r->attempt],
+    snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): %s%.300s", r->call_node->name, lln_run_model_id(r),
              err ? "the upstream reported an error mid-stream: "
                  : "the upstream sent an event that is not JSON",
              cJSON_IsString(msg) ? msg->valuestring : "");
@@ -130,7 +124,7 @@ static int on_event(void *ud, const char *data, size_t len) {
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "delta");
     const char *piece = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(delta, "content"));
     if (piece)
-      lln_buf_puts(&r->stream_text, piece);
+      lln_sinks_keep_text(&r->stream_text, piece);
   }
   r->stream_events++;
   emit(r, chunk);
@@ -145,8 +139,11 @@ static int on_data(void *ud, const char *data, size_t len) {
   int rc = lln_sse_feed(&r->sse, data, len);
   if (r->finished)
     return 0;
-  if (rc == -1) {
-    stream_error(r, 502, "the upstream sent an event line longer than 4 MiB");
+  if (rc == LLN_SSE_ERR_LINE || rc == LLN_SSE_ERR_EVENT) {
+    char why[300];
+    snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): the upstream sent an SSE %s larger than 4 MiB",
+             r->call_node->name, lln_run_model_id(r), rc == LLN_SSE_ERR_LINE ? "line" : "event");
+    stream_error(r, 502, why);
     return 0;
   }
   return r->paused;
@@ -194,12 +191,11 @@ void lln_stream_call_done(lln_run *r, const lln_upstream_response *resp) {
   if (!r->stream_done) {
     char why[300];
     snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): the upstream ended the stream before [DONE]",
-             r->call_node->name, r->call_node->model_ids[r->attempt]);
+             r->call_node->name, lln_run_model_id(r));
     stream_error(r, 502, why);
     return;
   }
-  cJSON *hop =
-      lln_run_trace_hop(r, r->call_node, "answer", r->call_node->model_ids[r->attempt], resp->elapsed_ms);
+  cJSON *hop = lln_run_trace_hop(r, r->call_node, "answer", lln_run_model_id(r), resp->elapsed_ms);
   if (r->stream_usage) {
     cJSON *wrap = cJSON_CreateObject();
     cJSON_AddItemReferenceToObject(wrap, "usage", r->stream_usage);
@@ -253,26 +249,18 @@ void lln_stream_replay(lln_run *r) {
   end_stream(r, model_id, r->output);
 }
 
-int lln_stream_fail(lln_run *r, int status, const char *message) {
+/* A stream that started ends with an OpenAI error event and no [DONE]:
+ * every SDK reads that as a failure, not as a short answer. */
+int lln_stream_fail(lln_run *r, const lln_openai_error *e) {
   if (!r->stream_started)
     return 0;
   lln_buf err;
   lln_buf_init(&err);
-  lln_openai_error_json(&err, status, message);
-  cJSON *parsed = cJSON_Parse(err.data);
+  lln_openai_error_json_ex(&err, e);
+  emit_raw(r, err.data, err.len);
   lln_buf_free(&err);
-  cJSON *c = new_chunk(r, r->stream_model);
-  cJSON *choices = cJSON_AddArrayToObject(c, "choices");
-  cJSON *ch = cJSON_CreateObject();
-  cJSON_AddNumberToObject(ch, "index", 0);
-  cJSON_AddObjectToObject(ch, "delta");
-  cJSON_AddStringToObject(ch, "finish_reason", "error");
-  cJSON_AddItemToArray(choices, ch);
-  cJSON_AddItemToObject(c, "error", cJSON_DetachItemFromObjectCaseSensitive(parsed, "error"));
-  cJSON_Delete(parsed);
-  emit(r, c);
-  cJSON_Delete(c);
-  lln_run_result res = {.status = 200, .error = message, .route = r->route.data, .streamed = 1};
+  lln_run_result res = {
+      .status = e->status, .error = e->message, .error_body = e, .route = r->route.data, .streamed = 1};
   lln_run_finish(r, &res);
   return 1;
 }

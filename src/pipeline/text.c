@@ -1,6 +1,6 @@
 /* text: message content helpers used for routing, conditions and the
  * INPUT_LENGTH / WORD_COUNT variables. */
-#include "pipeline/text.h"
+#include "pipeline/text_int.h"
 
 #include <ctype.h>
 #include <string.h>

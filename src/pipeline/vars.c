@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/text.h"
+#include "pipeline/text_int.h"
 
 const char *lln_vars_current_input(const lln_vars *v) { return v->output ? v->output : v->input; }
 

@@ -1,4 +1,4 @@
-/* vars: the variables conditions and templates see (COMPOSITION.md
+/* vars: the variables conditions and templates see (docs/CONFIG.md
  * "Variables"), computed from one request's state in one place, so the flow
  * and `llmnet explain` give every variable the same value. The owner of a
  * request fills in the borrowed fields, then calls lln_vars_set_target before

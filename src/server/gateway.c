@@ -1,6 +1,6 @@
 /* gateway: turns HTTP requests into pipeline runs and run results into
  * OpenAI-shaped responses, with the request id and route as headers. */
-#include "server/gateway.h"
+#include "server/gateway_int.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hooks/runner.h"
+#include "hooks/function.h"
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "observe/status_page.h"
@@ -19,6 +19,7 @@
 #include "util/json_check.h"
 #include "util/json_print.h"
 #include "util/log.h"
+#include "util/openai_error.h"
 #include "util/utf8.h"
 
 /* This worker's hold on a shared composition; each request holds the one
@@ -30,6 +31,7 @@ struct lln_generation {
 };
 
 typedef struct chat {
+  struct chat *prev, *next; /* the gateway's open chats */
   lln_gateway *g;
   lln_generation *gen;
   lln_http_request *req;
@@ -96,7 +98,8 @@ static void add_cors(const lln_gateway *g, const lln_http_request *req, headers 
     if (any || strcmp(s->cors_origins[i], origin) == 0) {
       hdr_add(h, "Access-Control-Allow-Origin: %.400s", any ? "*" : origin);
       hdr_fixed(h, "Vary: Origin");
-      hdr_fixed(h, "Access-Control-Expose-Headers: x-request-id, x-llmnet-route, retry-after");
+      hdr_fixed(h,
+                "Access-Control-Expose-Headers: x-request-id, x-llmnet-route, retry-after, x-should-retry");
       return;
     }
   }
@@ -204,6 +207,12 @@ static int take_slot(long max) {
 }
 
 static void chat_end(chat *c) {
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    c->g->chats = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
   atomic_fetch_sub(&in_flight, 1);
   gen_release(c->gen);
   free(c);
@@ -238,13 +247,21 @@ static void on_run_done(void *ud, const lln_run_result *res) {
   hdr_add(&h, "x-llmnet-route: %.480s", res->route ? res->route : "");
   if (res->retry_after)
     hdr_add(&h, "Retry-After: %.40s", res->retry_after);
+  if (res->status != 200 && !res->streamed)
+    hdr_fixed(&h, res->should_retry ? "x-should-retry: true" : "x-should-retry: false");
   add_cors(c->g, c->req, &h);
-  if (res->streamed)
+  if (res->streamed) {
     lln_http_stream_end(c->req);
-  else if (res->status == 200)
+  } else if (res->status == 200) {
     lln_http_respond(c->req, 200, "application/json", h.line, res->body, res->body_len);
-  else
-    lln_http_respond_error(c->req, res->status, h.line, res->error);
+  } else {
+    lln_openai_error plain = {.status = res->status, .message = res->error ? res->error : ""};
+    lln_buf body;
+    lln_buf_init(&body);
+    lln_openai_error_json_ex(&body, res->error_body ? res->error_body : &plain);
+    lln_http_respond(c->req, res->status, "application/json", h.line, body.data, body.len);
+    lln_buf_free(&body);
+  }
   c->req = NULL;
   c->finished = 1;
   if (c->run) {
@@ -311,6 +328,8 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   const lln_server_settings *s = &g->current->cfg->server;
   if (!take_slot(s->max_concurrent)) {
     hdr_fixed(h, "Retry-After: 1");
+    /* llmnet's own refusal, no upstream call made: a retry may well pass */
+    hdr_fixed(h, "x-should-retry: true");
     lln_http_respond_error(req, 503, h->line,
                            "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
@@ -327,6 +346,10 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   c->gen = g->current;
   c->gen->refs++;
   c->started_ns = uv_hrtime();
+  c->next = g->chats;
+  if (g->chats)
+    g->chats->prev = c;
+  g->chats = c;
   c->req = req;
   snprintf(c->request_id, sizeof c->request_id, "%s", id);
   req->user = c;
@@ -344,7 +367,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
       .header_ctx = req,
       .done = on_run_done,
       .stream = streaming ? &sse_sink : NULL,
-      .models = lln_shared_config_models(c->gen->sc),
+      .models = lln_shared_config_attachment(c->gen->sc),
       .ratelimit = g->ratelimit,
       .ud = c,
   };
@@ -497,7 +520,7 @@ static void model_one(lln_gateway *g, lln_http_request *req, const headers *h, c
 /* Compares every byte so the time taken says nothing about the key. */
 static int key_equal(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
-  unsigned char diff = (unsigned char)(la != lb);
+  unsigned char diff = (unsigned char)(la != lb || la == 0); /* an empty token never matches */
   for (size_t i = 0; i < la; i++)
     diff |= (unsigned char)a[i] ^ (unsigned char)(lb ? b[i % lb] : 0);
   return diff == 0;
@@ -677,10 +700,20 @@ void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) {
 }
 
 void lln_gateway_close(lln_gateway *g) {
+  /* shutdown-grace ran out: every request still running ends with an
+   * error (an error event when it streams) before its connection closes */
+  for (chat *c = g->chats, *next; c; c = next) {
+    next = c->next;
+    if (c->run && !c->finished)
+      lln_run_abort(c->run, 503,
+                    "llmnet is shutting down and server.shutdown-grace ran out before this request "
+                    "finished; send it again");
+  }
   lln_http_server_close(g->http);
-  /* websocket calls (hooks, sinks) still running end now, and the loop's
-   * lws context lets go of it */
-  lln_ws_loop_close(g->loop);
+  /* detached function calls (observe hooks, sinks) still running end now:
+   * shell process groups are killed, REST and websocket calls stopped and
+   * their owners told, before the upstream client they use goes away */
+  lln_fn_loop_close(g->loop);
   lln_upstream_close(g->upstream);
   lln_ratelimit_close(g->own_ratelimit);
   gen_release(g->current);

@@ -218,7 +218,9 @@ static void reject(conn *c, int status, const char *message) {
   c->parsing = NULL;
   r->keep_alive = 0;
   c->handling = r;
-  lln_http_respond_error(&r->pub, status, NULL, message);
+  /* a 503 (too many connections) did no work: trying again may pass */
+  static const char *const retry_ok[] = {"x-should-retry: true", NULL};
+  lln_http_respond_error(&r->pub, status, status == 503 ? retry_ok : NULL, message);
 }
 
 static void dispatch(conn *c) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 
 #include <linux/sockios.h>
@@ -224,12 +225,27 @@ void lln_http_respond(lln_http_request *req, int status, const char *content_typ
   request_done(r);
 }
 
+/* Headers an error response can carry besides the caller's. */
+#define ERROR_HEADERS_MAX 32
+
 void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers,
                             const char *message) {
   lln_buf body;
   lln_buf_init(&body);
   lln_openai_error_json(&body, status, message);
-  lln_http_respond(req, status, "application/json", headers, body.data, body.len);
+  /* every error says whether a retry can help (docs/OPERATIONS.md); the
+   * caller's x-should-retry wins, else it cannot */
+  const char *all[ERROR_HEADERS_MAX + 2];
+  size_t n = 0;
+  int told = 0;
+  for (size_t i = 0; headers && headers[i] && n < ERROR_HEADERS_MAX; i++) {
+    told |= strncasecmp(headers[i], "x-should-retry:", 15) == 0;
+    all[n++] = headers[i];
+  }
+  if (!told)
+    all[n++] = "x-should-retry: false";
+  all[n] = NULL;
+  lln_http_respond(req, status, "application/json", all, body.data, body.len);
   lln_buf_free(&body);
 }
 

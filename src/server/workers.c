@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/gateway.h"
+#include "server/gateway_int.h"
 #include "upstream/ratelimit.h"
 #include "util/log.h"
 

@@ -1,8 +1,13 @@
 /* workers: the data plane's threads. Each worker owns a libuv loop, a
  * handle on the one listening socket (the first worker binds it, the others
  * accept from a duplicate of it, so no other process can share the port),
- * its own curl multi handle and gateway. The control thread (signals,
- * reloads) talks to them through uv_async. */
+ * its own curl multi handle and gateway, so workers share no connection.
+ * What they share (the composition's reference count, per-model breakers
+ * and queue counts, the in-flight and connection counts) is atomics; the
+ * request path's only locks are short: the worker's own metrics table,
+ * stderr for a log line, and the in-process rate-limit table for a
+ * rate-limited model. The control thread (signals, reloads) talks to them
+ * through a mailbox under a mutex and uv_async. */
 #ifndef LLN_SERVER_WORKERS_H
 #define LLN_SERVER_WORKERS_H
 

@@ -11,18 +11,26 @@
 #include "upstream/client.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "util/buf.h"
+#include "util/secrets.h"
 
 /* Idle connections kept per loop: enough for many providers and hosts
  * without hoarding file descriptors. */
 #define LLN_UP_MAX_CONNECTS 256L
-/* A collected (non-streamed) body larger than this is a broken or hostile
- * upstream, not a chat completion; it must not exhaust the gateway's memory. */
+/* Bounds on the DECOMPRESSED bytes of one call (curl hands write_cb what
+ * gzip/brotli/zstd expanded to, so a 3 KB bomb is counted as what it
+ * becomes). A collected (non-streamed) body larger than LLN_UP_MAX_BODY is
+ * a broken or hostile upstream, not a chat completion; a stream is relayed
+ * as it arrives, so its bound only ends a runaway one. */
 #define LLN_UP_MAX_BODY ((size_t)64 << 20)
+#define LLN_UP_MAX_STREAM ((size_t)256 << 20)
+/* Longest Retry-After / X-RateLimit-Reset value kept (an HTTP date is 29). */
+#define LLN_UP_MAX_HINT_HEADER 64
 
 typedef struct sock_ctx {
   uv_poll_t poll;
@@ -75,6 +83,7 @@ struct lln_upstream_call {
   unsigned resume_early : 1; /* resumed from inside its own on_data */
   unsigned too_large : 1;
   unsigned no_first_byte : 1;
+  size_t streamed; /* decompressed bytes handed to on_data */
   lln_upstream_call *prev, *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -172,6 +181,16 @@ static lln_up_result map_result(CURLcode code) {
   }
 }
 
+/* curl's error text may quote a URL with a key in its query. */
+static const char *scrub_errbuf(lln_upstream_call *c) {
+  lln_buf b;
+  lln_buf_init(&b);
+  if (lln_secrets_scrub(c->errbuf, strnlen(c->errbuf, sizeof c->errbuf), &b))
+    snprintf(c->errbuf, sizeof c->errbuf, "%s", b.data);
+  lln_buf_free(&b);
+  return c->errbuf;
+}
+
 static void call_finish(lln_upstream_call *c, CURLcode code) {
   lln_upstream_response r;
   memset(&r, 0, sizeof r);
@@ -180,6 +199,14 @@ static void call_finish(lln_upstream_call *c, CURLcode code) {
   curl_off_t us = 0;
   if (curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK)
     r.elapsed_ms = (double)us / 1000.0;
+  /* What an upstream says back about a failed call is relayed to the
+   * client and logged: any of our secrets it quotes is scrubbed here, at
+   * the boundary, before anyone reads it. */
+  if (c->status < 200 || c->status > 299) {
+    lln_secrets_scrub_buf(&c->buf);
+    lln_secrets_scrub_str(&c->retry_after);
+    lln_secrets_scrub_str(&c->rate_limit_reset);
+  }
   if (!c->buf.data)
     lln_buf_append(&c->buf, "", 0); /* body is promised NUL-terminated, never NULL */
   r.body = c->buf.data;
@@ -190,9 +217,11 @@ static void call_finish(lln_upstream_call *c, CURLcode code) {
     r.result = LLN_UP_TIMEOUT;
     r.error = "no response within its first-byte-timeout";
   } else if (c->too_large)
-    r.error = "upstream response body exceeds 64 MiB";
+    r.error = c->on_data && c->status >= 200 && c->status <= 299
+                  ? "the upstream's stream exceeds 256 MiB decompressed (LLN_UP_MAX_STREAM)"
+                  : "the upstream's response body exceeds 64 MiB decompressed (LLN_UP_MAX_BODY)";
   else if (code != CURLE_OK)
-    r.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(code);
+    r.error = c->errbuf[0] ? scrub_errbuf(c) : curl_easy_strerror(code);
 
   /* Detached before on_done so that on_done may start, cancel or resume other
    * calls (and a stray cancel of this one is a no-op). */
@@ -343,8 +372,37 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 
 /* ---- per-transfer callbacks ---- */
 
+/* A header value llmnet keeps may end up in its own response head, so only
+ * visible ASCII and inner spaces or tabs pass: a bare CR, LF, NUL or any
+ * other control or non-ASCII byte would let an upstream inject headers. */
+static int visible_value(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if ((ch < 0x21 || ch > 0x7e) && ch != ' ' && ch != '\t')
+      return 0;
+  }
+  return 1;
+}
+
+/* Delay-seconds (digits, a fraction tolerated) as Retry-After and
+ * X-RateLimit-Reset carry them. */
+static int numeric_value(const char *v, size_t n) {
+  size_t digits = 0, dots = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (v[i] >= '0' && v[i] <= '9')
+      digits++;
+    else if (v[i] == '.' && dots++ == 0 && digits)
+      continue;
+    else
+      return 0;
+  }
+  return digits > 0 && v[n - 1] != '.';
+}
+
 /* Copies the value of header `name` (lower case, with the colon) into *out
- * when `line` is that header. */
+ * when `line` is that header and its value is well formed: a number, or for
+ * Retry-After also an HTTP date. A malformed value is dropped, as if the
+ * upstream had not sent the header. */
 static void capture_header(const char *line, size_t len, const char *name, char **out) {
   size_t name_len = strlen(name);
   if (len <= name_len || strncasecmp(line, name, name_len) != 0)
@@ -353,10 +411,26 @@ static void capture_header(const char *line, size_t len, const char *name, char 
   const char *end = line + len;
   while (v < end && (*v == ' ' || *v == '\t'))
     v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+  if (end > v && end[-1] == '\n')
+    end--;
+  if (end > v && end[-1] == '\r')
+    end--;
+  while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
     end--;
   free(*out);
-  *out = strndup(v, (size_t)(end - v));
+  *out = NULL;
+  size_t n = (size_t)(end - v);
+  if (n == 0 || n > LLN_UP_MAX_HINT_HEADER || !visible_value(v, n))
+    return;
+  char *value = strndup(v, n);
+  if (!value)
+    abort();
+  int is_date = name[0] == 'r' && curl_getdate(value, NULL) > 0;
+  if (!numeric_value(value, n) && !is_date) {
+    free(value);
+    return;
+  }
+  *out = value;
 }
 
 static size_t header_cb(char *data, size_t size, size_t n, void *ud) {
@@ -408,6 +482,11 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
   c->skip -= skip;
   if (skip == len)
     return len;
+  if (len - skip > LLN_UP_MAX_STREAM - c->streamed) {
+    c->too_large = 1;
+    return 0;
+  }
+  c->streamed += len - skip;
   c->in_on_data = 1;
   c->resume_early = 0;
   int rc = c->on_data(c->ud, data + skip, len - skip);

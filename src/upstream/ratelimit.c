@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "upstream/ratelimit_backend.h"
+#include "upstream/ratelimit_backend_int.h"
 
 #define MS_PER_MINUTE 60000L
 #define MS_PER_DAY 86400000L

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "upstream/ratelimit_backend.h"
+#include "upstream/ratelimit_backend_int.h"
 #include "util/log.h"
 
 /* Reconnect backoff: quick enough to pick a restarted Redis up within a

@@ -39,6 +39,11 @@ static int end_line(lln_sse_reader *r) {
       const char *v = colon ? colon + 1 : s + n;
       if (v < s + n && *v == ' ')
         v++;
+      size_t add = (size_t)(s + n - v) + (r->have_data ? 1 : 0);
+      if (r->data.len + add > LLN_SSE_MAX_EVENT) {
+        lln_buf_reset(&r->line);
+        return LLN_SSE_ERR_EVENT;
+      }
       if (r->have_data)
         lln_buf_putc(&r->data, '\n');
       lln_buf_append(&r->data, v, (size_t)(s + n - v));
@@ -68,7 +73,7 @@ int lln_sse_feed(lln_sse_reader *r, const char *bytes, size_t len) {
     }
     size_t take = nl ? (size_t)(nl - (bytes + i)) : len - i;
     if (r->line.len + take > LLN_SSE_MAX_LINE)
-      return -1;
+      return LLN_SSE_ERR_LINE;
     lln_buf_append(&r->line, bytes + i, take);
     i += take;
     if (!nl)

@@ -11,6 +11,11 @@
 
 /* Longest line accepted; a longer one is an error, not a growing buffer. */
 #define LLN_SSE_MAX_LINE (4 * 1024 * 1024)
+/* Largest event (its data lines joined); a bigger one is an error too, so
+ * a stream of short data lines without a blank line cannot grow memory. */
+#define LLN_SSE_MAX_EVENT (4 * 1024 * 1024)
+#define LLN_SSE_ERR_LINE (-1)
+#define LLN_SSE_ERR_EVENT (-2)
 
 /* Called once per complete event with its data (no trailing newline). */
 typedef int (*lln_sse_on_event)(void *ud, const char *data, size_t len);
@@ -26,8 +31,10 @@ typedef struct lln_sse_reader {
 
 void lln_sse_init(lln_sse_reader *r, lln_sse_on_event on_event, void *ud);
 void lln_sse_free(lln_sse_reader *r);
-/* Feeds bytes. Returns 0, -1 when a line is longer than LLN_SSE_MAX_LINE,
- * or the first non-zero value an on_event call returned (feeding stops). */
+/* Feeds bytes. Returns 0, LLN_SSE_ERR_LINE when a line is longer than
+ * LLN_SSE_MAX_LINE, LLN_SSE_ERR_EVENT when an event's data would exceed
+ * LLN_SSE_MAX_EVENT, or the first non-zero value an on_event call returned
+ * (feeding stops). After an error the reader accepts nothing more. */
 int lln_sse_feed(lln_sse_reader *r, const char *bytes, size_t len);
 
 #endif

@@ -1,5 +1,6 @@
-/* arena: a per-request memory pool. Everything a request allocates comes
- * from its arena and is released in one call when the request ends. */
+/* arena: a per-request memory pool, released in one call when the request
+ * ends. Today only the HTTP server uses it, for an inbound request's path,
+ * query and header strings; the run, its cJSON trees and buffers use malloc. */
 #ifndef LLN_ARENA_H
 #define LLN_ARENA_H
 

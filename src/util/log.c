@@ -1,11 +1,14 @@
 /* log: one line per call, written with a single fwrite so lines from
- * several threads do not interleave. */
+ * several threads do not interleave, with every loaded secret value
+ * replaced by [REDACTED] (util/secrets.h). */
 #include "util/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "util/secrets.h"
 
 static lln_log_level g_level = LLN_LOG_INFO;
 static int g_json;
@@ -58,6 +61,8 @@ void lln_log_record(lln_log_level level, const lln_buf *fields) {
                    fields->data ? fields->data : "");
   else
     lln_buf_printf(&line, "%s %-5s %s\n", ts, names[level], fields->data ? fields->data : "");
+  /* the last line of defence: no loaded secret reaches the log as written */
+  lln_secrets_scrub_buf(&line);
   fwrite(line.data, 1, line.len, stderr);
   lln_buf_free(&line);
 }
@@ -72,6 +77,8 @@ void lln_log(lln_log_level level, const char *fmt, ...) {
   va_start(ap, fmt);
   lln_buf_vprintf(&msg, fmt, ap);
   va_end(ap);
+  /* before JSON escaping, which would hide a secret holding '"' or '\\' */
+  lln_secrets_scrub_buf(&msg);
   if (g_json) {
     lln_buf_puts(&fields, "\"msg\":");
     lln_buf_json_string(&fields, msg.data ? msg.data : "", msg.len);

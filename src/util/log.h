@@ -1,6 +1,8 @@
 /* log: leveled log lines on stderr, as text or as one JSON object per line.
  * Callers never pass secrets, and message content only when the operator
- * asked for it; level and format are process-wide and set once at start-up. */
+ * asked for it; a loaded secret that slips in all the same is written as
+ * [REDACTED] (util/secrets.h). Level and format are process-wide and set
+ * once at start-up. */
 #ifndef LLN_LOG_H
 #define LLN_LOG_H
 

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "util/secrets.h"
+
 static void type_and_code(int status, const char **type, const char **code) {
   switch (status) {
   case 400: *type = "invalid_request_error", *code = "invalid_request"; break;
@@ -24,14 +26,35 @@ static void type_and_code(int status, const char **type, const char **code) {
   }
 }
 
-void lln_openai_error_json(lln_buf *out, int status, const char *message) {
-  const char *type, *code;
-  type_and_code(status, &type, &code);
-  lln_buf_puts(out, "{\"error\":{\"message\":");
-  lln_buf_json_string(out, message, strlen(message));
-  lln_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":", type);
-  if (code)
-    lln_buf_printf(out, "\"%s\"}}", code);
+static void put_string_or_null(lln_buf *out, const char *s) {
+  if (s)
+    lln_buf_json_string(out, s, strlen(s));
   else
-    lln_buf_puts(out, "null}}");
+    lln_buf_puts(out, "null");
+}
+
+void lln_openai_error_json_ex(lln_buf *out, const lln_openai_error *e) {
+  const char *type, *code;
+  type_and_code(e->status, &type, &code);
+  lln_buf_puts(out, "{\"error\":{\"message\":");
+  /* every error a client reads passes here: a secret an upstream quoted in
+   * a mid-stream error event or a 200 error body is scrubbed too */
+  lln_buf clean;
+  lln_buf_init(&clean);
+  const char *msg = e->message ? e->message : "";
+  lln_secrets_scrub(msg, strlen(msg), &clean);
+  lln_buf_json_string(out, clean.data ? clean.data : "", clean.len);
+  lln_buf_free(&clean);
+  lln_buf_puts(out, ",\"type\":");
+  put_string_or_null(out, e->type ? e->type : type); /* a type is never null */
+  lln_buf_puts(out, ",\"param\":");
+  put_string_or_null(out, e->param);
+  lln_buf_puts(out, ",\"code\":");
+  put_string_or_null(out, e->code || e->relayed ? e->code : code);
+  lln_buf_puts(out, "}}");
+}
+
+void lln_openai_error_json(lln_buf *out, int status, const char *message) {
+  lln_openai_error e = {.status = status, .message = message};
+  lln_openai_error_json_ex(out, &e);
 }

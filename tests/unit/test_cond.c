@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/cond.h"
+#include "conditions/cond.h"
 
 /* Variables as NULL-terminated name/value pairs. */
 /* clang-format off */
@@ -598,6 +598,157 @@ static void test_lookup_gets_bare_name(void **state) {
   assert_int_equal(eval_with("$NAME_", vars), 0);
 }
 
+/* Variable references are the template engine's dollar syntax
+ * (lln_tmpl_dollar_ref): "$secrets.S.V" is one name, as in every other
+ * configuration string, and a name has the engine's length limit. Before
+ * the lexer used the engine, "$secrets.s.v" was refused at the '.' and a
+ * 300-byte name was taken. */
+static void test_shared_variable_grammar(void **state) {
+  (void)state;
+  static const char *const vars[] = {"secrets.s.v", "tok", "secrets.my-s.key-1", "k", "secrets",
+                                     "bare",        NULL};
+  assert_int_equal(eval_with("$secrets.s.v == 'tok'", vars), 1);
+  assert_int_equal(eval_with("${secrets.s.v} == 'tok' && ${secrets.my-s.key-1} == 'k'", vars), 1);
+  assert_int_equal(eval_with("$secrets == 'bare'", vars), 1);
+  assert_int_equal(eval_with("$secrets.s.v=='tok'&&($secrets.my-s.key-1)", vars), 1);
+  /* the grammar agrees with the engine on where each name ends */
+  static const char *const srcs[] = {"$secrets.s.v", "${secrets.my-s.key-1}", "$NAME_2", "${X}"};
+  for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
+    lln_tmpl *t = lln_tmpl_compile(srcs[i], LLN_TMPL_DOLLAR);
+    assert_int_equal(t->n, 1);
+    char expr[64];
+    snprintf(expr, sizeof expr, "%s == 'v'", srcs[i]);
+    const char *const one[] = {t->segs[0].text, "v", NULL};
+    if (eval_with(expr, one) != 1)
+      fail_msg("[%s] does not look up \"%s\"", expr, t->segs[0].text);
+    lln_tmpl_free(t);
+  }
+
+  char name[LLN_TMPL_MAX_NAME + 2];
+  memset(name, 'N', sizeof name);
+  name[LLN_TMPL_MAX_NAME] = '\0';
+  char expr[LLN_TMPL_MAX_NAME + 16];
+  snprintf(expr, sizeof expr, "$%s", name);
+  const char *const longest[] = {name, "set", NULL};
+  assert_int_equal(eval_with(expr, longest), 1);
+  name[LLN_TMPL_MAX_NAME] = 'N';
+  name[LLN_TMPL_MAX_NAME + 1] = '\0';
+  static const char *const fmts[] = {"$%s", "${%s}", "$secrets.%s.v"};
+  for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+    snprintf(expr, sizeof expr, fmts[i], name);
+    lln_cond *c = NULL;
+    char err[256];
+    int col = 0;
+    assert_int_equal(lln_cond_parse(expr, &c, err, sizeof err, &col), -1);
+    assert_null(c);
+    assert_non_null(strstr(err, "variable name longer than 255 bytes"));
+    assert_int_equal(col, i == 1 ? 3 : 2);
+  }
+  lln_cond *c = NULL;
+  char err[256];
+  int col = 0;
+  assert_int_equal(lln_cond_parse("${secrets.s.v x", &c, err, sizeof err, &col), -1);
+  assert_non_null(strstr(err, "expected '}' to close '${' at column 1"));
+  assert_int_equal(col, 14);
+  assert_int_equal(lln_cond_parse("$$A", &c, err, sizeof err, &col), -1);
+  assert_non_null(strstr(err, "expected a variable name after '$'"));
+}
+
+/* Quoted strings are literal text: nothing in a condition is scanned for
+ * variables per request, and a variable's value is only compared, never
+ * expanded again. */
+static void test_values_are_not_expanded(void **state) {
+  (void)state;
+  static const char *const vars[] = {"INPUT", "$NODE", "NODE", "x", "DOLLARS", "$$", NULL};
+  assert_int_equal(eval_with("$INPUT == \"$NODE\"", vars), 1);
+  assert_int_equal(eval_with("$INPUT == '${NODE}'", vars), 0);
+  assert_int_equal(eval_with("$INPUT == $NODE", vars), 0);
+  assert_int_equal(eval_with("$INPUT contains '$'", vars), 1);
+  assert_int_equal(eval_with("$DOLLARS == '$$'", vars), 1);
+  assert_int_equal(eval_with("'$NODE' == \"$NODE\" && '$NODE' != 'x'", vars), 1);
+  assert_int_equal(eval_with("$INPUT matches '^[$]NODE$'", vars), 1);
+}
+
+/* Load-time values for lln_cond_bind: $secrets.t.* are bound, every other
+ * name stays a request variable. */
+static const char *const BOUND[] = {"secrets.t.evil",
+                                    "$INPUT",
+                                    "secrets.t.pat",
+                                    "^ab+c$",
+                                    "secrets.t.bad",
+                                    "a(",
+                                    "secrets.t.ten",
+                                    "10",
+                                    "secrets.t.empty",
+                                    "",
+                                    NULL};
+
+static lln_tmpl_bind_result bind_secrets(void *ctx, const char *name, const char **value) {
+  (*(int *)ctx)++;
+  if (strncmp(name, "secrets.", 8) != 0)
+    return LLN_TMPL_KEEP;
+  for (size_t i = 0; BOUND[i]; i += 2) {
+    if (strcmp(BOUND[i], name) == 0) {
+      *value = BOUND[i + 1];
+      return LLN_TMPL_VALUE;
+    }
+  }
+  return LLN_TMPL_MISSING;
+}
+
+static int eval_bound(const char *expr, const char *const *vars, int *lookups) {
+  lln_cond *c = parse_ok(expr);
+  int offered = 0;
+  char missing[64];
+  int n_missing = lln_cond_bind(c, bind_secrets, &offered, missing, sizeof missing);
+  assert_int_equal(n_missing, 0);
+  assert_string_equal(missing, "");
+  lookup_ctx ctx = {vars, 0};
+  int r = lln_cond_eval(c, lookup, &ctx);
+  if (lookups)
+    *lookups = ctx.calls;
+  lln_cond_free(c);
+  return r;
+}
+
+static void test_bind_load_time_values(void **state) {
+  (void)state;
+  static const char *const vars[] = {"INPUT", "abbc", "secrets.t.evil", "looked up", NULL};
+  static const char *const dollar[] = {"INPUT", "$INPUT", NULL};
+  int lookups = -1;
+  /* a bound value holding "$INPUT" is that text: never expanded again */
+  assert_int_equal(eval_bound("$secrets.t.evil == \"$INPUT\"", vars, &lookups), 1);
+  assert_int_equal(lookups, 0);
+  assert_int_equal(eval_bound("$secrets.t.evil == $INPUT", vars, NULL), 0);
+  assert_int_equal(eval_bound("$secrets.t.evil == $INPUT", dollar, NULL), 1);
+  assert_int_equal(eval_bound("${secrets.t.evil} contains 'INPUT'", vars, NULL), 1);
+  /* a bound value is classified as a literal: numbers compare as numbers */
+  assert_int_equal(eval_bound("$secrets.t.ten > 9", vars, NULL), 1);
+  assert_int_equal(eval_bound("$secrets.t.ten > '9'", vars, NULL), 1);
+  assert_int_equal(eval_bound("$secrets.t.empty || !$secrets.t.empty", vars, NULL), 1);
+  assert_int_equal(eval_bound("$secrets.t.empty", vars, NULL), 0);
+  /* a bound pattern is compiled once; a bad one never matches */
+  assert_int_equal(eval_bound("$INPUT matches $secrets.t.pat", vars, NULL), 1);
+  assert_int_equal(eval_bound("'abd' matches $secrets.t.pat", vars, NULL), 0);
+  assert_int_equal(eval_bound("$INPUT matches $secrets.t.bad", vars, NULL), 0);
+  assert_int_equal(eval_bound("!($INPUT matches $secrets.t.bad) && $INPUT", vars, NULL), 1);
+  /* request variables are kept and looked up per request */
+  assert_int_equal(eval_bound("$INPUT == 'abbc' && ($secrets.t.ten == 10 || $X)", vars, &lookups), 1);
+  assert_int_equal(lookups, 1);
+
+  lln_cond *c = parse_ok("$secrets.t.none || $secrets.t.other || $INPUT");
+  int offered = 0;
+  char missing[64];
+  assert_int_equal(lln_cond_bind(c, bind_secrets, &offered, missing, sizeof missing), 2);
+  assert_string_equal(missing, "secrets.t.none");
+  assert_int_equal(offered, 3);
+  lookup_ctx ctx = {vars, 0};
+  assert_int_equal(lln_cond_eval(c, lookup, &ctx), 1); /* a missing one stays unset */
+  assert_int_equal(lln_cond_bind(c, NULL, NULL, NULL, 0), 0);
+  assert_int_equal(lln_cond_bind(NULL, bind_secrets, &offered, missing, 1), 0);
+  lln_cond_free(c);
+}
+
 typedef struct {
   const lln_cond *c;
   int bad;
@@ -652,6 +803,9 @@ int main(void) {
       cmocka_unit_test(test_api_edges),
       cmocka_unit_test(test_lookup_gets_bare_name),
       cmocka_unit_test(test_concurrent_eval),
+      cmocka_unit_test(test_shared_variable_grammar),
+      cmocka_unit_test(test_values_are_not_expanded),
+      cmocka_unit_test(test_bind_load_time_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

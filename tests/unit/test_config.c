@@ -15,8 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conditions/cond.h"
 #include "config/config.h"
-#include "pipeline/cond.h"
+#include "templates/template.h"
+#include "util/buf.h"
 
 #ifndef LLN_FIXTURES
 #error "LLN_FIXTURES must name the fixtures directory"
@@ -166,6 +168,13 @@ static const char *cond_vars(void *ctx, const char *name, size_t len) {
       return kv[i + 1];
   }
   return NULL;
+}
+
+/* 1 when the first pre hook of `n` runs for the request variables `vars`. */
+static int n_pre_holds(const lln_node *n, const char *const *vars) {
+  assert_int_equal(n->n_pre, 1);
+  assert_non_null(n->pre[0].cond);
+  return lln_cond_eval(n->pre[0].cond, cond_vars, (void *)vars);
 }
 
 /* ---- example shapes ---- */
@@ -808,6 +817,122 @@ static void test_missing_secret_variable(void **state) {
   unlink(comp);
 }
 
+/* A condition's "$secrets.S.V" (the variable grammar every configuration
+ * string shares) is bound at load, as literal text: a secret holding
+ * "$INPUT" is compared as those characters and is never looked up per
+ * request; other names stay request variables. A missing secret is an
+ * error at run, a warning at validate. Before, "$secrets.tiers.gold" did
+ * not parse in a condition. */
+static const char *counting_vars(void *ctx, const char *name, size_t len) {
+  if (len > 8 && strncmp(name, "secrets.", 8) == 0)
+    fail_msg("secret %.*s looked up per request", (int)len, name);
+  return cond_vars(ctx, name, len);
+}
+
+static void test_condition_secrets_bound_at_load(void **state) {
+  (void)state;
+  char comp[256];
+  temp_path(comp, sizeof comp, "cond-secret");
+  write_file(
+      comp,
+      "{\n"
+      "  \"secrets\": {\"tiers\": {\"source\": \"env\", \"variables\": [\"LLN_TEST_GOLD\", "
+      "\"LLN_TEST_EVIL\"]}},\n"
+      "  \"functions\": {\"f\": {\"type\": \"shell\", \"command\": \"true\"}},\n"
+      "  \"models\": {\"m\": {\"type\": \"external\", \"url\": \"http://localhost:1\"}},\n"
+      "  \"architecture\": [\n"
+      "    {\"name\": \"r\", \"layer\": 0, \"model\": \"m\", \"output-to\": [1]},\n"
+      "    {\"name\": \"gold\", \"layer\": 1, \"model\": \"m\",\n"
+      "     \"if\": \"$X_TIER == $secrets.tiers.LLN_TEST_GOLD\",\n"
+      "     \"hooks\": {\"pre\": [{\"function\": \"f\", \"if\": \"${secrets.tiers.LLN_TEST_EVIL} == "
+      "'$INPUT'\"}]}},\n"
+      "    {\"name\": \"other\", \"layer\": 1, \"model\": \"m\", \"if\": \"$secrets.tiers.LLN_TEST_EVIL "
+      "!= $INPUT\"}\n"
+      "  ]\n"
+      "}\n");
+  setenv("LLN_TEST_GOLD", "g0ld", 1);
+  setenv("LLN_TEST_EVIL", "$INPUT", 1);
+  lln_config cfg;
+  lln_diags d;
+  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
+    dump_diags(&d);
+    fail_msg("did not load");
+  }
+  const lln_node *gold = node(&cfg, "gold"), *other = node(&cfg, "other");
+  const char *const gold_req[] = {"X_TIER", "g0ld", "INPUT", "hi", NULL};
+  const char *const plain_req[] = {"X_TIER", "$secrets.tiers.LLN_TEST_GOLD", "INPUT", "$INPUT", NULL};
+  assert_int_equal(lln_cond_eval(gold->cond, counting_vars, (void *)gold_req), 1);
+  assert_int_equal(lln_cond_eval(gold->cond, counting_vars, (void *)plain_req), 0);
+  assert_int_equal(n_pre_holds(gold, gold_req), 1);
+  assert_int_equal(lln_cond_eval(other->cond, counting_vars, (void *)gold_req), 1);
+  assert_int_equal(lln_cond_eval(other->cond, counting_vars, (void *)plain_req), 0);
+  expect_no_diag_contains(&d, "g0ld");
+  lln_config_free(&cfg);
+  lln_diags_free(&d);
+
+  unsetenv("LLN_TEST_GOLD");
+  assert_int_equal(load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL), -1);
+  const lln_diag *g = find_diag(&d, LLN_DIAG_ERROR, "node \"gold\": condition",
+                                "$secrets.tiers.LLN_TEST_GOLD", "not set", NULL);
+  expect_at(&d, g, 8, 6);
+  lln_diags_free(&d);
+  assert_int_equal(load_path(&cfg, &d, comp, LLN_LOAD_VALIDATE, NULL), 0);
+  assert_non_null(find_diag(&d, LLN_DIAG_WARNING, "node \"gold\": condition", "LLN_TEST_GOLD", NULL));
+  lln_config_free(&cfg);
+  lln_diags_free(&d);
+  unsetenv("LLN_TEST_EVIL");
+  unlink(comp);
+}
+
+/* A node's "system" and "prompt-template" are compiled at load into
+ * {{NAME}} templates (LLN_TMPL_BRACES): a call renders them with
+ * lln_tmpl_render, and a value holding "{{NAME}}" is never expanded again.
+ * Before, the text was scanned on every call (pipeline's render_template). */
+static void test_prompt_templates_compiled_at_load(void **state) {
+  (void)state;
+  char comp[256];
+  temp_path(comp, sizeof comp, "prompt-tmpl");
+  write_file(
+      comp,
+      "{\n"
+      "  \"models\": {\"m\": {\"type\": \"external\", \"url\": \"http://localhost:1\"}},\n"
+      "  \"architecture\": [\n"
+      "    {\"name\": \"a\", \"model\": \"m\", \"output-to\": [\"b\"],\n"
+      "     \"extra-options\": {\"system\": \"You are {{ NODE }} for {{X-Tier}}; {{NOPE}} $HOME {{\"}},\n"
+      "    {\"name\": \"b\", \"layer\": 1, \"model\": \"m\",\n"
+      "     \"extra-options\": {\"prompt-template\": \"Q: {{INPUT}} (was {{INITIAL_INPUT}})\"}}\n"
+      "  ]\n"
+      "}\n");
+  lln_config cfg;
+  lln_diags d;
+  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
+    dump_diags(&d);
+    fail_msg("did not load");
+  }
+  const lln_node *a = node(&cfg, "a"), *b = node(&cfg, "b");
+  assert_non_null(a->t_system);
+  assert_null(a->t_prompt_template);
+  assert_null(b->t_system);
+  assert_non_null(b->t_prompt_template);
+  assert_int_equal(lln_tmpl_var_count(a->t_system), 3);
+  assert_int_equal(lln_tmpl_var_count(b->t_prompt_template), 2);
+  const char *const vars[] = {"NODE",          "r", "X-Tier", "{{NODE}}", "INPUT", "{{INITIAL_INPUT}} $HOME",
+                              "INITIAL_INPUT", "x", NULL};
+  lln_buf out;
+  lln_buf_init(&out);
+  lln_tmpl_render(a->t_system, cond_vars, (void *)vars, NULL, &out);
+  assert_string_equal(out.data, "You are r for {{NODE}}; {{NOPE}} $HOME {{");
+  lln_buf_reset(&out);
+  lln_tmpl_render(b->t_prompt_template, cond_vars, (void *)vars, NULL, &out);
+  assert_string_equal(out.data, "Q: {{INITIAL_INPUT}} $HOME (was x)");
+  lln_buf_free(&out);
+  /* the text stays as written for anything that shows it */
+  assert_string_equal(b->prompt_template, "Q: {{INPUT}} (was {{INITIAL_INPUT}})");
+  lln_config_free(&cfg);
+  lln_diags_free(&d);
+  unlink(comp);
+}
+
 static void test_dollar_in_url(void **state) {
   (void)state;
   char comp[256];
@@ -880,6 +1005,8 @@ int main(void) {
       cmocka_unit_test(test_secrets_in_headers),
       cmocka_unit_test(test_missing_secret_variable),
       cmocka_unit_test(test_dollar_in_url),
+      cmocka_unit_test(test_condition_secrets_bound_at_load),
+      cmocka_unit_test(test_prompt_templates_compiled_at_load),
       cmocka_unit_test(test_free_is_idempotent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/envfile.h"
+#include "config/envfile_int.h"
 
 static void parse_ok(lln_envfile *f, const char *text) {
   char err[256] = "";

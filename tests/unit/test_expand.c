@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "hooks/expand.h"
+#include "hooks/expand_int.h"
 
 typedef struct {
   const char *name, *value;

@@ -1,6 +1,6 @@
 /* test_explain: `llmnet explain` and the shared pieces it stands on. The
  * variables (vars.h) have the values COMPOSITION.md gives them; the flow's
- * rules (decide.h) say what a number of candidates means; explain keeps the
+ * rules (decide_int.h) say what a number of candidates means; explain keeps the
  * candidates whose condition holds, reports the values each condition read,
  * marks conditions on a model's answer as unknown, and tells when the router
  * model is needed with the exact prompt it would get. */
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "pipeline/decide.h"
+#include "pipeline/decide_int.h"
 #include "pipeline/explain.h"
 #include "pipeline/router.h"
 #include "pipeline/vars.h"
@@ -382,6 +382,27 @@ static void test_walk_stops_at_unknown(void **state) {
   lln_config_free(&cfg);
 }
 
+/* "if this fails, X answers" comes from the flow's own failover decision
+ * (failover_int.h): the next model id, then the fallback nodes in order, then
+ * the status the request fails with. */
+static void test_walk_failover(void **state) {
+  (void)state;
+  lln_config cfg;
+  load_text(&cfg, "{\"models\": {\"m\": {\"type\": \"external\", \"interface\": \"openai-api\", "
+                  "\"url\": \"http://127.0.0.1:9\", \"api-key\": null, \"retries\": 1}},"
+                  "\"architecture\": ["
+                  "{\"name\": \"A\", \"layer\": 0, \"model\": \"m\", \"fallback\": [\"B\", \"D\"],"
+                  " \"extra-options\": {\"model_override\": [\"a1\", \"a2\"]}},"
+                  "{\"name\": \"B\", \"layer\": 1, \"model\": \"m\"},"
+                  "{\"name\": \"D\", \"layer\": 1, \"model\": \"m\"}]}");
+  char *s = explain_text(&cfg, "hello");
+  expect_contains(s,
+                  "if it fails, A tries model \"a2\", B answers instead, D answers instead, then the request "
+                  "fails (HTTP 502)");
+  free(s);
+  lln_config_free(&cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vars_values),
@@ -394,6 +415,7 @@ int main(void) {
       cmocka_unit_test(test_walk_rules_only),
       cmocka_unit_test(test_walk_router),
       cmocka_unit_test(test_walk_stops_at_unknown),
+      cmocka_unit_test(test_walk_failover),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

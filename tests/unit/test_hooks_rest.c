@@ -439,6 +439,32 @@ static void test_cancel(void **state) {
   assert_int_equal(o.done, 0);
 }
 
+/* A detached call still running when its loop closes (an observe hook at
+ * shutdown) is told why it ends, so its owner can free what it holds, and
+ * nothing of it is left (ASan/valgrind runs would report it). */
+static void test_loop_close_settles_running_calls(void **state) {
+  (void)state;
+  server_start(&srv, SRV_HANG);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/observe", srv.port);
+  lln_function fn = rest_fn(url);
+  outcome o = {0};
+  fixture f;
+  fixture_init(&f);
+  lln_fn_request req = {
+      .loop = &f.loop, .upstream = f.up, .fn = &fn, .lookup = lookup, .done = on_done, .ud = &o};
+  assert_non_null(lln_fn_start(&req));
+  run_until(&f, NULL, 100);
+  lln_fn_loop_close(&f.loop);
+  assert_int_equal(o.done, 1);
+  assert_false(o.ok);
+  assert_string_equal(o.error, LLN_FN_SHUTDOWN_ERROR);
+  lln_fn_loop_close(&f.loop); /* twice is harmless */
+  assert_int_equal(o.done, 1);
+  fixture_close(&f);
+  server_stop(&srv);
+}
+
 static void test_cannot_start(void **state) {
   (void)state;
   lln_function fn = rest_fn("http://127.0.0.1:1/");
@@ -473,6 +499,7 @@ int main(void) {
       cmocka_unit_test(test_timeout),
       cmocka_unit_test(test_connection_refused),
       cmocka_unit_test(test_cancel),
+      cmocka_unit_test(test_loop_close_settles_running_calls),
       cmocka_unit_test(test_cannot_start),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

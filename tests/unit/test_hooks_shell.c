@@ -345,6 +345,40 @@ static void test_cancel_kills_without_done(void **state) {
   outcome_free(&o);
 }
 
+/* A detached call (an observe hook) still running when the loop closes:
+ * its process group is killed and its done reports the shutdown. */
+static void test_loop_close_kills_and_reports(void **state) {
+  (void)state;
+  char pidfile[128], script[512];
+  make_pidfile_path(pidfile, sizeof pidfile);
+  snprintf(script, sizeof script, "sleep 30 & echo $$! > %s.tmp; mv %s.tmp %s; wait", pidfile, pidfile,
+           pidfile);
+  char *args[] = {"-c", script, NULL};
+  lln_function fn = shell_fn("/bin/sh", args);
+  fn.timeout_ms = 60000;
+  outcome o = {0};
+  uv_loop_t loop;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  lln_fn_request req = {
+      .loop = &loop, .fn = &fn, .payload = "{}", .lookup = lookup, .done = on_done, .ud = &o};
+  assert_non_null(lln_fn_start(&req));
+  pid_t bg = 0;
+  for (int i = 0; i < 300 && !bg; i++) {
+    run_until(&loop, NULL, 10);
+    bg = read_pidfile(pidfile);
+  }
+  assert_true(bg > 0);
+  lln_fn_loop_close(&loop);
+  run_until(&loop, &o.done, 2000);
+  loop_finish(&loop);
+  unlink(pidfile);
+  assert_int_equal(o.done, 1);
+  assert_false(o.ok);
+  assert_string_equal(o.error, LLN_FN_SHUTDOWN_ERROR);
+  assert_true(wait_gone(bg, 2000));
+  outcome_free(&o);
+}
+
 static void test_output_cap(void **state) {
   (void)state;
   lln_function fn = shell_fn("yes", NULL); /* endless output */
@@ -426,6 +460,7 @@ int main(void) {
       cmocka_unit_test(test_env_and_cwd),
       cmocka_unit_test(test_timeout_kills_the_group),
       cmocka_unit_test(test_cancel_kills_without_done),
+      cmocka_unit_test(test_loop_close_kills_and_reports),
       cmocka_unit_test(test_output_cap),
       cmocka_unit_test(test_large_stderr_does_not_block),
       cmocka_unit_test(test_no_such_program),

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "hooks/function.h"
-#include "hooks/runner.h"
+#include "hooks/runner_int.h"
 
 /* The server: /echo replies "got:" + the message; /silent never replies;
  * /close closes with 4001 when the message arrives; /log replies with the

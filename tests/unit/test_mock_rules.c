@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "mock/chat.h"
-#include "mock/reply.h"
-#include "mock/route.h"
-#include "mock/rules.h"
+#include "mock/chat_int.h"
+#include "mock/reply_int.h"
+#include "mock/route_int.h"
+#include "mock/rules_int.h"
 #include "pipeline/router.h"
 
 static int parse(lln_mock_rules *rules, const char *json, char *err, size_t err_size) {

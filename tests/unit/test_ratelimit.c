@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "upstream/ratelimit.h"
-#include "upstream/ratelimit_backend.h"
+#include "upstream/ratelimit_backend_int.h"
 
 #define MINUTE 60000L
 #define DAY 86400000L

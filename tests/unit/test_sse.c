@@ -100,16 +100,51 @@ static void test_overlong_line_is_an_error(void **state) {
   int rc = 0;
   for (size_t total = 0; rc == 0 && total <= LLN_SSE_MAX_LINE; total += sizeof chunk)
     rc = lln_sse_feed(&r, chunk, sizeof chunk);
-  assert_int_equal(rc, -1);
+  assert_int_equal(rc, LLN_SSE_ERR_LINE);
+  lln_sse_free(&r);
+  lln_buf_free(&s.all);
+}
+
+/* Short data lines without the blank line that ends an event: each line
+ * is fine, the event they build is not. */
+static void test_endless_event_is_an_error(void **state) {
+  (void)state;
+  seen s = {0};
+  lln_buf_init(&s.all);
+  lln_sse_reader r;
+  lln_sse_init(&r, collect, &s);
+  static char chunk[65536];
+  for (size_t i = 0; i < sizeof chunk; i += 64) {
+    memcpy(chunk + i, "data: ", 6);
+    memset(chunk + i + 6, 'x', 57);
+    chunk[i + 63] = '\n';
+  }
+  int rc = 0;
+  size_t total = 0;
+  for (; rc == 0 && total <= 2 * (size_t)LLN_SSE_MAX_EVENT; total += sizeof chunk)
+    rc = lln_sse_feed(&r, chunk, sizeof chunk);
+  assert_int_equal(rc, LLN_SSE_ERR_EVENT);
+  assert_true(total <= (size_t)LLN_SSE_MAX_EVENT * 2);
+  assert_int_equal(s.count, 0);
+  /* an event just under the bound still arrives whole */
+  lln_sse_free(&r);
+  lln_sse_init(&r, collect, &s);
+  for (total = 0; total + sizeof chunk < LLN_SSE_MAX_EVENT; total += sizeof chunk)
+    assert_int_equal(lln_sse_feed(&r, chunk, sizeof chunk), 0);
+  assert_int_equal(lln_sse_feed(&r, "\n", 1), 0);
+  assert_int_equal(s.count, 1);
   lln_sse_free(&r);
   lln_buf_free(&s.all);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_openrouter_stream_at_every_split), cmocka_unit_test(test_byte_by_byte),
-      cmocka_unit_test(test_incomplete_event_is_not_emitted),  cmocka_unit_test(test_callback_stops_feeding),
+      cmocka_unit_test(test_openrouter_stream_at_every_split),
+      cmocka_unit_test(test_byte_by_byte),
+      cmocka_unit_test(test_incomplete_event_is_not_emitted),
+      cmocka_unit_test(test_callback_stops_feeding),
       cmocka_unit_test(test_overlong_line_is_an_error),
+      cmocka_unit_test(test_endless_event_is_an_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

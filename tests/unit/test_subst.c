@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "config/subst.h"
+#include "config/subst_int.h"
 
 /* clang-format off */
 static const char *const VARS[] = {

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "pipeline/text.h"
+#include "pipeline/text_int.h"
 #include "util/utf8.h"
 
 /* ---- content and messages ---- */

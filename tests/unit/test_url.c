@@ -1,5 +1,5 @@
 /* test_url: the base-URL -> chat-completions endpoint rule of
- * src/upstream/url.c (COMPOSITION.md "models"). */
+ * src/config/url.c (COMPOSITION.md "models"). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "upstream/url.h"
+#include "config/url_int.h"
 
 static void expect_url(const char *base, const char *want) {
   char *got = lln_url_chat_completions(base);

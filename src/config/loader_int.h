@@ -5,7 +5,7 @@
 #define LLN_CONFIG_LOADER_H
 
 #include "config/config.h"
-#include "config/envfile.h"
+#include "config/envfile_int.h"
 #include "config/jsonc.h"
 
 typedef struct lln_loader {
@@ -27,7 +27,21 @@ void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, co
  * not a string (or null when allow_null). */
 const char *lln_loader_string(lln_loader *L, const cJSON *obj, const char *key, const char *path);
 
+/* Substitutes one configuration value. `what` names it for messages
+ * ("model 'x': api-key"). An unset reference is an error at run and a
+ * warning at validate; the value is then kept as written. free() it. */
+char *lln_loader_substitute(lln_loader *L, const char *value, const char *path, const char *what);
+/* server.c: the "server" object. */
+void lln_loader_server(lln_loader *L, const cJSON *server);
+/* 1 when `value`, substituted, can go into a header line (no CR or LF);
+ * else reports an error naming `what` (never the value) and returns 0. */
+int lln_loader_header_value_ok(lln_loader *L, const char *value, const char *path, const char *what);
+
 int lln_loader_nodes(lln_loader *L, const cJSON *arch);
+/* nodes.c: parses an "if" condition and binds its "$secrets.S.V" (a missing
+ * one: an error at run, a warning at validate); `what` names it in messages
+ * ("node \"x\": condition"). NULL when it does not parse (reported). */
+lln_cond *lln_loader_condition(lln_loader *L, const char *src, const char *path, const char *what);
 /* The value of an environment variable, --env-file entry or loaded
  * "secrets.S.V"; NULL when unset. */
 const char *lln_loader_lookup(lln_loader *L, const char *name);

@@ -7,7 +7,7 @@
 #ifndef LLN_PIPELINE_HOOKS_H
 #define LLN_PIPELINE_HOOKS_H
 
-#include "pipeline/run_state.h"
+#include "pipeline/run_state_int.h"
 
 /* Runs `n`'s pre (post = 0) or post hooks, then calls next(r) unless the
  * run failed. */

@@ -9,7 +9,17 @@
 
 struct lln_fn_call {
   lln_fn_type type;
+  /* the loop's live shell and rest calls (lln__fn_track), so that
+   * lln_fn_loop_close can end the detached ones */
+  uv_loop_t *loop;
+  struct lln_fn_call *prev, *next;
+  int tracked;
 };
+
+/* A runner tracks a call once it has started and untracks it before its
+ * `done` runs or when it is cancelled; both are idempotent. */
+void lln__fn_track(lln_fn_call *c, uv_loop_t *loop);
+void lln__fn_untrack(lln_fn_call *c);
 
 /* Both follow lln_fn_start / lln_fn_cancel: NULL after `done` reported why
  * the call could not start; cancel suppresses `done`. */
@@ -17,6 +27,10 @@ lln_fn_call *lln_shell_start(const lln_fn_request *req);
 void lln_shell_cancel(lln_fn_call *c);
 lln_fn_call *lln_rest_start(const lln_fn_request *req);
 void lln_rest_cancel(lln_fn_call *c);
+/* End a tracked call at shutdown: its `done` reports `why` (a shell call's
+ * once its killed process group has exited). */
+void lln_shell_abort(lln_fn_call *c, const char *why);
+void lln_rest_abort(lln_fn_call *c, const char *why);
 lln_fn_call *lln_ws_start(const lln_fn_request *req);
 void lln_ws_cancel(lln_fn_call *c);
 

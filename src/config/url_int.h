@@ -1,6 +1,6 @@
 /* url: where a model's chat-completions endpoint is, given its base URL. */
-#ifndef LLN_UPSTREAM_URL_H
-#define LLN_UPSTREAM_URL_H
+#ifndef LLN_CONFIG_URL_INT_H
+#define LLN_CONFIG_URL_INT_H
 
 #include <stddef.h>
 

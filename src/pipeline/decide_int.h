@@ -1,4 +1,4 @@
-/* decide: the rules the flow applies at each node (COMPOSITION.md "The
+/* decide: the rules the flow applies at each node (docs/CONFIG.md "The
  * request flow"): what entering a node does, which targets stay candidates,
  * what the number of candidates means and where a failed routing goes. The
  * flow and `llmnet explain` both ask these functions, so an explanation
@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "conditions/cond.h"
 #include "config/config.h"
-#include "pipeline/cond.h"
 #include "pipeline/vars.h"
 
 typedef enum {

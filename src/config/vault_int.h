@@ -1,6 +1,7 @@
 /* vault: reading one secret from a HashiCorp Vault KV v2 engine over its HTTP
  * API (GET ADDRESS/v1/PATH with X-Vault-Token), for "source": "vault"
- * secrets. Blocking: it runs while a composition loads, before serving. */
+ * secrets. Blocking: it runs while a composition loads (before serving, or
+ * on the thread pool for a reload), and can be cancelled from any thread. */
 #ifndef LLN_CONFIG_VAULT_H
 #define LLN_CONFIG_VAULT_H
 

@@ -2,13 +2,15 @@
  * Parsing does all the checking (including compiling literal regular
  * expressions) so that a bad condition fails `validate` with a column rather
  * than misrouting requests later. Evaluation only reads the tree. */
-#include "pipeline/cond.h"
+#include "conditions/cond.h"
 
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "templates/template.h"
 
 /* Bounds recursion in the parser and evaluator: a hostile or generated
  * condition must not be able to exhaust the stack. */
@@ -41,7 +43,8 @@ struct node {
     struct {
       cmp_op op;
       node *l, *r;
-      regex_t *re; /* set when the pattern is a literal */
+      regex_t *re;       /* set when the pattern is a literal */
+      int never_matches; /* a pattern bound at load that is unsafe or invalid */
     } cmp;
   } u;
 };
@@ -204,32 +207,41 @@ static void lex_word(parser *p, token *t) {
        (int)t->len, w, (int)t->len, w, (int)t->len, w);
 }
 
+/* A variable reference is whatever the template engine's dollar syntax
+ * takes (templates/template.h: "$NAME", "${NAME}", "$secrets.S.V"), so a
+ * name means the same in a condition as in any other configuration string.
+ * When no reference starts here, the same characters are looked at again
+ * only to say what is wrong. */
 static void lex_var(parser *p, token *t) {
   const char *s = p->src;
+  size_t off, name_len, len = lln_tmpl_dollar_ref(s + t->pos, &off, &name_len);
+  if (len) {
+    t->kind = T_VAR;
+    t->name_pos = t->pos + off;
+    t->name_len = name_len;
+    t->len = len;
+    return;
+  }
+  t->kind = T_ERR;
   size_t i = t->pos + 1;
   int braced = i < p->len && s[i] == '{';
   if (braced)
     i++;
   if (i >= p->len || !is_ident_start(s[i])) {
-    t->kind = T_ERR;
     fail(p, t->pos, "expected a variable name after '%s' (a letter or '_', then letters, digits or '_')",
          braced ? "${" : "$");
     return;
   }
-  t->name_pos = i;
+  size_t name = i;
   while (i < p->len && is_ident(s[i]))
     i++;
-  t->name_len = i - t->name_pos;
-  if (braced) {
-    if (i >= p->len || s[i] != '}') {
-      t->kind = T_ERR;
-      fail(p, i, "expected '}' to close '${' at column %zu", t->pos + 1);
-      return;
-    }
-    i++;
-  }
-  t->kind = T_VAR;
-  t->len = i - t->pos;
+  if (i - name == 7 && strncmp(s + name, "secrets", 7) == 0) /* "secrets.S.V" is one name */
+    while (i < p->len && (is_ident(s[i]) || s[i] == '.' || s[i] == '-'))
+      i++;
+  if (!braced || i - name > LLN_TMPL_MAX_NAME)
+    fail(p, name, "variable name longer than %d bytes", LLN_TMPL_MAX_NAME);
+  else
+    fail(p, i, "expected '}' to close '${' at column %zu", t->pos + 1);
 }
 
 static void lex_string(parser *p, token *t) {
@@ -676,6 +688,80 @@ int lln_cond_parse(const char *src, lln_cond **out, char *err, size_t err_size, 
   return 0;
 }
 
+/* ---- binding load-time values ---- */
+
+typedef struct {
+  lln_tmpl_binder binder;
+  void *ctx;
+  char *missing;
+  size_t missing_size;
+  int n_missing;
+} binding;
+
+/* A pattern that became a literal at bind is compiled now, once, like one
+ * written in the condition; one that is unsafe or does not compile never
+ * matches (as a bad pattern from a request variable), without a regcomp
+ * per request. */
+static void bind_pattern(node *n) {
+  const char *pattern = literal_text(n->u.cmp.r);
+  if (n->u.cmp.op != OP_MATCHES || n->u.cmp.re || !pattern)
+    return;
+  regex_t *re = xmalloc(sizeof *re);
+  if (pattern_problem(pattern) || regcomp(re, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+    free(re);
+    n->u.cmp.never_matches = 1;
+    return;
+  }
+  n->u.cmp.re = re;
+}
+
+static void bind_var(node *n, binding *b) {
+  const char *value = NULL;
+  lln_tmpl_bind_result r = b->binder(b->ctx, n->u.var.name, &value);
+  if (r == LLN_TMPL_VALUE && value) {
+    /* the value becomes a string literal: compared, never scanned */
+    free(n->u.var.name);
+    n->kind = N_STR;
+    n->u.str.s = xstrndup(value, strlen(value));
+    n->u.str.is_num = parse_num(n->u.str.s, &n->u.str.num);
+  } else if (r != LLN_TMPL_KEEP) {
+    if (b->n_missing++ == 0 && b->missing && b->missing_size)
+      snprintf(b->missing, b->missing_size, "%s", n->u.var.name);
+  }
+}
+
+/* The tree is at most MAX_DEPTH deep (the parser refused deeper). */
+static void bind_node(node *n, binding *b) {
+  switch (n->kind) {
+  case N_VAR: bind_var(n, b); break;
+  case N_STR:
+  case N_BOOL: break;
+  case N_NOT: bind_node(n->u.child, b); break;
+  case N_AND:
+  case N_OR:
+    for (size_t i = 0; i < n->u.list.n; i++)
+      bind_node(n->u.list.v[i], b);
+    break;
+  case N_CMP:
+    bind_node(n->u.cmp.l, b);
+    bind_node(n->u.cmp.r, b);
+    bind_pattern(n);
+    break;
+  }
+}
+
+int lln_cond_bind(lln_cond *c, lln_tmpl_binder binder, void *ctx, char *missing, size_t missing_size) {
+  if (missing && missing_size)
+    missing[0] = '\0';
+  if (!c || !binder)
+    return 0;
+  binding b = {binder, ctx, missing, missing_size, 0};
+  bind_node(c->root, &b);
+  return b.n_missing;
+}
+
+/* ---- evaluation ---- */
+
 typedef struct {
   lln_cond_lookup lookup;
   void *ctx;
@@ -711,6 +797,8 @@ static int eval_cmp(const node *n, const env *e) {
   switch (n->u.cmp.op) {
   case OP_CONTAINS: return strstr(a, b) != NULL;
   case OP_MATCHES: {
+    if (n->u.cmp.never_matches)
+      return 0;
     if (n->u.cmp.re)
       return regexec(n->u.cmp.re, a, 0, NULL, 0) == 0;
     /* A pattern from a variable can only be checked now; a bad one must not

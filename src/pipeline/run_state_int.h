@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "hooks/function.h"
+#include "pipeline/failover_int.h"
 #include "pipeline/run.h"
 #include "pipeline/vars.h"
 #include "upstream/breaker.h"
@@ -44,17 +45,23 @@ struct lln_run {
   const lln_node *route_from; /* for routing calls */
   const lln_node **cands;
   size_t n_cands;
-  size_t attempt;           /* index into call_node->model_ids */
-  int retries_done;         /* for the current model id */
-  uint64_t deadline_at;     /* loop time (ms) the whole request must end by */
-  const lln_node *fb_owner; /* whose fallback list is being walked */
-  size_t fb_next;
-  lln_model_state *models;
+  lln_attempt att;      /* where the call stands in its failure policy (failover_int.h) */
+  lln_failover via;     /* how the node being visited was reached: a fallback or not */
+  int via_fallback;     /* `via` holds the fallback decision that led here */
+  int upstream_calls;   /* calls sent so far, for x-should-retry */
+  uint64_t deadline_at; /* loop time (ms) the whole request must end by */
+  lln_model_table *models;
   lln_ratelimit *ratelimit;
-  lln_ratelimit_take *rl_take; /* a rate-limit answer pending */
-  int rl_granted;              /* the call in preparation has its slot */
-  int rl_waiting;              /* counted in its model's waiting */
   uv_timer_t retry_timer;
+  int rl_granted; /* the call in preparation has its rate-limit slot */
+
+  /* Tickets: what the run holds and must settle or cancel. stop_work()
+   * (run.c) cancels every one of them, with `call` (the upstream call) and
+   * `hook_call` (a hook job); each is NULL/0 once settled. A new kind of
+   * ticket goes here and into stop_work. */
+  lln_ratelimit_take *rl_take; /* a rate-limit answer pending */
+  int rl_waiting;              /* a place in the endpoint's rate-limit queue */
+  lln_breaker *probe;          /* the half-open probe this run's call holds */
 
   /* hooks (hooks.c) */
   const lln_node *hook_node;
@@ -67,7 +74,7 @@ struct lln_run {
   lln_buf call_body; /* its text as sent */
   char **call_headers;
 
-  lln_vars vars; /* what conditions and templates see; see run_vars() */
+  lln_vars vars; /* what conditions and templates see; see lln_run_vars() */
 
   /* the final hop as an event stream (stream.c) */
   int streaming_call; /* the call in flight relays its events */
@@ -106,8 +113,13 @@ void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop);
 cJSON *lln_run_stamp(const lln_run *r, cJSON *upstream, const char *object, time_t created);
 /* The variables as of now (run.c), for conditions, templates and hooks. */
 lln_vars *lln_run_vars(lln_run *r);
-/* Ends the run with an error response (or an error event once streaming). */
+/* Ends the run with an error response (or an error event once streaming):
+ * not worth a client's retry (x-should-retry: false). */
 void lln_run_fail(lln_run *r, int status, const char *message);
+/* The same with every field of the client's error given. */
+void lln_run_fail_with(lln_run *r, const lln_run_error *e);
+/* The model id the call in flight asks for. */
+const char *lln_run_model_id(const lln_run *r);
 /* The "llmnet" extension object: request id, route and hops so far. */
 cJSON *lln_run_extension(const lln_run *r);
 

@@ -1,6 +1,7 @@
 /* gateway: llmnet's OpenAI-compatible API on top of the HTTP server:
- * /v1/chat/completions through the pipeline, /v1/models, /health; config
- * reloads and draining. */
+ * /v1/chat/completions through the pipeline, /v1/models, /health, /metrics,
+ * the status page (/) and its data (/v1/llmnet/stats), CORS preflights;
+ * config reloads and draining. */
 #ifndef LLN_SERVER_GATEWAY_H
 #define LLN_SERVER_GATEWAY_H
 
@@ -23,6 +24,7 @@ typedef struct lln_gateway {
   lln_http_server *http;
   lln_generation *current; /* what new requests run on */
   uint64_t id_state;       /* request id generator */
+  struct chat *chats;      /* requests running, for ending them at close */
 } lln_gateway;
 
 typedef struct lln_gateway_options {

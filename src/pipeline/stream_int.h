@@ -6,7 +6,7 @@
 #ifndef LLN_PIPELINE_STREAM_H
 #define LLN_PIPELINE_STREAM_H
 
-#include "pipeline/run_state.h"
+#include "pipeline/run_state_int.h"
 
 /* Sets up the stream state and the keep-alive timer for a streaming run. */
 void lln_stream_init(lln_run *r);
@@ -18,7 +18,7 @@ void lln_stream_call_done(lln_run *r, const lln_upstream_response *resp);
 void lln_stream_replay(lln_run *r);
 /* Ends a started stream with an error event; returns 0 when the stream
  * has not started (the caller answers with an error status instead). */
-int lln_stream_fail(lln_run *r, int status, const char *message);
+int lln_stream_fail(lln_run *r, const lln_openai_error *e);
 void lln_stream_free(lln_run *r);
 
 #endif

@@ -1,8 +1,8 @@
 /* url: turns a model's configured base URL into its chat-completions
- * endpoint. Owns only that string rule (COMPOSITION.md "models"); it does no
+ * endpoint. Owns only that string rule (docs/CONFIG.md "models"); it does no
  * percent-decoding or normalisation beyond what the rule needs, because curl
  * is the one that parses the result for real. */
-#include "upstream/url.h"
+#include "config/url_int.h"
 
 #include <stdlib.h>
 #include <string.h>
