@@ -54,9 +54,7 @@ describe('the listening port', () => {
     }
   });
 
-  test('both workers accept from the one socket', async () => {
-    // eight requests held upstream at once: more than one worker's loop is
-    // not needed for this, but all of them must be accepted and answered
+  test('concurrent requests on the shared socket are all accepted and answered', async () => {
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused' });
     const answers = await Promise.all(
       Array.from({ length: 8 }, (_, i) => client.chat.completions.create({ model: 'llmnet', messages: [{ role: 'user', content: `n${i}` }] })),
