@@ -7,8 +7,10 @@
 
 void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE *out) {
   fprintf(out, "pipeline %s\n", cfg->path);
-  fprintf(out, "listen   http://%s:%d  (POST /v1/chat/completions, GET /v1/models, GET /health)\n\n", addr,
-          port);
+  fprintf(out,
+          "listen   http://%s:%d  (POST /v1/chat/completions, GET /v1/models[/ID], GET /health, GET "
+          "/metrics, GET /)\n\n",
+          addr, port);
   fprintf(out, "models\n");
   for (size_t i = 0; i < cfg->n_models; i++) {
     const lln_model *m = &cfg->models[i];

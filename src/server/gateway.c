@@ -568,10 +568,11 @@ static void handle(void *ctx, lln_http_request *req) {
   int list = path_is(req, "/v1/models", "/models");
   const char *model_id = model_path_id(req->path);
   if (!root && !health && !chat && !list && !model_id && !metrics && !stats_json) {
-    char msg[400];
+    char msg[480];
     snprintf(msg, sizeof msg,
              "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models, "
-             "GET /v1/models/{id}, GET /metrics and GET /health",
+             "GET /v1/models/{id}, GET /v1/llmnet/stats, GET /metrics, GET /health and GET / "
+             "(the status page)",
              req->path);
     lln_http_respond_error(req, 404, h.line, msg);
     return;
