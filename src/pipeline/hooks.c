@@ -9,6 +9,7 @@
 
 #include "observe/metrics.h"
 #include "util/buf.h"
+#include "util/json_check.h"
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -60,14 +61,27 @@ static void payload(lln_run *r, lln_buf *out) {
 
 /* A transform's result: {"output": "..."} ({"input"} for pre hooks), a
  * JSON string, or else the text itself without its trailing newline.
- * Nothing at all (a validator that only exits 0) changes nothing: NULL. */
-static char *transformed(const lln_fn_result *res, int post) {
+ * Nothing at all (a validator that only exits 0) changes nothing: NULL.
+ * JSON that json_check refuses sets *failed and `error`. */
+static char *transformed(const lln_fn_result *res, int post, int *failed, char *error, size_t size) {
   size_t len = res->output_len;
   while (len && (res->output[len - 1] == '\n' || res->output[len - 1] == '\r' || res->output[len - 1] == ' '))
     len--;
   if (len == 0)
     return NULL;
   cJSON *j = cJSON_ParseWithLength(res->output, res->output_len);
+  size_t bad_at = 0;
+  const char *why = NULL;
+  if (j && lln_json_check(res->output, res->output_len, &bad_at, &why) != 0) {
+    /* JSON that cJSON reads but must not be used: "\u0000" would cut the
+     * text silently, a raw control character is not JSON */
+    cJSON_Delete(j);
+    snprintf(error, size,
+             "its JSON output is refused at byte %zu: %s; a transform hook must print UTF-8 text or JSON",
+             bad_at, why ? why : "invalid");
+    *failed = 1;
+    return NULL;
+  }
   const cJSON *field = cJSON_GetObjectItemCaseSensitive(j, post ? "output" : "input");
   char *out;
   if (cJSON_IsString(field))
@@ -129,7 +143,10 @@ static int checked_output(const lln_fn_result *res, int post, char **value, char
     snprintf(error, size, "its output contains a NUL byte; a transform hook must print UTF-8 text");
     return -1;
   }
-  *value = transformed(res, post);
+  int failed = 0;
+  *value = transformed(res, post, &failed, error, size);
+  if (failed)
+    return -1;
   size_t bad = 0;
   if (*value && !lln_utf8_valid(*value, strlen(*value), &bad)) {
     snprintf(error, size,

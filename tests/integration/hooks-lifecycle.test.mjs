@@ -23,12 +23,15 @@ describe('transform hook output must be UTF-8', () => {
         latin1: { type: 'shell', command: '/usr/bin/printf', args: ['caf\\351 \\377'] },
         nul: { type: 'shell', command: '/usr/bin/printf', args: ['before\\000after'] },
         fine: { type: 'shell', command: '/usr/bin/printf', args: ['caf\\303\\251 ok'] },
+        // JSON whose string holds the escape \u0000: cJSON would end the text there
+        escnul: { type: 'shell', command: '/usr/bin/printf', args: ['{"output": "before\\\\u0000after"}'] },
       },
       architecture: [
         { name: 'entry', layer: 0, model: 'm', 'output-to': [1] },
         { name: 'abort-bad', layer: 1, model: 'm', if: '$INPUT contains "abort"', hooks: { pre: [{ function: 'latin1', mode: 'transform', on_failure: 'abort' }] } },
         { name: 'abort-nul', layer: 1, model: 'm', if: '$INPUT contains "nul"', hooks: { post: [{ function: 'nul', mode: 'transform', on_failure: 'abort' }] } },
         { name: 'continue-bad', layer: 1, model: 'm', if: '$INPUT contains "continue"', hooks: { pre: [{ function: 'latin1', mode: 'transform' }] } },
+        { name: 'abort-escnul', layer: 1, model: 'm', if: '$INPUT contains "escaped"', hooks: { post: [{ function: 'escnul', mode: 'transform', on_failure: 'abort' }] } },
         { name: 'good', layer: 1, model: 'm', if: '$INPUT contains "good"', hooks: { pre: [{ function: 'fine', mode: 'transform' }] } },
       ],
     });
@@ -47,6 +50,12 @@ describe('transform hook output must be UTF-8', () => {
     const res = await chat(llmnet.url, { messages: [{ role: 'user', content: 'nul please' }] });
     assertOpenAIError(res, 502);
     assert.match(res.json.error.message, /function "nul"\) failed: its output contains a NUL byte/);
+  });
+
+  it('on_failure abort: a \\u0000 escape in a JSON transform is a 502, not a silently cut answer', async () => {
+    const res = await chat(llmnet.url, { messages: [{ role: 'user', content: 'escaped zero please' }] });
+    assertOpenAIError(res, 502);
+    assert.match(res.json.error.message, /function "escnul"\) failed: its JSON output is refused at byte \d+/);
   });
 
   it('on_failure continue: the input stays as it was, through the openai SDK', async () => {
