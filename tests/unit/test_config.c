@@ -20,9 +20,7 @@
 #include "templates/template.h"
 #include "util/buf.h"
 
-#ifndef LLN_FIXTURES
-#error "LLN_FIXTURES must name the fixtures directory"
-#endif
+#include "config_fixtures.h"
 
 #define OPENROUTER_KEY "sk-or-v1-test-0123456789abcdef"
 
@@ -64,27 +62,6 @@ static void load_fails(lln_config *cfg, lln_diags *d, const char *name, lln_load
   assert_null(cfg->models);
 }
 
-/* The first diagnostic of this severity whose message contains every
- * NULL-terminated needle. */
-static const lln_diag *find_diag(const lln_diags *d, lln_diag_severity sev, ...) {
-  for (size_t i = 0; i < d->count; i++) {
-    const lln_diag *g = &d->items[i];
-    if (g->severity != sev)
-      continue;
-    int all = 1;
-    va_list ap;
-    va_start(ap, sev);
-    for (const char *n = va_arg(ap, const char *); n; n = va_arg(ap, const char *)) {
-      if (!strstr(g->message, n))
-        all = 0;
-    }
-    va_end(ap);
-    if (all)
-      return g;
-  }
-  return NULL;
-}
-
 static void expect_at(const lln_diags *d, const lln_diag *g, int line, int col) {
   if (!g) {
     dump_diags(d);
@@ -93,13 +70,6 @@ static void expect_at(const lln_diags *d, const lln_diag *g, int line, int col) 
   if (g->line != line || g->col != col) {
     dump_diags(d);
     fail_msg("\"%s\" at %d:%d, expected %d:%d", g->message, g->line, g->col, line, col);
-  }
-}
-
-static void expect_no_diag_contains(const lln_diags *d, const char *text) {
-  for (size_t i = 0; i < d->count; i++) {
-    if (strstr(d->items[i].message, text))
-      fail_msg("a message shows \"%s\": %s", text, d->items[i].message);
   }
 }
 
