@@ -18,13 +18,11 @@
 #include "hooks/expand_int.h"
 #include "templates/template.h"
 
+#include "lookup_vars.h"
+
 #ifndef LLN_FIXTURES
 #error "LLN_FIXTURES must name the fixtures directory"
 #endif
-
-typedef struct {
-  const char *name, *value;
-} var;
 
 /* Load-time values: environment and secrets. */
 static const var LOAD[] = {
@@ -42,22 +40,13 @@ static const var REQUEST[] = {
     {NULL, NULL},
 };
 
-static const char *find(const var *vars, const char *name, size_t len) {
-  for (const var *v = vars; v->name; v++)
-    if (strlen(v->name) == len && memcmp(v->name, name, len) == 0)
-      return v->value;
-  return NULL;
-}
-
-static const char *find_ctx(void *ctx, const char *name, size_t len) { return find(ctx, name, len); }
-
-static int is_request_var(const char *name) { return find(REQUEST, name, strlen(name)) != NULL; }
+static int is_request_var(const char *name) { return var_find(REQUEST, name, strlen(name)) != NULL; }
 
 static lln_tmpl_bind_result binder(void *ctx, const char *name, const char **value) {
   (void)ctx;
   if (is_request_var(name))
     return LLN_TMPL_KEEP;
-  *value = find(LOAD, name, strlen(name));
+  *value = var_find(LOAD, name, strlen(name));
   return *value ? LLN_TMPL_VALUE : LLN_TMPL_MISSING;
 }
 
@@ -65,7 +54,7 @@ static const char *request_lookup(void *ctx, const char *name, size_t len) {
   int *calls = ctx;
   if (calls)
     (*calls)++;
-  return find(REQUEST, name, len);
+  return var_find(REQUEST, name, len);
 }
 
 /* compile + bind + render in one, into a static buffer */
@@ -257,7 +246,7 @@ static void test_braces_value_not_expanded(void **state) {
   lln_buf_init(&b);
   for (int call = 0; call < 2; call++) {
     lln_buf_reset(&b);
-    lln_tmpl_render(t, find_ctx, (void *)vals, NULL, &b);
+    lln_tmpl_render(t, var_lookup, (void *)vals, NULL, &b);
     assert_string_equal(b.data, "[{{NODE}} {{ NODE }} $NODE] by router");
   }
   lln_buf_free(&b);
