@@ -49,6 +49,15 @@ static void load_ok(lln_config *cfg, lln_diags *d, const char *name, lln_load_mo
   }
 }
 
+/* Loads the composition at `path` for a run; the test fails, printing the
+ * diagnostics, when it does not load. */
+static void load_path_ok(lln_config *cfg, lln_diags *d, const char *path, const char *env_file) {
+  if (load_path(cfg, d, path, LLN_LOAD_RUN, env_file) != 0) {
+    dump_diags(d);
+    fail_msg("%s: expected to load", path);
+  }
+}
+
 /* Loads a fixture that must fail; the config is then already freed. */
 static void load_fails(lln_config *cfg, lln_diags *d, const char *name, lln_load_mode mode) {
   int rc = load(cfg, d, name, mode, NULL);
@@ -661,10 +670,7 @@ static void test_env_file_and_environment_wins(void **state) {
   assert_non_null(find_diag(&d, LLN_DIAG_ERROR, "LLN_TEST_API_KEY", NULL));
   lln_diags_free(&d);
 
-  if (load_path(&cfg, &d, path, LLN_LOAD_RUN, env) != 0) {
-    dump_diags(&d);
-    fail_msg("env-file values did not substitute");
-  }
+  load_path_ok(&cfg, &d, path, env);
   const lln_model *m = model(&cfg, "primary");
   assert_string_equal(m->chat_url, "http://from-file.example:8000/api/v1/chat/completions");
   assert_string_equal(m->api_key, "file-key-value");
@@ -725,10 +731,7 @@ static void test_secrets_in_headers(void **state) {
   setenv("LLN_TEST_SECRET_TOKEN", SECRET_ENV_VALUE, 1);
   lln_config cfg;
   lln_diags d;
-  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
-    dump_diags(&d);
-    fail_msg("secrets did not load");
-  }
+  load_path_ok(&cfg, &d, comp, NULL);
   const lln_model *m = model(&cfg, "m");
   assert_string_equal(m->api_key, SECRET_FILE_VALUE);
   assert_non_null(m->headers);
@@ -824,10 +827,7 @@ static void test_condition_secrets_bound_at_load(void **state) {
   setenv("LLN_TEST_EVIL", "$INPUT", 1);
   lln_config cfg;
   lln_diags d;
-  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
-    dump_diags(&d);
-    fail_msg("did not load");
-  }
+  load_path_ok(&cfg, &d, comp, NULL);
   const lln_node *gold = node(&cfg, "gold"), *other = node(&cfg, "other");
   const char *const gold_req[] = {"X_TIER", "g0ld", "INPUT", "hi", NULL};
   const char *const plain_req[] = {"X_TIER", "$secrets.tiers.LLN_TEST_GOLD", "INPUT", "$INPUT", NULL};
@@ -875,10 +875,7 @@ static void test_prompt_templates_compiled_at_load(void **state) {
       "}\n");
   lln_config cfg;
   lln_diags d;
-  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
-    dump_diags(&d);
-    fail_msg("did not load");
-  }
+  load_path_ok(&cfg, &d, comp, NULL);
   const lln_node *a = node(&cfg, "a"), *b = node(&cfg, "b");
   assert_non_null(a->t_system);
   assert_null(a->t_prompt_template);
@@ -919,10 +916,7 @@ static void test_dollar_in_url(void **state) {
   setenv("LLN_TEST_DOLLAR_URL", "http://localhost:2/$HOME", 1);
   lln_config cfg;
   lln_diags d;
-  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
-    dump_diags(&d);
-    fail_msg("did not load");
-  }
+  load_path_ok(&cfg, &d, comp, NULL);
   assert_int_equal(d.count, 0);
   assert_string_equal(model(&cfg, "escaped")->chat_url, "http://localhost:1/a$b/v1/chat/completions");
   assert_string_equal(model(&cfg, "from-env")->chat_url, "http://localhost:2/$HOME/v1/chat/completions");
