@@ -140,6 +140,12 @@ static void temp_path(char *out, size_t size, const char *tag) {
   close(fd);
 }
 
+/* A fresh temporary file (its path in out) holding `text`. */
+static void temp_file(char *out, size_t size, const char *tag, const char *text) {
+  temp_path(out, size, tag);
+  write_file(out, text);
+}
+
 static const char *cond_vars(void *ctx, const char *name, size_t len) {
   const char *const *kv = ctx;
   for (size_t i = 0; kv[i]; i += 2) {
@@ -653,10 +659,10 @@ static void test_unset_variable_run_vs_validate(void **state) {
 static void test_env_file_and_environment_wins(void **state) {
   (void)state;
   char env[256];
-  temp_path(env, sizeof env, "env");
-  write_file(env, "# test env\n"
-                  "LLN_TEST_BASE_URL=http://from-file.example:8000\n"
-                  "export LLN_TEST_API_KEY=\"file-key-value\"\n");
+  temp_file(env, sizeof env, "env",
+            "# test env\n"
+            "LLN_TEST_BASE_URL=http://from-file.example:8000\n"
+            "export LLN_TEST_API_KEY=\"file-key-value\"\n");
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", LLN_FIXTURES, "env-file-vars.json");
   unsetenv("LLN_TEST_BASE_URL");
@@ -752,22 +758,22 @@ static void test_secrets_in_headers(void **state) {
 static void test_missing_secret_variable(void **state) {
   (void)state;
   char comp[256];
-  temp_path(comp, sizeof comp, "secret-missing");
-  write_file(comp, "{\n"
-                   "  \"secrets\": {\n"
-                   "    \"vault-ish\": {\"source\": \"env\", \"variables\": [\"LLN_TEST_SECRET_TOKEN\",\n"
-                   "                                                   \"LLN_TEST_SECRET_MISSING\"]}\n"
-                   "  },\n"
-                   "  \"models\": {\n"
-                   "    \"m\": {\n"
-                   "      \"type\": \"external\",\n"
-                   "      \"url\": \"http://localhost:1\",\n"
-                   "      \"api-key\": \"$secrets.vault-ish.LLN_TEST_SECRET_TOKEN\",\n"
-                   "      \"headers\": {\"X-Other\": \"$secrets.nosuch.VAR\"}\n"
-                   "    }\n"
-                   "  },\n"
-                   "  \"architecture\": [{\"name\": \"a\", \"model\": \"m\"}]\n"
-                   "}\n");
+  temp_file(comp, sizeof comp, "secret-missing",
+            "{\n"
+            "  \"secrets\": {\n"
+            "    \"vault-ish\": {\"source\": \"env\", \"variables\": [\"LLN_TEST_SECRET_TOKEN\",\n"
+            "                                                   \"LLN_TEST_SECRET_MISSING\"]}\n"
+            "  },\n"
+            "  \"models\": {\n"
+            "    \"m\": {\n"
+            "      \"type\": \"external\",\n"
+            "      \"url\": \"http://localhost:1\",\n"
+            "      \"api-key\": \"$secrets.vault-ish.LLN_TEST_SECRET_TOKEN\",\n"
+            "      \"headers\": {\"X-Other\": \"$secrets.nosuch.VAR\"}\n"
+            "    }\n"
+            "  },\n"
+            "  \"architecture\": [{\"name\": \"a\", \"model\": \"m\"}]\n"
+            "}\n");
   setenv("LLN_TEST_SECRET_TOKEN", SECRET_ENV_VALUE, 1);
   unsetenv("LLN_TEST_SECRET_MISSING");
   lln_config cfg;
@@ -805,9 +811,8 @@ static const char *counting_vars(void *ctx, const char *name, size_t len) {
 static void test_condition_secrets_bound_at_load(void **state) {
   (void)state;
   char comp[256];
-  temp_path(comp, sizeof comp, "cond-secret");
-  write_file(
-      comp,
+  temp_file(
+      comp, sizeof comp, "cond-secret",
       "{\n"
       "  \"secrets\": {\"tiers\": {\"source\": \"env\", \"variables\": [\"LLN_TEST_GOLD\", "
       "\"LLN_TEST_EVIL\"]}},\n"
@@ -861,9 +866,8 @@ static void test_condition_secrets_bound_at_load(void **state) {
 static void test_prompt_templates_compiled_at_load(void **state) {
   (void)state;
   char comp[256];
-  temp_path(comp, sizeof comp, "prompt-tmpl");
-  write_file(
-      comp,
+  temp_file(
+      comp, sizeof comp, "prompt-tmpl",
       "{\n"
       "  \"models\": {\"m\": {\"type\": \"external\", \"url\": \"http://localhost:1\"}},\n"
       "  \"architecture\": [\n"
@@ -903,15 +907,15 @@ static void test_prompt_templates_compiled_at_load(void **state) {
 static void test_dollar_in_url(void **state) {
   (void)state;
   char comp[256];
-  temp_path(comp, sizeof comp, "dollar");
-  write_file(comp, "{\n"
-                   "  \"models\": {\n"
-                   "    \"escaped\": {\"type\": \"external\", \"url\": \"http://localhost:1/a$$b\"},\n"
-                   "    \"from-env\": {\"type\": \"external\", \"url\": \"$LLN_TEST_DOLLAR_URL\"}\n"
-                   "  },\n"
-                   "  \"architecture\": [{\"name\": \"a\", \"model\": \"escaped\", \"output-to\": [\"b\"]},\n"
-                   "                   {\"name\": \"b\", \"layer\": 1, \"model\": \"from-env\"}]\n"
-                   "}\n");
+  temp_file(comp, sizeof comp, "dollar",
+            "{\n"
+            "  \"models\": {\n"
+            "    \"escaped\": {\"type\": \"external\", \"url\": \"http://localhost:1/a$$b\"},\n"
+            "    \"from-env\": {\"type\": \"external\", \"url\": \"$LLN_TEST_DOLLAR_URL\"}\n"
+            "  },\n"
+            "  \"architecture\": [{\"name\": \"a\", \"model\": \"escaped\", \"output-to\": [\"b\"]},\n"
+            "                   {\"name\": \"b\", \"layer\": 1, \"model\": \"from-env\"}]\n"
+            "}\n");
   /* A value may contain '$' once substituted; it is not substituted again. */
   setenv("LLN_TEST_DOLLAR_URL", "http://localhost:2/$HOME", 1);
   lln_config cfg;
