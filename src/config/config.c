@@ -25,14 +25,10 @@ void lln_loader_report(lln_loader *L, lln_diag_severity sev, const char *path, c
   int line = 0, col = 0;
   if (path && L->doc.root)
     lln_jsonc_position(&L->doc, path, &line, &col);
-  lln_buf msg;
-  lln_buf_init(&msg);
   va_list ap;
   va_start(ap, fmt);
-  lln_buf_vprintf(&msg, fmt, ap);
+  lln_diags_vadd(L->diags, sev, line, col, fmt, ap);
   va_end(ap);
-  lln_diags_add(L->diags, sev, line, col, "%s", msg.data ? msg.data : "");
-  lln_buf_free(&msg);
 }
 
 void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, const char *const *known) {

@@ -22,7 +22,7 @@ void lln_diags_free(lln_diags *d) {
   memset(d, 0, sizeof *d);
 }
 
-void lln_diags_add(lln_diags *d, lln_diag_severity sev, int line, int col, const char *fmt, ...) {
+void lln_diags_vadd(lln_diags *d, lln_diag_severity sev, int line, int col, const char *fmt, va_list ap) {
   if (d->count == d->cap) {
     d->cap = d->cap ? d->cap * 2 : 8;
     d->items = realloc(d->items, d->cap * sizeof *d->items);
@@ -31,15 +31,19 @@ void lln_diags_add(lln_diags *d, lln_diag_severity sev, int line, int col, const
   }
   lln_buf msg;
   lln_buf_init(&msg);
-  va_list ap;
-  va_start(ap, fmt);
   lln_buf_vprintf(&msg, fmt, ap);
-  va_end(ap);
   d->items[d->count++] = (lln_diag){sev, line, col, lln_buf_steal(&msg)};
   if (sev == LLN_DIAG_ERROR)
     d->errors++;
   else if (sev == LLN_DIAG_WARNING)
     d->warnings++;
+}
+
+void lln_diags_add(lln_diags *d, lln_diag_severity sev, int line, int col, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lln_diags_vadd(d, sev, line, col, fmt, ap);
+  va_end(ap);
 }
 
 static const char *const severity_names[] = {"error", "warning", "note"};

@@ -3,6 +3,7 @@
 #ifndef LLN_CONFIG_DIAG_H
 #define LLN_CONFIG_DIAG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -25,6 +26,9 @@ void lln_diags_init(lln_diags *d, const char *file);
 void lln_diags_free(lln_diags *d);
 void lln_diags_add(lln_diags *d, lln_diag_severity sev, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* lln_diags_add for callers that format their own variadic messages. */
+void lln_diags_vadd(lln_diags *d, lln_diag_severity sev, int line, int col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 void lln_diags_print(const lln_diags *d, FILE *out);
 /* Prints one JSON object for editors and CI: {"file", "valid", "errors",
  * "warnings", "diagnostics": [{"severity", "line", "column", "message"}]},

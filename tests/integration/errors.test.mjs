@@ -7,6 +7,7 @@ import {
   assertOpenAIError,
   chat,
   closedPort,
+  endpoint,
   newRequestId,
   parseResponses,
   rawExchange,
@@ -41,7 +42,7 @@ let keyed; // server.api-keys
 before(async () => {
   mock = await startMock(RULES);
   const deadPort = await closedPort();
-  const ep = (extra = {}) => ({ type: 'external', interface: 'openai-api', url: mock.url, 'api-key': 'k', ...extra });
+  const ep = (extra = {}) => endpoint(mock.url, extra);
   // One endpoint per failure kind, so retries and any per-endpoint circuit
   // breaker triggered by one scenario cannot change another's outcome.
   gw = await startLlmnet({

@@ -15,8 +15,10 @@ import { APICallError, generateText, streamText } from 'ai';
 
 import {
   chat,
+  endpoint,
   isRoutingCall,
   newRequestId,
+  overrideNode,
   request,
   seedConfig,
   sleep,
@@ -71,14 +73,7 @@ let gw;
 
 before(async () => {
   mock = await startMock(RULES);
-  const ep = (extra = {}) => ({ type: 'external', interface: 'openai-api', url: mock.url, 'api-key': 'k', ...extra });
-  const node = (name, model, override, extra = {}) => ({
-    name,
-    layer: 1,
-    model,
-    'extra-options': { model_override: override },
-    ...extra,
-  });
+  const ep = (extra = {}) => endpoint(mock.url, extra);
   gw = await startLlmnet({
     models: {
       good: ep(),
@@ -90,25 +85,25 @@ before(async () => {
     },
     architecture: [
       { name: 'chat', layer: 0, model: 'good', 'output-to': ['output'], 'extra-options': { model_override: 'ok-model' } },
-      node('bad-tool-node', 'refusals', 'bad-tool'),
-      node('unknown-model-node', 'refusals', 'no-such-model'),
-      node('unknown-then-good', 'refusals', ['no-such-model', 'good-model']),
-      node('too-large-node', 'refusals', 'too-large'),
-      node('unprocessable-node', 'refusals', 'unprocessable'),
-      node('bad-key-node', 'refusals', 'bad-key'),
-      node('no-credit-node', 'refusals', 'no-credit'),
-      node('forbidden-node', 'refusals', 'forbidden'),
-      node('storm-429-node', 'storm', 'storm-429'),
-      node('storm-500-node', 'storm', 'storm-500'),
-      node('cb-node', 'cb', 'cb-down'),
-      node('probe-node', 'probe', 'probe-model'),
-      node('cut-node', 'good', 'cut-stream'),
+      overrideNode('bad-tool-node', 'refusals', 'bad-tool'),
+      overrideNode('unknown-model-node', 'refusals', 'no-such-model'),
+      overrideNode('unknown-then-good', 'refusals', ['no-such-model', 'good-model']),
+      overrideNode('too-large-node', 'refusals', 'too-large'),
+      overrideNode('unprocessable-node', 'refusals', 'unprocessable'),
+      overrideNode('bad-key-node', 'refusals', 'bad-key'),
+      overrideNode('no-credit-node', 'refusals', 'no-credit'),
+      overrideNode('forbidden-node', 'refusals', 'forbidden'),
+      overrideNode('storm-429-node', 'storm', 'storm-429'),
+      overrideNode('storm-500-node', 'storm', 'storm-500'),
+      overrideNode('cb-node', 'cb', 'cb-down'),
+      overrideNode('probe-node', 'probe', 'probe-model'),
+      overrideNode('cut-node', 'good', 'cut-stream'),
       // item 21: A fails, its fallback B answers and hands over to C; when C
       // fails, A's next fallback D must not answer for it
-      node('A', 'flat', 'a-down', { fallback: ['B', 'D'] }),
-      node('B', 'good', 'b-model', { 'output-to': ['C'] }),
+      overrideNode('A', 'flat', 'a-down', { fallback: ['B', 'D'] }),
+      overrideNode('B', 'good', 'b-model', { 'output-to': ['C'] }),
       { name: 'C', layer: 2, model: 'flat', 'extra-options': { model_override: 'c-down' } },
-      node('D', 'good', 'd-model'),
+      overrideNode('D', 'good', 'd-model'),
       { name: 'output', adapter: 'output' },
     ],
     server: { 'request-timeout': 20 },

@@ -117,6 +117,67 @@ export async function startMock(rules, extraArgs = [], { port = 0 } = {}) {
   return start([...args, ...extraArgs]);
 }
 
+// One OpenAI-compatible endpoint for a composition's "models" at `url`
+// (api-key 'k'), with `extra` keys such as retries, timeout or
+// circuit-breaker.
+export function endpoint(url, extra = {}) {
+  return { type: 'external', interface: 'openai-api', url, 'api-key': 'k', ...extra };
+}
+
+// A layer-1 node on endpoint `model` that asks the upstream for the model
+// id `override`.
+export function overrideNode(name, model, override, extra = {}) {
+  return { name, layer: 1, model, 'extra-options': { model_override: override }, ...extra };
+}
+
+// A chat.completion answer from `model` saying `content`.
+export function completionBody(model, content, { id = 'up-1', usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } } = {}) {
+  return {
+    id,
+    object: 'chat.completion',
+    created: 1,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    usage,
+  };
+}
+
+// Collects an HTTP request's body, then calls `fn(body, raw)`: the parsed
+// JSON object ({} when the text is not one) and the raw text.
+export function onRequestBody(req, fn) {
+  const chunks = [];
+  req.on('data', (d) => chunks.push(d));
+  req.on('end', () => {
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let body = {};
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      // fn sees {}
+    }
+    fn(body !== null && typeof body === 'object' ? body : {}, raw);
+  });
+}
+
+// Listens on 127.0.0.1 at a port the kernel picks; resolves with
+// { url, stop, ...fields }. stop() also drops open connections.
+export function serveLocal(server, fields = {}) {
+  return new Promise((resolve, reject) => {
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        stop: () =>
+          new Promise((r) => {
+            server.close(() => r());
+            server.closeAllConnections?.();
+          }),
+        ...fields,
+      }),
+    );
+  });
+}
+
 // A composition of the seed's shape (router + two handlers, one inheriting
 // the router's endpoint) pointed at `mockUrl`.
 export function seedConfig(mockUrl, extra = {}) {
@@ -377,40 +438,13 @@ export function rawSession(url, payload, { idleMs = 1500, until = 0 } = {}) {
 export function startCaptureUpstream({ reply = 'captured' } = {}) {
   const requests = [];
   const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
+    onRequestBody(req, (body, raw) => {
       requests.push({ method: req.method, path: req.url, headers: req.headers, raw });
-      let model = 'capture';
-      try {
-        model = JSON.parse(raw).model ?? model;
-      } catch {
-        // keep the default
-      }
       res.setHeader('content-type', 'application/json');
-      res.end(
-        JSON.stringify({
-          id: 'capture-1',
-          object: 'chat.completion',
-          created: 1,
-          model,
-          choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-        }),
-      );
+      res.end(JSON.stringify(completionBody(body.model ?? 'capture', reply, { id: 'capture-1' })));
     });
   });
-  return new Promise((resolve, reject) => {
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
-        requests,
-        stop: () => new Promise((r) => server.close(() => r())),
-      });
-    });
-  });
+  return serveLocal(server, { requests });
 }
 
 // ---- fault injection ----
@@ -572,57 +606,35 @@ export function exchangeOn(sock, payload, { timeoutMs = 5000 } = {}) {
 // once. Every answer is a chat.completion from body.model saying
 // "[model] reply to: <last user text>". `requests` keeps
 // { headers, body } in arrival order.
-export function startHoldingUpstream({ hold = () => false } = {}) {
+export async function startHoldingUpstream({ hold = () => false } = {}) {
   const requests = [];
   const held = [];
   const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      let body = {};
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        // answered all the same
-      }
+    onRequestBody(req, (body) => {
       requests.push({ headers: req.headers, body });
       const msgs = Array.isArray(body.messages) ? body.messages : [];
       const user = [...msgs].reverse().find((m) => m.role === 'user');
       const model = body.model ?? 'holding';
       const answer = () => {
+        const content = `[${model}] reply to: ${user?.content ?? ''}`;
         res.setHeader('content-type', 'application/json');
-        res.end(
-          JSON.stringify({
-            id: `held-${requests.length}`,
-            object: 'chat.completion',
-            created: 1,
-            model,
-            choices: [{ index: 0, message: { role: 'assistant', content: `[${model}] reply to: ${user?.content ?? ''}` }, finish_reason: 'stop' }],
-            usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-          }),
-        );
+        res.end(JSON.stringify(completionBody(model, content, { id: `held-${requests.length}` })));
       };
       if (hold(body)) held.push(answer);
       else answer();
     });
   });
-  return new Promise((resolve, reject) => {
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
-        requests,
-        held: () => held.length,
-        release() {
-          for (const answer of held.splice(0)) answer();
-        },
-        stop: () =>
-          new Promise((r) => {
-            for (const answer of held.splice(0)) answer();
-            server.close(() => r());
-            server.closeAllConnections();
-          }),
-      });
-    });
+  const up = await serveLocal(server, {
+    requests,
+    held: () => held.length,
+    release() {
+      for (const answer of held.splice(0)) answer();
+    },
   });
+  const stop = up.stop;
+  up.stop = () => {
+    up.release();
+    return stop();
+  };
+  return up;
 }

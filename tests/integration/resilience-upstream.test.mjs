@@ -10,9 +10,11 @@ import {
   assertOpenAIError,
   assertServes,
   chat,
+  endpoint,
   mockRequests,
   mockStats,
   newRequestId,
+  overrideNode,
   seedConfig,
   sleep,
   sseEvents,
@@ -58,14 +60,7 @@ let gw;
 
 before(async () => {
   mock = await startMock(RULES);
-  const ep = (extra = {}) => ({ type: 'external', interface: 'openai-api', url: mock.url, 'api-key': 'k', ...extra });
-  const node = (name, model, override, extra = {}) => ({
-    name,
-    layer: 1,
-    model,
-    'extra-options': { model_override: override },
-    ...extra,
-  });
+  const ep = (extra = {}) => endpoint(mock.url, extra);
   // One endpoint per scenario: retries and circuit breakers are per
   // endpoint, so one scenario's failures cannot open another's circuit.
   gw = await startLlmnet({
@@ -89,22 +84,22 @@ before(async () => {
     },
     architecture: [
       { name: 'chat', layer: 0, model: 'good', 'output-to': ['output'], 'extra-options': { model_override: 'ok-model' } },
-      node('storm-node', 'storm', 'storm-429'),
-      node('once-429-node', 'once429', 'once-429'),
-      node('far-429-node', 'far429', 'far-429'),
-      node('once-500-node', 'once500', 'once-500'),
-      node('first-byte-node', 'firstbyte', 'hung-model'),
-      node('total-timeout-node', 'total', 'hung-model'),
-      node('reset-node', 'reset', 'reset-model'),
-      node('trunc-node', 'trunc', 'trunc-model'),
-      node('cut-node', 'cut', 'cut-stream'),
-      node('bad-json-node', 'badjson', 'bad-json'),
-      node('bad-sse-node', 'badsse', 'bad-sse'),
-      node('half-sse-node', 'halfsse', 'half-sse'),
-      node('override-node', 'overrides', ['bad-model', 'good-model']),
-      node('primary', 'prim', 'primary-model', { fallback: ['backup'] }),
-      node('backup', 'good', 'backup-model'),
-      node('cb-node', 'cb', 'cb-model'),
+      overrideNode('storm-node', 'storm', 'storm-429'),
+      overrideNode('once-429-node', 'once429', 'once-429'),
+      overrideNode('far-429-node', 'far429', 'far-429'),
+      overrideNode('once-500-node', 'once500', 'once-500'),
+      overrideNode('first-byte-node', 'firstbyte', 'hung-model'),
+      overrideNode('total-timeout-node', 'total', 'hung-model'),
+      overrideNode('reset-node', 'reset', 'reset-model'),
+      overrideNode('trunc-node', 'trunc', 'trunc-model'),
+      overrideNode('cut-node', 'cut', 'cut-stream'),
+      overrideNode('bad-json-node', 'badjson', 'bad-json'),
+      overrideNode('bad-sse-node', 'badsse', 'bad-sse'),
+      overrideNode('half-sse-node', 'halfsse', 'half-sse'),
+      overrideNode('override-node', 'overrides', ['bad-model', 'good-model']),
+      overrideNode('primary', 'prim', 'primary-model', { fallback: ['backup'] }),
+      overrideNode('backup', 'good', 'backup-model'),
+      overrideNode('cb-node', 'cb', 'cb-model'),
       { name: 'output', adapter: 'output' },
     ],
     server: { 'request-timeout': 10 },

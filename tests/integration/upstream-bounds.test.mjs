@@ -12,7 +12,17 @@ import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import OpenAI from 'openai';
 import { WebSocketServer } from 'ws';
-import { chat, sseEvents, startLlmnet, startMock, stopAll, waitFor } from './lib.mjs';
+import {
+  chat,
+  completionBody,
+  onRequestBody,
+  serveLocal,
+  sseEvents,
+  startLlmnet,
+  startMock,
+  stopAll,
+  waitFor,
+} from './lib.mjs';
 
 const KEY = 'sk-test-SECRET-0123456789abcdef';
 
@@ -20,15 +30,7 @@ const KEY = 'sk-test-SECRET-0123456789abcdef';
 function startScriptedUpstream(scripts) {
   const requests = [];
   const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      let body = {};
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        // scripts see {}
-      }
+    onRequestBody(req, (body) => {
       requests.push({ headers: req.headers, body });
       const msgs = Array.isArray(body.messages) ? body.messages : [];
       const text = msgs[msgs.length - 1]?.content ?? '';
@@ -37,30 +39,7 @@ function startScriptedUpstream(scripts) {
     });
   });
   server.on('clientError', () => {});
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
-        requests,
-        stop: () =>
-          new Promise((r) => {
-            server.close(() => r());
-            server.closeAllConnections();
-          }),
-      }),
-    );
-  });
-}
-
-function completion(model, content, usage) {
-  return {
-    id: 'up-1',
-    object: 'chat.completion',
-    created: 1,
-    model,
-    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-    usage,
-  };
+  return serveLocal(server, { requests });
 }
 
 function composition(url) {
@@ -104,11 +83,11 @@ describe('usage from the upstream is checked', () => {
           return;
         }
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify(completion('solo-model', 'hi', hostile)));
+        res.end(JSON.stringify(completionBody('solo-model', 'hi', { usage: hostile })));
       },
       default: (req, res) => {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify(completion('solo-model', 'fine', { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 })));
+        res.end(JSON.stringify(completionBody('solo-model', 'fine', { usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } })));
       },
     });
     gw = await startLlmnet(composition(up.url));
@@ -161,14 +140,7 @@ function startRawUpstream(head, body) {
     });
     sock.on('error', () => {});
   });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
-        stop: () => new Promise((r) => server.close(() => r())),
-      }),
-    );
-  });
+  return serveLocal(server);
 }
 
 // The raw response head (and body) llmnet sends for one chat request.
@@ -283,7 +255,7 @@ describe('decompressed upstream bytes are bounded', () => {
       },
       default: (req, res) => {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify(completion('solo-model', 'fine', { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 })));
+        res.end(JSON.stringify(completionBody('solo-model', 'fine')));
       },
     });
     const config = composition(up.url);

@@ -37,12 +37,19 @@ static void test_opens_after_threshold_and_probes(void **state) {
   assert_int_equal(lln_breaker_allow(&b, 1021, &wait), LLN_BREAKER_PASS);
 }
 
+/* Opens b (threshold 1) with a failure at 0 ms and takes its probe at
+ * COOLDOWN_MS (1000), when the cooldown ends. */
+static void start_probing(lln_breaker *b) {
+  long wait = 0;
+  lln_breaker_record(b, 0, 0, 1, COOLDOWN_MS, 0);
+  assert_int_equal(lln_breaker_allow(b, COOLDOWN_MS, &wait), LLN_BREAKER_PROBE);
+}
+
 static void test_failed_probe_reopens(void **state) {
   (void)state;
   lln_breaker b = {0};
+  start_probing(&b);
   long wait = 0;
-  lln_breaker_record(&b, 0, 0, 1, COOLDOWN_MS, 0);
-  assert_int_equal(lln_breaker_allow(&b, 1000, &wait), LLN_BREAKER_PROBE);
   lln_breaker_record(&b, 0, 1, 1, COOLDOWN_MS, 1100);
   assert_int_equal(lln_breaker_allow(&b, 1200, &wait), LLN_BREAKER_DENY);
   assert_int_equal(lln_breaker_allow(&b, 2100, &wait), LLN_BREAKER_PROBE);
@@ -51,9 +58,8 @@ static void test_failed_probe_reopens(void **state) {
 static void test_cancelled_probe_is_released(void **state) {
   (void)state;
   lln_breaker b = {0};
+  start_probing(&b);
   long wait = 0;
-  lln_breaker_record(&b, 0, 0, 1, COOLDOWN_MS, 0);
-  assert_int_equal(lln_breaker_allow(&b, 1000, &wait), LLN_BREAKER_PROBE);
   /* the run holding the probe is cancelled (client gone, request timeout) */
   lln_breaker_release(&b);
   assert_int_equal(lln_breaker_allow(&b, 1001, &wait), LLN_BREAKER_PROBE);
@@ -62,9 +68,8 @@ static void test_cancelled_probe_is_released(void **state) {
 static void test_late_failure_does_not_free_the_probe(void **state) {
   (void)state;
   lln_breaker b = {0};
+  start_probing(&b);
   long wait = 0;
-  lln_breaker_record(&b, 0, 0, 1, COOLDOWN_MS, 0);
-  assert_int_equal(lln_breaker_allow(&b, 1000, &wait), LLN_BREAKER_PROBE);
   /* a call that went out before the circuit opened fails now: the probe
    * in flight keeps its claim */
   lln_breaker_record(&b, 0, 0, 1, COOLDOWN_MS, 1001);

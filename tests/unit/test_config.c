@@ -20,9 +20,7 @@
 #include "templates/template.h"
 #include "util/buf.h"
 
-#ifndef LLN_FIXTURES
-#error "LLN_FIXTURES must name the fixtures directory"
-#endif
+#include "config_fixtures.h"
 
 #define OPENROUTER_KEY "sk-or-v1-test-0123456789abcdef"
 
@@ -51,6 +49,15 @@ static void load_ok(lln_config *cfg, lln_diags *d, const char *name, lln_load_mo
   }
 }
 
+/* Loads the composition at `path` for a run; the test fails, printing the
+ * diagnostics, when it does not load. */
+static void load_path_ok(lln_config *cfg, lln_diags *d, const char *path, const char *env_file) {
+  if (load_path(cfg, d, path, LLN_LOAD_RUN, env_file) != 0) {
+    dump_diags(d);
+    fail_msg("%s: expected to load", path);
+  }
+}
+
 /* Loads a fixture that must fail; the config is then already freed. */
 static void load_fails(lln_config *cfg, lln_diags *d, const char *name, lln_load_mode mode) {
   int rc = load(cfg, d, name, mode, NULL);
@@ -64,27 +71,6 @@ static void load_fails(lln_config *cfg, lln_diags *d, const char *name, lln_load
   assert_null(cfg->models);
 }
 
-/* The first diagnostic of this severity whose message contains every
- * NULL-terminated needle. */
-static const lln_diag *find_diag(const lln_diags *d, lln_diag_severity sev, ...) {
-  for (size_t i = 0; i < d->count; i++) {
-    const lln_diag *g = &d->items[i];
-    if (g->severity != sev)
-      continue;
-    int all = 1;
-    va_list ap;
-    va_start(ap, sev);
-    for (const char *n = va_arg(ap, const char *); n; n = va_arg(ap, const char *)) {
-      if (!strstr(g->message, n))
-        all = 0;
-    }
-    va_end(ap);
-    if (all)
-      return g;
-  }
-  return NULL;
-}
-
 static void expect_at(const lln_diags *d, const lln_diag *g, int line, int col) {
   if (!g) {
     dump_diags(d);
@@ -93,13 +79,6 @@ static void expect_at(const lln_diags *d, const lln_diag *g, int line, int col) 
   if (g->line != line || g->col != col) {
     dump_diags(d);
     fail_msg("\"%s\" at %d:%d, expected %d:%d", g->message, g->line, g->col, line, col);
-  }
-}
-
-static void expect_no_diag_contains(const lln_diags *d, const char *text) {
-  for (size_t i = 0; i < d->count; i++) {
-    if (strstr(d->items[i].message, text))
-      fail_msg("a message shows \"%s\": %s", text, d->items[i].message);
   }
 }
 
@@ -159,6 +138,12 @@ static void temp_path(char *out, size_t size, const char *tag) {
   int fd = mkstemp(out);
   assert_true(fd >= 0);
   close(fd);
+}
+
+/* A fresh temporary file (its path in out) holding `text`. */
+static void temp_file(char *out, size_t size, const char *tag, const char *text) {
+  temp_path(out, size, tag);
+  write_file(out, text);
 }
 
 static const char *cond_vars(void *ctx, const char *name, size_t len) {
@@ -674,10 +659,10 @@ static void test_unset_variable_run_vs_validate(void **state) {
 static void test_env_file_and_environment_wins(void **state) {
   (void)state;
   char env[256];
-  temp_path(env, sizeof env, "env");
-  write_file(env, "# test env\n"
-                  "LLN_TEST_BASE_URL=http://from-file.example:8000\n"
-                  "export LLN_TEST_API_KEY=\"file-key-value\"\n");
+  temp_file(env, sizeof env, "env",
+            "# test env\n"
+            "LLN_TEST_BASE_URL=http://from-file.example:8000\n"
+            "export LLN_TEST_API_KEY=\"file-key-value\"\n");
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", LLN_FIXTURES, "env-file-vars.json");
   unsetenv("LLN_TEST_BASE_URL");
@@ -691,10 +676,7 @@ static void test_env_file_and_environment_wins(void **state) {
   assert_non_null(find_diag(&d, LLN_DIAG_ERROR, "LLN_TEST_API_KEY", NULL));
   lln_diags_free(&d);
 
-  if (load_path(&cfg, &d, path, LLN_LOAD_RUN, env) != 0) {
-    dump_diags(&d);
-    fail_msg("env-file values did not substitute");
-  }
+  load_path_ok(&cfg, &d, path, env);
   const lln_model *m = model(&cfg, "primary");
   assert_string_equal(m->chat_url, "http://from-file.example:8000/api/v1/chat/completions");
   assert_string_equal(m->api_key, "file-key-value");
@@ -755,10 +737,7 @@ static void test_secrets_in_headers(void **state) {
   setenv("LLN_TEST_SECRET_TOKEN", SECRET_ENV_VALUE, 1);
   lln_config cfg;
   lln_diags d;
-  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
-    dump_diags(&d);
-    fail_msg("secrets did not load");
-  }
+  load_path_ok(&cfg, &d, comp, NULL);
   const lln_model *m = model(&cfg, "m");
   assert_string_equal(m->api_key, SECRET_FILE_VALUE);
   assert_non_null(m->headers);
@@ -779,22 +758,22 @@ static void test_secrets_in_headers(void **state) {
 static void test_missing_secret_variable(void **state) {
   (void)state;
   char comp[256];
-  temp_path(comp, sizeof comp, "secret-missing");
-  write_file(comp, "{\n"
-                   "  \"secrets\": {\n"
-                   "    \"vault-ish\": {\"source\": \"env\", \"variables\": [\"LLN_TEST_SECRET_TOKEN\",\n"
-                   "                                                   \"LLN_TEST_SECRET_MISSING\"]}\n"
-                   "  },\n"
-                   "  \"models\": {\n"
-                   "    \"m\": {\n"
-                   "      \"type\": \"external\",\n"
-                   "      \"url\": \"http://localhost:1\",\n"
-                   "      \"api-key\": \"$secrets.vault-ish.LLN_TEST_SECRET_TOKEN\",\n"
-                   "      \"headers\": {\"X-Other\": \"$secrets.nosuch.VAR\"}\n"
-                   "    }\n"
-                   "  },\n"
-                   "  \"architecture\": [{\"name\": \"a\", \"model\": \"m\"}]\n"
-                   "}\n");
+  temp_file(comp, sizeof comp, "secret-missing",
+            "{\n"
+            "  \"secrets\": {\n"
+            "    \"vault-ish\": {\"source\": \"env\", \"variables\": [\"LLN_TEST_SECRET_TOKEN\",\n"
+            "                                                   \"LLN_TEST_SECRET_MISSING\"]}\n"
+            "  },\n"
+            "  \"models\": {\n"
+            "    \"m\": {\n"
+            "      \"type\": \"external\",\n"
+            "      \"url\": \"http://localhost:1\",\n"
+            "      \"api-key\": \"$secrets.vault-ish.LLN_TEST_SECRET_TOKEN\",\n"
+            "      \"headers\": {\"X-Other\": \"$secrets.nosuch.VAR\"}\n"
+            "    }\n"
+            "  },\n"
+            "  \"architecture\": [{\"name\": \"a\", \"model\": \"m\"}]\n"
+            "}\n");
   setenv("LLN_TEST_SECRET_TOKEN", SECRET_ENV_VALUE, 1);
   unsetenv("LLN_TEST_SECRET_MISSING");
   lln_config cfg;
@@ -832,9 +811,8 @@ static const char *counting_vars(void *ctx, const char *name, size_t len) {
 static void test_condition_secrets_bound_at_load(void **state) {
   (void)state;
   char comp[256];
-  temp_path(comp, sizeof comp, "cond-secret");
-  write_file(
-      comp,
+  temp_file(
+      comp, sizeof comp, "cond-secret",
       "{\n"
       "  \"secrets\": {\"tiers\": {\"source\": \"env\", \"variables\": [\"LLN_TEST_GOLD\", "
       "\"LLN_TEST_EVIL\"]}},\n"
@@ -854,10 +832,7 @@ static void test_condition_secrets_bound_at_load(void **state) {
   setenv("LLN_TEST_EVIL", "$INPUT", 1);
   lln_config cfg;
   lln_diags d;
-  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
-    dump_diags(&d);
-    fail_msg("did not load");
-  }
+  load_path_ok(&cfg, &d, comp, NULL);
   const lln_node *gold = node(&cfg, "gold"), *other = node(&cfg, "other");
   const char *const gold_req[] = {"X_TIER", "g0ld", "INPUT", "hi", NULL};
   const char *const plain_req[] = {"X_TIER", "$secrets.tiers.LLN_TEST_GOLD", "INPUT", "$INPUT", NULL};
@@ -891,9 +866,8 @@ static void test_condition_secrets_bound_at_load(void **state) {
 static void test_prompt_templates_compiled_at_load(void **state) {
   (void)state;
   char comp[256];
-  temp_path(comp, sizeof comp, "prompt-tmpl");
-  write_file(
-      comp,
+  temp_file(
+      comp, sizeof comp, "prompt-tmpl",
       "{\n"
       "  \"models\": {\"m\": {\"type\": \"external\", \"url\": \"http://localhost:1\"}},\n"
       "  \"architecture\": [\n"
@@ -905,10 +879,7 @@ static void test_prompt_templates_compiled_at_load(void **state) {
       "}\n");
   lln_config cfg;
   lln_diags d;
-  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
-    dump_diags(&d);
-    fail_msg("did not load");
-  }
+  load_path_ok(&cfg, &d, comp, NULL);
   const lln_node *a = node(&cfg, "a"), *b = node(&cfg, "b");
   assert_non_null(a->t_system);
   assert_null(a->t_prompt_template);
@@ -936,23 +907,20 @@ static void test_prompt_templates_compiled_at_load(void **state) {
 static void test_dollar_in_url(void **state) {
   (void)state;
   char comp[256];
-  temp_path(comp, sizeof comp, "dollar");
-  write_file(comp, "{\n"
-                   "  \"models\": {\n"
-                   "    \"escaped\": {\"type\": \"external\", \"url\": \"http://localhost:1/a$$b\"},\n"
-                   "    \"from-env\": {\"type\": \"external\", \"url\": \"$LLN_TEST_DOLLAR_URL\"}\n"
-                   "  },\n"
-                   "  \"architecture\": [{\"name\": \"a\", \"model\": \"escaped\", \"output-to\": [\"b\"]},\n"
-                   "                   {\"name\": \"b\", \"layer\": 1, \"model\": \"from-env\"}]\n"
-                   "}\n");
+  temp_file(comp, sizeof comp, "dollar",
+            "{\n"
+            "  \"models\": {\n"
+            "    \"escaped\": {\"type\": \"external\", \"url\": \"http://localhost:1/a$$b\"},\n"
+            "    \"from-env\": {\"type\": \"external\", \"url\": \"$LLN_TEST_DOLLAR_URL\"}\n"
+            "  },\n"
+            "  \"architecture\": [{\"name\": \"a\", \"model\": \"escaped\", \"output-to\": [\"b\"]},\n"
+            "                   {\"name\": \"b\", \"layer\": 1, \"model\": \"from-env\"}]\n"
+            "}\n");
   /* A value may contain '$' once substituted; it is not substituted again. */
   setenv("LLN_TEST_DOLLAR_URL", "http://localhost:2/$HOME", 1);
   lln_config cfg;
   lln_diags d;
-  if (load_path(&cfg, &d, comp, LLN_LOAD_RUN, NULL) != 0) {
-    dump_diags(&d);
-    fail_msg("did not load");
-  }
+  load_path_ok(&cfg, &d, comp, NULL);
   assert_int_equal(d.count, 0);
   assert_string_equal(model(&cfg, "escaped")->chat_url, "http://localhost:1/a$b/v1/chat/completions");
   assert_string_equal(model(&cfg, "from-env")->chat_url, "http://localhost:2/$HOME/v1/chat/completions");

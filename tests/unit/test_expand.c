@@ -12,9 +12,7 @@
 
 #include "hooks/expand_int.h"
 
-typedef struct {
-  const char *name, *value;
-} var;
+#include "lookup_vars.h"
 
 static const var VARS[] = {
     {"INPUT", "hello world"},
@@ -37,12 +35,8 @@ static const var VARS[] = {
 static int lookups;
 
 static const char *lookup(void *ctx, const char *name, size_t len) {
-  const var *vars = ctx;
   lookups++;
-  for (const var *v = vars; v->name; v++)
-    if (strlen(v->name) == len && memcmp(v->name, name, len) == 0)
-      return v->value;
-  return NULL;
+  return var_find(ctx, name, len);
 }
 
 /* expands into a static buffer so tests read as one line each */

@@ -32,16 +32,21 @@ static lln_failure http_failure(int status, int retryable) {
   return f;
 }
 
+/* What the policy decides for the first failure of a first attempt at n. */
+static lln_failover first_decision(const lln_node *n, const lln_failure *f) {
+  lln_attempt a = lln_attempt_start(n, 0, NULL);
+  return lln_failover_decide(&a, f);
+}
+
 static void test_retry_then_next_model_then_fail(void **state) {
   (void)state;
   lln_node n = node_with("n", two_ids, 2);
-  lln_attempt a = lln_attempt_start(&n, 0, NULL);
   lln_failure f = http_failure(500, 1);
-  lln_failover d = lln_failover_decide(&a, &f);
+  lln_failover d = first_decision(&n, &f);
   assert_int_equal(d.kind, LLN_FO_RETRY);
   assert_int_equal(d.delay_ms, 100);
   assert_int_equal(d.next.retries_done, 1);
-  a = d.next;
+  lln_attempt a = d.next;
   a = lln_failover_decide(&a, &f).next; /* retry 2 */
   assert_int_equal(a.retries_done, 2);
   d = lln_failover_decide(&a, &f);
@@ -59,11 +64,10 @@ static void test_retry_then_next_model_then_fail(void **state) {
 static void test_wait_past_deadline_is_not_taken(void **state) {
   (void)state;
   lln_node n = node_with("n", one_id, 1);
-  lln_attempt a = lln_attempt_start(&n, 0, NULL);
   lln_failure f = http_failure(429, 1);
   f.hint_ms = 30000;
   f.remaining_ms = 10000;
-  lln_failover d = lln_failover_decide(&a, &f);
+  lln_failover d = first_decision(&n, &f);
   assert_int_equal(d.kind, LLN_FO_FAIL);
   assert_int_equal(d.status, 429);
   assert_true(d.pass_retry_after);
@@ -79,9 +83,8 @@ static void test_request_refusals_pass_through_at_once(void **state) {
   n.fallbacks = fbs;
   n.n_fallbacks = 1;
   for (size_t i = 0; i < 3; i++) {
-    lln_attempt a = lln_attempt_start(&n, 0, NULL);
     lln_failure f = http_failure(statuses[i], 0);
-    lln_failover d = lln_failover_decide(&a, &f);
+    lln_failover d = first_decision(&n, &f);
     /* no next model id, no fallback: another model would refuse it too */
     assert_int_equal(d.kind, LLN_FO_FAIL);
     assert_int_equal(d.status, statuses[i]);
@@ -92,9 +95,8 @@ static void test_request_refusals_pass_through_at_once(void **state) {
 static void test_unknown_model_tries_next_then_passes_404(void **state) {
   (void)state;
   lln_node n = node_with("n", two_ids, 2);
-  lln_attempt a = lln_attempt_start(&n, 0, NULL);
   lln_failure f = http_failure(404, 0);
-  lln_failover d = lln_failover_decide(&a, &f);
+  lln_failover d = first_decision(&n, &f);
   assert_int_equal(d.kind, LLN_FO_NEXT_MODEL);
   d = lln_failover_decide(&d.next, &f);
   assert_int_equal(d.kind, LLN_FO_FAIL);
@@ -106,9 +108,8 @@ static void test_account_refusals_are_502_and_skip_model_ids(void **state) {
   static const int statuses[] = {401, 402, 403};
   lln_node n = node_with("n", two_ids, 2);
   for (size_t i = 0; i < 3; i++) {
-    lln_attempt a = lln_attempt_start(&n, 0, NULL);
     lln_failure f = http_failure(statuses[i], 0);
-    lln_failover d = lln_failover_decide(&a, &f);
+    lln_failover d = first_decision(&n, &f);
     assert_int_equal(d.kind, LLN_FO_FAIL); /* the same key would be refused for m2 */
     assert_int_equal(d.status, 502);
     assert_false(d.should_retry);
@@ -138,8 +139,7 @@ static void test_fallback_list_belongs_to_the_visit(void **state) {
   a_node.fallbacks = fbs;
   a_node.n_fallbacks = 2;
   lln_failure f = http_failure(500, 0);
-  lln_attempt a = lln_attempt_start(&a_node, 0, NULL);
-  lln_failover d = lln_failover_decide(&a, &f);
+  lln_failover d = first_decision(&a_node, &f);
   assert_int_equal(d.kind, LLN_FO_FALLBACK);
   assert_ptr_equal(d.fallback, &b);
   /* B's visit, reached by that decision, continues A's list: D next */
@@ -151,8 +151,7 @@ static void test_fallback_list_belongs_to_the_visit(void **state) {
   lln_attempt at_d = lln_attempt_start(&d_node, 0, &from_b);
   assert_int_equal(lln_failover_decide(&at_d, &f).kind, LLN_FO_FAIL);
   /* C, reached the ordinary way after B answered, has no list to continue */
-  lln_attempt at_c = lln_attempt_start(&c, 0, NULL);
-  lln_failover from_c = lln_failover_decide(&at_c, &f);
+  lln_failover from_c = first_decision(&c, &f);
   assert_int_equal(from_c.kind, LLN_FO_FAIL);
   assert_int_equal(from_c.status, 502);
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "lookup_vars.h"
 #include "loopback.h"
 
 #include <arpa/inet.h>
@@ -192,20 +193,13 @@ static int count_headers(const test_server *s, const char *name) {
 
 #define TRICKY "He said \"hi\"\nthen \\left\r\ttab \x01 caf\xc3\xa9 $INPUT $secrets.k.v"
 
-typedef struct {
-  const char *name, *value;
-} var;
-
 static const var VARS[] = {
     {"INPUT", TRICKY}, {"NODE", "router"}, {"QUERY", "a b&c=d/e?f#g%"}, {"HDR", "x\r\nEvil: 1"}, {NULL, NULL},
 };
 
 static const char *lookup(void *ctx, const char *name, size_t len) {
   (void)ctx;
-  for (const var *v = VARS; v->name; v++)
-    if (strlen(v->name) == len && memcmp(v->name, name, len) == 0)
-      return v->value;
-  return NULL;
+  return var_find(VARS, name, len);
 }
 
 /* ---- loop and call helpers ---- */
@@ -228,9 +222,12 @@ static void on_done(void *ud, const lln_fn_result *r) {
   snprintf(o->error, sizeof o->error, "%s", r->error ? r->error : "");
 }
 
+#define URL_CAP 512
+
 typedef struct {
   uv_loop_t loop;
   lln_upstream *up;
+  char url[URL_CAP]; /* the function's url while a call runs */
 } fixture;
 
 static void fixture_init(fixture *f) {
@@ -268,18 +265,23 @@ static lln_function rest_fn(const char *url) {
   return fn;
 }
 
+/* Starts fn on a fresh fixture, its url http://127.0.0.1:port + path;
+ * returns what lln_fn_start did. */
+static lln_fn_call *start_at(fixture *f, lln_function *fn, int port, const char *path, outcome *o) {
+  snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d%s", port, path);
+  fn->url = f->url;
+  fixture_init(f);
+  lln_fn_request req = {
+      .loop = &f->loop, .upstream = f->up, .fn = fn, .lookup = lookup, .done = on_done, .ud = o};
+  return lln_fn_start(&req);
+}
+
 /* Runs fn against a fresh server in `mode`; the server is stopped (and its
  * recording readable) on return. */
 static void call(test_server *s, srv_mode mode, lln_function *fn, const char *path, outcome *o, int ms) {
   server_start(s, mode);
-  char url[512];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
-  fn->url = url;
   fixture f;
-  fixture_init(&f);
-  lln_fn_request req = {
-      .loop = &f.loop, .upstream = f.up, .fn = fn, .lookup = lookup, .done = on_done, .ud = o};
-  assert_non_null(lln_fn_start(&req));
+  assert_non_null(start_at(&f, fn, s->port, path, o));
   run_until(&f, &o->done, ms);
   fixture_close(&f);
   server_stop(s);
@@ -401,15 +403,10 @@ static void test_connection_refused(void **state) {
   int fd = loopback_listen(&port);
   assert_true(fd >= 0);
   close(fd); /* nothing listens there now */
-  char url[128];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/x?v=$NODE", port);
-  lln_function fn = rest_fn(url);
+  lln_function fn = rest_fn(NULL);
   outcome o = {0};
   fixture f;
-  fixture_init(&f);
-  lln_fn_request req = {
-      .loop = &f.loop, .upstream = f.up, .fn = &fn, .lookup = lookup, .done = on_done, .ud = &o};
-  assert_non_null(lln_fn_start(&req));
+  assert_non_null(start_at(&f, &fn, port, "/x?v=$NODE", &o));
   run_until(&f, &o.done, 5000);
   fixture_close(&f);
   assert_int_equal(o.done, 1);
@@ -418,20 +415,21 @@ static void test_connection_refused(void **state) {
   assert_true(strlen(o.error) > 16);
 }
 
+/* A call in flight at a server that never answers (srv, started here). */
+static lln_fn_call *start_hanging(fixture *f, lln_function *fn, const char *path, outcome *o) {
+  server_start(&srv, SRV_HANG);
+  lln_fn_call *c = start_at(f, fn, srv.port, path, o);
+  assert_non_null(c);
+  run_until(f, NULL, 100);
+  return c;
+}
+
 static void test_cancel(void **state) {
   (void)state;
-  server_start(&srv, SRV_HANG);
-  char url[128];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/cancel", srv.port);
-  lln_function fn = rest_fn(url);
+  lln_function fn = rest_fn(NULL);
   outcome o = {0};
   fixture f;
-  fixture_init(&f);
-  lln_fn_request req = {
-      .loop = &f.loop, .upstream = f.up, .fn = &fn, .lookup = lookup, .done = on_done, .ud = &o};
-  lln_fn_call *c = lln_fn_start(&req);
-  assert_non_null(c);
-  run_until(&f, NULL, 100);
+  lln_fn_call *c = start_hanging(&f, &fn, "/cancel", &o);
   lln_fn_cancel(c);
   run_until(&f, NULL, 100);
   fixture_close(&f);
@@ -444,17 +442,10 @@ static void test_cancel(void **state) {
  * nothing of it is left (ASan/valgrind runs would report it). */
 static void test_loop_close_settles_running_calls(void **state) {
   (void)state;
-  server_start(&srv, SRV_HANG);
-  char url[128];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/observe", srv.port);
-  lln_function fn = rest_fn(url);
+  lln_function fn = rest_fn(NULL);
   outcome o = {0};
   fixture f;
-  fixture_init(&f);
-  lln_fn_request req = {
-      .loop = &f.loop, .upstream = f.up, .fn = &fn, .lookup = lookup, .done = on_done, .ud = &o};
-  assert_non_null(lln_fn_start(&req));
-  run_until(&f, NULL, 100);
+  start_hanging(&f, &fn, "/observe", &o);
   lln_fn_loop_close(&f.loop);
   assert_int_equal(o.done, 1);
   assert_false(o.ok);

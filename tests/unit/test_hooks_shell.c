@@ -19,11 +19,9 @@
 
 #include "hooks/function.h"
 
-#define EVIL "it's \"quoted\" ; rm -rf / `id` $(id) & $HOME | x > y"
+#include "lookup_vars.h"
 
-typedef struct {
-  const char *name, *value;
-} var;
+#define EVIL "it's \"quoted\" ; rm -rf / `id` $(id) & $HOME | x > y"
 
 static const var VARS[] = {
     {"INPUT", EVIL},
@@ -34,10 +32,7 @@ static const var VARS[] = {
 
 static const char *lookup(void *ctx, const char *name, size_t len) {
   (void)ctx;
-  for (const var *v = VARS; v->name; v++)
-    if (strlen(v->name) == len && memcmp(v->name, name, len) == 0)
-      return v->value;
-  return NULL;
+  return var_find(VARS, name, len);
 }
 
 /* ---- a call's observable outcome ---- */
@@ -169,6 +164,41 @@ static void make_pidfile_path(char *out, size_t cap) {
   assert_true(fd >= 0);
   close(fd);
   unlink(out); /* the child creates it; until then "not there yet" */
+}
+
+/* A shell that leaves `sleep 30` in its background, writes that child's
+ * pid to `pidfile` (whole, through a rename) and waits for it. */
+typedef struct {
+  char pidfile[128], script[512];
+  char *args[3];
+  lln_function fn;
+  uv_loop_t loop;
+  pid_t bg;
+} sleeper;
+
+/* Starts the shell on a fresh loop (fn.timeout_ms = timeout_ms) and runs
+ * the loop until the background pid is known (s->bg). */
+static lln_fn_call *sleeper_start(sleeper *s, int timeout_ms, outcome *o) {
+  make_pidfile_path(s->pidfile, sizeof s->pidfile);
+  snprintf(s->script, sizeof s->script, "sleep 30 & echo $$! > %s.tmp; mv %s.tmp %s; wait", s->pidfile,
+           s->pidfile, s->pidfile);
+  s->args[0] = "-c";
+  s->args[1] = s->script;
+  s->args[2] = NULL;
+  s->fn = shell_fn("/bin/sh", s->args);
+  s->fn.timeout_ms = timeout_ms;
+  assert_int_equal(uv_loop_init(&s->loop), 0);
+  lln_fn_request req = {
+      .loop = &s->loop, .fn = &s->fn, .payload = "{}", .lookup = lookup, .done = on_done, .ud = o};
+  lln_fn_call *c = lln_fn_start(&req);
+  assert_non_null(c);
+  s->bg = 0;
+  for (int i = 0; i < 300 && !s->bg; i++) {
+    run_until(&s->loop, NULL, 10);
+    s->bg = read_pidfile(s->pidfile);
+  }
+  assert_true(s->bg > 0);
+  return c;
 }
 
 /* ---- tests ---- */
@@ -317,31 +347,15 @@ static void test_timeout_kills_the_group(void **state) {
 
 static void test_cancel_kills_without_done(void **state) {
   (void)state;
-  char pidfile[128], script[512];
-  make_pidfile_path(pidfile, sizeof pidfile);
-  snprintf(script, sizeof script, "sleep 30 & echo $$! > %s.tmp; mv %s.tmp %s; wait", pidfile, pidfile,
-           pidfile);
-  char *args[] = {"-c", script, NULL};
-  lln_function fn = shell_fn("/bin/sh", args);
+  sleeper s;
   outcome o = {0};
-  uv_loop_t loop;
-  assert_int_equal(uv_loop_init(&loop), 0);
-  lln_fn_request req = {
-      .loop = &loop, .fn = &fn, .payload = "{}", .lookup = lookup, .done = on_done, .ud = &o};
-  lln_fn_call *c = lln_fn_start(&req);
-  assert_non_null(c);
-  pid_t bg = 0;
-  for (int i = 0; i < 300 && !bg; i++) {
-    run_until(&loop, NULL, 10);
-    bg = read_pidfile(pidfile);
-  }
-  assert_true(bg > 0);
+  lln_fn_call *c = sleeper_start(&s, 0, &o);
   lln_fn_cancel(c);
-  run_until(&loop, NULL, 500);
-  loop_finish(&loop);
-  unlink(pidfile);
+  run_until(&s.loop, NULL, 500);
+  loop_finish(&s.loop);
+  unlink(s.pidfile);
   assert_int_equal(o.done, 0);
-  assert_true(wait_gone(bg, 2000));
+  assert_true(wait_gone(s.bg, 2000));
   outcome_free(&o);
 }
 
@@ -349,33 +363,17 @@ static void test_cancel_kills_without_done(void **state) {
  * its process group is killed and its done reports the shutdown. */
 static void test_loop_close_kills_and_reports(void **state) {
   (void)state;
-  char pidfile[128], script[512];
-  make_pidfile_path(pidfile, sizeof pidfile);
-  snprintf(script, sizeof script, "sleep 30 & echo $$! > %s.tmp; mv %s.tmp %s; wait", pidfile, pidfile,
-           pidfile);
-  char *args[] = {"-c", script, NULL};
-  lln_function fn = shell_fn("/bin/sh", args);
-  fn.timeout_ms = 60000;
+  sleeper s;
   outcome o = {0};
-  uv_loop_t loop;
-  assert_int_equal(uv_loop_init(&loop), 0);
-  lln_fn_request req = {
-      .loop = &loop, .fn = &fn, .payload = "{}", .lookup = lookup, .done = on_done, .ud = &o};
-  assert_non_null(lln_fn_start(&req));
-  pid_t bg = 0;
-  for (int i = 0; i < 300 && !bg; i++) {
-    run_until(&loop, NULL, 10);
-    bg = read_pidfile(pidfile);
-  }
-  assert_true(bg > 0);
-  lln_fn_loop_close(&loop);
-  run_until(&loop, &o.done, 2000);
-  loop_finish(&loop);
-  unlink(pidfile);
+  sleeper_start(&s, 60000, &o);
+  lln_fn_loop_close(&s.loop);
+  run_until(&s.loop, &o.done, 2000);
+  loop_finish(&s.loop);
+  unlink(s.pidfile);
   assert_int_equal(o.done, 1);
   assert_false(o.ok);
   assert_string_equal(o.error, LLN_FN_SHUTDOWN_ERROR);
-  assert_true(wait_gone(bg, 2000));
+  assert_true(wait_gone(s.bg, 2000));
   outcome_free(&o);
 }
 

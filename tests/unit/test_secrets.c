@@ -13,12 +13,14 @@
 
 #include "util/secrets.h"
 
-static char *scrubbed(const char *text, size_t *replaced) {
+/* Scrubs `text` and checks the count of replacements and the result. */
+static void expect_scrubbed(const char *text, size_t replaced, const char *want) {
   lln_buf out;
   lln_buf_init(&out);
-  *replaced = lln_secrets_scrub(text, strlen(text), &out);
+  assert_int_equal(lln_secrets_scrub(text, strlen(text), &out), replaced);
   lln_buf_append(&out, "", 0);
-  return out.data;
+  assert_string_equal(out.data, want);
+  lln_buf_free(&out);
 }
 
 static int reset(void **state) {
@@ -30,15 +32,10 @@ static int reset(void **state) {
 static void test_every_occurrence_is_replaced(void **state) {
   (void)state;
   lln_secrets_add("sk-or-v1-abcdef123456", 21);
-  size_t n;
-  char *s = scrubbed("Incorrect API key provided: sk-or-v1-abcdef123456 (sk-or-v1-abcdef123456)", &n);
-  assert_int_equal(n, 2);
-  assert_string_equal(s, "Incorrect API key provided: [REDACTED] ([REDACTED])");
-  free(s);
-  s = scrubbed("nothing secret here, sk-or-v1-abcdef12345 is not it", &n);
-  assert_int_equal(n, 0);
-  assert_string_equal(s, "nothing secret here, sk-or-v1-abcdef12345 is not it");
-  free(s);
+  expect_scrubbed("Incorrect API key provided: sk-or-v1-abcdef123456 (sk-or-v1-abcdef123456)", 2,
+                  "Incorrect API key provided: [REDACTED] ([REDACTED])");
+  expect_scrubbed("nothing secret here, sk-or-v1-abcdef12345 is not it", 0,
+                  "nothing secret here, sk-or-v1-abcdef12345 is not it");
 }
 
 static void test_short_values_are_not_registered(void **state) {
@@ -56,21 +53,14 @@ static void test_longest_value_wins(void **state) {
   (void)state;
   lln_secrets_add("abcdefgh", 8);
   lln_secrets_add("abcdefgh-and-more", 17);
-  size_t n;
-  char *s = scrubbed("x abcdefgh-and-more y abcdefgh z", &n);
-  assert_int_equal(n, 2);
-  assert_string_equal(s, "x [REDACTED] y [REDACTED] z");
-  free(s);
+  expect_scrubbed("x abcdefgh-and-more y abcdefgh z", 2, "x [REDACTED] y [REDACTED] z");
 }
 
 static void test_header_value_and_last_word(void **state) {
   (void)state;
   lln_secrets_add_header("Authorization: Bearer tok-0123456789");
-  size_t n;
-  char *s = scrubbed("bad token tok-0123456789; header was Bearer tok-0123456789", &n);
-  assert_int_equal(n, 2);
-  assert_string_equal(s, "bad token [REDACTED]; header was [REDACTED]");
-  free(s);
+  expect_scrubbed("bad token tok-0123456789; header was Bearer tok-0123456789", 2,
+                  "bad token [REDACTED]; header was [REDACTED]");
 }
 
 static void test_in_place_forms(void **state) {

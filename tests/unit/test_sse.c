@@ -24,12 +24,29 @@ static int collect(void *ud, const char *data, size_t len) {
   return s->stop_after && s->count >= s->stop_after ? 7 : 0;
 }
 
+/* A reader whose events go to s (s->all empty, s->stop_after kept). */
+static void reader_open(lln_sse_reader *r, seen *s) {
+  lln_buf_init(&s->all);
+  s->count = 0;
+  lln_sse_init(r, collect, s);
+}
+
+/* Feeds `chunk` again and again until the reader refuses it or more than
+ * `most` bytes went in; returns the reader's code, *fed the bytes fed
+ * (the refused chunk included). */
+static int feed_repeatedly(lln_sse_reader *r, const char *chunk, size_t size, size_t most, size_t *fed) {
+  int rc = 0;
+  size_t total = 0;
+  for (; rc == 0 && total <= most; total += size)
+    rc = lln_sse_feed(r, chunk, size);
+  *fed = total;
+  return rc;
+}
+
 static void feed_all(const char *stream, size_t split, seen *s) {
   lln_sse_reader r;
-  lln_buf_init(&s->all);
+  reader_open(&r, s);
   lln_buf_reserve(&s->all, 0);
-  s->count = 0;
-  lln_sse_init(&r, collect, s);
   size_t len = strlen(stream);
   assert_int_equal(lln_sse_feed(&r, stream, split), 0);
   assert_int_equal(lln_sse_feed(&r, stream + split, len - split), 0);
@@ -57,9 +74,8 @@ static void test_byte_by_byte(void **state) {
   (void)state;
   const char *stream = "data: a\r\rdata: b\ndata: c\n\n:comment\ndata:d\n\n";
   seen s = {0};
-  lln_buf_init(&s.all);
   lln_sse_reader r;
-  lln_sse_init(&r, collect, &s);
+  reader_open(&r, &s);
   for (size_t i = 0; stream[i]; i++)
     assert_int_equal(lln_sse_feed(&r, stream + i, 1), 0);
   lln_sse_free(&r);
@@ -79,9 +95,8 @@ static void test_incomplete_event_is_not_emitted(void **state) {
 static void test_callback_stops_feeding(void **state) {
   (void)state;
   seen s = {.stop_after = 1};
-  lln_buf_init(&s.all);
   lln_sse_reader r;
-  lln_sse_init(&r, collect, &s);
+  reader_open(&r, &s);
   const char *stream = "data: 1\n\ndata: 2\n\n";
   assert_int_equal(lln_sse_feed(&r, stream, strlen(stream)), 7);
   assert_int_equal(s.count, 1);
@@ -92,15 +107,12 @@ static void test_callback_stops_feeding(void **state) {
 static void test_overlong_line_is_an_error(void **state) {
   (void)state;
   seen s = {0};
-  lln_buf_init(&s.all);
   lln_sse_reader r;
-  lln_sse_init(&r, collect, &s);
+  reader_open(&r, &s);
   static char chunk[65536];
   memset(chunk, 'x', sizeof chunk);
-  int rc = 0;
-  for (size_t total = 0; rc == 0 && total <= LLN_SSE_MAX_LINE; total += sizeof chunk)
-    rc = lln_sse_feed(&r, chunk, sizeof chunk);
-  assert_int_equal(rc, LLN_SSE_ERR_LINE);
+  size_t total;
+  assert_int_equal(feed_repeatedly(&r, chunk, sizeof chunk, LLN_SSE_MAX_LINE, &total), LLN_SSE_ERR_LINE);
   lln_sse_free(&r);
   lln_buf_free(&s.all);
 }
@@ -110,20 +122,17 @@ static void test_overlong_line_is_an_error(void **state) {
 static void test_endless_event_is_an_error(void **state) {
   (void)state;
   seen s = {0};
-  lln_buf_init(&s.all);
   lln_sse_reader r;
-  lln_sse_init(&r, collect, &s);
+  reader_open(&r, &s);
   static char chunk[65536];
   for (size_t i = 0; i < sizeof chunk; i += 64) {
     memcpy(chunk + i, "data: ", 6);
     memset(chunk + i + 6, 'x', 57);
     chunk[i + 63] = '\n';
   }
-  int rc = 0;
-  size_t total = 0;
-  for (; rc == 0 && total <= 2 * (size_t)LLN_SSE_MAX_EVENT; total += sizeof chunk)
-    rc = lln_sse_feed(&r, chunk, sizeof chunk);
-  assert_int_equal(rc, LLN_SSE_ERR_EVENT);
+  size_t total;
+  assert_int_equal(feed_repeatedly(&r, chunk, sizeof chunk, 2 * (size_t)LLN_SSE_MAX_EVENT, &total),
+                   LLN_SSE_ERR_EVENT);
   assert_true(total <= (size_t)LLN_SSE_MAX_EVENT * 2);
   assert_int_equal(s.count, 0);
   /* an event just under the bound still arrives whole */

@@ -18,13 +18,11 @@
 #include "hooks/expand_int.h"
 #include "templates/template.h"
 
+#include "lookup_vars.h"
+
 #ifndef LLN_FIXTURES
 #error "LLN_FIXTURES must name the fixtures directory"
 #endif
-
-typedef struct {
-  const char *name, *value;
-} var;
 
 /* Load-time values: environment and secrets. */
 static const var LOAD[] = {
@@ -42,22 +40,13 @@ static const var REQUEST[] = {
     {NULL, NULL},
 };
 
-static const char *find(const var *vars, const char *name, size_t len) {
-  for (const var *v = vars; v->name; v++)
-    if (strlen(v->name) == len && memcmp(v->name, name, len) == 0)
-      return v->value;
-  return NULL;
-}
-
-static const char *find_ctx(void *ctx, const char *name, size_t len) { return find(ctx, name, len); }
-
-static int is_request_var(const char *name) { return find(REQUEST, name, strlen(name)) != NULL; }
+static int is_request_var(const char *name) { return var_find(REQUEST, name, strlen(name)) != NULL; }
 
 static lln_tmpl_bind_result binder(void *ctx, const char *name, const char **value) {
   (void)ctx;
   if (is_request_var(name))
     return LLN_TMPL_KEEP;
-  *value = find(LOAD, name, strlen(name));
+  *value = var_find(LOAD, name, strlen(name));
   return *value ? LLN_TMPL_VALUE : LLN_TMPL_MISSING;
 }
 
@@ -65,20 +54,28 @@ static const char *request_lookup(void *ctx, const char *name, size_t len) {
   int *calls = ctx;
   if (calls)
     (*calls)++;
-  return find(REQUEST, name, len);
+  return var_find(REQUEST, name, len);
 }
 
-/* compile + bind + render in one, into a static buffer */
-static const char *run(const char *src, lln_tmpl_escape bind_escape, lln_tmpl_escape render_escape) {
+/* t rendered with `lookup`, into a static buffer (so a test reads as one
+ * line); never NULL. */
+static const char *rendered(const lln_tmpl *t, lln_tmpl_lookup lookup, void *ctx, lln_tmpl_escape escape) {
   static char out[1024];
-  lln_tmpl *t = lln_tmpl_compile(src, LLN_TMPL_DOLLAR);
-  lln_tmpl_bind(t, binder, NULL, bind_escape, NULL, 0);
   lln_buf b;
   lln_buf_init(&b);
-  lln_tmpl_render(t, request_lookup, NULL, render_escape, &b);
+  lln_tmpl_render(t, lookup, ctx, escape, &b);
+  assert_non_null(b.data);
   assert_true(b.len < sizeof out);
   memcpy(out, b.data, b.len + 1);
   lln_buf_free(&b);
+  return out;
+}
+
+/* compile + bind + render in one */
+static const char *run(const char *src, lln_tmpl_escape bind_escape, lln_tmpl_escape render_escape) {
+  lln_tmpl *t = lln_tmpl_compile(src, LLN_TMPL_DOLLAR);
+  lln_tmpl_bind(t, binder, NULL, bind_escape, NULL, 0);
+  const char *out = rendered(t, request_lookup, NULL, render_escape);
   lln_tmpl_free(t);
   return out;
 }
@@ -119,12 +116,7 @@ static void test_segments(void **state) {
 
   t = lln_tmpl_compile(NULL, LLN_TMPL_DOLLAR);
   assert_int_equal(t->n, 0);
-  lln_buf b;
-  lln_buf_init(&b);
-  lln_tmpl_render(t, NULL, NULL, NULL, &b);
-  assert_non_null(b.data);
-  assert_string_equal(b.data, "");
-  lln_buf_free(&b);
+  assert_string_equal(rendered(t, NULL, NULL, NULL), "");
   lln_tmpl_free(t);
 }
 
@@ -159,12 +151,8 @@ static void test_missing_kept_as_text(void **state) {
   assert_string_equal(missing, "NOPE");
   assert_int_equal(lln_tmpl_var_count(t), 1);
   int calls = 0;
-  lln_buf b;
-  lln_buf_init(&b);
-  lln_tmpl_render(t, request_lookup, &calls, NULL, &b);
-  assert_string_equal(b.data, "a $NOPE ${NOPE2} router");
+  assert_string_equal(rendered(t, request_lookup, &calls, NULL), "a $NOPE ${NOPE2} router");
   assert_int_equal(calls, 1); /* only the request variable is looked up per call */
-  lln_buf_free(&b);
   lln_tmpl_free(t);
 }
 
@@ -192,11 +180,7 @@ static void test_prepend(void **state) {
   lln_tmpl *t = lln_tmpl_compile("$INPUT tail", LLN_TMPL_DOLLAR);
   lln_tmpl_prepend(t, "X-$Name: ", 9);
   lln_tmpl_prepend(t, ">", 1);
-  lln_buf b;
-  lln_buf_init(&b);
-  lln_tmpl_render(t, request_lookup, NULL, NULL, &b);
-  assert_string_equal(b.data, ">X-$Name: user text $PASSWORD $$ tail");
-  lln_buf_free(&b);
+  assert_string_equal(rendered(t, request_lookup, NULL, NULL), ">X-$Name: user text $PASSWORD $$ tail");
   lln_tmpl_free(t);
 }
 
@@ -205,12 +189,9 @@ static void test_braces_syntax(void **state) {
   lln_tmpl *t = lln_tmpl_compile("Q: {{ INPUT }} on {{NODE}}; {{ X-User-Id  }} {x} {{}} {{", LLN_TMPL_BRACES);
   assert_int_equal(lln_tmpl_var_count(t), 3);
   assert_string_equal(t->segs[5].text, "X-User-Id");
-  lln_buf b;
-  lln_buf_init(&b);
-  lln_tmpl_render(t, request_lookup, NULL, NULL, &b);
   /* an unknown name stays exactly as written in this syntax */
-  assert_string_equal(b.data, "Q: user text $PASSWORD $$ on router; {{ X-User-Id  }} {x} {{}} {{");
-  lln_buf_free(&b);
+  assert_string_equal(rendered(t, request_lookup, NULL, NULL),
+                      "Q: user text $PASSWORD $$ on router; {{ X-User-Id  }} {x} {{}} {{");
   lln_tmpl_free(t);
   /* '$' means nothing in this syntax */
   t = lln_tmpl_compile("$INPUT {{INPUT}}", LLN_TMPL_BRACES);
@@ -237,11 +218,7 @@ static void test_name_limit(void **state) {
     snprintf(src, sizeof src, "{{ %s }}", name);
     t = lln_tmpl_compile(src, LLN_TMPL_BRACES);
     assert_int_equal(lln_tmpl_var_count(t), extra ? 0 : 1);
-    lln_buf b;
-    lln_buf_init(&b);
-    lln_tmpl_render(t, NULL, NULL, NULL, &b);
-    assert_string_equal(b.data, src); /* unknown or too long: as written */
-    lln_buf_free(&b);
+    assert_string_equal(rendered(t, NULL, NULL, NULL), src); /* unknown or too long: as written */
     lln_tmpl_free(t);
     name[LLN_TMPL_MAX_NAME + extra] = 'N';
   }
@@ -253,14 +230,8 @@ static void test_braces_value_not_expanded(void **state) {
   (void)state;
   static const var vals[] = {{"INPUT", "{{NODE}} {{ NODE }} $NODE"}, {"NODE", "router"}, {NULL, NULL}};
   lln_tmpl *t = lln_tmpl_compile("[{{INPUT}}] by {{NODE}}", LLN_TMPL_BRACES);
-  lln_buf b;
-  lln_buf_init(&b);
-  for (int call = 0; call < 2; call++) {
-    lln_buf_reset(&b);
-    lln_tmpl_render(t, find_ctx, (void *)vals, NULL, &b);
-    assert_string_equal(b.data, "[{{NODE}} {{ NODE }} $NODE] by router");
-  }
-  lln_buf_free(&b);
+  for (int call = 0; call < 2; call++)
+    assert_string_equal(rendered(t, var_lookup, (void *)vals, NULL), "[{{NODE}} {{ NODE }} $NODE] by router");
   lln_tmpl_free(t);
 }
 
