@@ -1,5 +1,6 @@
 /* main: the llmnet command line: run (the default), validate, graph, explain, mock. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "pipeline/explain.h"
 #include "server/workers.h"
 #include "upstream/model_state.h"
+#include "util/json_alloc.h"
 #include "util/log.h"
 
 static void usage(FILE *out) {
@@ -558,6 +560,12 @@ static int cmd_run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* before any cJSON allocation: requests build their trees in arenas */
+  lln_json_hooks_init();
+  /* buffers of 1 MiB or more are mapped on their own and unmapped on free:
+   * glibc's sliding threshold would keep a large body's buffers in the heap
+   * for good after the first one */
+  mallopt(M_MMAP_THRESHOLD, LLN_ARENA_BIG_BLOCK);
   if (argc < 2) {
     usage(stderr);
     return 2;

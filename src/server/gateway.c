@@ -16,6 +16,7 @@
 #include "observe/status_page.h"
 #include "pipeline/run.h"
 #include "util/buf.h"
+#include "util/json_alloc.h"
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/openai_error.h"
@@ -321,9 +322,17 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
                            "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
   }
-  cJSON *body = parse_body(req, h);
-  if (!body)
+  /* the run's arena: the parsed body is its first tree */
+  lln_arena *arena = lln_arena_create();
+  cJSON *body;
+  {
+    LLN_JSON_SCOPE(arena);
+    body = parse_body(req, h);
+  }
+  if (!body) {
+    lln_arena_destroy(arena);
     return;
+  }
   chat *c = calloc(1, sizeof *c);
   if (!c)
     abort();
@@ -347,6 +356,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
       .cfg = c->gen->cfg,
       .upstream = g->upstream,
       .loop = g->loop,
+      .arena = arena,
       .request = body,
       .request_id = id,
       .header = run_header,
