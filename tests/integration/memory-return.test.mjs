@@ -11,7 +11,7 @@ import { startMock, startLlmnet, chat, stopAll, sleep } from './lib.mjs';
 const BODY_BYTES = 6 * 1024 * 1024; // each request's message content
 const REQUESTS = 20;
 const CONCURRENCY = 4;
-const SLACK_MIB = 64; // RSS allowed above the idle size once the burst is over
+const SLACK_MIB = 32; // RSS allowed above the idle size once the burst is over
 
 function rssKiB(pid) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
