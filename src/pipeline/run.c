@@ -659,7 +659,9 @@ void lln_run_cancel(lln_run *r) {
  * run itself and every tree built for it. */
 static void release(lln_run *r) {
   assert(lln_json_scope_current() != r->arena && "a run released inside its own JSON scope");
-  assert((!r->final || lln_json_in_arena(r->final)) && lln_json_in_arena(r->trace));
+  /* a tree changed outside the run's scope would hold heap nodes that leak */
+  assert(lln_json_tree_in_arena(r->request) && lln_json_tree_in_arena(r->final));
+  assert(lln_json_tree_in_arena(r->trace) && lln_json_tree_in_arena(r->call_json));
   free(r->initial_input);
   free(r->output);
   free(r->hook_input);

@@ -49,3 +49,22 @@ void lln__json_scope_restore(lln_arena **previous) { current = *previous; }
 lln_arena *lln_json_scope_current(void) { return current; }
 
 int lln_json_in_arena(const void *p) { return ((uintptr_t)p & 15) == ARENA_TAG_OFFSET; }
+
+int lln_json_tree_in_arena(const void *tree) {
+  const cJSON *node = tree;
+  if (!node)
+    return 1;
+  if (!lln_json_in_arena(node))
+    return 0;
+  if (node->string && !(node->type & cJSON_StringIsConst) && !lln_json_in_arena(node->string))
+    return 0;
+  if (node->type & cJSON_IsReference)
+    return 1;
+  if (node->valuestring && !lln_json_in_arena(node->valuestring))
+    return 0;
+  for (const cJSON *c = node->child; c; c = c->next) {
+    if (!lln_json_tree_in_arena(c))
+      return 0;
+  }
+  return 1;
+}

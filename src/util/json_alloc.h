@@ -37,6 +37,11 @@ lln_arena *lln_json_scope_current(void);
 /* 1 when `p` came from cJSON's allocator inside an arena scope. */
 int lln_json_in_arena(const void *p);
 
+/* 1 when every node and string of `tree` is in an arena (references are
+ * not followed: they point at trees someone else owns). Debug builds
+ * check a run's trees with it when the run is released. */
+int lln_json_tree_in_arena(const void *tree);
+
 void lln__json_scope_restore(lln_arena **previous);
 #define LLN__JSON_CAT2(a, b) a##b
 #define LLN__JSON_CAT(a, b) LLN__JSON_CAT2(a, b)

@@ -89,6 +89,16 @@ static void test_cjson_in_arena(void **state) {
   assert_string_equal(
       cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(tree, "messages"), 0), "role")->valuestring,
       "user");
+  assert_true(lln_json_tree_in_arena(tree));
+  {
+    /* a heap node put into an arena tree is what the debug check finds */
+    cJSON *stray = cJSON_CreateString("heap");
+    cJSON_AddItemToObject(tree, "stray", stray);
+    assert_false(lln_json_tree_in_arena(tree));
+    cJSON_DetachItemViaPointer(tree, stray);
+    cJSON_Delete(stray);
+    assert_true(lln_json_tree_in_arena(tree));
+  }
   cJSON_Delete(tree); /* a no-op: the arena owns it */
   assert_string_equal(cJSON_GetObjectItem(tree, "added")->valuestring, "x");
   cJSON_Delete(heap);
