@@ -17,6 +17,7 @@
 #include "config/url_int.h"
 #include "config/vault_int.h"
 #include "util/buf.h"
+#include "util/json_alloc.h"
 #include "util/xalloc.h"
 
 /* ---- reporting ---- */
@@ -553,6 +554,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_size
 }
 
 int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *opts, lln_diags *diags) {
+  LLN_JSON_ASSERT_HEAP(); /* a composition outlives every request */
   static const char *const known[] = {"models", "architecture", "secrets", "functions", "server", NULL};
   memset(cfg, 0, sizeof *cfg);
   cfg->path = lln_xstrdup(path);

@@ -9,6 +9,7 @@
 
 #include "observe/metrics.h"
 #include "util/buf.h"
+#include "util/json_alloc.h"
 #include "util/json_check.h"
 #include "util/json_print.h"
 #include "util/log.h"
@@ -161,6 +162,7 @@ static int checked_output(const lln_fn_result *res, int post, char **value, char
 
 static void on_hook_done(void *ud, const lln_fn_result *res) {
   lln_run *r = ud;
+  LLN_JSON_SCOPE(r->arena);
   r->hook_call = NULL;
   size_t n;
   const lln_hook *h = &hook_list(r->hook_node, r->hook_post, &n)[r->hook_index - 1];
@@ -231,6 +233,7 @@ static void run_next(lln_run *r) {
       o->function = lln_xstrdup(h->function->name);
       req.done = on_observe_done;
       req.ud = o;
+      LLN_JSON_HEAP(); /* detached: nothing it keeps may be in the run's arena */
       lln_fn_start(&req);
       lln_buf_free(&body);
       continue;
@@ -239,7 +242,11 @@ static void run_next(lln_run *r) {
     req.ud = r;
     /* done may run before lln_fn_start returns (a function that cannot
      * start); it carries the loop on from there */
-    lln_fn_call *call = lln_fn_start(&req);
+    lln_fn_call *call;
+    {
+      LLN_JSON_HEAP();
+      call = lln_fn_start(&req);
+    }
     /* NULL: it could not start and its done already ran, which may have
      * moved on to the next hook: r->hook_call is that one's now */
     if (call)

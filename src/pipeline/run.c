@@ -6,6 +6,7 @@
  * failover.c; this file only carries the decision out. */
 #include "pipeline/run.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "pipeline/text_int.h"
 #include "upstream/retry.h"
 #include "util/buf.h"
+#include "util/json_alloc.h"
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -194,6 +196,7 @@ static void after_failure(lln_run *r, const lln_failure *f, const lln_run_error 
 
 static void on_retry_timer(uv_timer_t *t) {
   lln_run *r = t->data;
+  LLN_JSON_SCOPE(r->arena);
   if (!r->finished)
     start_call(r);
 }
@@ -215,6 +218,7 @@ static void refuse_call(lln_run *r, lln_failure_kind kind, long wait_ms, const c
  * endpoint's bounded queue, or fail with llmnet's own 429. */
 static void on_rate_limit(void *ud, long wait_ms) {
   lln_run *r = ud;
+  LLN_JSON_SCOPE(r->arena);
   r->rl_take = NULL;
   const lln_model *ep = r->call_node->endpoint;
   const char *labels[] = {ep->key};
@@ -292,16 +296,17 @@ static void start_call(lln_run *r) {
             r->kind == CALL_ROUTE ? "routing" : "answering", call_owner(r)->name, ep->key,
             lln_run_model_id(r));
   r->upstream_calls++;
-  r->call = lln_upstream_start(r->up, &req);
+  {
+    LLN_JSON_HEAP(); /* the transfer is the client's; it may outlive nothing of ours */
+    r->call = lln_upstream_start(r->up, &req);
+  }
   if (!r->call)
     failf(r, 500, "node \"%s\": could not start a call to model \"%s\"", r->call_node->name, ep->key);
 }
 
-/* The candidates as the router sees them: name and use-case (free() it). */
+/* The candidates as the router sees them: name and use-case (in the arena). */
 static lln_route_candidate *route_candidates(const lln_run *r) {
-  lln_route_candidate *rc = calloc(r->n_cands ? r->n_cands : 1, sizeof *rc);
-  if (!rc)
-    abort();
+  lln_route_candidate *rc = lln_arena_take(r->arena, (r->n_cands ? r->n_cands : 1) * sizeof *rc);
   for (size_t i = 0; i < r->n_cands; i++)
     rc[i] = (lln_route_candidate){r->cands[i]->name, r->cands[i]->use_case};
   return rc;
@@ -314,7 +319,6 @@ static void go_to(lln_run *r, const lln_node *target, const char *how) {
   const char *labels[] = {r->node->name, target->name, how};
   lln_metric_add(&LLN_M_ROUTING, labels, 1);
   LLN_DEBUG("request %s: %s -> %s (%s)", r->request_id, r->node->name, target->name, how);
-  free(r->cands);
   r->cands = NULL;
   r->n_cands = 0;
   /* a node reached the ordinary way starts no fallback list of its own */
@@ -428,7 +432,6 @@ static void on_router_reply(lln_run *r, cJSON *json, const char *text, size_t le
   lln_run_add_usage(r, json, hop);
   lln_route_candidate *rc = route_candidates(r);
   int idx = lln_router_parse_reply(text, len, rc, r->n_cands);
-  free(rc);
   if (idx < 0) {
     LLN_WARN("request %s: router reply \"%.80s\" names no candidate", r->request_id, text);
     route_default(r, r->route_from, hop, "router_reply");
@@ -442,6 +445,7 @@ static void on_router_reply(lln_run *r, cJSON *json, const char *text, size_t le
 
 static void on_call_done(void *ud, const lln_upstream_response *resp) {
   lln_run *r = ud;
+  LLN_JSON_SCOPE(r->arena);
   r->call = NULL;
   settle_breaker(r, resp);
   count_call(r, resp);
@@ -520,7 +524,6 @@ static void ask_router(lln_run *r, const lln_node *from) {
   lln_route_candidate *rc = route_candidates(r);
   cJSON_Delete(r->call_json);
   r->call_json = lln__body_route(r, router, rc, r->n_cands);
-  free(rc);
   r->kind = CALL_ROUTE;
   r->call_node = router;
   r->route_from = from;
@@ -529,10 +532,7 @@ static void ask_router(lln_run *r, const lln_node *from) {
 }
 
 static void choose_next(lln_run *r, const lln_node *from) {
-  free(r->cands);
-  r->cands = calloc(from->n_targets + 1, sizeof *r->cands);
-  if (!r->cands)
-    abort();
+  r->cands = lln_arena_take(r->arena, (from->n_targets + 1) * sizeof *r->cands);
   r->n_cands = 0;
   lln_vars *v = lln_run_vars(r);
   time_t now = time(NULL);
@@ -561,10 +561,8 @@ static void enter(lln_run *r, const lln_node *n) {
   if (r->node) {
     r->prev = r->node;
     r->hops++;
-    if (r->output) {
-      free(r->input);
-      r->input = lln_xstrdup(r->output);
-    }
+    if (r->output)
+      r->input = lln_arena_strdup(r->arena, r->output);
   }
   r->node = n;
   if (r->route.len)
@@ -581,19 +579,22 @@ static void enter(lln_run *r, const lln_node *n) {
 
 static void on_deadline(uv_timer_t *t) {
   lln_run *r = t->data;
+  LLN_JSON_SCOPE(r->arena);
   failf(r, 504, "the request did not finish within server.request-timeout (%.3g s); it was at node \"%s\"",
         (double)r->cfg->server.request_timeout_ms / 1000.0, r->node ? r->node->name : "?");
 }
 
 lln_run *lln_run_start(const lln_run_params *p) {
-  lln_run *r = calloc(1, sizeof *r);
-  if (!r)
-    abort();
+  assert(p->arena && lln_json_in_arena(p->request) && "the request is parsed in the run's arena");
+  lln_run *r = lln_arena_alloc(p->arena, sizeof *r);
+  r->arena = p->arena;
+  lln_arena_init(&r->scratch);
+  LLN_JSON_SCOPE(r->arena);
   r->cfg = p->cfg;
   r->up = p->upstream;
   r->loop = p->loop;
   r->request = p->request;
-  r->request_id = lln_xstrdup(p->request_id);
+  r->request_id = lln_arena_strdup(r->arena, p->request_id);
   r->done = p->done;
   r->ud = p->ud;
   r->sink = p->stream;
@@ -615,7 +616,7 @@ lln_run *lln_run_start(const lln_run_params *p) {
   lln_buf_init(&in);
   lln_last_user_text(r->messages, &in);
   r->initial_input = lln_buf_steal(&in);
-  r->input = lln_xstrdup(r->initial_input);
+  r->input = lln_arena_strdup(r->arena, r->initial_input);
   if (p->header)
     r->n_header_vars = lln_vars_collect_headers(r->cfg, p->header, p->header_ctx, &r->header_vars);
 
@@ -655,6 +656,7 @@ void lln_run_resume(lln_run *r) {
 void lln_run_abort(lln_run *r, int status, const char *message) {
   /* llmnet stopped it, not the upstream: another try (elsewhere) may pass */
   lln_run_error e = {.body = {.status = status, .message = message}, .should_retry = 1};
+  LLN_JSON_SCOPE(r->arena);
   if (!r->finished)
     lln_run_fail_with(r, &e);
 }
@@ -666,25 +668,26 @@ void lln_run_cancel(lln_run *r) {
   stop_work(r);
 }
 
+/* The one place a run's memory goes: what is not in its arena first (the
+ * heap strings hooks hand over, buffers that grow), then the arena with the
+ * run itself and every tree built for it. */
 static void release(lln_run *r) {
-  cJSON_Delete(r->request);
-  cJSON_Delete(r->final);
-  cJSON_Delete(r->trace);
-  free(r->request_id);
+  assert(lln_json_scope_current() != r->arena && "a run released inside its own JSON scope");
+  /* a tree changed outside the run's scope would hold heap nodes that leak */
+  assert(lln_json_tree_in_arena(r->request) && lln_json_tree_in_arena(r->final));
+  assert(lln_json_tree_in_arena(r->trace) && lln_json_tree_in_arena(r->call_json));
   free(r->initial_input);
-  free(r->input);
   free(r->output);
-  free(r->cands);
   free(r->hook_input);
   free(r->header_vars);
   lln__headers_free(r->call_headers);
   lln_buf_free(&r->route);
   lln_buf_free(&r->call_body);
-  cJSON_Delete(r->call_json);
   lln_buf_free(&r->result_body);
   if (r->sink && r->timer_started)
     lln_stream_free(r);
-  free(r);
+  lln_arena_free(&r->scratch);
+  lln_arena_destroy(r->arena);
 }
 
 static void on_timer_closed(uv_handle_t *h) {

@@ -11,6 +11,7 @@
 #include "upstream/client.h"
 #include "upstream/model_state.h"
 #include "upstream/ratelimit.h"
+#include "util/arena.h"
 #include "util/openai_error.h"
 
 typedef struct lln_run lln_run;
@@ -57,7 +58,8 @@ typedef struct lln_run_params {
   const lln_config *cfg;
   lln_upstream *upstream;
   uv_loop_t *loop;
-  cJSON *request; /* the client's parsed body; the run takes ownership */
+  lln_arena *arena; /* made with lln_arena_create; the run takes it and frees it when released */
+  cJSON *request;   /* the client's parsed body, parsed in `arena` (LLN_JSON_SCOPE) */
   const char *request_id;
   lln_run_header header;
   void *header_ctx;

@@ -11,11 +11,20 @@
 #include "pipeline/vars.h"
 #include "upstream/breaker.h"
 #include "upstream/sse.h"
+#include "util/arena.h"
 #include "util/buf.h"
 
 typedef enum { CALL_ROUTE, CALL_ANSWER } call_kind;
 
 struct lln_run {
+  /* Owns the run itself and everything built for it: the client's parsed
+   * request, upstream bodies, parsed answers, the trace, the id, inputs and
+   * candidate lists. Each entry point opens its JSON scope
+   * (LLN_JSON_SCOPE(r->arena), util/json_alloc.h); release() in run.c
+   * frees it in one call. `scratch` holds one relayed stream chunk's trees
+   * and is reset after each read (stream.c). */
+  lln_arena *arena;
+  lln_arena scratch;
   const lln_run_stream_sink *sink;
   const lln_config *cfg;
   lln_upstream *up;

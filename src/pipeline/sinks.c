@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/json_alloc.h"
 #include "util/log.h"
 
 #define SINK_TIMEOUT_MS 5000
@@ -98,6 +99,7 @@ void lln_sinks_fire(lln_run *r, const char *model, const char *content) {
                           .lookup_ctx = v,
                           .done = on_sink_done,
                           .ud = lln_buf_steal(&label)};
+    LLN_JSON_HEAP(); /* detached: it may outlive the run and its arena */
     lln_fn_start(&req);
     lln_buf_free(&json);
     lln_buf_free(&msg);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "pipeline/sinks_int.h"
+#include "util/json_alloc.h"
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/openai_error.h"
@@ -104,13 +105,15 @@ static int on_event(void *ud, const char *data, size_t len) {
   if (cJSON_IsString(model) && !r->stream_model) {
     r->stream_model = lln_xstrdup(model->valuestring);
   }
-  cJSON *usage = cJSON_DetachItemFromObjectCaseSensitive(chunk, "usage");
+  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(chunk, "usage");
   if (cJSON_IsObject(usage)) {
+    /* kept past this chunk's scratch arena; on the heap, so a stream of
+     * usage events replaces one copy instead of piling them up */
+    LLN_JSON_HEAP();
     cJSON_Delete(r->stream_usage);
-    r->stream_usage = usage;
-  } else {
-    cJSON_Delete(usage);
+    r->stream_usage = cJSON_Duplicate(usage, 1);
   }
+  cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
   const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
   if (cJSON_GetArraySize(choices) == 0) {
     /* a usage-only event: ours, with every hop summed, comes at the end */
@@ -136,7 +139,13 @@ static int on_data(void *ud, const char *data, size_t len) {
   lln_run *r = ud;
   if (r->finished)
     return 0;
-  int rc = lln_sse_feed(&r->sse, data, len);
+  int rc;
+  {
+    /* a chunk's trees live until the next read: a long stream stays small */
+    LLN_JSON_SCOPE(&r->scratch);
+    rc = lln_sse_feed(&r->sse, data, len);
+  }
+  lln_arena_reset(&r->scratch);
   if (r->finished)
     return 0;
   if (rc == LLN_SSE_ERR_LINE || rc == LLN_SSE_ERR_EVENT) {

@@ -16,6 +16,7 @@
 #include "observe/status_page.h"
 #include "pipeline/run.h"
 #include "util/buf.h"
+#include "util/json_alloc.h"
 #include "util/json_check.h"
 #include "util/json_print.h"
 #include "util/log.h"
@@ -334,8 +335,15 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
                            "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
   }
-  cJSON *body = parse_body(req, h);
+  /* the run's arena: the parsed body is its first tree */
+  lln_arena *arena = lln_arena_create();
+  cJSON *body;
+  {
+    LLN_JSON_SCOPE(arena);
+    body = parse_body(req, h);
+  }
   if (!body) {
+    lln_arena_destroy(arena);
     atomic_fetch_sub(&in_flight, 1);
     return;
   }
@@ -361,6 +369,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
       .cfg = c->gen->cfg,
       .upstream = g->upstream,
       .loop = g->loop,
+      .arena = arena,
       .request = body,
       .request_id = id,
       .header = run_header,

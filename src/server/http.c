@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <llhttp.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,12 +22,6 @@
 #include "util/log.h"
 
 #define MAX_HEADERS 128
-/* Blocks from this size on are mmapped by malloc and given back to the
- * system when freed (glibc would otherwise raise the threshold after the
- * first large free and keep request bodies resident). */
-#define MMAP_THRESHOLD_BYTES (256 * 1024)
-/* Free heap memory over this at the top of an arena is given back. */
-#define TRIM_THRESHOLD_BYTES (1024 * 1024)
 #define LISTEN_BACKLOG 1024
 /* Bytes a client may send ahead of the request being handled before we
  * stop reading from it. */
@@ -448,15 +441,6 @@ static int share_socket(lln_http_server *s, const lln_http_server *from) {
   return rc;
 }
 
-static uv_once_t memory_policy_once = UV_ONCE_INIT;
-
-/* Request bodies (up to max_body_bytes each) and what is built from them
- * must go back to the system when the request ends, not stay resident. */
-static void set_memory_policy(void) {
-  mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
-  mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES);
-}
-
 int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *addr, int port,
                           const lln_http_limits *limits, lln_http_handler handler, void *ctx, char *err,
                           size_t err_size) {
@@ -465,7 +449,6 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
     snprintf(err, err_size, "cannot listen on %s:%d: not an address or known host name", addr, port);
     return UV_EINVAL;
   }
-  uv_once(&memory_policy_once, set_memory_policy);
   lln_http_server *s = calloc(1, sizeof *s);
   if (!s)
     abort();

@@ -1,57 +1,108 @@
-/* arena: bump allocation from chained blocks; large requests get a block of
- * their own so a big body does not waste the rest of a standard block. */
+/* arena: bump allocation from chained blocks. Large requests get a block of
+ * their own so a big body does not waste the rest of a standard block, and
+ * blocks of LLN_ARENA_BIG_BLOCK or more are mapped directly: malloc's
+ * sliding mmap threshold would otherwise keep them in the heap after the
+ * first one is freed, and the process would stay that large. */
 #include "util/arena.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BLOCK_SIZE 8192
+#include <sys/mman.h>
 
 struct lln_arena_block {
   lln_arena_block *next;
   size_t used;
   size_t cap;
+  size_t mapped; /* bytes mapped for this block, 0 when it came from malloc */
   _Alignas(16) unsigned char data[];
 };
 
 void lln_arena_init(lln_arena *a) { a->head = NULL; }
 
+static void block_release(lln_arena_block *b) {
+  if (b->mapped)
+    munmap(b, b->mapped);
+  else
+    free(b);
+}
+
 void lln_arena_free(lln_arena *a) {
   lln_arena_block *b = a->head;
   while (b) {
     lln_arena_block *next = b->next;
-    free(b);
+    block_release(b);
     b = next;
   }
   a->head = NULL;
 }
 
-static lln_arena_block *new_block(size_t cap) {
-  lln_arena_block *b = malloc(sizeof *b + cap);
-  if (!b)
+void lln_arena_reset(lln_arena *a) {
+  lln_arena_block *keep = NULL;
+  lln_arena_block *b = a->head;
+  while (b) {
+    lln_arena_block *next = b->next;
+    if (!keep && !b->mapped && b->cap == LLN_ARENA_BLOCK) {
+      keep = b;
+    } else {
+      block_release(b);
+    }
+    b = next;
+  }
+  if (keep) {
+    keep->next = NULL;
+    keep->used = 0;
+  }
+  a->head = keep;
+}
+
+lln_arena *lln_arena_create(void) {
+  lln_arena *a = malloc(sizeof *a);
+  if (!a)
     abort();
+  lln_arena_init(a);
+  return a;
+}
+
+void lln_arena_destroy(lln_arena *a) {
+  if (!a)
+    return;
+  lln_arena_free(a);
+  free(a);
+}
+
+static lln_arena_block *new_block(size_t cap) {
+  size_t total = sizeof(lln_arena_block) + cap;
+  lln_arena_block *b;
+  size_t mapped = 0;
+  if (total >= LLN_ARENA_BIG_BLOCK) {
+    size_t page = 4096;
+    mapped = (total + page - 1) & ~(page - 1);
+    void *m = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+      abort();
+    b = m;
+  } else {
+    b = malloc(total);
+    if (!b)
+      abort();
+  }
   b->next = NULL;
   b->used = 0;
   b->cap = cap;
+  b->mapped = mapped;
   return b;
 }
 
-/* Uninitialised memory; lln_arena_alloc zeroes it. */
-static void *arena_take(lln_arena *a, size_t size);
-
-void *lln_arena_alloc(lln_arena *a, size_t size) {
-  void *p = arena_take(a, size);
-  memset(p, 0, size);
-  return p;
-}
-
-static void *arena_take(lln_arena *a, size_t size) {
+void *lln_arena_take(lln_arena *a, size_t size) {
+  if (size > SIZE_MAX - 64)
+    abort();
   size = (size + 15) & ~(size_t)15;
   lln_arena_block *b = a->head;
   if (!b || b->cap - b->used < size) {
-    if (size > BLOCK_SIZE / 4) {
+    if (size > LLN_ARENA_OWN_BLOCK) {
       lln_arena_block *big = new_block(size);
       /* Keep the current block at the head so its free space stays usable. */
       if (b) {
@@ -63,7 +114,7 @@ static void *arena_take(lln_arena *a, size_t size) {
       big->used = size;
       return big->data;
     }
-    b = new_block(BLOCK_SIZE);
+    b = new_block(LLN_ARENA_BLOCK);
     b->next = a->head;
     a->head = b;
   }
@@ -72,8 +123,21 @@ static void *arena_take(lln_arena *a, size_t size) {
   return p;
 }
 
+void *lln_arena_alloc(lln_arena *a, size_t size) {
+  void *p = lln_arena_take(a, size);
+  memset(p, 0, size);
+  return p;
+}
+
+size_t lln_arena_held(const lln_arena *a) {
+  size_t n = 0;
+  for (const lln_arena_block *b = a->head; b; b = b->next)
+    n += b->mapped ? b->mapped : sizeof *b + b->cap;
+  return n;
+}
+
 char *lln_arena_strndup(lln_arena *a, const char *s, size_t len) {
-  char *p = arena_take(a, len + 1);
+  char *p = lln_arena_take(a, len + 1);
   memcpy(p, s, len);
   p[len] = '\0';
   return p;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Instructions per proxied 1-hop request (docs/BENCHMARKS.md, "Profile and
+# fixes"): llmnet with one worker under callgrind against `llmnet mock`
+# (0 ms), 200 warm-up requests, counters zeroed, 2,000 requests from
+# `h2load --h1 -c4`, counters dumped. Prints the instructions per request.
+# Counts do not depend on how busy the machine is.
+#   bench/callgrind.sh [BIN]      (default build/llmnet; needs valgrind, h2load)
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-$root/build/llmnet}
+WARMUP=200
+REQUESTS=2000
+. "$root/scripts/listening.sh"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmnet-cg.XXXXXX")
+pids=""
+cleanup() {
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+# the 1-hop composition with one worker
+sed 's|"architecture"|"server": { "workers": 1 },\n  "architecture"|' "$root/bench/one-hop.json" >"$tmp/one-hop.json"
+"$bin" mock --port 0 --bind-addr 127.0.0.1 --rules "$root/examples/mock-rules.json" >"$tmp/mock.log" 2>&1 &
+pids="$pids $!"
+mock_url=$(listening_url "$tmp/mock.log")
+LLMNET_MOCK_URL=$mock_url valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+  "$bin" "$tmp/one-hop.json" --port 0 --bind-addr 127.0.0.1 --log-level warn >"$tmp/llmnet.log" 2>&1 &
+lpid=$!
+pids="$pids $lpid"
+url=""
+for _ in $(seq 1 600); do # valgrind starts slowly
+  url=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$tmp/llmnet.log" | head -n 1)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { cat "$tmp/llmnet.log" >&2; exit 1; }
+echo '{"model":"llmnet","messages":[{"role":"user","content":"How do I reverse a linked list in python?"}]}' >"$tmp/body.json"
+load() {
+  h2load --h1 -c4 -n"$1" -d "$tmp/body.json" -H 'Content-Type: application/json' \
+    -H 'Authorization: Bearer mock-key' "$url/v1/chat/completions" >"$tmp/h2load.log" 2>&1
+  grep -q "$1 succeeded" "$tmp/h2load.log" || { cat "$tmp/h2load.log" >&2; exit 1; }
+}
+load "$WARMUP"
+callgrind_control -z "$lpid" >/dev/null 2>&1
+load "$REQUESTS"
+callgrind_control -d "$lpid" >/dev/null 2>&1
+total=$(sed -n 's/^summary: //p' "$tmp/cg.out.1")
+echo "$((total / REQUESTS)) instructions per request ($total over $REQUESTS)"
