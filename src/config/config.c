@@ -1,6 +1,6 @@
-/* config: reading a composition file: the document, secrets and models,
- * with value substitution; server.c does the server settings, nodes.c the
- * architecture, functions.c the functions and hooks. */
+/* config: reading a composition file: the document and the models, with
+ * value substitution; secret_sources.c does the secrets, server.c the server
+ * settings, nodes.c the architecture, functions.c the functions and hooks. */
 #include "config/config.h"
 
 #include <ctype.h>
@@ -15,7 +15,6 @@
 #include "config/secret_values_int.h"
 #include "config/subst_int.h"
 #include "config/url_int.h"
-#include "config/vault_int.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
 #include "util/xalloc.h"
@@ -101,14 +100,15 @@ static char *substitute_missing(lln_loader *L, const char *value, const char *pa
   return lln_buf_steal(&out);
 }
 
-static char *substitute_ok(lln_loader *L, const char *value, const char *path, const char *what, int *ok) {
+char *lln_loader_substitute_ok(lln_loader *L, const char *value, const char *path, const char *what,
+                               int *ok) {
   char missing[256];
   return substitute_missing(L, value, path, what, ok, missing, sizeof missing);
 }
 
 char *lln_loader_substitute(lln_loader *L, const char *value, const char *path, const char *what) {
   int ok;
-  return substitute_ok(L, value, path, what, &ok);
+  return lln_loader_substitute_ok(L, value, path, what, &ok);
 }
 
 int lln_loader_header_value_ok(lln_loader *L, const char *value, const char *path, const char *what) {
@@ -120,197 +120,6 @@ int lln_loader_header_value_ok(lln_loader *L, const char *value, const char *pat
                     "value is one line: fix the variable or the secret it comes from",
                     what);
   return 0;
-}
-
-/* ---- secrets ---- */
-
-static void add_secret(lln_config *cfg, const char *name, const char *var, const char *value) {
-  cfg->secrets = realloc(cfg->secrets, (cfg->n_secrets + 1) * sizeof *cfg->secrets);
-  if (!cfg->secrets)
-    abort();
-  lln_buf ref;
-  lln_buf_init(&ref);
-  lln_buf_printf(&ref, "secrets.%s.%s", name, var);
-  cfg->secrets[cfg->n_secrets++] = (lln_secret_value){lln_buf_steal(&ref), lln_xstrdup(value)};
-}
-
-/* Adds one key of a vault secret's data; objects, arrays and null have no
- * text form and are an error naming the key (never the value). */
-static void add_vault_value(lln_loader *L, const char *name, const char *key, const cJSON *value,
-                            const char *path, lln_diag_severity sev) {
-  char *text = lln_vault_text(value);
-  if (!text && (cJSON_IsString(value) || cJSON_IsBool(value) || cJSON_IsNumber(value)))
-    abort();
-  if (text)
-    add_secret(L->cfg, name, key, text);
-  else
-    lln_loader_report(L, sev, path, "secret \"%s\": vault key %s is %s, not a string, number or bool", name,
-                      key,
-                      cJSON_IsObject(value)  ? "an object"
-                      : cJSON_IsArray(value) ? "an array"
-                                             : "null");
-  free(text);
-}
-
-/* "source": "vault": one KV v2 read (vault.c); `variables` picks keys, all
- * keys when absent. Failures are errors at run, warnings at validate. */
-static void load_vault_secret(lln_loader *L, const char *name, const cJSON *spec, const char *path,
-                              lln_diag_severity sev) {
-  const char *address = lln_loader_string(L, spec, "address", path);
-  const char *vpath = lln_loader_string(L, spec, "path", path);
-  const char *token_env = lln_loader_string(L, spec, "token-env", path);
-  if (!token_env)
-    token_env = lln_loader_string(L, spec, "token_env", path);
-  const char *one = lln_loader_string(L, spec, "variable", path);
-  const cJSON *vars = cJSON_GetObjectItemCaseSensitive(spec, "variables");
-  if (!address || !vpath || !token_env) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": a vault source needs %s", name,
-                      !address ? "an \"address\" (e.g. \"http://127.0.0.1:8200\")"
-                      : !vpath ? "a \"path\" (e.g. \"secret/data/llmnet\")"
-                               : "a \"token-env\" (the variable holding the token, e.g. \"VAULT_TOKEN\")");
-    return;
-  }
-  if (vars && !cJSON_IsArray(vars)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": \"variables\" must be an array of key names",
-                      name);
-    return;
-  }
-  const char *token = lln_loader_lookup(L, token_env);
-  if (!token || !token[0]) {
-    lln_loader_report(L, sev, path,
-                      "secret \"%s\": the vault token variable %s is %s (export it or pass --env-file FILE)",
-                      name, token_env, token ? "empty" : "not set");
-    return;
-  }
-  lln_buf what;
-  lln_buf_init(&what);
-  lln_buf_printf(&what, "secret \"%s\": address", name);
-  int ok_a, ok_p;
-  char *addr = substitute_ok(L, address, path, what.data, &ok_a);
-  lln_buf_reset(&what);
-  lln_buf_printf(&what, "secret \"%s\": path", name);
-  char *sub_path = substitute_ok(L, vpath, path, what.data, &ok_p);
-  lln_buf_free(&what);
-  char err[1024];
-  cJSON *kv = ok_a && ok_p ? lln_vault_read(addr, sub_path, token, err, sizeof err) : NULL;
-  if (ok_a && ok_p && !kv)
-    lln_loader_report(L, sev, path, "secret \"%s\": %s", name, err);
-  if (kv && !one && !vars) {
-    const cJSON *item;
-    cJSON_ArrayForEach(item, kv) add_vault_value(L, name, item->string, item, path, sev);
-    if (!kv->child)
-      lln_loader_report(L, LLN_DIAG_WARNING, path, "secret \"%s\": the vault secret at \"%s\" has no keys",
-                        name, sub_path);
-  } else if (kv) {
-    const char *keys[64];
-    size_t n = 0;
-    if (one)
-      keys[n++] = one;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, vars) {
-      if (cJSON_IsString(v) && n < 64)
-        keys[n++] = v->valuestring;
-    }
-    for (size_t i = 0; i < n; i++) {
-      const cJSON *value = cJSON_GetObjectItemCaseSensitive(kv, keys[i]);
-      if (value)
-        add_vault_value(L, name, keys[i], value, path, sev);
-      else
-        lln_loader_report(L, sev, path, "secret \"%s\": %s is not a key of the vault secret at \"%s\"", name,
-                          keys[i], sub_path);
-    }
-  }
-  cJSON_Delete(kv);
-  free(addr);
-  free(sub_path);
-}
-
-static void load_secret(lln_loader *L, const char *name, const cJSON *spec, const char *path) {
-  static const char *const known[] = {"source",    "variable",  "variables", "path", "address",
-                                      "token-env", "token_env", "mount",     NULL};
-  if (!cJSON_IsObject(spec)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" must be an object", name);
-    return;
-  }
-  lln_loader_check_keys(L, spec, path, known);
-  const char *source = lln_loader_string(L, spec, "source", path);
-  int run = L->opts->mode == LLN_LOAD_RUN;
-  lln_diag_severity missing_sev = run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING;
-  const cJSON *vars = cJSON_GetObjectItemCaseSensitive(spec, "variables");
-  const char *one = lln_loader_string(L, spec, "variable", path);
-  if (!source) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" needs a \"source\" (env, env-file or vault)",
-                      name);
-  } else if (strcmp(source, "env") == 0 || strcmp(source, "env-file") == 0) {
-    lln_envfile file = {0};
-    int from_file = strcmp(source, "env-file") == 0;
-    if (from_file) {
-      const char *fpath = lln_loader_string(L, spec, "path", path);
-      char err[512];
-      if (!fpath) {
-        lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\": an env-file source needs a \"path\"",
-                          name);
-        return;
-      }
-      /* a relative path is read beside the composition, not from the cwd */
-      lln_buf full;
-      lln_buf_init(&full);
-      const char *slash = strrchr(L->cfg->path, '/');
-      if (fpath[0] != '/' && fpath[0] != '~' && slash)
-        lln_buf_append(&full, L->cfg->path, (size_t)(slash - L->cfg->path + 1));
-      lln_buf_puts(&full, fpath);
-      int loaded = lln_envfile_load(&file, full.data, err, sizeof err);
-      lln_buf_free(&full);
-      if (loaded != 0) {
-        lln_loader_report(L, missing_sev, path, "secret \"%s\": %s", name, err);
-        return;
-      }
-    }
-    size_t n = 0;
-    const char *names[64];
-    if (one)
-      names[n++] = one;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, vars) {
-      if (cJSON_IsString(v) && n < 64)
-        names[n++] = v->valuestring;
-    }
-    if (n == 0)
-      lln_loader_report(L, LLN_DIAG_ERROR, path, "secret \"%s\" names no \"variable\" or \"variables\"",
-                        name);
-    for (size_t i = 0; i < n; i++) {
-      const char *value = from_file ? lln_envfile_get(&file, names[i]) : lookup_ref(L, names[i]);
-      if (value)
-        add_secret(L->cfg, name, names[i], value);
-      else
-        lln_loader_report(L, missing_sev, path, "secret \"%s\": %s is not set%s", name, names[i],
-                          from_file ? " in its env-file" : " in the environment");
-    }
-    lln_envfile_free(&file);
-  } else if (strcmp(source, "vault") == 0) {
-    load_vault_secret(L, name, spec, path, missing_sev);
-  } else {
-    lln_loader_report(L, LLN_DIAG_ERROR, path,
-                      "secret \"%s\": unknown source \"%s\" (env, env-file or vault)", name, source);
-  }
-}
-
-static void load_secrets(lln_loader *L, const cJSON *secrets) {
-  if (!secrets)
-    return;
-  if (!cJSON_IsObject(secrets)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, "/secrets", "\"secrets\" must be an object");
-    return;
-  }
-  const cJSON *s;
-  cJSON_ArrayForEach(s, secrets) {
-    lln_buf path;
-    lln_buf_init(&path);
-    lln_buf_puts(&path, "/secrets");
-    lln_pointer_append(&path, s->string);
-    load_secret(L, s->string, s, path.data);
-    lln_buf_free(&path);
-  }
 }
 
 /* ---- models ---- */
@@ -408,19 +217,8 @@ static void load_model_headers(lln_loader *L, lln_model *model, const char *key,
   }
 }
 
-static void load_model(lln_loader *L, lln_model *model, const char *key, const cJSON *m, const char *path) {
-  static const char *const known[] = {"type",
-                                      "interface",
-                                      "url",
-                                      "api-key",
-                                      "timeout",
-                                      "connect-timeout",
-                                      "first-byte-timeout",
-                                      "retries",
-                                      "headers",
-                                      "rate-limit",
-                                      "circuit-breaker",
-                                      NULL};
+/* Every model field's default, before the document says otherwise. */
+static void model_defaults(lln_model *model, const char *key) {
   model->key = lln_xstrdup(key);
   model->timeout_ms = 120000;
   model->connect_timeout_ms = 10000;
@@ -429,11 +227,11 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
   model->breaker_cooldown_ms = 30000;
   model->rl_queue = 100;
   model->rl_max_wait_ms = 30000;
-  if (!cJSON_IsObject(m)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\" must be an object", key);
-    return;
-  }
-  lln_loader_check_keys(L, m, path, known);
+}
+
+/* "type" and "interface": this build speaks only to external OpenAI-compatible APIs. */
+static void load_model_kind(lln_loader *L, lln_model *model, const char *key, const cJSON *m,
+                            const char *path) {
   const char *type = lln_loader_string(L, m, "type", path);
   model->type = lln_xstrdup(type ? type : "external");
   if (!type)
@@ -448,44 +246,80 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
   if (iface && strcmp(iface, "openai-api") != 0)
     lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": interface \"%s\" is not supported (openai-api)",
                       key, iface);
+}
 
-  char what[300];
+/* "url": kept as written (for messages) and, substituted, turned into the
+ * chat-completions URL a call posts to. */
+static void load_model_url(lln_loader *L, lln_model *model, const char *key, const cJSON *m,
+                           const char *path) {
   const char *url = lln_loader_string(L, m, "url", path);
+  if (!url) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\" needs a \"url\"", key);
+    return;
+  }
+  char what[300];
   lln_buf p;
   lln_buf_init(&p);
   lln_buf_printf(&p, "%s/url", path);
-  if (!url) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\" needs a \"url\"", key);
-  } else {
-    snprintf(what, sizeof what, "model \"%s\": url", key);
-    /* Whether it resolved, not whether the result has a '$' in it: "$$" and
-     * values that contain '$' are legitimate. */
-    int resolved;
-    char *expanded = substitute_ok(L, url, p.data, what, &resolved);
-    model->url = lln_xstrdup(url);
-    if (resolved) {
-      model->chat_url = lln_url_chat_completions(expanded);
-      if (!model->chat_url)
-        lln_loader_report(L, LLN_DIAG_ERROR, p.data,
-                          "model \"%s\": url \"%s\" is not an http:// or https:// URL%s", key, url,
-                          lln_subst_has_ref(url) ? " once its variables are substituted" : "");
-    }
-    free(expanded);
+  snprintf(what, sizeof what, "model \"%s\": url", key);
+  /* Whether it resolved, not whether the result has a '$' in it: "$$" and
+   * values that contain '$' are legitimate. */
+  int resolved;
+  char *expanded = lln_loader_substitute_ok(L, url, p.data, what, &resolved);
+  model->url = lln_xstrdup(url);
+  if (resolved) {
+    model->chat_url = lln_url_chat_completions(expanded);
+    if (!model->chat_url)
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "model \"%s\": url \"%s\" is not an http:// or https:// URL%s", key, url,
+                        lln_subst_has_ref(url) ? " once its variables are substituted" : "");
   }
-  const char *api_key = lln_loader_string(L, m, "api-key", path);
-  if (api_key) {
-    lln_buf_reset(&p);
-    lln_buf_printf(&p, "%s/api-key", path);
-    snprintf(what, sizeof what, "model \"%s\": api-key", key);
-    char missing[256];
-    int resolved;
-    model->api_key = substitute_missing(L, api_key, p.data, what, &resolved, missing, sizeof missing);
-    if (!resolved)
-      model->api_key_unset = lln_xstrdup(missing);
-    lln_loader_header_value_ok(L, model->api_key, p.data, what);
-  }
+  free(expanded);
   lln_buf_free(&p);
+}
 
+/* "api-key": substituted now; an unset variable is remembered by name so a
+ * call can say which one is missing. */
+static void load_model_api_key(lln_loader *L, lln_model *model, const char *key, const cJSON *m,
+                               const char *path) {
+  const char *api_key = lln_loader_string(L, m, "api-key", path);
+  if (!api_key)
+    return;
+  char what[300], missing[256];
+  lln_buf p;
+  lln_buf_init(&p);
+  lln_buf_printf(&p, "%s/api-key", path);
+  snprintf(what, sizeof what, "model \"%s\": api-key", key);
+  int resolved;
+  model->api_key = substitute_missing(L, api_key, p.data, what, &resolved, missing, sizeof missing);
+  if (!resolved)
+    model->api_key_unset = lln_xstrdup(missing);
+  lln_loader_header_value_ok(L, model->api_key, p.data, what);
+  lln_buf_free(&p);
+}
+
+static void load_model(lln_loader *L, lln_model *model, const char *key, const cJSON *m, const char *path) {
+  static const char *const known[] = {"type",
+                                      "interface",
+                                      "url",
+                                      "api-key",
+                                      "timeout",
+                                      "connect-timeout",
+                                      "first-byte-timeout",
+                                      "retries",
+                                      "headers",
+                                      "rate-limit",
+                                      "circuit-breaker",
+                                      NULL};
+  model_defaults(model, key);
+  if (!cJSON_IsObject(m)) {
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\" must be an object", key);
+    return;
+  }
+  lln_loader_check_keys(L, m, path, known);
+  load_model_kind(L, model, key, m, path);
+  load_model_url(L, model, key, m, path);
+  load_model_api_key(L, model, key, m, path);
   model->timeout_ms = seconds_ms(L, m, "timeout", path, model->timeout_ms);
   model->connect_timeout_ms = seconds_ms(L, m, "connect-timeout", path, model->connect_timeout_ms);
   model->first_byte_timeout_ms = seconds_ms(L, m, "first-byte-timeout", path, 0);
@@ -497,7 +331,6 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
     else
       model->retries = retries->valueint;
   }
-
   load_model_headers(L, model, key, m, path);
 }
 
@@ -585,7 +418,7 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
     lln_loader_check_keys(&L, root, "", known);
     if (opts->env_file && lln_envfile_load(&L.env_file, opts->env_file, err, sizeof err) != 0)
       lln_diags_add(diags, LLN_DIAG_ERROR, 0, 0, "--env-file: %s", err);
-    load_secrets(&L, cJSON_GetObjectItemCaseSensitive(root, "secrets"));
+    lln_loader_secrets(&L, cJSON_GetObjectItemCaseSensitive(root, "secrets"));
     load_models(&L, cJSON_GetObjectItemCaseSensitive(root, "models"));
     lln_loader_server(&L, cJSON_GetObjectItemCaseSensitive(root, "server"));
     lln_loader_functions(&L, cJSON_GetObjectItemCaseSensitive(root, "functions"));

@@ -137,11 +137,103 @@ static char **pairs(lln_loader *L, const cJSON *obj, const char *path, const cha
   return out;
 }
 
+/* A JSON value as a template whose load-time values are JSON-escaped. */
+static char *fn_json_value(lln_loader *L, const cJSON *json, const char *path, const char *what,
+                           lln_tmpl **tmpl) {
+  lln_buf text;
+  lln_buf_init(&text);
+  lln_json_print(json, &text);
+  char *v = fn_value(L, text.data, path, what, tmpl, lln_tmpl_escape_json);
+  lln_buf_free(&text);
+  return v;
+}
+
+static void load_shell_function(lln_loader *L, lln_function *fn, const char *name, const cJSON *j,
+                                const char *path) {
+  static const char *const keys[] = {"type", "command", "args", "env", "cwd", "timeout", NULL};
+  fn->type = LLN_FN_SHELL;
+  lln_loader_check_keys(L, j, path, keys);
+  const char *command = lln_loader_string(L, j, "command", path);
+  if (!command || !*command)
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "shell function \"%s\" needs a \"command\"", name);
+  fn->t_command = fn_template(L, command ? command : "", path, "a shell command", NULL);
+  /* a relative path is found beside the composition, as env-files are;
+   * a bare name is looked up in PATH */
+  const char *slash = strrchr(L->cfg->path, '/');
+  lln_buf shown;
+  lln_buf_init(&shown);
+  lln_tmpl_render(fn->t_command, NULL, NULL, NULL, &shown);
+  if (strchr(shown.data, '/') && shown.data[0] != '/' && slash)
+    lln_tmpl_prepend(fn->t_command, L->cfg->path, (size_t)(slash - L->cfg->path + 1));
+  lln_buf_free(&shown);
+  fn->command = template_text(fn->t_command);
+  fn->args = string_array(L, cJSON_GetObjectItemCaseSensitive(j, "args"), path, "\"args\"", &fn->t_args);
+  fn->env = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "env"), path, name, "env", "=", &fn->t_env);
+  const char *cwd = lln_loader_string(L, j, "cwd", path);
+  if (cwd)
+    fn->cwd = lln_xstrdup(cwd);
+}
+
+/* "url" and "headers" of a rest or websocket function (`kind`): the url
+ * starts with `plain` or `secure`, or is a variable. */
+static void load_url_and_headers(lln_loader *L, lln_function *fn, const char *name, const cJSON *j,
+                                 const char *path, const char *kind, const char *plain, const char *secure) {
+  const char *url = lln_loader_string(L, j, "url", path);
+  if (!url ||
+      (strncmp(url, plain, strlen(plain)) != 0 && strncmp(url, secure, strlen(secure)) != 0 && url[0] != '$'))
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "%s function \"%s\" needs %s %s or %s \"url\"", kind, name,
+                      plain[0] == 'h' ? "an" : "a", plain, secure);
+  char what[32];
+  snprintf(what, sizeof what, "a %s url", kind);
+  fn->url = fn_value(L, url ? url : "", path, what, &fn->t_url, NULL);
+  fn->headers =
+      pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, name, "header", ": ", &fn->t_headers);
+}
+
+static void load_rest_function(lln_loader *L, lln_function *fn, const char *name, const cJSON *j,
+                               const char *path) {
+  static const char *const keys[] = {"type", "method", "url", "headers", "body", "timeout", NULL};
+  static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
+  fn->type = LLN_FN_REST;
+  lln_loader_check_keys(L, j, path, keys);
+  const char *method = lln_loader_string(L, j, "method", path);
+  if (method && !lln_key_known(method, methods))
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "rest function \"%s\": method is GET, POST, PUT, PATCH or DELETE", name);
+  if (method)
+    fn->method = lln_xstrdup(method);
+  load_url_and_headers(L, fn, name, j, path, "rest", "http://", "https://");
+  const cJSON *body = cJSON_GetObjectItemCaseSensitive(j, "body");
+  if (body)
+    fn->body = fn_json_value(L, body, path, "a rest body", &fn->t_body);
+}
+
+static void load_websocket_function(lln_loader *L, lln_function *fn, const char *name, const cJSON *j,
+                                    const char *path) {
+  static const char *const keys[] = {"type", "url", "message", "headers", "wait-reply", "timeout", NULL};
+  fn->type = LLN_FN_WEBSOCKET;
+  lln_loader_check_keys(L, j, path, keys);
+  load_url_and_headers(L, fn, name, j, path, "websocket", "ws://", "wss://");
+  const cJSON *message = cJSON_GetObjectItemCaseSensitive(j, "message");
+  if (cJSON_IsString(message)) {
+    /* a message that is JSON text gets its values JSON-escaped, as a call's */
+    const char *first = message->valuestring + strspn(message->valuestring, " \t\r\n");
+    fn->message = fn_value(L, message->valuestring, path, "a websocket message", &fn->t_message,
+                           *first == '{' || *first == '[' ? lln_tmpl_escape_json : NULL);
+  } else if (message) {
+    fn->message = fn_json_value(L, message, path, "a websocket message", &fn->t_message);
+  } else {
+    fn->message = lln_xstrdup("");
+  }
+  const cJSON *wait = cJSON_GetObjectItemCaseSensitive(j, "wait-reply");
+  if (wait && !cJSON_IsBool(wait))
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "websocket function \"%s\": \"wait-reply\" is true or false",
+                      name);
+  fn->wait_reply = cJSON_IsTrue(wait);
+}
+
 static void load_function(lln_loader *L, lln_function *fn, const char *name, const cJSON *j,
                           const char *path) {
-  static const char *const shell_keys[] = {"type", "command", "args", "env", "cwd", "timeout", NULL};
-  static const char *const rest_keys[] = {"type", "method", "url", "headers", "body", "timeout", NULL};
-  static const char *const ws_keys[] = {"type", "url", "message", "headers", "wait-reply", "timeout", NULL};
   static const char *const grpc_keys[] = {"type", "address", "service", "method", "request", "timeout", NULL};
   fn->name = lln_xstrdup(name);
   fn->timeout_ms = 10000;
@@ -157,82 +249,11 @@ static void load_function(lln_loader *L, lln_function *fn, const char *name, con
   else if (timeout)
     fn->timeout_ms = (long)(timeout->valuedouble * 1000);
   if (type && strcmp(type, "shell") == 0) {
-    fn->type = LLN_FN_SHELL;
-    lln_loader_check_keys(L, j, path, shell_keys);
-    const char *command = lln_loader_string(L, j, "command", path);
-    if (!command || !*command)
-      lln_loader_report(L, LLN_DIAG_ERROR, path, "shell function \"%s\" needs a \"command\"", name);
-    fn->t_command = fn_template(L, command ? command : "", path, "a shell command", NULL);
-    /* a relative path is found beside the composition, as env-files are;
-     * a bare name is looked up in PATH */
-    const char *slash = strrchr(L->cfg->path, '/');
-    lln_buf shown;
-    lln_buf_init(&shown);
-    lln_tmpl_render(fn->t_command, NULL, NULL, NULL, &shown);
-    if (strchr(shown.data, '/') && shown.data[0] != '/' && slash)
-      lln_tmpl_prepend(fn->t_command, L->cfg->path, (size_t)(slash - L->cfg->path + 1));
-    lln_buf_free(&shown);
-    fn->command = template_text(fn->t_command);
-    fn->args = string_array(L, cJSON_GetObjectItemCaseSensitive(j, "args"), path, "\"args\"", &fn->t_args);
-    fn->env = pairs(L, cJSON_GetObjectItemCaseSensitive(j, "env"), path, name, "env", "=", &fn->t_env);
-    const char *cwd = lln_loader_string(L, j, "cwd", path);
-    if (cwd)
-      fn->cwd = lln_xstrdup(cwd);
+    load_shell_function(L, fn, name, j, path);
   } else if (type && strcmp(type, "rest") == 0) {
-    fn->type = LLN_FN_REST;
-    lln_loader_check_keys(L, j, path, rest_keys);
-    const char *method = lln_loader_string(L, j, "method", path);
-    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
-    if (method && !lln_key_known(method, methods))
-      lln_loader_report(L, LLN_DIAG_ERROR, path,
-                        "rest function \"%s\": method is GET, POST, PUT, PATCH or DELETE", name);
-    if (method)
-      fn->method = lln_xstrdup(method);
-    const char *url = lln_loader_string(L, j, "url", path);
-    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 && url[0] != '$'))
-      lln_loader_report(L, LLN_DIAG_ERROR, path, "rest function \"%s\" needs an http:// or https:// \"url\"",
-                        name);
-    fn->url = fn_value(L, url ? url : "", path, "a rest url", &fn->t_url, NULL);
-    fn->headers =
-        pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, name, "header", ": ", &fn->t_headers);
-    const cJSON *body = cJSON_GetObjectItemCaseSensitive(j, "body");
-    if (body) {
-      lln_buf text;
-      lln_buf_init(&text);
-      lln_json_print(body, &text);
-      fn->body = fn_value(L, text.data, path, "a rest body", &fn->t_body, lln_tmpl_escape_json);
-      lln_buf_free(&text);
-    }
+    load_rest_function(L, fn, name, j, path);
   } else if (type && strcmp(type, "websocket") == 0) {
-    fn->type = LLN_FN_WEBSOCKET;
-    lln_loader_check_keys(L, j, path, ws_keys);
-    const char *url = lln_loader_string(L, j, "url", path);
-    if (!url || (strncmp(url, "ws://", 5) != 0 && strncmp(url, "wss://", 6) != 0 && url[0] != '$'))
-      lln_loader_report(L, LLN_DIAG_ERROR, path, "websocket function \"%s\" needs a ws:// or wss:// \"url\"",
-                        name);
-    fn->url = fn_value(L, url ? url : "", path, "a websocket url", &fn->t_url, NULL);
-    fn->headers =
-        pairs(L, cJSON_GetObjectItemCaseSensitive(j, "headers"), path, name, "header", ": ", &fn->t_headers);
-    const cJSON *message = cJSON_GetObjectItemCaseSensitive(j, "message");
-    if (cJSON_IsString(message)) {
-      /* a message that is JSON text gets its values JSON-escaped, as a call's */
-      const char *first = message->valuestring + strspn(message->valuestring, " \t\r\n");
-      fn->message = fn_value(L, message->valuestring, path, "a websocket message", &fn->t_message,
-                             *first == '{' || *first == '[' ? lln_tmpl_escape_json : NULL);
-    } else if (message) {
-      lln_buf text;
-      lln_buf_init(&text);
-      lln_json_print(message, &text);
-      fn->message = fn_value(L, text.data, path, "a websocket message", &fn->t_message, lln_tmpl_escape_json);
-      lln_buf_free(&text);
-    } else {
-      fn->message = lln_xstrdup("");
-    }
-    const cJSON *wait = cJSON_GetObjectItemCaseSensitive(j, "wait-reply");
-    if (wait && !cJSON_IsBool(wait))
-      lln_loader_report(L, LLN_DIAG_ERROR, path, "websocket function \"%s\": \"wait-reply\" is true or false",
-                        name);
-    fn->wait_reply = cJSON_IsTrue(wait);
+    load_websocket_function(L, fn, name, j, path);
   } else if (type && strcmp(type, "grpc") == 0) {
     fn->type = LLN_FN_GRPC;
     lln_loader_check_keys(L, j, path, grpc_keys);

@@ -1,6 +1,7 @@
 /* loader: state shared by the files that turn a composition document into
- * an lln_config (config.c: document, secrets, models, server; nodes.c: the
- * architecture graph). Internal to src/config. */
+ * an lln_config (config.c: document, substitution, models; secret_sources.c:
+ * secrets; server.c: server; nodes.c: the architecture graph). Internal to
+ * src/config. */
 #ifndef LLN_CONFIG_LOADER_H
 #define LLN_CONFIG_LOADER_H
 
@@ -31,6 +32,10 @@ const char *lln_loader_string(lln_loader *L, const cJSON *obj, const char *key, 
  * ("model 'x': api-key"). An unset reference is an error at run and a
  * warning at validate; the value is then kept as written. free() it. */
 char *lln_loader_substitute(lln_loader *L, const char *value, const char *path, const char *what);
+/* lln_loader_substitute, also setting *ok to whether every reference resolved. */
+char *lln_loader_substitute_ok(lln_loader *L, const char *value, const char *path, const char *what, int *ok);
+/* secret_sources.c: the "secrets" object, read before anything substitutes. */
+void lln_loader_secrets(lln_loader *L, const cJSON *secrets);
 /* server.c: the "server" object. */
 void lln_loader_server(lln_loader *L, const cJSON *server);
 /* 1 when `value`, substituted, can go into a header line (no CR or LF);

@@ -152,19 +152,12 @@ lln_cond *lln_loader_condition(lln_loader *L, const char *src, const char *path,
   return c;
 }
 
-static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
-  static const char *const known[] = {"name",     "layer", "model",         "adapter",   "output-to",
-                                      "use-case", "if",    "extra-options", "bind-addr", "bind-port",
-                                      "hooks",    "url",   "default",       "fallback",  NULL};
-  lln_buf p;
-  lln_buf_init(&p);
-  node_path(&p, i, NULL);
-  n->index = (int)i;
-  n->layer = -1;
-  lln_loader_check_keys(L, j, p.data, known);
-  const char *name = lln_loader_string(L, j, "name", p.data);
+/* "name", and the node's one model id until extra-options says otherwise.
+ * A node without a name is called "#<index>" in later messages. */
+static void load_node_name(lln_loader *L, lln_node *n, size_t i, const cJSON *j, lln_buf *p) {
+  const char *name = lln_loader_string(L, j, "name", p->data);
   if (!name || !*name) {
-    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "every node needs a \"name\"");
+    lln_loader_report(L, LLN_DIAG_ERROR, p->data, "every node needs a \"name\"");
     char fallback[32];
     snprintf(fallback, sizeof fallback, "#%zu", i);
     n->name = lln_xstrdup(fallback);
@@ -176,8 +169,10 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
     abort();
   n->model_ids[0] = lln_xstrdup(n->name);
   n->n_model_ids = 1;
+}
 
-  const char *adapter = lln_loader_string(L, j, "adapter", p.data);
+static void load_node_adapter(lln_loader *L, lln_node *n, size_t i, const cJSON *j, lln_buf *p) {
+  const char *adapter = lln_loader_string(L, j, "adapter", p->data);
   if (!adapter || strcmp(adapter, "openai-api") == 0) {
     n->adapter = LLN_ADAPTER_OPENAI;
   } else if (strcmp(adapter, "output") == 0) {
@@ -185,24 +180,32 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
   } else if (strcmp(adapter, "ws") == 0) {
     n->adapter = LLN_ADAPTER_WS;
   } else {
-    node_path(&p, i, "adapter");
-    lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+    node_path(p, i, "adapter");
+    lln_loader_report(L, LLN_DIAG_ERROR, p->data,
                       "node \"%s\": unknown adapter \"%s\" (openai-api, output or ws)", n->name, adapter);
   }
-  node_path(&p, i, NULL);
+  node_path(p, i, NULL);
+}
+
+static void load_node_layer(lln_loader *L, lln_node *n, size_t i, const cJSON *j, lln_buf *p) {
   const cJSON *layer = cJSON_GetObjectItemCaseSensitive(j, "layer");
   if (layer) {
     if (!cJSON_IsNumber(layer) || layer->valuedouble < 0 || layer->valuedouble > 1000 ||
         layer->valuedouble != (double)layer->valueint) {
-      node_path(&p, i, "layer");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": \"layer\" must be a whole number from 0",
+      node_path(p, i, "layer");
+      lln_loader_report(L, LLN_DIAG_ERROR, p->data, "node \"%s\": \"layer\" must be a whole number from 0",
                         n->name);
     } else {
       n->layer = layer->valueint;
     }
   }
-  node_path(&p, i, NULL);
-  const char *model = lln_loader_string(L, j, "model", p.data);
+  node_path(p, i, NULL);
+}
+
+/* "model": a key of "models"; a node without one may inherit an endpoint
+ * later (inherit_endpoints). */
+static void load_node_model(lln_loader *L, lln_node *n, size_t i, const cJSON *j, lln_buf *p) {
+  const char *model = lln_loader_string(L, j, "model", p->data);
   if (model) {
     for (size_t m = 0; m < L->cfg->n_models; m++) {
       if (strcmp(L->cfg->models[m].key, model) == 0)
@@ -210,56 +213,86 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
     }
     if (!n->model) {
       n->model_undefined = 1;
-      node_path(&p, i, "model");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": model \"%s\" is not defined in \"models\"",
+      node_path(p, i, "model");
+      lln_loader_report(L, LLN_DIAG_ERROR, p->data, "node \"%s\": model \"%s\" is not defined in \"models\"",
                         n->name, model);
     }
   }
-  node_path(&p, i, NULL);
-  const char *use_case = lln_loader_string(L, j, "use-case", p.data);
-  if (use_case)
-    n->use_case = lln_xstrdup(use_case);
-  const char *cond = lln_loader_string(L, j, "if", p.data);
-  if (cond) {
-    n->if_src = lln_xstrdup(cond);
-    lln_buf what;
-    lln_buf_init(&what);
-    lln_buf_printf(&what, "node \"%s\": condition", n->name);
-    node_path(&p, i, "if");
-    n->cond = lln_loader_condition(L, cond, p.data, what.data);
-    lln_buf_free(&what);
-    node_path(&p, i, NULL);
-  }
-  const char *bind = lln_loader_string(L, j, "bind-addr", p.data);
-  if (bind)
-    n->bind_addr = lln_xstrdup(bind);
+  node_path(p, i, NULL);
+}
+
+/* "if": parsed and bound now, so a bad condition fails at load. */
+static void load_node_condition(lln_loader *L, lln_node *n, size_t i, const cJSON *j, lln_buf *p) {
+  const char *cond = lln_loader_string(L, j, "if", p->data);
+  if (!cond)
+    return;
+  n->if_src = lln_xstrdup(cond);
+  lln_buf what;
+  lln_buf_init(&what);
+  lln_buf_printf(&what, "node \"%s\": condition", n->name);
+  node_path(p, i, "if");
+  n->cond = lln_loader_condition(L, cond, p->data, what.data);
+  lln_buf_free(&what);
+  node_path(p, i, NULL);
+}
+
+static void load_node_port(lln_loader *L, lln_node *n, size_t i, const cJSON *j, lln_buf *p) {
   const cJSON *port = cJSON_GetObjectItemCaseSensitive(j, "bind-port");
-  if (port) {
-    /* A string port is decimal digits only: strtod would also take " 80",
-     * "0x50", "8e3" and "nan" (whose cast to int is undefined). */
-    double v = -1;
-    if (cJSON_IsNumber(port)) {
-      v = port->valuedouble;
-    } else if (cJSON_IsString(port) && *port->valuestring &&
-               strspn(port->valuestring, "0123456789") == strlen(port->valuestring) &&
-               strlen(port->valuestring) <= 5) {
-      v = strtod(port->valuestring, NULL);
-    }
-    if (!(v >= 1 && v <= 65535) || v != (double)(int)v) {
-      node_path(&p, i, "bind-port");
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
-                        "node \"%s\": \"bind-port\" must be a port from 1 to 65535", n->name);
-    } else {
-      n->bind_port = (int)v;
-    }
+  if (!port)
+    return;
+  /* A string port is decimal digits only: strtod would also take " 80",
+   * "0x50", "8e3" and "nan" (whose cast to int is undefined). */
+  double v = -1;
+  if (cJSON_IsNumber(port)) {
+    v = port->valuedouble;
+  } else if (cJSON_IsString(port) && *port->valuestring &&
+             strspn(port->valuestring, "0123456789") == strlen(port->valuestring) &&
+             strlen(port->valuestring) <= 5) {
+    v = strtod(port->valuestring, NULL);
   }
-  const char *url = lln_loader_string(L, j, "url", p.data);
+  if (!(v >= 1 && v <= 65535) || v != (double)(int)v) {
+    node_path(p, i, "bind-port");
+    lln_loader_report(L, LLN_DIAG_ERROR, p->data, "node \"%s\": \"bind-port\" must be a port from 1 to 65535",
+                      n->name);
+  } else {
+    n->bind_port = (int)v;
+  }
+}
+
+/* "url": where a ws node sends its events; it must be ws:// or wss://. */
+static void load_node_url(lln_loader *L, lln_node *n, const cJSON *j, lln_buf *p) {
+  const char *url = lln_loader_string(L, j, "url", p->data);
   if (url)
     n->url = lln_xstrdup(url);
   if (n->adapter == LLN_ADAPTER_WS &&
       (!url || (strncmp(url, "ws://", 5) != 0 && strncmp(url, "wss://", 6) != 0)))
-    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node \"%s\": a ws node needs a ws:// or wss:// \"url\"",
+    lln_loader_report(L, LLN_DIAG_ERROR, p->data, "node \"%s\": a ws node needs a ws:// or wss:// \"url\"",
                       n->name);
+}
+
+static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
+  static const char *const known[] = {"name",     "layer", "model",         "adapter",   "output-to",
+                                      "use-case", "if",    "extra-options", "bind-addr", "bind-port",
+                                      "hooks",    "url",   "default",       "fallback",  NULL};
+  lln_buf p;
+  lln_buf_init(&p);
+  node_path(&p, i, NULL);
+  n->index = (int)i;
+  n->layer = -1;
+  lln_loader_check_keys(L, j, p.data, known);
+  load_node_name(L, n, i, j, &p);
+  load_node_adapter(L, n, i, j, &p);
+  load_node_layer(L, n, i, j, &p);
+  load_node_model(L, n, i, j, &p);
+  const char *use_case = lln_loader_string(L, j, "use-case", p.data);
+  if (use_case)
+    n->use_case = lln_xstrdup(use_case);
+  load_node_condition(L, n, i, j, &p);
+  const char *bind = lln_loader_string(L, j, "bind-addr", p.data);
+  if (bind)
+    n->bind_addr = lln_xstrdup(bind);
+  load_node_port(L, n, i, j, &p);
+  load_node_url(L, n, j, &p);
   const cJSON *def = cJSON_GetObjectItemCaseSensitive(j, "default");
   if (def && !cJSON_IsBool(def)) {
     node_path(&p, i, "default");
@@ -504,21 +537,11 @@ static void choose_entry(lln_loader *L) {
   }
 }
 
-int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
+/* Loads every entry of the architecture array into cfg->nodes (an entry
+ * that is not an object becomes a placeholder "#invalid" node) and reports a
+ * name used twice. */
+static void load_nodes(lln_loader *L, const cJSON *arch) {
   lln_config *cfg = L->cfg;
-  if (!arch) {
-    lln_loader_report(L, LLN_DIAG_ERROR, "", "the composition needs an \"architecture\" array");
-    return -1;
-  }
-  if (!cJSON_IsArray(arch) || cJSON_GetArraySize(arch) == 0) {
-    lln_loader_report(L, LLN_DIAG_ERROR, "/architecture",
-                      "\"architecture\" must be a non-empty array of nodes");
-    return -1;
-  }
-  cfg->n_nodes = (size_t)cJSON_GetArraySize(arch);
-  cfg->nodes = calloc(cfg->n_nodes, sizeof *cfg->nodes);
-  if (!cfg->nodes)
-    abort();
   lln_buf p;
   lln_buf_init(&p);
   size_t i = 0;
@@ -543,7 +566,15 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
     }
     i++;
   }
-  i = 0;
+  lln_buf_free(&p);
+}
+
+/* Resolves every node's output-to, then every node's fallbacks: both name
+ * other nodes, so they wait until all are loaded. */
+static void link_nodes(lln_loader *L, const cJSON *arch) {
+  lln_config *cfg = L->cfg;
+  size_t i = 0;
+  const cJSON *j;
   cJSON_ArrayForEach(j, arch) {
     resolve_targets(L, &cfg->nodes[i],
                     cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "output-to") : NULL);
@@ -555,21 +586,27 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
                       cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "fallback") : NULL);
     i++;
   }
-  choose_entry(L);
+}
 
-  report_cycle(L, 0);
-  report_cycle(L, 1);
-
-  inherit_endpoints(L);
+/* The entry node is the router; it only routes when it targets a model node. */
+static void mark_router(lln_config *cfg) {
   lln_node *entry = cfg->entry;
-  if (entry) {
-    for (size_t k = 0; k < entry->n_targets; k++) {
-      if (model_node(entry->targets[k]))
-        entry->routes_only = 1;
-    }
-    cfg->router = entry;
+  if (!entry)
+    return;
+  for (size_t k = 0; k < entry->n_targets; k++) {
+    if (model_node(entry->targets[k]))
+      entry->routes_only = 1;
   }
-  for (i = 0; i < cfg->n_nodes; i++) {
+  cfg->router = entry;
+}
+
+/* Per node, once endpoints are inherited: hooks that never run, an
+ * inherited model, a model node left without an endpoint. */
+static void report_node_endpoints(lln_loader *L) {
+  lln_config *cfg = L->cfg;
+  lln_buf p;
+  lln_buf_init(&p);
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
     lln_node *n = &cfg->nodes[i];
     node_path(&p, i, NULL);
     if (n->routes_only && (n->n_pre || n->n_post))
@@ -588,13 +625,44 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
           "node \"%s\" has no \"model\" and no node with a model routes to it, so it has no endpoint",
           n->name);
   }
+  lln_buf_free(&p);
+}
+
+static void report_defaults(lln_loader *L) {
   size_t defaults = 0;
-  for (i = 0; i < cfg->n_nodes; i++)
-    defaults += (size_t)cfg->nodes[i].is_default;
+  for (size_t i = 0; i < L->cfg->n_nodes; i++)
+    defaults += (size_t)L->cfg->nodes[i].is_default;
   if (defaults > 1)
     lln_loader_report(L, LLN_DIAG_WARNING, "/architecture",
                       "%zu nodes say \"default\": true; the first of the candidates in file order is used",
                       defaults);
-  lln_buf_free(&p);
+}
+
+int lln_loader_nodes(lln_loader *L, const cJSON *arch) {
+  lln_config *cfg = L->cfg;
+  if (!arch) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "", "the composition needs an \"architecture\" array");
+    return -1;
+  }
+  if (!cJSON_IsArray(arch) || cJSON_GetArraySize(arch) == 0) {
+    lln_loader_report(L, LLN_DIAG_ERROR, "/architecture",
+                      "\"architecture\" must be a non-empty array of nodes");
+    return -1;
+  }
+  cfg->n_nodes = (size_t)cJSON_GetArraySize(arch);
+  cfg->nodes = calloc(cfg->n_nodes, sizeof *cfg->nodes);
+  if (!cfg->nodes)
+    abort();
+  load_nodes(L, arch);
+  link_nodes(L, arch);
+  choose_entry(L);
+
+  report_cycle(L, 0);
+  report_cycle(L, 1);
+
+  inherit_endpoints(L);
+  mark_router(cfg);
+  report_node_endpoints(L);
+  report_defaults(L);
   return 0;
 }

@@ -10,42 +10,49 @@
 
 static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
 
-char *lln_url_chat_completions(const char *base) {
-  if (!base)
-    return NULL;
-  /* Config values are hand-typed: forgive surrounding blanks, but nothing in the middle. */
-  while (is_space(*base))
-    base++;
-  size_t n = strlen(base);
-  while (n && is_space(base[n - 1]))
-    n--;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)base[i];
-    if (ch <= 0x20 || ch == 0x7f)
-      return NULL;
-  }
-
+/* The pieces of a base URL that go into the endpoint, each [start, end). */
+typedef struct url_parts {
+  const char *scheme; /* "http://" or "https://", lower case */
   size_t scheme_len;
-  const char *scheme;
-  if (n >= 7 && strncasecmp(base, "http://", 7) == 0) {
-    scheme = "http://";
-    scheme_len = 7;
-  } else if (n >= 8 && strncasecmp(base, "https://", 8) == 0) {
-    scheme = "https://";
-    scheme_len = 8;
-  } else {
-    return NULL;
+  const char *auth, *auth_end;   /* user@host:port */
+  const char *path, *path_end;   /* without trailing slashes */
+  const char *query, *query_end; /* "?..." or empty; the fragment is dropped */
+} url_parts;
+
+/* Config values are hand-typed: forgive surrounding blanks, but nothing in
+ * the middle. Trims *base to *n bytes; returns 0 when a blank or control
+ * byte is left inside. */
+static int trim_blanks(const char **base, size_t *n) {
+  while (is_space(**base))
+    (*base)++;
+  *n = strlen(*base);
+  while (*n && is_space((*base)[*n - 1]))
+    (*n)--;
+  for (size_t i = 0; i < *n; i++) {
+    unsigned char ch = (unsigned char)(*base)[i];
+    if (ch <= 0x20 || ch == 0x7f)
+      return 0;
   }
+  return 1;
+}
 
-  const char *end = base + n;
-  const char *auth = base + scheme_len;
-  const char *p = auth;
-  while (p < end && *p != '/' && *p != '?' && *p != '#')
-    p++;
-  const char *auth_end = p;
+/* Returns 1 when `base` starts with http:// or https:// (any case). */
+static int read_scheme(const char *base, size_t n, url_parts *u) {
+  if (n >= 7 && strncasecmp(base, "http://", 7) == 0) {
+    u->scheme = "http://";
+    u->scheme_len = 7;
+  } else if (n >= 8 && strncasecmp(base, "https://", 8) == 0) {
+    u->scheme = "https://";
+    u->scheme_len = 8;
+  } else {
+    return 0;
+  }
+  return 1;
+}
 
-  /* The host is what is left of the authority without "user@" and ":port";
-   * a bracketed IPv6 literal keeps its colons. */
+/* The host is what is left of the authority without "user@" and ":port";
+ * a bracketed IPv6 literal keeps its colons. Returns 1 when there is one. */
+static int has_host(const char *auth, const char *auth_end) {
   const char *host = auth;
   for (const char *q = auth; q < auth_end; q++)
     if (*q == '@')
@@ -54,56 +61,70 @@ char *lln_url_chat_completions(const char *base) {
   if (host < auth_end && *host == '[') {
     const char *close = memchr(host, ']', (size_t)(auth_end - host));
     if (!close || close == host + 1)
-      return NULL;
+      return 0;
     host_end = close + 1;
     if (host_end < auth_end && *host_end != ':')
-      return NULL;
+      return 0;
   } else {
     const char *colon = memchr(host, ':', (size_t)(auth_end - host));
     if (colon)
       host_end = colon;
   }
-  if (host_end == host)
-    return NULL;
+  return host_end != host;
+}
 
-  const char *path = auth_end;
-  const char *path_end = path;
-  while (path_end < end && *path_end != '?' && *path_end != '#')
-    path_end++;
-  const char *query = path_end;
-  const char *query_end = query;
-  if (query < end && *query == '?') {
-    while (query_end < end && *query_end != '#')
-      query_end++;
-    if (query_end - query == 1) /* a bare "?" carries nothing */
-      query_end = query;
+/* Splits what follows the scheme into authority, path and query. */
+static void split_rest(const char *end, url_parts *u) {
+  const char *p = u->auth;
+  while (p < end && *p != '/' && *p != '?' && *p != '#')
+    p++;
+  u->auth_end = u->path = p;
+  u->path_end = u->path;
+  while (u->path_end < end && *u->path_end != '?' && *u->path_end != '#')
+    u->path_end++;
+  u->query = u->query_end = u->path_end;
+  if (u->query < end && *u->query == '?') {
+    while (u->query_end < end && *u->query_end != '#')
+      u->query_end++;
+    if (u->query_end - u->query == 1) /* a bare "?" carries nothing */
+      u->query_end = u->query;
   }
   /* The fragment is never sent to a server, so it is dropped. */
+  while (u->path_end > u->path && u->path_end[-1] == '/')
+    u->path_end--;
+}
 
-  while (path_end > path && path_end[-1] == '/')
-    path_end--;
-  size_t path_len = (size_t)(path_end - path);
-  const char *suffix = "/v1/chat/completions";
-  if (path_len >= 3 && memcmp(path_end - 3, "/v1", 3) == 0)
-    suffix = "/chat/completions";
+static char *put(char *w, const char *s, size_t n) {
+  memcpy(w, s, n);
+  return w + n;
+}
 
-  size_t auth_len = (size_t)(auth_end - auth);
-  size_t suffix_len = strlen(suffix);
-  size_t query_len = (size_t)(query_end - query);
-  char *out = malloc(scheme_len + auth_len + path_len + suffix_len + query_len + 1);
+/* scheme, authority, path, then the suffix, then the query. */
+static char *join(const url_parts *u, const char *suffix) {
+  size_t auth_len = (size_t)(u->auth_end - u->auth), path_len = (size_t)(u->path_end - u->path);
+  size_t suffix_len = strlen(suffix), query_len = (size_t)(u->query_end - u->query);
+  char *out = malloc(u->scheme_len + auth_len + path_len + suffix_len + query_len + 1);
   if (!out)
     return NULL;
-  char *w = out;
-  memcpy(w, scheme, scheme_len);
-  w += scheme_len;
-  memcpy(w, auth, auth_len);
-  w += auth_len;
-  memcpy(w, path, path_len);
-  w += path_len;
-  memcpy(w, suffix, suffix_len);
-  w += suffix_len;
-  memcpy(w, query, query_len);
-  w += query_len;
+  char *w = put(out, u->scheme, u->scheme_len);
+  w = put(w, u->auth, auth_len);
+  w = put(w, u->path, path_len);
+  w = put(w, suffix, suffix_len);
+  w = put(w, u->query, query_len);
   *w = '\0';
   return out;
+}
+
+char *lln_url_chat_completions(const char *base) {
+  size_t n;
+  url_parts u;
+  if (!base || !trim_blanks(&base, &n) || !read_scheme(base, n, &u))
+    return NULL;
+  u.auth = base + u.scheme_len;
+  split_rest(base + n, &u);
+  if (!has_host(u.auth, u.auth_end))
+    return NULL;
+  size_t path_len = (size_t)(u.path_end - u.path);
+  int has_v1 = path_len >= 3 && memcmp(u.path_end - 3, "/v1", 3) == 0;
+  return join(&u, has_v1 ? "/chat/completions" : "/v1/chat/completions");
 }

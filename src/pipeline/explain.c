@@ -341,8 +341,6 @@ static void explain_route(lln_explain *e, const lln_node *from, const lln_node *
   }
 }
 
-/* Enters `n` and follows the flow while it needs no model's text. A preview
- * (a router's possible choice) shows one node and what it would do next. */
 /* `n` answers: its text is unknown from here on, and the summary lists it. */
 static void answered(lln_explain *e, const lln_node *n, int preview, summary *s) {
   e->answered = 1;
@@ -354,136 +352,202 @@ static void answered(lln_explain *e, const lln_node *n, int preview, summary *s)
   }
 }
 
-static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, summary *s) {
-  const char *ind = preview ? "       " : "   ";
-  const char *list_ind = preview ? "         " : "     ";
-  lln_explain_target *t = NULL;
-  const lln_node **cands = NULL;
-  int again = 0; /* the targets are weighed a second time, after the node's own answer */
-  for (int step = 1;; step++) {
-    if (e->vars.hops >= e->cfg->server.max_hops) {
-      lln_buf_printf(out,
-                     "%sthe request fails: it passed %d nodes without reaching an answer (server.max-hops)\n",
-                     ind, e->vars.hops);
-      s->failed = !preview;
-      break;
-    }
-    int received_answer = e->answered;
-    if (e->vars.node)
-      e->vars.hops++;
-    e->vars.node = n;
-    if (!preview)
-      lln_buf_printf(&s->route, "%s%s", s->route.len ? " > " : "", n->name);
-    if (preview)
-      lln_buf_printf(out, "     - %s", n->name);
-    else
-      lln_buf_printf(out, "%d. %s", step, n->name);
-    if (n->layer >= 0)
-      lln_buf_printf(out, " (layer %d%s)", n->layer, n == e->cfg->entry ? ", entry" : "");
-    else if (n == e->cfg->entry)
-      lln_buf_puts(out, " (entry)");
-    lln_enter_kind kind = lln_decide_enter(n);
-    if (kind == LLN_ENTER_RESPOND) {
-      if (e->answered)
-        lln_buf_printf(out, ": output node; the response leaves here with %s's answer\n",
-                       e->answered_by->name);
-      else {
-        lln_buf_puts(out, ": output node, but no model has answered: the request fails (HTTP 500)\n");
-        s->failed = !preview;
-      }
-      break;
-    }
-    if (kind == LLN_ENTER_ROUTE) {
-      lln_buf_puts(out, ": routes only; its model is called only when there is a choice\n");
-    } else {
-      lln_buf_puts(out, ": answers with ");
-      put_model(out, n);
-      if (received_answer)
-        lln_buf_printf(out, "; it receives %s's answer%s", e->answered_by->name,
-                       n->prompt_template ? " through its prompt-template" : " as the user message");
-      else
-        lln_buf_puts(out, "; it receives the client's messages");
-      put_failover(out, e->cfg, n);
-      lln_buf_puts(out, "\n");
-      answered(e, n, preview, s);
-    }
-  choose:
-    free(t);
-    free(cands);
-    t = calloc(n->n_targets + 1, sizeof *t);
-    cands = calloc(n->n_targets + 1, sizeof *cands);
-    if (!t || !cands)
-      abort();
-    size_t nt = lln_explain_targets(e, n, t), nc = 0, unknown = 0;
-    if (nt) {
-      lln_buf_printf(out, "%stargets (output-to)%s:\n", ind, again ? ", now that it has answered" : "");
-      put_targets(out, list_ind, t, nt);
-    }
-    for (size_t i = 0; i < nt; i++) {
-      unknown += t[i].verdict == LLN_EXPLAIN_UNKNOWN;
-      if (t[i].verdict != LLN_EXPLAIN_FAILS)
-        cands[nc++] = t[i].node;
-    }
-    lln_explain_targets_free(t, nt);
-    if (unknown) {
-      lln_buf_printf(out, "%s%s ", ind, nc == 1 ? "whether" : "which of");
-      put_names(out, cands, nc);
-      lln_buf_printf(out, " %s on %s's answer: explain stops here\n",
-                     nc == 1 ? "stays a candidate depends" : "stay candidates depends", e->answered_by->name);
-      if (!preview)
-        s->unknown_at = n;
-      break;
-    }
-    lln_next_kind next = lln_decide_next(n, nc, e->answered);
-    if (next == LLN_NEXT_RESPOND) {
-      if (!e->answered) {
-        lln_buf_printf(out, "%sno candidate left and no model has answered: the request fails (HTTP 500)\n",
-                       ind);
-        s->failed = !preview;
-      } else if (nt == 0) {
-        lln_buf_printf(out, "%sno output-to: %s's answer is the response\n", ind, e->answered_by->name);
-      } else {
-        lln_buf_printf(out, "%sno candidate left: %s's answer is the response\n", ind, e->answered_by->name);
-      }
-      break;
-    }
-    if (next == LLN_NEXT_ANSWER_ITSELF) {
-      lln_buf_printf(out, "%sno candidate left: %s answers the request itself with ", ind, n->name);
-      put_model(out, n);
-      lln_buf_puts(out, "\n");
-      answered(e, n, preview, s);
-      again = 1;
-      goto choose;
-    }
-    if (next == LLN_NEXT_ROUTE) {
-      const lln_node *router = lln_decide_router(e->cfg);
-      if (preview) {
-        lln_buf_printf(out, "%sthen the router model chooses among ", ind);
-        put_names(out, cands, nc);
-        lln_buf_puts(out, "\n");
-        break;
-      }
-      if (router) {
-        explain_route(e, n, cands, nc, out, s);
-        break;
-      }
-      const lln_node *d = lln_decide_default(cands, nc);
-      lln_buf_printf(out, "%s%zu candidates left but the pipeline has no router model: it goes to %s (%s)\n",
-                     ind, nc, d->name, d->is_default ? "marked default" : "the first candidate");
-      n = d;
-    } else {
-      if (preview) {
-        lln_buf_printf(out, "%sthen %s, without a model call\n", ind, cands[0]->name);
-        break;
-      }
-      lln_buf_printf(out, "%sone candidate left: go to %s without a model call\n", ind, cands[0]->name);
-      n = cands[0];
-    }
-    e->vars.route_decision = n->name;
-    again = 0;
+/* One walk's fixed context: where it writes and how deep it indents. */
+typedef struct walker {
+  lln_explain *e;
+  lln_buf *out;
+  summary *s;
+  int preview;
+  const char *ind, *list_ind;
+} walker;
+
+/* What a node does after its targets are weighed. */
+typedef enum {
+  STEP_STOP,  /* the walk ends here */
+  STEP_AGAIN, /* the node answered itself: weigh its targets once more */
+  STEP_GO     /* go on to the next node */
+} step_kind;
+
+/* Counts the hop to `n` and writes its heading; returns 0 when max-hops
+ * ends the request first. */
+static int enter_node(walker *w, const lln_node *n, int step) {
+  lln_explain *e = w->e;
+  if (e->vars.hops >= e->cfg->server.max_hops) {
+    lln_buf_printf(w->out,
+                   "%sthe request fails: it passed %d nodes without reaching an answer (server.max-hops)\n",
+                   w->ind, e->vars.hops);
+    w->s->failed = !w->preview;
+    return 0;
   }
+  if (e->vars.node)
+    e->vars.hops++;
+  e->vars.node = n;
+  if (!w->preview)
+    lln_buf_printf(&w->s->route, "%s%s", w->s->route.len ? " > " : "", n->name);
+  if (w->preview)
+    lln_buf_printf(w->out, "     - %s", n->name);
+  else
+    lln_buf_printf(w->out, "%d. %s", step, n->name);
+  if (n->layer >= 0)
+    lln_buf_printf(w->out, " (layer %d%s)", n->layer, n == e->cfg->entry ? ", entry" : "");
+  else if (n == e->cfg->entry)
+    lln_buf_puts(w->out, " (entry)");
+  return 1;
+}
+
+/* Says what `n` does on entry (responds, routes or answers); returns 0 when
+ * it is the output node, which ends the walk. */
+static int show_role(walker *w, const lln_node *n) {
+  lln_explain *e = w->e;
+  int received_answer = e->answered;
+  lln_enter_kind kind = lln_decide_enter(n);
+  if (kind == LLN_ENTER_RESPOND) {
+    if (e->answered)
+      lln_buf_printf(w->out, ": output node; the response leaves here with %s's answer\n",
+                     e->answered_by->name);
+    else {
+      lln_buf_puts(w->out, ": output node, but no model has answered: the request fails (HTTP 500)\n");
+      w->s->failed = !w->preview;
+    }
+    return 0;
+  }
+  if (kind == LLN_ENTER_ROUTE) {
+    lln_buf_puts(w->out, ": routes only; its model is called only when there is a choice\n");
+    return 1;
+  }
+  lln_buf_puts(w->out, ": answers with ");
+  put_model(w->out, n);
+  if (received_answer)
+    lln_buf_printf(w->out, "; it receives %s's answer%s", e->answered_by->name,
+                   n->prompt_template ? " through its prompt-template" : " as the user message");
+  else
+    lln_buf_puts(w->out, "; it receives the client's messages");
+  put_failover(w->out, e->cfg, n);
+  lln_buf_puts(w->out, "\n");
+  answered(e, n, w->preview, w->s);
+  return 1;
+}
+
+/* Weighs the conditions of `n`'s targets and lists them; the ones that may
+ * hold go to cands (room for n->n_targets). Returns 0 when which ones hold
+ * depends on a model's answer, which ends the walk. */
+static int weigh_targets(walker *w, const lln_node *n, int again, const lln_node **cands, size_t *nc,
+                         size_t *nt) {
+  lln_explain *e = w->e;
+  lln_explain_target *t = calloc(n->n_targets + 1, sizeof *t);
+  if (!t)
+    abort();
+  size_t unknown = 0;
+  *nt = lln_explain_targets(e, n, t);
+  *nc = 0;
+  if (*nt) {
+    lln_buf_printf(w->out, "%stargets (output-to)%s:\n", w->ind, again ? ", now that it has answered" : "");
+    put_targets(w->out, w->list_ind, t, *nt);
+  }
+  for (size_t i = 0; i < *nt; i++) {
+    unknown += t[i].verdict == LLN_EXPLAIN_UNKNOWN;
+    if (t[i].verdict != LLN_EXPLAIN_FAILS)
+      cands[(*nc)++] = t[i].node;
+  }
+  lln_explain_targets_free(t, *nt);
   free(t);
+  if (!unknown)
+    return 1;
+  lln_buf_printf(w->out, "%s%s ", w->ind, *nc == 1 ? "whether" : "which of");
+  put_names(w->out, cands, *nc);
+  lln_buf_printf(w->out, " %s on %s's answer: explain stops here\n",
+                 *nc == 1 ? "stays a candidate depends" : "stay candidates depends", e->answered_by->name);
+  if (!w->preview)
+    w->s->unknown_at = n;
+  return 0;
+}
+
+/* Several candidates: the router model chooses (explained once, with a
+ * preview of each choice), or without one the default candidate is taken. */
+static step_kind route_step(walker *w, const lln_node *n, const lln_node **cands, size_t nc,
+                            const lln_node **next) {
+  if (w->preview) {
+    lln_buf_printf(w->out, "%sthen the router model chooses among ", w->ind);
+    put_names(w->out, cands, nc);
+    lln_buf_puts(w->out, "\n");
+    return STEP_STOP;
+  }
+  if (lln_decide_router(w->e->cfg)) {
+    explain_route(w->e, n, cands, nc, w->out, w->s);
+    return STEP_STOP;
+  }
+  const lln_node *d = lln_decide_default(cands, nc);
+  lln_buf_printf(w->out, "%s%zu candidates left but the pipeline has no router model: it goes to %s (%s)\n",
+                 w->ind, nc, d->name, d->is_default ? "marked default" : "the first candidate");
+  *next = d;
+  return STEP_GO;
+}
+
+/* Follows the flow's decision for the candidates left after `n` (nt targets
+ * weighed, nc left): the response, `n` answering itself, a route, or the one
+ * candidate. */
+static step_kind decide_step(walker *w, const lln_node *n, const lln_node **cands, size_t nc, size_t nt,
+                             const lln_node **next) {
+  lln_explain *e = w->e;
+  switch (lln_decide_next(n, nc, e->answered)) {
+  case LLN_NEXT_RESPOND:
+    if (!e->answered) {
+      lln_buf_printf(w->out, "%sno candidate left and no model has answered: the request fails (HTTP 500)\n",
+                     w->ind);
+      w->s->failed = !w->preview;
+    } else if (nt == 0) {
+      lln_buf_printf(w->out, "%sno output-to: %s's answer is the response\n", w->ind, e->answered_by->name);
+    } else {
+      lln_buf_printf(w->out, "%sno candidate left: %s's answer is the response\n", w->ind,
+                     e->answered_by->name);
+    }
+    return STEP_STOP;
+  case LLN_NEXT_ANSWER_ITSELF:
+    lln_buf_printf(w->out, "%sno candidate left: %s answers the request itself with ", w->ind, n->name);
+    put_model(w->out, n);
+    lln_buf_puts(w->out, "\n");
+    answered(e, n, w->preview, w->s);
+    return STEP_AGAIN;
+  case LLN_NEXT_ROUTE: return route_step(w, n, cands, nc, next);
+  default: break;
+  }
+  if (w->preview) {
+    lln_buf_printf(w->out, "%sthen %s, without a model call\n", w->ind, cands[0]->name);
+    return STEP_STOP;
+  }
+  lln_buf_printf(w->out, "%sone candidate left: go to %s without a model call\n", w->ind, cands[0]->name);
+  *next = cands[0];
+  return STEP_GO;
+}
+
+/* Weighs `n`'s targets and decides where the flow goes; a node that answers
+ * itself has its targets weighed again, now that it has answered. */
+static step_kind choose_next(walker *w, const lln_node *n, const lln_node **next) {
+  const lln_node **cands = calloc(n->n_targets + 1, sizeof *cands);
+  if (!cands)
+    abort();
+  step_kind k;
+  int again = 0;
+  do {
+    size_t nc, nt;
+    k = weigh_targets(w, n, again, cands, &nc, &nt) ? decide_step(w, n, cands, nc, nt, next) : STEP_STOP;
+    again = 1;
+  } while (k == STEP_AGAIN);
   free(cands);
+  return k;
+}
+
+/* Enters `n` and follows the flow while it needs no model's text. A preview
+ * (a router's possible choice) shows one node and what it would do next. */
+static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, summary *s) {
+  walker w = {e, out, s, preview, preview ? "       " : "   ", preview ? "         " : "     "};
+  for (int step = 1;; step++) {
+    const lln_node *next = NULL;
+    if (!enter_node(&w, n, step) || !show_role(&w, n) || choose_next(&w, n, &next) != STEP_GO)
+      return;
+    e->vars.route_decision = next->name;
+    n = next;
+  }
 }
 
 void lln_explain_write(lln_explain *e, lln_buf *out) {

@@ -1,8 +1,9 @@
 /* upstream client: owns one curl multi handle per libuv loop and every
  * outbound transfer on it. Sockets curl asks about get a uv_poll_t, curl's
  * timeout drives one uv_timer_t, and finished transfers are reported through
- * on_done. Nothing here blocks the loop or takes a lock: each worker thread
- * owns its own lln_upstream.
+ * on_done; the Retry-After and X-RateLimit-Reset it keeps are read by
+ * hint_headers.c. Nothing here blocks the loop or takes a lock: each worker
+ * thread owns its own lln_upstream.
  *
  * Re-entrancy rule: curl refuses most multi calls from inside its own
  * callbacks, and user callbacks (on_data) run inside them. So while curl is
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "upstream/hint_headers_int.h"
 #include "util/buf.h"
 #include "util/secrets.h"
 
@@ -29,8 +31,6 @@
  * as it arrives, so its bound only ends a runaway one. */
 #define LLN_UP_MAX_BODY ((size_t)64 << 20)
 #define LLN_UP_MAX_STREAM ((size_t)256 << 20)
-/* Longest Retry-After / X-RateLimit-Reset value kept (an HTTP date is 29). */
-#define LLN_UP_MAX_HINT_HEADER 64
 
 typedef struct sock_ctx {
   uv_poll_t poll;
@@ -372,67 +372,6 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 
 /* ---- per-transfer callbacks ---- */
 
-/* A header value llmnet keeps may end up in its own response head, so only
- * visible ASCII and inner spaces or tabs pass: a bare CR, LF, NUL or any
- * other control or non-ASCII byte would let an upstream inject headers. */
-static int visible_value(const char *v, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)v[i];
-    if ((ch < 0x21 || ch > 0x7e) && ch != ' ' && ch != '\t')
-      return 0;
-  }
-  return 1;
-}
-
-/* Delay-seconds (digits, a fraction tolerated) as Retry-After and
- * X-RateLimit-Reset carry them. */
-static int numeric_value(const char *v, size_t n) {
-  size_t digits = 0, dots = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (v[i] >= '0' && v[i] <= '9')
-      digits++;
-    else if (v[i] == '.' && dots++ == 0 && digits)
-      continue;
-    else
-      return 0;
-  }
-  return digits > 0 && v[n - 1] != '.';
-}
-
-/* Copies the value of header `name` (lower case, with the colon) into *out
- * when `line` is that header and its value is well formed: a number, or for
- * Retry-After also an HTTP date. A malformed value is dropped, as if the
- * upstream had not sent the header. */
-static void capture_header(const char *line, size_t len, const char *name, char **out) {
-  size_t name_len = strlen(name);
-  if (len <= name_len || strncasecmp(line, name, name_len) != 0)
-    return;
-  const char *v = line + name_len;
-  const char *end = line + len;
-  while (v < end && (*v == ' ' || *v == '\t'))
-    v++;
-  if (end > v && end[-1] == '\n')
-    end--;
-  if (end > v && end[-1] == '\r')
-    end--;
-  while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-    end--;
-  free(*out);
-  *out = NULL;
-  size_t n = (size_t)(end - v);
-  if (n == 0 || n > LLN_UP_MAX_HINT_HEADER || !visible_value(v, n))
-    return;
-  char *value = strndup(v, n);
-  if (!value)
-    abort();
-  int is_date = name[0] == 'r' && curl_getdate(value, NULL) > 0;
-  if (!numeric_value(value, n) && !is_date) {
-    free(value);
-    return;
-  }
-  *out = value;
-}
-
 static size_t header_cb(char *data, size_t size, size_t n, void *ud) {
   lln_upstream_call *c = ud;
   size_t len = size * n;
@@ -449,8 +388,8 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ud) {
     lln_buf_reset(&c->buf);
     return len;
   }
-  capture_header(data, len, "retry-after:", &c->retry_after);
-  capture_header(data, len, "x-ratelimit-reset:", &c->rate_limit_reset);
+  lln__upstream_capture_hint(data, len, "retry-after:", &c->retry_after);
+  lln__upstream_capture_hint(data, len, "x-ratelimit-reset:", &c->rate_limit_reset);
   return len;
 }
 
