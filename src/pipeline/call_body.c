@@ -17,6 +17,14 @@ static void set_string(cJSON *obj, const char *key, const char *v) {
   cJSON_AddStringToObject(obj, key, v);
 }
 
+/* Appends {"role": ROLE, "content": CONTENT} to `msgs`. */
+static void add_message(cJSON *msgs, const char *role, const char *content) {
+  cJSON *m = cJSON_CreateObject();
+  cJSON_AddStringToObject(m, "role", role);
+  cJSON_AddStringToObject(m, "content", content);
+  cJSON_AddItemToArray(msgs, m);
+}
+
 /* Renders a {{NAME}} template compiled at load (config/nodes.c): literal
  * text is copied, each variable's value appended as is (never scanned
  * again); an unknown name stays as written. */
@@ -53,10 +61,7 @@ cJSON *lln__body_answer(lln_run *r, const lln_node *n) {
       lln_buf sys;
       lln_buf_init(&sys);
       render_template(r, n->t_system, &sys);
-      cJSON *m = cJSON_CreateObject();
-      cJSON_AddStringToObject(m, "role", "system");
-      cJSON_AddStringToObject(m, "content", sys.data ? sys.data : "");
-      cJSON_AddItemToArray(msgs, m);
+      add_message(msgs, "system", sys.data ? sys.data : "");
       lln_buf_free(&sys);
     }
     if (r->output) {
@@ -69,19 +74,13 @@ cJSON *lln__body_answer(lln_run *r, const lln_node *n) {
         render_template(r, n->t_prompt_template, &content);
       else
         lln_buf_puts(&content, r->output);
-      cJSON *m = cJSON_CreateObject();
-      cJSON_AddStringToObject(m, "role", "user");
-      cJSON_AddStringToObject(m, "content", content.data ? content.data : "");
-      cJSON_AddItemToArray(msgs, m);
+      add_message(msgs, "user", content.data ? content.data : "");
       lln_buf_free(&content);
     } else {
       const cJSON *last_user = lln_last_user_message(r->messages);
       cJSON_ArrayForEach(item, r->messages) {
         if (item == last_user && replaced_input) {
-          cJSON *m = cJSON_CreateObject();
-          cJSON_AddStringToObject(m, "role", "user");
-          cJSON_AddStringToObject(m, "content", replaced_input);
-          cJSON_AddItemToArray(msgs, m);
+          add_message(msgs, "user", replaced_input);
         } else {
           cJSON_AddItemReferenceToArray(msgs, (cJSON *)item);
         }
@@ -104,14 +103,8 @@ cJSON *lln__body_route(lln_run *r, const lln_node *router, const lln_route_candi
       cJSON_AddItemReferenceToObject(body, opt->string, (cJSON *)opt);
   }
   cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
-  cJSON *sys = cJSON_CreateObject();
-  cJSON_AddStringToObject(sys, "role", "system");
-  cJSON_AddStringToObject(sys, "content", prompt.data);
-  cJSON_AddItemToArray(msgs, sys);
-  cJSON *user = cJSON_CreateObject();
-  cJSON_AddStringToObject(user, "role", "user");
-  cJSON_AddStringToObject(user, "content", lln_vars_current_input(lln_run_vars(r)));
-  cJSON_AddItemToArray(msgs, user);
+  add_message(msgs, "system", prompt.data);
+  add_message(msgs, "user", lln_vars_current_input(lln_run_vars(r)));
   if (!cJSON_GetObjectItemCaseSensitive(body, "temperature"))
     cJSON_AddNumberToObject(body, "temperature", 0);
   lln_buf_free(&prompt);
