@@ -23,7 +23,8 @@
  * counts as drained whatever it has gathered. */
 #define OUT_FLUSH_BYTES (16 * 1024)
 /* A gathering buffer grown past this (by one large event) is freed once
- * sent, not kept for the connection's next events. */
+ * sent, not kept for the connection's next events (nor is any buffer once
+ * the response is complete). */
 #define OUT_KEEP_BYTES (64 * 1024)
 
 typedef struct conn conn;

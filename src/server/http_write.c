@@ -230,7 +230,8 @@ static void flush_out(conn *c) {
   if (c->out.len == 0 || c->closing)
     return;
   send_bytes(c, c->out.data, c->out.len, NULL, 0, 0);
-  if (c->out.cap > OUT_KEEP_BYTES)
+  /* an idle keep-alive connection keeps no buffer */
+  if (c->out.cap > OUT_KEEP_BYTES || !c->handling)
     lln_buf_free(&c->out);
   else
     lln_buf_reset(&c->out);
