@@ -149,7 +149,8 @@ static const char *run_header(void *ctx, const char *name) { return lln_http_hea
 /* Longest model id GET /v1/models/{id} looks up (decoded bytes). */
 #define MAX_MODEL_ID_BYTES 256
 
-/* Bytes queued for a streaming client past which the upstream is paused. */
+/* Bytes a streaming client's output holds (lln_http_stream_write) past
+ * which the upstream is paused; it resumes under LLN_HTTP_DRAINED. */
 #define STREAM_HIGH_WATER (256 * 1024)
 
 static void stream_start(void *ud, const char *route) {
@@ -166,15 +167,9 @@ static void stream_start(void *ud, const char *route) {
 
 static int stream_event(void *ud, const char *data, size_t len) {
   chat *c = ud;
-  lln_buf ev;
-  lln_buf_init(&ev);
-  lln_buf_reserve(&ev, len + 8);
-  lln_buf_append(&ev, "data: ", 6);
-  lln_buf_append(&ev, data, len);
-  lln_buf_append(&ev, "\n\n", 2);
-  size_t queued = lln_http_stream_write(c->req, ev.data, ev.len);
-  lln_buf_free(&ev);
-  return queued > STREAM_HIGH_WATER;
+  uv_buf_t ev[3] = {uv_buf_init("data: ", 6), uv_buf_init((char *)data, (unsigned)len),
+                    uv_buf_init("\n\n", 2)};
+  return lln_http_stream_writev(c->req, ev, 3) > STREAM_HIGH_WATER;
 }
 
 static void stream_comment(void *ud) {

@@ -335,6 +335,7 @@ static void on_conn_handle_closed(uv_handle_t *h) {
   lln_buf_free(&c->url);
   lln_buf_free(&c->hname);
   lln_buf_free(&c->hval);
+  lln_buf_free(&c->out);
   free(c);
   s->open_handles--;
   maybe_free_server(s);
@@ -369,6 +370,7 @@ void lln__http_conn_close(conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
   uv_close((uv_handle_t *)&c->write_timer, on_conn_handle_closed);
+  uv_close((uv_handle_t *)&c->flush, on_conn_handle_closed);
   maybe_drained(s);
 }
 
@@ -394,7 +396,9 @@ static void on_connection(uv_stream_t *listener, int status) {
   c->timer.data = c;
   uv_timer_init(s->loop, &c->write_timer);
   c->write_timer.data = c;
-  c->open_handles += 2;
+  uv_prepare_init(s->loop, &c->flush);
+  c->flush.data = c;
+  c->open_handles += 3;
   llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
   c->parser.data = c;
   c->next = s->conns;

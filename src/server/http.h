@@ -30,8 +30,9 @@ struct lln_http_request {
   /* Set by the handler: called when the client goes away before the
    * response ended. The handler must release its state and must not answer. */
   void (*on_abort)(lln_http_request *req);
-  /* Set by a streaming handler: called when the bytes queued on the socket
-   * fall below LLN_HTTP_DRAINED after a write, so a paused source resumes. */
+  /* Set by a streaming handler: called when the bytes the connection's
+   * output holds fall below LLN_HTTP_DRAINED after a write completes, so a
+   * paused source resumes. */
   void (*on_drain)(lln_http_request *req);
   void *user;
 };
@@ -91,11 +92,15 @@ void lln_http_respond_error(lln_http_request *req, int status, const char *const
                             const char *message);
 
 /* Streaming: begin sends the head (chunked), write sends one chunk and
- * returns the bytes still queued on the socket (for back-pressure), end
- * finishes the response; the request is gone after end. */
+ * returns the bytes the connection's output holds (gathered, queued, or
+ * written but not yet completed: for back-pressure), end finishes the
+ * response; the request is gone after end. Chunks written in one loop turn
+ * go out together, before the loop next waits for I/O. */
 void lln_http_stream_begin(lln_http_request *req, int status, const char *content_type,
                            const char *const *headers);
 size_t lln_http_stream_write(lln_http_request *req, const char *data, size_t len);
+/* One chunk made of n parts (no copy of them before the send buffer). */
+size_t lln_http_stream_writev(lln_http_request *req, const uv_buf_t *parts, size_t n);
 void lln_http_stream_end(lln_http_request *req);
 /* Drops the connection without finishing the response (on_abort is not
  * called); the request is gone after this call. For simulating failures. */

@@ -16,6 +16,16 @@
  * which its next pipelined requests are not parsed and the socket is not
  * read: a client that sends without reading cannot grow our memory. */
 #define MAX_QUEUED_OUTPUT (1024 * 1024)
+/* A streamed response's chunks are gathered per connection and handed to
+ * the socket once per loop turn (before the loop waits for I/O), or as
+ * soon as this many bytes are gathered: one write for many small events.
+ * Below LLN_HTTP_DRAINED, so a connection whose writes all completed
+ * counts as drained whatever it has gathered. */
+#define OUT_FLUSH_BYTES (16 * 1024)
+/* A gathering buffer grown past this (by one large event) is freed once
+ * sent, not kept for the connection's next events (nor is any buffer once
+ * the response is complete). */
+#define OUT_KEEP_BYTES (64 * 1024)
 
 typedef struct conn conn;
 
@@ -39,6 +49,9 @@ struct conn {
   uv_timer_t write_timer; /* runs while response bytes wait to be written */
   uint64_t bytes_queued;  /* response bytes ever queued on the connection */
   uint64_t written_mark;  /* bytes the kernel had taken when write_timer started */
+  lln_buf out;            /* streamed output gathered this loop turn (< OUT_FLUSH_BYTES between writes) */
+  uv_prepare_t flush;     /* sends `out` before the loop waits for I/O */
+  size_t held;            /* bytes held by write requests not yet completed, their structs included */
   lln_http_server *srv;
   conn *prev, *next;
   llhttp_t parser;
@@ -80,6 +93,7 @@ struct lln_http_server {
 typedef struct write_req {
   uv_write_t w;
   conn *c;
+  size_t size; /* what it adds to conn.held */
   int close_after;
   char data[];
 } write_req;
@@ -96,9 +110,16 @@ void lln__http_arm(conn *c, unsigned ms);
 void lln__http_read_start(conn *c);
 
 /* http_write.c */
+/* Response bytes in libuv's queue: not yet taken by the kernel. */
 size_t lln__http_queued(conn *c);
+/* Memory the connection's output holds: what is gathered and every write
+ * request until its completion callback (libuv's queue size leaves out
+ * bytes written at once whose callback has not run, and the requests). */
+size_t lln__http_held(conn *c);
 /* Over MAX_QUEUED_OUTPUT: the connection's next requests wait. */
 int lln__http_output_full(conn *c);
+/* Queues a+b after whatever the connection has gathered; with close_after
+ * the connection shuts down once they are written. */
 void lln__http_conn_write(conn *c, const char *a, size_t alen, const char *b, size_t blen, int close_after);
 
 #endif

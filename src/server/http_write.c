@@ -63,7 +63,12 @@ static void on_shutdown(uv_shutdown_t *sr, int status) {
 
 size_t lln__http_queued(conn *c) { return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp); }
 
-int lln__http_output_full(conn *c) { return lln__http_queued(c) > MAX_QUEUED_OUTPUT; }
+size_t lln__http_held(conn *c) { return c->out.len + c->held; }
+
+int lln__http_output_full(conn *c) { return lln__http_held(c) > MAX_QUEUED_OUTPUT; }
+
+_Static_assert(OUT_FLUSH_BYTES < LLN_HTTP_DRAINED,
+               "a connection with no write pending must count as drained");
 
 /* Response bytes the client has taken so far: those handed to the kernel
  * minus those still in the socket's send queue (SIOCOUTQ), so a client
@@ -116,6 +121,7 @@ static void on_write(uv_write_t *w, int status) {
   write_req *wr = (write_req *)w;
   conn *c = wr->c;
   int close_after = wr->close_after;
+  c->held -= wr->size;
   free(wr);
   if (c->closing)
     return;
@@ -130,7 +136,7 @@ static void on_write(uv_write_t *w, int status) {
   if (c->closing)
     return;
   req_impl *r = c->handling;
-  if (r && r->pub.on_drain && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < LLN_HTTP_DRAINED)
+  if (r && r->pub.on_drain && lln__http_held(c) < LLN_HTTP_DRAINED)
     r->pub.on_drain(&r->pub);
   if (close_after) {
     uv_shutdown_t *sr = malloc(sizeof *sr);
@@ -146,28 +152,110 @@ static void on_write(uv_write_t *w, int status) {
 
 static void on_write_failed(uv_timer_t *t) { lln__http_conn_close(t->data); }
 
-void lln__http_conn_write(conn *c, const char *a, size_t alen, const char *b, size_t blen, int close_after) {
-  if (c->closing)
-    return;
-  write_req *wr = malloc(sizeof *wr + alen + blen);
+/* Closing now would abort the handler in the middle of its own call into
+ * us; the connection's timer closes it on the next loop turn. */
+static void write_failed(conn *c) {
+  c->broken = 1;
+  uv_timer_start(&c->timer, on_write_failed, 0, 0);
+}
+
+/* Hands a+b to the kernel as far as it takes them now, with no write
+ * request and no copy (nothing when libuv still has bytes queued: they go
+ * first). Returns the bytes taken, or -1 when the socket failed. */
+static ssize_t try_write(conn *c, const char *a, size_t alen, const char *b, size_t blen) {
+  uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen), uv_buf_init((char *)b, (unsigned)blen)};
+  int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, blen ? 2 : 1);
+  if (n == UV_EAGAIN || n == UV_ENOSYS)
+    return 0;
+  if (n < 0) {
+    write_failed(c);
+    return -1;
+  }
+  c->bytes_queued += (size_t)n;
+  return n;
+}
+
+/* Queues a+b in one write request, held (and counted in conn.held) until
+ * its completion callback. */
+static void queue_write(conn *c, const char *a, size_t alen, const char *b, size_t blen, int close_after) {
+  size_t size = sizeof(write_req) + alen + blen;
+  write_req *wr = malloc(size);
   if (!wr)
     abort();
   memcpy(wr->data, a, alen);
   if (blen)
     memcpy(wr->data + alen, b, blen);
   wr->c = c;
+  wr->size = size;
   wr->close_after = close_after;
   uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(alen + blen));
   if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) < 0) {
     free(wr);
-    c->broken = 1;
-    /* Closing now would abort the handler in the middle of its own call
-     * into us; the connection's timer closes it on the next loop turn. */
-    uv_timer_start(&c->timer, on_write_failed, 0, 0);
+    write_failed(c);
     return;
   }
+  c->held += size;
   c->bytes_queued += alen + blen;
+}
+
+/* Sends a+b after what went before: what the kernel takes now costs
+ * nothing further, the rest waits in a write request. close_after always
+ * uses a request: its callback shuts the connection down. */
+static void send_bytes(conn *c, const char *a, size_t alen, const char *b, size_t blen, int close_after) {
+  if (!close_after && alen + blen > 0) {
+    ssize_t n = try_write(c, a, alen, b, blen);
+    if (n < 0)
+      return;
+    size_t took = (size_t)n;
+    if (took >= alen) {
+      b += took - alen;
+      blen -= took - alen;
+      alen = 0;
+    } else {
+      a += took;
+      alen -= took;
+    }
+    if (alen + blen == 0) {
+      arm_write_timer(c);
+      return;
+    }
+  }
+  queue_write(c, a, alen, b, blen, close_after);
   arm_write_timer(c);
+}
+
+/* Sends what the connection gathered. */
+static void flush_out(conn *c) {
+  uv_prepare_stop(&c->flush);
+  if (c->out.len == 0 || c->closing)
+    return;
+  send_bytes(c, c->out.data, c->out.len, NULL, 0, 0);
+  /* an idle keep-alive connection keeps no buffer */
+  if (c->out.cap > OUT_KEEP_BYTES || !c->handling)
+    lln_buf_free(&c->out);
+  else
+    lln_buf_reset(&c->out);
+}
+
+static void on_flush(uv_prepare_t *p) { flush_out(p->data); }
+
+/* What was just appended to the connection's gathered output goes out
+ * before the loop next waits for I/O, or now once OUT_FLUSH_BYTES are
+ * gathered: a relayed stream costs one write per loop turn, not one per
+ * event, and what waits for the socket stays counted in lln__http_held. */
+static void gathered(conn *c) {
+  if (c->out.len >= OUT_FLUSH_BYTES)
+    flush_out(c);
+  else if (!uv_is_active((uv_handle_t *)&c->flush))
+    uv_prepare_start(&c->flush, on_flush);
+}
+
+void lln__http_conn_write(conn *c, const char *a, size_t alen, const char *b, size_t blen, int close_after) {
+  if (c->closing)
+    return;
+  flush_out(c);
+  if (!c->closing)
+    send_bytes(c, a, alen, b, blen, close_after);
 }
 
 static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type,
@@ -257,34 +345,41 @@ void lln_http_stream_begin(lln_http_request *req, int status, const char *conten
     r->keep_alive = 0; /* no chunked encoding: the end of the body is the close */
   if (!r->c)
     return;
-  lln_buf h;
-  lln_buf_init(&h);
-  put_head(&h, r, status, content_type, headers);
+  conn *c = r->c;
+  if (c->closing)
+    return;
+  /* gathered: the head goes out with the first events */
+  put_head(&c->out, r, status, content_type, headers);
   if (!r->http10)
-    lln_buf_puts(&h, "Transfer-Encoding: chunked\r\n");
-  lln_buf_puts(&h, "\r\n");
-  lln__http_conn_write(r->c, h.data, h.len, NULL, 0, 0);
-  lln_buf_free(&h);
+    lln_buf_puts(&c->out, "Transfer-Encoding: chunked\r\n");
+  lln_buf_puts(&c->out, "\r\n");
+  gathered(c);
+}
+
+size_t lln_http_stream_writev(lln_http_request *req, const uv_buf_t *parts, size_t n) {
+  req_impl *r = (req_impl *)req;
+  conn *c = r->c;
+  if (!c || c->closing || r->head)
+    return 0;
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++)
+    len += parts[i].len;
+  if (len == 0)
+    return 0;
+  lln_buf_reserve(&c->out, len + 32);
+  if (!r->http10)
+    lln_buf_printf(&c->out, "%zx\r\n", len);
+  for (size_t i = 0; i < n; i++)
+    lln_buf_append(&c->out, parts[i].base, parts[i].len);
+  if (!r->http10)
+    lln_buf_append(&c->out, "\r\n", 2);
+  gathered(c);
+  return c->closing ? 0 : lln__http_held(c);
 }
 
 size_t lln_http_stream_write(lln_http_request *req, const char *data, size_t len) {
-  req_impl *r = (req_impl *)req;
-  if (!r->c || r->c->closing || len == 0 || r->head)
-    return 0;
-  if (r->http10) {
-    lln__http_conn_write(r->c, data, len, NULL, 0, 0);
-  } else {
-    char size[24];
-    int n = snprintf(size, sizeof size, "%zx\r\n", len);
-    lln_buf chunk;
-    lln_buf_init(&chunk);
-    lln_buf_append(&chunk, size, (size_t)n);
-    lln_buf_append(&chunk, data, len);
-    lln_buf_append(&chunk, "\r\n", 2);
-    lln__http_conn_write(r->c, chunk.data, chunk.len, NULL, 0, 0);
-    lln_buf_free(&chunk);
-  }
-  return r->c->closing ? 0 : uv_stream_get_write_queue_size((uv_stream_t *)&r->c->tcp);
+  uv_buf_t part = uv_buf_init((char *)data, (unsigned)len);
+  return lln_http_stream_writev(req, &part, 1);
 }
 
 void lln_http_abort(lln_http_request *req) {
@@ -307,8 +402,11 @@ void lln_http_stream_end(lln_http_request *req) {
       lln__http_conn_write(r->c, "", 0, NULL, 0, 1);
     } else if (r->head) {
       lln__http_conn_write(r->c, "", 0, NULL, 0, !r->keep_alive);
+    } else if (r->keep_alive) {
+      lln_buf_append(&r->c->out, "0\r\n\r\n", 5); /* goes out with the last events */
+      gathered(r->c);
     } else {
-      lln__http_conn_write(r->c, "0\r\n\r\n", 5, NULL, 0, !r->keep_alive);
+      lln__http_conn_write(r->c, "0\r\n\r\n", 5, NULL, 0, 1);
     }
   }
   request_done(r);
