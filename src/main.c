@@ -1,6 +1,5 @@
 /* main: the llmnet command line: run (the default), validate, graph, explain, mock. */
 #include <getopt.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -574,20 +573,9 @@ static int cmd_run(int argc, char **argv) {
   return serve(&cfg, &c, addr_copy, port);
 }
 
-/* malloc's policy for the whole process (see main) */
-#define MMAP_THRESHOLD_BYTES (256 * 1024)
-#define TRIM_THRESHOLD_BYTES (1024 * 1024)
-
 int main(int argc, char **argv) {
   /* before any cJSON allocation: requests build their trees in arenas */
   lln_json_hooks_init();
-  /* memory goes back to the system when a request ends: blocks of 256 KiB
-   * or more (request bodies, big arena blocks) are mapped on their own and
-   * unmapped on free, since glibc's sliding threshold would keep a large
-   * body's buffers in the heap for good after the first one; free heap over
-   * 1 MiB at the top of an arena is trimmed */
-  mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
-  mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES);
   if (argc < 2) {
     usage(stderr);
     return 2;

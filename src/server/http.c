@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <llhttp.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -68,6 +69,8 @@ req_impl *lln__http_req_new(conn *c) {
 void lln__http_req_free(req_impl *r) {
   if (!r)
     return;
+  if (r->body.cap >= LLN_HTTP_TRIM_AFTER_BYTES)
+    lln__http_trim_later(r->c->srv);
   lln_arena_free(&r->arena);
   lln_buf_free(&r->body);
   free(r->headers);
@@ -473,7 +476,10 @@ int lln_http_server_start(lln_http_server **out, uv_loop_t *loop, const char *ad
   s->settings.on_message_complete = on_message_complete;
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
-  s->open_handles = 1;
+  uv_timer_init(loop, &s->trim_timer);
+  s->trim_timer.data = s;
+  uv_unref((uv_handle_t *)&s->trim_timer);
+  s->open_handles = 2;
   int rc = s->limits.share ? share_socket(s, s->limits.share)
                            : uv_tcp_bind(&s->listener, (struct sockaddr *)&sa, 0);
   if (rc == 0)
@@ -501,6 +507,29 @@ int lln_http_server_port(const lln_http_server *s) { return s->port; }
 void lln_http_server_set_admit(lln_http_server *s, lln_http_admit admit) { s->admit = admit; }
 
 static void on_listener_closed(uv_handle_t *h) {
+  lln_http_server *s = h->data;
+  s->open_handles--;
+  maybe_free_server(s);
+}
+
+/* Large requests leave large free blocks behind; glibc keeps them (its mmap
+ * threshold rises after the first large free), so shortly after such a
+ * request ends, when its run has been released too, malloc_trim gives the
+ * free pages back. One timer per server; a pending trim covers every
+ * request that ends before it fires. */
+#define TRIM_DELAY_MS 50
+
+static void on_trim(uv_timer_t *t) {
+  (void)t;
+  malloc_trim(0);
+}
+
+void lln__http_trim_later(lln_http_server *s) {
+  if (!s->trim_closed && !uv_is_active((uv_handle_t *)&s->trim_timer))
+    uv_timer_start(&s->trim_timer, on_trim, TRIM_DELAY_MS, 0);
+}
+
+static void on_trim_closed(uv_handle_t *h) {
   lln_http_server *s = h->data;
   s->open_handles--;
   maybe_free_server(s);
@@ -534,5 +563,9 @@ void lln_http_server_close(lln_http_server *s) {
   while (s->conns)
     lln__http_conn_close(s->conns);
   close_listener(s);
+  if (!s->trim_closed) {
+    s->trim_closed = 1;
+    uv_close((uv_handle_t *)&s->trim_timer, on_trim_closed);
+  }
   maybe_free_server(s);
 }

@@ -88,6 +88,8 @@ struct lln_http_server {
   void (*on_empty)(void *ud);
   void *on_empty_ud;
   int open_handles;
+  uv_timer_t trim_timer; /* gives freed memory back after a large request (http.c) */
+  int trim_closed;
 };
 
 typedef struct write_req {
@@ -102,6 +104,10 @@ typedef struct write_req {
 req_impl *lln__http_req_new(conn *c);
 void lln__http_req_free(req_impl *r);
 void lln__http_conn_close(conn *c);
+/* A request or response of this many bytes or more asks for freed memory
+ * to go back to the system (malloc_trim) shortly after it ends. */
+#define LLN_HTTP_TRIM_AFTER_BYTES ((size_t)1 << 20)
+void lln__http_trim_later(lln_http_server *s);
 /* Parses and dispatches what was read, while the connection may. */
 void lln__http_process(conn *c);
 /* The connection's timer (idle, header or body deadline) set to `ms`. */

@@ -306,6 +306,8 @@ void lln_http_respond(lln_http_request *req, int status, const char *content_typ
       lln_buf_puts(&h, "\r\n"); /* these never carry a body (RFC 9110) */
     else
       lln_buf_printf(&h, "Content-Length: %zu\r\n\r\n", len);
+    if (len >= LLN_HTTP_TRIM_AFTER_BYTES)
+      lln__http_trim_later(r->c->srv);
     /* a HEAD response says how long the body would be and sends none */
     lln__http_conn_write(r->c, h.data, h.len, body, r->head ? 0 : len, !r->keep_alive);
     lln_buf_free(&h);
