@@ -35,6 +35,33 @@ const STREAM_SLACK_MIB = 8;
 const PAUSES = 3;
 const PAUSE_MS = 300;
 
+// Runs `body(llmnet)` against an llmnet whose mock streams STREAM_WORDS
+// one-word chunks for "long stream", then checks that llmnet's peak RSS
+// stayed within STREAM_SLACK_MIB of its size before `body`.
+async function withLongStream(t, body) {
+  const reply = 'w '.repeat(STREAM_WORDS).trim();
+  const mock = await startMock({ rules: [{ when: { contains: 'long stream' }, reply }] }, ['--chunk-size', '1']);
+  const llmnet = await startLlmnet(oneHop(mock.url));
+  try {
+    const pid = llmnet.child.pid;
+    if (sanitized(pid)) {
+      t.skip('ASan build: freed memory stays in its quarantine');
+      return;
+    }
+    assert.equal((await chat(llmnet.url, { messages: [{ role: 'user', content: 'hi' }] })).status, 200);
+    const idle = statusKiB(pid, 'VmHWM');
+    await body(llmnet);
+    const peak = statusKiB(pid, 'VmHWM');
+    assert.ok(
+      peak <= idle + STREAM_SLACK_MIB * 1024,
+      `VmHWM during the stream reached ${(peak / 1024).toFixed(1)} MiB; before it ${(idle / 1024).toFixed(1)} MiB ` +
+        `(bound: + ${STREAM_SLACK_MIB} MiB)`
+    );
+  } finally {
+    await stopAll(llmnet, mock);
+  }
+}
+
 function statusKiB(pid, field) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
   return Number(m[1]);
@@ -88,45 +115,17 @@ test('RSS returns to near idle after 20 requests with 6 MiB bodies', async (t) =
 });
 
 test('a stream of 100,000 chunks does not grow the request: peak RSS stays near idle', async (t) => {
-  const reply = 'w '.repeat(STREAM_WORDS).trim();
-  const mock = await startMock({ rules: [{ when: { contains: 'long stream' }, reply }] }, ['--chunk-size', '1']);
-  const llmnet = await startLlmnet(oneHop(mock.url));
-  try {
-    const pid = llmnet.child.pid;
-    if (sanitized(pid)) {
-      t.skip('ASan build: freed memory stays in its quarantine');
-      return;
-    }
-    assert.equal((await chat(llmnet.url, { messages: [{ role: 'user', content: 'hi' }] })).status, 200);
-    const idle = statusKiB(pid, 'VmHWM');
+  await withLongStream(t, async (llmnet) => {
     const res = await chat(llmnet.url, { stream: true, messages: [{ role: 'user', content: 'a long stream please' }] });
     assert.equal(res.status, 200);
     const events = res.text.split('\n\n').filter((e) => e.startsWith('data: '));
     assert.ok(events.length >= STREAM_WORDS, `only ${events.length} events arrived`);
     assert.equal(events.at(-1), 'data: [DONE]');
-    const peak = statusKiB(pid, 'VmHWM');
-    assert.ok(
-      peak <= idle + STREAM_SLACK_MIB * 1024,
-      `VmHWM during the stream reached ${(peak / 1024).toFixed(1)} MiB; before it ${(idle / 1024).toFixed(1)} MiB ` +
-        `(bound: + ${STREAM_SLACK_MIB} MiB)`
-    );
-  } finally {
-    await stopAll(llmnet, mock);
-  }
+  });
 });
 
 test('a client reading a 100,000-chunk stream with pauses (openai SDK): the upstream waits, peak RSS stays near idle', async (t) => {
-  const reply = 'w '.repeat(STREAM_WORDS).trim();
-  const mock = await startMock({ rules: [{ when: { contains: 'long stream' }, reply }] }, ['--chunk-size', '1']);
-  const llmnet = await startLlmnet(oneHop(mock.url));
-  try {
-    const pid = llmnet.child.pid;
-    if (sanitized(pid)) {
-      t.skip('ASan build: freed memory stays in its quarantine');
-      return;
-    }
-    assert.equal((await chat(llmnet.url, { messages: [{ role: 'user', content: 'hi' }] })).status, 200);
-    const idle = statusKiB(pid, 'VmHWM');
+  await withLongStream(t, async (llmnet) => {
     const client = new OpenAI({ baseURL: `${llmnet.url}/v1`, apiKey: 'unused' });
     const stream = await client.chat.completions.create({
       model: 'llmnet',
@@ -142,13 +141,5 @@ test('a client reading a 100,000-chunk stream with pauses (openai SDK): the upst
       if (chunks % Math.floor(STREAM_WORDS / (PAUSES + 1)) === 0 && chunks < STREAM_WORDS) await sleep(PAUSE_MS);
     }
     assert.equal(words, STREAM_WORDS, 'every word arrived');
-    const peak = statusKiB(pid, 'VmHWM');
-    assert.ok(
-      peak <= idle + STREAM_SLACK_MIB * 1024,
-      `VmHWM during the stream reached ${(peak / 1024).toFixed(1)} MiB; before it ${(idle / 1024).toFixed(1)} MiB ` +
-        `(bound: + ${STREAM_SLACK_MIB} MiB)`
-    );
-  } finally {
-    await stopAll(llmnet, mock);
-  }
+  });
 });
