@@ -208,8 +208,11 @@ static void send_bytes(conn *c, const char *a, size_t alen, const char *b, size_
       return;
     size_t took = (size_t)n;
     if (took >= alen) {
-      b += took - alen;
-      blen -= took - alen;
+      size_t from_b = took - alen;
+      if (from_b) { /* b may be NULL when it has nothing: no offset then */
+        b += from_b;
+        blen -= from_b;
+      }
       alen = 0;
     } else {
       a += took;
