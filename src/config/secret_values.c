@@ -40,12 +40,33 @@ static int credential_name(const char *entry) {
   return 0;
 }
 
+/* Query parameters of a URL whose names say they carry a credential
+ * ("?key=...", "&access_token=..."): their values are secrets. */
+static void add_url_credentials(const char *url) {
+  const char *q = url ? strchr(url, '?') : NULL;
+  while (q && *q) {
+    const char *param = q + 1;
+    const char *end = param + strcspn(param, "&#");
+    const char *eq = memchr(param, '=', (size_t)(end - param));
+    if (eq && eq + 1 < end) {
+      char name[64];
+      size_t n = (size_t)(eq - param) < sizeof name - 1 ? (size_t)(eq - param) : sizeof name - 1;
+      memcpy(name, param, n);
+      name[n] = '\0';
+      if (credential_name(name))
+        lln_secrets_add(eq + 1, (size_t)(end - eq - 1));
+    }
+    q = *end == '&' ? end : NULL;
+  }
+}
+
 void lln_config_register_secrets(const lln_config *cfg) {
   for (size_t i = 0; i < cfg->n_models; i++) {
     const lln_model *m = &cfg->models[i];
     if (m->api_key)
       lln_secrets_add(m->api_key, strlen(m->api_key));
     add_headers(m->headers);
+    add_url_credentials(m->chat_url);
   }
   for (size_t i = 0; i < cfg->n_secrets; i++)
     if (cfg->secrets[i].value)
@@ -55,6 +76,7 @@ void lln_config_register_secrets(const lln_config *cfg) {
   for (size_t i = 0; i < cfg->n_functions; i++) {
     const lln_function *f = &cfg->functions[i];
     add_headers(f->headers);
+    add_url_credentials(f->url);
     for (char *const *e = f->env; e && *e; e++) {
       const char *eq = strchr(*e, '=');
       if (eq && credential_name(*e))

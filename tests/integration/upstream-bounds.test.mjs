@@ -377,12 +377,18 @@ describe('a ws sink keeps a bounded copy of a streamed answer', () => {
 describe('secrets an upstream quotes back are scrubbed', () => {
   const ENV_KEY = 'sk-env-KEY-from-the-environment-42';
   const HEADER_TOKEN = 'hdr-token-0123456789';
+  const QUERY_KEY = 'query-key-0123456789abcdef';
   let mock;
   let gw;
   let gwJson;
   before(async () => {
     mock = await startMock({
       rules: [
+        {
+          when: { contains: 'leak the query key' },
+          status: 401,
+          error: `API key not valid: ${QUERY_KEY}`,
+        },
         {
           when: { contains: 'leak the key' },
           status: 401,
@@ -426,6 +432,22 @@ describe('secrets an upstream quotes back are scrubbed', () => {
       await waitFor(() => /401/.test(proc.stderr), { what: 'the 401 in the log' });
       assert.ok(!proc.stderr.includes(ENV_KEY), `no key in the log:\n${proc.stderr}`);
       assert.ok(!proc.stderr.includes(HEADER_TOKEN), `no header token in the log:\n${proc.stderr}`);
+    }
+  });
+
+  test('a key in the model URL\'s query string (?key=...) is scrubbed too', async () => {
+    const proc = await startLlmnet({
+      models: { q: { type: 'external', interface: 'openai-api', url: `${mock.url}/v1?key=${QUERY_KEY}`, 'api-key': null, retries: 0 } },
+      architecture: [{ name: 'solo', layer: 0, model: 'q' }],
+    });
+    try {
+      const res = await chat(proc.url, say('please leak the query key'));
+      assert.ok(res.status >= 400, res.text);
+      assert.match(res.text, /API key not valid: \[REDACTED\]/, res.text);
+      await waitFor(() => /401/.test(proc.stderr), { what: 'the 401 in the log' });
+      assert.ok(!proc.stderr.includes(QUERY_KEY), `no key in the log:\n${proc.stderr}`);
+    } finally {
+      await stopAll(proc);
     }
   });
 
