@@ -3,7 +3,8 @@
  * model when it answers, pick the next node (conditions, then the router
  * model when several remain), until a node has no candidate left or an
  * output node is reached. What a failed call leads to is decided by
- * failover.c; this file only carries the decision out. */
+ * failover.c, whether a call may go now by admit.c (rate limit and
+ * circuit breaker); this file only carries the decisions out. */
 #include "pipeline/run.h"
 
 #include <assert.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "observe/metrics.h"
+#include "pipeline/admit_int.h"
 #include "pipeline/call_body_int.h"
 #include "pipeline/call_result_int.h"
 #include "pipeline/decide_int.h"
@@ -39,20 +41,8 @@
 static void enter(lln_run *r, const lln_node *n);
 static void choose_next(lln_run *r, const lln_node *from);
 static void after_post_hooks(lln_run *r);
-static void start_call(lln_run *r);
 
 /* ---- finishing ---- */
-
-static lln_breaker *breaker_of(const lln_run *r) {
-  return r->models ? lln_model_table_breaker(r->models, r->call.att.node, r->call.att.model_index) : NULL;
-}
-
-static void stop_waiting(lln_run *r) {
-  if (r->tickets.rl_waiting) {
-    r->tickets.rl_waiting = 0;
-    lln_model_table_dequeue(r->models, r->call.node->endpoint);
-  }
-}
 
 /* The one place every ticket a run holds is settled or cancelled: timers,
  * the upstream call, the breaker's probe, a rate-limit answer, the place in
@@ -77,7 +67,7 @@ static void stop_work(lln_run *r) {
     lln_ratelimit_cancel(r->tickets.rl_take);
     r->tickets.rl_take = NULL;
   }
-  stop_waiting(r);
+  lln_admit_stop_waiting(r);
   lln_hooks_cancel(r);
 }
 
@@ -194,83 +184,26 @@ const char *lln_run_model_id(const lln_run *r) {
 }
 
 static void on_call_done(void *ud, const lln_upstream_response *resp);
-static void after_failure(lln_run *r, const lln_failure *f, const lln_run_error *e);
 
 static void on_retry_timer(uv_timer_t *t) {
   lln_run *r = t->data;
   LLN_JSON_SCOPE(r->arena);
   if (!r->finished)
-    start_call(r);
+    lln_run_start_call(r);
 }
+
+void lln_run_retry_in(lln_run *r, uint64_t ms) { uv_timer_start(&r->timers.retry, on_retry_timer, ms, 0); }
 
 /* The node a call is made for: the routing node for a routing call. */
 static const lln_node *call_owner(const lln_run *r) {
   return r->call.kind == CALL_ROUTE ? r->call.route_from : r->call.node;
 }
 
-/* A failure llmnet decided itself, before any call: the circuit is open or
- * its own rate limit is reached. */
-static void refuse_call(lln_run *r, lln_failure_kind kind, long wait_ms, const char *why) {
-  lln_failure f = {.kind = kind, .hint_ms = wait_ms, .upstream_calls = r->call.upstream_calls};
-  lln_run_error e = {.body = {.message = why}};
-  after_failure(r, &f, &e);
-}
-
-/* The rate limiter's answer for the call being prepared: go, wait in the
- * endpoint's bounded queue, or fail with llmnet's own 429. */
-static void on_rate_limit(void *ud, long wait_ms) {
-  lln_run *r = ud;
-  LLN_JSON_SCOPE(r->arena);
-  r->tickets.rl_take = NULL;
-  const lln_model *ep = r->call.node->endpoint;
-  const char *labels[] = {ep->key};
-  if (wait_ms == 0) {
-    r->tickets.rl_granted = 1;
-    start_call(r);
-    return;
-  }
-  if (wait_ms <= ep->rl_max_wait_ms && uv_now(r->loop) + (uint64_t)wait_ms < r->timers.deadline_at &&
-      lln_model_table_enqueue(r->models, ep, ep->rl_queue)) {
-    r->tickets.rl_waiting = 1;
-    lln_metric_add(&LLN_M_RATE_LIMIT_WAITS, labels, 1);
-    uv_timer_start(&r->timers.retry, on_retry_timer, (uint64_t)wait_ms, 0);
-    return;
-  }
-  lln_metric_add(&LLN_M_RATE_LIMIT_REFUSED, labels, 1);
-  char why[400];
-  snprintf(
-      why, sizeof why,
-      "node \"%s\" (model \"%s\" at %s): llmnet's rate limit for this model (rpm %d, rpd %d) is reached; "
-      "a slot frees in %.1f s",
-      r->call.node->name, lln_run_model_id(r), ep->key, ep->rpm, ep->rpd, (double)wait_ms / 1000.0);
-  refuse_call(r, LLN_FAILURE_RATE_LIMITED, wait_ms, why);
-}
-
-static void start_call(lln_run *r) {
+void lln_run_start_call(lln_run *r) {
   const lln_model *ep = r->call.node->endpoint;
   lln_upstream_request req = {0};
-  stop_waiting(r);
-  if ((ep->rpm || ep->rpd) && r->ratelimit && r->models && !r->tickets.rl_granted) {
-    /* answered at once (memory store) or later (Redis) in on_rate_limit */
-    r->tickets.rl_take = lln_ratelimit_acquire(r->ratelimit, ep->key, ep->rpm, ep->rpd, on_rate_limit, r);
+  if (!lln_admit_call(r))
     return;
-  }
-  r->tickets.rl_granted = 0;
-  lln_breaker *b = breaker_of(r);
-  long open_ms = 0;
-  lln_breaker_verdict verdict = b ? lln_breaker_allow(b, uv_now(r->loop), &open_ms) : LLN_BREAKER_PASS;
-  if (verdict == LLN_BREAKER_DENY) {
-    char why[400];
-    snprintf(why, sizeof why,
-             "node \"%s\" (model \"%s\" at %s): the circuit is open after %d failures in a row; next try in "
-             "%.1f s",
-             r->call.node->name, lln_run_model_id(r), ep->key, atomic_load(&b->failures),
-             (double)open_ms / 1000.0);
-    refuse_call(r, LLN_FAILURE_CIRCUIT_OPEN, open_ms, why);
-    return;
-  }
-  if (verdict == LLN_BREAKER_PROBE)
-    r->tickets.probe = b; /* a ticket: settled in on_call_done, or by stop_work */
   cJSON *body = r->call.json;
   cJSON_DeleteItemFromObjectCaseSensitive(body, "model");
   cJSON_AddStringToObject(body, "model", lln_run_model_id(r));
@@ -346,7 +279,7 @@ static void route_default(lln_run *r, const lln_node *from, cJSON *hop, const ch
 }
 
 /* Carries out the failover decision for a failed (or refused) call. */
-static void after_failure(lln_run *r, const lln_failure *given, const lln_run_error *e) {
+void lln_run_after_failure(lln_run *r, const lln_failure *given, const lln_run_error *e) {
   lln_failure f = *given;
   f.backoff_ms = lln_backoff_ms(r->call.att.retries_done, RETRY_BASE_MS, RETRY_CAP_MS,
                                 uv_hrtime() ^ (uint64_t)(uintptr_t)r);
@@ -366,7 +299,7 @@ static void after_failure(lln_run *r, const lln_failure *given, const lln_run_er
     lln_metric_add(&LLN_M_RETRIES, labels, 1);
     LLN_WARN("request %s: %s; retry %d of %d in %ld ms", r->request_id, why, r->call.att.retries_done,
              r->call.node->endpoint->retries, d.delay_ms);
-    uv_timer_start(&r->timers.retry, on_retry_timer, (uint64_t)d.delay_ms, 0);
+    lln_run_retry_in(r, (uint64_t)d.delay_ms);
     return;
   }
   case LLN_FO_NEXT_MODEL: {
@@ -374,7 +307,7 @@ static void after_failure(lln_run *r, const lln_failure *given, const lln_run_er
     LLN_WARN("request %s: %s; falling back to model \"%s\"", r->request_id, why, lln_run_model_id(r));
     const char *labels[] = {r->call.node->name, lln_run_model_id(r)};
     lln_metric_add(&LLN_M_FALLBACKS, labels, 1);
-    start_call(r);
+    lln_run_start_call(r);
     return;
   }
   case LLN_FO_DEFAULT: route_default(r, r->call.route_from, hop, "router_failed"); return;
@@ -421,7 +354,7 @@ static void count_call(const lln_run *r, const lln_upstream_response *resp) {
  * probe ticket when this call held it). 4xx (429 included) says the model
  * is up; only outages count. */
 static void settle_breaker(lln_run *r, const lln_upstream_response *resp) {
-  lln_breaker *b = breaker_of(r);
+  lln_breaker *b = lln_admit_breaker(r);
   if (!b)
     return;
   const lln_model *ep = r->call.node->endpoint;
@@ -475,7 +408,7 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
     lln__call_error ce;
     lln__call_error_read(&ce, r->call.node, lln_run_model_id(r), resp);
     ce.failure.upstream_calls = r->call.upstream_calls;
-    after_failure(r, &ce.failure, &ce.error);
+    lln_run_after_failure(r, &ce.failure, &ce.error);
     lln__call_error_free(&ce);
     return;
   }
@@ -506,7 +439,7 @@ static void call_model(lln_run *r) {
   r->call.json = lln__body_answer(r, r->call.node);
   r->call.kind = CALL_ANSWER;
   r->call.att = lln_attempt_start(r->call.node, 0, r->call.via_fallback ? &r->call.via : NULL);
-  start_call(r);
+  lln_run_start_call(r);
 }
 
 /* Pre hooks first (they may replace the input), then the model call. */
@@ -532,7 +465,7 @@ static void ask_router(lln_run *r, const lln_node *from) {
   r->call.node = router;
   r->call.route_from = from;
   r->call.att = lln_attempt_start(router, 1, NULL);
-  start_call(r);
+  lln_run_start_call(r);
 }
 
 static void choose_next(lln_run *r, const lln_node *from) {

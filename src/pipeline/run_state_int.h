@@ -75,10 +75,11 @@ struct lln_run {
     int streaming; /* the call in flight relays its events (stream.c) */
   } call;
 
-  /* Tickets: what the run holds and must settle or cancel. stop_work()
+  /* Tickets: what the run holds and must settle or cancel. admit.c takes
+   * these (a rate-limit answer, a queue place, a breaker probe); stop_work()
    * (run.c) cancels every one of them, with `call.upstream` (the upstream
    * call) and `hooks.call` (a hook job); each is NULL/0 once settled. A new
-   * kind of ticket goes here and into stop_work. Owned by run.c. */
+   * kind of ticket goes here and into stop_work. */
   struct {
     lln_ratelimit_take *rl_take; /* a rate-limit answer pending */
     int rl_waiting;              /* a place in the endpoint's rate-limit queue */
@@ -151,6 +152,13 @@ void lln_run_fail(lln_run *r, int status, const char *message);
 void lln_run_fail_with(lln_run *r, const lln_run_error *e);
 /* The model id the call in flight asks for. */
 const char *lln_run_model_id(const lln_run *r);
+/* Sends the call being prepared (run.c), once admit.c lets it go. */
+void lln_run_start_call(lln_run *r);
+/* Calls lln_run_start_call again after `ms` on the run's retry timer:
+ * llmnet's backoff, or a wait for a rate-limit slot. */
+void lln_run_retry_in(lln_run *r, uint64_t ms);
+/* Carries out what failover.c decides for a failed (or refused) call. */
+void lln_run_after_failure(lln_run *r, const lln_failure *f, const lln_run_error *e);
 /* The "llmnet" extension object: request id, route and hops so far. */
 cJSON *lln_run_extension(const lln_run *r);
 
