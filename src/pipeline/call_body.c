@@ -47,7 +47,7 @@ static int replaced_key(const lln_node *n, const char *key, int own_messages) {
 cJSON *lln__body_answer(lln_run *r, const lln_node *n) {
   cJSON *body = cJSON_CreateObject();
   /* a pre hook's transform replaces the text this node receives */
-  const char *replaced_input = r->hook_input;
+  const char *replaced_input = r->hooks.input;
   int own_messages = r->output || n->system || replaced_input;
   const cJSON *item;
   cJSON_ArrayForEach(item, r->request) {

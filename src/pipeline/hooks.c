@@ -42,11 +42,11 @@ static void payload(lln_run *r, lln_buf *out) {
                                       "INPUT_LENGTH",  "WORD_COUNT"};
   lln_vars *v = lln_run_vars(r);
   cJSON *p = cJSON_CreateObject();
-  const char *input = r->hook_post ? v->input : lln_vars_current_input(v);
+  const char *input = r->hooks.post ? v->input : lln_vars_current_input(v);
   cJSON_AddStringToObject(p, "input", input ? input : "");
-  if (r->hook_post)
+  if (r->hooks.post)
     cJSON_AddStringToObject(p, "output", v->output ? v->output : "");
-  cJSON_AddStringToObject(p, "node", r->hook_node->name);
+  cJSON_AddStringToObject(p, "node", r->hooks.node->name);
   cJSON_AddStringToObject(p, "request_id", r->request_id);
   cJSON *vars = cJSON_AddObjectToObject(p, "variables");
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -163,38 +163,39 @@ static int checked_output(const lln_fn_result *res, int post, char **value, char
 static void on_hook_done(void *ud, const lln_fn_result *res) {
   lln_run *r = ud;
   LLN_JSON_SCOPE(r->arena);
-  r->hook_call = NULL;
+  r->hooks.call = NULL;
   size_t n;
-  const lln_hook *h = &hook_list(r->hook_node, r->hook_post, &n)[r->hook_index - 1];
+  const lln_hook *h = &hook_list(r->hooks.node, r->hooks.post, &n)[r->hooks.index - 1];
   char bad_output[160];
   char *value = NULL;
   const char *error = res->error;
   int ok = res->ok;
-  if (ok && checked_output(res, r->hook_post, &value, bad_output, sizeof bad_output) != 0) {
+  if (ok && checked_output(res, r->hooks.post, &value, bad_output, sizeof bad_output) != 0) {
     ok = 0;
     error = bad_output;
   }
   if (!ok) {
-    count(r->hook_node, h, "failed");
+    count(r->hooks.node, h, "failed");
     char why[600];
-    snprintf(why, sizeof why, "node \"%s\": %s hook %zu (function \"%s\") failed: %.400s", r->hook_node->name,
-             r->hook_post ? "post" : "pre", r->hook_index, h->function->name, error ? error : "?");
+    snprintf(why, sizeof why, "node \"%s\": %s hook %zu (function \"%s\") failed: %.400s",
+             r->hooks.node->name, r->hooks.post ? "post" : "pre", r->hooks.index, h->function->name,
+             error ? error : "?");
     if (h->abort) {
       /* a pre hook that says no refuses the request; a post hook that fails
        * leaves no answer to give */
-      lln_run_fail(r, r->hook_post ? 502 : 422, why);
+      lln_run_fail(r, r->hooks.post ? 502 : 422, why);
       return;
     }
     LLN_WARN("request %s: %s; on_failure continue", r->request_id, why);
   } else {
-    count(r->hook_node, h, "ok");
+    count(r->hooks.node, h, "ok");
     if (!value) {
       /* nothing printed: the input or answer stays as it was */
-    } else if (r->hook_post) {
+    } else if (r->hooks.post) {
       replace_output(r, value);
     } else {
-      free(r->hook_input);
-      r->hook_input = value;
+      free(r->hooks.input);
+      r->hooks.input = value;
     }
   }
   run_next(r);
@@ -202,13 +203,13 @@ static void on_hook_done(void *ud, const lln_fn_result *res) {
 
 static void run_next(lln_run *r) {
   size_t n;
-  const lln_hook *list = hook_list(r->hook_node, r->hook_post, &n);
-  while (r->hook_index < n) {
-    const lln_hook *h = &list[r->hook_index++];
+  const lln_hook *list = hook_list(r->hooks.node, r->hooks.post, &n);
+  while (r->hooks.index < n) {
+    const lln_hook *h = &list[r->hooks.index++];
     lln_vars *v = lln_run_vars(r);
-    lln_vars_set_target(v, r->hook_node, time(NULL));
+    lln_vars_set_target(v, r->hooks.node, time(NULL));
     if (h->cond && !lln_cond_eval(h->cond, lln_vars_lookup, v)) {
-      count(r->hook_node, h, "skipped");
+      count(r->hooks.node, h, "skipped");
       continue;
     }
     lln_buf body;
@@ -225,11 +226,11 @@ static void run_next(lln_run *r) {
       lln_buf label;
       lln_buf_init(&label);
       lln_buf_printf(&label, "request %s: node \"%s\": %s hook %zu (function \"%s\")", r->request_id,
-                     r->hook_node->name, r->hook_post ? "post" : "pre", r->hook_index, h->function->name);
+                     r->hooks.node->name, r->hooks.post ? "post" : "pre", r->hooks.index, h->function->name);
       if (!o)
         abort();
       o->label = lln_buf_steal(&label);
-      o->node = lln_xstrdup(r->hook_node->name);
+      o->node = lln_xstrdup(r->hooks.node->name);
       o->function = lln_xstrdup(h->function->name);
       req.done = on_observe_done;
       req.ud = o;
@@ -248,28 +249,28 @@ static void run_next(lln_run *r) {
       call = lln_fn_start(&req);
     }
     /* NULL: it could not start and its done already ran, which may have
-     * moved on to the next hook: r->hook_call is that one's now */
+     * moved on to the next hook: r->hooks.call is that one's now */
     if (call)
-      r->hook_call = call;
+      r->hooks.call = call;
     lln_buf_free(&body);
     return;
   }
-  void (*next)(lln_run *) = r->hook_next;
-  r->hook_next = NULL;
+  void (*next)(lln_run *) = r->hooks.next;
+  r->hooks.next = NULL;
   next(r);
 }
 
 void lln_hooks_run(lln_run *r, const lln_node *n, int post, void (*next)(lln_run *r)) {
-  r->hook_node = n;
-  r->hook_post = post;
-  r->hook_index = 0;
-  r->hook_next = next;
+  r->hooks.node = n;
+  r->hooks.post = post;
+  r->hooks.index = 0;
+  r->hooks.next = next;
   run_next(r);
 }
 
 void lln_hooks_cancel(lln_run *r) {
-  if (r->hook_call) {
-    lln_fn_cancel(r->hook_call);
-    r->hook_call = NULL;
+  if (r->hooks.call) {
+    lln_fn_cancel(r->hooks.call);
+    r->hooks.call = NULL;
   }
 }

@@ -3,7 +3,8 @@
  * model when it answers, pick the next node (conditions, then the router
  * model when several remain), until a node has no candidate left or an
  * output node is reached. What a failed call leads to is decided by
- * failover.c; this file only carries the decision out. */
+ * failover.c, whether a call may go now by admit.c (rate limit and
+ * circuit breaker); this file only carries the decisions out. */
 #include "pipeline/run.h"
 
 #include <assert.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "observe/metrics.h"
+#include "pipeline/admit_int.h"
 #include "pipeline/call_body_int.h"
 #include "pipeline/call_result_int.h"
 #include "pipeline/decide_int.h"
@@ -39,45 +41,33 @@
 static void enter(lln_run *r, const lln_node *n);
 static void choose_next(lln_run *r, const lln_node *from);
 static void after_post_hooks(lln_run *r);
-static void start_call(lln_run *r);
 
 /* ---- finishing ---- */
-
-static lln_breaker *breaker_of(const lln_run *r) {
-  return r->models ? lln_model_table_breaker(r->models, r->att.node, r->att.model_index) : NULL;
-}
-
-static void stop_waiting(lln_run *r) {
-  if (r->rl_waiting) {
-    r->rl_waiting = 0;
-    lln_model_table_dequeue(r->models, r->call_node->endpoint);
-  }
-}
 
 /* The one place every ticket a run holds is settled or cancelled: timers,
  * the upstream call, the breaker's probe, a rate-limit answer, the place in
  * an endpoint's queue and the hook jobs. A new kind of ticket belongs here. */
 static void stop_work(lln_run *r) {
-  if (r->timer_started) {
-    uv_timer_stop(&r->deadline);
-    uv_timer_stop(&r->retry_timer);
+  if (r->timers.started) {
+    uv_timer_stop(&r->timers.deadline);
+    uv_timer_stop(&r->timers.retry);
     if (r->sink)
-      uv_timer_stop(&r->keepalive);
+      uv_timer_stop(&r->stream.keepalive);
   }
-  if (r->call) {
-    lln_upstream_cancel(r->call);
-    r->call = NULL;
+  if (r->call.upstream) {
+    lln_upstream_cancel(r->call.upstream);
+    r->call.upstream = NULL;
   }
-  if (r->probe) {
+  if (r->tickets.probe) {
     /* the probe's call will never report: the next call probes instead */
-    lln_breaker_release(r->probe);
-    r->probe = NULL;
+    lln_breaker_release(r->tickets.probe);
+    r->tickets.probe = NULL;
   }
-  if (r->rl_take) {
-    lln_ratelimit_cancel(r->rl_take);
-    r->rl_take = NULL;
+  if (r->tickets.rl_take) {
+    lln_ratelimit_cancel(r->tickets.rl_take);
+    r->tickets.rl_take = NULL;
   }
-  stop_waiting(r);
+  lln_admit_stop_waiting(r);
   lln_hooks_cancel(r);
 }
 
@@ -189,126 +179,71 @@ cJSON *lln_run_trace_hop(lln_run *r, const lln_node *node, const char *role, con
   return hop;
 }
 
-const char *lln_run_model_id(const lln_run *r) { return r->att.node->model_ids[r->att.model_index]; }
+const char *lln_run_model_id(const lln_run *r) {
+  return r->call.att.node->model_ids[r->call.att.model_index];
+}
 
 static void on_call_done(void *ud, const lln_upstream_response *resp);
-static void after_failure(lln_run *r, const lln_failure *f, const lln_run_error *e);
 
 static void on_retry_timer(uv_timer_t *t) {
   lln_run *r = t->data;
   LLN_JSON_SCOPE(r->arena);
   if (!r->finished)
-    start_call(r);
+    lln_run_start_call(r);
 }
+
+void lln_run_retry_in(lln_run *r, uint64_t ms) { uv_timer_start(&r->timers.retry, on_retry_timer, ms, 0); }
 
 /* The node a call is made for: the routing node for a routing call. */
 static const lln_node *call_owner(const lln_run *r) {
-  return r->kind == CALL_ROUTE ? r->route_from : r->call_node;
+  return r->call.kind == CALL_ROUTE ? r->call.route_from : r->call.node;
 }
 
-/* A failure llmnet decided itself, before any call: the circuit is open or
- * its own rate limit is reached. */
-static void refuse_call(lln_run *r, lln_failure_kind kind, long wait_ms, const char *why) {
-  lln_failure f = {.kind = kind, .hint_ms = wait_ms, .upstream_calls = r->upstream_calls};
-  lln_run_error e = {.body = {.message = why}};
-  after_failure(r, &f, &e);
-}
-
-/* The rate limiter's answer for the call being prepared: go, wait in the
- * endpoint's bounded queue, or fail with llmnet's own 429. */
-static void on_rate_limit(void *ud, long wait_ms) {
-  lln_run *r = ud;
-  LLN_JSON_SCOPE(r->arena);
-  r->rl_take = NULL;
-  const lln_model *ep = r->call_node->endpoint;
-  const char *labels[] = {ep->key};
-  if (wait_ms == 0) {
-    r->rl_granted = 1;
-    start_call(r);
-    return;
-  }
-  if (wait_ms <= ep->rl_max_wait_ms && uv_now(r->loop) + (uint64_t)wait_ms < r->deadline_at &&
-      lln_model_table_enqueue(r->models, ep, ep->rl_queue)) {
-    r->rl_waiting = 1;
-    lln_metric_add(&LLN_M_RATE_LIMIT_WAITS, labels, 1);
-    uv_timer_start(&r->retry_timer, on_retry_timer, (uint64_t)wait_ms, 0);
-    return;
-  }
-  lln_metric_add(&LLN_M_RATE_LIMIT_REFUSED, labels, 1);
-  char why[400];
-  snprintf(
-      why, sizeof why,
-      "node \"%s\" (model \"%s\" at %s): llmnet's rate limit for this model (rpm %d, rpd %d) is reached; "
-      "a slot frees in %.1f s",
-      r->call_node->name, lln_run_model_id(r), ep->key, ep->rpm, ep->rpd, (double)wait_ms / 1000.0);
-  refuse_call(r, LLN_FAILURE_RATE_LIMITED, wait_ms, why);
-}
-
-static void start_call(lln_run *r) {
-  const lln_model *ep = r->call_node->endpoint;
+void lln_run_start_call(lln_run *r) {
+  const lln_model *ep = r->call.node->endpoint;
   lln_upstream_request req = {0};
-  stop_waiting(r);
-  if ((ep->rpm || ep->rpd) && r->ratelimit && r->models && !r->rl_granted) {
-    /* answered at once (memory store) or later (Redis) in on_rate_limit */
-    r->rl_take = lln_ratelimit_acquire(r->ratelimit, ep->key, ep->rpm, ep->rpd, on_rate_limit, r);
+  if (!lln_admit_call(r))
     return;
-  }
-  r->rl_granted = 0;
-  lln_breaker *b = breaker_of(r);
-  long open_ms = 0;
-  lln_breaker_verdict verdict = b ? lln_breaker_allow(b, uv_now(r->loop), &open_ms) : LLN_BREAKER_PASS;
-  if (verdict == LLN_BREAKER_DENY) {
-    char why[400];
-    snprintf(why, sizeof why,
-             "node \"%s\" (model \"%s\" at %s): the circuit is open after %d failures in a row; next try in "
-             "%.1f s",
-             r->call_node->name, lln_run_model_id(r), ep->key, atomic_load(&b->failures),
-             (double)open_ms / 1000.0);
-    refuse_call(r, LLN_FAILURE_CIRCUIT_OPEN, open_ms, why);
-    return;
-  }
-  if (verdict == LLN_BREAKER_PROBE)
-    r->probe = b; /* a ticket: settled in on_call_done, or by stop_work */
-  cJSON *body = r->call_json;
+  cJSON *body = r->call.json;
   cJSON_DeleteItemFromObjectCaseSensitive(body, "model");
   cJSON_AddStringToObject(body, "model", lln_run_model_id(r));
-  r->streaming_call = 0;
+  r->call.streaming = 0;
   /* the answer of a node that can only end the pipeline is the response:
    * when the client streams, this call streams too */
-  if (r->sink && r->kind == CALL_ANSWER && lln_decide_ends_pipeline(r->call_node) &&
-      !lln_hooks_transform_output(r->call_node))
+  if (r->sink && r->call.kind == CALL_ANSWER && lln_decide_ends_pipeline(r->call.node) &&
+      !lln_hooks_transform_output(r->call.node))
     lln_stream_prepare_call(r, body, &req);
-  lln_buf_reset(&r->call_body);
-  lln_json_print(body, &r->call_body);
-  lln__headers_free(r->call_headers);
-  r->call_headers = lln__call_headers(ep, r->request_id);
+  lln_buf_reset(&r->call.body);
+  lln_json_print(body, &r->call.body);
+  lln__headers_free(r->call.headers);
+  r->call.headers = lln__call_headers(ep, r->request_id);
 
   req.url = ep->chat_url;
-  req.headers = (const char *const *)r->call_headers;
-  req.body = r->call_body.data;
-  req.body_len = r->call_body.len;
+  req.headers = (const char *const *)r->call.headers;
+  req.body = r->call.body.data;
+  req.body_len = r->call.body.len;
   req.timeout_ms = ep->timeout_ms;
   req.connect_timeout_ms = ep->connect_timeout_ms;
   req.first_byte_timeout_ms = ep->first_byte_timeout_ms;
   req.on_done = on_call_done;
   req.ud = r;
   LLN_DEBUG("request %s: %s node %s calls %s as %s", r->request_id,
-            r->kind == CALL_ROUTE ? "routing" : "answering", call_owner(r)->name, ep->key,
+            r->call.kind == CALL_ROUTE ? "routing" : "answering", call_owner(r)->name, ep->key,
             lln_run_model_id(r));
-  r->upstream_calls++;
+  r->call.upstream_calls++;
   {
     LLN_JSON_HEAP(); /* the transfer is the client's; it may outlive nothing of ours */
-    r->call = lln_upstream_start(r->up, &req);
+    r->call.upstream = lln_upstream_start(r->up, &req);
   }
-  if (!r->call)
-    failf(r, 500, "node \"%s\": could not start a call to model \"%s\"", r->call_node->name, ep->key);
+  if (!r->call.upstream)
+    failf(r, 500, "node \"%s\": could not start a call to model \"%s\"", r->call.node->name, ep->key);
 }
 
 /* The candidates as the router sees them: name and use-case (in the arena). */
 static lln_route_candidate *route_candidates(const lln_run *r) {
-  lln_route_candidate *rc = lln_arena_take(r->arena, (r->n_cands ? r->n_cands : 1) * sizeof *rc);
-  for (size_t i = 0; i < r->n_cands; i++)
-    rc[i] = (lln_route_candidate){r->cands[i]->name, r->cands[i]->use_case};
+  lln_route_candidate *rc = lln_arena_take(r->arena, (r->call.n_cands ? r->call.n_cands : 1) * sizeof *rc);
+  for (size_t i = 0; i < r->call.n_cands; i++)
+    rc[i] = (lln_route_candidate){r->call.cands[i]->name, r->call.cands[i]->use_case};
   return rc;
 }
 
@@ -319,10 +254,10 @@ static void go_to(lln_run *r, const lln_node *target, const char *how) {
   const char *labels[] = {r->node->name, target->name, how};
   lln_metric_add(&LLN_M_ROUTING, labels, 1);
   LLN_DEBUG("request %s: %s -> %s (%s)", r->request_id, r->node->name, target->name, how);
-  r->cands = NULL;
-  r->n_cands = 0;
+  r->call.cands = NULL;
+  r->call.n_cands = 0;
   /* a node reached the ordinary way starts no fallback list of its own */
-  r->via_fallback = 0;
+  r->call.via_fallback = 0;
   enter(r, target);
 }
 
@@ -330,7 +265,7 @@ static void go_to(lln_run *r, const lln_node *target, const char *how) {
  * NULL) gets the decision, and the metric counts it by reason: no_router,
  * router_failed (its calls failed) or router_reply (no candidate named). */
 static void route_default(lln_run *r, const lln_node *from, cJSON *hop, const char *reason) {
-  const lln_node *t = lln_decide_default(r->cands, r->n_cands);
+  const lln_node *t = lln_decide_default(r->call.cands, r->call.n_cands);
   if (!hop)
     hop = lln_run_trace_hop(r, from, "router", NULL, 0);
   cJSON_AddStringToObject(hop, "decided", "default");
@@ -344,44 +279,45 @@ static void route_default(lln_run *r, const lln_node *from, cJSON *hop, const ch
 }
 
 /* Carries out the failover decision for a failed (or refused) call. */
-static void after_failure(lln_run *r, const lln_failure *given, const lln_run_error *e) {
+void lln_run_after_failure(lln_run *r, const lln_failure *given, const lln_run_error *e) {
   lln_failure f = *given;
-  f.backoff_ms =
-      lln_backoff_ms(r->att.retries_done, RETRY_BASE_MS, RETRY_CAP_MS, uv_hrtime() ^ (uint64_t)(uintptr_t)r);
+  f.backoff_ms = lln_backoff_ms(r->call.att.retries_done, RETRY_BASE_MS, RETRY_CAP_MS,
+                                uv_hrtime() ^ (uint64_t)(uintptr_t)r);
   uint64_t now = uv_now(r->loop);
-  f.remaining_ms = r->deadline_at > now ? (long)(r->deadline_at - now) : 0;
+  f.remaining_ms = r->timers.deadline_at > now ? (long)(r->timers.deadline_at - now) : 0;
   const char *why = e->body.message;
   const char *model_id = lln_run_model_id(r);
-  cJSON *hop = lln_run_trace_hop(r, call_owner(r), r->kind == CALL_ROUTE ? "router" : "answer", model_id, 0);
+  cJSON *hop =
+      lln_run_trace_hop(r, call_owner(r), r->call.kind == CALL_ROUTE ? "router" : "answer", model_id, 0);
   cJSON_AddStringToObject(hop, "error", why);
-  lln_failover d = lln_failover_decide(&r->att, &f);
+  lln_failover d = lln_failover_decide(&r->call.att, &f);
   switch (d.kind) {
   case LLN_FO_RETRY: {
-    r->att = d.next;
+    r->call.att = d.next;
     cJSON_AddNumberToObject(hop, "retry_in_ms", (double)d.delay_ms);
-    const char *labels[] = {r->call_node->name, model_id};
+    const char *labels[] = {r->call.node->name, model_id};
     lln_metric_add(&LLN_M_RETRIES, labels, 1);
-    LLN_WARN("request %s: %s; retry %d of %d in %ld ms", r->request_id, why, r->att.retries_done,
-             r->call_node->endpoint->retries, d.delay_ms);
-    uv_timer_start(&r->retry_timer, on_retry_timer, (uint64_t)d.delay_ms, 0);
+    LLN_WARN("request %s: %s; retry %d of %d in %ld ms", r->request_id, why, r->call.att.retries_done,
+             r->call.node->endpoint->retries, d.delay_ms);
+    lln_run_retry_in(r, (uint64_t)d.delay_ms);
     return;
   }
   case LLN_FO_NEXT_MODEL: {
-    r->att = d.next;
+    r->call.att = d.next;
     LLN_WARN("request %s: %s; falling back to model \"%s\"", r->request_id, why, lln_run_model_id(r));
-    const char *labels[] = {r->call_node->name, lln_run_model_id(r)};
+    const char *labels[] = {r->call.node->name, lln_run_model_id(r)};
     lln_metric_add(&LLN_M_FALLBACKS, labels, 1);
-    start_call(r);
+    lln_run_start_call(r);
     return;
   }
-  case LLN_FO_DEFAULT: route_default(r, r->route_from, hop, "router_failed"); return;
+  case LLN_FO_DEFAULT: route_default(r, r->call.route_from, hop, "router_failed"); return;
   case LLN_FO_FALLBACK: {
     LLN_WARN("request %s: %s; node \"%s\" answers instead", r->request_id, why, d.fallback->name);
     cJSON_AddStringToObject(hop, "fallback", d.fallback->name);
-    const char *labels[] = {r->call_node->name, d.fallback->name};
+    const char *labels[] = {r->call.node->name, d.fallback->name};
     lln_metric_add(&LLN_M_FALLBACKS, labels, 1);
-    r->via = d;
-    r->via_fallback = 1;
+    r->call.via = d;
+    r->call.via_fallback = 1;
     enter(r, d.fallback);
     return;
   }
@@ -418,26 +354,27 @@ static void count_call(const lln_run *r, const lln_upstream_response *resp) {
  * probe ticket when this call held it). 4xx (429 included) says the model
  * is up; only outages count. */
 static void settle_breaker(lln_run *r, const lln_upstream_response *resp) {
-  lln_breaker *b = breaker_of(r);
+  lln_breaker *b = lln_admit_breaker(r);
   if (!b)
     return;
-  const lln_model *ep = r->call_node->endpoint;
+  const lln_model *ep = r->call.node->endpoint;
   int up = resp->result == LLN_UP_OK && resp->status < 500;
-  lln_breaker_record(b, up, r->probe == b, ep->breaker_failures, ep->breaker_cooldown_ms, uv_now(r->loop));
-  r->probe = NULL;
+  lln_breaker_record(b, up, r->tickets.probe == b, ep->breaker_failures, ep->breaker_cooldown_ms,
+                     uv_now(r->loop));
+  r->tickets.probe = NULL;
 }
 
 static void on_router_reply(lln_run *r, cJSON *json, const char *text, size_t len, double ms) {
-  cJSON *hop = lln_run_trace_hop(r, r->route_from, "router", lln_run_model_id(r), ms);
+  cJSON *hop = lln_run_trace_hop(r, r->call.route_from, "router", lln_run_model_id(r), ms);
   lln_run_add_usage(r, json, hop);
   lln_route_candidate *rc = route_candidates(r);
-  int idx = lln_router_parse_reply(text, len, rc, r->n_cands);
+  int idx = lln_router_parse_reply(text, len, rc, r->call.n_cands);
   if (idx < 0) {
     LLN_WARN("request %s: router reply \"%.80s\" names no candidate", r->request_id, text);
-    route_default(r, r->route_from, hop, "router_reply");
+    route_default(r, r->call.route_from, hop, "router_reply");
     return;
   }
-  const lln_node *t = r->cands[idx];
+  const lln_node *t = r->call.cands[idx];
   cJSON_AddStringToObject(hop, "decided", "router");
   cJSON_AddStringToObject(hop, "chose", t->name);
   go_to(r, t, "router");
@@ -446,32 +383,32 @@ static void on_router_reply(lln_run *r, cJSON *json, const char *text, size_t le
 static void on_call_done(void *ud, const lln_upstream_response *resp) {
   lln_run *r = ud;
   LLN_JSON_SCOPE(r->arena);
-  r->call = NULL;
+  r->call.upstream = NULL;
   settle_breaker(r, resp);
   count_call(r, resp);
-  if (r->streaming_call) {
+  if (r->call.streaming) {
     int ok = resp->result == LLN_UP_OK && resp->status >= 200 && resp->status <= 299;
     if (ok) {
       lln_stream_call_done(r, resp);
       return;
     }
-    if (r->stream_events) {
+    if (r->stream.events) {
       /* a stream that sent bytes is never retried: its failure ends it */
       lln__call_error ce;
-      lln__call_error_read(&ce, r->call_node, lln_run_model_id(r), resp);
+      lln__call_error_read(&ce, r->call.node, lln_run_model_id(r), resp);
       failf(r, 502, "%s (mid-stream)", ce.why.data);
       lln__call_error_free(&ce);
       return;
     }
-    r->streaming_call = 0;
+    r->call.streaming = 0;
   }
   const cJSON *message = NULL;
   cJSON *json = lln__parse_completion(resp, &message);
   if (!json) {
     lln__call_error ce;
-    lln__call_error_read(&ce, r->call_node, lln_run_model_id(r), resp);
-    ce.failure.upstream_calls = r->upstream_calls;
-    after_failure(r, &ce.failure, &ce.error);
+    lln__call_error_read(&ce, r->call.node, lln_run_model_id(r), resp);
+    ce.failure.upstream_calls = r->call.upstream_calls;
+    lln_run_after_failure(r, &ce.failure, &ce.error);
     lln__call_error_free(&ce);
     return;
   }
@@ -480,40 +417,40 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
   lln_content_text(cJSON_GetObjectItemCaseSensitive(message, "content"), &text);
   if (!text.data)
     lln_buf_reserve(&text, 0);
-  if (r->kind == CALL_ROUTE) {
+  if (r->call.kind == CALL_ROUTE) {
     on_router_reply(r, json, text.data, text.len, resp->elapsed_ms);
     cJSON_Delete(json);
     lln_buf_free(&text);
     return;
   }
-  cJSON *hop = lln_run_trace_hop(r, r->call_node, "answer", lln_run_model_id(r), resp->elapsed_ms);
+  cJSON *hop = lln_run_trace_hop(r, r->call.node, "answer", lln_run_model_id(r), resp->elapsed_ms);
   lln_run_add_usage(r, json, hop);
   cJSON_Delete(r->final);
   r->final = json;
   free(r->output);
   r->output = lln_buf_steal(&text);
-  lln_hooks_run(r, r->call_node, 1, after_post_hooks);
+  lln_hooks_run(r, r->call.node, 1, after_post_hooks);
 }
 
 /* ---- the flow ---- */
 
 static void call_model(lln_run *r) {
-  cJSON_Delete(r->call_json);
-  r->call_json = lln__body_answer(r, r->call_node);
-  r->kind = CALL_ANSWER;
-  r->att = lln_attempt_start(r->call_node, 0, r->via_fallback ? &r->via : NULL);
-  start_call(r);
+  cJSON_Delete(r->call.json);
+  r->call.json = lln__body_answer(r, r->call.node);
+  r->call.kind = CALL_ANSWER;
+  r->call.att = lln_attempt_start(r->call.node, 0, r->call.via_fallback ? &r->call.via : NULL);
+  lln_run_start_call(r);
 }
 
 /* Pre hooks first (they may replace the input), then the model call. */
 static void ask_model(lln_run *r, const lln_node *n) {
-  r->call_node = n;
-  free(r->hook_input);
-  r->hook_input = NULL;
+  r->call.node = n;
+  free(r->hooks.input);
+  r->hooks.input = NULL;
   lln_hooks_run(r, n, 0, call_model);
 }
 
-static void after_post_hooks(lln_run *r) { choose_next(r, r->call_node); }
+static void after_post_hooks(lln_run *r) { choose_next(r, r->call.node); }
 
 static void ask_router(lln_run *r, const lln_node *from) {
   const lln_node *router = lln_decide_router(r->cfg);
@@ -522,32 +459,32 @@ static void ask_router(lln_run *r, const lln_node *from) {
     return;
   }
   lln_route_candidate *rc = route_candidates(r);
-  cJSON_Delete(r->call_json);
-  r->call_json = lln__body_route(r, router, rc, r->n_cands);
-  r->kind = CALL_ROUTE;
-  r->call_node = router;
-  r->route_from = from;
-  r->att = lln_attempt_start(router, 1, NULL);
-  start_call(r);
+  cJSON_Delete(r->call.json);
+  r->call.json = lln__body_route(r, router, rc, r->call.n_cands);
+  r->call.kind = CALL_ROUTE;
+  r->call.node = router;
+  r->call.route_from = from;
+  r->call.att = lln_attempt_start(router, 1, NULL);
+  lln_run_start_call(r);
 }
 
 static void choose_next(lln_run *r, const lln_node *from) {
-  r->cands = lln_arena_take(r->arena, (from->n_targets + 1) * sizeof *r->cands);
-  r->n_cands = 0;
+  r->call.cands = lln_arena_take(r->arena, (from->n_targets + 1) * sizeof *r->call.cands);
+  r->call.n_cands = 0;
   lln_vars *v = lln_run_vars(r);
   time_t now = time(NULL);
   for (size_t i = 0; i < from->n_targets; i++) {
     if (lln_decide_target_holds(v, from->targets[i], now, lln_vars_lookup, v))
-      r->cands[r->n_cands++] = from->targets[i];
+      r->call.cands[r->call.n_cands++] = from->targets[i];
   }
-  switch (lln_decide_next(from, r->n_cands, r->output != NULL)) {
+  switch (lln_decide_next(from, r->call.n_cands, r->output != NULL)) {
   case LLN_NEXT_ANSWER_ITSELF:
     /* every condition said no: the entry answers the request itself */
     LLN_DEBUG("request %s: no candidate after \"%s\"; it answers itself", r->request_id, from->name);
     ask_model(r, from);
     return;
   case LLN_NEXT_RESPOND: lln__run_succeed(r); return;
-  case LLN_NEXT_GO: go_to(r, r->cands[0], from->n_targets == 1 ? "single" : "condition"); return;
+  case LLN_NEXT_GO: go_to(r, r->call.cands[0], from->n_targets == 1 ? "single" : "condition"); return;
   case LLN_NEXT_ROUTE: break;
   }
   ask_router(r, from);
@@ -600,7 +537,7 @@ lln_run *lln_run_start(const lln_run_params *p) {
   r->sink = p->stream;
   r->trace = cJSON_CreateArray();
   lln_buf_init(&r->route);
-  lln_buf_init(&r->call_body);
+  lln_buf_init(&r->call.body);
   lln_buf_init(&r->result_body);
   lln_buf_reserve(&r->route, 0);
   const char *problem = lln__check_request(r->request);
@@ -620,19 +557,19 @@ lln_run *lln_run_start(const lln_run_params *p) {
   if (p->header)
     r->n_header_vars = lln_vars_collect_headers(r->cfg, p->header, p->header_ctx, &r->header_vars);
 
-  uv_timer_init(r->loop, &r->deadline);
-  r->deadline.data = r;
-  r->timer_started = 1;
-  r->open_timers = 2;
-  uv_timer_init(r->loop, &r->retry_timer);
-  r->retry_timer.data = r;
-  r->deadline_at = uv_now(r->loop) + (uint64_t)r->cfg->server.request_timeout_ms;
+  uv_timer_init(r->loop, &r->timers.deadline);
+  r->timers.deadline.data = r;
+  r->timers.started = 1;
+  r->timers.open = 2;
+  uv_timer_init(r->loop, &r->timers.retry);
+  r->timers.retry.data = r;
+  r->timers.deadline_at = uv_now(r->loop) + (uint64_t)r->cfg->server.request_timeout_ms;
   r->models = p->models;
-  r->keep_stream_text = r->sink && lln_sinks_present(r->cfg);
+  r->stream.keep_text = r->sink && lln_sinks_present(r->cfg);
   r->ratelimit = p->ratelimit;
   if (r->sink)
     lln_stream_init(r);
-  uv_timer_start(&r->deadline, on_deadline, (uint64_t)r->cfg->server.request_timeout_ms, 0);
+  uv_timer_start(&r->timers.deadline, on_deadline, (uint64_t)r->cfg->server.request_timeout_ms, 0);
 
   /* "model" naming a node enters there; anything else means the pipeline. */
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->request, "model");
@@ -647,9 +584,9 @@ lln_run *lln_run_start(const lln_run_params *p) {
 }
 
 void lln_run_resume(lln_run *r) {
-  if (r->paused && r->call && !r->finished) {
-    r->paused = 0;
-    lln_upstream_resume(r->call);
+  if (r->stream.paused && r->call.upstream && !r->finished) {
+    r->stream.paused = 0;
+    lln_upstream_resume(r->call.upstream);
   }
 }
 
@@ -675,16 +612,16 @@ static void release(lln_run *r) {
   assert(lln_json_scope_current() != r->arena && "a run released inside its own JSON scope");
   /* a tree changed outside the run's scope would hold heap nodes that leak */
   assert(lln_json_tree_in_arena(r->request) && lln_json_tree_in_arena(r->final));
-  assert(lln_json_tree_in_arena(r->trace) && lln_json_tree_in_arena(r->call_json));
+  assert(lln_json_tree_in_arena(r->trace) && lln_json_tree_in_arena(r->call.json));
   free(r->initial_input);
   free(r->output);
-  free(r->hook_input);
+  free(r->hooks.input);
   free(r->header_vars);
-  lln__headers_free(r->call_headers);
+  lln__headers_free(r->call.headers);
   lln_buf_free(&r->route);
-  lln_buf_free(&r->call_body);
+  lln_buf_free(&r->call.body);
   lln_buf_free(&r->result_body);
-  if (r->sink && r->timer_started)
+  if (r->sink && r->timers.started)
     lln_stream_free(r);
   lln_arena_free(&r->scratch);
   lln_arena_destroy(r->arena);
@@ -692,7 +629,7 @@ static void release(lln_run *r) {
 
 static void on_timer_closed(uv_handle_t *h) {
   lln_run *r = h->data;
-  if (--r->open_timers == 0)
+  if (--r->timers.open == 0)
     release(r);
 }
 
@@ -703,12 +640,12 @@ void lln_run_free(lln_run *r) {
     return;
   stop_work(r);
   r->finished = 1;
-  if (!r->timer_started) {
+  if (!r->timers.started) {
     release(r);
     return;
   }
-  uv_close((uv_handle_t *)&r->deadline, on_timer_closed);
-  uv_close((uv_handle_t *)&r->retry_timer, on_timer_closed);
+  uv_close((uv_handle_t *)&r->timers.deadline, on_timer_closed);
+  uv_close((uv_handle_t *)&r->timers.retry, on_timer_closed);
   if (r->sink)
-    uv_close((uv_handle_t *)&r->keepalive, on_timer_closed);
+    uv_close((uv_handle_t *)&r->stream.keepalive, on_timer_closed);
 }

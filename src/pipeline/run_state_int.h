@@ -1,5 +1,8 @@
-/* run_state: the state of one run, shared by run.c (the flow) and
- * stream.c (the final hop as an event stream). Internal to src/pipeline. */
+/* run_state: the state of one run, shared by run.c (the flow), stream.c
+ * (the final hop as an event stream), hooks.c, call_body.c and the other
+ * src/pipeline parts. The run is a handful of parts: what it owns and
+ * knows (top), the call in flight, the tickets it holds, the hooks, the
+ * stream and the timers. Internal to src/pipeline. */
 #ifndef LLN_PIPELINE_RUN_STATE_H
 #define LLN_PIPELINE_RUN_STATE_H
 
@@ -47,64 +50,84 @@ struct lln_run {
   lln_var_header *header_vars;
   size_t n_header_vars;
 
-  /* the call in flight */
-  lln_upstream_call *call;
-  call_kind kind;
-  const lln_node *call_node;  /* the node whose model is asked */
-  const lln_node *route_from; /* for routing calls */
-  const lln_node **cands;
-  size_t n_cands;
-  lln_attempt att;      /* where the call stands in its failure policy (failover_int.h) */
-  lln_failover via;     /* how the node being visited was reached: a fallback or not */
-  int via_fallback;     /* `via` holds the fallback decision that led here */
-  int upstream_calls;   /* calls sent so far, for x-should-retry */
-  uint64_t deadline_at; /* loop time (ms) the whole request must end by */
   lln_model_table *models;
   lln_ratelimit *ratelimit;
-  uv_timer_t retry_timer;
-  int rl_granted; /* the call in preparation has its rate-limit slot */
-
-  /* Tickets: what the run holds and must settle or cancel. stop_work()
-   * (run.c) cancels every one of them, with `call` (the upstream call) and
-   * `hook_call` (a hook job); each is NULL/0 once settled. A new kind of
-   * ticket goes here and into stop_work. */
-  lln_ratelimit_take *rl_take; /* a rate-limit answer pending */
-  int rl_waiting;              /* a place in the endpoint's rate-limit queue */
-  lln_breaker *probe;          /* the half-open probe this run's call holds */
-
-  /* hooks (hooks.c) */
-  const lln_node *hook_node;
-  int hook_post;
-  size_t hook_index;
-  void (*hook_next)(lln_run *r);
-  lln_fn_call *hook_call;
-  char *hook_input;  /* a pre hook's transform: the node's input instead */
-  cJSON *call_json;  /* the body of the call in preparation, model id set per attempt */
-  lln_buf call_body; /* its text as sent */
-  char **call_headers;
-
   lln_vars vars; /* what conditions and templates see; see lln_run_vars() */
 
-  /* the final hop as an event stream (stream.c) */
-  int streaming_call; /* the call in flight relays its events */
-  int stream_started; /* the event-stream head went out */
-  int stream_events;  /* events relayed to the client */
-  int stream_done;    /* the upstream sent [DONE] */
-  int stream_failed;  /* the upstream sent an error event */
-  int paused;
-  int include_usage;
-  cJSON *stream_usage;  /* the final hop's usage event */
-  int keep_stream_text; /* ws sinks want the streamed answer's text */
-  lln_buf stream_text;
-  char *stream_model;
-  double created;
-  uint64_t call_started_ms;
-  lln_sse_reader sse;
-  uv_timer_t keepalive;
+  /* The call in flight: the node whose model is asked, how it was reached
+   * and the body being sent. Owned by run.c (start_call, the failure
+   * policy, the body and headers sent); stream.c also uses `node` and sets
+   * `streaming`. */
+  struct {
+    lln_upstream_call *upstream; /* the upstream call; a ticket, see stop_work */
+    call_kind kind;
+    const lln_node *node;       /* the node whose model is asked */
+    const lln_node *route_from; /* for routing calls */
+    const lln_node **cands;
+    size_t n_cands;
+    lln_attempt att;    /* where the call stands in its failure policy (failover_int.h) */
+    lln_failover via;   /* how the node being visited was reached: a fallback or not */
+    int via_fallback;   /* `via` holds the fallback decision that led here */
+    int upstream_calls; /* calls sent so far, for x-should-retry */
+    cJSON *json;        /* the body of the call in preparation, model id set per attempt */
+    lln_buf body;       /* its text as sent */
+    char **headers;
+    int streaming; /* the call in flight relays its events (stream.c) */
+  } call;
 
-  uv_timer_t deadline;
-  int timer_started; /* deadline and keepalive are initialised */
-  int open_timers;
+  /* Tickets: what the run holds and must settle or cancel. admit.c takes
+   * these (a rate-limit answer, a queue place, a breaker probe); stop_work()
+   * (run.c) cancels every one of them, with `call.upstream` (the upstream
+   * call) and `hooks.call` (a hook job); each is NULL/0 once settled. A new
+   * kind of ticket goes here and into stop_work. */
+  struct {
+    lln_ratelimit_take *rl_take; /* a rate-limit answer pending */
+    int rl_waiting;              /* a place in the endpoint's rate-limit queue */
+    lln_breaker *probe;          /* the half-open probe this run's call holds */
+    int rl_granted;              /* the call in preparation has its rate-limit slot */
+  } tickets;
+
+  /* Hooks: the pre/post hook chain of the node being visited. Only hooks.c
+   * uses these, except `input`, which call_body.c and run.c read. */
+  struct {
+    const lln_node *node;
+    int post;
+    size_t index;
+    void (*next)(lln_run *r);
+    lln_fn_call *call; /* a hook job; a ticket, see stop_work */
+    char *input;       /* a pre hook's transform: the node's input instead */
+  } hooks;
+
+  /* The final hop as an event stream. Owned by stream.c; run.c only reads
+   * `events`, sets `keep_text`, clears `paused` on resume and stops and
+   * closes `keepalive`. */
+  struct {
+    int started; /* the event-stream head went out */
+    int events;  /* events relayed to the client */
+    int done;    /* the upstream sent [DONE] */
+    int paused;
+    int include_usage;
+    cJSON *usage;  /* the final hop's usage event */
+    int keep_text; /* ws sinks want the streamed answer's text */
+    lln_buf text;
+    char *model;
+    double created;
+    uint64_t call_started_ms;
+    lln_sse_reader sse;
+    uv_timer_t keepalive;
+  } stream;
+
+  /* Timers of the run. Owned by run.c; stream.c counts its keepalive in
+   * `open`. */
+  struct {
+    uint64_t deadline_at; /* loop time (ms) the whole request must end by */
+    uv_timer_t deadline;
+    uv_timer_t retry;
+    int started; /* deadline and keepalive are initialised */
+    int open;
+  } timers;
+
+  /* The result, reported once by lln_run_finish (run.c). */
   lln_run_done done;
   void *ud;
   int finished;
@@ -129,6 +152,13 @@ void lln_run_fail(lln_run *r, int status, const char *message);
 void lln_run_fail_with(lln_run *r, const lln_run_error *e);
 /* The model id the call in flight asks for. */
 const char *lln_run_model_id(const lln_run *r);
+/* Sends the call being prepared (run.c), once admit.c lets it go. */
+void lln_run_start_call(lln_run *r);
+/* Calls lln_run_start_call again after `ms` on the run's retry timer:
+ * llmnet's backoff, or a wait for a rate-limit slot. */
+void lln_run_retry_in(lln_run *r, uint64_t ms);
+/* Carries out what failover.c decides for a failed (or refused) call. */
+void lln_run_after_failure(lln_run *r, const lln_failure *f, const lln_run_error *e);
 /* The "llmnet" extension object: request id, route and hops so far. */
 cJSON *lln_run_extension(const lln_run *r);
 

@@ -21,15 +21,15 @@
 #define KEEPALIVE_MS 15000
 
 static void start_stream(lln_run *r, int route_complete) {
-  if (r->stream_started)
+  if (r->stream.started)
     return;
-  r->stream_started = 1;
+  r->stream.started = 1;
   r->sink->start(r->ud, route_complete ? r->route.data : NULL);
 }
 
 static void emit_raw(lln_run *r, const char *data, size_t len) {
   if (r->sink->event(r->ud, data, len))
-    r->paused = 1;
+    r->stream.paused = 1;
 }
 
 static void emit(lln_run *r, cJSON *chunk) {
@@ -44,7 +44,7 @@ static void emit(lln_run *r, cJSON *chunk) {
 static cJSON *new_chunk(const lln_run *r, const char *model) {
   cJSON *from = cJSON_CreateObject();
   cJSON_AddStringToObject(from, "model", model ? model : "llmnet");
-  cJSON *c = lln_run_stamp(r, from, "chat.completion.chunk", (time_t)r->created);
+  cJSON *c = lln_run_stamp(r, from, "chat.completion.chunk", (time_t)r->stream.created);
   cJSON_Delete(from);
   return c;
 }
@@ -55,7 +55,7 @@ static void stream_error(lln_run *r, int status, const char *why) { lln_run_fail
 
 static void on_keepalive(uv_timer_t *t) {
   lln_run *r = t->data;
-  if (r->finished || r->stream_events) {
+  if (r->finished || r->stream.events) {
     uv_timer_stop(t);
     return;
   }
@@ -64,14 +64,14 @@ static void on_keepalive(uv_timer_t *t) {
 }
 
 void lln_stream_init(lln_run *r) {
-  lln_sse_init(&r->sse, NULL, r);
+  lln_sse_init(&r->stream.sse, NULL, r);
   const cJSON *opts = cJSON_GetObjectItemCaseSensitive(r->request, "stream_options");
-  r->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_usage"));
-  r->created = (double)time(NULL);
-  uv_timer_init(r->loop, &r->keepalive);
-  r->keepalive.data = r;
-  r->open_timers++;
-  uv_timer_start(&r->keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
+  r->stream.include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_usage"));
+  r->stream.created = (double)time(NULL);
+  uv_timer_init(r->loop, &r->stream.keepalive);
+  r->stream.keepalive.data = r;
+  r->timers.open++;
+  uv_timer_start(&r->stream.keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
 }
 
 static void set_field(cJSON *obj, const char *key, cJSON *value) {
@@ -82,7 +82,7 @@ static void set_field(cJSON *obj, const char *key, cJSON *value) {
 static int on_event(void *ud, const char *data, size_t len) {
   lln_run *r = ud;
   if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-    r->stream_done = 1;
+    r->stream.done = 1;
     return 0;
   }
   cJSON *chunk = cJSON_ParseWithLength(data, len);
@@ -90,7 +90,7 @@ static int on_event(void *ud, const char *data, size_t len) {
   if (!cJSON_IsObject(chunk) || err) {
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
     char why[512];
-    snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): %s%.300s", r->call_node->name, lln_run_model_id(r),
+    snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): %s%.300s", r->call.node->name, lln_run_model_id(r),
              err ? "the upstream reported an error mid-stream: "
                  : "the upstream sent an event that is not JSON",
              cJSON_IsString(msg) ? msg->valuestring : "");
@@ -98,20 +98,20 @@ static int on_event(void *ud, const char *data, size_t len) {
     stream_error(r, 502, why);
     return 1;
   }
-  cJSON *stamped = lln_run_stamp(r, chunk, "chat.completion.chunk", (time_t)r->created);
+  cJSON *stamped = lln_run_stamp(r, chunk, "chat.completion.chunk", (time_t)r->stream.created);
   cJSON_Delete(chunk);
   chunk = stamped;
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(chunk, "model");
-  if (cJSON_IsString(model) && !r->stream_model) {
-    r->stream_model = lln_xstrdup(model->valuestring);
+  if (cJSON_IsString(model) && !r->stream.model) {
+    r->stream.model = lln_xstrdup(model->valuestring);
   }
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(chunk, "usage");
   if (cJSON_IsObject(usage)) {
     /* kept past this chunk's scratch arena; on the heap, so a stream of
      * usage events replaces one copy instead of piling them up */
     LLN_JSON_HEAP();
-    cJSON_Delete(r->stream_usage);
-    r->stream_usage = cJSON_Duplicate(usage, 1);
+    cJSON_Delete(r->stream.usage);
+    r->stream.usage = cJSON_Duplicate(usage, 1);
   }
   cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
   const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
@@ -123,13 +123,13 @@ static int on_event(void *ud, const char *data, size_t len) {
   const cJSON *fr = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "finish_reason");
   if (cJSON_IsString(fr))
     set_field(chunk, "llmnet", lln_run_extension(r));
-  if (r->keep_stream_text) {
+  if (r->stream.keep_text) {
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "delta");
     const char *piece = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(delta, "content"));
     if (piece)
-      lln_sinks_keep_text(&r->stream_text, piece);
+      lln_sinks_keep_text(&r->stream.text, piece);
   }
-  r->stream_events++;
+  r->stream.events++;
   emit(r, chunk);
   cJSON_Delete(chunk);
   return 0;
@@ -143,7 +143,7 @@ static int on_data(void *ud, const char *data, size_t len) {
   {
     /* a chunk's trees live until the next read: a long stream stays small */
     LLN_JSON_SCOPE(&r->scratch);
-    rc = lln_sse_feed(&r->sse, data, len);
+    rc = lln_sse_feed(&r->stream.sse, data, len);
   }
   lln_arena_reset(&r->scratch);
   if (r->finished)
@@ -151,11 +151,11 @@ static int on_data(void *ud, const char *data, size_t len) {
   if (rc == LLN_SSE_ERR_LINE || rc == LLN_SSE_ERR_EVENT) {
     char why[300];
     snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): the upstream sent an SSE %s larger than 4 MiB",
-             r->call_node->name, lln_run_model_id(r), rc == LLN_SSE_ERR_LINE ? "line" : "event");
+             r->call.node->name, lln_run_model_id(r), rc == LLN_SSE_ERR_LINE ? "line" : "event");
     stream_error(r, 502, why);
     return 0;
   }
-  return r->paused;
+  return r->stream.paused;
 }
 
 void lln_stream_prepare_call(lln_run *r, cJSON *body, lln_upstream_request *req) {
@@ -164,22 +164,22 @@ void lln_stream_prepare_call(lln_run *r, cJSON *body, lln_upstream_request *req)
   /* always asked for, so the total can include this hop */
   cJSON_AddTrueToObject(opts, "include_usage");
   set_field(body, "stream_options", opts);
-  lln_sse_free(&r->sse);
-  lln_sse_init(&r->sse, on_event, r);
-  r->stream_done = 0;
-  r->streaming_call = 1;
-  r->call_started_ms = uv_now(r->loop);
+  lln_sse_free(&r->stream.sse);
+  lln_sse_init(&r->stream.sse, on_event, r);
+  r->stream.done = 0;
+  r->call.streaming = 1;
+  r->stream.call_started_ms = uv_now(r->loop);
   req->on_data = on_data;
 }
 
 /* Ends a stream that went well; `content` is the answer's text for the ws
  * sinks. */
 static void end_stream(lln_run *r, const char *model, const char *content) {
-  if (r->include_usage) {
+  if (r->stream.include_usage) {
     cJSON *c = new_chunk(r, model);
     cJSON_AddArrayToObject(c, "choices");
     /* the final hop's usage keeps its details; the three totals are sums */
-    cJSON *usage = r->stream_usage ? cJSON_Duplicate(r->stream_usage, 1) : cJSON_CreateObject();
+    cJSON *usage = r->stream.usage ? cJSON_Duplicate(r->stream.usage, 1) : cJSON_CreateObject();
     static const char *const totals[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
     for (int i = 0; i < 3; i++)
       set_field(usage, totals[i], cJSON_CreateNumber((double)r->usage[i]));
@@ -196,22 +196,22 @@ static void end_stream(lln_run *r, const char *model, const char *content) {
 }
 
 void lln_stream_call_done(lln_run *r, const lln_upstream_response *resp) {
-  r->streaming_call = 0;
-  if (!r->stream_done) {
+  r->call.streaming = 0;
+  if (!r->stream.done) {
     char why[300];
     snprintf(why, sizeof why, "node \"%s\" (model \"%s\"): the upstream ended the stream before [DONE]",
-             r->call_node->name, lln_run_model_id(r));
+             r->call.node->name, lln_run_model_id(r));
     stream_error(r, 502, why);
     return;
   }
-  cJSON *hop = lln_run_trace_hop(r, r->call_node, "answer", lln_run_model_id(r), resp->elapsed_ms);
-  if (r->stream_usage) {
+  cJSON *hop = lln_run_trace_hop(r, r->call.node, "answer", lln_run_model_id(r), resp->elapsed_ms);
+  if (r->stream.usage) {
     cJSON *wrap = cJSON_CreateObject();
-    cJSON_AddItemReferenceToObject(wrap, "usage", r->stream_usage);
+    cJSON_AddItemReferenceToObject(wrap, "usage", r->stream.usage);
     lln_run_add_usage(r, wrap, hop);
     cJSON_Delete(wrap);
   }
-  end_stream(r, r->stream_model, r->stream_text.data ? r->stream_text.data : "");
+  end_stream(r, r->stream.model, r->stream.text.data ? r->stream.text.data : "");
 }
 
 void lln_stream_replay(lln_run *r) {
@@ -261,7 +261,7 @@ void lln_stream_replay(lln_run *r) {
 /* A stream that started ends with an OpenAI error event and no [DONE]:
  * every SDK reads that as a failure, not as a short answer. */
 int lln_stream_fail(lln_run *r, const lln_openai_error *e) {
-  if (!r->stream_started)
+  if (!r->stream.started)
     return 0;
   lln_buf err;
   lln_buf_init(&err);
@@ -275,8 +275,8 @@ int lln_stream_fail(lln_run *r, const lln_openai_error *e) {
 }
 
 void lln_stream_free(lln_run *r) {
-  lln_sse_free(&r->sse);
-  lln_buf_free(&r->stream_text);
-  cJSON_Delete(r->stream_usage);
-  free(r->stream_model);
+  lln_sse_free(&r->stream.sse);
+  lln_buf_free(&r->stream.text);
+  cJSON_Delete(r->stream.usage);
+  free(r->stream.model);
 }
