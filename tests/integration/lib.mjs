@@ -3,12 +3,29 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export const BIN = process.env.LLMNET_BIN ?? path.resolve('build/llmnet');
+
+// 1 when the binary under test was built with AddressSanitizer (make
+// test-asan): its quarantine of freed blocks and its shadow memory are
+// resident too, so tests that bound llmnet's memory scale or skip those
+// bounds. Read once, on first use.
+let asanBuild;
+export function isAsanBuild() {
+  asanBuild ??= readFileSync(BIN).includes('__asan_init');
+  return asanBuild;
+}
+
+// One field of /proc/PID/status in KiB: VmRSS (resident now) or VmHWM
+// (the peak since the process started).
+export function procStatusKiB(pid, field) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  return Number(m[1]);
+}
 export const ROOT = process.env.LLMNET_ROOT ?? path.resolve('.');
 
 const children = new Set();

@@ -13,9 +13,8 @@
 // past 256 KiB the upstream is paused until under 64 KiB.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
-import { startMock, startLlmnet, chat, stopAll, sleep } from './lib.mjs';
+import { chat, isAsanBuild, procStatusKiB, sleep, startLlmnet, startMock, stopAll } from './lib.mjs';
 
 const BODY_BYTES = 6 * 1024 * 1024; // each request's message content
 const REQUESTS = 20;
@@ -44,14 +43,14 @@ async function withLongStream(t, body) {
   const llmnet = await startLlmnet(oneHop(mock.url));
   try {
     const pid = llmnet.child.pid;
-    if (sanitized(pid)) {
+    if (isAsanBuild()) {
       t.skip('ASan build: freed memory stays in its quarantine');
       return;
     }
     assert.equal((await chat(llmnet.url, { messages: [{ role: 'user', content: 'hi' }] })).status, 200);
-    const idle = statusKiB(pid, 'VmHWM');
+    const idle = procStatusKiB(pid, 'VmHWM');
     await body(llmnet);
-    const peak = statusKiB(pid, 'VmHWM');
+    const peak = procStatusKiB(pid, 'VmHWM');
     assert.ok(
       peak <= idle + STREAM_SLACK_MIB * 1024,
       `VmHWM during the stream reached ${(peak / 1024).toFixed(1)} MiB; before it ${(idle / 1024).toFixed(1)} MiB ` +
@@ -62,11 +61,7 @@ async function withLongStream(t, body) {
   }
 }
 
-function statusKiB(pid, field) {
-  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
-  return Number(m[1]);
-}
-const rssKiB = (pid) => statusKiB(pid, 'VmRSS');
+const rssKiB = (pid) => procStatusKiB(pid, 'VmRSS');
 
 function oneHop(mockUrl) {
   return {
@@ -78,17 +73,13 @@ function oneHop(mockUrl) {
   };
 }
 
-// ASan keeps freed memory in a quarantine: resident size says nothing there.
-function sanitized(pid) {
-  return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libasan');
-}
 
 test('RSS returns to near idle after 20 requests with 6 MiB bodies', async (t) => {
   const mock = await startMock(null);
   const llmnet = await startLlmnet(oneHop(mock.url));
   try {
     const pid = llmnet.child.pid;
-    if (sanitized(pid)) {
+    if (isAsanBuild()) {
       t.skip('ASan build: freed memory stays in its quarantine');
       return;
     }

@@ -8,14 +8,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import http from 'node:http';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import OpenAI from 'openai';
 import { WebSocketServer } from 'ws';
 import {
   chat,
   completionBody,
+  isAsanBuild,
   onRequestBody,
+  procStatusKiB,
   serveLocal,
   sseEvents,
   startLlmnet,
@@ -51,17 +52,15 @@ function composition(url) {
 
 // llmnet's peak resident set so far, in bytes (Linux VmHWM).
 function peakRss(proc) {
-  const m = readFileSync(`/proc/${proc.child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
-  return Number(m[1]) * 1024;
+  return procStatusKiB(proc.child.pid, 'VmHWM') * 1024;
 }
 
 // A bound for peakRss: `bytes` for a normal build. Under ASan (make
 // test-asan) shadow memory and the quarantine of freed blocks add to every
 // allocation, so the bound is scaled; it still sits far below what the
 // unbounded copies took (gigabytes).
-function rssBound(proc, bytes) {
-  const asan = /libasan|libclang_rt\.asan/.test(readFileSync(`/proc/${proc.child.pid}/maps`, 'utf8'));
-  return asan ? bytes * 3 + 512 * 1024 * 1024 : bytes;
+function rssBound(bytes) {
+  return isAsanBuild() ? bytes * 3 + 512 * 1024 * 1024 : bytes;
 }
 
 const say = (content, extra = {}) => ({ model: 'solo', messages: [{ role: 'user', content }], ...extra });
@@ -279,7 +278,7 @@ describe('decompressed upstream bytes are bounded', () => {
       assert.match(res.json.error.message, /node "solo" \(model "solo-model"\).*SSE event larger than 4 MiB/, res.text);
     }
     t.diagnostic(`peak RSS ${peakRss(gw)} bytes`);
-    assert.ok(peakRss(gw) < rssBound(gw, RSS_BOUND), `peak RSS ${peakRss(gw)} under ${rssBound(gw, RSS_BOUND)}`);
+    assert.ok(peakRss(gw) < rssBound(RSS_BOUND), `peak RSS ${peakRss(gw)} under ${rssBound(RSS_BOUND)}`);
     assert.equal((await chat(gw.url, say('after'))).status, 200);
   });
 
@@ -294,7 +293,7 @@ describe('decompressed upstream bytes are bounded', () => {
     assert.equal(res.status, 502, res.text);
     assert.match(res.json.error.message, /node "solo" \(model "solo-model" at m\).*exceeds 64 MiB decompressed/, res.text);
     t.diagnostic(`peak RSS ${peakRss(gw)} bytes`);
-    assert.ok(peakRss(gw) < rssBound(gw, RSS_BOUND), `peak RSS ${peakRss(gw)} under ${rssBound(gw, RSS_BOUND)}`);
+    assert.ok(peakRss(gw) < rssBound(RSS_BOUND), `peak RSS ${peakRss(gw)} under ${rssBound(RSS_BOUND)}`);
   });
 });
 
@@ -370,7 +369,7 @@ describe('a ws sink keeps a bounded copy of a streamed answer', () => {
     assert.ok(PIECE.repeat(Math.ceil(got.content.length / PIECE.length) + 1).startsWith(got.content), 'a prefix of the answer, cut at a character');
     const peak = peakRss(gw);
     t.diagnostic(`peak RSS ${peak} bytes`);
-    assert.ok(peak < rssBound(gw, RSS_BOUND), `peak RSS ${peak} under ${rssBound(gw, RSS_BOUND)}`);
+    assert.ok(peak < rssBound(RSS_BOUND), `peak RSS ${peak} under ${rssBound(RSS_BOUND)}`);
   });
 });
 
