@@ -49,9 +49,8 @@ static void timestamp(char *out, size_t size) {
   snprintf(out + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
-void lln_log_record(lln_log_level level, const lln_buf *fields) {
-  if (!lln_log_enabled(level))
-    return;
+/* Writes one line; `scrub` when its text has not been scrubbed yet. */
+static void write_line(lln_log_level level, const lln_buf *fields, int scrub) {
   char ts[40];
   timestamp(ts, sizeof ts);
   lln_buf line;
@@ -62,9 +61,15 @@ void lln_log_record(lln_log_level level, const lln_buf *fields) {
   else
     lln_buf_printf(&line, "%s %-5s %s\n", ts, names[level], fields->data ? fields->data : "");
   /* the last line of defence: no loaded secret reaches the log as written */
-  lln_secrets_scrub_buf(&line);
+  if (scrub)
+    lln_secrets_scrub_buf(&line);
   fwrite(line.data, 1, line.len, stderr);
   lln_buf_free(&line);
+}
+
+void lln_log_record(lln_log_level level, const lln_buf *fields) {
+  if (lln_log_enabled(level))
+    write_line(level, fields, 1);
 }
 
 void lln_log(lln_log_level level, const char *fmt, ...) {
@@ -77,14 +82,15 @@ void lln_log(lln_log_level level, const char *fmt, ...) {
   va_start(ap, fmt);
   lln_buf_vprintf(&msg, fmt, ap);
   va_end(ap);
-  /* before JSON escaping, which would hide a secret holding '"' or '\\' */
+  /* before JSON escaping, which would hide a secret holding '"' or '\\';
+   * the rest of the line is llmnet's own, so it is not scanned again */
   lln_secrets_scrub_buf(&msg);
   if (g_json) {
     lln_buf_puts(&fields, "\"msg\":");
     lln_buf_json_string(&fields, msg.data ? msg.data : "", msg.len);
-    lln_log_record(level, &fields);
+    write_line(level, &fields, 0);
   } else {
-    lln_log_record(level, &msg);
+    write_line(level, &msg, 0);
   }
   lln_buf_free(&msg);
   lln_buf_free(&fields);
