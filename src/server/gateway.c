@@ -21,6 +21,7 @@
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/openai_error.h"
+#include "util/percent.h"
 #include "util/utf8.h"
 
 /* This worker's hold on a shared composition; each request holds the one
@@ -252,11 +253,7 @@ static void on_run_done(void *ud, const lln_run_result *res) {
     lln_http_respond(c->req, 200, "application/json", h.line, res->body, res->body_len);
   } else {
     lln_openai_error plain = {.status = res->status, .message = res->error ? res->error : ""};
-    lln_buf body;
-    lln_buf_init(&body);
-    lln_openai_error_json_ex(&body, res->error_body ? res->error_body : &plain);
-    lln_http_respond(c->req, res->status, "application/json", h.line, body.data, body.len);
-    lln_buf_free(&body);
+    lln_http_respond_openai_error(c->req, h.line, res->error_body ? res->error_body : &plain);
   }
   c->req = NULL;
   c->finished = 1;
@@ -479,30 +476,17 @@ static void models(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_buf_free(&b);
 }
 
-/* Decodes %XX escapes of a path segment into out; 0 when malformed. */
-static int percent_decode(const char *s, char *out, size_t size) {
-  size_t n = 0;
-  for (; *s; s++) {
-    unsigned v = (unsigned char)*s;
-    if (*s == '%') {
-      if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) || sscanf(s + 1, "%2x", &v) != 1)
-        return 0;
-      s += 2;
-    }
-    if (v == 0 || n + 1 >= size)
-      return 0;
-    out[n++] = (char)v;
-  }
-  out[n] = '\0';
-  return 1;
-}
-
 /* GET /v1/models/{id}: one model object, or OpenAI's 404 model_not_found. */
 static void model_one(lln_gateway *g, lln_http_request *req, const headers *h, const char *raw_id) {
-  char id[MAX_MODEL_ID_BYTES];
+  size_t raw_len = strlen(raw_id);
+  char *id = malloc(raw_len + 1);
+  if (!id)
+    abort();
+  int malformed;
+  size_t id_len = lln_percent_decode(raw_id, raw_len, id, &malformed);
   lln_buf b;
   lln_buf_init(&b);
-  int ok = percent_decode(raw_id, id, sizeof id) && lln_utf8_valid(id, strlen(id), NULL);
+  int ok = !malformed && id_len < MAX_MODEL_ID_BYTES && lln_utf8_valid(id, id_len, NULL);
   if (ok && model_served(g->current->cfg, id)) {
     model_object(&b, id, (long)time(NULL));
     lln_http_respond(req, 200, "application/json", h->line, b.data, b.len);
@@ -512,13 +496,11 @@ static void model_one(lln_gateway *g, lln_http_request *req, const headers *h, c
              "The model '%s' does not exist; GET /v1/models lists the models llmnet serves (llmnet and its "
              "nodes)",
              ok ? id : "(not a valid model id)");
-    lln_buf_puts(&b, "{\"error\":{\"message\":");
-    lln_buf_json_string(&b, msg, strlen(msg));
-    lln_buf_puts(&b,
-                 ",\"type\":\"invalid_request_error\",\"param\":\"model\",\"code\":\"model_not_found\"}}");
-    lln_http_respond(req, 404, "application/json", h->line, b.data, b.len);
+    lln_openai_error e = {.status = 404, .message = msg, .param = "model", .code = "model_not_found"};
+    lln_http_respond_openai_error(req, h->line, &e);
   }
   lln_buf_free(&b);
+  free(id);
 }
 
 /* Compares every byte so the time taken says nothing about the key. */

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "util/arena.h"
+#include "util/openai_error.h"
 
 typedef struct lln_http_server lln_http_server;
 typedef struct lln_http_request lln_http_request;
@@ -87,9 +88,13 @@ const char *lln_http_header_get(const lln_http_request *req, const char *name);
  * "Name: value" lines. The request is gone after this call. */
 void lln_http_respond(lln_http_request *req, int status, const char *content_type, const char *const *headers,
                       const char *body, size_t len);
-/* Sends an error in the OpenAI shape: {"error":{"message","type","param","code"}}. */
+/* Sends an error in the OpenAI shape: {"error":{"message","type","param","code"}},
+ * with `x-should-retry: false` unless `headers` says otherwise. */
 void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers,
                             const char *message);
+/* The same with every field of the error given (param, code, a relayed type). */
+void lln_http_respond_openai_error(lln_http_request *req, const char *const *headers,
+                                   const lln_openai_error *e);
 
 /* Streaming: begin sends the head (chunked), write sends one chunk and
  * returns the bytes the connection's output holds (gathered, queued, or

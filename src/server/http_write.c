@@ -323,9 +323,15 @@ void lln_http_respond(lln_http_request *req, int status, const char *content_typ
 
 void lln_http_respond_error(lln_http_request *req, int status, const char *const *headers,
                             const char *message) {
+  lln_openai_error e = {.status = status, .message = message};
+  lln_http_respond_openai_error(req, headers, &e);
+}
+
+void lln_http_respond_openai_error(lln_http_request *req, const char *const *headers,
+                                   const lln_openai_error *e) {
   lln_buf body;
   lln_buf_init(&body);
-  lln_openai_error_json(&body, status, message);
+  lln_openai_error_json_ex(&body, e);
   /* every error says whether a retry can help (docs/OPERATIONS.md); the
    * caller's x-should-retry wins, else it cannot */
   const char *all[ERROR_HEADERS_MAX + 2];
@@ -338,7 +344,7 @@ void lln_http_respond_error(lln_http_request *req, int status, const char *const
   if (!told)
     all[n++] = "x-should-retry: false";
   all[n] = NULL;
-  lln_http_respond(req, status, "application/json", all, body.data, body.len);
+  lln_http_respond(req, e->status, "application/json", all, body.data, body.len);
   lln_buf_free(&body);
 }
 

@@ -28,6 +28,7 @@
 
 #include "upstream/ratelimit_backend_int.h"
 #include "util/log.h"
+#include "util/percent.h"
 
 /* Reconnect backoff: quick enough to pick a restarted Redis up within a
  * moment, slow enough not to spin on a dead one. */
@@ -479,32 +480,11 @@ static void on_watchdog(uv_timer_t *timer) {
 
 /* ---- URL ---- */
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* A copy of [s, s+n) with %XX decoded, so passwords may hold ':' '@' '/'. */
 static char *dup_decoded(const char *s, size_t n) {
   char *out = malloc(n + 1);
-  if (!out)
-    return NULL;
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    int hi, lo;
-    if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
-      out[o++] = (char)(hi * 16 + lo);
-      i += 2;
-    } else {
-      out[o++] = s[i];
-    }
-  }
-  out[o] = '\0';
+  if (out)
+    lln_percent_decode(s, n, out, NULL);
   return out;
 }
 

@@ -66,6 +66,9 @@ describe('GET /v1/models/{id}', () => {
     assertOpenAIError(res, 404);
     assert.equal(res.json.error.code, 'model_not_found');
     assert.equal(res.json.error.param, 'model');
+    assert.equal(res.headers.get('x-should-retry'), 'false', 'like every error, it says a retry cannot help');
+    const long = await request(gw.url, `/v1/models/${'%41'.repeat(300)}`);
+    assertOpenAIError(long, 404);
     const bad = await request(gw.url, '/v1/models/%00x');
     assertOpenAIError(bad, 404);
     assert.equal(bad.json.error.code, 'model_not_found');
