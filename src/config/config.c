@@ -474,7 +474,7 @@ void lln_config_free(lln_config *cfg) {
   lln_strv_free(cfg->server.api_keys);
   lln_strv_free(cfg->server.cors_origins);
   free(cfg->server.log_format);
-  free(cfg->server.rate_limit_store);
+  free(cfg->server.store);
   free(cfg->path);
   memset(cfg, 0, sizeof *cfg);
 }

@@ -44,6 +44,23 @@ typedef struct lln_hook {
 
 typedef struct lln_node lln_node;
 
+/* How conversations are routed (docs/CONFIG.md "Routing"): top-level
+ * "routing", which a routing node's own "routing" object overrides key by
+ * key. Every node holds the settings in effect for it. */
+typedef enum {
+  LLN_STICKY_SESSION, /* a routed session keeps its handler; no router call after the first */
+  LLN_STICKY_TURN,    /* each new user turn is routed again, with the previous exchange as context */
+  LLN_STICKY_OFF      /* every request is routed on its own */
+} lln_sticky;
+
+typedef struct lln_routing {
+  lln_sticky sticky;        /* default LLN_STICKY_SESSION */
+  long session_ttl_s;       /* idle seconds a pin lives; default 1800 */
+  size_t max_input_chars;   /* what the router reads at most; default 8000 */
+  long cache_ttl_s;         /* decision cache; default 600; 0 = no cache */
+  long cache_max_entries;   /* default 10000 */
+} lln_routing;
+
 struct lln_node {
   char *name;
   int index; /* position in the file */
@@ -78,6 +95,7 @@ struct lln_node {
   size_t n_fallbacks;
   lln_hook *pre, *post; /* run around each call of this node's model, in order */
   size_t n_pre, n_post;
+  lln_routing routing; /* in effect when this node routes: cfg->routing with its own "routing" over it */
 };
 
 typedef struct lln_server_settings {
@@ -92,7 +110,7 @@ typedef struct lln_server_settings {
   long write_timeout_ms;  /* queued response bytes unread this long close the connection */
   int max_hops;
   char *log_format;       /* "text" or "json"; NULL = text (the CLI wins) */
-  char *rate_limit_store; /* NULL = in-process counters; "redis://host:port" = shared */
+  char *store;            /* server.store (alias rate-limit-store): NULL = in process; "redis://..." = shared */
   char **cors_origins;    /* NULL = no CORS headers; "*" = any origin */
   size_t n_cors_origins;
 } lln_server_settings;
@@ -111,6 +129,7 @@ typedef struct lln_config {
   lln_node *entry;
   const lln_node *router; /* whose endpoint routes choices after layer 0 */
   lln_server_settings server;
+  lln_routing routing; /* top-level "routing" with defaults filled in */
   lln_secret_value *secrets;
   size_t n_secrets;
   lln_function *functions;

@@ -186,7 +186,7 @@ void lln_loader_server(lln_loader *L, const cJSON *server) {
     lln_loader_report(L, LLN_DIAG_ERROR, "/server/rate-limit-store",
                       "\"rate-limit-store\" is \"memory\" or \"redis://HOST:PORT\"");
   else if (store)
-    s->rate_limit_store =
+    s->store =
         lln_loader_substitute(L, store, "/server/rate-limit-store", "server: rate-limit-store");
   load_api_keys(L, cJSON_GetObjectItemCaseSensitive(server, "api-keys"));
 }

@@ -15,6 +15,7 @@
 #include "util/openai_error.h"
 
 typedef struct lln_run lln_run;
+struct lln_store; /* store/store.h */
 
 /* Where a streamed response goes ("stream": true). The run decides when
  * the response becomes a stream: at the final hop's first byte, or earlier
@@ -48,6 +49,16 @@ typedef struct lln_run_result {
   const cJSON *hops; /* the trace of every upstream call, for the log */
   long tokens;       /* total tokens over every hop */
   const char *input; /* the user's latest text, for --log-content */
+  /* Routing (route_only answers with these; every result carries them):
+   * how the last choice was made (condition, pin, cache, router, default,
+   * no-input, ambiguous, model, single) or NULL when nothing was chosen,
+   * what the router read (or would have), the time spent deciding, the
+   * conversation's session id and the router calls made. */
+  const char *decided;
+  const char *router_input;
+  double decision_ms;
+  const char *session;
+  int router_calls;
 } lln_run_result;
 
 typedef void (*lln_run_done)(void *ud, const lln_run_result *res);
@@ -67,6 +78,9 @@ typedef struct lln_run_params {
   const lln_run_stream_sink *stream; /* set when the client asked to stream */
   lln_model_table *models;           /* breakers and queues shared by workers, or NULL */
   lln_ratelimit *ratelimit;          /* for models with a rate-limit, or NULL */
+  struct lln_store *store;           /* session pins and the decision cache (server.store), or NULL */
+  int route_only;                    /* stop before the first answering call: /v1/llmnet/route, eval */
+  int stateless;                     /* neither read nor write pins or the decision cache (eval) */
   void *ud;                          /* passed to done and to the sink */
 } lln_run_params;
 

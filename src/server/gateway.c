@@ -644,7 +644,7 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
   g->ratelimit = o->ratelimit;
   if (!g->ratelimit) {
     char rl_err[200];
-    if (lln_ratelimit_create(&g->own_ratelimit, o->loop, s->rate_limit_store, rl_err, sizeof rl_err) != 0) {
+    if (lln_ratelimit_create(&g->own_ratelimit, o->loop, s->store, rl_err, sizeof rl_err) != 0) {
       snprintf(err, err_size, "server.rate-limit-store: %s", rl_err);
       gen_release(g->current);
       return -1;

@@ -135,7 +135,7 @@ int lln_workers_start(lln_workers **out, const lln_workers_options *o, char *err
     abort();
   ws->on_drained = o->on_drained;
   ws->ud = o->ud;
-  const char *store = lln_shared_config_get(o->config)->server.rate_limit_store;
+  const char *store = lln_shared_config_get(o->config)->server.store;
   /* the in-process store must be one for all workers, or each would grant
    * the whole budget; a Redis store is a connection per worker loop */
   if (!store || strcmp(store, "memory") == 0) {
