@@ -480,6 +480,50 @@ describe('the router call', () => {
   });
 });
 
+describe('route-only runs (POST /v1/llmnet/route)', () => {
+  const route = (gw, body, headers = {}) =>
+    request(gw.url, '/v1/llmnet/route', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+  test('the decision without any handler call: route, decided, router_input, session, router_calls', async () => {
+    await clearMock(mock.url);
+    const messages = [{ role: 'user', content: 'How do I reverse a linked list in Python? (route-only)' }];
+    const first = await route(session, { messages });
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(first.json.route, ['router', 'technical-handler']);
+    assert.equal(first.json.decided, 'router');
+    assert.equal(first.json.router_calls, 1);
+    assert.ok(first.json.router_input.includes('reverse a linked list'), first.json.router_input);
+    assert.match(first.json.session, /^[0-9a-f]{64}$/);
+    assert.equal(typeof first.json.latency_ms, 'number');
+    const { router, handlers } = await received();
+    assert.equal(router.length, 1);
+    assert.equal(handlers.length, 0, 'no handler is called');
+    // the next turn of that conversation follows the pin
+    messages.push({ role: 'assistant', content: 'like so' }, { role: 'user', content: 'Now a poem about it' });
+    const next = await route(session, { messages });
+    assert.deepEqual(next.json.route, ['router', 'technical-handler']);
+    assert.equal(next.json.decided, 'pin');
+    assert.equal(next.json.router_calls, 0);
+    assert.equal(next.json.session, first.json.session);
+  });
+
+  test('no user text, a model naming a node and an x-session-id', async () => {
+    await clearMock(mock.url);
+    const empty = await route(session, { messages: [{ role: 'system', content: 'Be brief.' }] });
+    assert.deepEqual(empty.json.route, ['router', 'creative-handler']);
+    assert.equal(empty.json.decided, 'no-input');
+    assert.equal(empty.json.session, null);
+    const named = await route(session, { model: 'technical-handler', messages: [{ role: 'user', content: 'Write a poem' }] });
+    assert.deepEqual(named.json.route, ['technical-handler']);
+    assert.equal(named.json.decided, 'model');
+    assert.equal(named.json.router_calls, 0);
+    const given = await route(session, { messages: [{ role: 'user', content: 'Write a haiku (route-only)' }] }, { 'x-session-id': 'route-only-1' });
+    assert.equal(given.json.session, 'route-only-1');
+    assert.equal(given.json.decided, 'router');
+    assert.equal((await mockRequests(mock.url)).length, 1, 'only the one router call');
+  });
+});
+
 describe('metrics', () => {
   test('decisions by decided, router calls avoided and the decision latency histogram', async () => {
     const res = await request(session.url, '/metrics');
