@@ -440,6 +440,8 @@ describe('the router call', () => {
     const slow = await startMock({ rules: [{ when: { router: true }, route: `creative-handler\nbecause ${explanation}` }] }, ['--chunk-interval', '200']);
     const cfg = config({ sticky: 'off', 'decision-cache': false });
     cfg.models['router-gemma'].url = slow.url;
+    // two router calls a minute: a cancelled call still counts as one
+    cfg.models['router-gemma']['rate-limit'] = { rpm: 2, 'max-wait': 0 };
     cfg.architecture[2].model = 'handler-llama';
     const gw = await startLlmnet(cfg);
     try {
@@ -454,6 +456,17 @@ describe('the router call', () => {
       const stats = await mockStats(slow.url);
       assert.equal(stats.streams.completed, 0, JSON.stringify(stats));
       assert.equal(stats.requests, 1);
+      const second = await chat(gw.url, { messages: [{ role: 'user', content: 'Anything else' }] });
+      assert.equal(routerHop(second.json).early, true);
+      // the third router call would be the third in the minute: refused by
+      // llmnet's own rate limit, so routing falls back to the default target
+      const third = await chat(gw.url, { messages: [{ role: 'user', content: 'A third thing' }] });
+      assert.equal(third.status, 200, third.text);
+      const refused = routerHop(third.json);
+      assert.equal(refused.decided, 'default');
+      assert.equal(refused.reason, 'router_failed');
+      assert.match(refused.error, /rate limit/);
+      assert.equal((await mockStats(slow.url)).requests, 2, 'the early-cancelled calls counted against rpm 2');
     } finally {
       await stopAll(gw, slow);
     }
