@@ -342,6 +342,30 @@ describe('sessions', () => {
     }
   });
 
+  test('a pin naming a node that is no longer a candidate is ignored: the turn is routed anew', async () => {
+    const cfg = config(null);
+    cfg.architecture[2].if = '$WORD_COUNT >= 3'; // technical-handler: only for three words or more
+    cfg.architecture.push({ name: 'general-handler', layer: 1, model: 'handler-llama', 'use-case': 'Anything else' });
+    const gw = await startLlmnet(cfg);
+    try {
+      await clearMock(mock.url);
+      const messages = [{ role: 'user', content: 'How do I reverse a linked list in Python? (stale pin)' }];
+      const first = await chat(gw.url, { messages });
+      assert.equal(first.headers.get('x-llmnet-route'), 'router>technical-handler');
+      messages.push({ role: 'assistant', content: 'like so' }, { role: 'user', content: 'Thanks!' });
+      const second = await chat(gw.url, { messages });
+      assert.equal(second.status, 200, second.text);
+      // the router was asked again (its keyword rule still names technical-handler,
+      // no longer a candidate, so the default target answers)
+      assert.notEqual(routerHop(second.json).decided, 'pin', 'the pin names a node its condition ruled out');
+      assert.equal(routerHop(second.json).model, 'google/gemma-3-27b-it:free', 'a router call');
+      assert.notEqual(second.headers.get('x-llmnet-route'), 'router>technical-handler');
+      assert.equal((await received()).router.length, 2);
+    } finally {
+      await stopAll(gw);
+    }
+  });
+
   test('a pinned handler that fails falls back exactly as an unpinned one', async () => {
     await clearMock(mock.url);
     const messages = [{ role: 'user', content: 'Write a poem about the sea, pinned' }];
