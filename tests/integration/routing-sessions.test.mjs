@@ -342,6 +342,30 @@ describe('sessions', () => {
     }
   });
 
+  test('a pin naming a node that is no longer a candidate is ignored: the turn is routed anew', async () => {
+    const cfg = config(null);
+    cfg.architecture[2].if = '$WORD_COUNT >= 3'; // technical-handler: only for three words or more
+    cfg.architecture.push({ name: 'general-handler', layer: 1, model: 'handler-llama', 'use-case': 'Anything else' });
+    const gw = await startLlmnet(cfg);
+    try {
+      await clearMock(mock.url);
+      const messages = [{ role: 'user', content: 'How do I reverse a linked list in Python? (stale pin)' }];
+      const first = await chat(gw.url, { messages });
+      assert.equal(first.headers.get('x-llmnet-route'), 'router>technical-handler');
+      messages.push({ role: 'assistant', content: 'like so' }, { role: 'user', content: 'Thanks!' });
+      const second = await chat(gw.url, { messages });
+      assert.equal(second.status, 200, second.text);
+      // the router was asked again (its keyword rule still names technical-handler,
+      // no longer a candidate, so the default target answers)
+      assert.notEqual(routerHop(second.json).decided, 'pin', 'the pin names a node its condition ruled out');
+      assert.equal(routerHop(second.json).model, 'google/gemma-3-27b-it:free', 'a router call');
+      assert.notEqual(second.headers.get('x-llmnet-route'), 'router>technical-handler');
+      assert.equal((await received()).router.length, 2);
+    } finally {
+      await stopAll(gw);
+    }
+  });
+
   test('a pinned handler that fails falls back exactly as an unpinned one', async () => {
     await clearMock(mock.url);
     const messages = [{ role: 'user', content: 'Write a poem about the sea, pinned' }];
@@ -435,11 +459,33 @@ describe('the router call', () => {
     });
   }
 
+  test('max_tokens 64 unless the router node sets max_tokens or max_completion_tokens', async () => {
+    for (const [options, expect] of [
+      [{ max_tokens: 500 }, { max_tokens: 500 }],
+      [{ max_completion_tokens: 300 }, { max_tokens: undefined, max_completion_tokens: 300 }],
+    ]) {
+      const cfg = config({ sticky: 'off', 'decision-cache': false });
+      Object.assign(cfg.architecture[0]['extra-options'], options);
+      const gw = await startLlmnet(cfg);
+      try {
+        await clearMock(mock.url);
+        const res = await chat(gw.url, { messages: [{ role: 'user', content: 'Write a poem about tokens' }] });
+        assert.equal(res.status, 200, res.text);
+        const { router } = await received();
+        for (const [k, v] of Object.entries(expect)) assert.equal(router[0].body[k], v, `${k} with ${JSON.stringify(options)}`);
+      } finally {
+        await stopAll(gw);
+      }
+    }
+  });
+
   test('early decision: a name on the first line cancels the rest of a slow router reply', async () => {
     const explanation = Array.from({ length: 60 }, (_, i) => `reason${i}`).join(' ');
     const slow = await startMock({ rules: [{ when: { router: true }, route: `creative-handler\nbecause ${explanation}` }] }, ['--chunk-interval', '200']);
     const cfg = config({ sticky: 'off', 'decision-cache': false });
     cfg.models['router-gemma'].url = slow.url;
+    // two router calls a minute: a cancelled call still counts as one
+    cfg.models['router-gemma']['rate-limit'] = { rpm: 2, 'max-wait': 0 };
     cfg.architecture[2].model = 'handler-llama';
     const gw = await startLlmnet(cfg);
     try {
@@ -454,6 +500,17 @@ describe('the router call', () => {
       const stats = await mockStats(slow.url);
       assert.equal(stats.streams.completed, 0, JSON.stringify(stats));
       assert.equal(stats.requests, 1);
+      const second = await chat(gw.url, { messages: [{ role: 'user', content: 'Anything else' }] });
+      assert.equal(routerHop(second.json).early, true);
+      // the third router call would be the third in the minute: refused by
+      // llmnet's own rate limit, so routing falls back to the default target
+      const third = await chat(gw.url, { messages: [{ role: 'user', content: 'A third thing' }] });
+      assert.equal(third.status, 200, third.text);
+      const refused = routerHop(third.json);
+      assert.equal(refused.decided, 'default');
+      assert.equal(refused.reason, 'router_failed');
+      assert.match(refused.error, /rate limit/);
+      assert.equal((await mockStats(slow.url)).requests, 2, 'the early-cancelled calls counted against rpm 2');
     } finally {
       await stopAll(gw, slow);
     }
