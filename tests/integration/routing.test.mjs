@@ -610,7 +610,7 @@ describe('reading the router reply', () => {
     ['reply-case', 'router>technical-handler', 'a case-insensitive exact name'],
     ['reply-sentence', 'router>technical-handler', 'a name inside a sentence'],
     ['reply-quoted', 'router>technical-handler', 'a name in quotes, backticks and a full stop'],
-    ['reply-both', 'router>technical-handler', 'the longest name contained'],
+    ['reply-both', 'router>creative-handler', 'two names and nothing picking one: ambiguous, the default target'],
     ['reply-glued', 'router>creative-handler', 'no whole-token name: the first candidate'],
   ];
   for (const [tag, route, what] of cases) {
