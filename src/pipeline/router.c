@@ -182,9 +182,16 @@ static int first_name_line(const char *text, size_t len, int complete_only, cons
   return LLN_ROUTER_NONE;
 }
 
+/* The early decision reads at most this much of a reply: it runs again on
+ * every new line of a streaming reply, so a long one must not make each
+ * look cost more. A name after it is still found by the full reading. */
+#define EARLY_SCAN_MAX (32 * 1024)
+
 int lln_router_early(const char *so_far, size_t len, const lln_route_candidate *cands, size_t n) {
   if (!so_far || n == 0)
     return LLN_ROUTER_NONE;
+  if (len > EARLY_SCAN_MAX)
+    len = EARLY_SCAN_MAX; /* a prefix: what it decides, the whole reply decides too */
   lln_buf vis;
   lln_buf_init(&vis);
   visible_text(so_far, len, &vis);
@@ -322,7 +329,8 @@ static int named_in(const char *s, size_t len, const lln_route_candidate *cands,
   return found;
 }
 
-/* The last line with a letter or digit in it, or NULL. */
+/* The last line with a letter or digit (or any non-ASCII character) in
+ * it, or NULL. */
 static const char *last_answer_line(const char *s, size_t len, size_t *line_len) {
   const char *e = s + len;
   while (e > s) {
@@ -330,7 +338,7 @@ static const char *last_answer_line(const char *s, size_t len, size_t *line_len)
     while (ls > s && ls[-1] != '\n')
       ls--;
     for (const char *q = ls; q < e; q++) {
-      if (isalnum((unsigned char)*q)) {
+      if (isalnum((unsigned char)*q) || (unsigned char)*q >= 0x80) {
         *line_len = (size_t)(e - ls);
         return ls;
       }
