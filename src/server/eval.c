@@ -181,7 +181,11 @@ static void start_more(eval *ev) {
 static int run_cases(const lln_eval_options *o, const lln_config *cfg, lln_eval_cases *cs, FILE *err) {
   uv_loop_t loop;
   uv_loop_init(&loop);
-  eval ev = {.cfg = cfg, .loop = &loop, .cases = cs, .concurrency = o->concurrency, .progress = o->progress,
+  eval ev = {.cfg = cfg,
+             .loop = &loop,
+             .cases = cs,
+             .concurrency = o->concurrency,
+             .progress = o->progress,
              .err = err};
   char rl_err[256];
   if (lln_ratelimit_create(&ev.ratelimit, &loop, cfg->server.store, rl_err, sizeof rl_err) != 0) {

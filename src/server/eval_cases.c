@@ -47,8 +47,9 @@ static void node_names(const lln_config *cfg, lln_buf *out) {
 
 static int check_messages(reader *r, long line, const cJSON *m) {
   if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0) {
-    problem(r, line, "\"messages\" must be a non-empty array of {\"role\": ..., \"content\": ...} objects, as in "
-                     "a chat completion request");
+    problem(r, line,
+            "\"messages\" must be a non-empty array of {\"role\": ..., \"content\": ...} objects, as in "
+            "a chat completion request");
     return -1;
   }
   int i = 0;
@@ -133,8 +134,10 @@ static int check_expect(reader *r, long line, const cJSON *expect) {
     lln_buf names;
     lln_buf_init(&names);
     node_names(r->cfg, &names);
-    problem(r, line, "\"expect\": \"%s\" is not a node of %s; its nodes are %s", expect->valuestring,
-            r->cfg->path, names.data ? names.data : "");
+    problem(r, line,
+            "\"expect\": \"%s\" is not a node of %s (its nodes: %s); label the case with the node that "
+            "should answer",
+            expect->valuestring, r->cfg->path, names.data ? names.data : "");
     lln_buf_free(&names);
     return -1;
   }
@@ -146,12 +149,19 @@ static int read_case(reader *r, long line, const char *text, size_t len, lln_eva
   size_t bad_at = 0;
   const char *why = NULL;
   if (lln_json_check(text, len, &bad_at, &why) != 0) {
-    problem(r, line, "not valid JSON at byte %zu (%s); each line is one case, %s", bad_at + 1, why, CASE_SHAPE);
+    problem(r, line, "not valid JSON at byte %zu (%s); each line is one case, %s", bad_at + 1, why,
+            CASE_SHAPE);
     return -1;
   }
   const char *end = NULL;
   cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-  if (!o || !cJSON_IsObject(o)) {
+  if (!o) {
+    const char *at = cJSON_GetErrorPtr();
+    size_t off = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
+    problem(r, line, "not valid JSON (near byte %zu); each line is one case, %s", off + 1, CASE_SHAPE);
+    return -1;
+  }
+  if (!cJSON_IsObject(o)) {
     problem(r, line, "not a JSON object; each line is one case, %s", CASE_SHAPE);
     cJSON_Delete(o);
     return -1;

@@ -25,7 +25,7 @@ typedef struct summary {
   long router_calls;
   const char **labels; /* confusion rows and columns: nodes in the composition's order, then NO_CHOICE */
   size_t n_labels;
-  size_t *matrix; /* n_labels x n_labels */
+  size_t *matrix;       /* n_labels x n_labels */
   const char **decided; /* distinct "decided" values, first seen first */
   size_t *decided_n;
   size_t n_decided;
@@ -179,7 +179,8 @@ static void text_failures(const lln_eval_cases *cs, const summary *s, FILE *out)
   }
 }
 
-void lln_eval_report_text(const lln_eval_cases *cs, const lln_config *cfg, const char *cases_path, FILE *out) {
+void lln_eval_report_text(const lln_eval_cases *cs, const lln_config *cfg, const char *cases_path,
+                          FILE *out) {
   summary s;
   summarize(cs, cfg, &s);
   fprintf(out, "llmnet eval %s %s: %zu case%s, routing decisions only (no handler was called)\n", cfg->path,
