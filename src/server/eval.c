@@ -90,8 +90,8 @@ static void read_trace(lln_eval_case *c, const cJSON *hops) {
     c->reply = lln_xstrdup(reply->valuestring);
   if (!c->error && cJSON_IsString(error))
     c->error = lln_xstrdup(error->valuestring);
-  else if (!c->error && !c->reply && cJSON_IsString(reason))
-    c->error = lln_xstrdup(reason->valuestring);
+  if (cJSON_IsString(reason))
+    c->reason = lln_xstrdup(reason->valuestring);
 }
 
 static void record(lln_eval_case *c, const lln_run_result *res) {

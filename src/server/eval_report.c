@@ -171,6 +171,11 @@ static void text_failures(const lln_eval_cases *cs, const summary *s, FILE *out)
       text_quoted(out, c->reply);
       fputc('\n', out);
     }
+    if (c->reason) {
+      fputs("    default taken: ", out);
+      text_quoted(out, c->reason);
+      fputc('\n', out);
+    }
     if (c->error) {
       fputs("    error: ", out);
       text_quoted(out, c->error);
@@ -212,6 +217,8 @@ static cJSON *json_failure(const lln_eval_case *c) {
   cJSON_AddItemToObject(f, "decided", c->decided ? cJSON_CreateString(c->decided) : cJSON_CreateNull());
   if (c->reply)
     cJSON_AddStringToObject(f, "reply", c->reply);
+  if (c->reason)
+    cJSON_AddStringToObject(f, "reason", c->reason);
   if (c->error)
     cJSON_AddStringToObject(f, "error", c->error);
   return f;
