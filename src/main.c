@@ -344,13 +344,13 @@ static void eval_usage(FILE *out) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-  static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                       {"concurrency", required_argument, NULL, 'c'},
-                                       {"env-file", required_argument, NULL, 'e'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"format", required_argument, NULL, 'f'},   {"concurrency", required_argument, NULL, 'c'},
+      {"env-file", required_argument, NULL, 'e'}, {"log-level", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
   lln_eval_options o = {.concurrency = LLN_EVAL_DEFAULT_CONCURRENCY};
   const char *format = "text";
+  int log_level_given = 0;
   optind = 1;
   int ch;
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -366,6 +366,17 @@ static int cmd_eval(int argc, char **argv) {
         return 2;
       }
       o.concurrency = (int)v;
+      break;
+    }
+    case 'l': {
+      lln_log_level level;
+      if (lln_log_parse_level(optarg, &level) != 0) {
+        fprintf(stderr, "llmnet eval: --log-level is one of debug, info, warn, error, off; not \"%s\"\n",
+                optarg);
+        return 2;
+      }
+      lln_log_set_level(level);
+      log_level_given = 1;
       break;
     }
     case 'h': eval_usage(stdout); exit(0);
@@ -385,6 +396,9 @@ static int cmd_eval(int argc, char **argv) {
   }
   o.config = argv[optind];
   o.cases = argv[optind + 1];
+  /* each routing fallback would log a warning the report already lists */
+  if (!log_level_given)
+    lln_log_set_level(LLN_LOG_ERROR);
   o.progress = isatty(STDERR_FILENO);
   return lln_eval_run(&o, stdout, stderr);
 }

@@ -14,8 +14,8 @@
 #include <uv.h>
 
 #include "pipeline/run.h"
-#include "store/store.h"
 #include "server/eval_int.h"
+#include "store/store.h"
 #include "upstream/client.h"
 #include "upstream/model_state.h"
 #include "upstream/ratelimit.h"
@@ -197,7 +197,8 @@ static int run_cases(const lln_eval_options *o, const lln_config *cfg, lln_eval_
     return -1;
   }
   if (lln_ratelimit_create(&ev.ratelimit, ev.store) != 0 || lln_upstream_init(&ev.upstream, &loop) != 0) {
-    fprintf(err, "llmnet eval: cannot set up the rate limiter and the HTTP client (out of memory, or curl)\n");
+    fprintf(err,
+            "llmnet eval: cannot set up the rate limiter and the HTTP client (out of memory, or curl)\n");
     lln_ratelimit_close(ev.ratelimit);
     lln_store_close(ev.store);
     uv_run(&loop, UV_RUN_DEFAULT);
