@@ -218,7 +218,7 @@ void lln__explain_deciders(const lln_explain *e, const lln_node *from, const lln
                    "(key %.16s...)\n",
                    rs->cache_ttl_s, key);
   } else {
-    lln_buf_puts(out, "     3. cache: off (routing.decision-cache ttl 0)\n");
+    lln_buf_puts(out, "     3. cache: off (\"decision-cache\": false)\n");
   }
   int pins = rs->sticky != LLN_STICKY_OFF && e->session,
       caches = rs->cache_ttl_s > 0 && rs->cache_max_entries > 0;
