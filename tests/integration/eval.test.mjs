@@ -302,6 +302,24 @@ describe('eval: a router that fails or is over its budget', () => {
     }
   });
 
+  test('a case the gateway would refuse (400) is a failure in the (error) column, with its error', async () => {
+    const file = casesFile('refused.jsonl', [
+      { messages: [{ role: 'user', content: 42 }], expect: 'technical-handler' },
+      { prompt: 'Write Python code to parse JSON', expect: 'technical-handler' },
+    ]);
+    const r = await cli(['eval', seed, file, '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(r.stdout);
+    assert.deepEqual(json.confusion, { 'technical-handler': { 'technical-handler': 1, '(error)': 1 } });
+    assert.equal(json.failures.length, 1);
+    assert.equal(json.failures[0].line, 1);
+    assert.equal(json.failures[0].chose, null);
+    assert.match(json.failures[0].error, /content/);
+    const text = await cli(['eval', seed, file]);
+    assert.match(text.stdout, /^ {2}expected \\ chosen +technical-handler +\(error\)$/m);
+    assert.match(text.stdout, /^ {2}line 1: expected technical-handler, chose nothing \(decided: \(none\)\)$/m);
+  });
+
   test('a router model over its rate limit: refused cases are failures with their error', async () => {
     const cfg = seedOn(mock.url, 'limited.json', { retries: 0, 'rate-limit': { rpd: 2, 'max-wait': 0 } });
     const file = casesFile(
