@@ -432,6 +432,7 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   }
   cJSON_AddNumberToObject(root, "in_flight", (double)atomic_load(&in_flight));
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
+  lln_status_routing_json(root); /* edges by decided, decision latency (observe/status_page.c) */
   lln_buf json;
   lln_buf_init(&json);
   lln_json_print(root, &json);

@@ -401,7 +401,8 @@ describe('seed topology', () => {
   test('"model": "llmnet" and an unknown model name both mean the whole pipeline', async () => {
     for (const model of ['llmnet', 'gpt-4o-mini']) {
       const rid = newRequestId('pipeline');
-      const res = await chat(seed.url, { model, messages: [{ role: 'user', content: 'Fix this python bug' }] }, { 'x-request-id': rid });
+      // a conversation of its own each time: the same one would follow its pin
+      const res = await chat(seed.url, { model, messages: [{ role: 'user', content: `Fix this python bug (${model})` }] }, { 'x-request-id': rid });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.headers.get('x-llmnet-route'), 'router>technical-handler');
       const calls = await upstreamCalls(mock.url, rid);
@@ -785,7 +786,7 @@ describe('content integrity and streaming', () => {
 
   test('a streamed request through the seed topology: the router and the handler both stream', async () => {
     const rid = newRequestId('stream-seed');
-    const text = 'How do I reverse a linked list in Python?';
+    const text = 'How do I reverse a linked list in Python, streamed?';
     const res = await chat(seed.url, { messages: [{ role: 'user', content: text }], stream: true }, { 'x-request-id': rid });
     if (res.status !== 200) {
       // a build without streaming must say so clearly

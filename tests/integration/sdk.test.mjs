@@ -78,9 +78,11 @@ describe('openai SDK through the seed pipeline', () => {
       model: 'llmnet',
       messages: [{ role: 'user', content: 'Tell me a story about dragons' }],
     });
+    // another conversation (the same one would be pinned: no router call,
+    // fewer tokens), with as many words, so the mock counts the same tokens
     const stream = await client.chat.completions.create({
       model: 'llmnet',
-      messages: [{ role: 'user', content: 'Tell me a story about dragons' }],
+      messages: [{ role: 'user', content: 'Tell me a story about goblins' }],
       stream: true,
       stream_options: { include_usage: true },
     });
