@@ -1,4 +1,5 @@
-/* main: the llmnet command line: run (the default), validate, graph, explain, mock. */
+/* main: the llmnet command line: run (the default), validate, graph, explain; eval and mock have their own
+ * mains (server/eval.c, mock/mock.c). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,45 +15,58 @@
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "pipeline/explain.h"
+#include "server/eval.h"
 #include "server/workers.h"
 #include "upstream/model_state.h"
 #include "util/json_alloc.h"
 #include "util/log.h"
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "llmnet %s: an OpenAI-compatible gateway that routes each request through a network of LLMs\n"
-          "\n"
-          "usage:\n"
-          "  llmnet [run] CONFIG [options]   serve the composition in CONFIG\n"
-          "  llmnet validate CONFIG          check CONFIG; list every problem (exit 0 ok, 1 errors)\n"
-          "  llmnet graph CONFIG             print the topology as a Mermaid, Graphviz or SVG picture\n"
-          "  llmnet explain CONFIG PROMPT    show, without calling any model, where PROMPT would go\n"
-          "  llmnet mock [options]           an OpenAI-compatible upstream simulator (llmnet mock --help)\n"
-          "  llmnet --help | --version\n"
-          "\n"
-          "run options:\n"
-          "  --port N            listen on port N (default: the entry node's bind-port, else 8080)\n"
-          "  --bind-addr ADDR    listen address (default: the entry node's bind-addr, else 127.0.0.1)\n"
-          "  --env-file FILE     read variables for $NAME substitution from a dotenv FILE\n"
-          "  --dry-run           print the resolved pipeline and exit\n"
-          "  --watch             reload CONFIG when the file changes (SIGHUP always reloads)\n"
-          "  --log-level LEVEL   debug, info, warn, error or off (default info)\n"
-          "  --log-format FMT    text (default) or json: one JSON object per log line\n"
-          "  --log-content       also log the user's message text (off by default)\n"
-          "\n"
-          "validate options:\n"
-          "  --env-file FILE     as for run\n"
-          "  --format FORMAT     text (default) or json (one object, for editors and CI)\n"
-          "\n"
-          "graph options:\n"
-          "  --format FORMAT     mermaid (default), dot, or svg (runs Graphviz's dot)\n"
-          "  --env-file FILE     as for run\n"
-          "\n"
-          "explain options:\n"
-          "  --header \"NAME: VALUE\"   a request header (for UseHeaderKeys variables); repeatable\n"
-          "  --env-file FILE     as for run\n",
-          LLN_VERSION);
+  fprintf(
+      out,
+      "llmnet %s: an OpenAI-compatible gateway that routes each request through a network of LLMs\n"
+      "\n"
+      "usage:\n"
+      "  llmnet [run] CONFIG [options]   serve the composition in CONFIG\n"
+      "  llmnet validate CONFIG          check CONFIG; list every problem (exit 0 ok, 1 errors)\n"
+      "  llmnet graph CONFIG             print the topology as a Mermaid, Graphviz or SVG picture\n"
+      "  llmnet explain CONFIG PROMPT    show, without calling any model, where PROMPT would go\n"
+      "  llmnet explain CONFIG --messages FILE.json\n"
+      "                                  the same for a whole conversation (an OpenAI messages array)\n"
+      "  llmnet eval CONFIG CASES.jsonl  measure routing on labelled cases: accuracy, confusion, latency\n"
+      "  llmnet mock [options]           an OpenAI-compatible upstream simulator (llmnet mock --help)\n"
+      "  llmnet --help | --version\n"
+      "\n"
+      "run options:\n"
+      "  --port N            listen on port N (default: the entry node's bind-port, else 8080)\n"
+      "  --bind-addr ADDR    listen address (default: the entry node's bind-addr, else 127.0.0.1)\n"
+      "  --env-file FILE     read variables for $NAME substitution from a dotenv FILE\n"
+      "  --dry-run           print the resolved pipeline and exit\n"
+      "  --watch             reload CONFIG when the file changes (SIGHUP always reloads)\n"
+      "  --log-level LEVEL   debug, info, warn, error or off (default info)\n"
+      "  --log-format FMT    text (default) or json: one JSON object per log line\n"
+      "  --log-content       also log the user's message text (off by default)\n"
+      "\n"
+      "validate options:\n"
+      "  --env-file FILE     as for run\n"
+      "  --format FORMAT     text (default) or json (one object, for editors and CI)\n"
+      "\n"
+      "graph options:\n"
+      "  --format FORMAT     mermaid (default), dot, or svg (runs Graphviz's dot)\n"
+      "  --env-file FILE     as for run\n"
+      "\n"
+      "explain options:\n"
+      "  --messages FILE     a conversation to explain: an OpenAI messages array, or {\"messages\": [...]}\n"
+      "  --prompt TEXT       the same as PROMPT: one user message\n"
+      "  --header \"NAME: VALUE\"   a request header (UseHeaderKeys variables, x-session-id); repeatable\n"
+      "  --env-file FILE     as for run\n"
+      "\n"
+      "eval options (CASES.jsonl: one {\"prompt\"|\"messages\", \"expect\": \"NODE\"} a line):\n"
+      "  --format FORMAT     text (default) or json (one object)\n"
+      "  --concurrency N     cases routed at once (default 4, at most 256)\n"
+      "  --log-level LEVEL   as for run; default error (the report lists each failure)\n"
+      "  --env-file FILE     as for run\n",
+      LLN_VERSION);
 }
 
 typedef struct cli {
@@ -237,12 +251,38 @@ static int cmd_graph(int argc, char **argv) {
   return rc;
 }
 
+static const char EXPLAIN_USAGE[] =
+    "llmnet explain: usage: llmnet explain CONFIG (\"PROMPT\" | --prompt \"PROMPT\" | "
+    "--messages FILE.json) [--header \"NAME: VALUE\"]... [--env-file FILE]\n";
+
+/* explain's request: PROMPT, --prompt or --messages (exactly one). Returns
+ * 0, or the exit status of a usage (2) or file (1) error, told. */
+static int explain_input(int argc, char **argv, const char *prompt, const char *messages_file,
+                         lln_explain_request *req, cJSON **messages) {
+  int positional = argc - optind - 1;
+  if (positional < 0 || positional > 1 || positional + !!prompt + !!messages_file != 1) {
+    fputs(EXPLAIN_USAGE, stderr);
+    return 2;
+  }
+  req->prompt = positional ? argv[optind + 1] : prompt;
+  if (messages_file) {
+    char err[512];
+    *messages = lln_explain_read_messages(messages_file, err, sizeof err);
+    if (!*messages) {
+      fprintf(stderr, "llmnet explain: %s\n", err);
+      return 1;
+    }
+    req->messages = *messages;
+  }
+  return 0;
+}
+
 static int cmd_explain(int argc, char **argv) {
-  static const struct option opts[] = {{"header", required_argument, NULL, 'H'},
-                                       {"env-file", required_argument, NULL, 'e'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  const char *env_file = NULL;
+  static const struct option opts[] = {
+      {"header", required_argument, NULL, 'H'},   {"env-file", required_argument, NULL, 'e'},
+      {"messages", required_argument, NULL, 'm'}, {"prompt", required_argument, NULL, 'p'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+  const char *env_file = NULL, *prompt = NULL, *messages_file = NULL;
   const char **headers = calloc((size_t)argc + 1, sizeof *headers);
   if (!headers)
     abort();
@@ -253,6 +293,8 @@ static int cmd_explain(int argc, char **argv) {
     switch (ch) {
     case 'H': headers[n_headers++] = optarg; break;
     case 'e': env_file = optarg; break;
+    case 'm': messages_file = optarg; break;
+    case 'p': prompt = optarg; break;
     case 'h':
       free(headers);
       usage(stdout);
@@ -263,33 +305,29 @@ static int cmd_explain(int argc, char **argv) {
       return 2;
     }
   }
-  if (argc - optind != 2) {
-    free(headers);
-    fprintf(stderr, "llmnet explain: usage: llmnet explain CONFIG \"PROMPT\" [--header \"NAME: VALUE\"]... "
-                    "[--env-file FILE]\n");
-    return 2;
-  }
+  lln_explain_request req = {.headers = headers, .n_headers = n_headers};
+  cJSON *messages = NULL;
+  int rc = explain_input(argc, argv, prompt, messages_file, &req, &messages);
   lln_config cfg;
-  if (load_for_reading("explain", argv[optind], env_file, &cfg) != 0) {
-    free(headers);
-    return 1;
+  if (rc == 0 && load_for_reading("explain", argv[optind], env_file, &cfg) != 0)
+    rc = 1;
+  else if (rc == 0) {
+    lln_explain e;
+    char err[512];
+    if (lln_explain_init(&e, &cfg, &req, err, sizeof err) != 0) {
+      fprintf(stderr, "llmnet explain: %s\n", err);
+      rc = 2;
+    } else {
+      lln_buf out;
+      lln_buf_init(&out);
+      lln_explain_write(&e, &out);
+      fwrite(out.data, 1, out.len, stdout);
+      lln_buf_free(&out);
+      lln_explain_free(&e);
+    }
+    lln_config_free(&cfg);
   }
-  lln_explain_request req = {.prompt = argv[optind + 1], .headers = headers, .n_headers = n_headers};
-  lln_explain e;
-  char err[512];
-  int rc = 0;
-  if (lln_explain_init(&e, &cfg, &req, err, sizeof err) != 0) {
-    fprintf(stderr, "llmnet explain: %s\n", err);
-    rc = 2;
-  } else {
-    lln_buf out;
-    lln_buf_init(&out);
-    lln_explain_write(&e, &out);
-    fwrite(out.data, 1, out.len, stdout);
-    lln_buf_free(&out);
-    lln_explain_free(&e);
-  }
-  lln_config_free(&cfg);
+  cJSON_Delete(messages);
   free(headers);
   return rc;
 }
@@ -597,6 +635,8 @@ int main(int argc, char **argv) {
     return cmd_graph(argc - 1, argv + 1);
   if (strcmp(cmd, "explain") == 0)
     return cmd_explain(argc - 1, argv + 1);
+  if (strcmp(cmd, "eval") == 0)
+    return lln_eval_main(argc - 1, argv + 1);
   if (strcmp(cmd, "run") == 0)
     return cmd_run(argc - 1, argv + 1);
   return cmd_run(argc, argv);
