@@ -156,10 +156,29 @@ static void failed(lln_run *r, const lln_upstream_response *resp) {
   lln__call_error_free(&ce);
 }
 
+/* Bytes of a reply that decided nothing kept in the trace ("reply"), so
+ * the response, the access log and `llmnet eval` can show what the router
+ * said. */
+#define REPLY_TRACED_MAX 200
+
+/* Puts the head of an undecided reply on its hop, cut on a UTF-8
+ * character boundary. */
+static void trace_reply(cJSON *hop, const char *text, size_t len) {
+  size_t n = len < REPLY_TRACED_MAX ? len : REPLY_TRACED_MAX;
+  while (n < len && n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+    n--;
+  char head[REPLY_TRACED_MAX + 1];
+  memcpy(head, text, n);
+  head[n] = '\0';
+  cJSON_AddStringToObject(hop, "reply", head);
+}
+
 /* The whole reply was read: it names a candidate, several (ambiguous) or
  * none (the default target answers either way). */
 static void decide_on_reply(lln_run *r, const char *text, size_t len, cJSON *hop) {
   int idx = lln_router_parse_reply(text, len, lln__route_candidates(r), r->call.n_cands);
+  if (idx < 0)
+    trace_reply(hop, text, len);
   if (idx == LLN_ROUTER_AMBIGUOUS) {
     LLN_WARN("request %s: router reply \"%.80s\" names several candidates and picks none", r->request_id,
              text);

@@ -302,6 +302,26 @@ describe('eval: a router that fails or is over its budget', () => {
     }
   });
 
+  test('a router reply naming both handlers: the failure shows the reply (ambiguous, default)', async () => {
+    const vague = await startMock({
+      rules: [{ when: { router: true }, reply: 'Either creative-handler or technical-handler would do.' }],
+    });
+    try {
+      const cfg = seedOn(vague.url, 'vague.json', { retries: 0 });
+      const file = casesFile('one.jsonl', [{ prompt: 'How do I sort a list in Go?', expect: 'technical-handler' }]);
+      const r = await cli(['eval', cfg, file, '--format', 'json']);
+      assert.equal(r.code, 0);
+      const json = JSON.parse(r.stdout);
+      assert.deepEqual(json.decided, { ambiguous: 1 });
+      assert.equal(json.failures.length, 1);
+      assert.equal(json.failures[0].reply, 'Either creative-handler or technical-handler would do.');
+      const text = await cli(['eval', cfg, file]);
+      assert.match(text.stdout, /^ {4}router reply: "Either creative-handler or technical-handler would do\."$/m);
+    } finally {
+      await vague.stop();
+    }
+  });
+
   test('a case the gateway would refuse (400) is a failure in the (error) column, with its error', async () => {
     const file = casesFile('refused.jsonl', [
       { messages: [{ role: 'user', content: 42 }], expect: 'technical-handler' },
