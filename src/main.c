@@ -1,4 +1,4 @@
-/* main: the llmnet command line: run (the default), validate, graph, explain, mock. */
+/* main: the llmnet command line: run (the default), validate, graph, explain, eval, mock. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "pipeline/explain.h"
+#include "server/eval.h"
 #include "server/workers.h"
 #include "upstream/model_state.h"
 #include "util/json_alloc.h"
@@ -28,6 +29,9 @@ static void usage(FILE *out) {
           "  llmnet validate CONFIG          check CONFIG; list every problem (exit 0 ok, 1 errors)\n"
           "  llmnet graph CONFIG             print the topology as a Mermaid, Graphviz or SVG picture\n"
           "  llmnet explain CONFIG PROMPT    show, without calling any model, where PROMPT would go\n"
+          "  llmnet explain CONFIG --messages FILE.json\n"
+          "                                  the same for a whole conversation (an OpenAI messages array)\n"
+          "  llmnet eval CONFIG CASES.jsonl  measure routing on labelled cases: accuracy, confusion, latency\n"
           "  llmnet mock [options]           an OpenAI-compatible upstream simulator (llmnet mock --help)\n"
           "  llmnet --help | --version\n"
           "\n"
@@ -50,7 +54,14 @@ static void usage(FILE *out) {
           "  --env-file FILE     as for run\n"
           "\n"
           "explain options:\n"
-          "  --header \"NAME: VALUE\"   a request header (for UseHeaderKeys variables); repeatable\n"
+          "  --messages FILE     a conversation to explain: an OpenAI messages array, or {\"messages\": [...]}\n"
+          "  --prompt TEXT       the same as PROMPT: one user message\n"
+          "  --header \"NAME: VALUE\"   a request header (UseHeaderKeys variables, x-session-id); repeatable\n"
+          "  --env-file FILE     as for run\n"
+          "\n"
+          "eval options (CASES.jsonl: one {\"prompt\"|\"messages\", \"expect\": \"NODE\"} a line):\n"
+          "  --format FORMAT     text (default) or json (one object)\n"
+          "  --concurrency N     cases routed at once (default 4, at most 256)\n"
           "  --env-file FILE     as for run\n",
           LLN_VERSION);
 }
@@ -292,6 +303,64 @@ static int cmd_explain(int argc, char **argv) {
   lln_config_free(&cfg);
   free(headers);
   return rc;
+}
+
+static void eval_usage(FILE *out) {
+  fprintf(out, "usage: llmnet eval CONFIG CASES.jsonl [--format text|json] [--concurrency N] [--env-file FILE]\n"
+               "  CASES.jsonl: one case a line, {\"prompt\": \"...\", \"expect\": \"NODE\"} or "
+               "{\"messages\": [...], \"expect\": \"NODE\"},\n"
+               "  optionally with \"session\" (an x-session-id), \"headers\" ({\"Name\": \"value\"}) and "
+               "\"note\".\n"
+               "  Runs only the routing decision of each case (no handler is called), within the composition's\n"
+               "  rate limits, and prints accuracy, a confusion table, router latency and tokens.\n"
+               "  Exit status: 0 when it ran (whatever the accuracy), 1 on errors in CONFIG or CASES, 2 on usage "
+               "errors.\n");
+}
+
+static int cmd_eval(int argc, char **argv) {
+  static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                       {"concurrency", required_argument, NULL, 'c'},
+                                       {"env-file", required_argument, NULL, 'e'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  lln_eval_options o = {.concurrency = LLN_EVAL_DEFAULT_CONCURRENCY};
+  const char *format = "text";
+  optind = 1;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'f': format = optarg; break;
+    case 'e': o.env_file = optarg; break;
+    case 'c': {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (!*optarg || *end || v < 1 || v > LLN_EVAL_MAX_CONCURRENCY) {
+        fprintf(stderr, "llmnet eval: --concurrency needs a number from 1 to %d, not \"%s\"\n",
+                LLN_EVAL_MAX_CONCURRENCY, optarg);
+        return 2;
+      }
+      o.concurrency = (int)v;
+      break;
+    }
+    case 'h': eval_usage(stdout); exit(0);
+    default: eval_usage(stderr); return 2;
+    }
+  }
+  o.json = strcmp(format, "json") == 0;
+  if (!o.json && strcmp(format, "text") != 0) {
+    fprintf(stderr, "llmnet eval: --format is text or json, not \"%s\"\n", format);
+    return 2;
+  }
+  if (argc - optind != 2) {
+    fprintf(stderr, "llmnet eval: %s\n", argc - optind < 2 ? "which composition and which cases file?"
+                                                            : "too many arguments");
+    eval_usage(stderr);
+    return 2;
+  }
+  o.config = argv[optind];
+  o.cases = argv[optind + 1];
+  o.progress = isatty(STDERR_FILENO);
+  return lln_eval_run(&o, stdout, stderr);
 }
 
 typedef struct reload_job reload_job;
@@ -597,6 +666,8 @@ int main(int argc, char **argv) {
     return cmd_graph(argc - 1, argv + 1);
   if (strcmp(cmd, "explain") == 0)
     return cmd_explain(argc - 1, argv + 1);
+  if (strcmp(cmd, "eval") == 0)
+    return cmd_eval(argc - 1, argv + 1);
   if (strcmp(cmd, "run") == 0)
     return cmd_run(argc - 1, argv + 1);
   return cmd_run(argc, argv);
