@@ -588,7 +588,7 @@ function routingSection() {
       table(
         ['router reply', 'samples', 'time to route, p50 (client)', "llmnet's latency_ms, p50", 'decided', 'route', 'measured with'],
         [
-          ['`creative-handler` on the first line, then 48 words of explanation', e.early.samples, `${f1(e.early.p50_ms)} ms`, ok(e.early.server_p50_ms) ? `${f1(e.early.server_p50_ms)} ms` : NA, e.early.decided, e.early.routes, e.early.via === 'route' ? 'POST /v1/llmnet/route' : 'chat completion'],
+          ['`creative-handler` on the first line, then 52 words of explanation', e.early.samples, `${f1(e.early.p50_ms)} ms`, ok(e.early.server_p50_ms) ? `${f1(e.early.server_p50_ms)} ms` : NA, e.early.decided, e.early.routes, e.early.via === 'route' ? 'POST /v1/llmnet/route' : 'chat completion'],
           ['the same words, `creative-handler` on the last line (read whole)', e.late.samples, `${f1(e.late.p50_ms)} ms`, ok(e.late.server_p50_ms) ? `${f1(e.late.server_p50_ms)} ms` : NA, e.late.decided, e.late.routes, e.late.via === 'route' ? 'POST /v1/llmnet/route' : 'chat completion'],
           ['ratio', '', x(e.ratio), '', '', '', ''],
         ],
