@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # make bench: the helpers bench/run.sh and bench/routing.sh share, sourced
 # by them. They read the caller's globals: $root, $bench, $bin, $tmp (the work
 # folder, where each process logs), $pids (processes to stop at the end), $R

@@ -41,6 +41,7 @@ else
   R=$tmp/results
   : >"$R"
 fi
+# shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
 for t in wrk curl node; do command -v "$t" >/dev/null 2>&1 || die "$t is not installed (bench/run.sh installs it)"; done
 [ -x "$bin" ] || die "$bin not found: run make"

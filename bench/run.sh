@@ -30,6 +30,7 @@ HELD_STREAMS=1000
 CONC=16        # moderate load: wrk -t1 -c16
 H2_CONC=100    # h2load --h1 -c100
 
+# shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
 
 # ---------------------------------------------------------------- tools
