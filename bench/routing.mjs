@@ -35,7 +35,7 @@ function median(xs) {
 const VARIANTS = {
   session: null, // the defaults: sticky session, decision cache on
   turn: { sticky: 'turn' },
-  off: { sticky: 'off', 'decision-cache': { ttl: 0 } },
+  off: { sticky: 'off', 'decision-cache': false },
   cache: { sticky: 'off' },
 };
 function compose(variant, out) {
