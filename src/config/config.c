@@ -388,7 +388,8 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_size
 
 int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *opts, lln_diags *diags) {
   LLN_JSON_ASSERT_HEAP(); /* a composition outlives every request */
-  static const char *const known[] = {"models", "architecture", "secrets", "functions", "server", NULL};
+  static const char *const known[] = {"models", "architecture", "secrets", "functions",
+                                      "server", "routing",      NULL};
   memset(cfg, 0, sizeof *cfg);
   cfg->path = lln_xstrdup(path);
   lln_loader L = {.cfg = cfg, .diags = diags, .opts = opts};
@@ -422,6 +423,7 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
     load_models(&L, cJSON_GetObjectItemCaseSensitive(root, "models"));
     lln_loader_server(&L, cJSON_GetObjectItemCaseSensitive(root, "server"));
     lln_loader_functions(&L, cJSON_GetObjectItemCaseSensitive(root, "functions"));
+    lln_loader_routing(&L, cJSON_GetObjectItemCaseSensitive(root, "routing"));
     lln_loader_nodes(&L, cJSON_GetObjectItemCaseSensitive(root, "architecture"));
   }
   lln_jsonc_free(&L.doc);

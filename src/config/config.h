@@ -54,12 +54,23 @@ typedef enum {
 } lln_sticky;
 
 typedef struct lln_routing {
-  lln_sticky sticky;        /* default LLN_STICKY_SESSION */
-  long session_ttl_s;       /* idle seconds a pin lives; default 1800 */
-  size_t max_input_chars;   /* what the router reads at most; default 8000 */
-  long cache_ttl_s;         /* decision cache; default 600; 0 = no cache */
-  long cache_max_entries;   /* default 10000 */
+  lln_sticky sticky;      /* default LLN_STICKY_SESSION */
+  long session_ttl_s;     /* idle seconds a pin lives; default 1800 */
+  size_t max_input_chars; /* what the router reads at most; default 8000 */
+  long cache_ttl_s;       /* decision cache; default 600; 0 = no cache */
+  long cache_max_entries; /* default 10000 */
 } lln_routing;
+
+/* The defaults and bounds of "routing" (src/config/routing.c). */
+#define LLN_ROUTING_SESSION_TTL_S 1800
+#define LLN_ROUTING_SESSION_TTL_MAX_S (30L * 24 * 3600)
+#define LLN_ROUTING_MAX_INPUT_CHARS 8000
+#define LLN_ROUTING_MAX_INPUT_CHARS_MIN 200
+#define LLN_ROUTING_MAX_INPUT_CHARS_MAX 200000
+#define LLN_ROUTING_CACHE_TTL_S 600
+#define LLN_ROUTING_CACHE_TTL_MAX_S (7L * 24 * 3600)
+#define LLN_ROUTING_CACHE_MAX_ENTRIES 10000
+#define LLN_ROUTING_CACHE_MAX_ENTRIES_MAX 1000000
 
 struct lln_node {
   char *name;
@@ -109,9 +120,9 @@ typedef struct lln_server_settings {
   long shutdown_grace_ms; /* how long a drain waits for requests in flight */
   long write_timeout_ms;  /* queued response bytes unread this long close the connection */
   int max_hops;
-  char *log_format;       /* "text" or "json"; NULL = text (the CLI wins) */
-  char *store;            /* server.store (alias rate-limit-store): NULL = in process; "redis://..." = shared */
-  char **cors_origins;    /* NULL = no CORS headers; "*" = any origin */
+  char *log_format;    /* "text" or "json"; NULL = text (the CLI wins) */
+  char *store;         /* server.store (alias rate-limit-store): NULL = in process; "redis://..." = shared */
+  char **cors_origins; /* NULL = no CORS headers; "*" = any origin */
   size_t n_cors_origins;
 } lln_server_settings;
 

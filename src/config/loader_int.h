@@ -38,6 +38,11 @@ char *lln_loader_substitute_ok(lln_loader *L, const char *value, const char *pat
 void lln_loader_secrets(lln_loader *L, const cJSON *secrets);
 /* server.c: the "server" object. */
 void lln_loader_server(lln_loader *L, const cJSON *server);
+/* routing.c: the top-level "routing" (cfg->routing, defaults filled in),
+ * read before the nodes; then each node's settings in effect, its own
+ * "routing" (may be NULL) over the top-level ones, once targets are linked. */
+void lln_loader_routing(lln_loader *L, const cJSON *routing);
+void lln_loader_node_routing(lln_loader *L, lln_node *n, const cJSON *routing);
 /* 1 when `value`, substituted, can go into a header line (no CR or LF);
  * else reports an error naming `what` (never the value) and returns 0. */
 int lln_loader_header_value_ok(lln_loader *L, const char *value, const char *path, const char *what);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/loader_int.h"
 #include "util/buf.h"
@@ -152,6 +153,33 @@ lln_cond *lln_loader_condition(lln_loader *L, const char *src, const char *path,
   return c;
 }
 
+/* A name goes into the routing prompt as "- name: use-case" and comes back
+ * as the router's answer: a control character (a newline), ':' or '>'
+ * would break that line or the "a -> b" paths of traces. */
+static void check_node_name(lln_loader *L, const char *name, const lln_buf *p) {
+  for (const char *c = name; *c; c++) {
+    unsigned char ch = (unsigned char)*c;
+    if (ch >= 0x20 && ch != 0x7F && ch != ':' && ch != '>')
+      continue;
+    lln_buf np;
+    lln_buf_init(&np);
+    lln_buf_printf(&np, "%s/name", p->data);
+    if (ch < 0x20 || ch == 0x7F)
+      lln_loader_report(L, LLN_DIAG_ERROR, np.data,
+                        "node name \"%.*s...\" contains a control character (\\x%02x, e.g. a newline), which "
+                        "breaks the routing prompt; rename the node without it",
+                        (int)(c - name), name, ch);
+    else
+      lln_loader_report(
+          L, LLN_DIAG_ERROR, np.data,
+          "node name \"%s\" contains '%c', which breaks the routing prompt (\"- name: use-case\") "
+          "and route paths (\"a -> b\"); rename it, e.g. with '-' instead",
+          name, ch);
+    lln_buf_free(&np);
+    return;
+  }
+}
+
 /* "name", and the node's one model id until extra-options says otherwise.
  * A node without a name is called "#<index>" in later messages. */
 static void load_node_name(lln_loader *L, lln_node *n, size_t i, const cJSON *j, lln_buf *p) {
@@ -163,6 +191,7 @@ static void load_node_name(lln_loader *L, lln_node *n, size_t i, const cJSON *j,
     n->name = lln_xstrdup(fallback);
   } else {
     n->name = lln_xstrdup(name);
+    check_node_name(L, n->name, p);
   }
   n->model_ids = calloc(2, sizeof *n->model_ids);
   if (!n->model_ids)
@@ -271,9 +300,9 @@ static void load_node_url(lln_loader *L, lln_node *n, const cJSON *j, lln_buf *p
 }
 
 static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
-  static const char *const known[] = {"name",     "layer", "model",         "adapter",   "output-to",
-                                      "use-case", "if",    "extra-options", "bind-addr", "bind-port",
-                                      "hooks",    "url",   "default",       "fallback",  NULL};
+  static const char *const known[] = {
+      "name",      "layer",     "model", "adapter", "output-to", "use-case", "if",      "extra-options",
+      "bind-addr", "bind-port", "hooks", "url",     "default",   "fallback", "routing", NULL};
   lln_buf p;
   lln_buf_init(&p);
   node_path(&p, i, NULL);
@@ -562,6 +591,13 @@ static void load_nodes(lln_loader *L, const cJSON *arch) {
         node_path(&p, i, "name");
         lln_loader_report(L, LLN_DIAG_ERROR, p.data, "node name \"%s\" is used twice (also entry %zu)",
                           cfg->nodes[i].name, k);
+      } else if (strcasecmp(cfg->nodes[k].name, cfg->nodes[i].name) == 0) {
+        /* a router answering in another case could mean either */
+        node_path(&p, i, "name");
+        lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                          "node name \"%s\" differs from \"%s\" (entry %zu) only in case; a router's answer "
+                          "is read case-insensitively, so rename one of them",
+                          cfg->nodes[i].name, cfg->nodes[k].name, k);
       }
     }
     i++;
@@ -584,6 +620,12 @@ static void link_nodes(lln_loader *L, const cJSON *arch) {
   cJSON_ArrayForEach(j, arch) {
     resolve_fallbacks(L, &cfg->nodes[i],
                       cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "fallback") : NULL);
+    i++;
+  }
+  i = 0;
+  cJSON_ArrayForEach(j, arch) {
+    lln_loader_node_routing(L, &cfg->nodes[i],
+                            cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "routing") : NULL);
     i++;
   }
 }

@@ -43,9 +43,20 @@ const lln_metric LLN_M_UPSTREAM_SECONDS = {
     "llmnet_upstream_duration_seconds", "Upstream call latency by node.", LLN_HISTOGRAM, {"node", NULL}};
 const lln_metric LLN_M_ROUTING = {"llmnet_routing_decisions_total",
                                   "Routing decisions by source and target node and how they were made "
-                                  "(single, condition, router, default).",
+                                  "(single, condition, pin, cache, router, default, no-input, ambiguous).",
                                   LLN_COUNTER,
                                   {"from", "to", "decided", NULL}};
+const lln_metric LLN_M_ROUTER_AVOIDED = {
+    "llmnet_router_calls_avoided_total",
+    "Routing choices made without a router call, by routing node and reason (pin, cache, no-input).",
+    LLN_COUNTER,
+    {"node", "reason", NULL}};
+const lln_metric LLN_M_DECISION_SECONDS = {
+    "llmnet_routing_decision_duration_seconds",
+    "Time a routing node took to choose among several candidates (pin and cache reads, the router call), "
+    "by routing node and how it decided.",
+    LLN_HISTOGRAM,
+    {"node", "decided", NULL}};
 const lln_metric LLN_M_TOKENS = {"llmnet_tokens_total",
                                  "Tokens reported by upstreams, by node, model and direction.",
                                  LLN_COUNTER,
@@ -93,7 +104,8 @@ static const lln_metric *const families[] = {&LLN_M_REQUESTS,         &LLN_M_REQ
                                              &LLN_M_RATE_LIMIT_WAITS, &LLN_M_RATE_LIMIT_REFUSED,
                                              &LLN_M_HOOK_RUNS,        &LLN_M_IN_FLIGHT,
                                              &LLN_M_CONNECTIONS,      &LLN_M_RELOADS,
-                                             &LLN_M_ROUTE_FALLBACKS};
+                                             &LLN_M_ROUTE_FALLBACKS,  &LLN_M_ROUTER_AVOIDED,
+                                             &LLN_M_DECISION_SECONDS};
 
 typedef struct series {
   const lln_metric *family;
@@ -396,6 +408,7 @@ static double quantile(const series *s, double q) {
 void lln_metrics_node_stats(const char *node, lln_node_stats *out) {
   memset(out, 0, sizeof *out);
   out->p50_seconds = out->p99_seconds = -1;
+  out->decision_p50_seconds = out->decision_p99_seconds = -1;
   registry *view = calloc(1, sizeof *view);
   if (!view)
     abort();
@@ -419,6 +432,33 @@ void lln_metrics_node_stats(const char *node, lln_node_stats *out) {
       out->p99_seconds = quantile(s, 0.99);
     }
   }
+  /* the node's decisions, whatever decided them, in one histogram */
+  series all_decisions = {.family = &LLN_M_DECISION_SECONDS};
+  for (series *s = view->first[family_index(&LLN_M_DECISION_SECONDS)]; s; s = s->next_in_family) {
+    if (strcmp(s->values[0], node) != 0)
+      continue;
+    all_decisions.count += s->count;
+    all_decisions.value += s->value;
+    for (size_t i = 0; i < N_BUCKETS; i++)
+      all_decisions.bucket[i] += s->bucket[i];
+  }
+  out->decisions = (double)all_decisions.count;
+  out->decision_p50_seconds = quantile(&all_decisions, 0.5);
+  out->decision_p99_seconds = quantile(&all_decisions, 0.99);
+  free_registry_series(view);
+  free(view);
+}
+
+void lln_metrics_edges(void (*cb)(void *ud, const char *from, const char *to, const char *decided, double n),
+                       void *ud) {
+  registry *view = calloc(1, sizeof *view);
+  if (!view)
+    abort();
+  pthread_mutex_lock(&all_lock);
+  merge(view);
+  pthread_mutex_unlock(&all_lock);
+  for (series *s = view->first[family_index(&LLN_M_ROUTING)]; s; s = s->next_in_family)
+    cb(ud, s->values[0], s->values[1], s->values[2], s->value);
   free_registry_series(view);
   free(view);
 }

@@ -29,6 +29,8 @@ extern const lln_metric LLN_M_TOKENS;             /* node, model, direction */
 extern const lln_metric LLN_M_RETRIES;            /* node, model */
 extern const lln_metric LLN_M_FALLBACKS;          /* node, to */
 extern const lln_metric LLN_M_ROUTE_FALLBACKS;    /* node, reason */
+extern const lln_metric LLN_M_ROUTER_AVOIDED;     /* node, reason (pin, cache, no-input) */
+extern const lln_metric LLN_M_DECISION_SECONDS;   /* node, decided */
 extern const lln_metric LLN_M_RATE_LIMIT_WAITS;   /* model */
 extern const lln_metric LLN_M_RATE_LIMIT_REFUSED; /* model */
 extern const lln_metric LLN_M_HOOK_RUNS;          /* node, function, outcome */
@@ -43,11 +45,19 @@ void lln_metric_observe(const lln_metric *m, const char *const *values, double s
 
 void lln_metrics_render(lln_buf *out);
 
-/* Per-node figures for the status page, from the upstream families. */
+/* Per-node figures for the status page, from the upstream families and,
+ * for a routing node, its decisions among several candidates. */
 typedef struct lln_node_stats {
   double calls, errors, tokens;
-  double p50_seconds, p99_seconds; /* estimated from the histogram; -1 without data */
+  double p50_seconds, p99_seconds;                   /* estimated from the histogram; -1 without data */
+  double decisions;                                  /* choices among several candidates */
+  double decision_p50_seconds, decision_p99_seconds; /* -1 without data */
 } lln_node_stats;
 void lln_metrics_node_stats(const char *node, lln_node_stats *out);
+
+/* Every routing edge taken so far: from, to, how it was decided and how
+ * many requests took it (llmnet_routing_decisions_total). */
+void lln_metrics_edges(void (*cb)(void *ud, const char *from, const char *to, const char *decided, double n),
+                       void *ud);
 
 #endif

@@ -95,27 +95,32 @@ cJSON *lln__body_route(lln_run *r, const lln_node *router, const lln_route_candi
   lln_buf prompt;
   lln_buf_init(&prompt);
   lln_router_system_prompt(&prompt, rc, n);
-  /* the router node's options by reference, as the answer body does */
+  /* the router node's options by reference, as the answer body does;
+   * route_call.c sets stream and stream_options */
   cJSON *body = cJSON_CreateObject();
   const cJSON *opt;
   cJSON_ArrayForEach(opt, router->options) {
-    if (strcmp(opt->string, "messages") != 0 && strcmp(opt->string, "stream") != 0)
+    if (strcmp(opt->string, "messages") != 0 && strcmp(opt->string, "stream") != 0 &&
+        strcmp(opt->string, "stream_options") != 0)
       cJSON_AddItemReferenceToObject(body, opt->string, (cJSON *)opt);
   }
   cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
   add_message(msgs, "system", prompt.data);
-  add_message(msgs, "user", lln_vars_current_input(lln_run_vars(r)));
+  add_message(msgs, "user", r->routing.input ? r->routing.input : "");
   if (!cJSON_GetObjectItemCaseSensitive(body, "temperature"))
     cJSON_AddNumberToObject(body, "temperature", 0);
+  if (!cJSON_GetObjectItemCaseSensitive(body, "max_tokens") &&
+      !cJSON_GetObjectItemCaseSensitive(body, "max_completion_tokens"))
+    cJSON_AddNumberToObject(body, "max_tokens", LLN_ROUTER_MAX_TOKENS);
   lln_buf_free(&prompt);
   return body;
 }
 
-char **lln__call_headers(const lln_model *ep, const char *request_id) {
+char **lln__call_headers(const lln_model *ep, const char *request_id, const char *session) {
   size_t nh = 0;
   while (ep->headers[nh])
     nh++;
-  char **out = calloc(nh + 4, sizeof(char *));
+  char **out = calloc(nh + 5, sizeof(char *));
   if (!out)
     abort();
   size_t k = 0;
@@ -127,6 +132,11 @@ char **lln__call_headers(const lln_model *ep, const char *request_id) {
   }
   lln_buf_printf(&h, "X-Request-Id: %s", request_id);
   out[k++] = lln_buf_steal(&h);
+  if (session) {
+    /* OpenRouter keeps a conversation's provider prompt cache warm by it */
+    lln_buf_printf(&h, "X-Session-Id: %s", session);
+    out[k++] = lln_buf_steal(&h);
+  }
   for (size_t i = 0; i < nh; i++)
     out[k++] = lln_xstrdup(ep->headers[i]);
   return out;

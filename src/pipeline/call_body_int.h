@@ -13,11 +13,14 @@
 const char *lln__check_request(const cJSON *req);
 /* The body asking node `n` to answer ("model" is set per attempt). */
 cJSON *lln__body_answer(lln_run *r, const lln_node *n);
-/* The body asking `router` to choose among `rc`. */
+/* The body asking `router` to choose among `rc`: the routing prompt and
+ * the router input (r->routing.input), max_tokens LLN_ROUTER_MAX_TOKENS
+ * unless the router's extra-options set max_tokens or
+ * max_completion_tokens. */
 cJSON *lln__body_route(lln_run *r, const lln_node *router, const lln_route_candidate *rc, size_t n);
 /* "Name: value" lines for a call to `ep`, NULL-terminated; free with
- * lln__headers_free. */
-char **lln__call_headers(const lln_model *ep, const char *request_id);
+ * lln__headers_free. `session` (may be NULL) goes as x-session-id. */
+char **lln__call_headers(const lln_model *ep, const char *request_id, const char *session);
 void lln__headers_free(char **headers);
 
 #endif

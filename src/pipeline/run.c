@@ -22,11 +22,13 @@
 #include "pipeline/failover_int.h"
 #include "pipeline/hooks_int.h"
 #include "pipeline/respond_int.h"
+#include "pipeline/route_flow_int.h"
 #include "pipeline/router.h"
 #include "pipeline/run_state_int.h"
 #include "pipeline/sinks_int.h"
 #include "pipeline/stream_int.h"
 #include "pipeline/text_int.h"
+#include "store/store.h"
 #include "upstream/retry.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
@@ -46,7 +48,8 @@ static void after_post_hooks(lln_run *r);
 
 /* The one place every ticket a run holds is settled or cancelled: timers,
  * the upstream call, the breaker's probe, a rate-limit answer, the place in
- * an endpoint's queue and the hook jobs. A new kind of ticket belongs here. */
+ * an endpoint's queue, a pending pin or decision-cache read and the hook
+ * jobs. A new kind of ticket belongs here. */
 static void stop_work(lln_run *r) {
   if (r->timers.started) {
     uv_timer_stop(&r->timers.deadline);
@@ -67,6 +70,10 @@ static void stop_work(lln_run *r) {
     lln_ratelimit_cancel(r->tickets.rl_take);
     r->tickets.rl_take = NULL;
   }
+  if (r->tickets.store_op) {
+    lln_store_cancel(r->tickets.store_op);
+    r->tickets.store_op = NULL;
+  }
   lln_admit_stop_waiting(r);
   lln_hooks_cancel(r);
 }
@@ -79,6 +86,11 @@ void lln_run_finish(lln_run *r, const lln_run_result *given) {
   filled.hops = r->trace;
   filled.tokens = r->usage[2];
   filled.input = r->initial_input;
+  filled.decided = r->routing.decided;
+  filled.router_input = r->routing.input;
+  filled.decision_ms = r->routing.decision_ms;
+  filled.session = r->routing.session;
+  filled.router_calls = r->routing.router_calls;
   stop_work(r);
   r->done(r->ud, &filled);
 }
@@ -213,10 +225,12 @@ void lln_run_start_call(lln_run *r) {
   if (r->sink && r->call.kind == CALL_ANSWER && lln_decide_ends_pipeline(r->call.node) &&
       !lln_hooks_transform_output(r->call.node))
     lln_stream_prepare_call(r, body, &req);
+  if (r->call.kind == CALL_ROUTE)
+    lln__route_call_prepare(r, body, &req);
   lln_buf_reset(&r->call.body);
   lln_json_print(body, &r->call.body);
   lln__headers_free(r->call.headers);
-  r->call.headers = lln__call_headers(ep, r->request_id);
+  r->call.headers = lln__call_headers(ep, r->request_id, r->routing.session);
 
   req.url = ep->chat_url;
   req.headers = (const char *const *)r->call.headers;
@@ -239,18 +253,11 @@ void lln_run_start_call(lln_run *r) {
     failf(r, 500, "node \"%s\": could not start a call to model \"%s\"", r->call.node->name, ep->key);
 }
 
-/* The candidates as the router sees them: name and use-case (in the arena). */
-static lln_route_candidate *route_candidates(const lln_run *r) {
-  lln_route_candidate *rc = lln_arena_take(r->arena, (r->call.n_cands ? r->call.n_cands : 1) * sizeof *rc);
-  for (size_t i = 0; i < r->call.n_cands; i++)
-    rc[i] = (lln_route_candidate){r->call.cands[i]->name, r->call.cands[i]->use_case};
-  return rc;
-}
-
-/* `how`: single (the only target), condition (conditions left one of
- * several), router (the router model chose) or default (routing failed). */
-static void go_to(lln_run *r, const lln_node *target, const char *how) {
+/* `how`: the decided label (single, condition, pin, cache, router,
+ * default, no-input, ambiguous). */
+void lln_run_go_to(lln_run *r, const lln_node *target, const char *how) {
   r->route_decision = target->name;
+  r->routing.decided = how;
   const char *labels[] = {r->node->name, target->name, how};
   lln_metric_add(&LLN_M_ROUTING, labels, 1);
   LLN_DEBUG("request %s: %s -> %s (%s)", r->request_id, r->node->name, target->name, how);
@@ -259,23 +266,6 @@ static void go_to(lln_run *r, const lln_node *target, const char *how) {
   /* a node reached the ordinary way starts no fallback list of its own */
   r->call.via_fallback = 0;
   enter(r, target);
-}
-
-/* Routing could not decide: the default target answers. `hop` (may be
- * NULL) gets the decision, and the metric counts it by reason: no_router,
- * router_failed (its calls failed) or router_reply (no candidate named). */
-static void route_default(lln_run *r, const lln_node *from, cJSON *hop, const char *reason) {
-  const lln_node *t = lln_decide_default(r->call.cands, r->call.n_cands);
-  if (!hop)
-    hop = lln_run_trace_hop(r, from, "router", NULL, 0);
-  cJSON_AddStringToObject(hop, "decided", "default");
-  cJSON_AddStringToObject(hop, "reason", reason);
-  cJSON_AddStringToObject(hop, "chose", t->name);
-  const char *labels[] = {from->name, reason};
-  lln_metric_add(&LLN_M_ROUTE_FALLBACKS, labels, 1);
-  LLN_WARN("request %s: routing after \"%s\" fell back to its default target \"%s\" (%s)", r->request_id,
-           from->name, t->name, reason);
-  go_to(r, t, "default");
 }
 
 /* Carries out the failover decision for a failed (or refused) call. */
@@ -310,7 +300,7 @@ void lln_run_after_failure(lln_run *r, const lln_failure *given, const lln_run_e
     lln_run_start_call(r);
     return;
   }
-  case LLN_FO_DEFAULT: route_default(r, r->call.route_from, hop, "router_failed"); return;
+  case LLN_FO_DEFAULT: lln__route_default(r, hop, "router_failed"); return;
   case LLN_FO_FALLBACK: {
     LLN_WARN("request %s: %s; node \"%s\" answers instead", r->request_id, why, d.fallback->name);
     cJSON_AddStringToObject(hop, "fallback", d.fallback->name);
@@ -364,28 +354,20 @@ static void settle_breaker(lln_run *r, const lln_upstream_response *resp) {
   r->tickets.probe = NULL;
 }
 
-static void on_router_reply(lln_run *r, cJSON *json, const char *text, size_t len, double ms) {
-  cJSON *hop = lln_run_trace_hop(r, r->call.route_from, "router", lln_run_model_id(r), ms);
-  lln_run_add_usage(r, json, hop);
-  lln_route_candidate *rc = route_candidates(r);
-  int idx = lln_router_parse_reply(text, len, rc, r->call.n_cands);
-  if (idx < 0) {
-    LLN_WARN("request %s: router reply \"%.80s\" names no candidate", r->request_id, text);
-    route_default(r, r->call.route_from, hop, "router_reply");
-    return;
-  }
-  const lln_node *t = r->call.cands[idx];
-  cJSON_AddStringToObject(hop, "decided", "router");
-  cJSON_AddStringToObject(hop, "chose", t->name);
-  go_to(r, t, "router");
+void lln_run_call_ended(lln_run *r, const lln_upstream_response *resp) {
+  settle_breaker(r, resp);
+  count_call(r, resp);
 }
 
 static void on_call_done(void *ud, const lln_upstream_response *resp) {
   lln_run *r = ud;
   LLN_JSON_SCOPE(r->arena);
   r->call.upstream = NULL;
-  settle_breaker(r, resp);
-  count_call(r, resp);
+  lln_run_call_ended(r, resp);
+  if (r->call.kind == CALL_ROUTE) {
+    lln__route_call_done(r, resp);
+    return;
+  }
   if (r->call.streaming) {
     int ok = resp->result == LLN_UP_OK && resp->status >= 200 && resp->status <= 299;
     if (ok) {
@@ -417,12 +399,6 @@ static void on_call_done(void *ud, const lln_upstream_response *resp) {
   lln_content_text(cJSON_GetObjectItemCaseSensitive(message, "content"), &text);
   if (!text.data)
     lln_buf_reserve(&text, 0);
-  if (r->call.kind == CALL_ROUTE) {
-    on_router_reply(r, json, text.data, text.len, resp->elapsed_ms);
-    cJSON_Delete(json);
-    lln_buf_free(&text);
-    return;
-  }
   cJSON *hop = lln_run_trace_hop(r, r->call.node, "answer", lln_run_model_id(r), resp->elapsed_ms);
   lln_run_add_usage(r, json, hop);
   cJSON_Delete(r->final);
@@ -442,8 +418,26 @@ static void call_model(lln_run *r) {
   lln_run_start_call(r);
 }
 
+/* A route-only run (POST /v1/llmnet/route, eval) ends where a model would
+ * answer or the response would go out: what was decided is the result. */
+static void finish_route_only(lln_run *r) {
+  lln_run_result res = {.status = 200, .route = r->route.data};
+  lln_run_finish(r, &res);
+}
+
+static void respond(lln_run *r) {
+  if (r->routing.route_only)
+    finish_route_only(r);
+  else
+    lln__run_succeed(r);
+}
+
 /* Pre hooks first (they may replace the input), then the model call. */
 static void ask_model(lln_run *r, const lln_node *n) {
+  if (r->routing.route_only) {
+    finish_route_only(r);
+    return;
+  }
   r->call.node = n;
   free(r->hooks.input);
   r->hooks.input = NULL;
@@ -451,22 +445,6 @@ static void ask_model(lln_run *r, const lln_node *n) {
 }
 
 static void after_post_hooks(lln_run *r) { choose_next(r, r->call.node); }
-
-static void ask_router(lln_run *r, const lln_node *from) {
-  const lln_node *router = lln_decide_router(r->cfg);
-  if (!router) {
-    route_default(r, from, NULL, "no_router");
-    return;
-  }
-  lln_route_candidate *rc = route_candidates(r);
-  cJSON_Delete(r->call.json);
-  r->call.json = lln__body_route(r, router, rc, r->call.n_cands);
-  r->call.kind = CALL_ROUTE;
-  r->call.node = router;
-  r->call.route_from = from;
-  r->call.att = lln_attempt_start(router, 1, NULL);
-  lln_run_start_call(r);
-}
 
 static void choose_next(lln_run *r, const lln_node *from) {
   r->call.cands = lln_arena_take(r->arena, (from->n_targets + 1) * sizeof *r->call.cands);
@@ -483,11 +461,10 @@ static void choose_next(lln_run *r, const lln_node *from) {
     LLN_DEBUG("request %s: no candidate after \"%s\"; it answers itself", r->request_id, from->name);
     ask_model(r, from);
     return;
-  case LLN_NEXT_RESPOND: lln__run_succeed(r); return;
-  case LLN_NEXT_GO: go_to(r, r->call.cands[0], from->n_targets == 1 ? "single" : "condition"); return;
-  case LLN_NEXT_ROUTE: break;
+  case LLN_NEXT_RESPOND: respond(r); return;
+  case LLN_NEXT_GO: lln_run_go_to(r, r->call.cands[0], from->n_targets == 1 ? "single" : "condition"); return;
+  case LLN_NEXT_ROUTE: lln__route_choose(r, from); return;
   }
-  ask_router(r, from);
 }
 
 static void enter(lln_run *r, const lln_node *n) {
@@ -506,7 +483,7 @@ static void enter(lln_run *r, const lln_node *n) {
     lln_buf_putc(&r->route, '>');
   lln_buf_puts(&r->route, n->name);
   switch (lln_decide_enter(n)) {
-  case LLN_ENTER_RESPOND: lln__run_succeed(r); return;
+  case LLN_ENTER_RESPOND: respond(r); return;
   case LLN_ENTER_ROUTE: choose_next(r, n); return;
   case LLN_ENTER_ANSWER: ask_model(r, n); return;
   }
@@ -549,6 +526,14 @@ lln_run *lln_run_start(const lln_run_params *p) {
     return r;
   }
   r->messages = cJSON_GetObjectItemCaseSensitive(r->request, "messages");
+  problem = lln__route_setup(r, p);
+  if (problem) {
+    lln_openai_error body = {.status = 400, .message = problem, .type = "invalid_request_error"};
+    lln_run_result res = {.status = 400, .error = problem, .error_body = &body, .route = ""};
+    r->finished = 1;
+    r->done(r->ud, &res);
+    return r;
+  }
   lln_buf in;
   lln_buf_init(&in);
   lln_last_user_text(r->messages, &in);
@@ -576,8 +561,10 @@ lln_run *lln_run_start(const lln_run_params *p) {
   const lln_node *start = r->cfg->entry;
   if (cJSON_IsString(model)) {
     const lln_node *named = lln_config_node(r->cfg, model->valuestring);
-    if (named && named->adapter == LLN_ADAPTER_OPENAI)
+    if (named && named->adapter == LLN_ADAPTER_OPENAI) {
       start = named;
+      r->routing.decided = "model";
+    }
   }
   enter(r, start);
   return r;
@@ -621,6 +608,7 @@ static void release(lln_run *r) {
   lln_buf_free(&r->route);
   lln_buf_free(&r->call.body);
   lln_buf_free(&r->result_body);
+  lln__route_free(r);
   if (r->sink && r->timers.started)
     lln_stream_free(r);
   lln_arena_free(&r->scratch);

@@ -10,6 +10,7 @@
 
 #include "hooks/function.h"
 #include "pipeline/failover_int.h"
+#include "pipeline/route_input_int.h"
 #include "pipeline/run.h"
 #include "pipeline/vars.h"
 #include "upstream/breaker.h"
@@ -18,6 +19,8 @@
 #include "util/buf.h"
 
 typedef enum { CALL_ROUTE, CALL_ANSWER } call_kind;
+
+struct lln_store_op; /* store/store.h */
 
 struct lln_run {
   /* Owns the run itself and everything built for it: the client's parsed
@@ -81,11 +84,39 @@ struct lln_run {
    * call) and `hooks.call` (a hook job); each is NULL/0 once settled. A new
    * kind of ticket goes here and into stop_work. */
   struct {
-    lln_ratelimit_take *rl_take; /* a rate-limit answer pending */
-    int rl_waiting;              /* a place in the endpoint's rate-limit queue */
-    lln_breaker *probe;          /* the half-open probe this run's call holds */
-    int rl_granted;              /* the call in preparation has its rate-limit slot */
+    lln_ratelimit_take *rl_take;   /* a rate-limit answer pending */
+    int rl_waiting;                /* a place in the endpoint's rate-limit queue */
+    lln_breaker *probe;            /* the half-open probe this run's call holds */
+    int rl_granted;                /* the call in preparation has its rate-limit slot */
+    struct lln_store_op *store_op; /* a pin or decision-cache answer pending (route_flow.c) */
   } tickets;
+
+  /* Routing: the conversation this request belongs to and how the choices
+   * among several candidates are made (pin, decision cache, router call).
+   * Owned by route_flow.c (the decision) and route_call.c (the streamed
+   * router call); lln_run_finish reports decided, input, decision_ms,
+   * session and router_calls with every result. */
+  struct {
+    struct lln_store *store; /* pins and the decision cache, or NULL */
+    int route_only;          /* stop before the first answering call */
+    int stateless;           /* neither read nor write pins or the cache */
+    char *session;           /* x-session-id or the fingerprint (arena); NULL: none */
+    lln_turn_kind turn;      /* what the newest message is */
+    const char *decided;     /* how the last choice was made, or NULL */
+    char *input;             /* what the router reads (read) for the current choice (arena) */
+    double decision_ms;      /* time spent deciding, every choice of the run */
+    uint64_t started_ns;     /* uv_hrtime() when the current choice began */
+    int router_calls;        /* router calls sent (retries and failovers included) */
+    const lln_node *from;    /* the routing node of the current choice */
+    char *pin_key;           /* "llmnet:pin:<node>:<sha of session>" (arena), or NULL */
+    char *cache_key;         /* "llmnet:route:<key>" (arena), or NULL */
+    lln_buf reply;           /* the router's reply text so far */
+    lln_buf raw;             /* the router call's body as received (an upstream answering JSON) */
+    lln_sse_reader sse;      /* the router call's event stream */
+    int sse_ready;           /* `sse` is initialised */
+    int events;              /* completion chunks read from the router's stream */
+    cJSON *usage;            /* the router stream's usage (heap) */
+  } routing;
 
   /* Hooks: the pre/post hook chain of the node being visited. Only hooks.c
    * uses these, except `input`, which call_body.c and run.c read. */
@@ -152,6 +183,9 @@ void lln_run_fail(lln_run *r, int status, const char *message);
 void lln_run_fail_with(lln_run *r, const lln_run_error *e);
 /* The model id the call in flight asks for. */
 const char *lln_run_model_id(const lln_run *r);
+/* Settles a finished (or early-cancelled) call: the breaker and the
+ * upstream-call metrics. */
+void lln_run_call_ended(lln_run *r, const lln_upstream_response *resp);
 /* Sends the call being prepared (run.c), once admit.c lets it go. */
 void lln_run_start_call(lln_run *r);
 /* Calls lln_run_start_call again after `ms` on the run's retry timer:
@@ -159,6 +193,9 @@ void lln_run_start_call(lln_run *r);
 void lln_run_retry_in(lln_run *r, uint64_t ms);
 /* Carries out what failover.c decides for a failed (or refused) call. */
 void lln_run_after_failure(lln_run *r, const lln_failure *f, const lln_run_error *e);
+/* Goes on to `target`, chosen after the current node; `how` is the
+ * decided label (single, condition, pin, cache, router, default, ...). */
+void lln_run_go_to(lln_run *r, const lln_node *target, const char *how);
 /* The "llmnet" extension object: request id, route and hops so far. */
 cJSON *lln_run_extension(const lln_run *r);
 

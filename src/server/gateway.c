@@ -370,6 +370,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
       .stream = streaming ? &sse_sink : NULL,
       .models = lln_shared_config_attachment(c->gen->sc),
       .ratelimit = g->ratelimit,
+      .store = g->store,
       .ud = c,
   };
   lln_run *run = lln_run_start(&p);
@@ -431,6 +432,7 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   }
   cJSON_AddNumberToObject(root, "in_flight", (double)atomic_load(&in_flight));
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
+  lln_status_routing_json(root); /* edges by decided, decision latency (observe/status_page.c) */
   lln_buf json;
   lln_buf_init(&json);
   lln_json_print(root, &json);
@@ -633,6 +635,39 @@ static void handle(void *ctx, lln_http_request *req) {
   }
 }
 
+/* The store and the rate limiter counting in it: the shared ones given, or
+ * this loop's own (a Redis store is a connection per worker loop). */
+static int start_store(lln_gateway *g, const lln_gateway_options *o, char *err, size_t err_size) {
+  g->store = o->store;
+  g->ratelimit = o->ratelimit;
+  if (!g->store) {
+    char store_err[200];
+    if (lln_store_create(&g->own_store, o->loop, g->current->cfg->server.store, store_err,
+                         sizeof store_err) != 0) {
+      snprintf(err, err_size, "server.store: %s", store_err);
+      return -1;
+    }
+    g->store = g->own_store;
+  }
+  if (!g->ratelimit) {
+    if (lln_ratelimit_create(&g->own_ratelimit, g->store) != 0) {
+      snprintf(err, err_size, "out of memory");
+      lln_store_close(g->own_store);
+      g->own_store = NULL;
+      return -1;
+    }
+    g->ratelimit = g->own_ratelimit;
+  }
+  return 0;
+}
+
+static void close_store(lln_gateway *g) {
+  lln_ratelimit_close(g->own_ratelimit);
+  lln_store_close(g->own_store);
+  g->own_ratelimit = NULL;
+  g->own_store = NULL;
+}
+
 int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, size_t err_size) {
   memset(g, 0, sizeof *g);
   g->loop = o->loop;
@@ -641,19 +676,13 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
     g->id_state = 0x9E3779B97F4A7C15ULL;
   g->current = gen_new(o->config);
   const lln_server_settings *s = &g->current->cfg->server;
-  g->ratelimit = o->ratelimit;
-  if (!g->ratelimit) {
-    char rl_err[200];
-    if (lln_ratelimit_create(&g->own_ratelimit, o->loop, s->store, rl_err, sizeof rl_err) != 0) {
-      snprintf(err, err_size, "server.rate-limit-store: %s", rl_err);
-      gen_release(g->current);
-      return -1;
-    }
-    g->ratelimit = g->own_ratelimit;
+  if (start_store(g, o, err, err_size) != 0) {
+    gen_release(g->current);
+    return -1;
   }
   if (lln_upstream_init(&g->upstream, o->loop) != 0) {
     snprintf(err, err_size, "cannot start the upstream client");
-    lln_ratelimit_close(g->own_ratelimit);
+    close_store(g);
     gen_release(g->current);
     return -1;
   }
@@ -666,7 +695,7 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
   int rc = lln_http_server_start(&g->http, o->loop, o->addr, o->port, &limits, handle, g, err, err_size);
   if (rc != 0) {
     lln_upstream_close(g->upstream);
-    lln_ratelimit_close(g->own_ratelimit);
+    close_store(g);
     gen_release(g->current);
     return rc;
   }
@@ -702,7 +731,7 @@ void lln_gateway_close(lln_gateway *g) {
    * their owners told, before the upstream client they use goes away */
   lln_fn_loop_close(g->loop);
   lln_upstream_close(g->upstream);
-  lln_ratelimit_close(g->own_ratelimit);
+  close_store(g); /* after the runs: the rate limiter, then the store */
   gen_release(g->current);
   g->current = NULL;
 }

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "config/shared.h"
 #include "server/http.h"
+#include "store/store.h"
 #include "upstream/client.h"
 #include "upstream/ratelimit.h"
 
@@ -19,7 +20,9 @@ typedef struct lln_generation lln_generation;
 typedef struct lln_gateway {
   uv_loop_t *loop;
   lln_upstream *upstream;
-  lln_ratelimit *ratelimit;     /* the one requests use */
+  lln_store *store;             /* server.store: rate limits, pins, the decision cache */
+  lln_store *own_store;         /* created here when none was given (a Redis connection per loop) */
+  lln_ratelimit *ratelimit;     /* the one requests use, counting in `store` */
   lln_ratelimit *own_ratelimit; /* created here when none was given */
   lln_http_server *http;
   lln_generation *current; /* what new requests run on */
@@ -30,8 +33,10 @@ typedef struct lln_gateway {
 typedef struct lln_gateway_options {
   uv_loop_t *loop;
   lln_shared_config *config; /* retained by the gateway */
-  /* Shared by every worker (the in-process store); NULL: the gateway
-   * creates one from server.rate-limit-store (a Redis connection per loop). */
+  /* Shared by every worker (the in-process store and the limiter counting
+   * in it); NULL: the gateway creates its own from server.store (a Redis
+   * connection per loop). */
+  lln_store *store;
   lln_ratelimit *ratelimit;
   const char *addr;
   int port;

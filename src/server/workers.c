@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "server/gateway_int.h"
+#include "store/store.h"
 #include "upstream/ratelimit.h"
 #include "util/log.h"
 
@@ -30,7 +31,8 @@ struct lln_workers {
   worker *w;
   unsigned n;
   int port;
-  lln_ratelimit *shared_ratelimit; /* in-process store, shared by all workers */
+  lln_store *shared_store;         /* the in-process store, shared by all workers */
+  lln_ratelimit *shared_ratelimit; /* counting in it */
   uv_async_t drained;              /* on the control loop */
   atomic_uint n_drained;
   void (*on_drained)(void *ud);
@@ -100,6 +102,7 @@ static int setup(lln_workers *ws, worker *w, const lln_workers_options *o, int p
   uv_mutex_init(&w->lock);
   lln_gateway_options go = {.loop = &w->loop,
                             .config = o->config,
+                            .store = ws->shared_store,
                             .ratelimit = ws->shared_ratelimit,
                             .addr = o->addr,
                             .port = port,
@@ -137,11 +140,14 @@ int lln_workers_start(lln_workers **out, const lln_workers_options *o, char *err
   ws->ud = o->ud;
   const char *store = lln_shared_config_get(o->config)->server.store;
   /* the in-process store must be one for all workers, or each would grant
-   * the whole budget; a Redis store is a connection per worker loop */
+   * the whole budget and keep its own pins; a Redis store is a connection
+   * per worker loop, which each gateway makes */
   if (!store || strcmp(store, "memory") == 0) {
-    char rl_err[200];
-    if (lln_ratelimit_create(&ws->shared_ratelimit, o->control, NULL, rl_err, sizeof rl_err) != 0) {
-      snprintf(err, err_size, "%s", rl_err);
+    char store_err[200];
+    if (lln_store_create(&ws->shared_store, NULL, NULL, store_err, sizeof store_err) != 0 ||
+        lln_ratelimit_create(&ws->shared_ratelimit, ws->shared_store) != 0) {
+      snprintf(err, err_size, "server.store: %s", ws->shared_store ? "out of memory" : store_err);
+      lln_store_close(ws->shared_store);
       free(ws->w);
       free(ws);
       return -1;
@@ -158,6 +164,7 @@ int lln_workers_start(lln_workers **out, const lln_workers_options *o, char *err
         teardown(&ws->w[k]);
       }
       lln_ratelimit_close(ws->shared_ratelimit);
+      lln_store_close(ws->shared_store);
       free(ws->w);
       free(ws);
       return -1;
@@ -200,6 +207,8 @@ void lln_workers_stop(lln_workers *ws) {
     uv_thread_join(&ws->w[i].thread);
     teardown(&ws->w[i]);
   }
+  /* after every worker's runs: the rate limiter, then the store */
   lln_ratelimit_close(ws->shared_ratelimit);
+  lln_store_close(ws->shared_store);
   uv_close((uv_handle_t *)&ws->drained, free_workers);
 }

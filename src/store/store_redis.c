@@ -1,35 +1,276 @@
-/* store_redis: the shared backend (placeholder until the Redis backend
- * lands: a redis:// store cannot be created yet). */
+/* store_redis: the Redis backend's operations. Each is one EVALSHA of a
+ * Lua script, so that its reads and writes are atomic on the server:
+ *   get   GET, and PEXPIRE when the read touches (an idle timeout);
+ *   put   SET ... PX; with a group, a sorted set per group scored by put
+ *         time: members whose key has expired are dropped, then the
+ *         oldest keys (DEL) until max_entries remain;
+ *   take  fixed windows counted in keys named after their window number,
+ *         read on the Redis server's clock (TIME), so every host counts in
+ *         the same windows; all or nothing.
+ * Every key is under "llmnet:". A take's counters are
+ * "llmnet:<window key>:<window number>", which for rate limits is the name
+ * the counters had before the store existed, so processes of either
+ * version share one budget. The connection and its failures are
+ * store_redis_conn.c's. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "store/store_int.h"
+#include "store/store_redis_int.h"
 
-int lln__store_redis_create(lln__store_redis **out, uv_loop_t *loop, lln__redis_url *u, char *err,
-                            size_t err_size) {
-  (void)loop;
-  *out = NULL;
-  lln__redis_url_free(u);
-  snprintf(err, err_size, "the Redis store is not built yet");
-  return -1;
+#define KEY_PREFIX "llmnet:"
+#define GROUP_PREFIX "llmnet:group:"
+/* The oldest members of a full group checked for keys that expired on their
+ * own before live keys are dropped. */
+#define GROUP_EXPIRED_SCAN "63"
+
+/* TIME makes a script non-deterministic, which Redis < 5 only accepts after
+ * replicate_commands(). */
+const char *const lln__redis_scripts[LLN_REDIS_NSCRIPTS] = {
+    /* get: KEYS[1] = key, ARGV[1] = touch ms (0: no touch) */
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
+    "return v\n",
+    /* put: KEYS[1] = key, KEYS[2] = the group's sorted set (optional);
+     * ARGV = value, ttl ms, max_entries */
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "if #KEYS < 2 then return 0 end\n"
+    "local z, ttl, max = KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local t = redis.call('TIME')\n"
+    "redis.call('ZADD', z, tonumber(t[1]) * 1000000 + tonumber(t[2]), KEYS[1])\n"
+    "if redis.call('PTTL', z) < ttl then redis.call('PEXPIRE', z, ttl) end\n"
+    "if max <= 0 then return 0 end\n"
+    "local n = redis.call('ZCARD', z)\n"
+    "if n <= max then return 0 end\n"
+    "for _, k in ipairs(redis.call('ZRANGE', z, 0, " GROUP_EXPIRED_SCAN ")) do\n"
+    "  if n <= max then break end\n"
+    "  if redis.call('EXISTS', k) == 0 then redis.call('ZREM', z, k); n = n - 1 end\n"
+    "end\n"
+    "while n > max do\n"
+    "  local k = redis.call('ZRANGE', z, 0, 0)[1]\n"
+    "  redis.call('ZREM', z, k)\n"
+    "  redis.call('DEL', k)\n"
+    "  n = n - 1\n"
+    "end\n"
+    "return 0\n",
+    /* take: KEYS[i] = a window's key; ARGV[2i-1], ARGV[2i] = its limit and
+     * length in ms. 0: counted in every window; else the ms until the last
+     * full window ends, nothing counted. */
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local wait, keys = 0, {}\n"
+    "for i = 1, #KEYS do\n"
+    "  local limit, win = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])\n"
+    "  local idx = math.floor(now / win)\n"
+    "  keys[i] = KEYS[i] .. ':' .. string.format('%d', idx)\n"
+    "  if (tonumber(redis.call('GET', keys[i])) or 0) >= limit then\n"
+    "    local left = (idx + 1) * win - now\n"
+    "    if left > wait then wait = left end\n"
+    "  end\n"
+    "end\n"
+    "if wait > 0 then return wait end\n"
+    "for i = 1, #KEYS do\n"
+    "  if redis.call('INCR', keys[i]) == 1 then\n"
+    "    redis.call('PEXPIRE', keys[i], 2 * tonumber(ARGV[2 * i]))\n"
+    "  end\n"
+    "end\n"
+    "return 0\n",
+};
+
+/* ---- building an op ---- */
+
+typedef struct {
+  const char *s;
+  size_t len;
+} arg;
+
+/* One block: the op and a copy of its arguments' bytes (keys prefixed). */
+static lln_store_op *op_new(int kind, int script, int nkeys, const char *const *prefixes, const arg *args,
+                            int nargs) {
+  size_t bytes = 0;
+  for (int i = 0; i < nargs; i++)
+    bytes += args[i].len + 1 + (i < nkeys ? strlen(prefixes[i]) : 0);
+  char numkeys[8];
+  snprintf(numkeys, sizeof numkeys, "%d", nkeys);
+  bytes += sizeof numkeys;
+  lln_store_op *op = calloc(1, sizeof *op + bytes);
+  if (!op)
+    return NULL;
+  op->kind = kind;
+  op->script = script;
+  char *p = op->data;
+  op->argv[0] = p;
+  op->argvlen[0] = strlen(numkeys);
+  memcpy(p, numkeys, op->argvlen[0] + 1);
+  p += op->argvlen[0] + 1;
+  for (int i = 0; i < nargs; i++) {
+    size_t pre = i < nkeys ? strlen(prefixes[i]) : 0;
+    op->argv[1 + i] = p;
+    op->argvlen[1 + i] = pre + args[i].len;
+    memcpy(p, prefixes[i < nkeys ? i : 0], pre);
+    if (args[i].len)
+      memcpy(p + pre, args[i].s, args[i].len);
+    p[pre + args[i].len] = '\0';
+    p += pre + args[i].len + 1;
+  }
+  op->argc = 1 + nargs;
+  return op;
 }
-void lln__store_redis_close(lln__store_redis *r) { (void)r; }
+
+/* ---- answering ---- */
+
+static void on_op_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+int lln__redis_op_send(redisAsyncContext *ac, const lln__store_redis *r, lln_store_op *op, int use_sha) {
+  const char *argv[2 + LLN_REDIS_MAX_ARGS];
+  size_t argvlen[2 + LLN_REDIS_MAX_ARGS];
+  const char *sha = r->sha[op->script];
+  if (use_sha && sha[0]) {
+    argv[0] = "EVALSHA";
+    argv[1] = sha;
+  } else {
+    argv[0] = "EVAL";
+    argv[1] = lln__redis_scripts[op->script];
+  }
+  argvlen[0] = strlen(argv[0]);
+  argvlen[1] = strlen(argv[1]);
+  for (int i = 0; i < op->argc; i++) {
+    argv[2 + i] = op->argv[i];
+    argvlen[2 + i] = op->argvlen[i];
+  }
+  return redisAsyncCommandArgv(ac, on_op_reply, op, 2 + op->argc, argv, argvlen);
+}
+
+/* Runs the callback with `reply` read as the op's answer (NULL reply:
+ * unavailable) and frees the op. */
+static void op_answer(lln_store_op *op, const redisReply *reply) {
+  int ok = reply && reply->type != REDIS_REPLY_ERROR;
+  void *ud = op->ud;
+  if (op->kind == LLN_REDIS_OP_GET) {
+    lln_store_get_cb cb = op->cb.get;
+    free(op);
+    if (ok && reply->type == REDIS_REPLY_STRING)
+      cb(ud, LLN_STORE_OK, reply->str, reply->len);
+    else
+      cb(ud, ok ? LLN_STORE_ENOTFOUND : LLN_STORE_EUNAVAIL, NULL, 0);
+  } else if (op->kind == LLN_REDIS_OP_PUT) {
+    lln_store_done_cb cb = op->cb.done;
+    free(op);
+    if (cb)
+      cb(ud, ok ? LLN_STORE_OK : LLN_STORE_EUNAVAIL);
+  } else {
+    lln_store_take_cb cb = op->cb.take;
+    free(op);
+    cb(ud, ok && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 ? (long)reply->integer : 0);
+  }
+}
+
+void lln__redis_op_unavailable(lln_store_op *op) { op_answer(op, NULL); }
+
+static void on_op_reply(redisAsyncContext *ac, void *reply_, void *privdata) {
+  lln_store_op *op = privdata;
+  lln__store_redis *r = op->r;
+  redisReply *reply = reply_;
+  if (!r) { /* the store closed; the reply (if any) is of no use */
+    free(op);
+    return;
+  }
+  if (op->cancelled) {
+    lln__redis_op_done(r, op);
+    free(op);
+    return;
+  }
+  if (!reply) {
+    lln__redis_warn(r, "connection lost", NULL);
+  } else if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+    /* The script cache was flushed (or Redis restarted): EVAL reloads it. */
+    if (lln__redis_op_send(ac, r, op, 0) == REDIS_OK) {
+      lln__redis_progress(r);
+      return;
+    }
+    lln__redis_warn(r, "refused the script", reply->str);
+    reply = NULL;
+  } else if (reply->type == REDIS_REPLY_ERROR) {
+    lln__redis_warn(r, "answered with an error", reply->str);
+    reply = NULL;
+  }
+  lln__redis_op_done(r, op);
+  op_answer(op, reply);
+}
+
+/* ---- API ---- */
+
 lln_store_op *lln__store_redis_get(lln__store_redis *r, const char *key, long touch_ttl_ms,
                                    lln_store_get_cb cb, void *ud) {
-  (void)r, (void)key, (void)touch_ttl_ms;
-  cb(ud, LLN_STORE_EUNAVAIL, NULL, 0);
-  return NULL;
+  char touch[24];
+  snprintf(touch, sizeof touch, "%ld", touch_ttl_ms > 0 ? touch_ttl_ms : 0);
+  const char *const prefixes[] = {KEY_PREFIX};
+  arg args[] = {{key, strlen(key)}, {touch, strlen(touch)}};
+  lln_store_op *op = op_new(LLN_REDIS_OP_GET, LLN_REDIS_SCRIPT_GET, 1, prefixes, args, 2);
+  if (!op) {
+    cb(ud, LLN_STORE_EUNAVAIL, NULL, 0);
+    return NULL;
+  }
+  op->cb.get = cb;
+  op->ud = ud;
+  return lln__redis_submit(r, op);
 }
+
 lln_store_op *lln__store_redis_put(lln__store_redis *r, const lln_store_put *p, lln_store_done_cb cb,
                                    void *ud) {
-  (void)r, (void)p;
-  if (cb)
-    cb(ud, LLN_STORE_EUNAVAIL);
-  return NULL;
+  char ttl[24], max[24];
+  snprintf(ttl, sizeof ttl, "%ld", p->ttl_ms);
+  snprintf(max, sizeof max, "%ld", p->max_entries > 0 ? p->max_entries : 0);
+  const char *const prefixes[] = {KEY_PREFIX, GROUP_PREFIX};
+  arg args[5];
+  int n = 0, nkeys = p->group ? 2 : 1;
+  args[n++] = (arg){p->key, strlen(p->key)};
+  if (p->group)
+    args[n++] = (arg){p->group, strlen(p->group)};
+  args[n++] = (arg){p->value, p->len};
+  args[n++] = (arg){ttl, strlen(ttl)};
+  args[n++] = (arg){max, strlen(max)};
+  lln_store_op *op = op_new(LLN_REDIS_OP_PUT, LLN_REDIS_SCRIPT_PUT, nkeys, prefixes, args, n);
+  if (!op) {
+    if (cb)
+      cb(ud, LLN_STORE_EUNAVAIL);
+    return NULL;
+  }
+  op->cb.done = cb;
+  op->ud = ud;
+  return lln__redis_submit(r, op);
 }
+
 lln_store_op *lln__store_redis_take(lln__store_redis *r, const lln_store_window *w, size_t n,
                                     lln_store_take_cb cb, void *ud) {
-  (void)r, (void)w, (void)n;
-  cb(ud, 0);
-  return NULL;
+  const char *prefixes[LLN_STORE_MAX_WINDOWS];
+  arg args[3 * LLN_STORE_MAX_WINDOWS];
+  char nums[2 * LLN_STORE_MAX_WINDOWS][24];
+  int nkeys = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (w[i].limit > 0 && w[i].window_ms > 0) {
+      prefixes[nkeys] = KEY_PREFIX;
+      args[nkeys++] = (arg){w[i].key, strlen(w[i].key)};
+    }
+  }
+  int k = nkeys;
+  for (size_t i = 0; i < n; i++) {
+    if (w[i].limit > 0 && w[i].window_ms > 0) {
+      char *lim = nums[k - nkeys], *win = nums[k - nkeys + 1];
+      snprintf(lim, 24, "%ld", w[i].limit);
+      snprintf(win, 24, "%ld", w[i].window_ms);
+      args[k++] = (arg){lim, strlen(lim)};
+      args[k++] = (arg){win, strlen(win)};
+    }
+  }
+  lln_store_op *op = op_new(LLN_REDIS_OP_TAKE, LLN_REDIS_SCRIPT_TAKE, nkeys, prefixes, args, k);
+  if (!op) {
+    cb(ud, 0);
+    return NULL;
+  }
+  op->cb.take = cb;
+  op->ud = ud;
+  return lln__redis_submit(r, op);
 }
-void lln__store_redis_cancel(lln_store_op *op) { (void)op; }

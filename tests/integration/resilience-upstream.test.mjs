@@ -491,7 +491,8 @@ describe('a client that disconnects mid-stream', () => {
 describe('tried as a new user', () => {
   test('the seed topology against a mock that answers 429 to every third call: 9 requests, all 200', async () => {
     const flaky = await startMock({ rules: [{ every: 3, status: 429, 'retry-after': 1, error: 'rate limited (every third)' }] });
-    const seed = await startLlmnet(seedConfig(flaky.url));
+    // every request routed on its own (no pins, no decision cache), so each is router + handler
+    const seed = await startLlmnet(seedConfig(flaky.url, { routing: { sticky: 'off', 'decision-cache': false } }));
     try {
       const prompts = ['Write a haiku about programming', 'How do I reverse a linked list in Python?', 'Tell me a story'];
       for (let i = 0; i < 9; i++) {

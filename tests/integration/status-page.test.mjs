@@ -92,11 +92,13 @@ function readPage(dom) {
     nodes[attrs['data-node']] = { attrs, counters, lines, x: Number(rect.x) };
   }
   const edges = [...dom.matchAll(/data-edge="([^"]*)"/g)].map((m) => decode(m[1]));
+  const edgeLabels = {};
+  for (const m of dom.matchAll(/data-edge-label="([^"]*)"[^>]*>([^<]*)</g)) edgeLabels[decode(m[1])] = decode(m[2]);
   const globals = {};
   for (const m of dom.matchAll(/data-global="([^"]*)"[^>]*>([^<]*)</g)) globals[m[1]] = decode(m[2]);
   const status = dom.match(/<p\b([^>]*\bid="status"[^>]*)>([\s\S]*?)<\/p>/);
   const columns = [...dom.matchAll(/<text\b[^>]*class="col"[^>]*>([^<]*)<\/text>/g)].map((m) => decode(m[1]));
-  return { nodes, edges, globals, columns, status: status && { attrs: attrsOf(status[1]), text: decode(status[2]) } };
+  return { nodes, edges, edgeLabels, globals, columns, status: status && { attrs: attrsOf(status[1]), text: decode(status[2]) } };
 }
 
 // The seed's shape with a condition on one handler, both handlers feeding a
@@ -239,6 +241,20 @@ describe('the page in headless chromium', () => {
       'router>technical-handler',
       'technical-handler>output',
     ]);
+
+    // each edge says how many requests took it and how the choice was made
+    assert.deepEqual(page.edgeLabels, {
+      'router>creative-handler': '2 · router 2',
+      'router>technical-handler': '1 · router 1',
+      'creative-handler>output': '1 · single 1',
+      'technical-handler>output': '1 · single 1',
+    });
+    assert.equal(stats.edges['router>creative-handler'].decided.router, 2);
+    // the routing node shows how long its choices take; a handler has no such line
+    assert.equal(stats.nodes.router.decisions, MESSAGES.length);
+    assert.equal(router.counters.decision_p50_ms.value, String(stats.nodes.router.decision_p50_ms));
+    assert.match(router.counters.decision_p99_ms.text, /^\d+(\.\d+)? ms$/);
+    assert.equal(creative.counters.decision_p50_ms, undefined);
 
     assert.equal(page.globals.entry, 'router');
     assert.equal(page.globals.in_flight, '0');

@@ -1,9 +1,8 @@
-/* test_ratelimit: src/upstream/ratelimit.c (the in-process counters, with
- * injected clocks to cross window edges) and src/upstream/ratelimit_redis.c
- * against a real redis-server that each Redis test starts on a free loopback
- * port and kills at the end. A missing redis-server fails these tests: CI
- * installs it with scripts/deps.sh. Every test ends with uv_loop_close == 0,
- * so no handle outlives lln_ratelimit_close. */
+/* test_ratelimit: src/upstream/ratelimit.c on the store: its windows in the
+ * in-process backend (with injected clocks to cross window edges) and in
+ * the Redis backend (src/store/store_redis*.c) against a real redis-server that each Redis test starts on a
+ * free loopback port and kills at the end. A missing redis-server fails these tests: CI installs it with
+ * scripts/deps.sh. Every test ends with uv_loop_close == 0, so no handle outlives lln_store_close. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,8 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/store.h"
+#include "store/store_int.h"
 #include "upstream/ratelimit.h"
-#include "upstream/ratelimit_backend_int.h"
 
 #define MINUTE 60000L
 #define DAY 86400000L
@@ -83,9 +83,29 @@ static void run_for(uv_loop_t *loop, int ms) {
   run_until(loop, &never, ms);
 }
 
+/* Each limiter the tests make counts in its own store, closed with it. */
+#define MAX_LIMITERS 16
+static struct {
+  lln_ratelimit *rl;
+  lln_store *store;
+} limiters[MAX_LIMITERS];
+
+static void rl_close(lln_ratelimit *rl) {
+  for (int i = 0; i < MAX_LIMITERS; i++) {
+    if (limiters[i].rl == rl) {
+      lln_ratelimit_close(rl);
+      lln_store_close(limiters[i].store); /* cancels the takes left */
+      limiters[i].rl = NULL;
+      limiters[i].store = NULL;
+      return;
+    }
+  }
+  fail_msg("closing a limiter the test did not make");
+}
+
 /* Closes a limiter; finish_loop later checks that it left nothing behind. */
 static void close_and_drain(uv_loop_t *loop, lln_ratelimit *rl) {
-  lln_ratelimit_close(rl);
+  rl_close(rl);
   uv_run(loop, UV_RUN_NOWAIT);
 }
 
@@ -105,11 +125,57 @@ static long take(uv_loop_t *loop, lln_ratelimit *rl, const char *key, int rpm, i
 }
 
 static lln_ratelimit *make(uv_loop_t *loop, const char *store) {
+  lln_store *st = NULL;
   lln_ratelimit *rl = NULL;
   char err[256] = "";
-  if (lln_ratelimit_create(&rl, loop, store, err, sizeof err) != 0)
-    fail_msg("lln_ratelimit_create(%s): %s", store ? store : "NULL", err);
-  return rl;
+  if (lln_store_create(&st, loop, store, err, sizeof err) != 0)
+    fail_msg("lln_store_create(%s): %s", store ? store : "NULL", err);
+  assert_int_equal(lln_ratelimit_create(&rl, st), 0);
+  for (int i = 0; i < MAX_LIMITERS; i++) {
+    if (!limiters[i].rl) {
+      limiters[i].rl = rl;
+      limiters[i].store = st;
+      return rl;
+    }
+  }
+  fail_msg("more than %d limiters open", MAX_LIMITERS);
+  return NULL;
+}
+
+/* ---- the windows a limiter takes, in the in-process backend ---- */
+
+typedef lln__store_mem lln_rl_mem;
+static int64_t mem_clock_now;
+static int64_t mem_clock(void *ud) {
+  (void)ud;
+  return mem_clock_now;
+}
+
+static lln_rl_mem *lln_rl_mem_new(void) {
+  lln__store_mem *m = lln__store_mem_new(0, 0);
+  lln__store_mem_set_clock(m, mem_clock, NULL);
+  return m;
+}
+
+static void lln_rl_mem_free(lln_rl_mem *m) { lln__store_mem_free(m); }
+
+/* What lln_ratelimit_acquire takes, at `now_ms` (the store's clock too). */
+static long lln_rl_mem_take(lln_rl_mem *m, const char *key, int rpm, int rpd, int64_t now_ms) {
+  if (rpm <= 0 && rpd <= 0)
+    return 0;
+  char minute[64], day[64];
+  snprintf(minute, sizeof minute, "rl:%s:m", key);
+  snprintf(day, sizeof day, "rl:%s:d", key);
+  lln_store_window w[2] = {{minute, rpm, LLN_RATELIMIT_MINUTE_MS}, {day, rpd, LLN_RATELIMIT_DAY_MS}};
+  mem_clock_now = now_ms;
+  return lln__store_mem_take(m, w, 2, now_ms);
+}
+
+/* Counters held: one per key and window with a limit. */
+static size_t lln_rl_mem_size(lln_rl_mem *m) {
+  size_t n;
+  lln__store_mem_usage(m, NULL, &n);
+  return n;
 }
 
 /* ---- memory backend ---- */
@@ -144,8 +210,8 @@ static void test_mem_rpm_public_api(void **state) {
   assert_null(lln_ratelimit_acquire(rl, "m", 2, 0, on_result, &r));
   assert_int_equal(r.called, 3);
   assert_true(r.wait > 0 && r.wait < MINUTE);
-  lln_ratelimit_close(rl);
-  lln_ratelimit_close(make(NULL, NULL)); /* NULL is the in-process store too */
+  rl_close(rl);
+  rl_close(make(NULL, NULL)); /* NULL is the in-process store too */
 }
 
 static void test_mem_rpd(void **state) {
@@ -199,7 +265,7 @@ static void test_mem_unlimited(void **state) {
     assert_null(lln_ratelimit_acquire(rl, "a", 0, 0, on_result, &r));
   assert_int_equal(r.called, 1000);
   assert_int_equal(r.wait, 0);
-  lln_ratelimit_close(rl);
+  rl_close(rl);
 }
 
 static void test_mem_independent_keys(void **state) {
@@ -226,11 +292,12 @@ static void test_mem_stale_dropped(void **state) {
   assert_int_equal(lln_rl_mem_take(m, "a", 5, 5, BASE), 0);
   assert_int_equal(lln_rl_mem_take(m, "b", 5, 0, BASE), 0);
   /* Later the same day: the day counts still matter, nothing is dropped. */
+  /* (the minutes that passed are dropped: a:d, c:m, c:d are left) */
   assert_int_equal(lln_rl_mem_take(m, "c", 5, 5, BASE + 5 * MINUTE), 0);
   assert_int_equal(lln_rl_mem_size(m), 3);
-  /* The next day, yesterday's keys go at the first take. */
+  /* The next day, yesterday's counters go at the first take. */
   assert_int_equal(lln_rl_mem_take(m, "c", 5, 5, BASE + DAY), 0);
-  assert_int_equal(lln_rl_mem_size(m), 1);
+  assert_int_equal(lln_rl_mem_size(m), 2); /* c's minute and day */
   lln_rl_mem_free(m);
 }
 
@@ -267,7 +334,7 @@ static void test_mem_threads(void **state) {
     total += args[i].allowed;
   }
   assert_int_equal(total, 1000);
-  lln_ratelimit_close(rl);
+  rl_close(rl);
 }
 
 /* ---- store URLs ---- */
@@ -280,13 +347,13 @@ static void test_store_urls(void **state) {
       "redis://[::1",   "redis://[::1]x",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    lln_ratelimit *rl = (lln_ratelimit *)1;
+    lln_store *st = (lln_store *)1;
     char err[256] = "";
     uv_loop_t loop;
     uv_loop_init(&loop);
-    if (lln_ratelimit_create(&rl, &loop, bad[i], err, sizeof err) == 0)
+    if (lln_store_create(&st, &loop, bad[i], err, sizeof err) == 0)
       fail_msg("accepted %s", bad[i]);
-    assert_null(rl);
+    assert_null(st);
     assert_true(err[0] != '\0');
     finish_loop(&loop);
   }
@@ -294,10 +361,10 @@ static void test_store_urls(void **state) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   char err[256] = "";
-  lln_ratelimit *rl = NULL;
-  assert_int_equal(lln_ratelimit_create(&rl, &loop, "redis://:s3cret@h:0", err, sizeof err), -1);
+  lln_store *st = NULL;
+  assert_int_equal(lln_store_create(&st, &loop, "redis://:s3cret@h:0", err, sizeof err), -1);
   assert_null(strstr(err, "s3cret"));
-  assert_int_equal(lln_ratelimit_create(&rl, &loop, "redis://:s3cret@h:1/x", err, sizeof err), -1);
+  assert_int_equal(lln_store_create(&st, &loop, "redis://:s3cret@h:1/x", err, sizeof err), -1);
   assert_null(strstr(err, "s3cret"));
   finish_loop(&loop);
 
@@ -685,7 +752,7 @@ static void on_result_close(void *ud, long wait_ms) {
   close_ctx *c = ud;
   c->called++;
   c->wait = wait_ms;
-  lln_ratelimit_close(c->rl);
+  rl_close(c->rl);
 }
 
 /* Closing from inside a callback, with another take still in flight. */
