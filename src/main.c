@@ -21,49 +21,50 @@
 #include "util/log.h"
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "llmnet %s: an OpenAI-compatible gateway that routes each request through a network of LLMs\n"
-          "\n"
-          "usage:\n"
-          "  llmnet [run] CONFIG [options]   serve the composition in CONFIG\n"
-          "  llmnet validate CONFIG          check CONFIG; list every problem (exit 0 ok, 1 errors)\n"
-          "  llmnet graph CONFIG             print the topology as a Mermaid, Graphviz or SVG picture\n"
-          "  llmnet explain CONFIG PROMPT    show, without calling any model, where PROMPT would go\n"
-          "  llmnet explain CONFIG --messages FILE.json\n"
-          "                                  the same for a whole conversation (an OpenAI messages array)\n"
-          "  llmnet eval CONFIG CASES.jsonl  measure routing on labelled cases: accuracy, confusion, latency\n"
-          "  llmnet mock [options]           an OpenAI-compatible upstream simulator (llmnet mock --help)\n"
-          "  llmnet --help | --version\n"
-          "\n"
-          "run options:\n"
-          "  --port N            listen on port N (default: the entry node's bind-port, else 8080)\n"
-          "  --bind-addr ADDR    listen address (default: the entry node's bind-addr, else 127.0.0.1)\n"
-          "  --env-file FILE     read variables for $NAME substitution from a dotenv FILE\n"
-          "  --dry-run           print the resolved pipeline and exit\n"
-          "  --watch             reload CONFIG when the file changes (SIGHUP always reloads)\n"
-          "  --log-level LEVEL   debug, info, warn, error or off (default info)\n"
-          "  --log-format FMT    text (default) or json: one JSON object per log line\n"
-          "  --log-content       also log the user's message text (off by default)\n"
-          "\n"
-          "validate options:\n"
-          "  --env-file FILE     as for run\n"
-          "  --format FORMAT     text (default) or json (one object, for editors and CI)\n"
-          "\n"
-          "graph options:\n"
-          "  --format FORMAT     mermaid (default), dot, or svg (runs Graphviz's dot)\n"
-          "  --env-file FILE     as for run\n"
-          "\n"
-          "explain options:\n"
-          "  --messages FILE     a conversation to explain: an OpenAI messages array, or {\"messages\": [...]}\n"
-          "  --prompt TEXT       the same as PROMPT: one user message\n"
-          "  --header \"NAME: VALUE\"   a request header (UseHeaderKeys variables, x-session-id); repeatable\n"
-          "  --env-file FILE     as for run\n"
-          "\n"
-          "eval options (CASES.jsonl: one {\"prompt\"|\"messages\", \"expect\": \"NODE\"} a line):\n"
-          "  --format FORMAT     text (default) or json (one object)\n"
-          "  --concurrency N     cases routed at once (default 4, at most 256)\n"
-          "  --env-file FILE     as for run\n",
-          LLN_VERSION);
+  fprintf(
+      out,
+      "llmnet %s: an OpenAI-compatible gateway that routes each request through a network of LLMs\n"
+      "\n"
+      "usage:\n"
+      "  llmnet [run] CONFIG [options]   serve the composition in CONFIG\n"
+      "  llmnet validate CONFIG          check CONFIG; list every problem (exit 0 ok, 1 errors)\n"
+      "  llmnet graph CONFIG             print the topology as a Mermaid, Graphviz or SVG picture\n"
+      "  llmnet explain CONFIG PROMPT    show, without calling any model, where PROMPT would go\n"
+      "  llmnet explain CONFIG --messages FILE.json\n"
+      "                                  the same for a whole conversation (an OpenAI messages array)\n"
+      "  llmnet eval CONFIG CASES.jsonl  measure routing on labelled cases: accuracy, confusion, latency\n"
+      "  llmnet mock [options]           an OpenAI-compatible upstream simulator (llmnet mock --help)\n"
+      "  llmnet --help | --version\n"
+      "\n"
+      "run options:\n"
+      "  --port N            listen on port N (default: the entry node's bind-port, else 8080)\n"
+      "  --bind-addr ADDR    listen address (default: the entry node's bind-addr, else 127.0.0.1)\n"
+      "  --env-file FILE     read variables for $NAME substitution from a dotenv FILE\n"
+      "  --dry-run           print the resolved pipeline and exit\n"
+      "  --watch             reload CONFIG when the file changes (SIGHUP always reloads)\n"
+      "  --log-level LEVEL   debug, info, warn, error or off (default info)\n"
+      "  --log-format FMT    text (default) or json: one JSON object per log line\n"
+      "  --log-content       also log the user's message text (off by default)\n"
+      "\n"
+      "validate options:\n"
+      "  --env-file FILE     as for run\n"
+      "  --format FORMAT     text (default) or json (one object, for editors and CI)\n"
+      "\n"
+      "graph options:\n"
+      "  --format FORMAT     mermaid (default), dot, or svg (runs Graphviz's dot)\n"
+      "  --env-file FILE     as for run\n"
+      "\n"
+      "explain options:\n"
+      "  --messages FILE     a conversation to explain: an OpenAI messages array, or {\"messages\": [...]}\n"
+      "  --prompt TEXT       the same as PROMPT: one user message\n"
+      "  --header \"NAME: VALUE\"   a request header (UseHeaderKeys variables, x-session-id); repeatable\n"
+      "  --env-file FILE     as for run\n"
+      "\n"
+      "eval options (CASES.jsonl: one {\"prompt\"|\"messages\", \"expect\": \"NODE\"} a line):\n"
+      "  --format FORMAT     text (default) or json (one object)\n"
+      "  --concurrency N     cases routed at once (default 4, at most 256)\n"
+      "  --env-file FILE     as for run\n",
+      LLN_VERSION);
 }
 
 typedef struct cli {
@@ -248,12 +249,38 @@ static int cmd_graph(int argc, char **argv) {
   return rc;
 }
 
+static const char EXPLAIN_USAGE[] =
+    "llmnet explain: usage: llmnet explain CONFIG (\"PROMPT\" | --prompt \"PROMPT\" | "
+    "--messages FILE.json) [--header \"NAME: VALUE\"]... [--env-file FILE]\n";
+
+/* explain's request: PROMPT, --prompt or --messages (exactly one). Returns
+ * 0, or the exit status of a usage (2) or file (1) error, told. */
+static int explain_input(int argc, char **argv, const char *prompt, const char *messages_file,
+                         lln_explain_request *req, cJSON **messages) {
+  int positional = argc - optind - 1;
+  if (positional < 0 || positional > 1 || positional + !!prompt + !!messages_file != 1) {
+    fputs(EXPLAIN_USAGE, stderr);
+    return 2;
+  }
+  req->prompt = positional ? argv[optind + 1] : prompt;
+  if (messages_file) {
+    char err[512];
+    *messages = lln_explain_read_messages(messages_file, err, sizeof err);
+    if (!*messages) {
+      fprintf(stderr, "llmnet explain: %s\n", err);
+      return 1;
+    }
+    req->messages = *messages;
+  }
+  return 0;
+}
+
 static int cmd_explain(int argc, char **argv) {
-  static const struct option opts[] = {{"header", required_argument, NULL, 'H'},
-                                       {"env-file", required_argument, NULL, 'e'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  const char *env_file = NULL;
+  static const struct option opts[] = {
+      {"header", required_argument, NULL, 'H'},   {"env-file", required_argument, NULL, 'e'},
+      {"messages", required_argument, NULL, 'm'}, {"prompt", required_argument, NULL, 'p'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+  const char *env_file = NULL, *prompt = NULL, *messages_file = NULL;
   const char **headers = calloc((size_t)argc + 1, sizeof *headers);
   if (!headers)
     abort();
@@ -264,6 +291,8 @@ static int cmd_explain(int argc, char **argv) {
     switch (ch) {
     case 'H': headers[n_headers++] = optarg; break;
     case 'e': env_file = optarg; break;
+    case 'm': messages_file = optarg; break;
+    case 'p': prompt = optarg; break;
     case 'h':
       free(headers);
       usage(stdout);
@@ -274,57 +303,54 @@ static int cmd_explain(int argc, char **argv) {
       return 2;
     }
   }
-  if (argc - optind != 2) {
-    free(headers);
-    fprintf(stderr, "llmnet explain: usage: llmnet explain CONFIG \"PROMPT\" [--header \"NAME: VALUE\"]... "
-                    "[--env-file FILE]\n");
-    return 2;
-  }
+  lln_explain_request req = {.headers = headers, .n_headers = n_headers};
+  cJSON *messages = NULL;
+  int rc = explain_input(argc, argv, prompt, messages_file, &req, &messages);
   lln_config cfg;
-  if (load_for_reading("explain", argv[optind], env_file, &cfg) != 0) {
-    free(headers);
-    return 1;
+  if (rc == 0 && load_for_reading("explain", argv[optind], env_file, &cfg) != 0)
+    rc = 1;
+  else if (rc == 0) {
+    lln_explain e;
+    char err[512];
+    if (lln_explain_init(&e, &cfg, &req, err, sizeof err) != 0) {
+      fprintf(stderr, "llmnet explain: %s\n", err);
+      rc = 2;
+    } else {
+      lln_buf out;
+      lln_buf_init(&out);
+      lln_explain_write(&e, &out);
+      fwrite(out.data, 1, out.len, stdout);
+      lln_buf_free(&out);
+      lln_explain_free(&e);
+    }
+    lln_config_free(&cfg);
   }
-  lln_explain_request req = {.prompt = argv[optind + 1], .headers = headers, .n_headers = n_headers};
-  lln_explain e;
-  char err[512];
-  int rc = 0;
-  if (lln_explain_init(&e, &cfg, &req, err, sizeof err) != 0) {
-    fprintf(stderr, "llmnet explain: %s\n", err);
-    rc = 2;
-  } else {
-    lln_buf out;
-    lln_buf_init(&out);
-    lln_explain_write(&e, &out);
-    fwrite(out.data, 1, out.len, stdout);
-    lln_buf_free(&out);
-    lln_explain_free(&e);
-  }
-  lln_config_free(&cfg);
+  cJSON_Delete(messages);
   free(headers);
   return rc;
 }
 
 static void eval_usage(FILE *out) {
-  fprintf(out, "usage: llmnet eval CONFIG CASES.jsonl [--format text|json] [--concurrency N] [--env-file FILE]\n"
-               "  CASES.jsonl: one case a line, {\"prompt\": \"...\", \"expect\": \"NODE\"} or "
-               "{\"messages\": [...], \"expect\": \"NODE\"},\n"
-               "  optionally with \"session\" (an x-session-id), \"headers\" ({\"Name\": \"value\"}) and "
-               "\"note\".\n"
-               "  Runs only the routing decision of each case (no handler is called), within the composition's\n"
-               "  rate limits, and prints accuracy, a confusion table, router latency and tokens.\n"
-               "  Exit status: 0 when it ran (whatever the accuracy), 1 on errors in CONFIG or CASES, 2 on usage "
-               "errors.\n");
+  fprintf(out,
+          "usage: llmnet eval CONFIG CASES.jsonl [--format text|json] [--concurrency N] [--env-file FILE]\n"
+          "  CASES.jsonl: one case a line, {\"prompt\": \"...\", \"expect\": \"NODE\"} or "
+          "{\"messages\": [...], \"expect\": \"NODE\"},\n"
+          "  optionally with \"session\" (an x-session-id), \"headers\" ({\"Name\": \"value\"}) and "
+          "\"note\".\n"
+          "  Runs only the routing decision of each case (no handler is called), within the composition's\n"
+          "  rate limits, and prints accuracy, a confusion table, router latency and tokens.\n"
+          "  Exit status: 0 when it ran (whatever the accuracy), 1 on errors in CONFIG or CASES, 2 on usage "
+          "errors.\n");
 }
 
 static int cmd_eval(int argc, char **argv) {
-  static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                       {"concurrency", required_argument, NULL, 'c'},
-                                       {"env-file", required_argument, NULL, 'e'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"format", required_argument, NULL, 'f'},   {"concurrency", required_argument, NULL, 'c'},
+      {"env-file", required_argument, NULL, 'e'}, {"log-level", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
   lln_eval_options o = {.concurrency = LLN_EVAL_DEFAULT_CONCURRENCY};
   const char *format = "text";
+  int log_level_given = 0;
   optind = 1;
   int ch;
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -342,6 +368,17 @@ static int cmd_eval(int argc, char **argv) {
       o.concurrency = (int)v;
       break;
     }
+    case 'l': {
+      lln_log_level level;
+      if (lln_log_parse_level(optarg, &level) != 0) {
+        fprintf(stderr, "llmnet eval: --log-level is one of debug, info, warn, error, off; not \"%s\"\n",
+                optarg);
+        return 2;
+      }
+      lln_log_set_level(level);
+      log_level_given = 1;
+      break;
+    }
     case 'h': eval_usage(stdout); exit(0);
     default: eval_usage(stderr); return 2;
     }
@@ -352,13 +389,16 @@ static int cmd_eval(int argc, char **argv) {
     return 2;
   }
   if (argc - optind != 2) {
-    fprintf(stderr, "llmnet eval: %s\n", argc - optind < 2 ? "which composition and which cases file?"
-                                                            : "too many arguments");
+    fprintf(stderr, "llmnet eval: %s\n",
+            argc - optind < 2 ? "which composition and which cases file?" : "too many arguments");
     eval_usage(stderr);
     return 2;
   }
   o.config = argv[optind];
   o.cases = argv[optind + 1];
+  /* each routing fallback would log a warning the report already lists */
+  if (!log_level_given)
+    lln_log_set_level(LLN_LOG_ERROR);
   o.progress = isatty(STDERR_FILENO);
   return lln_eval_run(&o, stdout, stderr);
 }

@@ -1,5 +1,5 @@
-/* server: the "server" object: limits, CORS, the log format, the rate-limit
- * store and the inbound api-keys (refused when one substitutes to nothing,
+/* server: the "server" object: limits, CORS, the log format, the store
+ * (server.store, alias rate-limit-store) and the inbound api-keys (refused when one substitutes to nothing,
  * since an empty key would let an empty bearer token in). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +115,38 @@ static void load_api_keys(lln_loader *L, const cJSON *keys) {
   }
 }
 
+/* "store" ("memory" or "redis://...", $VAR substituted), or its old name
+ * "rate-limit-store"; not both. */
+static void load_store(lln_loader *L, const cJSON *server, lln_server_settings *s) {
+  const char *store = lln_loader_string(L, server, "store", "/server");
+  const char *alias = lln_loader_string(L, server, "rate-limit-store", "/server");
+  if (store && alias) {
+    lln_loader_report(
+        L, LLN_DIAG_ERROR, "/server/rate-limit-store",
+        "\"server.store\" and \"server.rate-limit-store\" are both set; \"rate-limit-store\" is "
+        "the old name of \"store\": keep \"store\" and remove \"rate-limit-store\"");
+    return;
+  }
+  const char *key = store ? "store" : "rate-limit-store";
+  const char *value = store ? store : alias;
+  if (!value)
+    return;
+  char path[40], what[40];
+  snprintf(path, sizeof path, "/server/%s", key);
+  snprintf(what, sizeof what, "server: %s", key);
+  int resolved = 0;
+  char *v = lln_loader_substitute_ok(L, value, path, what, &resolved);
+  /* an unset $VAR has been reported; the value is then checked at run */
+  if (resolved && strcmp(v, "memory") != 0 && strncmp(v, "redis://", 8) != 0) {
+    /* not echoed: a mistyped URL may carry a password */
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "\"%s\" is \"memory\" or \"redis://[USER:PASSWORD@]HOST:PORT[/DB]\"", key);
+    free(v);
+    return;
+  }
+  s->store = v;
+}
+
 void lln_loader_server(lln_loader *L, const cJSON *server) {
   static const char *const known[] = {"workers",
                                       "api-keys",
@@ -127,6 +159,7 @@ void lln_loader_server(lln_loader *L, const cJSON *server) {
                                       "log-format",
                                       "max-hops",
                                       "rate-limit-store",
+                                      "store",
                                       "write-timeout",
                                       NULL};
   lln_server_settings *s = &L->cfg->server;
@@ -181,12 +214,6 @@ void lln_loader_server(lln_loader *L, const cJSON *server) {
     lln_loader_report(L, LLN_DIAG_ERROR, "/server/log-format", "\"log-format\" is \"text\" or \"json\"");
   else if (log_format)
     s->log_format = lln_xstrdup(log_format);
-  const char *store = lln_loader_string(L, server, "rate-limit-store", "/server");
-  if (store && strcmp(store, "memory") != 0 && strncmp(store, "redis://", 8) != 0)
-    lln_loader_report(L, LLN_DIAG_ERROR, "/server/rate-limit-store",
-                      "\"rate-limit-store\" is \"memory\" or \"redis://HOST:PORT\"");
-  else if (store)
-    s->store =
-        lln_loader_substitute(L, store, "/server/rate-limit-store", "server: rate-limit-store");
+  load_store(L, server, s);
   load_api_keys(L, cJSON_GetObjectItemCaseSensitive(server, "api-keys"));
 }

@@ -10,13 +10,12 @@
 #include <strings.h>
 
 #include "pipeline/decide_int.h"
+#include "pipeline/explain_int.h"
 #include "pipeline/failover_int.h"
 #include "pipeline/router.h"
 #include "pipeline/text_int.h"
 
-/* Values are shown cut to this many bytes: INITIAL_INPUT can be a page. */
-#define VALUE_SHOWN 40
-#define PROMPT_SHOWN 200
+#define VALUE_SHOWN LLN_EXPLAIN_VALUE_SHOWN
 
 static char *xstrndup(const char *s, size_t n) {
   char *p = strndup(s, n);
@@ -47,7 +46,24 @@ int lln_explain_init(lln_explain *e, const lln_config *cfg, const lln_explain_re
   memset(e, 0, sizeof *e);
   e->cfg = cfg;
   e->now = time(NULL);
-  e->prompt = xstrndup(req->prompt ? req->prompt : "", strlen(req->prompt ? req->prompt : ""));
+  if (req->messages) {
+    e->messages = cJSON_Duplicate(req->messages, 1);
+    e->from_messages = 1;
+    lln_buf text;
+    lln_buf_init(&text);
+    lln_last_user_text(e->messages, &text);
+    e->prompt = xstrndup(text.data ? text.data : "", text.len);
+    lln_buf_free(&text);
+  } else {
+    e->prompt = xstrndup(req->prompt ? req->prompt : "", strlen(req->prompt ? req->prompt : ""));
+    e->messages = cJSON_CreateArray();
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "user");
+    cJSON_AddStringToObject(m, "content", e->prompt);
+    cJSON_AddItemToArray(e->messages, m);
+  }
+  if (!e->messages)
+    abort();
   e->headers = calloc(req->n_headers + 1, sizeof *e->headers);
   if (!e->headers)
     abort();
@@ -74,6 +90,7 @@ int lln_explain_init(lln_explain *e, const lln_config *cfg, const lln_explain_re
   e->vars.request_id = "explain";
   e->vars.headers = e->header_vars;
   e->vars.n_headers = e->n_header_vars;
+  lln__explain_conversation(e, header_of(e, "x-session-id"));
   return 0;
 }
 
@@ -85,6 +102,9 @@ void lln_explain_free(lln_explain *e) {
   free(e->headers);
   free(e->header_vars);
   free(e->prompt);
+  free(e->session);
+  free(e->bad_session);
+  cJSON_Delete(e->messages);
   memset(e, 0, sizeof *e);
 }
 
@@ -112,7 +132,7 @@ static int is_number(const char *v) {
 
 /* A value as a reader would type it back: numbers bare, text quoted with its
  * quotes and control characters escaped, cut on a character boundary. */
-static void put_value(lln_buf *b, const char *v, size_t max) {
+void lln__explain_put_value(lln_buf *b, const char *v, size_t max) {
   if (is_number(v)) {
     lln_buf_puts(b, v);
     return;
@@ -163,7 +183,7 @@ static const char *read_var(void *ctx, const char *name, size_t len) {
     lln_buf_puts(&r->values, " unset");
   else {
     lln_buf_putc(&r->values, '=');
-    put_value(&r->values, v, VALUE_SHOWN);
+    lln__explain_put_value(&r->values, v, VALUE_SHOWN);
   }
   return v;
 }
@@ -223,8 +243,7 @@ static void put_model(lln_buf *out, const lln_node *n) {
     lln_buf_printf(out, "%s%s", k == 0 ? " as " : ", then ", n->model_ids[k]);
 }
 
-/* Shows text exactly, each line after a "| " gutter. */
-static void put_block(lln_buf *out, const char *indent, const char *text) {
+void lln__explain_put_block(lln_buf *out, const char *indent, const char *text) {
   const char *p = text;
   do {
     const char *nl = strchr(p, '\n');
@@ -289,40 +308,27 @@ static void put_failover(lln_buf *out, const lln_config *cfg, const lln_node *n)
   }
 }
 
-/* Several candidates: the router model's call, shown exactly, and where each
- * of its possible choices would go next. */
-static void explain_route(lln_explain *e, const lln_node *from, const lln_node **cands, size_t n,
-                          lln_buf *out, summary *s) {
-  const lln_node *router = lln_decide_router(e->cfg);
-  const lln_node *fallback = lln_decide_default(cands, n);
-  lln_route_candidate *rc = calloc(n, sizeof *rc);
-  if (!rc)
-    abort();
-  for (size_t i = 0; i < n; i++)
-    rc[i] = (lln_route_candidate){cands[i]->name, cands[i]->use_case};
-  lln_buf prompt;
-  lln_buf_init(&prompt);
-  lln_router_system_prompt(&prompt, rc, n);
-  free(rc);
-  s->router_at = from;
-  lln_buf_printf(out, "   %zu candidates left: the router model chooses (one call", n);
-  const cJSON *temp = cJSON_GetObjectItemCaseSensitive(router->options, "temperature");
-  lln_buf_puts(out, " to node \"");
-  lln_buf_printf(out, "%s\", ", router->name);
+/* The router call's model, temperature and max_tokens, as the run sends them. */
+static void put_router_call(lln_buf *out, const lln_node *router, size_t n) {
+  lln_buf_printf(out, "   %zu candidates left: the router model chooses (one call to node \"%s\", ", n,
+                 router->name);
   put_model(out, router);
+  const cJSON *temp = cJSON_GetObjectItemCaseSensitive(router->options, "temperature");
   if (cJSON_IsNumber(temp))
-    lln_buf_printf(out, ", temperature %g from its extra-options).\n", temp->valuedouble);
+    lln_buf_printf(out, ", temperature %g from its extra-options", temp->valuedouble);
   else
-    lln_buf_puts(out, ", temperature 0).\n");
-  lln_buf_puts(out, "   system prompt:\n");
-  put_block(out, "     ", prompt.data);
-  lln_buf_puts(out, "   user message:\n");
-  if (e->answered)
-    lln_buf_printf(out, "     (the answer of %s: unknown until its model is called)\n", e->answered_by->name);
+    lln_buf_puts(out, ", temperature 0");
+  const cJSON *max = cJSON_GetObjectItemCaseSensitive(router->options, "max_tokens");
+  if (!cJSON_IsNumber(max))
+    max = cJSON_GetObjectItemCaseSensitive(router->options, "max_completion_tokens");
+  if (cJSON_IsNumber(max))
+    lln_buf_printf(out, ", %s %g from its extra-options).\n", max->string, max->valuedouble);
   else
-    put_block(out, "     ", lln_vars_current_input(&e->vars));
-  lln_buf_free(&prompt);
-  /* what the flow does when the router's calls all fail */
+    lln_buf_printf(out, ", max_tokens %d).\n", LLN_ROUTER_MAX_TOKENS);
+}
+
+/* What a reply that names no candidate, or a failed router, leads to. */
+static void put_router_default(lln_buf *out, const lln_node *router, const lln_node *fallback) {
   lln_failure outage = {.kind = LLN_FAILURE_HTTP, .http_status = 500, .hint_ms = -1};
   lln_attempt a = lln_attempt_start(router, 1, NULL);
   a.model_index = router->n_model_ids ? router->n_model_ids - 1 : 0;
@@ -333,12 +339,61 @@ static void explain_route(lln_explain *e, const lln_node *from, const lln_node *
                  "goes to %s (%s).\n",
                  to_default ? ", or a router failure," : "", fallback->name,
                  fallback->is_default ? "marked default" : "the first candidate; none is marked default");
+}
+
+/* Several candidates: what decides before the router model (a pin, the
+ * cache), the router's call shown exactly, and where each of its possible
+ * choices would go next. Returns 0 when there is no user text to route:
+ * then the default target answers without a router call (*next). */
+static int explain_route(lln_explain *e, const lln_node *from, const lln_node **cands, size_t n, lln_buf *out,
+                         summary *s, const lln_node **next) {
+  const lln_node *router = lln_decide_router(e->cfg);
+  const lln_node *fallback = lln_decide_default(cands, n);
+  lln_buf input;
+  lln_buf_init(&input);
+  if (!e->answered && !lln__explain_router_input(e, from, &input)) {
+    lln_buf_printf(out,
+                   "   %zu candidates left, but no user text: the default target answers, no router call "
+                   "(decided: no-input): %s (%s)\n",
+                   n, fallback->name, fallback->is_default ? "marked default" : "the first candidate");
+    lln_buf_free(&input);
+    *next = fallback;
+    return 0;
+  }
+  lln_route_candidate *rc = calloc(n, sizeof *rc);
+  if (!rc)
+    abort();
+  for (size_t i = 0; i < n; i++)
+    rc[i] = (lln_route_candidate){cands[i]->name, cands[i]->use_case};
+  if (!e->answered)
+    lln__explain_deciders(e, from, rc, n, input.data, out);
+  lln_buf prompt;
+  lln_buf_init(&prompt);
+  lln_router_system_prompt(&prompt, rc, n);
+  free(rc);
+  s->router_at = from;
+  put_router_call(out, router, n);
+  lln_buf_puts(out, "   system prompt:\n");
+  lln__explain_put_block(out, "     ", prompt.data);
+  lln_buf_free(&prompt);
+  if (e->answered) {
+    lln_buf_puts(out, "   user message:\n");
+    lln_buf_printf(out, "     (the answer of %s: unknown until its model is called)\n", e->answered_by->name);
+  } else {
+    lln_buf_puts(out, "   user message:\n");
+    lln__explain_put_block(out, "     ", input.data);
+    lln_buf_printf(out, "   (what the router reads: %zu characters; at most %zu, routing.max-input-chars)\n",
+                   lln_utf8_length(input.data), from->routing.max_input_chars);
+  }
+  lln_buf_free(&input);
+  put_router_default(out, router, fallback);
   lln_buf_puts(out, "   Each choice would lead to:\n");
   for (size_t i = 0; i < n; i++) {
     lln_explain branch = *e;
     branch.vars.route_decision = cands[i]->name;
     walk(&branch, cands[i], 1, out, s);
   }
+  return 1;
 }
 
 /* `n` answers: its text is unknown from here on, and the summary lists it. */
@@ -472,10 +527,8 @@ static step_kind route_step(walker *w, const lln_node *n, const lln_node **cands
     lln_buf_puts(w->out, "\n");
     return STEP_STOP;
   }
-  if (lln_decide_router(w->e->cfg)) {
-    explain_route(w->e, n, cands, nc, w->out, w->s);
-    return STEP_STOP;
-  }
+  if (lln_decide_router(w->e->cfg))
+    return explain_route(w->e, n, cands, nc, w->out, w->s, next) ? STEP_STOP : STEP_GO;
   const lln_node *d = lln_decide_default(cands, nc);
   lln_buf_printf(w->out, "%s%zu candidates left but the pipeline has no router model: it goes to %s (%s)\n",
                  w->ind, nc, d->name, d->is_default ? "marked default" : "the first candidate");
@@ -553,11 +606,7 @@ static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, s
 void lln_explain_write(lln_explain *e, lln_buf *out) {
   const lln_config *cfg = e->cfg;
   lln_buf_printf(out, "llmnet explain %s: no model is called; this is what llmnet would do.\n", cfg->path);
-  lln_buf_puts(out, "request: last user message ");
-  put_value(out, e->prompt, PROMPT_SHOWN);
-  lln_buf_printf(out, " (%zu word%s, %zu character%s)\n", lln_word_count(e->prompt),
-                 lln_word_count(e->prompt) == 1 ? "" : "s", lln_utf8_length(e->prompt),
-                 lln_utf8_length(e->prompt) == 1 ? "" : "s");
+  lln__explain_write_request(e, out);
   for (size_t i = 0; i < e->n_headers; i++) {
     int used = 0;
     for (size_t k = 0; k < e->n_header_vars; k++)
@@ -565,6 +614,8 @@ void lln_explain_write(lln_explain *e, lln_buf *out) {
     if (used)
       lln_buf_printf(out, "header %s: \"%s\" (a variable through UseHeaderKeys)\n", e->headers[i].name,
                      e->headers[i].value);
+    else if (strcasecmp(e->headers[i].name, "x-session-id") == 0)
+      lln_buf_printf(out, "header %s: names the session\n", e->headers[i].name);
     else
       lln_buf_printf(out, "header %s: not in any node's UseHeaderKeys, so no condition can read it\n",
                      e->headers[i].name);

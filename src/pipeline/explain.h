@@ -4,10 +4,15 @@
  * router model is needed, with the exact prompt it would get. Models'
  * answers are unknown, so a condition that reads one "depends on the
  * answer", and a router's choice is shown as the step each candidate would
- * take next. The walk asks the flow's own rules (decide_int.h, vars.h). */
+ * take next. The walk asks the flow's own rules (decide_int.h, vars.h);
+ * for a whole conversation (--messages) it also tells the turn's kind,
+ * the session, and what decides a routing step before the router model:
+ * a pin, a tool turn on the session's handler, the decision cache, or no
+ * user text at all (route_input_int.h, the run's own rules). */
 #ifndef LLN_PIPELINE_EXPLAIN_H
 #define LLN_PIPELINE_EXPLAIN_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -28,7 +33,8 @@ typedef struct lln_explain_target {
 } lln_explain_target;
 
 typedef struct lln_explain_request {
-  const char *prompt;         /* the text of the request's last user message */
+  const char *prompt;         /* one user message, when messages is NULL */
+  const cJSON *messages;      /* the conversation (an OpenAI messages array), or NULL */
   const char *const *headers; /* "Name: value" request headers */
   size_t n_headers;
 } lln_explain_request;
@@ -49,7 +55,22 @@ typedef struct lln_explain {
   size_t n_headers;
   lln_var_header *header_vars; /* those some node's UseHeaderKeys exposes */
   size_t n_header_vars;
+  cJSON *messages;   /* the conversation (a copy; one user message for a prompt) */
+  int from_messages; /* given as a conversation, not a prompt */
+  int turn;          /* its lln_turn_kind (route_input_int.h) */
+  char *session;     /* x-session-id, else the fingerprint, else NULL (no user message) */
+  int session_given; /* session came from an x-session-id header */
+  char *bad_session; /* an x-session-id given but not usable (then the fingerprint is used) */
 } lln_explain;
+
+/* Longest --messages file read. */
+#define LLN_EXPLAIN_MAX_MESSAGES_FILE (16 * 1024 * 1024)
+
+/* Reads a conversation for explain: a JSON file holding an OpenAI messages
+ * array, or an object with one under "messages". Returns the array
+ * (caller frees with cJSON_Delete), or NULL with a message in `err`
+ * naming the file and the fix. */
+cJSON *lln_explain_read_messages(const char *path, char *err, size_t err_size);
 
 /* Sets up the request before it enters the pipeline. Returns 0, or -1 with a
  * message in `err` when a header is not "Name: value". */

@@ -1,7 +1,7 @@
 /* eval: runs `llmnet eval`'s cases. Each case is a route-only, stateless
  * pipeline run (lln_run_start with route_only and stateless) on a loop of
- * its own, with the upstream client, per-model breakers and queues and the
- * rate limiter built as the gateway builds them, so the router is called
+ * its own, with the upstream client, per-model breakers and queues, the
+ * store (server.store) and the rate limiter built as the gateway builds them, so the router is called
  * exactly as a served request would call it and a composition's rate
  * limits hold (a refused case is a failure with its error). At most
  * `concurrency` cases run at once. */
@@ -15,6 +15,7 @@
 
 #include "pipeline/run.h"
 #include "server/eval_int.h"
+#include "store/store.h"
 #include "upstream/client.h"
 #include "upstream/model_state.h"
 #include "upstream/ratelimit.h"
@@ -30,6 +31,7 @@ typedef struct eval {
   uv_loop_t *loop;
   lln_upstream *upstream;
   lln_model_table *models;
+  lln_store *store; /* server.store: the rate limiter counts in it (a stateless run keeps no pins there) */
   lln_ratelimit *ratelimit;
   lln_eval_cases *cases;
   size_t next;     /* the next case to start */
@@ -90,8 +92,8 @@ static void read_trace(lln_eval_case *c, const cJSON *hops) {
     c->reply = lln_xstrdup(reply->valuestring);
   if (!c->error && cJSON_IsString(error))
     c->error = lln_xstrdup(error->valuestring);
-  else if (!c->error && !c->reply && cJSON_IsString(reason))
-    c->error = lln_xstrdup(reason->valuestring);
+  if (cJSON_IsString(reason))
+    c->reason = lln_xstrdup(reason->valuestring);
 }
 
 static void record(lln_eval_case *c, const lln_run_result *res) {
@@ -155,6 +157,7 @@ static void start_one(eval *ev, lln_eval_case *c) {
       .done = on_run_done,
       .models = ev->models,
       .ratelimit = ev->ratelimit,
+      .store = ev->store,
       .route_only = 1,
       .stateless = 1,
       .ud = s,
@@ -187,15 +190,17 @@ static int run_cases(const lln_eval_options *o, const lln_config *cfg, lln_eval_
              .concurrency = o->concurrency,
              .progress = o->progress,
              .err = err};
-  char rl_err[256];
-  if (lln_ratelimit_create(&ev.ratelimit, &loop, cfg->server.store, rl_err, sizeof rl_err) != 0) {
-    fprintf(err, "llmnet eval: %s: server.store: %s\n", cfg->path, rl_err);
+  char store_err[256];
+  if (lln_store_create(&ev.store, &loop, cfg->server.store, store_err, sizeof store_err) != 0) {
+    fprintf(err, "llmnet eval: %s: server.store: %s\n", cfg->path, store_err);
     uv_loop_close(&loop);
     return -1;
   }
-  if (lln_upstream_init(&ev.upstream, &loop) != 0) {
-    fprintf(err, "llmnet eval: cannot set up the HTTP client (curl)\n");
+  if (lln_ratelimit_create(&ev.ratelimit, ev.store) != 0 || lln_upstream_init(&ev.upstream, &loop) != 0) {
+    fprintf(err,
+            "llmnet eval: cannot set up the rate limiter and the HTTP client (out of memory, or curl)\n");
     lln_ratelimit_close(ev.ratelimit);
+    lln_store_close(ev.store);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return -1;
@@ -212,6 +217,7 @@ static int run_cases(const lln_eval_options *o, const lln_config *cfg, lln_eval_
   }
   lln_upstream_close(ev.upstream);
   lln_ratelimit_close(ev.ratelimit);
+  lln_store_close(ev.store);
   uv_run(&loop, UV_RUN_DEFAULT);
   lln_model_table_free(ev.models);
   uv_loop_close(&loop);

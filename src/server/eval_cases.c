@@ -223,6 +223,7 @@ static void case_free(lln_eval_case *c) {
   free(c->decided);
   free(c->error);
   free(c->reply);
+  free(c->reason);
   memset(c, 0, sizeof *c);
 }
 
@@ -292,5 +293,5 @@ void lln_eval_cases_free(lln_eval_cases *cs) {
 }
 
 int lln_eval_case_correct(const lln_eval_case *c) {
-  return c->status < 400 && c->chose && strcmp(c->chose, c->expect) == 0;
+  return c->status < 400 && !c->error && c->chose && strcmp(c->chose, c->expect) == 0;
 }

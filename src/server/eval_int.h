@@ -34,8 +34,9 @@ typedef struct lln_eval_case {
   int status;         /* the run's HTTP status (>= 400: it failed) */
   char *chose;        /* the last node of the route, or NULL */
   char *decided;      /* condition, pin, cache, router, default, no-input, ... or NULL */
-  char *error;        /* the run's error, else the router call's, or NULL */
+  char *error;        /* the run's error, else the last router call's (failed or refused), or NULL */
   char *reply;        /* the router's reply when the trace has it, or NULL */
+  char *reason;       /* why the default target was taken (router_reply, ambiguous ...), or NULL */
   double decision_ms; /* time spent deciding */
   long tokens;        /* tokens the routing calls used */
   int router_calls;
@@ -55,7 +56,8 @@ typedef struct lln_eval_cases {
 int lln_eval_cases_read(lln_eval_cases *cs, const char *path, const lln_config *cfg, FILE *err);
 void lln_eval_cases_free(lln_eval_cases *cs);
 
-/* A case counts as correct when it ran and chose the expected node. */
+/* A case counts as correct when it ran, its router call (if any) did not
+ * fail nor was refused, and it chose the expected node. */
 int lln_eval_case_correct(const lln_eval_case *c);
 
 /* The report of every case run, as text or as one JSON object. */

@@ -23,9 +23,12 @@ typedef struct summary {
   size_t n_latency;
   long tokens;
   long router_calls;
-  const char **labels; /* confusion rows and columns: nodes in the composition's order, then NO_CHOICE */
-  size_t n_labels;
-  size_t *matrix;       /* n_labels x n_labels */
+  /* the confusion table: rows are the expected nodes, columns the nodes
+   * expected or chosen (so the diagonal shows), in the composition's
+   * order, then NO_CHOICE when a run failed */
+  const char **rows, **cols;
+  size_t n_rows, n_cols;
+  size_t *matrix;       /* n_rows x n_cols */
   const char **decided; /* distinct "decided" values, first seen first */
   size_t *decided_n;
   size_t n_decided;
@@ -39,17 +42,20 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static size_t label_index(const summary *s, const char *name) {
-  for (size_t i = 0; i < s->n_labels; i++)
-    if (strcmp(s->labels[i], name) == 0)
+static size_t label_index(const char *const *labels, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(labels[i], name) == 0)
       return i;
-  return s->n_labels;
+  return n;
 }
 
-static int label_used(const lln_eval_cases *cs, const char *name) {
-  for (size_t i = 0; i < cs->n; i++)
-    if (strcmp(cs->items[i].expect, name) == 0 || strcmp(chosen_label(&cs->items[i]), name) == 0)
+/* Whether some case expects `name` (as_expected) or chose it. */
+static int label_used(const lln_eval_cases *cs, const char *name, int as_expected) {
+  for (size_t i = 0; i < cs->n; i++) {
+    const lln_eval_case *c = &cs->items[i];
+    if (as_expected ? strcmp(c->expect, name) == 0 : strcmp(chosen_label(c), name) == 0)
       return 1;
+  }
   return 0;
 }
 
@@ -77,22 +83,29 @@ static void *zalloc(size_t n, size_t size) {
 
 static void summarize(const lln_eval_cases *cs, const lln_config *cfg, summary *s) {
   memset(s, 0, sizeof *s);
-  s->labels = zalloc(cfg->n_nodes + 1, sizeof *s->labels);
-  for (size_t i = 0; i < cfg->n_nodes; i++)
-    if (label_used(cs, cfg->nodes[i].name))
-      s->labels[s->n_labels++] = cfg->nodes[i].name;
-  if (label_used(cs, NO_CHOICE))
-    s->labels[s->n_labels++] = NO_CHOICE;
-  s->matrix = zalloc(s->n_labels * s->n_labels, sizeof *s->matrix);
+  s->rows = zalloc(cfg->n_nodes, sizeof *s->rows);
+  s->cols = zalloc(cfg->n_nodes + 1, sizeof *s->cols);
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    const char *name = cfg->nodes[i].name;
+    int expected = label_used(cs, name, 1);
+    if (expected)
+      s->rows[s->n_rows++] = name;
+    if (expected || label_used(cs, name, 0))
+      s->cols[s->n_cols++] = name;
+  }
+  if (label_used(cs, NO_CHOICE, 0))
+    s->cols[s->n_cols++] = NO_CHOICE;
+  s->matrix = zalloc(s->n_rows * s->n_cols, sizeof *s->matrix);
   s->latency = zalloc(cs->n, sizeof *s->latency);
   s->decided = zalloc(cs->n, sizeof *s->decided);
   s->decided_n = zalloc(cs->n, sizeof *s->decided_n);
   for (size_t i = 0; i < cs->n; i++) {
     const lln_eval_case *c = &cs->items[i];
     s->correct += (size_t)lln_eval_case_correct(c);
-    size_t row = label_index(s, c->expect), col = label_index(s, chosen_label(c));
-    if (row < s->n_labels && col < s->n_labels) /* a route may end on a node not in cfg: not counted */
-      s->matrix[row * s->n_labels + col]++;
+    size_t row = label_index(s->rows, s->n_rows, c->expect);
+    size_t col = label_index(s->cols, s->n_cols, chosen_label(c));
+    if (row < s->n_rows && col < s->n_cols) /* every label is a node of cfg: always counted */
+      s->matrix[row * s->n_cols + col]++;
     if (router_decided(c))
       s->latency[s->n_latency++] = c->decision_ms;
     s->tokens += c->tokens;
@@ -103,7 +116,8 @@ static void summarize(const lln_eval_cases *cs, const lln_config *cfg, summary *
 }
 
 static void summary_free(summary *s) {
-  free(s->labels);
+  free(s->rows);
+  free(s->cols);
   free(s->matrix);
   free(s->latency);
   free(s->decided);
@@ -122,16 +136,16 @@ static double accuracy(const lln_eval_cases *cs, const summary *s) {
 
 static void text_confusion(const summary *s, FILE *out) {
   int w = (int)strlen("expected \\ chosen");
-  for (size_t i = 0; i < s->n_labels; i++)
-    w = (int)strlen(s->labels[i]) > w ? (int)strlen(s->labels[i]) : w;
+  for (size_t i = 0; i < s->n_rows; i++)
+    w = (int)strlen(s->rows[i]) > w ? (int)strlen(s->rows[i]) : w;
   fprintf(out, "confusion (rows: expected, columns: chosen):\n  %-*s", w, "expected \\ chosen");
-  for (size_t j = 0; j < s->n_labels; j++)
-    fprintf(out, "  %s", s->labels[j]);
+  for (size_t j = 0; j < s->n_cols; j++)
+    fprintf(out, "  %s", s->cols[j]);
   fputc('\n', out);
-  for (size_t i = 0; i < s->n_labels; i++) {
-    fprintf(out, "  %-*s", w, s->labels[i]);
-    for (size_t j = 0; j < s->n_labels; j++)
-      fprintf(out, "  %*zu", (int)strlen(s->labels[j]), s->matrix[i * s->n_labels + j]);
+  for (size_t i = 0; i < s->n_rows; i++) {
+    fprintf(out, "  %-*s", w, s->rows[i]);
+    for (size_t j = 0; j < s->n_cols; j++)
+      fprintf(out, "  %*zu", (int)strlen(s->cols[j]), s->matrix[i * s->n_cols + j]);
     fputc('\n', out);
   }
 }
@@ -169,6 +183,11 @@ static void text_failures(const lln_eval_cases *cs, const summary *s, FILE *out)
     if (c->reply) {
       fputs("    router reply: ", out);
       text_quoted(out, c->reply);
+      fputc('\n', out);
+    }
+    if (c->reason) {
+      fputs("    default taken: ", out);
+      text_quoted(out, c->reason);
       fputc('\n', out);
     }
     if (c->error) {
@@ -212,6 +231,8 @@ static cJSON *json_failure(const lln_eval_case *c) {
   cJSON_AddItemToObject(f, "decided", c->decided ? cJSON_CreateString(c->decided) : cJSON_CreateNull());
   if (c->reply)
     cJSON_AddStringToObject(f, "reply", c->reply);
+  if (c->reason)
+    cJSON_AddStringToObject(f, "reason", c->reason);
   if (c->error)
     cJSON_AddStringToObject(f, "error", c->error);
   return f;
@@ -225,15 +246,12 @@ void lln_eval_report_json(const lln_eval_cases *cs, const lln_config *cfg, FILE 
   cJSON_AddNumberToObject(o, "correct", (double)s.correct);
   cJSON_AddNumberToObject(o, "accuracy", accuracy(cs, &s));
   cJSON *conf = cJSON_AddObjectToObject(o, "confusion");
-  for (size_t i = 0; i < s.n_labels; i++) {
-    cJSON *row = NULL;
-    for (size_t j = 0; j < s.n_labels; j++) {
-      size_t v = s.matrix[i * s.n_labels + j];
-      if (!v)
-        continue;
-      if (!row)
-        row = cJSON_AddObjectToObject(conf, s.labels[i]);
-      cJSON_AddNumberToObject(row, s.labels[j], (double)v);
+  for (size_t i = 0; i < s.n_rows; i++) {
+    cJSON *row = cJSON_AddObjectToObject(conf, s.rows[i]);
+    for (size_t j = 0; j < s.n_cols; j++) {
+      size_t v = s.matrix[i * s.n_cols + j];
+      if (v)
+        cJSON_AddNumberToObject(row, s.cols[j], (double)v);
     }
   }
   cJSON *lat = cJSON_AddObjectToObject(o, "latency_ms");

@@ -15,6 +15,7 @@
 #include "observe/metrics.h"
 #include "observe/status_page.h"
 #include "pipeline/run.h"
+#include "server/route_api_int.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
 #include "util/json_check.h"
@@ -41,6 +42,7 @@ typedef struct chat {
   char request_id[72];
   uint64_t started_ns;
   int finished;
+  int route_only; /* POST /v1/llmnet/route: the decision, no handler called */
 } chat;
 
 /* Response headers: a few fixed lines plus CORS when configured. */
@@ -228,7 +230,8 @@ static void count_request(const chat *c, const lln_run_result *res) {
 
 static void on_run_done(void *ud, const lln_run_result *res) {
   chat *c = ud;
-  count_request(c, res);
+  if (!c->route_only)
+    count_request(c, res);
   lln_access a = {.request_id = c->request_id,
                   .status = res->status,
                   .latency_ms = (double)(uv_hrtime() - c->started_ns) / 1e6,
@@ -247,7 +250,9 @@ static void on_run_done(void *ud, const lln_run_result *res) {
   if (res->status != 200 && !res->streamed)
     hdr_fixed(&h, res->should_retry ? "x-should-retry: true" : "x-should-retry: false");
   add_cors(c->g, c->req, &h);
-  if (res->streamed) {
+  if (c->route_only) {
+    lln__route_api_respond(c->req, h.line, res, (double)(uv_hrtime() - c->started_ns) / 1e6);
+  } else if (res->streamed) {
     lln_http_stream_end(c->req);
   } else if (res->status == 200) {
     lln_http_respond(c->req, 200, "application/json", h.line, res->body, res->body_len);
@@ -314,7 +319,9 @@ static cJSON *parse_body(lln_http_request *req, const headers *h) {
   return body;
 }
 
-static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) {
+/* POST /v1/chat/completions, or with route_only POST /v1/llmnet/route:
+ * the same request, run only as far as the routing decision. */
+static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h, int route_only) {
   char id[72];
   request_id(g, req, id, sizeof id);
   hdr_add(h, "x-request-id: %s", id);
@@ -352,9 +359,11 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
   g->chats = c;
   c->req = req;
   snprintf(c->request_id, sizeof c->request_id, "%s", id);
+  c->route_only = route_only;
   req->user = c;
   req->on_abort = on_chat_abort;
-  int streaming = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
+  /* a decision is one JSON object, whatever "stream" says */
+  int streaming = !route_only && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
   if (streaming)
     req->on_drain = on_stream_drain;
   lln_run_params p = {
@@ -371,6 +380,7 @@ static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h) 
       .models = lln_shared_config_attachment(c->gen->sc),
       .ratelimit = g->ratelimit,
       .store = g->store,
+      .route_only = route_only,
       .ud = c,
   };
   lln_run *run = lln_run_start(&p);
@@ -533,7 +543,8 @@ static int needs_key(const lln_http_request *req) {
   if (strcmp(req->method, "OPTIONS") == 0)
     return 0;
   return path_is(req, "/v1/chat/completions", "/chat/completions") || path_is(req, "/v1/models", "/models") ||
-         model_path_id(req->path) || path_is(req, "/metrics", NULL) || path_is(req, "/v1/llmnet/stats", NULL);
+         model_path_id(req->path) || path_is(req, "/metrics", NULL) ||
+         path_is(req, "/v1/llmnet/stats", NULL) || path_is(req, LLN_ROUTE_API_PATH, NULL);
 }
 
 /* Runs when the headers are complete: a request without a valid key is
@@ -553,22 +564,23 @@ static void handle(void *ctx, lln_http_request *req) {
   int metrics = path_is(req, "/metrics", NULL);
   int stats_json = path_is(req, "/v1/llmnet/stats", NULL);
   int chat = path_is(req, "/v1/chat/completions", "/chat/completions");
+  int route = path_is(req, LLN_ROUTE_API_PATH, NULL);
   int list = path_is(req, "/v1/models", "/models");
   const char *model_id = model_path_id(req->path);
-  if (!root && !health && !chat && !list && !model_id && !metrics && !stats_json) {
+  if (!root && !health && !chat && !route && !list && !model_id && !metrics && !stats_json) {
     char msg[480];
     snprintf(msg, sizeof msg,
-             "unknown path %.200s; llmnet serves POST /v1/chat/completions, GET /v1/models, "
-             "GET /v1/models/{id}, GET /v1/llmnet/stats, GET /metrics, GET /health and GET / "
-             "(the status page)",
+             "unknown path %.200s; llmnet serves POST /v1/chat/completions, POST " LLN_ROUTE_API_PATH
+             ", GET /v1/models, GET /v1/models/{id}, GET /v1/llmnet/stats, GET /metrics, GET /health and "
+             "GET / (the status page)",
              req->path);
     lln_http_respond_error(req, 404, h.line, msg);
     return;
   }
   if (is_options) {
     /* a CORS preflight: what browsers may send here */
-    hdr_fixed(&h, chat ? "Access-Control-Allow-Methods: POST, OPTIONS"
-                       : "Access-Control-Allow-Methods: GET, OPTIONS");
+    hdr_fixed(&h, chat || route ? "Access-Control-Allow-Methods: POST, OPTIONS"
+                                : "Access-Control-Allow-Methods: GET, OPTIONS");
     const char *asked = lln_http_header_get(req, "access-control-request-headers");
     hdr_add(&h, "Access-Control-Allow-Headers: %.400s", asked ? asked : "authorization, content-type");
     hdr_fixed(&h, "Access-Control-Max-Age: 600");
@@ -620,14 +632,16 @@ static void handle(void *ctx, lln_http_request *req) {
     lln_buf_free(&b);
     return;
   }
-  if (chat && !is_post) {
+  if ((chat || route) && !is_post) {
     hdr_fixed(&h, "Allow: POST");
-    lln_http_respond_error(req, 405, h.line, "use POST for /v1/chat/completions");
+    lln_http_respond_error(req, 405, h.line,
+                           chat ? "use POST for /v1/chat/completions"
+                                : "use POST for " LLN_ROUTE_API_PATH " with a chat completion request body");
   } else if ((list || model_id) && !is_get) {
     hdr_fixed(&h, "Allow: GET");
     lln_http_respond_error(req, 405, h.line, "use GET for /v1/models");
-  } else if (chat) {
-    chat_completions(g, req, &h);
+  } else if (chat || route) {
+    chat_completions(g, req, &h, route);
   } else if (model_id) {
     model_one(g, req, &h, model_id);
   } else {
