@@ -619,7 +619,7 @@ function routingSection() {
   if (mix)
     out.push(
       `The workload: ${mix.single_prompts} single prompts (each a new conversation), ${mix.conversations} ` +
-        `(short follow-ups: "Now make it about debugging", "And skip the header?"), ${mix.tool_loops} ` +
+        `(short follow-ups: "Now make it about a storm", "And skip the header?"), ${mix.tool_loops} ` +
         '(the handler answers with a tool call, the client sends the result), interleaved; no x-session-id ' +
         '(sessions by fingerprint), as an SDK sends them. Every user request is one handler call plus the ' +
         'router calls; a free-tier account allows 50 requests a day and 20 a minute (1,000 a day with credits).',

@@ -166,6 +166,10 @@ const HAIKU_FOLLOW_UPS = [
   'Thanks! One more, about coffee',
 ];
 const BUG_TASK = 'Fix the failing test in my python project: run the tests until they pass';
+// Each scenario opens with its own text: the decision cache, keyed by what
+// the router reads, would otherwise answer the second one (measured apart).
+const AUTUMN = 'Write a short poem about autumn leaves';
+const FLAKY_TASK = 'Make the flaky integration test green: run the tests after each change';
 
 async function conv(url, mockUrl) {
   const out = {};
@@ -174,16 +178,17 @@ async function conv(url, mockUrl) {
     conversation(url, 'Write a haiku about programming', HAIKU_FOLLOW_UPS, 'conv-h', sid('conv')),
   );
   out.conversation_fingerprint = await counted(mockUrl, () =>
-    conversation(url, 'Write a haiku about programming', HAIKU_FOLLOW_UPS, 'conv-f', {}),
+    conversation(url, AUTUMN, HAIKU_FOLLOW_UPS, 'conv-f', {}),
   );
   out.tool_loop_header = await counted(mockUrl, () => toolLoop(url, BUG_TASK, 10, 'tool-h', sid('tool')));
-  out.tool_loop_fingerprint = await counted(mockUrl, () => toolLoop(url, BUG_TASK, 10, 'tool-f', {}));
+  out.tool_loop_fingerprint = await counted(mockUrl, () => toolLoop(url, FLAKY_TASK, 10, 'tool-f', {}));
   return out;
 }
 
 // ------------------------------------------------------------------ the mixed workload
 // What one user's day on a chat assistant with an agent might look like:
 // single questions, short conversations with follow-ups, and tool loops.
+// (Texts of their own: none is an opening the conv scenarios used.)
 const SINGLES = [
   'How do I reverse a linked list in Python?',
   'Write a limerick about a cat who learns to code',
@@ -197,14 +202,14 @@ const SINGLES = [
   'Describe a sunset over the mountains in three sentences',
 ];
 const CONVERSATIONS = [
-  ['Write a haiku about programming', ...HAIKU_FOLLOW_UPS],
+  ['Write a haiku about the ocean', 'Now make it about a storm', 'Make the last line sadder', 'Give it a title', 'One more, about rain'],
   ['How do I read a CSV file in Python?', 'And skip the header?', 'What if it is tab separated?', 'Now write the rows to sqlite', 'Add error handling'],
   ['Write the opening of a fantasy story about a dragon', 'Continue', 'Make the dragon friendlier', 'Add a twist', 'Write the ending'],
   ['My SQL query is slow: SELECT * FROM orders WHERE user_id = 5', 'There is no index', 'How do I check the plan?', 'It says Seq Scan', 'Thanks'],
   ['Plan a poem cycle about the four seasons', 'Start with spring', 'Now summer', 'Autumn please', 'And winter'],
 ];
 const TOOL_TASKS = [
-  BUG_TASK,
+  'Find why the build fails on the CI and fix the code until the tests pass',
   'Refactor the api client code and run the tests after each change',
 ];
 const MIX = {

@@ -4,13 +4,13 @@
 #   1. router calls of a 5-turn conversation and of a 10-step tool loop in
 #      sticky "session" mode (each must be exactly 1: the script fails when
 #      the mock counted more);
-#   2. the time a pinned and a cached decision add over a plain 1-hop request
+#   2. router calls per user request on a mixed workload in each mode, and
+#      what that leaves of a free tier's 50 requests a day;
+#   3. the time a pinned and a cached decision add over a plain 1-hop request
 #      (wrk -c1, rounds alternated);
-#   3. early decision: time to route against a router that answers the name
+#   4. early decision: time to route against a router that answers the name
 #      on its first line, then explains itself at one word every 30 ms,
-#      against the same reply with the name on its last line (read whole);
-#   4. router calls per user request on a mixed workload in each mode, and
-#      what that leaves of a free tier's 50 requests a day.
+#      against the same reply with the name on its last line (read whole).
 #
 #   bench/routing.sh              runs alone: prints the routing report
 #   bench/routing.sh RESULTS      (bench/run.sh) appends its "rt.*" figures
@@ -118,8 +118,16 @@ if [ "${conv_bad:-0}" = 1 ]; then
   failed=1
 fi
 
-# ---------------------------------------------------------------- 2. added time of a pinned / cached decision
-log "routing: [2/4] a pinned and a cached decision against a 1-hop request (wrk -c1, $ROUNDS rounds)"
+# ---------------------------------------------------------------- 2. router calls per user request
+# (before the latency runs: their request would be a cached decision here)
+log "routing: [2/4] router calls per user request on a mixed workload, in each mode"
+for v in session turn cache off; do
+  eval "u=\$${v}_url"
+  rt_node "rt.mixed.$v" mixed "$u" "$mockR_url"
+done
+
+# ---------------------------------------------------------------- 3. added time of a pinned / cached decision
+log "routing: [3/4] a pinned and a cached decision against a 1-hop request (wrk -c1, $ROUNDS rounds)"
 body='{"model":"llmnet","messages":[{"role":"user","content":"How do I reverse a linked list in python?"}]}'
 sid="x-session-id: bench-pinned-$$"
 secs=$(((S + 2) / 3))
@@ -145,16 +153,9 @@ for v in session cache off; do
   put "rt.lat.decided.$v" "$d"
 done
 
-# ---------------------------------------------------------------- 3. early decision
-log "routing: [3/4] early decision: router reply at one word every $ROUTER_CHUNK_MS ms, name first vs name last"
+# ---------------------------------------------------------------- 4. early decision
+log "routing: [4/4] early decision: router reply at one word every $ROUTER_CHUNK_MS ms, name first vs name last"
 rt_node rt.early early "$early_url" "$EARLY_N"
-
-# ---------------------------------------------------------------- 4. router calls per user request
-log "routing: [4/4] router calls per user request on a mixed workload, in each mode"
-for v in session turn cache off; do
-  eval "u=\$${v}_url"
-  rt_node "rt.mixed.$v" mixed "$u" "$mockR_url"
-done
 
 # ---------------------------------------------------------------- health
 for n in one session turn off cache early; do
