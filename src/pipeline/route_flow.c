@@ -6,9 +6,12 @@
  *      without a pin is routed as usual);
  *   3. the decision cache ("cache"): the same routing input decided before;
  *   4. the router model (route_call.c): "router", or "ambiguous"/"default".
- * Pins and cache entries live in server.store; their answers may come
- * later (Redis), so a pending one is a ticket of the run. A store that
- * fails is routed around (as if it held nothing). */
+ * Pins and cache entries live in server.store as "pin:<node>:<sha256 of
+ * the session id>" and "route:<cache key>" (in Redis under the store's
+ * "llmnet:" prefix), the cache bounded per routing node by the group
+ * "route:<node>"; their answers may come later (Redis), so a pending one is
+ * a ticket of the run. A store that fails is routed around (as if it held
+ * nothing). */
 #include "pipeline/route_flow_int.h"
 
 #include <stdio.h>
@@ -21,8 +24,8 @@
 #include "util/log.h"
 #include "util/sha256.h"
 
-#define PIN_PREFIX "llmnet:pin:"
-#define CACHE_PREFIX "llmnet:route:"
+#define PIN_PREFIX "pin:"
+#define CACHE_PREFIX "route:"
 #define CACHE_GROUP_PREFIX "route:"
 
 const char *lln__route_setup(lln_run *r, const lln_run_params *p) {
@@ -74,7 +77,8 @@ static const lln_node *candidate_named(const lln_run *r, const char *value, size
 static int stateful(const lln_run *r) { return r->routing.store && !r->routing.stateless; }
 
 /* The pin's key: the routing node and a digest of the session id (which
- * may hold any printable character), or NULL when nothing is pinned. */
+ * may hold any printable character, ':' included), or NULL when nothing is
+ * pinned. */
 static char *pin_key(lln_run *r) {
   if (!stateful(r) || !r->routing.session || r->routing.from->routing.sticky == LLN_STICKY_OFF)
     return NULL;

@@ -81,7 +81,8 @@ typedef struct lln_store_window {
 
 /* Takes one from every window at once, or from none of them when one is
  * full. `now_ms` is wall-clock Unix ms (windows are aligned to it, so
- * processes agree); tests pass their own. */
+ * processes agree); tests pass their own. A Redis store counts on the
+ * Redis server's clock instead, so hosts whose clocks differ still agree. */
 lln_store_op *lln_store_take(lln_store *s, const lln_store_window *w, size_t n, int64_t now_ms,
                              lln_store_take_cb cb, void *ud);
 
