@@ -63,6 +63,7 @@ static void usage(FILE *out) {
       "eval options (CASES.jsonl: one {\"prompt\"|\"messages\", \"expect\": \"NODE\"} a line):\n"
       "  --format FORMAT     text (default) or json (one object)\n"
       "  --concurrency N     cases routed at once (default 4, at most 256)\n"
+      "  --log-level LEVEL   as for run; default error (the report lists each failure)\n"
       "  --env-file FILE     as for run\n",
       LLN_VERSION);
 }
@@ -333,6 +334,7 @@ static int cmd_explain(int argc, char **argv) {
 static void eval_usage(FILE *out) {
   fprintf(out,
           "usage: llmnet eval CONFIG CASES.jsonl [--format text|json] [--concurrency N] [--env-file FILE]\n"
+          "                   [--log-level LEVEL]   (default error: the report lists what went wrong)\n"
           "  CASES.jsonl: one case a line, {\"prompt\": \"...\", \"expect\": \"NODE\"} or "
           "{\"messages\": [...], \"expect\": \"NODE\"},\n"
           "  optionally with \"session\" (an x-session-id), \"headers\" ({\"Name\": \"value\"}) and "

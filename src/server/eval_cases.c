@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "server/eval_int.h"
 #include "util/buf.h"
@@ -233,9 +234,15 @@ static void read_lines(reader *r, FILE *f, lln_eval_cases *cs, size_t *cap) {
   size_t line_cap = 0;
   ssize_t got;
   long lineno = 0;
+  size_t total = 0;
   while ((got = getline(&line, &line_cap, f)) >= 0) {
     lineno++;
     size_t len = (size_t)got;
+    total += len;
+    if (total > LLN_EVAL_MAX_FILE) {
+      problem(r, lineno, "the cases file is over %d MiB; split it", LLN_EVAL_MAX_FILE / (1024 * 1024));
+      break;
+    }
     if (blank(line, len))
       continue;
     if (len > LLN_EVAL_MAX_LINE) {
@@ -269,6 +276,12 @@ int lln_eval_cases_read(lln_eval_cases *cs, const char *path, const lln_config *
   FILE *f = fopen(path, "r");
   if (!f) {
     fprintf(err, "%s: cannot read the cases file: %s\n", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > LLN_EVAL_MAX_FILE) {
+    fprintf(err, "%s: the cases file is over %d MiB; split it\n", path, LLN_EVAL_MAX_FILE / (1024 * 1024));
+    fclose(f);
     return -1;
   }
   size_t cap = 0;

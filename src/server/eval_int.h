@@ -12,6 +12,8 @@
 
 /* Bytes of one line of a cases file. */
 #define LLN_EVAL_MAX_LINE (4 * 1024 * 1024)
+/* Bytes of a whole cases file: every case is held until the report. */
+#define LLN_EVAL_MAX_FILE (256 * 1024 * 1024)
 /* Lines of a cases file. */
 #define LLN_EVAL_MAX_CASES 100000
 /* Problems listed before the rest are only counted. */

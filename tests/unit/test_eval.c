@@ -118,6 +118,23 @@ static void test_problems_are_capped(void **state) {
   free(err);
 }
 
+static void test_line_bound(void **state) {
+  (void)state;
+  size_t n = LLN_EVAL_MAX_LINE + 64;
+  char *text = malloc(n + 256);
+  strcpy(text, "{\"prompt\": \"ok\", \"expect\": \"router\"}\n{\"prompt\": \"");
+  size_t at = strlen(text);
+  memset(text + at, 'a', n);
+  strcpy(text + at + n, "\", \"expect\": \"router\"}\n");
+  lln_eval_cases cs;
+  char *err;
+  assert_int_equal(read_cases(text, &cs, &err), -1);
+  assert_non_null(strstr(err, ":2: the line is "));
+  assert_non_null(strstr(err, "over the limit of 4194304; split the conversation"));
+  free(err);
+  free(text);
+}
+
 /* A case with its outcome, as eval.c records it. */
 static void outcome(lln_eval_case *c, long line, const char *expect, const char *chose, const char *decided,
                     double ms) {
@@ -219,6 +236,7 @@ int main(void) {
       cmocka_unit_test(test_reads_prompts_messages_sessions),
       cmocka_unit_test(test_bad_lines_name_file_line_and_fix),
       cmocka_unit_test(test_problems_are_capped),
+      cmocka_unit_test(test_line_bound),
       cmocka_unit_test(test_report_figures),
       cmocka_unit_test(test_failed_router_call_is_a_failure),
   };
