@@ -74,7 +74,7 @@ static int on_event(void *ud, const char *data, size_t len) {
   return 0;
 }
 
-static double call_ms(const lln_run *r) { return (double)(uv_now(r->loop) - r->stream.call_started_ms); }
+static double call_ms(const lln_run *r) { return (double)(uv_now(r->loop) - r->routing.call_started_ms); }
 
 /* A line of the reply is exactly a candidate's name: cancel the rest (the
  * call was admitted, so it still counts against rate limits) and go on. */
@@ -143,7 +143,7 @@ void lln__route_call_prepare(lln_run *r, cJSON *body, lln_upstream_request *req)
     cJSON_Delete(r->routing.usage);
   }
   r->routing.usage = NULL;
-  r->stream.call_started_ms = uv_now(r->loop);
+  r->routing.call_started_ms = uv_now(r->loop);
   r->routing.router_calls++;
   req->on_data = on_data;
 }

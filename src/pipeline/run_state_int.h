@@ -97,25 +97,26 @@ struct lln_run {
    * router call); lln_run_finish reports decided, input, decision_ms,
    * session and router_calls with every result. */
   struct {
-    struct lln_store *store; /* pins and the decision cache, or NULL */
-    int route_only;          /* stop before the first answering call */
-    int stateless;           /* neither read nor write pins or the cache */
-    char *session;           /* x-session-id or the fingerprint (arena); NULL: none */
-    lln_turn_kind turn;      /* what the newest message is */
-    const char *decided;     /* how the last choice was made, or NULL */
-    char *input;             /* what the router reads (read) for the current choice (arena) */
-    double decision_ms;      /* time spent deciding, every choice of the run */
-    uint64_t started_ns;     /* uv_hrtime() when the current choice began */
-    int router_calls;        /* router calls sent (retries and failovers included) */
-    const lln_node *from;    /* the routing node of the current choice */
-    char *pin_key;           /* "llmnet:pin:<node>:<sha of session>" (arena), or NULL */
-    char *cache_key;         /* "llmnet:route:<key>" (arena), or NULL */
-    lln_buf reply;           /* the router's reply text so far */
-    lln_buf raw;             /* the router call's body as received (an upstream answering JSON) */
-    lln_sse_reader sse;      /* the router call's event stream */
-    int sse_ready;           /* `sse` is initialised */
-    int events;              /* completion chunks read from the router's stream */
-    cJSON *usage;            /* the router stream's usage (heap) */
+    struct lln_store *store;  /* pins and the decision cache, or NULL */
+    int route_only;           /* stop before the first answering call */
+    int stateless;            /* neither read nor write pins or the cache */
+    char *session;            /* x-session-id or the fingerprint (arena); NULL: none */
+    lln_turn_kind turn;       /* what the newest message is */
+    const char *decided;      /* how the last choice was made, or NULL */
+    char *input;              /* what the router reads (read) for the current choice (arena) */
+    double decision_ms;       /* time spent deciding, every choice of the run */
+    uint64_t started_ns;      /* uv_hrtime() when the current choice began */
+    uint64_t call_started_ms; /* loop time the router call in flight was sent */
+    int router_calls;         /* router calls sent (retries and failovers included) */
+    const lln_node *from;     /* the routing node of the current choice */
+    char *pin_key;            /* "llmnet:pin:<node>:<sha of session>" (arena), or NULL */
+    char *cache_key;          /* "llmnet:route:<key>" (arena), or NULL */
+    lln_buf reply;            /* the router's reply text so far */
+    lln_buf raw;              /* the router call's body as received (an upstream answering JSON) */
+    lln_sse_reader sse;       /* the router call's event stream */
+    int sse_ready;            /* `sse` is initialised */
+    int events;               /* completion chunks read from the router's stream */
+    cJSON *usage;             /* the router stream's usage (heap) */
   } routing;
 
   /* Hooks: the pre/post hook chain of the node being visited. Only hooks.c

@@ -405,6 +405,8 @@ int lln__store_mem_put(lln__store_mem *m, const lln_store_put *p) {
     entry_remove(m, old);
   if (p->group)
     group_trim(m, p->group, p->max_entries);
+  if (p->group && m->ngroups >= m->ngbuckets) /* a new group may grow the group table */
+    need += table_bytes(m->ngbuckets * 2) - table_bytes(m->ngbuckets);
   mem_group *g = NULL;
   mem_entry *e = NULL;
   if (make_room(m, need, now) != 0 || (p->group && !(g = group_get(m, p->group))) ||

@@ -342,6 +342,30 @@ describe('sessions', () => {
     }
   });
 
+  test('a pin naming a node that is no longer a candidate is ignored: the turn is routed anew', async () => {
+    const cfg = config(null);
+    cfg.architecture[2].if = '$WORD_COUNT >= 3'; // technical-handler: only for three words or more
+    cfg.architecture.push({ name: 'general-handler', layer: 1, model: 'handler-llama', 'use-case': 'Anything else' });
+    const gw = await startLlmnet(cfg);
+    try {
+      await clearMock(mock.url);
+      const messages = [{ role: 'user', content: 'How do I reverse a linked list in Python? (stale pin)' }];
+      const first = await chat(gw.url, { messages });
+      assert.equal(first.headers.get('x-llmnet-route'), 'router>technical-handler');
+      messages.push({ role: 'assistant', content: 'like so' }, { role: 'user', content: 'Thanks!' });
+      const second = await chat(gw.url, { messages });
+      assert.equal(second.status, 200, second.text);
+      // the router was asked again (its keyword rule still names technical-handler,
+      // no longer a candidate, so the default target answers)
+      assert.notEqual(routerHop(second.json).decided, 'pin', 'the pin names a node its condition ruled out');
+      assert.equal(routerHop(second.json).model, 'google/gemma-3-27b-it:free', 'a router call');
+      assert.notEqual(second.headers.get('x-llmnet-route'), 'router>technical-handler');
+      assert.equal((await received()).router.length, 2);
+    } finally {
+      await stopAll(gw);
+    }
+  });
+
   test('a pinned handler that fails falls back exactly as an unpinned one', async () => {
     await clearMock(mock.url);
     const messages = [{ role: 'user', content: 'Write a poem about the sea, pinned' }];
@@ -440,6 +464,8 @@ describe('the router call', () => {
     const slow = await startMock({ rules: [{ when: { router: true }, route: `creative-handler\nbecause ${explanation}` }] }, ['--chunk-interval', '200']);
     const cfg = config({ sticky: 'off', 'decision-cache': false });
     cfg.models['router-gemma'].url = slow.url;
+    // two router calls a minute: a cancelled call still counts as one
+    cfg.models['router-gemma']['rate-limit'] = { rpm: 2, 'max-wait': 0 };
     cfg.architecture[2].model = 'handler-llama';
     const gw = await startLlmnet(cfg);
     try {
@@ -454,6 +480,17 @@ describe('the router call', () => {
       const stats = await mockStats(slow.url);
       assert.equal(stats.streams.completed, 0, JSON.stringify(stats));
       assert.equal(stats.requests, 1);
+      const second = await chat(gw.url, { messages: [{ role: 'user', content: 'Anything else' }] });
+      assert.equal(routerHop(second.json).early, true);
+      // the third router call would be the third in the minute: refused by
+      // llmnet's own rate limit, so routing falls back to the default target
+      const third = await chat(gw.url, { messages: [{ role: 'user', content: 'A third thing' }] });
+      assert.equal(third.status, 200, third.text);
+      const refused = routerHop(third.json);
+      assert.equal(refused.decided, 'default');
+      assert.equal(refused.reason, 'router_failed');
+      assert.match(refused.error, /rate limit/);
+      assert.equal((await mockStats(slow.url)).requests, 2, 'the early-cancelled calls counted against rpm 2');
     } finally {
       await stopAll(gw, slow);
     }
@@ -477,6 +514,50 @@ describe('the router call', () => {
     const d = await chat(offNoCache.url, body, { 'x-session-id': 'cache-d' });
     assert.equal(routerHop(d.json).decided, 'router');
     assert.equal((await received()).router.length, 2);
+  });
+});
+
+describe('route-only runs (POST /v1/llmnet/route)', () => {
+  const route = (gw, body, headers = {}) =>
+    request(gw.url, '/v1/llmnet/route', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+  test('the decision without any handler call: route, decided, router_input, session, router_calls', async () => {
+    await clearMock(mock.url);
+    const messages = [{ role: 'user', content: 'How do I reverse a linked list in Python? (route-only)' }];
+    const first = await route(session, { messages });
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(first.json.route, ['router', 'technical-handler']);
+    assert.equal(first.json.decided, 'router');
+    assert.equal(first.json.router_calls, 1);
+    assert.ok(first.json.router_input.includes('reverse a linked list'), first.json.router_input);
+    assert.match(first.json.session, /^[0-9a-f]{64}$/);
+    assert.equal(typeof first.json.latency_ms, 'number');
+    const { router, handlers } = await received();
+    assert.equal(router.length, 1);
+    assert.equal(handlers.length, 0, 'no handler is called');
+    // the next turn of that conversation follows the pin
+    messages.push({ role: 'assistant', content: 'like so' }, { role: 'user', content: 'Now a poem about it' });
+    const next = await route(session, { messages });
+    assert.deepEqual(next.json.route, ['router', 'technical-handler']);
+    assert.equal(next.json.decided, 'pin');
+    assert.equal(next.json.router_calls, 0);
+    assert.equal(next.json.session, first.json.session);
+  });
+
+  test('no user text, a model naming a node and an x-session-id', async () => {
+    await clearMock(mock.url);
+    const empty = await route(session, { messages: [{ role: 'system', content: 'Be brief.' }] });
+    assert.deepEqual(empty.json.route, ['router', 'creative-handler']);
+    assert.equal(empty.json.decided, 'no-input');
+    assert.equal(empty.json.session, null);
+    const named = await route(session, { model: 'technical-handler', messages: [{ role: 'user', content: 'Write a poem' }] });
+    assert.deepEqual(named.json.route, ['technical-handler']);
+    assert.equal(named.json.decided, 'model');
+    assert.equal(named.json.router_calls, 0);
+    const given = await route(session, { messages: [{ role: 'user', content: 'Write a haiku (route-only)' }] }, { 'x-session-id': 'route-only-1' });
+    assert.equal(given.json.session, 'route-only-1');
+    assert.equal(given.json.decided, 'router');
+    assert.equal((await mockRequests(mock.url)).length, 1, 'only the one router call');
   });
 });
 

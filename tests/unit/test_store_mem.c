@@ -191,6 +191,26 @@ static void test_byte_bound(void **state) {
   lln__store_mem_free(m);
 }
 
+/* The same with a fresh group per key (a group per routing node, made up
+ * by nobody, but bounded all the same): groups and their table count. */
+static void test_byte_bound_groups(void **state) {
+  (void)state;
+  const size_t cap = 256 * 1024;
+  lln__store_mem *m = mem_new(cap, 0);
+  char key[32], group[32];
+  size_t bytes, entries;
+  for (int i = 0; i < 5000; i++) {
+    snprintf(key, sizeof key, "k%d", i);
+    snprintf(group, sizeof group, "group-%d", i);
+    assert_int_equal(put(m, key, "value", 3600000, group, 1), LLN_STORE_OK);
+    lln__store_mem_usage(m, &bytes, &entries);
+    assert_true(bytes <= cap);
+  }
+  assert_true(entries > 100);
+  assert_value(m, "k4999", "value");
+  lln__store_mem_free(m);
+}
+
 static void test_entry_bound(void **state) {
   (void)state;
   lln__store_mem *m = mem_new(0, 50);
@@ -397,17 +417,12 @@ static void test_threads(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_expiry),
-      cmocka_unit_test(test_touch),
-      cmocka_unit_test(test_expired_swept),
-      cmocka_unit_test(test_group_bound),
-      cmocka_unit_test(test_byte_bound),
-      cmocka_unit_test(test_entry_bound),
-      cmocka_unit_test(test_counters_outlive_values),
-      cmocka_unit_test(test_counter_windows),
-      cmocka_unit_test(test_counters_expire),
-      cmocka_unit_test(test_public_api),
-      cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_expiry),          cmocka_unit_test(test_touch),
+      cmocka_unit_test(test_expired_swept),   cmocka_unit_test(test_group_bound),
+      cmocka_unit_test(test_byte_bound),      cmocka_unit_test(test_byte_bound_groups),
+      cmocka_unit_test(test_entry_bound),     cmocka_unit_test(test_counters_outlive_values),
+      cmocka_unit_test(test_counter_windows), cmocka_unit_test(test_counters_expire),
+      cmocka_unit_test(test_public_api),      cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
