@@ -182,9 +182,16 @@ static int first_name_line(const char *text, size_t len, int complete_only, cons
   return LLN_ROUTER_NONE;
 }
 
+/* The early decision reads at most this much of a reply: it runs again on
+ * every new line of a streaming reply, so a long one must not make each
+ * look cost more. A name after it is still found by the full reading. */
+#define EARLY_SCAN_MAX (32 * 1024)
+
 int lln_router_early(const char *so_far, size_t len, const lln_route_candidate *cands, size_t n) {
   if (!so_far || n == 0)
     return LLN_ROUTER_NONE;
+  if (len > EARLY_SCAN_MAX)
+    len = EARLY_SCAN_MAX; /* a prefix: what it decides, the whole reply decides too */
   lln_buf vis;
   lln_buf_init(&vis);
   visible_text(so_far, len, &vis);

@@ -282,6 +282,56 @@ static void test_budget_with_context(void **state) {
   free(json);
 }
 
+static uint32_t next_rand(uint32_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 17;
+  *x ^= *x << 5;
+  return *x;
+}
+
+/* Random text of 1-, 2-, 3- and 4-byte characters, white space included. */
+static cJSON *random_text(uint32_t *x, size_t max_chars) {
+  static const char *const UNITS[] = {"a", "Z", " ", "\n", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+                                      "."};
+  size_t n = next_rand(x) % (max_chars + 1);
+  lln_buf b;
+  lln_buf_init(&b);
+  for (size_t i = 0; i < n; i++)
+    lln_buf_puts(&b, UNITS[next_rand(x) % 8]);
+  lln_buf_append(&b, "", 0);
+  cJSON *s = cJSON_CreateString(b.data);
+  lln_buf_free(&b);
+  return s;
+}
+
+/* Random conversations and budgets: the input is valid UTF-8, within the
+ * budget, and user text is found whenever the newest turn has some. */
+static void test_random_budgets(void **state) {
+  (void)state;
+  static const char *const ROLES[] = {"user", "assistant", "tool", "system"};
+  uint32_t x = 0x9E3779B9;
+  for (int round = 0; round < 600; round++) {
+    cJSON *m = cJSON_CreateArray();
+    size_t n = 1 + next_rand(&x) % 6;
+    for (size_t i = 0; i < n; i++) {
+      cJSON *msg = cJSON_CreateObject();
+      cJSON_AddStringToObject(msg, "role", i + 1 == n ? "user" : ROLES[next_rand(&x) % 4]);
+      cJSON_AddItemToObject(msg, "content", random_text(&x, next_rand(&x) % 4 ? 100 : 5000));
+      cJSON_AddItemToArray(m, msg);
+    }
+    size_t budget = next_rand(&x) % 3000;
+    lln_buf b;
+    lln_buf_init(&b);
+    lln_route_input(m, (int)(next_rand(&x) % 2), budget, &b);
+    assert_non_null(b.data);
+    assert_true(lln_utf8_valid(b.data, b.len, NULL));
+    if (lln_utf8_length(b.data) > budget)
+      fail_msg("round %d: %zu characters over a budget of %zu", round, lln_utf8_length(b.data), budget);
+    lln_buf_free(&b);
+    cJSON_Delete(m);
+  }
+}
+
 static void test_session_id_valid(void **state) {
   (void)state;
   assert_true(lln_session_id_valid("abc"));
@@ -383,6 +433,7 @@ int main(void) {
       cmocka_unit_test(test_huge_message_keeps_head_and_tail),
       cmocka_unit_test(test_budget_is_code_points_and_utf8_safe),
       cmocka_unit_test(test_budget_with_context),
+      cmocka_unit_test(test_random_budgets),
       cmocka_unit_test(test_session_id_valid),
       cmocka_unit_test(test_fingerprint),
       cmocka_unit_test(test_cache_key),

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/router.h"
@@ -183,6 +184,77 @@ static void test_early_agrees_with_parse(void **state) {
   check_prefixes("<think>code\n</think>\ncode\n", pre, 3);
 }
 
+/* A fixed-seed generator, so a failure repeats. */
+static uint32_t next_rand(uint32_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 17;
+  *x ^= *x << 5;
+  return *x;
+}
+
+/* Replies made of the pieces that matter to the rules, in random order:
+ * names, negations, clause ends, reasoning tags (whole and split), markup.
+ * For every prefix of each, an early decision equals the final reading,
+ * and the final reading is a candidate, NONE or AMBIGUOUS. */
+static void test_early_agrees_on_random_replies(void **state) {
+  (void)state;
+  static const char *const PIECES[] = {"creative-handler",
+                                       "technical-handler",
+                                       "Creative-Handler",
+                                       "creative",
+                                       "not ",
+                                       "no, ",
+                                       "isn't ",
+                                       "rather than ",
+                                       "instead of ",
+                                       "but ",
+                                       " ",
+                                       "\n",
+                                       "\n",
+                                       "<think>",
+                                       "</think>",
+                                       "<THINKING>",
+                                       "</thinking>",
+                                       "<reasoning>",
+                                       "</reasoning>",
+                                       "<thi",
+                                       "nk>",
+                                       "</",
+                                       "\"",
+                                       "`",
+                                       "**",
+                                       "- ",
+                                       "Answer: ",
+                                       ".",
+                                       ",",
+                                       "I pick ",
+                                       "\xE2\x80\x9C",
+                                       "\xE2\x80\x9D",
+                                       "_",
+                                       "#",
+                                       ">",
+                                       ":",
+                                       "?"};
+  const size_t n_pieces = sizeof PIECES / sizeof *PIECES;
+  uint32_t x = 0x2545F491;
+  char reply[512];
+  for (int round = 0; round < 4000; round++) {
+    size_t len = 0, pieces = 1 + next_rand(&x) % 14;
+    for (size_t k = 0; k < pieces; k++) {
+      const char *p = PIECES[next_rand(&x) % n_pieces];
+      size_t pl = strlen(p);
+      if (len + pl >= sizeof reply)
+        break;
+      memcpy(reply + len, p, pl);
+      len += pl;
+    }
+    reply[len] = '\0';
+    int final = lln_router_parse_reply(reply, len, SEED, 2);
+    assert_true(final == C || final == T || final == NONE || final == AMB);
+    check_prefixes(reply, SEED, 2);
+  }
+}
+
 static void test_early(void **state) {
   (void)state;
   const char *r = "creative-handler\nThe user asks for a poem.";
@@ -202,6 +274,16 @@ static void test_early(void **state) {
   const char *a = "**Answer:** `technical-handler`\n";
   assert_int_equal(lln_router_early(a, strlen(a), SEED, 2), T);
   assert_int_equal(lln_router_early(NULL, 0, SEED, 2), NONE);
+  /* a name after 32 KiB of reasoning: no early decision, the full reading finds it */
+  size_t big = 40 * 1024;
+  char *longr = malloc(big + 64);
+  assert_non_null(longr);
+  memcpy(longr, "<think>", 7);
+  memset(longr + 7, 'x', big);
+  strcpy(longr + 7 + big, "</think>\ncreative-handler\nbecause");
+  assert_int_equal(lln_router_early(longr, strlen(longr), SEED, 2), NONE);
+  assert_int_equal(seed(longr), C);
+  free(longr);
   assert_int_equal(lln_router_early(a, strlen(a), NULL, 0), NONE);
 }
 
@@ -295,6 +377,7 @@ int main(void) {
       cmocka_unit_test(test_prompt_says_excerpt),
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_early_agrees_with_parse),
+      cmocka_unit_test(test_early_agrees_on_random_replies),
       cmocka_unit_test(test_early),
       cmocka_unit_test(test_exact_beats_case_insensitive),
       cmocka_unit_test(test_names_that_prefix_each_other),
