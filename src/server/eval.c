@@ -8,9 +8,11 @@
 #include "server/eval.h"
 
 #include <cjson/cJSON.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "pipeline/run.h"
@@ -21,6 +23,7 @@
 #include "upstream/ratelimit.h"
 #include "util/arena.h"
 #include "util/json_alloc.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 /* Columns of the progress bar's bar. */
@@ -253,4 +256,80 @@ int lln_eval_run(const lln_eval_options *o, FILE *out, FILE *err) {
   }
   lln_config_free(&cfg);
   return rc;
+}
+
+/* ---- the command line ---- */
+
+static void eval_usage(FILE *out) {
+  fprintf(out,
+          "usage: llmnet eval CONFIG CASES.jsonl [--format text|json] [--concurrency N] [--env-file FILE]\n"
+          "                   [--log-level LEVEL]   (default error: the report lists what went wrong)\n"
+          "  CASES.jsonl: one case a line, {\"prompt\": \"...\", \"expect\": \"NODE\"} or "
+          "{\"messages\": [...], \"expect\": \"NODE\"},\n"
+          "  optionally with \"session\" (an x-session-id), \"headers\" ({\"Name\": \"value\"}) and "
+          "\"note\".\n"
+          "  Runs only the routing decision of each case (no handler is called), within the composition's\n"
+          "  rate limits, and prints accuracy, a confusion table, router latency and tokens.\n"
+          "  Exit status: 0 when it ran (whatever the accuracy), 1 on errors in CONFIG or CASES, 2 on usage "
+          "errors.\n");
+}
+
+int lln_eval_main(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"format", required_argument, NULL, 'f'},   {"concurrency", required_argument, NULL, 'c'},
+      {"env-file", required_argument, NULL, 'e'}, {"log-level", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+  lln_eval_options o = {.concurrency = LLN_EVAL_DEFAULT_CONCURRENCY};
+  const char *format = "text";
+  int log_level_given = 0;
+  optind = 1;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'f': format = optarg; break;
+    case 'e': o.env_file = optarg; break;
+    case 'c': {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (!*optarg || *end || v < 1 || v > LLN_EVAL_MAX_CONCURRENCY) {
+        fprintf(stderr, "llmnet eval: --concurrency needs a number from 1 to %d, not \"%s\"\n",
+                LLN_EVAL_MAX_CONCURRENCY, optarg);
+        return 2;
+      }
+      o.concurrency = (int)v;
+      break;
+    }
+    case 'l': {
+      lln_log_level level;
+      if (lln_log_parse_level(optarg, &level) != 0) {
+        fprintf(stderr, "llmnet eval: --log-level is one of debug, info, warn, error, off; not \"%s\"\n",
+                optarg);
+        return 2;
+      }
+      lln_log_set_level(level);
+      log_level_given = 1;
+      break;
+    }
+    case 'h': eval_usage(stdout); exit(0);
+    default: eval_usage(stderr); return 2;
+    }
+  }
+  o.json = strcmp(format, "json") == 0;
+  if (!o.json && strcmp(format, "text") != 0) {
+    fprintf(stderr, "llmnet eval: --format is text or json, not \"%s\"\n", format);
+    return 2;
+  }
+  if (argc - optind != 2) {
+    fprintf(stderr, "llmnet eval: %s\n",
+            argc - optind < 2 ? "which composition and which cases file?" : "too many arguments");
+    eval_usage(stderr);
+    return 2;
+  }
+  o.config = argv[optind];
+  o.cases = argv[optind + 1];
+  /* each routing fallback would log a warning the report already lists */
+  if (!log_level_given)
+    lln_log_set_level(LLN_LOG_ERROR);
+  o.progress = isatty(STDERR_FILENO);
+  return lln_eval_run(&o, stdout, stderr);
 }

@@ -23,6 +23,10 @@ typedef struct lln_eval_options {
   int progress;         /* draw a progress bar on stderr */
 } lln_eval_options;
 
+/* `llmnet eval CONFIG CASES.jsonl [options]` (argv[0] is "eval"): parses
+ * the options and runs; returns the exit status (2 on bad usage). */
+int lln_eval_main(int argc, char **argv);
+
 /* Runs the evaluation and prints the report on `out`, problems on `err`.
  * Returns the exit status: 0 when it ran (whatever the accuracy), 1 when
  * the composition or the cases file has errors. */
