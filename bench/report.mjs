@@ -501,7 +501,9 @@ function routingTargets() {
     const p = latPath(name);
     rows.push([
       `${what} adds < 100 µs over a 1-hop request (p50, wrk -c1, median of ${num('rt.rounds') || '?'} alternated rounds)`,
-      ok(a) ? `${plusUs(a)} (CPU/req ${p && one ? plusUs(p.cpu - one.cpu) : NA})` : NA,
+      ok(a)
+        ? `${plusUs(a)} (CPU/req ${p && one ? plusUs(p.cpu - one.cpu) : NA}; the decision itself ${ok(num(`rt.lat.decision_us.${name}`)) ? `${f2(num(`rt.lat.decision_us.${name}`))} µs` : NA})`
+        : NA,
       met(ok(a) ? a < 100 : null),
     ]);
   }
@@ -545,17 +547,19 @@ function routingSection() {
     out.push('');
   } else if (has('rt.conv')) out.push(`Conversation scenario failed: \`${R.get('rt.conv').slice(0, 300)}\``, '');
   const paths = [
-    ['one', 'llmnet 1-hop (`bench/one-hop.json`)', ''],
-    ['pin', 'seed topology, pinned session (x-session-id)', R.get('rt.lat.decided.session') || ''],
-    ['cache', 'seed topology, cached decision (`sticky: off`)', R.get('rt.lat.decided.cache') || ''],
-    ['router', 'seed topology, router call every time (reference)', R.get('rt.lat.decided.off') || ''],
+    ['one', 'llmnet 1-hop (`bench/one-hop.json`)', '', ''],
+    ['pin', 'seed topology, pinned session (x-session-id)', R.get('rt.lat.decided.session') || '', 'pin'],
+    ['cache', 'seed topology, cached decision (`sticky: off`)', R.get('rt.lat.decided.cache') || '', 'cache'],
+    ['router', 'seed topology, router call every time (reference)', R.get('rt.lat.decided.off') || '', 'router'],
   ];
   const one = latPath('one');
   const rows = [];
-  for (const [name, what, dec] of paths) {
+  for (const [name, what, dec, dkey] of paths) {
     const p = latPath(name);
+    const dus = dkey ? num(`rt.lat.decision_us.${dkey}`) : null;
+    const decTime = dkey ? (ok(dus) ? `${f2(dus)} µs` : NA) : '—';
     if (!p) {
-      rows.push([what, NA, NA, NA, NA, NA, NA, NA, dec]);
+      rows.push([what, NA, NA, NA, NA, NA, NA, NA, dec, decTime]);
       continue;
     }
     if (p.errors) notes.push(`routing latency, ${what}: ${p.errors} errors or non-2xx (wrk).`);
@@ -569,13 +573,14 @@ function routingSection() {
       name === 'one' || !one ? '—' : plusUs(p.cpu - one.cpu),
       ok(p.callsPerReq) ? p.callsPerReq.toFixed(2) : NA,
       dec,
+      decTime,
     ]);
   }
   out.push(`#### Added time of a pinned or cached decision (wrk -t1 -c1, ${num('rt.lat.seconds') || '?'} s per run, mock latency 0 ms)`);
   out.push('');
   out.push(
     table(
-      ['path', 'p50 per round', 'p50 (median)', 'added p50 vs 1-hop', 'p99 (median)', 'llmnet CPU/req', 'added CPU/req', 'mock calls/req', 'decided'],
+      ['path', 'p50 per round', 'p50 (median)', 'added p50 vs 1-hop', 'p99 (median)', 'llmnet CPU/req', 'added CPU/req', 'mock calls/req', 'decided', "llmnet's decision time (mean)"],
       rows,
     ),
   );

@@ -144,6 +144,17 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 # for reference: the same request with a router call every time
 WRK_SECONDS=$secs wrk_run "rt.lat.router.r1" 1 "$off_url" "$off_pid" llmnet "$mockR_pid" "$mockR_url"
+# llmnet's own time to decide (pin or cache read, or the router call): the
+# mean of its llmnet_routing_decision_duration_seconds histogram, in µs
+decision_us() { # URL DECIDED
+  curl -s --max-time 5 "$1/metrics" | awk -v d="decided=\"$2\"" '
+    index($0, "llmnet_routing_decision_duration_seconds_sum{") == 1 && index($0, d) { s += $NF }
+    index($0, "llmnet_routing_decision_duration_seconds_count{") == 1 && index($0, d) { n += $NF }
+    END { if (n > 0) printf "%.2f\n", s / n * 1e6 }'
+}
+put rt.lat.decision_us.pin "$(decision_us "$session_url" pin)"
+put rt.lat.decision_us.cache "$(decision_us "$cache_url" cache)"
+put rt.lat.decision_us.router "$(decision_us "$off_url" router)"
 # how the measured requests were decided, from llmnet's own trace
 for v in session cache off; do
   eval "u=\$${v}_url"
