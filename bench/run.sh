@@ -7,8 +7,8 @@
 # run time, and stopped at the end.
 #
 #   BENCH_SECONDS   length of each measurement (default 10; the whole run is
-#                   about 23 x BENCH_SECONDS plus ~30 s: 4 min 15 s
-#                   by default)
+#                   about 27 x BENCH_SECONDS plus ~60 s with the routing
+#                   scenarios of bench/routing.sh: 5 min 30 s by default)
 #   LLMNET_BIN      the binary (default build/llmnet)
 #   BENCH_KEEP=1    keep the work folder (logs, raw tool output) at the end
 #
