@@ -2,7 +2,8 @@
 # make bench: llmnet against `llmnet mock` (direct), through llmnet with the
 # 1-hop and the seed's 2-hop composition, and through Portkey's gateway as the
 # peer; wrk and h2load for load, bench/clients.mjs for streams and held
-# connections. Prints one markdown report and writes it to
+# connections; then bench/routing.sh (sessions, pins, the decision cache,
+# early decision). Prints one markdown report and writes it to
 # bench/results/latest.md. Every process is on 127.0.0.1, on ports picked at
 # run time, and stopped at the end.
 #
