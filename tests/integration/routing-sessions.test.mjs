@@ -459,6 +459,26 @@ describe('the router call', () => {
     });
   }
 
+  test('max_tokens 64 unless the router node sets max_tokens or max_completion_tokens', async () => {
+    for (const [options, expect] of [
+      [{ max_tokens: 500 }, { max_tokens: 500 }],
+      [{ max_completion_tokens: 300 }, { max_tokens: undefined, max_completion_tokens: 300 }],
+    ]) {
+      const cfg = config({ sticky: 'off', 'decision-cache': false });
+      Object.assign(cfg.architecture[0]['extra-options'], options);
+      const gw = await startLlmnet(cfg);
+      try {
+        await clearMock(mock.url);
+        const res = await chat(gw.url, { messages: [{ role: 'user', content: 'Write a poem about tokens' }] });
+        assert.equal(res.status, 200, res.text);
+        const { router } = await received();
+        for (const [k, v] of Object.entries(expect)) assert.equal(router[0].body[k], v, `${k} with ${JSON.stringify(options)}`);
+      } finally {
+        await stopAll(gw);
+      }
+    }
+  });
+
   test('early decision: a name on the first line cancels the rest of a slow router reply', async () => {
     const explanation = Array.from({ length: 60 }, (_, i) => `reason${i}`).join(' ');
     const slow = await startMock({ rules: [{ when: { router: true }, route: `creative-handler\nbecause ${explanation}` }] }, ['--chunk-interval', '200']);
