@@ -15,6 +15,7 @@
 #include "observe/metrics.h"
 #include "observe/status_page.h"
 #include "pipeline/run.h"
+#include "server/models_api_int.h"
 #include "server/route_api_int.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
@@ -22,7 +23,6 @@
 #include "util/json_print.h"
 #include "util/log.h"
 #include "util/openai_error.h"
-#include "util/percent.h"
 #include "util/utf8.h"
 
 /* This worker's hold on a shared composition; each request holds the one
@@ -148,9 +148,6 @@ static void request_id(lln_gateway *g, const lln_http_request *req, char *out, s
 }
 
 static const char *run_header(void *ctx, const char *name) { return lln_http_header_get(ctx, name); }
-
-/* Longest model id GET /v1/models/{id} looks up (decoded bytes). */
-#define MAX_MODEL_ID_BYTES 256
 
 /* Bytes a streaming client's output holds (lln_http_stream_write) past
  * which the upstream is paused; it resumes under LLN_HTTP_DRAINED. */
@@ -451,70 +448,6 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_buf_free(&json);
 }
 
-/* The model objects llmnet serves: "llmnet" (the entry) and every node
- * that answers with a model. */
-static int model_served(const lln_config *cfg, const char *id) {
-  if (strcmp(id, "llmnet") == 0)
-    return 1;
-  for (size_t i = 0; i < cfg->n_nodes; i++) {
-    if (cfg->nodes[i].adapter == LLN_ADAPTER_OPENAI && strcmp(cfg->nodes[i].name, id) == 0)
-      return 1;
-  }
-  return 0;
-}
-
-static void model_object(lln_buf *b, const char *id, long created) {
-  lln_buf_puts(b, "{\"id\":");
-  lln_buf_json_string(b, id, strlen(id));
-  lln_buf_printf(b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"llmnet\"}", created);
-}
-
-static void models(lln_gateway *g, lln_http_request *req, const headers *h) {
-  lln_buf b;
-  lln_buf_init(&b);
-  long now = (long)time(NULL);
-  lln_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
-  model_object(&b, "llmnet", now);
-  const lln_config *cfg = g->current->cfg;
-  for (size_t i = 0; i < cfg->n_nodes; i++) {
-    const lln_node *n = &cfg->nodes[i];
-    if (n->adapter != LLN_ADAPTER_OPENAI)
-      continue;
-    lln_buf_putc(&b, ',');
-    model_object(&b, n->name, now);
-  }
-  lln_buf_puts(&b, "]}");
-  lln_http_respond(req, 200, "application/json", h->line, b.data, b.len);
-  lln_buf_free(&b);
-}
-
-/* GET /v1/models/{id}: one model object, or OpenAI's 404 model_not_found. */
-static void model_one(lln_gateway *g, lln_http_request *req, const headers *h, const char *raw_id) {
-  size_t raw_len = strlen(raw_id);
-  char *id = malloc(raw_len + 1);
-  if (!id)
-    abort();
-  int malformed;
-  size_t id_len = lln_percent_decode(raw_id, raw_len, id, &malformed);
-  lln_buf b;
-  lln_buf_init(&b);
-  int ok = !malformed && id_len < MAX_MODEL_ID_BYTES && lln_utf8_valid(id, id_len, NULL);
-  if (ok && model_served(g->current->cfg, id)) {
-    model_object(&b, id, (long)time(NULL));
-    lln_http_respond(req, 200, "application/json", h->line, b.data, b.len);
-  } else {
-    char msg[MAX_MODEL_ID_BYTES + 160];
-    snprintf(msg, sizeof msg,
-             "The model '%s' does not exist; GET /v1/models lists the models llmnet serves (llmnet and its "
-             "nodes)",
-             ok ? id : "(not a valid model id)");
-    lln_openai_error e = {.status = 404, .message = msg, .param = "model", .code = "model_not_found"};
-    lln_http_respond_openai_error(req, h->line, &e);
-  }
-  lln_buf_free(&b);
-  free(id);
-}
-
 /* Compares every byte so the time taken says nothing about the key. */
 static int key_equal(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
@@ -643,9 +576,9 @@ static void handle(void *ctx, lln_http_request *req) {
   } else if (chat || route) {
     chat_completions(g, req, &h, route);
   } else if (model_id) {
-    model_one(g, req, &h, model_id);
+    lln__models_one(g->current->cfg, req, h.line, model_id);
   } else {
-    models(g, req, &h);
+    lln__models_list(g->current->cfg, req, h.line);
   }
 }
 

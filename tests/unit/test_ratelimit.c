@@ -125,23 +125,23 @@ static lln_ratelimit *make(uv_loop_t *loop, const char *store) {
 
 /* ---- the windows a limiter takes, in the in-process backend ---- */
 
-typedef lln__store_mem lln_rl_mem;
+typedef lln__store_mem rl_mem;
 static int64_t mem_clock_now;
 static int64_t mem_clock(void *ud) {
   (void)ud;
   return mem_clock_now;
 }
 
-static lln_rl_mem *lln_rl_mem_new(void) {
+static rl_mem *rl_mem_new(void) {
   lln__store_mem *m = lln__store_mem_new(0, 0);
   lln__store_mem_set_clock(m, mem_clock, NULL);
   return m;
 }
 
-static void lln_rl_mem_free(lln_rl_mem *m) { lln__store_mem_free(m); }
+static void rl_mem_free(rl_mem *m) { lln__store_mem_free(m); }
 
 /* What lln_ratelimit_acquire takes, at `now_ms` (the store's clock too). */
-static long lln_rl_mem_take(lln_rl_mem *m, const char *key, int rpm, int rpd, int64_t now_ms) {
+static long rl_mem_take(rl_mem *m, const char *key, int rpm, int rpd, int64_t now_ms) {
   if (rpm <= 0 && rpd <= 0)
     return 0;
   char minute[64], day[64];
@@ -153,7 +153,7 @@ static long lln_rl_mem_take(lln_rl_mem *m, const char *key, int rpm, int rpd, in
 }
 
 /* Counters held: one per key and window with a limit. */
-static size_t lln_rl_mem_size(lln_rl_mem *m) {
+static size_t rl_mem_size(rl_mem *m) {
   size_t n;
   lln__store_mem_usage(m, NULL, &n);
   return n;
@@ -163,18 +163,18 @@ static size_t lln_rl_mem_size(lln_rl_mem *m) {
 
 static void test_mem_rpm(void **state) {
   (void)state;
-  lln_rl_mem *m = lln_rl_mem_new();
+  rl_mem *m = rl_mem_new();
   for (int i = 0; i < 3; i++)
-    assert_int_equal(lln_rl_mem_take(m, "a", 3, 0, BASE + i), 0);
+    assert_int_equal(rl_mem_take(m, "a", 3, 0, BASE + i), 0);
   /* Refused until the minute ends, 50 s later. */
-  assert_int_equal(lln_rl_mem_take(m, "a", 3, 0, BASE + 5), MINUTE - 10000 - 5);
-  assert_int_equal(lln_rl_mem_take(m, "a", 3, 0, BASE + 49000), MINUTE - 10000 - 49000);
+  assert_int_equal(rl_mem_take(m, "a", 3, 0, BASE + 5), MINUTE - 10000 - 5);
+  assert_int_equal(rl_mem_take(m, "a", 3, 0, BASE + 49000), MINUTE - 10000 - 49000);
   /* The next minute has a fresh budget. */
   int64_t next = BASE - 10000 + MINUTE;
   for (int i = 0; i < 3; i++)
-    assert_int_equal(lln_rl_mem_take(m, "a", 3, 0, next + i), 0);
-  assert_int_equal(lln_rl_mem_take(m, "a", 3, 0, next + 3), MINUTE - 3);
-  lln_rl_mem_free(m);
+    assert_int_equal(rl_mem_take(m, "a", 3, 0, next + i), 0);
+  assert_int_equal(rl_mem_take(m, "a", 3, 0, next + 3), MINUTE - 3);
+  rl_mem_free(m);
 }
 
 static void test_mem_rpm_public_api(void **state) {
@@ -197,48 +197,48 @@ static void test_mem_rpm_public_api(void **state) {
 
 static void test_mem_rpd(void **state) {
   (void)state;
-  lln_rl_mem *m = lln_rl_mem_new();
-  assert_int_equal(lln_rl_mem_take(m, "a", 0, 2, BASE), 0);
-  assert_int_equal(lln_rl_mem_take(m, "a", 0, 2, BASE + MINUTE * 30), 0);
+  rl_mem *m = rl_mem_new();
+  assert_int_equal(rl_mem_take(m, "a", 0, 2, BASE), 0);
+  assert_int_equal(rl_mem_take(m, "a", 0, 2, BASE + MINUTE * 30), 0);
   int64_t day_end = BASE - 3600000 - 10000 + DAY;
-  assert_int_equal(lln_rl_mem_take(m, "a", 0, 2, BASE + MINUTE * 31), (long)(day_end - (BASE + MINUTE * 31)));
+  assert_int_equal(rl_mem_take(m, "a", 0, 2, BASE + MINUTE * 31), (long)(day_end - (BASE + MINUTE * 31)));
   /* A new minute does not help; a new day does. */
-  assert_true(lln_rl_mem_take(m, "a", 0, 2, BASE + MINUTE * 90) > 0);
-  assert_int_equal(lln_rl_mem_take(m, "a", 0, 2, day_end), 0);
-  lln_rl_mem_free(m);
+  assert_true(rl_mem_take(m, "a", 0, 2, BASE + MINUTE * 90) > 0);
+  assert_int_equal(rl_mem_take(m, "a", 0, 2, day_end), 0);
+  rl_mem_free(m);
 }
 
 static void test_mem_both(void **state) {
   (void)state;
-  lln_rl_mem *m = lln_rl_mem_new();
+  rl_mem *m = rl_mem_new();
   int64_t day_end = BASE - 3600000 - 10000 + DAY;
   /* rpm 2, rpd 3: the minute fills first; refusals are not counted. */
-  assert_int_equal(lln_rl_mem_take(m, "a", 2, 3, BASE), 0);
-  assert_int_equal(lln_rl_mem_take(m, "a", 2, 3, BASE + 1), 0);
+  assert_int_equal(rl_mem_take(m, "a", 2, 3, BASE), 0);
+  assert_int_equal(rl_mem_take(m, "a", 2, 3, BASE + 1), 0);
   for (int i = 0; i < 5; i++)
-    assert_int_equal(lln_rl_mem_take(m, "a", 2, 3, BASE + 2), MINUTE - 10000 - 2);
+    assert_int_equal(rl_mem_take(m, "a", 2, 3, BASE + 2), MINUTE - 10000 - 2);
   /* Next minute: one left for the day, then the day window is the full one. */
   int64_t next = BASE - 10000 + MINUTE;
-  assert_int_equal(lln_rl_mem_take(m, "a", 2, 3, next), 0);
-  assert_int_equal(lln_rl_mem_take(m, "a", 2, 3, next + 1), (long)(day_end - next - 1));
+  assert_int_equal(rl_mem_take(m, "a", 2, 3, next), 0);
+  assert_int_equal(rl_mem_take(m, "a", 2, 3, next + 1), (long)(day_end - next - 1));
   /* Both full at once: the day's wait is the one that matters. */
-  assert_int_equal(lln_rl_mem_take(m, "b", 1, 1, BASE), 0);
-  assert_int_equal(lln_rl_mem_take(m, "b", 1, 1, BASE + 1), (long)(day_end - BASE - 1));
-  lln_rl_mem_free(m);
+  assert_int_equal(rl_mem_take(m, "b", 1, 1, BASE), 0);
+  assert_int_equal(rl_mem_take(m, "b", 1, 1, BASE + 1), (long)(day_end - BASE - 1));
+  rl_mem_free(m);
 }
 
 static void test_mem_unlimited(void **state) {
   (void)state;
-  lln_rl_mem *m = lln_rl_mem_new();
+  rl_mem *m = rl_mem_new();
   for (int i = 0; i < 1000; i++) {
-    assert_int_equal(lln_rl_mem_take(m, "a", 0, 0, BASE + i), 0);
-    assert_int_equal(lln_rl_mem_take(m, "a", -1, -5, BASE + i), 0);
+    assert_int_equal(rl_mem_take(m, "a", 0, 0, BASE + i), 0);
+    assert_int_equal(rl_mem_take(m, "a", -1, -5, BASE + i), 0);
   }
   /* 0 in one window leaves only the other one. */
   for (int i = 0; i < 100; i++)
-    assert_int_equal(lln_rl_mem_take(m, "b", 0, 1000, BASE + i), 0);
-  assert_int_equal(lln_rl_mem_size(m), 1); /* "a" never reached the table */
-  lln_rl_mem_free(m);
+    assert_int_equal(rl_mem_take(m, "b", 0, 1000, BASE + i), 0);
+  assert_int_equal(rl_mem_size(m), 1); /* "a" never reached the table */
+  rl_mem_free(m);
 
   lln_ratelimit *rl = make(NULL, "memory");
   result r = {0, -1};
@@ -251,35 +251,35 @@ static void test_mem_unlimited(void **state) {
 
 static void test_mem_independent_keys(void **state) {
   (void)state;
-  lln_rl_mem *m = lln_rl_mem_new();
+  rl_mem *m = rl_mem_new();
   char key[32];
   /* Enough keys to make the table grow. */
   for (int k = 0; k < 100; k++) {
     snprintf(key, sizeof key, "model-%d", k);
-    assert_int_equal(lln_rl_mem_take(m, key, 1, 0, BASE), 0);
+    assert_int_equal(rl_mem_take(m, key, 1, 0, BASE), 0);
   }
   for (int k = 0; k < 100; k++) {
     snprintf(key, sizeof key, "model-%d", k);
-    assert_true(lln_rl_mem_take(m, key, 1, 0, BASE + 1) > 0);
+    assert_true(rl_mem_take(m, key, 1, 0, BASE + 1) > 0);
   }
-  assert_int_equal(lln_rl_mem_take(m, "other", 1, 0, BASE + 1), 0);
-  assert_int_equal(lln_rl_mem_size(m), 101);
-  lln_rl_mem_free(m);
+  assert_int_equal(rl_mem_take(m, "other", 1, 0, BASE + 1), 0);
+  assert_int_equal(rl_mem_size(m), 101);
+  rl_mem_free(m);
 }
 
 static void test_mem_stale_dropped(void **state) {
   (void)state;
-  lln_rl_mem *m = lln_rl_mem_new();
-  assert_int_equal(lln_rl_mem_take(m, "a", 5, 5, BASE), 0);
-  assert_int_equal(lln_rl_mem_take(m, "b", 5, 0, BASE), 0);
+  rl_mem *m = rl_mem_new();
+  assert_int_equal(rl_mem_take(m, "a", 5, 5, BASE), 0);
+  assert_int_equal(rl_mem_take(m, "b", 5, 0, BASE), 0);
   /* Later the same day: the day counts still matter, nothing is dropped. */
   /* (the minutes that passed are dropped: a:d, c:m, c:d are left) */
-  assert_int_equal(lln_rl_mem_take(m, "c", 5, 5, BASE + 5 * MINUTE), 0);
-  assert_int_equal(lln_rl_mem_size(m), 3);
+  assert_int_equal(rl_mem_take(m, "c", 5, 5, BASE + 5 * MINUTE), 0);
+  assert_int_equal(rl_mem_size(m), 3);
   /* The next day, yesterday's counters go at the first take. */
-  assert_int_equal(lln_rl_mem_take(m, "c", 5, 5, BASE + DAY), 0);
-  assert_int_equal(lln_rl_mem_size(m), 2); /* c's minute and day */
-  lln_rl_mem_free(m);
+  assert_int_equal(rl_mem_take(m, "c", 5, 5, BASE + DAY), 0);
+  assert_int_equal(rl_mem_size(m), 2); /* c's minute and day */
+  rl_mem_free(m);
 }
 
 typedef struct {
