@@ -329,7 +329,8 @@ static int named_in(const char *s, size_t len, const lln_route_candidate *cands,
   return found;
 }
 
-/* The last line with a letter or digit in it, or NULL. */
+/* The last line with a letter or digit (or any non-ASCII character) in
+ * it, or NULL. */
 static const char *last_answer_line(const char *s, size_t len, size_t *line_len) {
   const char *e = s + len;
   while (e > s) {
@@ -337,7 +338,7 @@ static const char *last_answer_line(const char *s, size_t len, size_t *line_len)
     while (ls > s && ls[-1] != '\n')
       ls--;
     for (const char *q = ls; q < e; q++) {
-      if (isalnum((unsigned char)*q)) {
+      if (isalnum((unsigned char)*q) || (unsigned char)*q >= 0x80) {
         *line_len = (size_t)(e - ls);
         return ls;
       }

@@ -355,6 +355,12 @@ static void test_len_is_respected(void **state) {
   /* "code-review" cut after "code-": a name glued to '-' is not a token. */
   assert_int_equal(lln_router_parse_reply("code-review", 5, cands, 2), NONE);
   assert_int_equal(lln_router_parse_reply("code-review", 4, cands, 2), 0);
+  /* a last line in another script is the final answer line too */
+  assert_int_equal(seed("creative-handler or technical-handler?\nC'est technical-handler, pas "
+                        "creative-handler.\n\xE2\x9C\x93 "
+                        "\xE6\x8A\x80\xE6\x9C\xAF"),
+                   AMB);
+  assert_int_equal(seed("Options: creative-handler, technical-handler\n\xE2\x86\x92 technical-handler"), T);
   /* a NUL inside the reply is a byte like any other */
   const char nul[] = "x\0creative-handler";
   assert_int_equal(lln_router_parse_reply(nul, sizeof nul - 1, SEED, 2), C);
