@@ -5,6 +5,8 @@
 # `h2load --h1 -c4`, counters dumped. Prints the instructions per request.
 # Counts do not depend on how busy the machine is.
 #   bench/callgrind.sh [BIN]      (default build/llmnet; needs valgrind, h2load)
+#   CG_COMPOSITION=bench/two-hop.json bench/callgrind.sh   another composition
+#                                 (default bench/one-hop.json)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/build/llmnet}
@@ -18,8 +20,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-# the 1-hop composition with one worker
-sed 's|"architecture"|"server": { "workers": 1 },\n  "architecture"|' "$root/bench/one-hop.json" >"$tmp/one-hop.json"
+# the 1-hop composition (or CG_COMPOSITION) with one worker
+sed 's|"architecture"|"server": { "workers": 1 },\n  "architecture"|' "${CG_COMPOSITION:-$root/bench/one-hop.json}" >"$tmp/one-hop.json"
 "$bin" mock --port 0 --bind-addr 127.0.0.1 --rules "$root/examples/mock-rules.json" >"$tmp/mock.log" 2>&1 &
 pids="$pids $!"
 mock_url=$(listening_url "$tmp/mock.log")

@@ -1,9 +1,12 @@
 // make bench: turns the "key value" lines bench/run.sh collected into the
 // markdown report (tables, ratios, targets met / not met) on stdout.
 //   node report.mjs RESULTS_FILE
+//   node report.mjs --routing RESULTS_FILE   only the routing section
+//                                           (bench/routing.sh run alone)
 import fs from 'node:fs';
 
-const raw = fs.readFileSync(process.argv[2], 'utf8');
+const routingOnly = process.argv[2] === '--routing';
+const raw = fs.readFileSync(process.argv[routingOnly ? 3 : 2], 'utf8');
 const R = new Map();
 for (const line of raw.split('\n')) {
   const sp = line.indexOf(' ');
@@ -414,7 +417,245 @@ function targets() {
   return table(['target', 'measured', 'status'], rows);
 }
 
+
+// ------------------------------------------------------------------ routing (bench/routing.sh)
+const FREE_PER_DAY = 50; // OpenRouter's free tier, per account
+const FREE_PER_MIN = 20;
+const CREDITS_PER_DAY = 1000;
+const median = (xs) => {
+  const s = xs.filter(ok).sort((a, b) => a - b);
+  if (!s.length) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+function latPath(name) {
+  const rounds = [];
+  for (let r = 1; has(`rt.lat.${name}.r${r}.requests`); r++) {
+    const k = `rt.lat.${name}.r${r}`;
+    const served = num(`${k}.gw_served`);
+    rounds.push({
+      p50: num(`${k}.p50_us`),
+      p99: num(`${k}.p99_us`),
+      rps: num(`${k}.requests`) / (num(`${k}.duration_us`) / 1e6),
+      cpu: served ? num(`${k}.gw_cpu_ns`) / 1000 / served : null,
+      callsPerReq: num(`${k}.requests`) ? num(`${k}.mock_calls`) / num(`${k}.requests`) : null,
+      errors:
+        num(`${k}.err_connect`) + num(`${k}.err_read`) + num(`${k}.err_write`) + num(`${k}.err_timeout`) + num(`${k}.err_status`),
+    });
+  }
+  if (!rounds.length) return null;
+  return {
+    rounds,
+    p50: median(rounds.map((x) => x.p50)),
+    p99: median(rounds.map((x) => x.p99)),
+    cpu: median(rounds.map((x) => x.cpu)),
+    callsPerReq: median(rounds.map((x) => x.callsPerReq)),
+    errors: rounds.reduce((a, x) => a + x.errors, 0),
+  };
+}
+// per round: the path's p50 minus the 1-hop p50 of the same round; the median of those
+function addedP50(name) {
+  const one = latPath('one');
+  const p = latPath(name);
+  if (!one || !p) return null;
+  const d = [];
+  for (let i = 0; i < Math.min(one.rounds.length, p.rounds.length); i++) d.push(p.rounds[i].p50 - one.rounds[i].p50);
+  return median(d);
+}
+function freeTier(upstreamPerReq) {
+  if (!ok(upstreamPerReq) || upstreamPerReq <= 0) return [NA, NA, NA];
+  return [
+    grp(Math.floor(FREE_PER_DAY / upstreamPerReq)),
+    f1(FREE_PER_MIN / upstreamPerReq),
+    grp(Math.floor(CREDITS_PER_DAY / upstreamPerReq)),
+  ];
+}
+const MODES = [
+  ['off', '`"sticky": "off"`, no decision cache (every request routed: llmnet before issue 11)'],
+  ['cache', '`"sticky": "off"`, decision cache on'],
+  ['turn', '`"sticky": "turn"` (+ decision cache)'],
+  ['session', '`"sticky": "session"` (+ decision cache): **the default**'],
+];
+function routingTargets() {
+  const rows = [];
+  const conv = json('rt.conv');
+  for (const [k, what] of [
+    ['conversation_header', 'a 5-turn conversation (x-session-id)'],
+    ['conversation_fingerprint', 'a 5-turn conversation (fingerprint, no header)'],
+    ['tool_loop_header', 'a 10-step tool loop (x-session-id)'],
+    ['tool_loop_fingerprint', 'a 10-step tool loop (fingerprint, no header)'],
+  ]) {
+    const c = conv && conv[k];
+    rows.push([
+      `${what} makes exactly 1 router call in \`session\` mode`,
+      c ? `${c.router_calls} router call${c.router_calls === 1 ? '' : 's'} for ${c.requests} requests (mock counted)` : NA,
+      met(c ? c.router_calls === 1 : null),
+    ]);
+  }
+  for (const [name, what] of [
+    ['pin', 'a pinned decision'],
+    ['cache', 'a cached decision'],
+  ]) {
+    const a = addedP50(name);
+    const one = latPath('one');
+    const p = latPath(name);
+    rows.push([
+      `${what} adds < 100 µs over a 1-hop request (p50, wrk -c1, median of ${num('rt.rounds') || '?'} alternated rounds)`,
+      ok(a)
+        ? `${plusUs(a)} (CPU/req ${p && one ? plusUs(p.cpu - one.cpu) : NA}; the decision itself ${ok(num(`rt.lat.decision_us.${name}`)) ? `${f2(num(`rt.lat.decision_us.${name}`))} µs` : NA})`
+        : NA,
+      met(ok(a) ? a < 100 : null),
+    ]);
+  }
+  const e = json('rt.early');
+  rows.push([
+    `early decision ≥ 3× faster than reading the whole router reply (${num('rt.router_chunk_ms') || 30} ms per word)`,
+    e && e.early ? `${f1(e.late.p50_ms)} ms ÷ ${f1(e.early.p50_ms)} ms = ${x(e.ratio)}` : NA,
+    met(e && ok(e.ratio) ? e.ratio >= 3 : null),
+  ]);
+  return table(['target', 'measured', 'status'], rows);
+}
+function routingSection() {
+  const out = [];
+  out.push('### Routing: sessions, pins, cache, early decision');
+  out.push('');
+  out.push(
+    'The seed topology (`examples/offline-demo.json`: a router model choosing between `creative-handler` ' +
+      'and `technical-handler`) against `llmnet mock` with `bench/mock-routing-rules.json`, in each ' +
+      '`"routing"` mode (`bench/routing.sh`). Router calls are counted by the mock (requests carrying ' +
+      "llmnet's routing prompt), not by llmnet.",
+  );
+  out.push('');
+  out.push(routingTargets());
+  out.push('');
+  const conv = json('rt.conv');
+  if (conv) {
+    const rows = [];
+    for (const [k, what] of [
+      ['conversation_header', '5-turn conversation, x-session-id'],
+      ['conversation_fingerprint', '5-turn conversation, fingerprint'],
+      ['tool_loop_header', '10-step tool loop, x-session-id'],
+      ['tool_loop_fingerprint', '10-step tool loop, fingerprint'],
+    ]) {
+      const c = conv[k];
+      if (!c) continue;
+      rows.push([what, grp(c.requests), grp(c.router_calls), grp(c.upstream_calls), c.decided.join(', '), [...new Set(c.routes)].join(', ')]);
+    }
+    out.push('#### One router call per conversation (`"sticky": "session"`)');
+    out.push('');
+    out.push(table(['scenario', 'requests', 'router calls', 'upstream calls', 'decided, request by request', 'route'], rows));
+    out.push('');
+  } else if (has('rt.conv')) out.push(`Conversation scenario failed: \`${R.get('rt.conv').slice(0, 300)}\``, '');
+  const paths = [
+    ['one', 'llmnet 1-hop (`bench/one-hop.json`)', '', ''],
+    ['pin', 'seed topology, pinned session (x-session-id)', R.get('rt.lat.decided.session') || '', 'pin'],
+    ['cache', 'seed topology, cached decision (`sticky: off`)', R.get('rt.lat.decided.cache') || '', 'cache'],
+    ['router', 'seed topology, router call every time (reference)', R.get('rt.lat.decided.off') || '', 'router'],
+  ];
+  const one = latPath('one');
+  const rows = [];
+  for (const [name, what, dec, dkey] of paths) {
+    const p = latPath(name);
+    const dus = dkey ? num(`rt.lat.decision_us.${dkey}`) : null;
+    const decTime = dkey ? (ok(dus) ? `${f2(dus)} µs` : NA) : '—';
+    if (!p) {
+      rows.push([what, NA, NA, NA, NA, NA, NA, NA, dec, decTime]);
+      continue;
+    }
+    if (p.errors) notes.push(`routing latency, ${what}: ${p.errors} errors or non-2xx (wrk).`);
+    rows.push([
+      what,
+      p.rounds.map((r) => us(r.p50)).join(' / '),
+      us(p.p50),
+      name === 'one' ? '—' : plusUs(name === 'router' ? (one ? p.p50 - one.p50 : null) : addedP50(name)),
+      us(p.p99),
+      cpuUs(p.cpu),
+      name === 'one' || !one ? '—' : plusUs(p.cpu - one.cpu),
+      ok(p.callsPerReq) ? p.callsPerReq.toFixed(2) : NA,
+      dec,
+      decTime,
+    ]);
+  }
+  out.push(`#### Added time of a pinned or cached decision (wrk -t1 -c1, ${num('rt.lat.seconds') || '?'} s per run, mock latency 0 ms)`);
+  out.push('');
+  out.push(
+    table(
+      ['path', 'p50 per round', 'p50 (median)', 'added p50 vs 1-hop', 'p99 (median)', 'llmnet CPU/req', 'added CPU/req', 'mock calls/req', 'decided', "llmnet's decision time (mean)"],
+      rows,
+    ),
+  );
+  out.push('');
+  const e = json('rt.early');
+  if (e && e.early) {
+    out.push(`#### Early decision (router mock: \`--chunk-interval ${num('rt.router_chunk_ms') || 30}\`, one word per chunk)`);
+    out.push('');
+    out.push(
+      table(
+        ['router reply', 'samples', 'time to route, p50 (client)', "llmnet's latency_ms, p50", 'decided', 'route', 'measured with'],
+        [
+          ['`creative-handler` on the first line, then 52 words of explanation', e.early.samples, `${f1(e.early.p50_ms)} ms`, ok(e.early.server_p50_ms) ? `${f1(e.early.server_p50_ms)} ms` : NA, e.early.decided, e.early.routes, e.early.via === 'route' ? 'POST /v1/llmnet/route' : 'chat completion'],
+          ['the same words, `creative-handler` on the last line (read whole)', e.late.samples, `${f1(e.late.p50_ms)} ms`, ok(e.late.server_p50_ms) ? `${f1(e.late.server_p50_ms)} ms` : NA, e.late.decided, e.late.routes, e.late.via === 'route' ? 'POST /v1/llmnet/route' : 'chat completion'],
+          ['ratio', '', x(e.ratio), '', '', '', ''],
+        ],
+      ),
+    );
+    out.push('');
+  } else if (has('rt.early')) out.push(`Early decision scenario failed: \`${R.get('rt.early').slice(0, 300)}\``, '');
+  const mrows = [];
+  let mix = null;
+  for (const [m, what] of MODES) {
+    const j = json(`rt.mixed.${m}`);
+    if (!j || j.error) {
+      mrows.push([what, NA, NA, NA, NA, NA, NA, NA, j && j.error ? j.error.slice(0, 120) : NA]);
+      continue;
+    }
+    mix = j.mix;
+    const rpr = j.router_calls / j.requests;
+    const upr = j.upstream_calls / j.requests;
+    const [day, min, credits] = freeTier(upr);
+    const dec = Object.entries(j.decided)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    mrows.push([what, grp(j.requests), grp(j.router_calls), f2(rpr), f2(upr), day, min, credits, dec]);
+  }
+  out.push('#### Router calls per user request: a mixed workload');
+  out.push('');
+  if (mix)
+    out.push(
+      `The workload: ${mix.single_prompts} single prompts (each a new conversation), ${mix.conversations} ` +
+        `(short follow-ups: "Now make it about a storm", "And skip the header?"), ${mix.tool_loops} ` +
+        '(the handler answers with a tool call, the client sends the result), interleaved; no x-session-id ' +
+        '(sessions by fingerprint), as an SDK sends them. Every user request is one handler call plus the ' +
+        'router calls; a free-tier account allows 50 requests a day and 20 a minute (1,000 a day with credits).',
+    );
+  out.push('');
+  out.push(
+    table(
+      ['mode', 'user requests', 'router calls', 'router calls / user request', 'upstream calls / user request', `user requests in ${FREE_PER_DAY}/day`, `per minute (of ${FREE_PER_MIN})`, `in ${grp(CREDITS_PER_DAY)}/day`, 'decided'],
+      mrows,
+    ),
+  );
+  out.push('');
+  for (const n of ['one', 'session', 'turn', 'off', 'cache', 'early'])
+    if (num(`rt.crash.${n}`) === 1) notes.push(`routing: llmnet instance ${n} was no longer running at the end.`);
+  if (has('rt.conv_failed'))
+    notes.push(`routing: a conversation or tool loop made other than 1 router call in session mode (${R.get('rt.conv_failed')}).`);
+  return out.join('\n');
+}
+
 // ------------------------------------------------------------------ the page
+if (routingOnly) {
+  const rs = routingSection();
+  const head = [
+    `## Routing results: ${str('machine.date')}`,
+    '',
+    `Command: \`${S === 10 ? 'bench/routing.sh' : `BENCH_SECONDS=${S} bench/routing.sh`}\`. Machine: ${str('machine.nproc')} cores, ${str('machine.cpu')}, Linux ${str('machine.kernel')}; ${str('machine.llmnet')}.`,
+    '',
+  ];
+  process.stdout.write([...head, rs, '', '#### Problems seen during the run', '', notes.length ? notes.map((n) => `- ${n}`).join('\n') : '- none.', ''].join('\n'));
+  process.exit(0);
+}
 const w0 = wrkTable(0, CONC);
 const w50 = wrkTable(50, CONC);
 const w0c1 = wrkTable(0, 1);
@@ -479,6 +720,10 @@ lines.push(ck);
 lines.push('');
 lines.push(`2-hop route taken: \`${R.get('two.route') || 'unknown'}\` (router call + handler call per request).`);
 lines.push('');
+if (has('rt.failed')) {
+  lines.push(routingSection());
+  lines.push('');
+}
 lines.push('### Problems seen during the run');
 lines.push('');
 lines.push(notes.length ? notes.map((n) => `- ${n}`).join('\n') : '- none: no errors, non-2xx answers, crashes, warnings or leaked descriptors.');
