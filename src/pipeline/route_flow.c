@@ -48,12 +48,21 @@ const char *lln__route_setup(lln_run *r, const lln_run_params *p) {
       return lln_arena_strdup(r->arena, why);
     }
     r->routing.session = lln_arena_strdup(r->arena, given);
-    return NULL;
   }
-  char fp[LLN_HEX_DIGEST_SIZE];
-  if (lln_session_fingerprint(r->messages, fp) == 0)
-    r->routing.session = lln_arena_strdup(r->arena, fp);
   return NULL;
+}
+
+/* The fingerprint costs a digest of the conversation's opening: it is
+ * taken only when something needs the session (a routing choice, a
+ * route-only answer), not for every request. */
+const char *lln__route_session(lln_run *r) {
+  if (!r->routing.session && !r->routing.fingerprinted) {
+    r->routing.fingerprinted = 1;
+    char fp[LLN_HEX_DIGEST_SIZE];
+    if (lln_session_fingerprint(r->messages, fp) == 0)
+      r->routing.session = lln_arena_strdup(r->arena, fp);
+  }
+  return r->routing.session;
 }
 
 lln_route_candidate *lln__route_candidates(const lln_run *r) {
@@ -80,7 +89,7 @@ static int stateful(const lln_run *r) { return r->routing.store && !r->routing.s
  * may hold any printable character, ':' included), or NULL when nothing is
  * pinned. */
 static char *pin_key(lln_run *r) {
-  if (!stateful(r) || !r->routing.session || r->routing.from->routing.sticky == LLN_STICKY_OFF)
+  if (!stateful(r) || r->routing.from->routing.sticky == LLN_STICKY_OFF || !lln__route_session(r))
     return NULL;
   unsigned char d[LLN_SHA256_DIGEST_LEN];
   char hex[LLN_SHA256_HEX_SIZE];
@@ -263,6 +272,7 @@ void lln__route_choose(lln_run *r, const lln_node *from) {
   r->routing.started_ns = uv_hrtime();
   r->routing.pin_key = NULL;
   r->routing.cache_key = NULL;
+  lln__route_session(r); /* pins read it; every call from here on forwards it */
   const lln_routing *rs = &from->routing;
   lln_buf in;
   lln_buf_init(&in);

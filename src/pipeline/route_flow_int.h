@@ -14,10 +14,14 @@
 #define LLN_SESSION_HEADER "x-session-id"
 
 /* Sets up the run's routing state from `p`: the store, route-only and
- * stateless, the turn kind and the session (x-session-id, else the
- * fingerprint of the conversation's opening). Returns NULL, or the message
+ * stateless, the turn kind and the session a client named
+ * (x-session-id; the fingerprint waits for lln__route_session). Returns NULL, or the message
  * of the 400 an invalid x-session-id gets. */
 const char *lln__route_setup(lln_run *r, const lln_run_params *p);
+
+/* The conversation's session id: x-session-id, else the fingerprint of
+ * its opening, taken at the first call; NULL when there is none. */
+const char *lln__route_session(lln_run *r);
 
 /* Chooses among r->call.cands (several) after `from`: no-input, pin,
  * cache, then the router. Ends in lln__route_decide or the router call. */

@@ -89,7 +89,7 @@ void lln_run_finish(lln_run *r, const lln_run_result *given) {
   filled.decided = r->routing.decided;
   filled.router_input = r->routing.input;
   filled.decision_ms = r->routing.decision_ms;
-  filled.session = r->routing.session;
+  filled.session = r->routing.route_only ? lln__route_session(r) : r->routing.session;
   filled.router_calls = r->routing.router_calls;
   stop_work(r);
   r->done(r->ud, &filled);

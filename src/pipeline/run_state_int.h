@@ -100,7 +100,8 @@ struct lln_run {
     struct lln_store *store;  /* pins and the decision cache, or NULL */
     int route_only;           /* stop before the first answering call */
     int stateless;            /* neither read nor write pins or the cache */
-    char *session;            /* x-session-id or the fingerprint (arena); NULL: none */
+    char *session;            /* x-session-id or the fingerprint (arena); NULL: none (yet) */
+    int fingerprinted;        /* lln__route_session looked for the fingerprint */
     lln_turn_kind turn;       /* what the newest message is */
     const char *decided;      /* how the last choice was made, or NULL */
     char *input;              /* what the router reads (read) for the current choice (arena) */
