@@ -120,7 +120,8 @@ typedef struct lln_server_settings {
   long shutdown_grace_ms; /* how long a drain waits for requests in flight */
   long write_timeout_ms;  /* queued response bytes unread this long close the connection */
   int max_hops;
-  char *log_format;    /* "text" or "json"; NULL = text (the CLI wins) */
+  char *log_format;       /* "text" or "json"; NULL = text (the CLI wins) */
+  size_t store_max_bytes; /* server.store-max-mib: the in-process store's bound; 0 = its default */
   char *store;         /* server.store (alias rate-limit-store): NULL = in process; "redis://..." = shared */
   char **cors_origins; /* NULL = no CORS headers; "*" = any origin */
   size_t n_cors_origins;

@@ -148,20 +148,10 @@ static void load_store(lln_loader *L, const cJSON *server, lln_server_settings *
 }
 
 void lln_loader_server(lln_loader *L, const cJSON *server) {
-  static const char *const known[] = {"workers",
-                                      "api-keys",
-                                      "cors",
-                                      "max-body-bytes",
-                                      "max-concurrent",
-                                      "max-connections",
-                                      "request-timeout",
-                                      "shutdown-grace",
-                                      "log-format",
-                                      "max-hops",
-                                      "rate-limit-store",
-                                      "store",
-                                      "write-timeout",
-                                      NULL};
+  static const char *const known[] = {
+      "workers",          "api-keys",        "cors",           "max-body-bytes", "max-concurrent",
+      "max-connections",  "request-timeout", "shutdown-grace", "log-format",     "max-hops",
+      "rate-limit-store", "store",           "store-max-mib",  "write-timeout",  NULL};
   lln_server_settings *s = &L->cfg->server;
   s->workers = 0;
   s->max_body_bytes = 8 * 1024 * 1024;
@@ -184,7 +174,8 @@ void lln_loader_server(lln_loader *L, const cJSON *server) {
   } nums[] = {{"workers", 0, 256},         {"max-body-bytes", 1024, 1024.0 * 1024 * 1024},
               {"max-concurrent", 0, 1e6},  {"request-timeout", 0.001, 86400},
               {"max-hops", 1, 100},        {"max-connections", 0, 1e6},
-              {"shutdown-grace", 0, 3600}, {"write-timeout", 0.001, 3600}};
+              {"shutdown-grace", 0, 3600}, {"write-timeout", 0.001, 3600},
+              {"store-max-mib", 1, 65536}};
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(server, nums[i].key);
     if (!v)
@@ -206,6 +197,7 @@ void lln_loader_server(lln_loader *L, const cJSON *server) {
     case 5: s->max_connections = (int)d; break;
     case 6: s->shutdown_grace_ms = (long)(d * 1000); break;
     case 7: s->write_timeout_ms = (long)(d * 1000); break;
+    case 8: s->store_max_bytes = (size_t)d * 1024 * 1024; break;
     }
   }
   load_cors(L, cJSON_GetObjectItemCaseSensitive(server, "cors"));
@@ -215,5 +207,10 @@ void lln_loader_server(lln_loader *L, const cJSON *server) {
   else if (log_format)
     s->log_format = lln_xstrdup(log_format);
   load_store(L, server, s);
+  if (s->store_max_bytes && s->store && strcmp(s->store, "memory") != 0)
+    lln_loader_report(
+        L, LLN_DIAG_WARNING, "/server/store-max-mib",
+        "\"store-max-mib\" bounds only the in-process store; a Redis store is bounded by the "
+        "Redis server's own maxmemory: remove \"store-max-mib\" or set \"store\" to \"memory\"");
   load_api_keys(L, cJSON_GetObjectItemCaseSensitive(server, "api-keys"));
 }

@@ -194,7 +194,8 @@ static int run_cases(const lln_eval_options *o, const lln_config *cfg, lln_eval_
              .progress = o->progress,
              .err = err};
   char store_err[256];
-  if (lln_store_create(&ev.store, &loop, cfg->server.store, store_err, sizeof store_err) != 0) {
+  if (lln_store_create_bounded(&ev.store, &loop, cfg->server.store, cfg->server.store_max_bytes, store_err,
+                               sizeof store_err) != 0) {
     fprintf(err, "llmnet eval: %s: server.store: %s\n", cfg->path, store_err);
     uv_loop_close(&loop);
     return -1;

@@ -589,8 +589,9 @@ static int start_store(lln_gateway *g, const lln_gateway_options *o, char *err, 
   g->ratelimit = o->ratelimit;
   if (!g->store) {
     char store_err[200];
-    if (lln_store_create(&g->own_store, o->loop, g->current->cfg->server.store, store_err,
-                         sizeof store_err) != 0) {
+    const lln_server_settings *s = &g->current->cfg->server;
+    if (lln_store_create_bounded(&g->own_store, o->loop, s->store, s->store_max_bytes, store_err,
+                                 sizeof store_err) != 0) {
       snprintf(err, err_size, "server.store: %s", store_err);
       return -1;
     }

@@ -138,13 +138,15 @@ int lln_workers_start(lln_workers **out, const lln_workers_options *o, char *err
     abort();
   ws->on_drained = o->on_drained;
   ws->ud = o->ud;
-  const char *store = lln_shared_config_get(o->config)->server.store;
+  const lln_server_settings *server = &lln_shared_config_get(o->config)->server;
+  const char *store = server->store;
   /* the in-process store must be one for all workers, or each would grant
    * the whole budget and keep its own pins; a Redis store is a connection
    * per worker loop, which each gateway makes */
   if (!store || strcmp(store, "memory") == 0) {
     char store_err[200];
-    if (lln_store_create(&ws->shared_store, NULL, NULL, store_err, sizeof store_err) != 0 ||
+    if (lln_store_create_bounded(&ws->shared_store, NULL, NULL, server->store_max_bytes, store_err,
+                                 sizeof store_err) != 0 ||
         lln_ratelimit_create(&ws->shared_ratelimit, ws->shared_store) != 0) {
       snprintf(err, err_size, "server.store: %s", ws->shared_store ? "out of memory" : store_err);
       lln_store_close(ws->shared_store);

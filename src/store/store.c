@@ -12,6 +12,11 @@
 #include "util/percent.h"
 
 int lln_store_create(lln_store **out, uv_loop_t *loop, const char *url, char *err, size_t err_size) {
+  return lln_store_create_bounded(out, loop, url, 0, err, err_size);
+}
+
+int lln_store_create_bounded(lln_store **out, uv_loop_t *loop, const char *url, size_t memory_max_bytes,
+                             char *err, size_t err_size) {
   *out = NULL;
   lln_store *s = calloc(1, sizeof *s);
   if (!s) {
@@ -19,7 +24,8 @@ int lln_store_create(lln_store **out, uv_loop_t *loop, const char *url, char *er
     return -1;
   }
   if (!url || !*url || strcmp(url, "memory") == 0) {
-    s->mem = lln__store_mem_new(LLN_STORE_MEM_MAX_BYTES, LLN_STORE_MEM_MAX_ENTRIES);
+    s->mem = lln__store_mem_new(memory_max_bytes ? memory_max_bytes : LLN_STORE_MEM_MAX_BYTES,
+                                LLN_STORE_MEM_MAX_ENTRIES);
     if (!s->mem) {
       snprintf(err, err_size, "out of memory");
       free(s);

@@ -38,6 +38,10 @@ enum {
  * Returns 0, or -1 with `err` filled (a bad URL; an unreachable Redis is
  * not an error at start). */
 int lln_store_create(lln_store **out, uv_loop_t *loop, const char *url, char *err, size_t err_size);
+/* The same, with the in-process store holding at most `memory_max_bytes`
+ * (0: the default, 64 MiB); ignored for Redis. */
+int lln_store_create_bounded(lln_store **out, uv_loop_t *loop, const char *url, size_t memory_max_bytes,
+                             char *err, size_t err_size);
 /* Cancels pending operations (their callbacks do not run) and frees. A
  * Redis store finishes closing in close callbacks: run the loop before
  * uv_loop_close. */
