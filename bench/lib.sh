@@ -6,6 +6,13 @@
 # request wrk sends).
 # (the per-key variables are read back by the callers)
 # shellcheck disable=SC2034,SC2154
+# The binary measured ($bin) and the seconds per measurement ($S), from
+# LLMNET_BIN and BENCH_SECONDS.
+bin=${LLMNET_BIN:-$root/build/llmnet}
+S=${BENCH_SECONDS:-10}
+case "$S" in '' | *[!0-9]*) echo "bench: BENCH_SECONDS must be a whole number of seconds" >&2; exit 2 ;; esac
+[ "$S" -ge 1 ] || { echo "bench: BENCH_SECONDS must be at least 1" >&2; exit 2; }
+
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 

@@ -23,10 +23,6 @@ set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=$root/bench
-bin=${LLMNET_BIN:-$root/build/llmnet}
-S=${BENCH_SECONDS:-10}
-case "$S" in '' | *[!0-9]*) echo "bench: BENCH_SECONDS must be a whole number of seconds" >&2; exit 2 ;; esac
-[ "$S" -ge 1 ] || { echo "bench: BENCH_SECONDS must be at least 1" >&2; exit 2; }
 ROUNDS=3       # latency: rounds of (1-hop, pinned, cached), alternated
 EARLY_N=5      # early decision: samples of each reply
 ROUTER_CHUNK_MS=30

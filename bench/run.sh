@@ -22,10 +22,6 @@ set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=$root/bench
-bin=${LLMNET_BIN:-$root/build/llmnet}
-S=${BENCH_SECONDS:-10}
-case "$S" in '' | *[!0-9]*) echo "bench: BENCH_SECONDS must be a whole number of seconds" >&2; exit 2 ;; esac
-[ "$S" -ge 1 ] || { echo "bench: BENCH_SECONDS must be at least 1" >&2; exit 2; }
 IDLE_CONNS=10000
 HELD_STREAMS=1000
 CONC=16        # moderate load: wrk -t1 -c16

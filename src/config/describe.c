@@ -2,15 +2,33 @@
  * endpoints, expanded output-to lists, the entry node's role. */
 #include "config/describe.h"
 
+#include <string.h>
+
 #include "config/subst_int.h"
 #include "util/mask.h"
+
+/* The routing settings in effect at a node that chooses (docs/CONFIG.md
+ * "Routing"). */
+static void describe_routing(const lln_routing *rs, FILE *out) {
+  static const char *const sticky[] = {"session", "turn", "off"};
+  fprintf(out, "      routing  sticky %s, session-ttl %lds, max-input-chars %zu, ", sticky[rs->sticky],
+          rs->session_ttl_s, rs->max_input_chars);
+  if (rs->cache_ttl_s > 0 && rs->cache_max_entries > 0)
+    fprintf(out, "decision-cache %lds x %ld\n", rs->cache_ttl_s, rs->cache_max_entries);
+  else
+    fprintf(out, "no decision cache\n");
+}
 
 void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE *out) {
   fprintf(out, "pipeline %s\n", cfg->path);
   fprintf(out,
-          "listen   http://%s:%d  (POST /v1/chat/completions, GET /v1/models[/ID], GET /health, GET "
-          "/metrics, GET /)\n\n",
+          "listen   http://%s:%d  (POST /v1/chat/completions, POST /v1/llmnet/route, GET /v1/models[/ID], "
+          "GET /health, GET /metrics, GET /)\n",
           addr, port);
+  /* a Redis URL may carry a password: only its kind is shown */
+  int redis = cfg->server.store && strcmp(cfg->server.store, "memory") != 0;
+  fprintf(out, "store    %s\n\n",
+          redis ? "redis (shared by every process using it)" : "memory (this process)");
   fprintf(out, "models\n");
   for (size_t i = 0; i < cfg->n_models; i++) {
     const lln_model *m = &cfg->models[i];
@@ -60,5 +78,7 @@ void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE
         fprintf(out, "%s %s", k ? "," : "", n->targets[k]->name);
       fprintf(out, n->n_targets > 1 ? "  (router model chooses)\n" : "\n");
     }
+    if (n->n_targets > 1)
+      describe_routing(&n->routing, out);
   }
 }

@@ -42,21 +42,32 @@ static void add_edge(void *ud, const char *from, const char *to, const char *dec
     cJSON_AddNumberToObject(by, decided, n);
 }
 
-void lln_status_routing_json(cJSON *root) {
+/* "NAME_p50_ms" and "NAME_p99_ms" from seconds, or nulls (p50 < 0: no data). */
+static void add_quantiles(cJSON *obj, const char *prefix, double p50_seconds, double p99_seconds) {
+  char p50[64], p99[64];
+  snprintf(p50, sizeof p50, "%sp50_ms", prefix);
+  snprintf(p99, sizeof p99, "%sp99_ms", prefix);
+  if (p50_seconds >= 0) {
+    cJSON_AddNumberToObject(obj, p50, p50_seconds * 1000.0);
+    cJSON_AddNumberToObject(obj, p99, p99_seconds * 1000.0);
+  } else {
+    cJSON_AddNullToObject(obj, p50);
+    cJSON_AddNullToObject(obj, p99);
+  }
+}
+
+void lln_status_node_json(cJSON *obj, const char *node) {
+  lln_node_stats st;
+  lln_metrics_node_stats(node, &st);
+  cJSON_AddNumberToObject(obj, "calls", st.calls);
+  cJSON_AddNumberToObject(obj, "errors", st.errors);
+  cJSON_AddNumberToObject(obj, "tokens", st.tokens);
+  add_quantiles(obj, "", st.p50_seconds, st.p99_seconds);
+  cJSON_AddNumberToObject(obj, "decisions", st.decisions);
+  add_quantiles(obj, "decision_", st.decision_p50_seconds, st.decision_p99_seconds);
+}
+
+void lln_status_edges_json(cJSON *root) {
   cJSON *edges = cJSON_AddObjectToObject(root, "edges");
   lln_metrics_edges(add_edge, edges);
-  cJSON *live = cJSON_GetObjectItemCaseSensitive(root, "nodes");
-  cJSON *n;
-  cJSON_ArrayForEach(n, live) {
-    lln_node_stats st;
-    lln_metrics_node_stats(n->string, &st);
-    cJSON_AddNumberToObject(n, "decisions", st.decisions);
-    if (st.decision_p50_seconds >= 0) {
-      cJSON_AddNumberToObject(n, "decision_p50_ms", st.decision_p50_seconds * 1000.0);
-      cJSON_AddNumberToObject(n, "decision_p99_ms", st.decision_p99_seconds * 1000.0);
-    } else {
-      cJSON_AddNullToObject(n, "decision_p50_ms");
-      cJSON_AddNullToObject(n, "decision_p99_ms");
-    }
-  }
 }

@@ -11,10 +11,13 @@
  * not NULL, their length without the NUL. Static storage: never freed. */
 const char *lln_status_page(size_t *len);
 
-/* Adds the routing figures to a stats object whose "nodes" object holds
- * one object per node name: root.edges {"FROM>TO": {from, to, total,
- * decided: {LABEL: N}}} from llmnet_routing_decisions_total, and to each
- * node decisions, decision_p50_ms and decision_p99_ms (null without data). */
-void lln_status_routing_json(cJSON *root);
+/* Fills a node's live figures: calls, errors, tokens, p50_ms and p99_ms of
+ * its upstream calls, and decisions, decision_p50_ms and decision_p99_ms
+ * of its routing choices (latencies null without data). */
+void lln_status_node_json(cJSON *obj, const char *node);
+
+/* Adds root.edges {"FROM>TO": {from, to, total, decided: {LABEL: N}}}
+ * from llmnet_routing_decisions_total. */
+void lln_status_edges_json(cJSON *root);
 
 #endif

@@ -169,25 +169,9 @@ void lln__route_default(lln_run *r, cJSON *hop, const char *reason) {
   lln__route_decide(r, t, ambiguous ? "ambiguous" : "default", hop);
 }
 
-/* ---- the cache, then the router ---- */
+/* ---- the pin, then the cache, then the router ---- */
 
-static void on_cache(void *ud, int status, const char *value, size_t len) {
-  lln_run *r = ud;
-  LLN_JSON_SCOPE(r->arena);
-  r->tickets.store_op = NULL;
-  if (r->finished)
-    return;
-  const lln_node *t = status == LLN_STORE_OK ? candidate_named(r, value, len) : NULL;
-  if (t) {
-    lln__route_decide(r, t, "cache", NULL);
-    return;
-  }
-  if (status != LLN_STORE_OK && status != LLN_STORE_ENOTFOUND)
-    LLN_WARN("request %s: routing node \"%s\": the decision cache could not be read (store error %d); "
-             "asking the router; check server.store",
-             r->request_id, r->routing.from->name, status);
-  lln__route_call(r);
-}
+static void ask_store(lln_run *r, const char *key, long touch_ms);
 
 static void ask_cache(lln_run *r) {
   const lln_routing *rs = &r->routing.from->routing;
@@ -201,25 +185,12 @@ static void ask_cache(lln_run *r) {
   size_t n = sizeof CACHE_PREFIX + sizeof hex;
   r->routing.cache_key = lln_arena_take(r->arena, n);
   snprintf(r->routing.cache_key, n, CACHE_PREFIX "%s", hex);
-  /* answered now (the callback already ran: NULL) or later */
-  lln_store_op *op = lln_store_get(r->routing.store, r->routing.cache_key, 0, on_cache, r);
-  if (op)
-    r->tickets.store_op = op;
+  ask_store(r, r->routing.cache_key, 0);
 }
 
-/* ---- the pin ---- */
-
-static void on_pin(void *ud, int status, const char *value, size_t len) {
-  lln_run *r = ud;
-  LLN_JSON_SCOPE(r->arena);
-  r->tickets.store_op = NULL;
-  if (r->finished)
-    return;
-  const lln_node *t = status == LLN_STORE_OK ? candidate_named(r, value, len) : NULL;
-  if (t) {
-    lln__route_decide(r, t, "pin", NULL);
-    return;
-  }
+/* A missing pin routes anew (through the cache), as does a pin naming a
+ * node that is no longer a candidate, or one the store could not read. */
+static void after_pin_miss(lln_run *r, int status, const char *value, size_t len) {
   if (status == LLN_STORE_OK)
     LLN_DEBUG("request %s: the session's pin at \"%s\" names \"%.*s\", no longer a candidate; routing anew",
               r->request_id, r->routing.from->name, (int)(len > 200 ? 200 : len), value);
@@ -228,6 +199,40 @@ static void on_pin(void *ud, int status, const char *value, size_t len) {
              "routing as if unpinned; check server.store",
              r->request_id, r->routing.from->name, status);
   ask_cache(r);
+}
+
+static void after_cache_miss(lln_run *r, int status) {
+  if (status != LLN_STORE_OK && status != LLN_STORE_ENOTFOUND)
+    LLN_WARN("request %s: routing node \"%s\": the decision cache could not be read (store error %d); "
+             "asking the router; check server.store",
+             r->request_id, r->routing.from->name, status);
+  lln__route_call(r);
+}
+
+/* The store's answer to the pin read or, once cache_key is set, to the
+ * cache read. */
+static void on_stored(void *ud, int status, const char *value, size_t len) {
+  lln_run *r = ud;
+  LLN_JSON_SCOPE(r->arena);
+  r->tickets.store_op = NULL;
+  if (r->finished)
+    return;
+  int cache = r->routing.cache_key != NULL;
+  const lln_node *t = status == LLN_STORE_OK ? candidate_named(r, value, len) : NULL;
+  if (t)
+    lln__route_decide(r, t, cache ? "cache" : "pin", NULL);
+  else if (cache)
+    after_cache_miss(r, status);
+  else
+    after_pin_miss(r, status, value, len);
+}
+
+/* Reads `key`; the answer comes now (the callback already ran: NULL) or
+ * later, a ticket of the run until then. */
+static void ask_store(lln_run *r, const char *key, long touch_ms) {
+  lln_store_op *op = lln_store_get(r->routing.store, key, touch_ms, on_stored, r);
+  if (op)
+    r->tickets.store_op = op;
 }
 
 /* Whether this turn may follow a pin: session mode, any turn; turn mode,
@@ -293,8 +298,5 @@ void lln__route_choose(lln_run *r, const lln_node *from) {
     ask_cache(r);
     return;
   }
-  long touch_ms = rs->session_ttl_s * 1000L;
-  lln_store_op *op = lln_store_get(r->routing.store, r->routing.pin_key, touch_ms, on_pin, r);
-  if (op)
-    r->tickets.store_op = op;
+  ask_store(r, r->routing.pin_key, rs->session_ttl_s * 1000L);
 }

@@ -423,23 +423,11 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
     for (size_t k = 0; k < n->n_targets; k++)
       cJSON_AddItemToArray(targets, cJSON_CreateString(n->targets[k]->name));
     cJSON_AddItemToArray(nodes, j);
-    lln_node_stats st;
-    lln_metrics_node_stats(n->name, &st);
-    cJSON *l = cJSON_AddObjectToObject(live, n->name);
-    cJSON_AddNumberToObject(l, "calls", st.calls);
-    cJSON_AddNumberToObject(l, "errors", st.errors);
-    cJSON_AddNumberToObject(l, "tokens", st.tokens);
-    if (st.p50_seconds >= 0) {
-      cJSON_AddNumberToObject(l, "p50_ms", st.p50_seconds * 1000.0);
-      cJSON_AddNumberToObject(l, "p99_ms", st.p99_seconds * 1000.0);
-    } else {
-      cJSON_AddNullToObject(l, "p50_ms");
-      cJSON_AddNullToObject(l, "p99_ms");
-    }
+    lln_status_node_json(cJSON_AddObjectToObject(live, n->name), n->name);
   }
   cJSON_AddNumberToObject(root, "in_flight", (double)atomic_load(&in_flight));
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
-  lln_status_routing_json(root); /* edges by decided, decision latency (observe/status_page.c) */
+  lln_status_edges_json(root); /* edges by decided (observe/status_page.c) */
   lln_buf json;
   lln_buf_init(&json);
   lln_json_print(root, &json);

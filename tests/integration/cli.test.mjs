@@ -363,6 +363,8 @@ describe('run', () => {
       assert.ok(r.stdout.includes(model), model);
     }
     assert.match(r.stdout, /technical-handler[\s\S]*inherited from router/);
+    assert.match(r.stdout, /^store {4}memory \(this process\)$/m);
+    assert.match(r.stdout, /^ {6}routing {2}sticky session, session-ttl 1800s, max-input-chars 8000, decision-cache 600s x 10000$/m);
     const all = r.stdout + r.stderr;
     assert.ok(!all.includes(FAKE_KEY), 'the key value is not printed');
     // no long piece of the key either (a masked form such as "sk-…cdef" is fine)

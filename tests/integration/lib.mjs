@@ -243,7 +243,7 @@ export async function chat(url, body, headers = {}) {
 
 // A fetch response as { status, headers, text, json } (json undefined when
 // the body is not JSON).
-async function readResponse(res) {
+export async function readResponse(res) {
   const text = await res.text();
   let json;
   try {
@@ -654,4 +654,31 @@ export async function startHoldingUpstream({ hold = () => false } = {}) {
     return stop();
   };
   return up;
+}
+
+// A free loopback port (it may be taken again before it is used: callers
+// start a server on it at once).
+export function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// A real redis-server on a port chosen at run time, without persistence:
+// { port, url, stop }.
+export async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await new Promise((resolve, reject) => {
+    child.on('error', () => reject(new Error('redis-server is not installed (scripts/deps.sh installs it)')));
+    child.stdout.on('data', (d) => {
+      if (String(d).includes('Ready to accept connections')) resolve();
+    });
+    setTimeout(() => reject(new Error('redis-server did not start')), 10000);
+  });
+  return { port, url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
 }

@@ -2,11 +2,10 @@
 // budget instead of spending the provider's quota, in one process and
 // across two processes sharing a real redis-server.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
-import { assertOpenAIError, assertServes, chat, mockRequests, startLlmnet, startMock, stopAll } from './lib.mjs';
+import { assertOpenAIError, assertServes, chat, mockRequests, startLlmnet, startMock, startRedis, stopAll } from './lib.mjs';
 
 function chatbot(mockUrl, rateLimit, server = {}) {
   return {
@@ -18,28 +17,6 @@ function chatbot(mockUrl, rateLimit, server = {}) {
   };
 }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  await new Promise((resolve, reject) => {
-    child.on('error', () => reject(new Error('redis-server is not installed (scripts/deps.sh installs it)')));
-    child.stdout.on('data', (d) => {
-      if (String(d).includes('Ready to accept connections')) resolve();
-    });
-    setTimeout(() => reject(new Error('redis-server did not start')), 10000);
-  });
-  return { port, stop: () => child.kill('SIGKILL') };
-}
 
 // rpm budgets count in calendar minutes: a test that straddled a minute
 // boundary would see its budget refilled midway, so it starts early in one.

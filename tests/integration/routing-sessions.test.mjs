@@ -7,7 +7,6 @@
 // log of the requests it received.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import OpenAI from 'openai';
 import { ChatOpenAI } from '@langchain/openai';
@@ -29,6 +28,7 @@ import {
   startMock,
   stopAll,
   waitFor,
+  startRedis,
 } from './lib.mjs';
 
 const CREATIVE_MODEL = 'meta-llama/llama-3.3-70b-instruct:free';
@@ -602,28 +602,6 @@ describe('metrics', () => {
 
 // ---- pins shared through Redis ----
 
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  await new Promise((resolve, reject) => {
-    child.on('error', () => reject(new Error('redis-server is not installed (scripts/deps.sh installs it)')));
-    child.stdout.on('data', (d) => {
-      if (String(d).includes('Ready to accept connections')) resolve();
-    });
-    setTimeout(() => reject(new Error('redis-server did not start')), 10000);
-  });
-  return { port, stop: () => child.kill('SIGKILL') };
-}
 
 describe('pins in Redis', () => {
   test('two llmnet processes share pins and decisions through one redis-server', async () => {

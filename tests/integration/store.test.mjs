@@ -4,7 +4,6 @@
 // both set), failing open when Redis is down, and POST /v1/llmnet/route, the
 // routing decision without a handler call.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
@@ -23,34 +22,14 @@ import {
   tempDir,
   upstreamCalls,
   writeJson,
+  readResponse,
+  startRedis,
 } from './lib.mjs';
 
 const RULES = {
   rules: [{ when: { router: true, matches: 'python|code|linked list|rust' }, route: 'technical-handler' }],
 };
 
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  await new Promise((resolve, reject) => {
-    child.on('error', () => reject(new Error('redis-server is not installed (scripts/deps.sh installs it)')));
-    child.stdout.on('data', (d) => {
-      if (String(d).includes('Ready to accept connections')) resolve();
-    });
-    setTimeout(() => reject(new Error('redis-server did not start')), 10000);
-  });
-  return { port, url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
-}
 
 // rpm counts per model key: each test names its own model.
 function limited(mockUrl, rpm, server, model = 'limited') {
@@ -75,14 +54,7 @@ async function route(url, body, headers = {}) {
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readResponse(res);
 }
 
 describe('server.store in a shared redis-server', () => {

@@ -20,6 +20,8 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
+#include "store_answer.h"
+
 #define MINUTE 60000L
 #define DAY 86400000L
 /* 10 s into a minute, 1 h into a day: far from both edges. */
@@ -314,31 +316,6 @@ static void test_counters_expire(void **state) {
 }
 
 /* ---- the public API over the memory backend ---- */
-
-typedef struct {
-  int called, status;
-  char value[64];
-  long wait;
-} answer;
-
-static void on_get(void *ud, int status, const char *value, size_t len) {
-  answer *a = ud;
-  a->called++;
-  a->status = status;
-  snprintf(a->value, sizeof a->value, "%.*s", (int)len, value ? value : "");
-}
-
-static void on_done(void *ud, int status) {
-  answer *a = ud;
-  a->called++;
-  a->status = status;
-}
-
-static void on_take(void *ud, long wait) {
-  answer *a = ud;
-  a->called++;
-  a->wait = wait;
-}
 
 static void test_public_api(void **state) {
   (void)state;

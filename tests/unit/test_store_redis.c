@@ -15,36 +15,9 @@
 #include "store/store.h"
 
 #include "redis_server.h"
+#include "store_answer.h"
 
 #define MINUTE 60000L
-
-typedef struct {
-  int called, status;
-  char value[256];
-  size_t len;
-  long wait;
-} answer;
-
-static void on_get(void *ud, int status, const char *value, size_t len) {
-  answer *a = ud;
-  a->called++;
-  a->status = status;
-  a->len = len;
-  if (value)
-    memcpy(a->value, value, len < sizeof a->value ? len : sizeof a->value);
-}
-
-static void on_done(void *ud, int status) {
-  answer *a = ud;
-  a->called++;
-  a->status = status;
-}
-
-static void on_take(void *ud, long wait) {
-  answer *a = ud;
-  a->called++;
-  a->wait = wait;
-}
 
 static lln_store *open_store(uv_loop_t *loop, const redis_server *s) {
   char url[64], err[256] = "";
