@@ -18,6 +18,15 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 put() { printf '%s %s\n' "$1" "$2" >>"$R"; }
 
+# clean_up WHAT: stops every process in $pids and removes $tmp, or keeps it
+# with BENCH_KEEP=1 (WHAT names it in the message).
+clean_up() {
+  local p
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  for p in $pids; do wait "$p" 2>/dev/null || true; done
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "$1 kept: $tmp"; else rm -rf "$tmp"; fi
+}
+
 # ---------------------------------------------------------------- processes
 # start NAME CMD...: runs CMD in the background, output in $tmp/NAME.log; the
 # pid is in $LAST_PID.

@@ -42,12 +42,7 @@ fi
 for t in wrk curl node; do command -v "$t" >/dev/null 2>&1 || die "$t is not installed (bench/run.sh installs it)"; done
 [ -x "$bin" ] || die "$bin not found: run make"
 
-cleanup() {
-  local p
-  for p in $pids; do kill "$p" 2>/dev/null || true; done
-  for p in $pids; do wait "$p" 2>/dev/null || true; done
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "routing work folder kept: $tmp"; else rm -rf "$tmp"; fi
-}
+cleanup() { clean_up "routing work folder"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

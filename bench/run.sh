@@ -76,12 +76,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmnet-bench.XXXXXX")
 R=$tmp/results # "key value" lines, read by report.mjs
 : >"$R"
 pids=""
-cleanup() {
-  local p
-  for p in $pids; do kill "$p" 2>/dev/null || true; done
-  for p in $pids; do wait "$p" 2>/dev/null || true; done
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work folder kept: $tmp"; else rm -rf "$tmp"; fi
-}
+cleanup() { clean_up "work folder"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

@@ -1,11 +1,11 @@
 // Per-model rate limits: llmnet refuses or queues requests over a model's
-// budget instead of spending the provider's quota, in one process and
-// across two processes sharing a real redis-server.
+// budget instead of spending the provider's quota (two processes sharing a
+// budget through a real redis-server: store.test.mjs).
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
-import { assertOpenAIError, assertServes, chat, mockRequests, startLlmnet, startMock, startRedis, stopAll } from './lib.mjs';
+import { assertOpenAIError, assertServes, chat, mockRequests, startLlmnet, startMock, stopAll } from './lib.mjs';
 
 function chatbot(mockUrl, rateLimit, server = {}) {
   return {
@@ -86,29 +86,4 @@ describe('rate limits in one process', () => {
   });
 });
 
-describe('rate limits shared through Redis', () => {
-  let mock;
-  let redis;
-  before(async () => {
-    mock = await startMock(null);
-    redis = await startRedis();
-  });
-  after(async () => {
-    await stopAll(mock);
-    redis?.stop();
-  });
-
-  it('two llmnet processes spend one budget together', async () => {
-    const cfg = chatbot(mock.url, { rpm: 3, 'max-wait': 0 }, { 'rate-limit-store': `redis://127.0.0.1:${redis.port}` });
-    const a = await startLlmnet(cfg);
-    const b = await startLlmnet(cfg);
-    await awayFromMinuteEdge();
-    try {
-      const statuses = [];
-      for (const url of [a.url, b.url, a.url, b.url, a.url]) statuses.push((await ask(url)).status);
-      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
-    } finally {
-      await stopAll(a, b);
-    }
-  });
-});
+// Rate limits shared by two processes through Redis: store.test.mjs.
