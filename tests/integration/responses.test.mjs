@@ -12,7 +12,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, stepCountIs, streamText, tool as aiTool } from 'ai';
 import { Agent, run, setDefaultOpenAIClient, setTracingDisabled, tool } from '@openai/agents';
 import { z } from 'zod';
-import { clearMock, isRoutingCall, mockRequests, request, seedConfig, startLlmnet, startMock, stopAll } from './lib.mjs';
+import { clearMock, isRoutingCall, mockRequests, request, seedConfig, startLlmnet, startMock, startRedis, stopAll } from './lib.mjs';
 
 const CREATIVE = 'meta-llama/llama-3.3-70b-instruct:free';
 const TECH = 'qwen/qwen3-coder:free';
@@ -183,6 +183,32 @@ describe('previous_response_id', () => {
       JSON.stringify(messages),
     );
     assert.equal(messages[1].content, first.output_text);
+  });
+
+  test('with server.store in Redis (an asynchronous read), another llmnet continues the response', async () => {
+    const redis = await startRedis();
+    const a = await startLlmnet(seedConfig(mock.url, { server: { store: redis.url } }));
+    const b = await startLlmnet(seedConfig(mock.url, { server: { store: redis.url } }));
+    try {
+      const on = (proc) => new OpenAI({ baseURL: `${proc.url}/v1`, apiKey: 'unused' });
+      const first = await on(a).responses.create({ model: 'technical-handler', input: 'resp-redis: first turn' });
+      const second = await on(b).responses.create({
+        model: 'technical-handler',
+        input: 'resp-redis: second turn',
+        previous_response_id: first.id,
+      });
+      assert.equal(second.output_text, `[${TECH}] reply to: resp-redis: second turn`);
+      const calls = await handlerCalls();
+      const messages = calls[calls.length - 1].body.messages;
+      assert.deepEqual(messages.map((m) => m.content), ['resp-redis: first turn', first.output_text, 'resp-redis: second turn']);
+      await assert.rejects(
+        on(b).responses.create({ model: 'technical-handler', input: 'x', previous_response_id: 'resp_unknown' }),
+        (e) => e.status === 400 && e.code === 'previous_response_not_found',
+      );
+    } finally {
+      await stopAll(a, b);
+      redis.stop();
+    }
   });
 
   test('an unknown id is a 400 saying so', async () => {
