@@ -55,8 +55,9 @@ static void check_request(const cJSON *body, const char *data, size_t size, int 
   lln_buf_reset(&out);
   lln_door_responses.event(st, data, size, &out);
   lln_door_responses.event(st, "[DONE]", 6, &out);
-  for (const char *p = out.data; p && (p = strstr(p, "data: ")); p += 6)
-    check_json(p + 6, strcspn(p + 6, "\n"));
+  /* "\ndata: " cannot be inside JSON (a newline in a string is escaped) */
+  for (const char *p = out.data; p && (p = strstr(p, "\ndata: ")); p += 7)
+    check_json(p + 7, strcspn(p + 7, "\n"));
   lln_buf_free(&out);
   lln_door_responses.release(st);
   free(st);

@@ -267,9 +267,9 @@ static char *stream(void *st, const char *const *events) {
     lln_buf_append(&types, p + 7, strcspn(p + 7, "\n"));
   }
   /* every data line is JSON with the type it names */
-  for (const char *p = out.data; p && (p = strstr(p, "data: ")); p += 6) {
-    size_t n = strcspn(p + 6, "\n");
-    cJSON *j = cJSON_ParseWithLength(p + 6, n);
+  for (const char *p = out.data; p && (p = strstr(p, "\ndata: ")); p += 7) {
+    size_t n = strcspn(p + 7, "\n");
+    cJSON *j = cJSON_ParseWithLength(p + 7, n);
     assert_non_null(j);
     assert_non_null(cJSON_GetObjectItem(j, "sequence_number"));
     cJSON_Delete(j);
