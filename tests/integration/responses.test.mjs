@@ -12,7 +12,18 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, stepCountIs, streamText, tool as aiTool } from 'ai';
 import { Agent, run, setDefaultOpenAIClient, setTracingDisabled, tool } from '@openai/agents';
 import { z } from 'zod';
-import { clearMock, isRoutingCall, mockRequests, request, seedConfig, startLlmnet, startMock, startRedis, stopAll } from './lib.mjs';
+import {
+  clearMock,
+  isRoutingCall,
+  mockRequests,
+  request,
+  runCli,
+  seedConfig,
+  startLlmnet,
+  startMock,
+  startRedis,
+  stopAll,
+} from './lib.mjs';
 
 const CREATIVE = 'meta-llama/llama-3.3-70b-instruct:free';
 const TECH = 'qwen/qwen3-coder:free';
@@ -360,5 +371,19 @@ describe('the door label', () => {
     assert.ok(stats.doors.responses.errors >= 1, JSON.stringify(stats.doors));
     // the access log (warn level: the refusals) names the door
     assert.match(gw.stderr, /request id=\S+ door=responses status=400/);
+  });
+});
+
+describe('llmnet explain --door', () => {
+  test('says the Responses request is translated before the same pipeline', async () => {
+    const r = await runCli(['explain', gw.file, 'write a poem', '--door', 'responses']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^door: responses \(POST \/v1\/responses\): the Responses request is translated into a chat completion request/m);
+    assert.match(r.stdout, /then runs through the same pipeline as below/);
+    const chat = await runCli(['explain', gw.file, 'write a poem']);
+    assert.match(chat.stdout, /^door: chat \(POST \/v1\/chat\/completions\)/m);
+    const bad = await runCli(['explain', gw.file, 'hi', '--door', 'fax']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--door fax is not a door; use chat, responses or messages/);
   });
 });
