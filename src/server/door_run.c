@@ -144,6 +144,7 @@ static void chat_end(chat *c) {
   lln__gen_release(c->gen);
   if (c->door->release)
     c->door->release(c->state);
+  free(c->state);
   if (c->arena)
     lln_arena_destroy(c->arena);
   lln_buf_free(&c->out);
