@@ -374,6 +374,31 @@ describe('the door label', () => {
   });
 });
 
+describe('server.api-keys on /v1/responses', () => {
+  test('the key as Authorization: Bearer or as x-api-key; without it a 401 in OpenAI\'s shape', async () => {
+    const locked = await startLlmnet(seedConfig(mock.url, { server: { 'api-keys': ['door-key'] } }));
+    try {
+      const body = JSON.stringify({ model: 'technical-handler', input: 'locked door' });
+      const post = (headers) =>
+        fetch(`${locked.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      const none = await post({});
+      assert.equal(none.status, 401);
+      assert.match((await none.json()).error.message, /missing or unknown API key/);
+      assert.equal((await post({ 'x-api-key': 'wrong' })).status, 401);
+      const bearer = await new OpenAI({ baseURL: `${locked.url}/v1`, apiKey: 'door-key' }).responses.create({
+        model: 'technical-handler',
+        input: 'locked door',
+      });
+      assert.equal(bearer.status, 'completed');
+      const xkey = await post({ 'x-api-key': 'door-key' });
+      assert.equal(xkey.status, 200);
+      assert.equal((await xkey.json()).status, 'completed');
+    } finally {
+      await stopAll(locked);
+    }
+  });
+});
+
 describe('llmnet explain --door', () => {
   test('says the Responses request is translated before the same pipeline', async () => {
     const r = await runCli(['explain', gw.file, 'write a poem', '--door', 'responses']);
