@@ -17,8 +17,12 @@ static int model_bool(lln_loader *L, const lln_model *model, const cJSON *m, con
   if (!v)
     return 0;
   if (!cJSON_IsBool(v)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": \"%s\" must be true or false", model->key,
+    lln_buf p;
+    lln_buf_init(&p);
+    lln_buf_printf(&p, "%s/%s", path, name);
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data, "model \"%s\": \"%s\" must be true or false", model->key,
                       name);
+    lln_buf_free(&p);
     return 0;
   }
   return cJSON_IsTrue(v);
@@ -53,12 +57,13 @@ void lln_loader_embeddings_check(lln_loader *L) {
   lln_buf_init(&p);
   for (size_t i = 0; i < cfg->n_models; i++) {
     const lln_model *m = &cfg->models[i];
-    if (!m->embeddings_default)
-      continue;
+    if (!m->embeddings_default || !m->embeddings)
+      continue; /* one without "embeddings" is reported on its own */
     if (first_default) {
       lln_buf_reset(&p);
       lln_buf_puts(&p, "/models");
       lln_pointer_append(&p, m->key);
+      lln_buf_puts(&p, "/default");
       lln_loader_report(L, LLN_DIAG_ERROR, p.data,
                         "models \"%s\" and \"%s\" are both the default embeddings model; keep \"default\": "
                         "true on one",
