@@ -165,7 +165,9 @@ static void upstream_message(const lln_upstream_response *r, lln_buf *why) {
   cJSON_Delete(doc);
 }
 
-/* A failed call, retries spent or not worth one: the client's error. */
+/* A failed call, retries spent or not worth one: the client's error, with
+ * x-should-retry: false (docs/OPERATIONS.md "x-should-retry": llmnet made
+ * the retries worth making; a client retrying too would multiply them). */
 static void answer_failure(embed *e, const lln_upstream_response *r, int retryable) {
   lln_buf why;
   lln_buf_init(&why);
@@ -191,7 +193,7 @@ static void answer_failure(embed *e, const lln_upstream_response *r, int retryab
   if (retryable && e->retries_done)
     lln_buf_printf(&why, " (after %d retr%s)", e->retries_done, e->retries_done == 1 ? "y" : "ies");
   lln_openai_error err = {.status = status, .message = why.data};
-  answer_error(e, &err, retryable, r->retry_after);
+  answer_error(e, &err, 0, r->retry_after);
   lln_buf_free(&why);
 }
 
@@ -288,7 +290,7 @@ static void send_now(embed *e) {
              e->label, e->model_id, e->ep->key, (double)open_ms / 1000.0);
     snprintf(wait, sizeof wait, "%ld", (open_ms + 999) / 1000);
     lln_openai_error err = {.status = 503, .message = msg};
-    answer_error(e, &err, 1, wait);
+    answer_error(e, &err, 0, wait);
     return;
   }
   e->probe = v == LLN_BREAKER_PROBE;
@@ -327,7 +329,8 @@ static void on_rate_limit(void *ud, long wait_ms) {
       (double)wait_ms / 1000.0);
   snprintf(wait, sizeof wait, "%ld", (wait_ms + 999) / 1000);
   lln_openai_error err = {.status = 429, .message = msg, .code = "rate_limit_exceeded"};
-  answer_error(e, &err, 1, wait);
+  /* before any upstream call a retry may pass; after one, llmnet retried already */
+  answer_error(e, &err, e->retries_done == 0, wait);
 }
 
 static void send_call(embed *e) {

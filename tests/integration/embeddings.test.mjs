@@ -169,17 +169,17 @@ describe('embeddings.create with the openai SDK', () => {
     assert.equal((await upstreamCalls(mock.url, id)).length, 0);
   });
 
-  test('an upstream 500: llmnet retries (retries 1), says x-should-retry: true, and the SDK retries twice', async () => {
+  test('an upstream 500: llmnet retries (retries 1), then says x-should-retry: false, so the SDK does not multiply them', async () => {
     const id = newRequestId('emb');
     await assert.rejects(client.embeddings.create({ model: 'emb-down', input: 'x' }, { headers: { 'x-request-id': id } }), (err) => {
       assert.equal(err.status, 502);
-      assert.equal(err.headers.get('x-should-retry'), 'true');
+      assert.equal(err.headers.get('x-should-retry'), 'false');
       assert.match(err.message, /embeddings model "emb-down" \(model "emb-down" at emb-down\)/);
-      assert.match(err.message, /HTTP 500: the embedding model is down/);
+      assert.match(err.message, /HTTP 500: the embedding model is down \(after 1 retry\)/);
       return true;
     });
-    // 3 SDK attempts (its default maxRetries 2) x 2 llmnet calls each
-    assert.equal((await upstreamCalls(mock.url, id)).length, 6);
+    // one SDK attempt (it obeys x-should-retry before its own rules) x 2 llmnet calls
+    assert.equal((await upstreamCalls(mock.url, id)).length, 2);
   });
 
   test("an upstream 400 keeps its status, x-should-retry: false, and nobody retries", async () => {
