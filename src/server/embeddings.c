@@ -112,8 +112,15 @@ static void reply_headers_init(reply_headers *h, const embed *e, const char *ret
   h->line[h->n] = NULL;
 }
 
+/* The access log line and llmnet_requests_total (door "embeddings"). */
 static void log_access(const embed *e, int status, long tokens, const char *error) {
+  char code[8];
+  snprintf(code, sizeof code, "%d", status);
+  const char *labels[] = {e->label[0] ? e->label : "-", code, "embeddings"};
+  if (status != 499)
+    lln_metric_add(&LLN_M_REQUESTS, labels, 1);
   lln_access a = {.request_id = e->request_id,
+                  .door = "embeddings",
                   .status = status,
                   .latency_ms = (double)(uv_hrtime() - e->started_ns) / 1e6,
                   .route = e->label[0] ? e->label : NULL,

@@ -193,7 +193,7 @@ describe('embeddings.create with the openai SDK', () => {
     assert.equal((await upstreamCalls(mock.url, id)).length, 1);
   });
 
-  test('input tokens are counted in llmnet_tokens_total by node and model, direction in', async () => {
+  test('input tokens are counted in llmnet_tokens_total by node and model, direction in; the request under door embeddings', async () => {
     const series = 'llmnet_tokens_total{node="emb-count",model="counted-model",direction="in"}';
     const before = await request(gw.url, '/metrics');
     assert.ok(!before.text.includes(series));
@@ -202,6 +202,7 @@ describe('embeddings.create with the openai SDK', () => {
     const metrics = (await request(gw.url, '/metrics')).text;
     assert.match(metrics, new RegExp(`${series.replace(/[{}]/g, '\\$&')} 5\\n`));
     assert.match(metrics, /llmnet_upstream_calls_total\{node="emb-count",model="counted-model",outcome="ok"\} 1\n/);
+    assert.match(metrics, /llmnet_requests_total\{entry="emb-count",status="200",door="embeddings"\} 1\n/);
   });
 });
 
