@@ -21,6 +21,7 @@ import {
   stopAll,
   tempDir,
   upstreamCalls,
+  waitFor,
   writeJson,
 } from './lib.mjs';
 
@@ -58,7 +59,7 @@ let client;
 
 before(async () => {
   mock = await startMock(RULES);
-  gw = await startLlmnet(composition(mock.url));
+  gw = await startLlmnet(composition(mock.url), { args: ['--log-level', 'info'] });
   noDefault = await startLlmnet(composition(mock.url, { withDefault: false }));
   client = new OpenAI({ apiKey: 'unused', baseURL: `${gw.url}/v1` });
 });
@@ -120,6 +121,15 @@ describe('embeddings.create with the openai SDK', () => {
     assert.equal(call.body.dimensions, 5);
     assert.deepEqual(call.body.input, input);
     assert.equal(call.headers.authorization, 'Bearer emb-key');
+  });
+
+  test('the access log line names the door, the model entry and the tokens', async () => {
+    const id = newRequestId('emblog');
+    await client.embeddings.create({ model: 'emb-plain', input: 'three words here' }, { headers: { 'x-request-id': id } });
+    await waitFor(() => gw.stderr.includes(`id=${id} `), { what: 'the access log line' });
+    const line = gw.stderr.split('\n').find((l) => l.includes(`id=${id} `));
+    assert.match(line, /door=embeddings status=200 /);
+    assert.match(line, /route=emb-plain tokens=3 /);
   });
 
   test('an entry without model-id sends the name the client used', async () => {
