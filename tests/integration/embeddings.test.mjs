@@ -13,6 +13,7 @@ import OpenAI from 'openai';
 
 import {
   endpoint,
+  mockStats,
   newRequestId,
   request,
   runCli,
@@ -29,6 +30,7 @@ const RULES = {
   rules: [
     { when: { model: 'emb-down' }, status: 500, error: 'the embedding model is down' },
     { when: { model: 'emb-bad' }, status: 400, error: "'input' is too long for this model" },
+    { when: { model: 'emb-slow' }, 'delay-ms': 5000 },
   ],
 };
 
@@ -43,6 +45,7 @@ function composition(mockUrl, { withDefault = true } = {}) {
       'emb-down': emb({ retries: 1 }),
       'emb-bad': emb({ retries: 1 }),
       'emb-rl': emb({ 'rate-limit': { rpm: 1 } }),
+      'emb-slow': emb({}),
     },
     architecture: [
       { name: 'router', layer: 0, model: 'chat', 'output-to': [1] },
@@ -260,6 +263,24 @@ describe('the embeddings endpoint over plain HTTP', () => {
     assert.ok(Number(res.headers.get('retry-after')) > 0);
     assert.equal(res.headers.get('x-should-retry'), 'true');
     assert.equal((await upstreamCalls(mock.url, id)).length, 0);
+  });
+
+  test('a client that goes away mid-call: the upstream call is cancelled, llmnet serves on', async () => {
+    const id = newRequestId('emb');
+    const ac = new AbortController();
+    const pending = fetch(`${gw.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': id },
+      body: '{"model":"emb-slow","input":"a"}',
+      signal: ac.signal,
+    }).catch((e) => e);
+    await waitFor(async () => (await upstreamCalls(mock.url, id)).length === 1, { what: 'the upstream call' });
+    const abortedBefore = (await mockStats(mock.url)).aborted;
+    ac.abort();
+    assert.equal((await pending).name, 'AbortError');
+    await waitFor(async () => (await mockStats(mock.url)).aborted > abortedBefore, { what: 'the mock to see the cancel' });
+    await waitFor(() => gw.stderr.includes(`id=${id} door=embeddings status=499`), { what: 'the 499 log line' });
+    assert.equal((await post('{"model":"emb-plain","input":"a"}')).status, 200);
   });
 
   test('GET is 405 with Allow: POST; /embeddings without /v1 works', async () => {
