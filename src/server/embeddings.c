@@ -204,34 +204,10 @@ static void answer_failure(embed *e, const lln_upstream_response *r, int retryab
   lln_buf_free(&why);
 }
 
-/* The upstream's list with "model" set to what the client asked; NULL when
- * the body is not an embeddings list. *tokens: usage.prompt_tokens. */
-static char *pass_through(const embed *e, const lln_upstream_response *r, size_t *len, long *tokens) {
-  LLN_JSON_HEAP();
-  cJSON *doc = cJSON_ParseWithLength(r->body, r->body_len);
-  if (!cJSON_IsObject(doc) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "data"))) {
-    cJSON_Delete(doc);
-    return NULL;
-  }
-  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(doc, "usage");
-  const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
-  *tokens = cJSON_IsNumber(prompt) && prompt->valuedouble >= 0 && prompt->valuedouble < 1e15
-                ? (long)prompt->valuedouble
-                : 0;
-  cJSON_DeleteItemFromObjectCaseSensitive(doc, "model");
-  cJSON_AddStringToObject(doc, "model", e->asked);
-  lln_buf out;
-  lln_buf_init(&out);
-  lln_json_print(doc, &out);
-  cJSON_Delete(doc);
-  *len = out.len;
-  return lln_buf_steal(&out);
-}
-
 static void answer_ok(embed *e, const lln_upstream_response *r) {
   size_t len = 0;
   long tokens = 0;
-  char *json = pass_through(e, r, &len, &tokens);
+  char *json = lln__embed_answer(r->body, r->body_len, e->asked, &len, &tokens);
   if (!json) {
     answer_failure(e, r, 0);
     return;

@@ -8,7 +8,6 @@
 
 #include "config/shared.h"
 #include "server/http.h"
-#include "store/store.h"
 #include "upstream/client.h"
 #include "upstream/ratelimit.h"
 
@@ -29,5 +28,11 @@ typedef struct lln_embed_env {
 /* Answers `req` now or later. `headers`: the response lines the gateway
  * adds (CORS), copied. */
 void lln__embeddings(const lln_embed_env *env, lln_http_request *req, const char *const *headers);
+
+/* embeddings_answer.c: the upstream's list `body` with its top-level
+ * "model" set to `model` (added when missing), other bytes as they came;
+ * NULL when it is not a JSON object with a "data" array. *tokens:
+ * usage.prompt_tokens, 0 when absent. free() the result. */
+char *lln__embed_answer(const char *body, size_t len, const char *model, size_t *out_len, long *tokens);
 
 #endif
