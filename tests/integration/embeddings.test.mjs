@@ -13,8 +13,10 @@ import OpenAI from 'openai';
 
 import {
   endpoint,
+  isAsanBuild,
   mockStats,
   newRequestId,
+  procStatusKiB,
   request,
   runCli,
   startLlmnet,
@@ -25,6 +27,9 @@ import {
   waitFor,
   writeJson,
 } from './lib.mjs';
+
+// What one ~15 MB embeddings answer may add to llmnet's peak memory.
+const EMBED_PEAK_MIB = 64;
 
 const RULES = {
   rules: [
@@ -298,6 +303,29 @@ describe('the embeddings endpoint over plain HTTP', () => {
       assert.equal(res.status, 413);
     } finally {
       await small.stop();
+    }
+  });
+});
+
+describe('a large embeddings answer', () => {
+  // 2048 inputs x 1024 floats: ~15 MB of JSON. llmnet keeps the upstream's
+  // bytes and one rewritten copy, never a cJSON tree of them (which is
+  // ~10x the text: 2M nodes).
+  test('peak memory stays within the bound (VmHWM)', async () => {
+    const big = await startLlmnet(composition(mock.url));
+    try {
+      const input = Array.from({ length: 2048 }, (_, i) => `text ${i}`);
+      const body = JSON.stringify({ model: 'emb-plain', input, dimensions: 1024, encoding_format: 'float' });
+      const before = procStatusKiB(big.child.pid, 'VmHWM');
+      const res = await request(big.url, '/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      assert.equal(res.status, 200);
+      assert.equal(res.json.data.length, 2048);
+      assert.equal(res.json.data[2047].embedding.length, 1024);
+      assert.equal(res.json.model, 'emb-plain');
+      const grown = (procStatusKiB(big.child.pid, 'VmHWM') - before) / 1024;
+      if (!isAsanBuild()) assert.ok(grown < EMBED_PEAK_MIB, `peak grew by ${grown.toFixed(1)} MiB, bound ${EMBED_PEAK_MIB} MiB`);
+    } finally {
+      await big.stop();
     }
   });
 });
