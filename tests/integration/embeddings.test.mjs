@@ -380,6 +380,15 @@ describe('llmnet validate: embeddings models', () => {
     assert.match(r.stdout, /models "e1" and "e2" are both the default embeddings model/);
   });
 
+  test('--dry-run shows the embeddings URL, the default and the model id sent', async () => {
+    const file = writeJson(dir, 'dry.json', composition('http://127.0.0.1:9'));
+    const r = await runCli([file, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /POST \/v1\/embeddings/);
+    assert.match(r.stdout, /emb-main +http:\/\/127\.0\.0\.1:9\/v1\/embeddings .*embeddings \(default\), sends text-embedding-3-small/);
+    assert.match(r.stdout, /emb-plain +\S+\/v1\/embeddings .*embeddings, sends the request's model/);
+  });
+
   test('a chat node on an embeddings model is a warning', async () => {
     const r = await validate({ e: { ...chat, embeddings: true } }, [{ name: 'a', layer: 0, model: 'e' }]);
     assert.equal(r.code, 0, r.stdout);
