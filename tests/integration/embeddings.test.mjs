@@ -296,6 +296,19 @@ describe('the embeddings endpoint over plain HTTP', () => {
     assert.equal(short.status, 200);
   });
 
+  test('server.api-keys guards the endpoint', async () => {
+    const keyed = await startLlmnet({ ...composition(mock.url), server: { 'api-keys': ['embed-inbound-key'] } });
+    try {
+      const body = '{"model":"emb-plain","input":"a"}';
+      const refused = await request(keyed.url, '/v1/embeddings', { method: 'POST', body });
+      assert.equal(refused.status, 401);
+      const ok = await request(keyed.url, '/v1/embeddings', { method: 'POST', body, headers: { authorization: 'Bearer embed-inbound-key' } });
+      assert.equal(ok.status, 200);
+    } finally {
+      await keyed.stop();
+    }
+  });
+
   test('the server bound max-body-bytes applies', async () => {
     const small = await startLlmnet({ ...composition(mock.url), server: { 'max-body-bytes': 1024 } });
     try {
