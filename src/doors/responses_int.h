@@ -34,6 +34,7 @@ struct lln_responses_state {
   int seq;       /* sequence_number of the next event */
   int started;   /* response.created sent */
   int ended;     /* response.completed or response.failed sent */
+  int failed;    /* response.failed sent */
   int n_outputs; /* output items opened */
   int msg_index; /* the message item's output_index, -1 none */
   int msg_open;  /* its content part is open */
@@ -46,7 +47,9 @@ struct lln_responses_state {
 };
 
 /* A fresh id: prefix + 32 hex digits from getrandom (unguessable: the
- * response id is the key to a stored conversation). */
+ * response id is the key to a stored conversation). Its output items are
+ * named after it: msg_HEX and fc_HEX_K (its K-th function call), so an
+ * item_reference finds the response that holds the item. */
 void lln__resp_new_id(char *out, size_t size, const char *prefix);
 /* Appends the response object: status "completed", "incomplete",
  * "in_progress" or "failed" (with `error` JSON or NULL), output items
