@@ -269,6 +269,7 @@ static void load_model_url(lln_loader *L, lln_model *model, const char *key, con
   model->url = lln_xstrdup(url);
   if (resolved) {
     model->chat_url = lln_url_chat_completions(expanded);
+    model->embeddings_url = lln_url_embeddings(expanded);
     if (!model->chat_url)
       lln_loader_report(L, LLN_DIAG_ERROR, p.data,
                         "model \"%s\": url \"%s\" is not an http:// or https:// URL%s", key, url,
@@ -310,6 +311,9 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
                                       "headers",
                                       "rate-limit",
                                       "circuit-breaker",
+                                      "embeddings",
+                                      "model-id",
+                                      "default",
                                       NULL};
   model_defaults(model, key);
   if (!cJSON_IsObject(m)) {
@@ -332,6 +336,7 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
       model->retries = retries->valueint;
   }
   load_model_headers(L, model, key, m, path);
+  lln_loader_model_embeddings(L, model, m, path);
 }
 
 static void load_models(lln_loader *L, const cJSON *models) {
@@ -425,6 +430,7 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
     lln_loader_functions(&L, cJSON_GetObjectItemCaseSensitive(root, "functions"));
     lln_loader_routing(&L, cJSON_GetObjectItemCaseSensitive(root, "routing"));
     lln_loader_nodes(&L, cJSON_GetObjectItemCaseSensitive(root, "architecture"));
+    lln_loader_embeddings_check(&L);
   }
   lln_jsonc_free(&L.doc);
   lln_envfile_free(&L.env_file);
@@ -444,6 +450,8 @@ void lln_config_free(lln_config *cfg) {
     free(m->type);
     free(m->url);
     free(m->chat_url);
+    free(m->embeddings_url);
+    free(m->model_id);
     free(m->api_key);
     free(m->api_key_unset);
     lln_strv_free(m->headers);

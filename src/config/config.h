@@ -30,6 +30,11 @@ typedef struct lln_model {
   int rl_queue;        /* requests that may wait for the limit */
   long rl_max_wait_ms; /* longer waits are refused with 429 at once */
   int index;           /* position in cfg->models */
+  /* "embeddings": true: POST /v1/embeddings may name this entry by its key */
+  int embeddings;
+  int embeddings_default; /* "default": true: embeddings for a model named nowhere */
+  char *model_id;         /* "model-id": what an embeddings call sends upstream; NULL = the request's */
+  char *embeddings_url;   /* where embeddings are sent (substituted: never shown) */
 } lln_model;
 
 typedef enum { LLN_ADAPTER_OPENAI, LLN_ADAPTER_OUTPUT, LLN_ADAPTER_WS } lln_adapter;
@@ -168,5 +173,9 @@ void lln_config_free(lln_config *cfg);
 void lln_vault_cancel_reads(void);
 
 const lln_node *lln_config_node(const lln_config *cfg, const char *name);
+/* The models entry `key` when it has "embeddings": true, else NULL. */
+const lln_model *lln_config_embeddings_model(const lln_config *cfg, const char *key);
+/* The models entry with "embeddings": true and "default": true, or NULL. */
+const lln_model *lln_config_embeddings_default(const lln_config *cfg);
 
 #endif

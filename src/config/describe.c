@@ -22,7 +22,8 @@ static void describe_routing(const lln_routing *rs, FILE *out) {
 void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE *out) {
   fprintf(out, "pipeline %s\n", cfg->path);
   fprintf(out,
-          "listen   http://%s:%d  (POST /v1/chat/completions, POST /v1/llmnet/route, GET /v1/models[/ID], "
+          "listen   http://%s:%d  (POST /v1/chat/completions, POST /v1/llmnet/route, POST /v1/embeddings, "
+          "GET /v1/models[/ID], "
           "GET /health, GET /metrics, GET /)\n",
           addr, port);
   /* a Redis URL may carry a password: only its kind is shown */
@@ -41,8 +42,13 @@ void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE
     else
       lln_mask_secret(m->api_key, key, sizeof key);
     /* a URL built from variables may carry a secret: it is shown as written */
-    const char *url = m->chat_url && !lln_subst_has_ref(m->url) ? m->chat_url : m->url;
-    fprintf(out, "  %-20s %s  key %s  timeout %lds\n", m->key, url, key, m->timeout_ms / 1000);
+    const char *built = m->embeddings ? m->embeddings_url : m->chat_url;
+    const char *url = built && !lln_subst_has_ref(m->url) ? built : m->url;
+    fprintf(out, "  %-20s %s  key %s  timeout %lds", m->key, url, key, m->timeout_ms / 1000);
+    if (m->embeddings)
+      fprintf(out, "  embeddings%s, sends %s", m->embeddings_default ? " (default)" : "",
+              m->model_id ? m->model_id : "the request's model");
+    fputc('\n', out);
   }
   fprintf(out, "\nnodes\n");
   for (size_t i = 0; i < cfg->n_nodes; i++) {

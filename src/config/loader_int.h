@@ -48,6 +48,10 @@ void lln_loader_node_routing(lln_loader *L, lln_node *n, const cJSON *routing);
 int lln_loader_header_value_ok(lln_loader *L, const char *value, const char *path, const char *what);
 
 int lln_loader_nodes(lln_loader *L, const cJSON *arch);
+/* embeddings.c: a models entry's "embeddings", "model-id" and "default";
+ * then, once the nodes are read, the checks across entries and nodes. */
+void lln_loader_model_embeddings(lln_loader *L, lln_model *model, const cJSON *m, const char *path);
+void lln_loader_embeddings_check(lln_loader *L);
 /* nodes.c: parses an "if" condition and binds its "$secrets.S.V" (a missing
  * one: an error at run, a warning at validate); `what` names it in messages
  * ("node \"x\": condition"). NULL when it does not parse (reported). */

@@ -4,6 +4,7 @@
  * is the one that parses the result for real. */
 #include "config/url_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -115,7 +116,8 @@ static char *join(const url_parts *u, const char *suffix) {
   return out;
 }
 
-char *lln_url_chat_completions(const char *base) {
+/* `base` joined with `/v1` + what (unless its path already ends in /v1). */
+static char *endpoint_url(const char *base, const char *what) {
   size_t n;
   url_parts u;
   if (!base || !trim_blanks(&base, &n) || !read_scheme(base, n, &u))
@@ -126,5 +128,11 @@ char *lln_url_chat_completions(const char *base) {
     return NULL;
   size_t path_len = (size_t)(u.path_end - u.path);
   int has_v1 = path_len >= 3 && memcmp(u.path_end - 3, "/v1", 3) == 0;
-  return join(&u, has_v1 ? "/chat/completions" : "/v1/chat/completions");
+  char suffix[40];
+  snprintf(suffix, sizeof suffix, "%s%s", has_v1 ? "" : "/v1", what);
+  return join(&u, suffix);
 }
+
+char *lln_url_chat_completions(const char *base) { return endpoint_url(base, "/chat/completions"); }
+
+char *lln_url_embeddings(const char *base) { return endpoint_url(base, "/embeddings"); }

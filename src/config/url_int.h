@@ -9,5 +9,7 @@
  * `/chat/completions`). Trailing slashes are ignored. Returns a malloc'd
  * string, or NULL when the URL is not http(s)://host... */
 char *lln_url_chat_completions(const char *base);
+/* The same rule for `/embeddings` (POST /v1/embeddings is forwarded there). */
+char *lln_url_embeddings(const char *base);
 
 #endif

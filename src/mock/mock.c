@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "mock/chat_int.h"
+#include "mock/embed_int.h"
 #include "mock/record_int.h"
 #include "mock/reply_int.h"
 #include "mock/route_int.h"
@@ -419,6 +420,52 @@ static void handle_chat(mock *m, lln_http_request *req) {
   schedule(a, m->latency_ms + (rule ? (unsigned long)rule->delay_ms : 0));
 }
 
+/* POST /v1/embeddings: the same rules as chat ("model", "contains" and
+ * "matches" on the first input, "header"; status, error, raw, reset,
+ * delay-ms, retry-after, headers), else the deterministic vectors. */
+static void handle_embeddings(mock *m, lln_http_request *req) {
+  m->stats.requests++;
+  cJSON *body = cJSON_ParseWithOpts(req->body, NULL, 1);
+  lln_mock_record_add(&m->record, req, body);
+  lln_mock_embed e;
+  const char *why = "the request body is not valid JSON";
+  if (!body || lln_mock_embed_read(&e, body, req->arena, &why) != 0) {
+    cJSON_Delete(body);
+    m->stats.statuses[400]++;
+    lln_http_respond_error(req, 400, NULL, why);
+    return;
+  }
+  lln_mock_request_view view = {.model = e.model,
+                                .last_user = e.first_text,
+                                .headers = req->headers,
+                                .header_count = req->header_count};
+  lln_mock_rule *rule = lln_mock_rules_match(&m->rules, &view);
+  answer *a = answer_new(m, req);
+  a->is_chat = 1;
+  m->stats.pending++;
+  a->status = rule && rule->status ? rule->status : 200;
+  a->reset = rule ? rule->reset : 0;
+  a->reset_after = rule ? rule->reset_after : -1;
+  a->headers = build_headers(req->arena, rule, 0);
+  if (rule && rule->raw) {
+    a->raw = rule->raw;
+    a->content_type = rule->content_type;
+  } else if (a->status >= 400) {
+    a->error = rule->error ? rule->error
+                           : lln_arena_printf(req->arena, "mock: rule %zu answered %d %s",
+                                              (size_t)(rule - m->rules.items) + 1, a->status,
+                                              lln_http_status_text(a->status));
+  } else {
+    lln_buf b;
+    lln_buf_init(&b);
+    lln_mock_embed_json(&b, &e);
+    a->raw = lln_arena_strndup(req->arena, b.data, b.len);
+    lln_buf_free(&b);
+  }
+  cJSON_Delete(body);
+  schedule(a, m->latency_ms + (rule ? (unsigned long)rule->delay_ms : 0));
+}
+
 /* ---- other endpoints ---- */
 
 static int ends_with(const char *s, const char *suffix) {
@@ -504,6 +551,11 @@ static void on_request(void *ctx, lln_http_request *req) {
       handle_chat(m, req);
     else
       method_not_allowed(req, "POST");
+  } else if (ends_with(path, "/embeddings")) {
+    if (strcmp(method, "POST") == 0)
+      handle_embeddings(m, req);
+    else
+      method_not_allowed(req, "POST");
   } else if (ends_with(path, "/models")) {
     if (!get) {
       method_not_allowed(req, "GET");
@@ -567,7 +619,7 @@ static void usage(FILE *out) {
         "  --chunk-interval MS  pause between streamed chunks (default 0)\n"
         "  --help               show this help\n"
         "\n"
-        "Endpoints: POST .../chat/completions, GET .../models, GET /health,\n"
+        "Endpoints: POST .../chat/completions, POST .../embeddings, GET .../models, GET /health,\n"
         "GET and DELETE /mock/requests (the chat requests received so far),\n"
         "GET and DELETE /mock/stats (counts of chat answers: ended, aborted by the\n"
         "client, reset by a rule, by status; streams started, completed, aborted, cut),\n"

@@ -50,6 +50,8 @@ void lln__door_serve(lln_gateway *g, lln_http_request *req, lln__headers *h, con
 /* An error answer in `door`'s shape (NULL door: OpenAI's). */
 void lln__door_respond_error(lln_http_request *req, const lln_door *door, const char *const *headers,
                              int status, const char *message);
+/* The request's id: the client's x-request-id when short and plain, else a fresh one. */
+void lln__request_id(lln_gateway *g, const lln_http_request *req, char *out, size_t size);
 /* Requests in flight across every worker. */
 long lln__in_flight(void);
 /* Shutdown: every request of `g` still running ends with an error. */

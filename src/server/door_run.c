@@ -47,7 +47,7 @@ typedef struct chat {
 
 /* A client's id is kept when it is short and plain, so it is safe to log
  * and to send upstream; anything else gets a fresh id. */
-static void request_id(lln_gateway *g, const lln_http_request *req, char *out, size_t size) {
+void lln__request_id(lln_gateway *g, const lln_http_request *req, char *out, size_t size) {
   const char *given = lln_http_header_get(req, "x-request-id");
   if (given) {
     size_t n = strlen(given);
@@ -431,7 +431,7 @@ static chat *chat_new(lln_gateway *g, lln_http_request *req, const lln_door *doo
 void lln__door_serve(lln_gateway *g, lln_http_request *req, lln__headers *h, const lln_door *door,
                      int route_only) {
   char id[72];
-  request_id(g, req, id, sizeof id);
+  lln__request_id(g, req, id, sizeof id);
   lln__hdr_add(h, "x-request-id: %s", id);
   const lln_server_settings *s = &g->current->cfg->server;
   if (!take_slot(s->max_concurrent)) {

@@ -16,6 +16,7 @@
 #include "observe/metrics.h"
 #include "observe/status_page.h"
 #include "pipeline/run.h"
+#include "server/embeddings_int.h"
 #include "server/models_api_int.h"
 #include "server/route_api_int.h"
 #include "util/buf.h"
@@ -180,7 +181,8 @@ static int authorized(const lln_gateway *g, const lln_http_request *req) {
 static int needs_key(const lln_http_request *req) {
   if (strcmp(req->method, "OPTIONS") == 0)
     return 0;
-  return lln__door_for(req->path) || path_is(req, "/v1/models", "/models") || model_path_id(req->path) ||
+  return lln__door_for(req->path) || path_is(req, LLN_EMBEDDINGS_PATH, "/embeddings") ||
+         path_is(req, "/v1/models", "/models") || model_path_id(req->path) ||
          path_is(req, "/metrics", NULL) || path_is(req, "/v1/llmnet/stats", NULL) ||
          path_is(req, LLN_ROUTE_API_PATH, NULL);
 }
@@ -188,6 +190,19 @@ static int needs_key(const lln_http_request *req) {
 /* Runs when the headers are complete: a request without a valid key is
  * answered 401 before its body is read (handle() refuses it). */
 static int admit(void *ctx, const lln_http_request *req) { return !needs_key(req) || authorized(ctx, req); }
+
+/* POST /v1/embeddings (embeddings.c): no pipeline, no routing. */
+static void embeddings(lln_gateway *g, lln_http_request *req, headers *h, int is_post) {
+  if (!is_post) {
+    hdr_fixed(h, "Allow: POST");
+    lln_http_respond_error(req, 405, h->line, "use POST for " LLN_EMBEDDINGS_PATH);
+    return;
+  }
+  char id[72];
+  lln__request_id(g, req, id, sizeof id);
+  lln_embed_env env = {g->loop, g->upstream, g->ratelimit, g->current->sc, id};
+  lln__embeddings(&env, req, h->line);
+}
 
 static void handle(void *ctx, lln_http_request *req) {
   lln_gateway *g = ctx;
@@ -205,12 +220,13 @@ static void handle(void *ctx, lln_http_request *req) {
   int chat = door != NULL;
   int route = path_is(req, LLN_ROUTE_API_PATH, NULL);
   int list = path_is(req, "/v1/models", "/models");
+  int embed = path_is(req, LLN_EMBEDDINGS_PATH, "/embeddings"); /* no pipeline: not a door */
   const char *model_id = model_path_id(req->path);
-  if (!root && !health && !chat && !route && !list && !model_id && !metrics && !stats_json) {
+  if (!root && !health && !chat && !route && !list && !model_id && !metrics && !stats_json && !embed) {
     char msg[600], doors[200];
     lln__door_paths(doors, sizeof doors);
     snprintf(msg, sizeof msg,
-             "unknown path %.200s; llmnet serves %sPOST " LLN_ROUTE_API_PATH
+             "unknown path %.200s; llmnet serves %sPOST " LLN_ROUTE_API_PATH ", POST " LLN_EMBEDDINGS_PATH
              ", GET /v1/models, GET /v1/models/{id}, GET /v1/llmnet/stats, GET /metrics, GET /health and "
              "GET / (the status page)",
              req->path, doors);
@@ -219,8 +235,8 @@ static void handle(void *ctx, lln_http_request *req) {
   }
   if (is_options) {
     /* a CORS preflight: what browsers may send here */
-    hdr_fixed(&h, chat || route ? "Access-Control-Allow-Methods: POST, OPTIONS"
-                                : "Access-Control-Allow-Methods: GET, OPTIONS");
+    hdr_fixed(&h, chat || route || embed ? "Access-Control-Allow-Methods: POST, OPTIONS"
+                                         : "Access-Control-Allow-Methods: GET, OPTIONS");
     const char *asked = lln_http_header_get(req, "access-control-request-headers");
     hdr_add(&h, "Access-Control-Allow-Headers: %.400s", asked ? asked : "authorization, content-type");
     hdr_fixed(&h, "Access-Control-Max-Age: 600");
@@ -272,6 +288,10 @@ static void handle(void *ctx, lln_http_request *req) {
     lln_metrics_render(&b);
     lln_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", h.line, b.data, b.len);
     lln_buf_free(&b);
+    return;
+  }
+  if (embed) {
+    embeddings(g, req, &h, is_post);
     return;
   }
   if ((chat || route) && !is_post) {

@@ -1,4 +1,4 @@
-/* test_url: the base-URL -> chat-completions endpoint rule of
+/* test_url: the base-URL -> chat-completions (and embeddings) endpoint rule of
  * src/config/url.c (COMPOSITION.md "models"). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,6 +98,23 @@ static void test_rejected(void **state) {
   expect_url("http://x.test/a\tb", NULL);
 }
 
+/* The embeddings endpoint follows the same rule (POST /v1/embeddings). */
+static void test_embeddings_url(void **state) {
+  (void)state;
+  const char *cases[][2] = {
+      {"https://openrouter.ai/api", "https://openrouter.ai/api/v1/embeddings"},
+      {"https://api.openai.com/v1/", "https://api.openai.com/v1/embeddings"},
+      {"http://127.0.0.1:8000?x=1#f", "http://127.0.0.1:8000/v1/embeddings?x=1"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *got = lln_url_embeddings(cases[i][0]);
+    assert_non_null(got);
+    assert_string_equal(got, cases[i][1]);
+    free(got);
+  }
+  assert_null(lln_url_embeddings("ftp://x.test"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_documented_examples),
@@ -107,6 +124,7 @@ int main(void) {
       cmocka_unit_test(test_scheme_case_insensitive),
       cmocka_unit_test(test_hosts),
       cmocka_unit_test(test_rejected),
+      cmocka_unit_test(test_embeddings_url),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
