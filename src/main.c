@@ -59,6 +59,8 @@ static void usage(FILE *out) {
       "  --messages FILE     a conversation to explain: an OpenAI messages array, or {\"messages\": [...]}\n"
       "  --prompt TEXT       the same as PROMPT: one user message\n"
       "  --header \"NAME: VALUE\"   a request header (UseHeaderKeys variables, x-session-id); repeatable\n"
+      "  --door DOOR         the API the request comes through: chat (default), responses or messages;\n"
+      "                      every door is translated into a chat request before the same pipeline\n"
       "  --env-file FILE     as for run\n"
       "\n"
       "eval options (CASES.jsonl: one {\"prompt\"|\"messages\", \"expect\": \"NODE\"} a line):\n"
@@ -278,11 +280,14 @@ static int explain_input(int argc, char **argv, const char *prompt, const char *
 }
 
 static int cmd_explain(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"header", required_argument, NULL, 'H'},   {"env-file", required_argument, NULL, 'e'},
-      {"messages", required_argument, NULL, 'm'}, {"prompt", required_argument, NULL, 'p'},
-      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-  const char *env_file = NULL, *prompt = NULL, *messages_file = NULL;
+  static const struct option opts[] = {{"header", required_argument, NULL, 'H'},
+                                       {"env-file", required_argument, NULL, 'e'},
+                                       {"messages", required_argument, NULL, 'm'},
+                                       {"prompt", required_argument, NULL, 'p'},
+                                       {"door", required_argument, NULL, 'd'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *env_file = NULL, *prompt = NULL, *messages_file = NULL, *door = NULL;
   const char **headers = calloc((size_t)argc + 1, sizeof *headers);
   if (!headers)
     abort();
@@ -295,6 +300,15 @@ static int cmd_explain(int argc, char **argv) {
     case 'e': env_file = optarg; break;
     case 'm': messages_file = optarg; break;
     case 'p': prompt = optarg; break;
+    case 'd':
+      if (strcmp(optarg, "chat") != 0 && strcmp(optarg, "responses") != 0 &&
+          strcmp(optarg, "messages") != 0) {
+        fprintf(stderr, "llmnet explain: --door %s is not a door; use chat, responses or messages\n", optarg);
+        free(headers);
+        return 2;
+      }
+      door = optarg;
+      break;
     case 'h':
       free(headers);
       usage(stdout);
@@ -305,7 +319,7 @@ static int cmd_explain(int argc, char **argv) {
       return 2;
     }
   }
-  lln_explain_request req = {.headers = headers, .n_headers = n_headers};
+  lln_explain_request req = {.headers = headers, .n_headers = n_headers, .door = door};
   cJSON *messages = NULL;
   int rc = explain_input(argc, argv, prompt, messages_file, &req, &messages);
   lln_config cfg;

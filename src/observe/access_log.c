@@ -23,9 +23,10 @@ static int count_retries(const cJSON *hops) {
 }
 
 static void text_line(const lln_access *a, lln_buf *b) {
-  lln_buf_printf(b, "request id=%s status=%d ms=%.2f route=%s tokens=%ld retries=%d%s hops=", a->request_id,
-                 a->status, a->latency_ms, a->route && *a->route ? a->route : "-", a->tokens,
-                 count_retries(a->hops), a->streamed ? " stream" : "");
+  lln_buf_printf(
+      b, "request id=%s door=%s status=%d ms=%.2f route=%s tokens=%ld retries=%d%s hops=", a->request_id,
+      a->door ? a->door : "chat", a->status, a->latency_ms, a->route && *a->route ? a->route : "-", a->tokens,
+      count_retries(a->hops), a->streamed ? " stream" : "");
   int first = 1;
   const cJSON *hop;
   cJSON_ArrayForEach(hop, a->hops) {
@@ -50,6 +51,7 @@ static void text_line(const lln_access *a, lln_buf *b) {
 static void json_fields(const lln_access *a, lln_buf *b) {
   lln_buf_puts(b, "\"msg\":\"request\",\"request_id\":");
   lln_buf_json_string(b, a->request_id, strlen(a->request_id));
+  lln_buf_printf(b, ",\"door\":\"%s\"", a->door ? a->door : "chat");
   lln_buf_printf(b, ",\"status\":%d,\"latency_ms\":%.3f,\"route\":", a->status, a->latency_ms);
   lln_buf_json_string(b, a->route ? a->route : "", a->route ? strlen(a->route) : 0);
   lln_buf_printf(b, ",\"tokens\":%ld,\"retries\":%d,\"stream\":%s,\"hops\":", a->tokens,

@@ -8,6 +8,7 @@
 
 typedef struct lln_access {
   const char *request_id;
+  const char *door; /* the API the request came through (chat, responses, ...), or NULL */
   int status;
   double latency_ms;
   const char *route;

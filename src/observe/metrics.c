@@ -27,13 +27,15 @@ static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 #define N_BUCKETS (sizeof buckets / sizeof buckets[0])
 
 const lln_metric LLN_M_REQUESTS = {"llmnet_requests_total",
-                                   "Client requests answered, by entry node and HTTP status.",
+                                   "Client requests answered, by entry node, HTTP status and door (the API "
+                                   "the request came through: chat, responses, messages, embeddings).",
                                    LLN_COUNTER,
-                                   {"entry", "status", NULL}};
-const lln_metric LLN_M_REQUEST_SECONDS = {"llmnet_request_duration_seconds",
-                                          "Time from a chat request's arrival to the end of its response.",
-                                          LLN_HISTOGRAM,
-                                          {"entry", NULL}};
+                                   {"entry", "status", "door", NULL}};
+const lln_metric LLN_M_REQUEST_SECONDS = {
+    "llmnet_request_duration_seconds",
+    "Time from a request's arrival to the end of its response, by entry node.",
+    LLN_HISTOGRAM,
+    {"entry", NULL}};
 const lln_metric LLN_M_UPSTREAM_CALLS = {
     "llmnet_upstream_calls_total",
     "Upstream model calls by node, model id and outcome (ok, 4xx, 429, 5xx, timeout, connection_error).",
@@ -459,6 +461,19 @@ void lln_metrics_edges(void (*cb)(void *ud, const char *from, const char *to, co
   pthread_mutex_unlock(&all_lock);
   for (series *s = view->first[family_index(&LLN_M_ROUTING)]; s; s = s->next_in_family)
     cb(ud, s->values[0], s->values[1], s->values[2], s->value);
+  free_registry_series(view);
+  free(view);
+}
+
+void lln_metrics_doors(void (*cb)(void *ud, const char *door, const char *status, double n), void *ud) {
+  registry *view = calloc(1, sizeof *view);
+  if (!view)
+    abort();
+  pthread_mutex_lock(&all_lock);
+  merge(view);
+  pthread_mutex_unlock(&all_lock);
+  for (series *s = view->first[family_index(&LLN_M_REQUESTS)]; s; s = s->next_in_family)
+    cb(ud, s->values[2], s->values[1], s->value);
   free_registry_series(view);
   free(view);
 }

@@ -20,7 +20,7 @@ typedef struct lln_metric {
 } lln_metric;
 
 /* The families llmnet exports. */
-extern const lln_metric LLN_M_REQUESTS;           /* entry, status */
+extern const lln_metric LLN_M_REQUESTS;           /* entry, status, door */
 extern const lln_metric LLN_M_REQUEST_SECONDS;    /* entry */
 extern const lln_metric LLN_M_UPSTREAM_CALLS;     /* node, model, outcome */
 extern const lln_metric LLN_M_UPSTREAM_SECONDS;   /* node */
@@ -59,5 +59,9 @@ void lln_metrics_node_stats(const char *node, lln_node_stats *out);
  * many requests took it (llmnet_routing_decisions_total). */
 void lln_metrics_edges(void (*cb)(void *ud, const char *from, const char *to, const char *decided, double n),
                        void *ud);
+
+/* Every series of llmnet_requests_total by door and status (summed over
+ * entry nodes by the caller), for the status page. */
+void lln_metrics_doors(void (*cb)(void *ud, const char *door, const char *status, double n), void *ud);
 
 #endif

@@ -5,6 +5,7 @@
 #include "observe/status_page.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "observe/metrics.h"
 
@@ -70,4 +71,25 @@ void lln_status_node_json(cJSON *obj, const char *node) {
 void lln_status_edges_json(cJSON *root) {
   cJSON *edges = cJSON_AddObjectToObject(root, "edges");
   lln_metrics_edges(add_edge, edges);
+}
+
+static void add_door(void *ud, const char *door, const char *status, double n) {
+  cJSON *doors = ud;
+  cJSON *d = cJSON_GetObjectItemCaseSensitive(doors, door);
+  if (!d) {
+    d = cJSON_AddObjectToObject(doors, door);
+    cJSON_AddNumberToObject(d, "requests", 0);
+    cJSON_AddNumberToObject(d, "errors", 0);
+  }
+  cJSON *req = cJSON_GetObjectItemCaseSensitive(d, "requests");
+  cJSON_SetNumberValue(req, req->valuedouble + n);
+  if (atoi(status) >= 400) {
+    cJSON *err = cJSON_GetObjectItemCaseSensitive(d, "errors");
+    cJSON_SetNumberValue(err, err->valuedouble + n);
+  }
+}
+
+void lln_status_doors_json(cJSON *root) {
+  cJSON *doors = cJSON_AddObjectToObject(root, "doors");
+  lln_metrics_doors(add_door, doors);
 }

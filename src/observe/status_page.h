@@ -20,4 +20,8 @@ void lln_status_node_json(cJSON *obj, const char *node);
  * from llmnet_routing_decisions_total. */
 void lln_status_edges_json(cJSON *root);
 
+/* root.doors: {"chat": {"requests": N, "errors": N}, ...}: requests
+ * answered per door (llmnet_requests_total), errors being status >= 400. */
+void lln_status_doors_json(cJSON *root);
+
 #endif

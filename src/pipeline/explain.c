@@ -45,6 +45,7 @@ int lln_explain_init(lln_explain *e, const lln_config *cfg, const lln_explain_re
                      size_t err_size) {
   memset(e, 0, sizeof *e);
   e->cfg = cfg;
+  e->door = req->door;
   e->now = time(NULL);
   if (req->messages) {
     e->messages = cJSON_Duplicate(req->messages, 1);
@@ -603,9 +604,28 @@ static void walk(lln_explain *e, const lln_node *n, int preview, lln_buf *out, s
   }
 }
 
+/* Which API the request comes through: every door leads into the same
+ * pipeline, after its translation into a chat completion request. */
+static void put_door(lln_buf *out, const char *door) {
+  if (!door || strcmp(door, "chat") == 0)
+    lln_buf_puts(out,
+                 "door: chat (POST /v1/chat/completions): the request goes into the pipeline as it is\n");
+  else if (strcmp(door, "responses") == 0)
+    lln_buf_puts(out, "door: responses (POST /v1/responses): the Responses request is translated into a chat "
+                      "completion request (input items to messages, instructions to a system message, "
+                      "previous_response_id's stored turns first), then runs through the same pipeline as "
+                      "below; the answer is translated back into a response object or Responses events\n");
+  else
+    lln_buf_printf(out,
+                   "door: %s: the request is translated into a chat completion request, then runs "
+                   "through the same pipeline as below; the answer is translated back\n",
+                   door);
+}
+
 void lln_explain_write(lln_explain *e, lln_buf *out) {
   const lln_config *cfg = e->cfg;
   lln_buf_printf(out, "llmnet explain %s: no model is called; this is what llmnet would do.\n", cfg->path);
+  put_door(out, e->door);
   lln__explain_write_request(e, out);
   for (size_t i = 0; i < e->n_headers; i++) {
     int used = 0;

@@ -37,6 +37,7 @@ typedef struct lln_explain_request {
   const cJSON *messages;      /* the conversation (an OpenAI messages array), or NULL */
   const char *const *headers; /* "Name: value" request headers */
   size_t n_headers;
+  const char *door; /* the API the request comes through: chat (NULL), responses or messages */
 } lln_explain_request;
 
 typedef struct lln_explain_header {
@@ -46,6 +47,7 @@ typedef struct lln_explain_header {
 /* The state of the request being explained; `vars` moves along the walk. */
 typedef struct lln_explain {
   const lln_config *cfg;
+  const char *door; /* as given, or NULL: chat */
   lln_vars vars;
   int answered;                /* some model has answered: its text is unknown */
   const lln_node *answered_by; /* the last node that answered */

@@ -1,5 +1,6 @@
 /* gateway: turns HTTP requests into pipeline runs and run results into
  * OpenAI-shaped responses, with the request id and route as headers. */
+#include "server/door_int.h"
 #include "server/gateway_int.h"
 
 #include <ctype.h>
@@ -25,36 +26,12 @@
 #include "util/openai_error.h"
 #include "util/utf8.h"
 
-/* This worker's hold on a shared composition; each request holds the one
- * it started on, so a reload never changes a request midway. */
-struct lln_generation {
-  lln_shared_config *sc;
-  const lln_config *cfg;
-  int refs;
-};
+typedef lln__headers headers;
+#define hdr_add lln__hdr_add
+#define hdr_fixed lln__hdr_fixed
+#define add_cors lln__add_cors
 
-typedef struct chat {
-  struct chat *prev, *next; /* the gateway's open chats */
-  lln_gateway *g;
-  lln_generation *gen;
-  lln_http_request *req;
-  lln_run *run;
-  char request_id[72];
-  uint64_t started_ns;
-  int finished;
-  int route_only; /* POST /v1/llmnet/route: the decision, no handler called */
-} chat;
-
-/* Response headers: a few fixed lines plus CORS when configured. */
-typedef struct headers {
-  const char *line[12];
-  size_t n;
-  char store[6][520];
-  size_t stored;
-} headers;
-
-static void hdr_add(headers *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void hdr_add(headers *h, const char *fmt, ...) {
+void lln__hdr_add(headers *h, const char *fmt, ...) {
   if (h->stored >= sizeof h->store / sizeof h->store[0] || h->n + 1 >= sizeof h->line / sizeof h->line[0])
     return;
   char *slot = h->store[h->stored++];
@@ -66,7 +43,7 @@ static void hdr_add(headers *h, const char *fmt, ...) {
   h->line[h->n] = NULL;
 }
 
-static void hdr_fixed(headers *h, const char *line) {
+void lln__hdr_fixed(headers *h, const char *line) {
   if (h->n + 1 < sizeof h->line / sizeof h->line[0]) {
     h->line[h->n++] = line;
     h->line[h->n] = NULL;
@@ -84,7 +61,7 @@ static lln_generation *gen_new(lln_shared_config *sc) {
   return gen;
 }
 
-static void gen_release(lln_generation *gen) {
+void lln__gen_release(lln_generation *gen) {
   if (--gen->refs > 0)
     return;
   lln_shared_config_release(gen->sc);
@@ -92,7 +69,7 @@ static void gen_release(lln_generation *gen) {
 }
 
 /* CORS: an allowed Origin is echoed back (or "*" when every origin is). */
-static void add_cors(const lln_gateway *g, const lln_http_request *req, headers *h) {
+void lln__add_cors(const lln_gateway *g, const lln_http_request *req, headers *h) {
   const lln_server_settings *s = &g->current->cfg->server;
   const char *origin = lln_http_header_get(req, "origin");
   if (!s->n_cors_origins || !origin)
@@ -122,271 +99,6 @@ static const char *model_path_id(const char *path) {
       return path + n;
   }
   return NULL;
-}
-
-/* A client's id is kept when it is short and plain, so it is safe to log
- * and to send upstream; anything else gets a fresh id. */
-static void request_id(lln_gateway *g, const lln_http_request *req, char *out, size_t size) {
-  const char *given = lln_http_header_get(req, "x-request-id");
-  if (given) {
-    size_t n = strlen(given);
-    int ok = n > 0 && n <= 64;
-    for (size_t i = 0; ok && i < n; i++)
-      ok = isalnum((unsigned char)given[i]) || strchr("-_.:", given[i]);
-    if (ok) {
-      snprintf(out, size, "%s", given);
-      return;
-    }
-  }
-  /* xorshift64*: unique enough for correlation, no syscall per request */
-  uint64_t x = g->id_state;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  g->id_state = x;
-  snprintf(out, size, "%016llx", (unsigned long long)(x * 0x2545F4914F6CDD1DULL));
-}
-
-static const char *run_header(void *ctx, const char *name) { return lln_http_header_get(ctx, name); }
-
-/* Bytes a streaming client's output holds (lln_http_stream_write) past
- * which the upstream is paused; it resumes under LLN_HTTP_DRAINED. */
-#define STREAM_HIGH_WATER (256 * 1024)
-
-static void stream_start(void *ud, const char *route) {
-  chat *c = ud;
-  headers h = {0};
-  hdr_fixed(&h, "Cache-Control: no-cache");
-  hdr_fixed(&h, "X-Accel-Buffering: no");
-  hdr_add(&h, "x-request-id: %s", c->request_id);
-  if (route)
-    hdr_add(&h, "x-llmnet-route: %.480s", route);
-  add_cors(c->g, c->req, &h);
-  lln_http_stream_begin(c->req, 200, "text/event-stream", h.line);
-}
-
-static int stream_event(void *ud, const char *data, size_t len) {
-  chat *c = ud;
-  uv_buf_t ev[3] = {uv_buf_init("data: ", 6), uv_buf_init((char *)data, (unsigned)len),
-                    uv_buf_init("\n\n", 2)};
-  return lln_http_stream_writev(c->req, ev, 3) > STREAM_HIGH_WATER;
-}
-
-static void stream_comment(void *ud) {
-  chat *c = ud;
-  static const char keepalive[] = ": keep-alive\n\n";
-  lln_http_stream_write(c->req, keepalive, sizeof keepalive - 1);
-}
-
-static const lln_run_stream_sink sse_sink = {stream_start, stream_event, stream_comment};
-
-static void on_stream_drain(lln_http_request *req) {
-  chat *c = req->user;
-  if (c->run)
-    lln_run_resume(c->run);
-}
-
-/* Requests in flight across every worker: server.max-concurrent is a
- * limit for the process. */
-static atomic_long in_flight;
-
-/* Takes one of `max` in-flight slots (0: no limit). Check and increment
- * are one compare-and-swap, so workers racing for the last slot cannot
- * both get it. The slot is given back by chat_end. */
-static int take_slot(long max) {
-  long cur = atomic_load(&in_flight);
-  do {
-    if (max && cur >= max)
-      return 0;
-  } while (!atomic_compare_exchange_weak(&in_flight, &cur, cur + 1));
-  return 1;
-}
-
-static void chat_end(chat *c) {
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    c->g->chats = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
-  atomic_fetch_sub(&in_flight, 1);
-  gen_release(c->gen);
-  free(c);
-}
-
-/* One series per entry node and status: the first node of the route. */
-static void count_request(const chat *c, const lln_run_result *res) {
-  char entry[256], status[8];
-  const char *route = res->route && *res->route ? res->route : c->gen->cfg->entry->name;
-  snprintf(entry, sizeof entry, "%.*s", (int)strcspn(route, ">"), route);
-  snprintf(status, sizeof status, "%d", res->status);
-  const char *labels[] = {entry, status};
-  lln_metric_add(&LLN_M_REQUESTS, labels, 1);
-  lln_metric_observe(&LLN_M_REQUEST_SECONDS, labels, (double)(uv_hrtime() - c->started_ns) / 1e9);
-}
-
-static void on_run_done(void *ud, const lln_run_result *res) {
-  chat *c = ud;
-  if (!c->route_only)
-    count_request(c, res);
-  lln_access a = {.request_id = c->request_id,
-                  .status = res->status,
-                  .latency_ms = (double)(uv_hrtime() - c->started_ns) / 1e6,
-                  .route = res->route,
-                  .hops = res->hops,
-                  .tokens = res->tokens,
-                  .streamed = res->streamed,
-                  .error = res->error,
-                  .input = res->input};
-  lln_access_log(&a);
-  headers h = {0};
-  hdr_add(&h, "x-request-id: %s", c->request_id);
-  hdr_add(&h, "x-llmnet-route: %.480s", res->route ? res->route : "");
-  if (res->retry_after)
-    hdr_add(&h, "Retry-After: %.40s", res->retry_after);
-  if (res->status != 200 && !res->streamed)
-    hdr_fixed(&h, res->should_retry ? "x-should-retry: true" : "x-should-retry: false");
-  add_cors(c->g, c->req, &h);
-  if (c->route_only) {
-    lln__route_api_respond(c->req, h.line, res, (double)(uv_hrtime() - c->started_ns) / 1e6);
-  } else if (res->streamed) {
-    lln_http_stream_end(c->req);
-  } else if (res->status == 200) {
-    lln_http_respond(c->req, 200, "application/json", h.line, res->body, res->body_len);
-  } else {
-    lln_openai_error plain = {.status = res->status, .message = res->error ? res->error : ""};
-    lln_http_respond_openai_error(c->req, h.line, res->error_body ? res->error_body : &plain);
-  }
-  c->req = NULL;
-  c->finished = 1;
-  if (c->run) {
-    lln_run_free(c->run);
-    chat_end(c);
-  }
-}
-
-static void on_chat_abort(lln_http_request *req) {
-  chat *c = req->user;
-  /* 499, as nginx logs it: the client closed the connection first */
-  lln_access a = {.request_id = c->request_id,
-                  .status = 499,
-                  .latency_ms = (double)(uv_hrtime() - c->started_ns) / 1e6,
-                  .error = "the client went away; the request was cancelled"};
-  lln_access_log(&a);
-  lln_run_cancel(c->run);
-  lln_run_free(c->run);
-  chat_end(c);
-}
-
-/* The parsed body, or NULL after answering 400: empty, not UTF-8, control
- * characters or NUL in strings (lln_json_check), not JSON, or JSON followed
- * by more than whitespace. */
-static cJSON *parse_body(lln_http_request *req, const headers *h) {
-  size_t bad_at = 0;
-  char msg[256];
-  if (req->body_len == 0) {
-    lln_http_respond_error(req, 400, h->line,
-                           "the request body is empty; send a JSON chat completion request");
-    return NULL;
-  }
-  if (!lln_utf8_valid(req->body, req->body_len, &bad_at)) {
-    snprintf(msg, sizeof msg, "the request body is not valid UTF-8 (byte %zu)", bad_at);
-    lln_http_respond_error(req, 400, h->line, msg);
-    return NULL;
-  }
-  const char *why = NULL;
-  if (lln_json_check(req->body, req->body_len, &bad_at, &why) != 0) {
-    snprintf(msg, sizeof msg, "the request body is not valid JSON: byte %zu is %s", bad_at, why);
-    lln_http_respond_error(req, 400, h->line, msg);
-    return NULL;
-  }
-  const char *end = NULL;
-  cJSON *body = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
-  while (body && end < req->body + req->body_len && *end && strchr(" \t\r\n", *end))
-    end++;
-  if (body && end != req->body + req->body_len) {
-    cJSON_Delete(body);
-    body = NULL;
-  }
-  if (!body) {
-    snprintf(msg, sizeof msg, "the request body is not valid JSON (near byte %zu)",
-             end ? (size_t)(end - req->body) : (size_t)0);
-    lln_http_respond_error(req, 400, h->line, msg);
-  }
-  return body;
-}
-
-/* POST /v1/chat/completions, or with route_only POST /v1/llmnet/route:
- * the same request, run only as far as the routing decision. */
-static void chat_completions(lln_gateway *g, lln_http_request *req, headers *h, int route_only) {
-  char id[72];
-  request_id(g, req, id, sizeof id);
-  hdr_add(h, "x-request-id: %s", id);
-  const lln_server_settings *s = &g->current->cfg->server;
-  if (!take_slot(s->max_concurrent)) {
-    hdr_fixed(h, "Retry-After: 1");
-    /* llmnet's own refusal, no upstream call made: a retry may well pass */
-    hdr_fixed(h, "x-should-retry: true");
-    lln_http_respond_error(req, 503, h->line,
-                           "llmnet is at its limit of requests in flight (server.max-concurrent)");
-    return;
-  }
-  /* the run's arena: the parsed body is its first tree */
-  lln_arena *arena = lln_arena_create();
-  cJSON *body;
-  {
-    LLN_JSON_SCOPE(arena);
-    body = parse_body(req, h);
-  }
-  if (!body) {
-    lln_arena_destroy(arena);
-    atomic_fetch_sub(&in_flight, 1);
-    return;
-  }
-  chat *c = calloc(1, sizeof *c);
-  if (!c)
-    abort();
-  c->g = g;
-  c->gen = g->current;
-  c->gen->refs++;
-  c->started_ns = uv_hrtime();
-  c->next = g->chats;
-  if (g->chats)
-    g->chats->prev = c;
-  g->chats = c;
-  c->req = req;
-  snprintf(c->request_id, sizeof c->request_id, "%s", id);
-  c->route_only = route_only;
-  req->user = c;
-  req->on_abort = on_chat_abort;
-  /* a decision is one JSON object, whatever "stream" says */
-  int streaming = !route_only && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
-  if (streaming)
-    req->on_drain = on_stream_drain;
-  lln_run_params p = {
-      .cfg = c->gen->cfg,
-      .upstream = g->upstream,
-      .loop = g->loop,
-      .arena = arena,
-      .request = body,
-      .request_id = id,
-      .header = run_header,
-      .header_ctx = req,
-      .done = on_run_done,
-      .stream = streaming ? &sse_sink : NULL,
-      .models = lln_shared_config_attachment(c->gen->sc),
-      .ratelimit = g->ratelimit,
-      .store = g->store,
-      .route_only = route_only,
-      .ud = c,
-  };
-  lln_run *run = lln_run_start(&p);
-  if (c->finished) {
-    lln_run_free(run);
-    chat_end(c);
-  } else {
-    c->run = run;
-  }
 }
 
 static const char *role_of(const lln_node *n) {
@@ -425,9 +137,10 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
     cJSON_AddItemToArray(nodes, j);
     lln_status_node_json(cJSON_AddObjectToObject(live, n->name), n->name);
   }
-  cJSON_AddNumberToObject(root, "in_flight", (double)atomic_load(&in_flight));
+  cJSON_AddNumberToObject(root, "in_flight", (double)lln__in_flight());
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
   lln_status_edges_json(root); /* edges by decided (observe/status_page.c) */
+  lln_status_doors_json(root); /* requests per door */
   lln_buf json;
   lln_buf_init(&json);
   lln_json_print(root, &json);
@@ -463,9 +176,9 @@ static int authorized(const lln_gateway *g, const lln_http_request *req) {
 static int needs_key(const lln_http_request *req) {
   if (strcmp(req->method, "OPTIONS") == 0)
     return 0;
-  return path_is(req, "/v1/chat/completions", "/chat/completions") || path_is(req, "/v1/models", "/models") ||
-         model_path_id(req->path) || path_is(req, "/metrics", NULL) ||
-         path_is(req, "/v1/llmnet/stats", NULL) || path_is(req, LLN_ROUTE_API_PATH, NULL);
+  return lln__door_for(req->path) || path_is(req, "/v1/models", "/models") || model_path_id(req->path) ||
+         path_is(req, "/metrics", NULL) || path_is(req, "/v1/llmnet/stats", NULL) ||
+         path_is(req, LLN_ROUTE_API_PATH, NULL);
 }
 
 /* Runs when the headers are complete: a request without a valid key is
@@ -484,17 +197,19 @@ static void handle(void *ctx, lln_http_request *req) {
   int health = path_is(req, "/health", NULL);
   int metrics = path_is(req, "/metrics", NULL);
   int stats_json = path_is(req, "/v1/llmnet/stats", NULL);
-  int chat = path_is(req, "/v1/chat/completions", "/chat/completions");
+  const lln_door *door = lln__door_for(req->path);
+  int chat = door != NULL;
   int route = path_is(req, LLN_ROUTE_API_PATH, NULL);
   int list = path_is(req, "/v1/models", "/models");
   const char *model_id = model_path_id(req->path);
   if (!root && !health && !chat && !route && !list && !model_id && !metrics && !stats_json) {
-    char msg[480];
+    char msg[600], doors[200];
+    lln__door_paths(doors, sizeof doors);
     snprintf(msg, sizeof msg,
-             "unknown path %.200s; llmnet serves POST /v1/chat/completions, POST " LLN_ROUTE_API_PATH
+             "unknown path %.200s; llmnet serves %sPOST " LLN_ROUTE_API_PATH
              ", GET /v1/models, GET /v1/models/{id}, GET /v1/llmnet/stats, GET /metrics, GET /health and "
              "GET / (the status page)",
-             req->path);
+             req->path, doors);
     lln_http_respond_error(req, 404, h.line, msg);
     return;
   }
@@ -544,7 +259,7 @@ static void handle(void *ctx, lln_http_request *req) {
   }
   if (metrics) {
     /* gauges are read from the process-wide counters when scraped */
-    lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)atomic_load(&in_flight));
+    lln_metric_set(&LLN_M_IN_FLIGHT, NULL, (double)lln__in_flight());
     lln_metric_set(&LLN_M_CONNECTIONS, NULL, (double)lln_http_connections_total());
     lln_buf b;
     lln_buf_init(&b);
@@ -555,14 +270,15 @@ static void handle(void *ctx, lln_http_request *req) {
   }
   if ((chat || route) && !is_post) {
     hdr_fixed(&h, "Allow: POST");
-    lln_http_respond_error(req, 405, h.line,
-                           chat ? "use POST for /v1/chat/completions"
-                                : "use POST for " LLN_ROUTE_API_PATH " with a chat completion request body");
+    char msg[300];
+    snprintf(msg, sizeof msg, "use POST for %.200s%s", req->path,
+             chat ? "" : " with a chat completion request body");
+    lln_http_respond_error(req, 405, h.line, msg);
   } else if ((list || model_id) && !is_get) {
     hdr_fixed(&h, "Allow: GET");
     lln_http_respond_error(req, 405, h.line, "use GET for /v1/models");
   } else if (chat || route) {
-    chat_completions(g, req, &h, route);
+    lln__door_serve(g, req, &h, route ? &lln_door_chat : door, route);
   } else if (model_id) {
     lln__models_one(g->current->cfg, req, h.line, model_id);
   } else {
@@ -613,13 +329,13 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
   g->current = gen_new(o->config);
   const lln_server_settings *s = &g->current->cfg->server;
   if (start_store(g, o, err, err_size) != 0) {
-    gen_release(g->current);
+    lln__gen_release(g->current);
     return -1;
   }
   if (lln_upstream_init(&g->upstream, o->loop) != 0) {
     snprintf(err, err_size, "cannot start the upstream client");
     close_store(g);
-    gen_release(g->current);
+    lln__gen_release(g->current);
     return -1;
   }
   lln_http_limits limits;
@@ -632,7 +348,7 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
   if (rc != 0) {
     lln_upstream_close(g->upstream);
     close_store(g);
-    gen_release(g->current);
+    lln__gen_release(g->current);
     return rc;
   }
   lln_http_server_set_admit(g->http, admit);
@@ -644,7 +360,7 @@ int lln_gateway_port(const lln_gateway *g) { return lln_http_server_port(g->http
 void lln_gateway_reload(lln_gateway *g, lln_shared_config *sc) {
   lln_generation *old = g->current;
   g->current = gen_new(sc);
-  gen_release(old);
+  lln__gen_release(old);
 }
 
 void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) {
@@ -654,13 +370,8 @@ void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) {
 void lln_gateway_close(lln_gateway *g) {
   /* shutdown-grace ran out: every request still running ends with an
    * error (an error event when it streams) before its connection closes */
-  for (chat *c = g->chats, *next; c; c = next) {
-    next = c->next;
-    if (c->run && !c->finished)
-      lln_run_abort(c->run, 503,
-                    "llmnet is shutting down and server.shutdown-grace ran out before this request "
-                    "finished; send it again");
-  }
+  lln__door_abort_all(g, "llmnet is shutting down and server.shutdown-grace ran out before this request "
+                         "finished; send it again");
   lln_http_server_close(g->http);
   /* detached function calls (observe hooks, sinks) still running end now:
    * shell process groups are killed, REST and websocket calls stopped and
@@ -668,6 +379,6 @@ void lln_gateway_close(lln_gateway *g) {
   lln_fn_loop_close(g->loop);
   lln_upstream_close(g->upstream);
   close_store(g); /* after the runs: the rate limiter, then the store */
-  gen_release(g->current);
+  lln__gen_release(g->current);
   g->current = NULL;
 }

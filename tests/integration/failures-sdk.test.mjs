@@ -303,9 +303,9 @@ describe('item 3 and 25b: a failed stream reads as failed in every SDK', () => {
   test('25b: a stream that fails mid-way is counted and logged with 502, not 200', async () => {
     const { res, rid } = await callNode('cut-node', { stream: true });
     assert.equal(res.status, 200);
-    const line = await metric(gw.url, 'llmnet_requests_total{entry="cut-node",status="502"}');
+    const line = await metric(gw.url, 'llmnet_requests_total{entry="cut-node",status="502",door="chat"}');
     assert.ok(line, 'the failed stream is counted with status 502');
-    assert.ok(!(await metric(gw.url, 'llmnet_requests_total{entry="cut-node",status="200"}')), 'and not as 200');
+    assert.ok(!(await metric(gw.url, 'llmnet_requests_total{entry="cut-node",status="200",door="chat"}')), 'and not as 200');
     await waitFor(() => gw.stderr.split('\n').find((l) => l.includes(`id=${rid}`)), { what: 'the access log line' });
     const logged = gw.stderr.split('\n').find((l) => l.includes(`id=${rid}`));
     assert.match(logged, /status=502/);

@@ -56,8 +56,8 @@ describe('metrics and logs', () => {
 
   it('counts requests, upstream calls, routing, tokens and errors with bounded labels', async () => {
     const text = await (await fetch(`${llmnet.url}/metrics`)).text();
-    assert.ok(series(text, 'llmnet_requests_total{entry="router",status="200"} 3').length === 1, text);
-    assert.ok(series(text, 'llmnet_requests_total{entry="technical-handler",status="502"} 1').length === 1);
+    assert.ok(series(text, 'llmnet_requests_total{entry="router",status="200",door="chat"} 3').length === 1, text);
+    assert.ok(series(text, 'llmnet_requests_total{entry="technical-handler",status="502",door="chat"} 1').length === 1);
     assert.ok(series(text, 'llmnet_upstream_calls_total{node="technical-handler",model="qwen/qwen3-coder:free",outcome="5xx"}').length === 1);
     assert.ok(series(text, 'llmnet_routing_decisions_total{from="router",to="technical-handler",decided="router"} 1').length === 1);
     assert.ok(series(text, 'llmnet_tokens_total{node="creative-handler"').length >= 2);

@@ -1,0 +1,80 @@
+/* door: one client API llmnet answers (chat completions, the Responses
+ * API, Anthropic Messages, ...). Every door leads into the same pipeline:
+ * it translates its API's request into the chat completion request the
+ * run takes (src/pipeline/run.h), and the run's chat.completion answer,
+ * its chat.completion.chunk stream events (the final "[DONE]" and the
+ * {"error":...} event a failed stream ends with included) and its errors
+ * back into its API's shapes. A door is pure translation: routing, pins,
+ * hooks, limits, fallbacks and the trace stay in the run.
+ *
+ * The gateway (src/server) owns HTTP and holds a table of doors by path
+ * (src/server/doors_table.c). A callback left NULL means "as chat
+ * completions": the body, answer, events and errors pass through as they
+ * are, without a copy (the "chat" door is all NULLs). */
+#ifndef LLN_DOORS_DOOR_H
+#define LLN_DOORS_DOOR_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/openai_error.h"
+
+/* Bytes of a door's own error message (a request it cannot translate). */
+#define LLN_DOOR_ERROR_MAX 600
+
+/* Why a door refused a request: an HTTP status (400 for bad input) and a
+ * message saying what is wrong and how to fix it. `param` and `code` are
+ * static strings or NULL. */
+typedef struct lln_door_error {
+  int status;
+  char message[LLN_DOOR_ERROR_MAX];
+  const char *param;
+  const char *code;
+} lln_door_error;
+
+/* A stored value a door reads before translating (previous_response_id):
+ * the gateway reads `key` from server.store and waits for the answer. */
+typedef struct lln_door_lookup {
+  char key[LLN_STORE_MAX_KEY];
+} lln_door_lookup;
+
+typedef struct lln_door {
+  const char *name;  /* the "door" label: metrics, access log, status page */
+  size_t state_size; /* bytes of per-request state the gateway allocates zeroed (0: none) */
+
+  /* The store key the translation needs: 1 with `out` filled, 0 when none,
+   * -1 with `err` filled for a request that is bad already. Optional. */
+  int (*lookup)(void *state, const cJSON *body, lln_door_lookup *out, lln_door_error *err);
+  /* The chat completion request for `body` (the client's parsed body),
+   * built in the current JSON scope (the run's arena), or NULL with `err`
+   * filled. `stored` is what lookup's key held (NULL when it asked for
+   * nothing, or when the key is unknown or expired: then store_status is
+   * the store's negative code). May return `body` itself. Optional. */
+  cJSON *(*to_chat)(void *state, cJSON *body, const char *stored, size_t stored_len, int store_status,
+                    lln_door_error *err);
+  /* Appends the door's answer for the chat.completion JSON `body`. Optional. */
+  void (*answer)(void *state, const char *body, size_t len, lln_buf *out);
+  /* Stream translation: one event the run sends (a chat.completion.chunk
+   * JSON, "[DONE]", or the {"error":{...}} object a failed stream ends
+   * with); appends whole SSE events ("event: ...\ndata: ...\n\n"), maybe
+   * none. Optional. */
+  void (*event)(void *state, const char *data, size_t len, lln_buf *out);
+  /* Appends the door's error body for `e` (a response that is not a
+   * stream). Optional: OpenAI's {"error":{...}}. */
+  void (*error)(void *state, const lln_openai_error *e, lln_buf *out);
+  /* The SSE text sent while routing runs (NULL: ": keep-alive\n\n"). */
+  const char *keepalive;
+  /* After a successful answer: 1 with `put` filled (pointers into the
+   * state, valid until release) to keep something in server.store, else
+   * 0. Optional. */
+  int (*keep)(void *state, lln_store_put *put);
+  /* Frees what the state holds (not the state itself). Optional. */
+  void (*release)(void *state);
+} lln_door;
+
+/* Chat completions, as they are: the door every other door becomes. */
+extern const lln_door lln_door_chat;
+
+#endif

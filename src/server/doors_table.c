@@ -1,0 +1,30 @@
+/* doors_table: which door serves which path. A new door is one line here
+ * (and its lln_door in src/doors/). Every door path is POST and behind
+ * server.api-keys. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/door_int.h"
+
+static const lln__door_path doors[] = {
+    {"/v1/chat/completions", "/chat/completions", &lln_door_chat},
+};
+
+const lln_door *lln__door_for(const char *path) {
+  for (size_t i = 0; i < sizeof doors / sizeof doors[0]; i++) {
+    if (strcmp(path, doors[i].path) == 0 || (doors[i].alt && strcmp(path, doors[i].alt) == 0))
+      return doors[i].door;
+  }
+  return NULL;
+}
+
+void lln__door_paths(char *out, size_t size) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < sizeof doors / sizeof doors[0] && used < size; i++) {
+    int n = snprintf(out + used, size - used, "POST %s, ", doors[i].path);
+    if (n < 0)
+      break;
+    used += (size_t)n;
+  }
+}
