@@ -9,23 +9,17 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "doors/door.h"
 #include "util/buf.h"
 
 /* Longest error message the request translator writes (it names the field
  * path, e.g. "messages.2.content.0.source.type", and the fix). */
 #define LLN_ANTHROPIC_ERR_MAX 320
-/* count_tokens' estimate: one token per this many characters of the
- * translated request's JSON (messages, tools and system prompt). */
-#define LLN_ANTHROPIC_CHARS_PER_TOKEN 4
 
 /* Translates a Messages request into a chat completion request (a new tree
  * made with the cJSON allocator in scope). NULL with `err` filled on a
  * request Anthropic would refuse with 400 invalid_request_error. */
 cJSON *lln_anthropic_request(const cJSON *in, char *err, size_t err_size);
-
-/* The estimate POST /v1/messages/count_tokens answers: characters of the
- * translated request / LLN_ANTHROPIC_CHARS_PER_TOKEN, rounded up. */
-long lln_anthropic_count_tokens(const cJSON *chat_request);
 
 /* Translates a chat.completion answer into an Anthropic message (new tree).
  * `request` is the Messages request (its model is the fallback model and
@@ -57,7 +51,8 @@ typedef struct lln_anthropic_stream {
 } lln_anthropic_stream;
 
 /* `request` is the Messages request (model, stop_sequences); it must
- * outlive the stream. */
+ * outlive the stream. `request_id` makes the message id; NULL: the first
+ * chunk's id does. */
 void lln_anthropic_stream_init(lln_anthropic_stream *s, const cJSON *request, const char *request_id);
 /* One event of the run's stream (a chunk, "[DONE]" or an OpenAI error
  * object): appends the Anthropic events it makes ("event: X\ndata: {...}\n\n")
@@ -68,5 +63,8 @@ int lln_anthropic_stream_event(lln_anthropic_stream *s, const char *data, size_t
 #define LLN_ANTHROPIC_PING "event: ping\ndata: {\"type\":\"ping\"}\n\n"
 /* Ends the stream with an error event (never message_stop). */
 void lln_anthropic_stream_fail(lln_anthropic_stream *s, int status, const char *message, lln_buf *out);
+
+/* The door: POST /v1/messages (src/server/doors_table.c). */
+extern const lln_door lln_door_anthropic;
 
 #endif

@@ -426,19 +426,3 @@ cJSON *lln_anthropic_request(const cJSON *in, char *err, size_t err_size) {
   }
   return chat;
 }
-
-long lln_anthropic_count_tokens(const cJSON *chat_request) {
-  static const char *const counted[] = {"messages", "tools"};
-  size_t chars = 0;
-  for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(chat_request, counted[i]);
-    if (!v)
-      continue;
-    lln_buf b;
-    lln_buf_init(&b);
-    lln_json_print(v, &b);
-    chars += b.len;
-    lln_buf_free(&b);
-  }
-  return (long)((chars + LLN_ANTHROPIC_CHARS_PER_TOKEN - 1) / LLN_ANTHROPIC_CHARS_PER_TOKEN);
-}

@@ -29,7 +29,8 @@ static cJSON *typed(const char *type) {
 
 void lln_anthropic_stream_init(lln_anthropic_stream *s, const cJSON *request, const char *request_id) {
   memset(s, 0, sizeof *s);
-  lln__anthropic_message_id(request_id, NULL, s->id, sizeof s->id);
+  if (request_id)
+    lln__anthropic_message_id(request_id, NULL, s->id, sizeof s->id);
   const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(request, "model"));
   snprintf(s->model, sizeof s->model, "%s", model ? model : "llmnet");
   s->stop_sequences = cJSON_GetObjectItemCaseSensitive(request, "stop_sequences");
@@ -130,6 +131,9 @@ static void chunk(lln_anthropic_stream *s, const cJSON *c, lln_buf *out) {
   const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "model"));
   if (model && !s->started)
     snprintf(s->model, sizeof s->model, "%s", model);
+  if (!s->id[0])
+    lln__anthropic_message_id(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "id")), NULL, s->id,
+                              sizeof s->id);
   message_start(s, out);
   const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "choices"), 0);
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(choice, "delta");

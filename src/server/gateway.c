@@ -163,11 +163,11 @@ static int authorized(const lln_gateway *g, const lln_http_request *req) {
   if (s->n_api_keys == 0)
     return 1;
   const char *auth = lln_http_header_get(req, "authorization");
-  if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
-    return 0;
+  const char *bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
+  const char *x_api_key = lln_http_header_get(req, "x-api-key"); /* Anthropic's clients */
   int ok = 0;
   for (size_t i = 0; i < s->n_api_keys; i++)
-    ok |= key_equal(auth + 7, s->api_keys[i]);
+    ok |= (bearer && key_equal(bearer, s->api_keys[i])) | (x_api_key && key_equal(x_api_key, s->api_keys[i]));
   return ok;
 }
 
@@ -245,7 +245,9 @@ static void handle(void *ctx, lln_http_request *req) {
   }
   if (!authorized(g, req)) {
     hdr_fixed(&h, "WWW-Authenticate: Bearer");
-    lln_http_respond_error(req, 401, h.line, "missing or unknown API key; send Authorization: Bearer <key>");
+    lln_http_respond_error(
+        req, 401, h.line,
+        "missing or unknown API key; send Authorization: Bearer <key> (or x-api-key: <key>)");
     return;
   }
   if ((metrics || stats_json) && !is_get) {
