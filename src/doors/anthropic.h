@@ -44,6 +44,7 @@ typedef struct lln_anthropic_stream {
   int next_index;      /* the next content block's index */
   int open;            /* 0 none, 1 a text block, 2 a tool_use block is open */
   int tool_chat_index; /* the chat tool_calls index of the open tool_use block */
+  char tool_id[128];   /* and its id ("" when the upstream gave none) */
   char stop_reason[24];
   long input_tokens, output_tokens;
   const cJSON *stop_sequences; /* the request's, to tell a stop sequence; may be NULL */

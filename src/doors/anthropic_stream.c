@@ -96,14 +96,16 @@ static void text_piece(lln_anthropic_stream *s, lln_buf *out, const char *text) 
   delta(s, out, "text_delta", "text", text);
 }
 
-/* One tool_calls entry of a delta: a new index (or a new id) opens a
- * tool_use block, argument fragments become input_json_delta events. */
+/* One tool_calls entry of a delta: a new index or a new id opens a
+ * tool_use block (an id repeated on every fragment, as some servers send
+ * it, does not), argument fragments become input_json_delta events. */
 static void tool_piece(lln_anthropic_stream *s, lln_buf *out, const cJSON *call) {
   const cJSON *idx = cJSON_GetObjectItemCaseSensitive(call, "index");
   int chat_index = cJSON_IsNumber(idx) ? idx->valueint : 0;
   const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(call, "id"));
   const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
-  if (s->open != OPEN_TOOL || chat_index != s->tool_chat_index || (id && *id)) {
+  if (s->open != OPEN_TOOL || chat_index != s->tool_chat_index ||
+      (id && *id && strcmp(id, s->tool_id) != 0)) {
     char made_id[40];
     snprintf(made_id, sizeof made_id, "toolu_llmnet_%d", s->next_index);
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fn, "name"));
@@ -114,6 +116,7 @@ static void tool_piece(lln_anthropic_stream *s, lln_buf *out, const cJSON *call)
     open_block(s, out, b);
     s->open = OPEN_TOOL;
     s->tool_chat_index = chat_index;
+    snprintf(s->tool_id, sizeof s->tool_id, "%s", id ? id : "");
   }
   const char *args = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fn, "arguments"));
   if (args && *args)

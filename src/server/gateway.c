@@ -166,8 +166,10 @@ static int authorized(const lln_gateway *g, const lln_http_request *req) {
   const char *bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
   const char *x_api_key = lln_http_header_get(req, "x-api-key"); /* Anthropic's clients */
   int ok = 0;
-  for (size_t i = 0; i < s->n_api_keys; i++)
-    ok |= (bearer && key_equal(bearer, s->api_keys[i])) | (x_api_key && key_equal(x_api_key, s->api_keys[i]));
+  for (size_t i = 0; i < s->n_api_keys; i++) {
+    ok |= bearer && key_equal(bearer, s->api_keys[i]);
+    ok |= x_api_key && key_equal(x_api_key, s->api_keys[i]);
+  }
   return ok;
 }
 

@@ -253,13 +253,14 @@ static const stream_case streams[] = {
      "{'type':'message_delta','delta':{'stop_reason':'end_turn','stop_sequence':null},"
      "'usage':{'input_tokens':3,'output_tokens':2}}\n\n"
      "event: message_stop\ndata: {'type':'message_stop'}\n\n"},
-    /* text then two tool calls: one block each, indexes 0, 1, 2 */
+    /* text then two tool calls: one block each, indexes 0, 1, 2 (an id repeated on a fragment is the
+     * same call) */
     {"{'model':'m'}",
      {"{'model':'q','choices':[{'delta':{'content':'ok'}}]}",
       "{'choices':[{'delta':{'tool_calls':[{'index':0,'id':'call_a','function':{'name':'f','arguments':''}}]}"
       "}]}",
       "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'arguments':'{\\'x\\':'}}]}}]}",
-      "{'choices':[{'delta':{'tool_calls':[{'index':0,'function':{'arguments':'1}'}}]}}]}",
+      "{'choices':[{'delta':{'tool_calls':[{'index':0,'id':'call_a','function':{'arguments':'1}'}}]}}]}",
       "{'choices':[{'delta':{'tool_calls':[{'index':1,'id':'call_b','function':{'name':'g','arguments':'{}'}}"
       "]},"
       "'finish_reason':'tool_calls'}]}",
