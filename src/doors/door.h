@@ -34,25 +34,38 @@ typedef struct lln_door_error {
   const char *code;
 } lln_door_error;
 
-/* A stored value a door reads before translating (previous_response_id):
- * the gateway reads `key` from server.store and waits for the answer. */
+/* Store reads one request may ask for before its translation. */
+#define LLN_DOOR_MAX_LOOKUPS 8
+
+/* Stored values a door reads before translating (previous_response_id,
+ * item references): the gateway reads each key from server.store, one
+ * after the other, and waits for the answers. */
 typedef struct lln_door_lookup {
-  char key[LLN_STORE_MAX_KEY];
+  size_t n;
+  char key[LLN_DOOR_MAX_LOOKUPS][LLN_STORE_MAX_KEY];
 } lln_door_lookup;
+
+/* What one key held: status LLN_STORE_OK with the value, or the store's
+ * negative code (unknown or expired key, store unreachable) and NULL. */
+typedef struct lln_door_stored {
+  const char *value;
+  size_t len;
+  int status;
+} lln_door_stored;
 
 typedef struct lln_door {
   const char *name;  /* the "door" label: metrics, access log, status page */
   size_t state_size; /* bytes of per-request state the gateway allocates zeroed (0: none) */
 
-  /* The store key the translation needs: 1 with `out` filled, 0 when none,
-   * -1 with `err` filled for a request that is bad already. Optional. */
+  /* The store keys the translation needs: 1 with `out` filled (n keys), 0
+   * when none, -1 with `err` filled for a request that is bad already.
+   * Optional. */
   int (*lookup)(void *state, const cJSON *body, lln_door_lookup *out, lln_door_error *err);
   /* The chat completion request for `body` (the client's parsed body),
    * built in the current JSON scope (the run's arena), or NULL with `err`
-   * filled. `stored` is what lookup's key held (NULL when it asked for
-   * nothing, or when the key is unknown or expired: then store_status is
-   * the store's negative code). May return `body` itself. Optional. */
-  cJSON *(*to_chat)(void *state, cJSON *body, const char *stored, size_t stored_len, int store_status,
+   * filled. `stored[i]` is what lookup's key[i] held (n_stored 0 when it
+   * asked for nothing). May return `body` itself. Optional. */
+  cJSON *(*to_chat)(void *state, cJSON *body, const lln_door_stored *stored, size_t n_stored,
                     lln_door_error *err);
   /* Appends the door's answer for the chat.completion JSON `body`. Optional. */
   void (*answer)(void *state, const char *body, size_t len, lln_buf *out);

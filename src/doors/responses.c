@@ -298,7 +298,96 @@ static int add_call_output(cJSON *messages, const cJSON *item, int at, lln_door_
   return 0;
 }
 
-static int add_input(cJSON *messages, const cJSON *input, lln_door_error *err) {
+/* What the store held for the keys lln_responses_lookup asked for. */
+typedef struct kept {
+  lln_door_lookup look;
+  const lln_door_stored *stored;
+  size_t n_stored;
+} kept;
+
+/* The stored value for `key`, or NULL. */
+static const lln_door_stored *kept_value(const kept *k, const char *key) {
+  for (size_t i = 0; i < k->look.n && i < k->n_stored; i++) {
+    if (strcmp(k->look.key[i], key) == 0)
+      return k->stored[i].status == 0 && k->stored[i].value ? &k->stored[i] : NULL;
+  }
+  return NULL;
+}
+
+/* The response key an item id (msg_HEX, fc_HEX_K) points into; *call is K
+ * (-1 for a message). 0, or -1 when the id is not one llmnet made. */
+static int item_key(const char *id, char *key, size_t size, int *call) {
+  const char *hex;
+  if (strncmp(id, "msg_", 4) == 0)
+    hex = id + 4;
+  else if (strncmp(id, "fc_", 3) == 0)
+    hex = id + 3;
+  else
+    return -1;
+  size_t n = strspn(hex, "0123456789abcdef");
+  if (n != 32)
+    return -1;
+  *call = -1;
+  if (hex[32] == '_') {
+    char *end;
+    long k = strtol(hex + 33, &end, 10);
+    if (*end || k < 0 || k >= LLN_RESPONSES_MAX_CALLS || hex[0] == 'm')
+      return -1;
+    *call = (int)k;
+  } else if (hex[32]) {
+    return -1;
+  }
+  if (id[0] == 'f' && *call < 0)
+    return -1;
+  snprintf(key, size, LLN_RESPONSES_KEY_PREFIX "resp_%.32s", hex);
+  return 0;
+}
+
+static int add_function_call(cJSON *messages, const cJSON *item, int at, lln_door_error *err);
+
+/* An item_reference: the message or function call of a response llmnet
+ * answered, from its kept answer. */
+static int add_reference(cJSON *messages, const cJSON *item, const kept *k, int at, lln_door_error *err) {
+  const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "id"));
+  char key[LLN_STORE_MAX_KEY];
+  int call = -1;
+  if (!id || item_key(id, key, sizeof key, &call) != 0)
+    return fail(err, "input", NULL,
+                "input[%d]: item_reference \"%.80s\" is not an item llmnet answered; send the item itself",
+                at, id ? id : "");
+  const lln_door_stored *v = kept_value(k, key);
+  cJSON *resp = v ? cJSON_ParseWithLength(v->value, v->len) : NULL;
+  cJSON *list = cJSON_GetObjectItemCaseSensitive(resp, "messages");
+  cJSON *answer = cJSON_GetArrayItem(list, cJSON_GetArraySize(list) - 1);
+  int rc = 0;
+  if (!answer) {
+    rc = fail(
+        err, "input", "item_not_found",
+        "input[%d]: item_reference \"%.80s\" points into a response llmnet no longer keeps (responses are "
+        "kept %ld minutes); send the item itself",
+        at, id, LLN_RESPONSES_TTL_MS / 60000);
+  } else if (call >= 0) {
+    const cJSON *tc = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(answer, "tool_calls"), call);
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+    cJSON *fc = cJSON_CreateObject();
+    put_copy(fc, "call_id", tc, "id");
+    put_copy(fc, "name", fn, "name");
+    put_copy(fc, "arguments", fn, "arguments");
+    rc = tc ? add_function_call(messages, fc, at, err)
+            : fail(err, "input", "item_not_found", "input[%d]: item_reference \"%.80s\": no such call", at,
+                   id);
+    cJSON_Delete(fc);
+  } else {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "assistant");
+    put_copy(m, "content", answer, "content");
+    cJSON_AddItemToArray(messages, m);
+  }
+  cJSON_Delete(resp);
+  return rc;
+}
+
+static int add_input(cJSON *messages, const cJSON *input, const kept *k, lln_door_error *err) {
   if (cJSON_IsString(input)) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "role", "user");
@@ -321,6 +410,8 @@ static int add_input(cJSON *messages, const cJSON *input, lln_door_error *err) {
       rc = add_function_call(messages, item, at, err);
     else if (strcmp(type, "function_call_output") == 0)
       rc = add_call_output(messages, item, at, err);
+    else if (strcmp(type, "item_reference") == 0)
+      rc = add_reference(messages, item, k, at, err);
     else if (strcmp(type, "reasoning") == 0)
       rc = 0; /* a reasoning model's notes: chat upstreams have no place for them */
     else
@@ -336,20 +427,64 @@ static int add_input(cJSON *messages, const cJSON *input, lln_door_error *err) {
   return 0;
 }
 
-/* The messages kept from previous_response_id: {"messages":[...]}. */
-static int add_stored(cJSON *messages, const char *stored, size_t len, lln_door_error *err) {
-  cJSON *kept = cJSON_ParseWithLength(stored, len);
-  cJSON *old = cJSON_GetObjectItemCaseSensitive(kept, "messages");
-  if (!cJSON_IsArray(old)) {
-    cJSON_Delete(kept);
-    return fail(err, "previous_response_id", NULL,
-                "the stored response is damaged; send the whole conversation");
+/* previous_response_id's conversation: {"messages":[...]} as kept. */
+static int add_previous(cJSON *messages, const char *prev, const kept *k, lln_door_error *err) {
+  char key[LLN_STORE_MAX_KEY];
+  snprintf(key, sizeof key, LLN_RESPONSES_KEY_PREFIX "%s", prev);
+  const lln_door_stored *v = kept_value(k, key);
+  cJSON *resp = v ? cJSON_ParseWithLength(v->value, v->len) : NULL;
+  cJSON *old = cJSON_GetObjectItemCaseSensitive(resp, "messages");
+  if (!cJSON_IsArray(old) || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "partial"))) {
+    int unreachable = 0;
+    for (size_t i = 0; i < k->look.n && i < k->n_stored; i++)
+      unreachable |= strcmp(k->look.key[i], key) == 0 && k->stored[i].status == -2;
+    fail(err, "previous_response_id", "previous_response_not_found",
+         "previous_response_id \"%.100s\" is not a response llmnet knows%s: llmnet keeps a response's "
+         "conversation for %ld minutes after its answer, up to %d KiB, and not when it was sent with "
+         "\"store\": false. Send the whole conversation in \"input\" instead",
+         prev,
+         unreachable ? " (server.store could not be reached)"
+         : resp      ? " (its conversation was over the size kept)"
+                     : "",
+         LLN_RESPONSES_TTL_MS / 60000, LLN_STORE_MAX_VALUE / 1024);
+    cJSON_Delete(resp);
+    return -1;
   }
   cJSON *m;
   while ((m = cJSON_DetachItemFromArray(old, 0)) != NULL)
     cJSON_AddItemToArray(messages, m);
-  cJSON_Delete(kept);
+  cJSON_Delete(resp);
   return 0;
+}
+
+int lln_responses_lookup(const cJSON *body, lln_door_lookup *out, lln_door_error *err) {
+  out->n = 0;
+  const cJSON *prev = cJSON_GetObjectItemCaseSensitive(body, "previous_response_id");
+  if (prev && !cJSON_IsNull(prev)) {
+    if (!cJSON_IsString(prev) || !*prev->valuestring || strlen(prev->valuestring) > 100)
+      return fail(err, "previous_response_id", NULL, "previous_response_id must be a response id (resp_...)");
+    snprintf(out->key[out->n++], sizeof out->key[0], LLN_RESPONSES_KEY_PREFIX "%s", prev->valuestring);
+  }
+  const cJSON *item;
+  cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(body, "input")) {
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "type"));
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "id"));
+    char key[LLN_STORE_MAX_KEY];
+    int call;
+    if (!type || strcmp(type, "item_reference") != 0 || !id || item_key(id, key, sizeof key, &call) != 0)
+      continue; /* the translation says what is wrong with it */
+    size_t i = 0;
+    while (i < out->n && strcmp(out->key[i], key) != 0)
+      i++;
+    if (i < out->n)
+      continue;
+    if (out->n == LLN_DOOR_MAX_LOOKUPS)
+      return fail(err, "input", NULL,
+                  "input refers to items of more than %d earlier responses; send older items themselves",
+                  LLN_DOOR_MAX_LOOKUPS - 1);
+    snprintf(out->key[out->n++], sizeof out->key[0], "%s", key);
+  }
+  return out->n ? 1 : 0;
 }
 
 /* Sampling and other fields with the same meaning in chat completions. */
@@ -372,8 +507,8 @@ static int add_fields(cJSON *chat, const cJSON *body, lln_door_error *err) {
   return 0;
 }
 
-cJSON *lln_responses_to_chat(lln_responses_state *st, const cJSON *body, const char *stored,
-                             size_t stored_len, lln_door_error *err) {
+cJSON *lln_responses_to_chat(lln_responses_state *st, const cJSON *body, const lln_door_stored *stored,
+                             size_t n_stored, lln_door_error *err) {
   if (!cJSON_IsObject(body))
     return fail(err, NULL, NULL, "the request body must be a JSON object (a Responses API request)"), NULL;
   const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
@@ -384,6 +519,10 @@ cJSON *lln_responses_to_chat(lln_responses_state *st, const cJSON *body, const c
            NULL;
   if (instr && !cJSON_IsNull(instr) && !cJSON_IsString(instr))
     return fail(err, "instructions", NULL, "instructions must be a string"), NULL;
+  kept k = {.stored = stored, .n_stored = n_stored};
+  if (lln_responses_lookup(body, &k.look, err) < 0)
+    return NULL;
+  const char *prev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "previous_response_id"));
   cJSON *chat = cJSON_CreateObject();
   cJSON *messages = cJSON_CreateArray();
   int rc = add_fields(chat, body, err);
@@ -394,10 +533,10 @@ cJSON *lln_responses_to_chat(lln_responses_state *st, const cJSON *body, const c
     cJSON_AddItemToArray(messages, sys);
   }
   int first = cJSON_GetArraySize(messages); /* the conversation starts after the instructions */
-  if (rc == 0 && stored)
-    rc = add_stored(messages, stored, stored_len, err);
+  if (rc == 0 && prev)
+    rc = add_previous(messages, prev, &k, err);
   if (rc == 0)
-    rc = add_input(messages, input, err);
+    rc = add_input(messages, input, &k, err);
   if (rc == 0)
     rc = add_tools(chat, cJSON_GetObjectItemCaseSensitive(body, "tools"), err);
   if (rc == 0)
@@ -451,33 +590,17 @@ void lln_responses_state_free(lln_responses_state *st) {
   free(st);
 }
 
-/* previous_response_id: the store key to read first. */
+/* previous_response_id and item references: the store keys to read first. */
 static int lookup(void *state, const cJSON *body, lln_door_lookup *out, lln_door_error *err) {
   (void)state;
-  const cJSON *prev = cJSON_GetObjectItemCaseSensitive(body, "previous_response_id");
-  if (!prev || cJSON_IsNull(prev))
-    return 0;
-  if (!cJSON_IsString(prev) || !*prev->valuestring || strlen(prev->valuestring) > 100)
-    return fail(err, "previous_response_id", NULL, "previous_response_id must be a response id (resp_...)");
-  snprintf(out->key, sizeof out->key, LLN_RESPONSES_KEY_PREFIX "%s", prev->valuestring);
-  return 1;
+  return lln_responses_lookup(body, out, err);
 }
 
-static cJSON *to_chat(void *state, cJSON *body, const char *stored, size_t stored_len, int store_status,
+static cJSON *to_chat(void *state, cJSON *body, const lln_door_stored *stored, size_t n_stored,
                       lln_door_error *err) {
   lln_responses_state *st = state;
-  const char *prev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "previous_response_id"));
-  if (prev && !stored) {
-    fail(err, "previous_response_id", "previous_response_not_found",
-         "previous_response_id \"%.100s\" is not a response llmnet knows%s: llmnet keeps a response's "
-         "conversation for %ld minutes after its answer, up to %d KiB, and not when it was sent with "
-         "\"store\": false. Send the whole conversation in \"input\" instead",
-         prev, store_status == -2 ? " (server.store could not be reached)" : "", LLN_RESPONSES_TTL_MS / 60000,
-         LLN_STORE_MAX_VALUE / 1024);
-    return NULL;
-  }
   lln__resp_new_id(st->id, sizeof st->id, "resp_");
-  return lln_responses_to_chat(st, body, stored, stored_len, err);
+  return lln_responses_to_chat(st, body, stored, n_stored, err);
 }
 
 /* responses_out.c */

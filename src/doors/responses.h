@@ -27,12 +27,16 @@ typedef struct lln_responses_state lln_responses_state;
 
 extern const lln_door lln_door_responses;
 
+/* The store keys a Responses `body` needs: its previous_response_id's,
+ * then those of the responses its item_reference items point into. 0 when
+ * none, 1 with `out` filled, -1 with `err` filled. */
+int lln_responses_lookup(const cJSON *body, lln_door_lookup *out, lln_door_error *err);
 /* The parser alone (fuzzed, unit-tested): the chat completion request for
- * a Responses `body` with `stored` the kept value of its
- * previous_response_id (or NULL), built in the current JSON scope; NULL
- * with `err` filled for a request it cannot take. `st` may be NULL. */
-cJSON *lln_responses_to_chat(lln_responses_state *st, const cJSON *body, const char *stored,
-                             size_t stored_len, lln_door_error *err);
+ * a Responses `body`, `stored[i]` being what lln_responses_lookup's key[i]
+ * held (n_stored may be 0), built in the current JSON scope; NULL with
+ * `err` filled for a request it cannot take. `st` may be NULL. */
+cJSON *lln_responses_to_chat(lln_responses_state *st, const cJSON *body, const lln_door_stored *stored,
+                             size_t n_stored, lln_door_error *err);
 /* A zeroed state (free with lln_responses_state_free), for tests. */
 lln_responses_state *lln_responses_state_new(void);
 void lln_responses_state_free(lln_responses_state *st);

@@ -46,7 +46,9 @@ struct lln_responses_state {
 };
 
 /* A fresh id: prefix + 32 hex digits from getrandom (unguessable: the
- * response id is the key to a stored conversation). */
+ * response id is the key to a stored conversation). Its output items are
+ * named after it: msg_HEX and fc_HEX_K (its K-th function call), so an
+ * item_reference finds the response that holds the item. */
 void lln__resp_new_id(char *out, size_t size, const char *prefix);
 /* Appends the response object: status "completed", "incomplete",
  * "in_progress" or "failed" (with `error` JSON or NULL), output items

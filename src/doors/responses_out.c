@@ -48,6 +48,19 @@ void lln__resp_keep_echo(lln_responses_state *st, const cJSON *body) {
   snprintf(st->model, sizeof st->model, "%s", model ? model : "llmnet");
 }
 
+/* Item ids are named after the response (responses_int.h). */
+static void msg_id_of(lln_responses_state *st) {
+  char hex[LLN_RESPONSES_ID_MAX];
+  snprintf(hex, sizeof hex, "%s", st->id + 5);
+  snprintf(st->msg_id, sizeof st->msg_id, "msg_%.32s", hex);
+}
+
+static void call_id_of(lln_responses_state *st, lln__resp_call *c) {
+  char hex[LLN_RESPONSES_ID_MAX];
+  snprintf(hex, sizeof hex, "%s", st->id + 5);
+  snprintf(c->id, sizeof c->id, "fc_%.32s_%d", hex, (int)(c - st->calls));
+}
+
 static void put_str(lln_buf *out, const char *key, const char *s, size_t len) {
   lln_buf_printf(out, ",\"%s\":", key);
   lln_buf_json_string(out, s ? s : "", s ? len : 0);
@@ -194,7 +207,7 @@ static void open_message(lln_responses_state *st, lln_buf *out) {
     return; /* text after a function call: appended to the one message (rare) */
   st->msg_index = st->n_outputs++;
   st->msg_open = 1;
-  lln__resp_new_id(st->msg_id, sizeof st->msg_id, "msg_");
+  msg_id_of(st);
   event_begin(st, out, "response.output_item.added");
   lln_buf_printf(out, ",\"output_index\":%d,\"item\":", st->msg_index);
   put_message_item(st, "in_progress", out);
@@ -248,7 +261,7 @@ static void on_tool_call(lln_responses_state *st, const cJSON *tc, lln_buf *out)
     close_message(st, out);
     st->n_calls++;
     c->output_index = st->n_outputs++;
-    lln__resp_new_id(c->id, sizeof c->id, "fc_");
+    call_id_of(st, c);
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "id"));
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fn, "name"));
     lln_buf_puts(&c->call_id, id ? id : c->id);
@@ -385,7 +398,7 @@ void lln__resp_answer(void *state, const char *body, size_t len, lln_buf *out) {
     content = refusal;
   if (content && *content) {
     st->msg_index = st->n_outputs++;
-    lln__resp_new_id(st->msg_id, sizeof st->msg_id, "msg_");
+    msg_id_of(st);
     lln_buf_puts(&st->text, content);
   }
   const cJSON *tc;
@@ -398,7 +411,7 @@ void lln__resp_answer(void *state, const char *body, size_t len, lln_buf *out) {
     const char *args = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fn, "arguments"));
     lln__resp_call *c = &st->calls[st->n_calls++];
     c->output_index = st->n_outputs++;
-    lln__resp_new_id(c->id, sizeof c->id, "fc_");
+    call_id_of(st, c);
     lln_buf_puts(&c->call_id, id ? id : c->id);
     lln_buf_puts(&c->name, name ? name : "");
     lln_buf_puts(&c->args, args ? args : "{}");
@@ -428,9 +441,16 @@ int lln__resp_keep(void *state, lln_store_put *put) {
   lln__resp_assistant_message(st, &st->keep);
   lln_buf_puts(&st->keep, "]}");
   if (st->keep.len > LLN_STORE_MAX_VALUE) {
-    LLN_DEBUG("responses: %s is not kept for previous_response_id: its conversation is %zu bytes, over %d",
-              st->id, st->keep.len, LLN_STORE_MAX_VALUE);
-    return 0;
+    /* too long to continue with previous_response_id: the answer alone
+     * is kept, so item references to it still resolve */
+    LLN_DEBUG("responses: %s's conversation is %zu bytes, over %d: only its answer is kept", st->id,
+              st->keep.len, LLN_STORE_MAX_VALUE);
+    lln_buf_reset(&st->keep);
+    lln_buf_puts(&st->keep, "{\"partial\":true,\"messages\":[");
+    lln__resp_assistant_message(st, &st->keep);
+    lln_buf_puts(&st->keep, "]}");
+    if (st->keep.len > LLN_STORE_MAX_VALUE)
+      return 0;
   }
   snprintf(st->keep_key, sizeof st->keep_key, LLN_RESPONSES_KEY_PREFIX "%s", st->id);
   put->key = st->keep_key;

@@ -29,11 +29,15 @@ typedef struct chat {
   lln_http_request *req;
   lln_run *run;
   const lln_door *door;
-  void *state;        /* the door's, door->state_size bytes */
-  lln_arena *arena;   /* until the run takes it */
-  cJSON *body;        /* the client's parsed body, in `arena` */
-  lln_store_op *read; /* the door's store read in flight */
-  lln_buf out;        /* a translated event or answer */
+  void *state;           /* the door's, door->state_size bytes */
+  lln_arena *arena;      /* until the run takes it */
+  cJSON *body;           /* the client's parsed body, in `arena` */
+  lln_store_op *read;    /* the door's store read in flight */
+  lln_door_lookup *look; /* the keys the door asked for (doors with a lookup only) */
+  size_t n_read;         /* answered so far */
+  lln_buf got[LLN_DOOR_MAX_LOOKUPS];
+  int got_status[LLN_DOOR_MAX_LOOKUPS];
+  lln_buf out; /* a translated event or answer */
   char request_id[72];
   uint64_t started_ns;
   int finished;
@@ -143,6 +147,9 @@ static void chat_end(chat *c) {
   if (c->arena)
     lln_arena_destroy(c->arena);
   lln_buf_free(&c->out);
+  for (size_t i = 0; i < LLN_DOOR_MAX_LOOKUPS; i++)
+    lln_buf_free(&c->got[i]);
+  free(c->look);
   free(c);
 }
 
@@ -295,14 +302,19 @@ static cJSON *parse_body(const lln_http_request *req, char *msg, size_t size) {
 }
 
 /* Translates (when the door does) and starts the run. */
-static void start_run(chat *c, const char *stored, size_t stored_len, int store_status) {
+static void start_run(chat *c) {
   lln_gateway *g = c->g;
   cJSON *request = c->body;
   if (c->door->to_chat) {
     lln_door_error err = {0};
+    lln_door_stored stored[LLN_DOOR_MAX_LOOKUPS];
+    for (size_t i = 0; i < c->n_read; i++)
+      stored[i] = (lln_door_stored){.value = c->got_status[i] == LLN_STORE_OK ? c->got[i].data : NULL,
+                                    .len = c->got[i].len,
+                                    .status = c->got_status[i]};
     {
       LLN_JSON_SCOPE(c->arena);
-      request = c->door->to_chat(c->state, c->body, stored, stored_len, store_status, &err);
+      request = c->door->to_chat(c->state, c->body, stored, c->n_read, &err);
     }
     if (!request) {
       lln__headers h = {0};
@@ -342,10 +354,38 @@ static void start_run(chat *c, const char *stored, size_t stored_len, int store_
   }
 }
 
+static void on_stored(void *ud, int status, const char *value, size_t len);
+
+/* Reads the door's keys one after the other (each answered now, in
+ * process, or later, from Redis), then starts the run. */
+static void read_next(chat *c) {
+  while (c->n_read < c->look->n) {
+    if (!c->g->store) {
+      c->got_status[c->n_read++] = LLN_STORE_EUNAVAIL;
+      continue;
+    }
+    size_t before = c->n_read;
+    lln_store_op *op = lln_store_get(c->g->store, c->look->key[before], 0, on_stored, c);
+    if (op) {
+      c->read = op; /* on_stored continues */
+      return;
+    }
+    if (c->n_read == before) /* cannot happen: a NULL op has answered */
+      c->got_status[c->n_read++] = LLN_STORE_EUNAVAIL;
+  }
+  start_run(c);
+}
+
 static void on_stored(void *ud, int status, const char *value, size_t len) {
   chat *c = ud;
+  int later = c->read != NULL;
   c->read = NULL;
-  start_run(c, status == LLN_STORE_OK ? value : NULL, status == LLN_STORE_OK ? len : 0, status);
+  size_t i = c->n_read++;
+  c->got_status[i] = status;
+  if (status == LLN_STORE_OK)
+    lln_buf_append(&c->got[i], value, len);
+  if (later)
+    read_next(c);
 }
 
 static chat *chat_new(lln_gateway *g, lln_http_request *req, const lln_door *door, const char *id) {
@@ -403,20 +443,19 @@ void lln__door_serve(lln_gateway *g, lln_http_request *req, lln__headers *h, con
   }
   /* a decision is one JSON object, whatever "stream" says */
   c->streaming = !route_only && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->body, "stream"));
-  lln_door_lookup look;
-  int need = door->lookup ? door->lookup(c->state, c->body, &look, &err) : 0;
+  int need = 0;
+  if (door->lookup) {
+    if (!(c->look = calloc(1, sizeof *c->look)))
+      abort();
+    need = door->lookup(c->state, c->body, c->look, &err);
+  }
   if (need < 0) {
     refuse(c, h, &err);
     chat_end(c);
   } else if (need == 0) {
-    start_run(c, NULL, 0, 0);
-  } else if (!g->store) {
-    start_run(c, NULL, 0, LLN_STORE_EUNAVAIL);
+    start_run(c);
   } else {
-    /* answered now (in process) or later (Redis); either way start_run */
-    lln_store_op *op = lln_store_get(g->store, look.key, 0, on_stored, c);
-    if (op)
-      c->read = op;
+    read_next(c);
   }
 }
 
