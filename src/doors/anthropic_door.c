@@ -13,9 +13,9 @@ typedef struct anthropic_state {
   lln_anthropic_stream stream;
 } anthropic_state;
 
-static cJSON *to_chat(void *state, cJSON *body, const char *stored, size_t stored_len, int store_status,
+static cJSON *to_chat(void *state, cJSON *body, const lln_door_stored *stored, size_t n_stored,
                       lln_door_error *err) {
-  (void)stored, (void)stored_len, (void)store_status;
+  (void)stored, (void)n_stored;
   anthropic_state *st = state;
   cJSON *chat = lln_anthropic_request(body, err->message, sizeof err->message);
   if (!chat) {
