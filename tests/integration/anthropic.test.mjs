@@ -29,6 +29,8 @@ import {
 
 const RULES = {
   rules: [
+    // past llmnet's 15 s keep-alive interval: pings go out while routing runs
+    { when: { router: true, contains: 'slow routing' }, route: 'technical-handler', 'delay-ms': 16000 },
     { when: { router: true, matches: 'poem|story' }, route: 'creative-handler' },
     { when: { router: true, matches: 'python|code|weather|linked list' }, route: 'technical-handler' },
     { when: { model: 'cut-stream' }, 'cut-after': 2, reply: 'alpha beta gamma delta epsilon zeta' },
@@ -194,6 +196,25 @@ describe('messages.stream', () => {
     assert.ok(names.slice(2, -3).every((n) => n === 'content_block_delta'), names.join(','));
     const data = sseEvents(text).filter((e) => e.type !== 'ping');
     assert.equal(data.at(-2).delta.stop_reason, 'end_turn');
+  });
+
+  test('while routing runs, ping events keep the stream alive; the SDK reads the stream that follows', async () => {
+    const body = { model: 'llmnet', max_tokens: 64, messages: [{ role: 'user', content: 'slow routing, then some python' }] };
+    const raw = fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, stream: true }),
+    }).then((r) => r.text());
+    const viaSdk = client(gw).c.messages.stream(body).finalMessage();
+    const [text, final] = await Promise.all([raw, viaSdk]);
+    const names = [...text.matchAll(/^event: (\S+)$/gm)].map((m) => m[1]);
+    assert.equal(names[0], 'ping', text.slice(0, 300));
+    assert.deepEqual(sseEvents(text)[0], { type: 'ping' });
+    assert.ok(!text.includes(': keep-alive'), 'no bare SSE comments');
+    assert.equal(names.filter((n) => n !== 'ping')[0], 'message_start');
+    assert.equal(names.at(-1), 'message_stop');
+    assert.equal(final.stop_reason, 'end_turn');
+    assert.ok(final.content[0].text.length > 0);
   });
 });
 
