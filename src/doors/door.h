@@ -75,7 +75,9 @@ typedef struct lln_door {
    * none. Optional. */
   void (*event)(void *state, const char *data, size_t len, lln_buf *out);
   /* Appends the door's error body for `e` (a response that is not a
-   * stream). Optional: OpenAI's {"error":{...}}. */
+   * stream). `state` is NULL for a refusal before the request has one
+   * (401, 405, 503 at server.max-concurrent). Optional: OpenAI's
+   * {"error":{...}}. */
   void (*error)(void *state, const lln_openai_error *e, lln_buf *out);
   /* The SSE text sent while routing runs (NULL: ": keep-alive\n\n"). */
   const char *keepalive;

@@ -20,8 +20,8 @@
 #define LLN_RESPONSES_TTL_MS (60L * 60 * 1000)
 /* Stored responses kept at once (per store; the oldest is dropped first). */
 #define LLN_RESPONSES_MAX_KEPT 10000
-/* The store key prefix of a kept response. */
-#define LLN_RESPONSES_KEY_PREFIX "llmnet:response:"
+/* The store key prefix of a kept response (Redis puts its "llmnet:" before it). */
+#define LLN_RESPONSES_KEY_PREFIX "response:"
 
 typedef struct lln_responses_state lln_responses_state;
 

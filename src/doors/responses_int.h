@@ -34,6 +34,7 @@ struct lln_responses_state {
   int seq;       /* sequence_number of the next event */
   int started;   /* response.created sent */
   int ended;     /* response.completed or response.failed sent */
+  int failed;    /* response.failed sent */
   int n_outputs; /* output items opened */
   int msg_index; /* the message item's output_index, -1 none */
   int msg_open;  /* its content part is open */

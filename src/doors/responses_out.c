@@ -319,6 +319,7 @@ static void on_failure(lln_responses_state *st, const cJSON *error, lln_buf *out
   put_str(&err, "message", msg, strlen(msg));
   lln_buf_putc(&err, '}');
   st->ended = 1;
+  st->failed = 1;
   ev_response(st, out, "response.failed", "failed", err.data);
   event_begin(st, out, "error");
   put_str(out, "code", code, strlen(code));
@@ -431,7 +432,7 @@ void lln__resp_answer(void *state, const char *body, size_t len, lln_buf *out) {
 
 int lln__resp_keep(void *state, lln_store_put *put) {
   lln_responses_state *st = state;
-  if (st->no_store || !st->ended || !*st->id)
+  if (st->no_store || !st->ended || st->failed || !*st->id)
     return 0;
   lln_buf_reset(&st->keep);
   lln_buf_puts(&st->keep, "{\"messages\":[");
@@ -457,7 +458,7 @@ int lln__resp_keep(void *state, lln_store_put *put) {
   put->value = st->keep.data;
   put->len = st->keep.len;
   put->ttl_ms = LLN_RESPONSES_TTL_MS;
-  put->group = "llmnet:responses";
+  put->group = "responses";
   put->max_entries = LLN_RESPONSES_MAX_KEPT;
   return 1;
 }

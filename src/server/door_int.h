@@ -47,6 +47,9 @@ void lln__door_paths(char *out, size_t size);
 /* Serves a POST through `door`; route_only: POST /v1/llmnet/route. */
 void lln__door_serve(lln_gateway *g, lln_http_request *req, lln__headers *h, const lln_door *door,
                      int route_only);
+/* An error answer in `door`'s shape (NULL door: OpenAI's). */
+void lln__door_respond_error(lln_http_request *req, const lln_door *door, const char *const *headers,
+                             int status, const char *message);
 /* Requests in flight across every worker. */
 long lln__in_flight(void);
 /* Shutdown: every request of `g` still running ends with an error. */

@@ -144,6 +144,7 @@ static void chat_end(chat *c) {
   lln__gen_release(c->gen);
   if (c->door->release)
     c->door->release(c->state);
+  free(c->state);
   if (c->arena)
     lln_arena_destroy(c->arena);
   lln_buf_free(&c->out);
@@ -180,6 +181,20 @@ static void respond_error(chat *c, const char *const *headers, const lln_openai_
   lln_buf_reset(&c->out);
   c->door->error(c->state, e, &c->out);
   lln_http_respond(c->req, e->status, "application/json", headers, c->out.data, c->out.len);
+}
+
+void lln__door_respond_error(lln_http_request *req, const lln_door *door, const char *const *headers,
+                             int status, const char *message) {
+  lln_openai_error e = {.status = status, .message = message};
+  if (!door || !door->error) {
+    lln_http_respond_openai_error(req, headers, &e);
+    return;
+  }
+  lln_buf b;
+  lln_buf_init(&b);
+  door->error(NULL, &e, &b);
+  lln_http_respond(req, status, "application/json", headers, b.data, b.len);
+  lln_buf_free(&b);
 }
 
 static void on_run_done(void *ud, const lln_run_result *res) {
@@ -423,8 +438,8 @@ void lln__door_serve(lln_gateway *g, lln_http_request *req, lln__headers *h, con
     lln__hdr_fixed(h, "Retry-After: 1");
     /* llmnet's own refusal, no upstream call made: a retry may well pass */
     lln__hdr_fixed(h, "x-should-retry: true");
-    lln_http_respond_error(req, 503, h->line,
-                           "llmnet is at its limit of requests in flight (server.max-concurrent)");
+    lln__door_respond_error(req, door, h->line, 503,
+                            "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
   }
   chat *c = chat_new(g, req, door, id);

@@ -158,18 +158,20 @@ static int key_equal(const char *a, const char *b) {
   return diff == 0;
 }
 
+/* The key comes as Authorization: Bearer KEY (OpenAI's clients) or as
+ * x-api-key: KEY (Anthropic's). */
 static int authorized(const lln_gateway *g, const lln_http_request *req) {
   const lln_server_settings *s = &g->current->cfg->server;
   if (s->n_api_keys == 0)
     return 1;
   const char *auth = lln_http_header_get(req, "authorization");
-  const char *bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
-  const char *x_api_key = lln_http_header_get(req, "x-api-key"); /* Anthropic's clients */
+  const char *key =
+      auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : lln_http_header_get(req, "x-api-key");
+  if (!key)
+    return 0;
   int ok = 0;
-  for (size_t i = 0; i < s->n_api_keys; i++) {
-    ok |= bearer && key_equal(bearer, s->api_keys[i]);
-    ok |= x_api_key && key_equal(x_api_key, s->api_keys[i]);
-  }
+  for (size_t i = 0; i < s->n_api_keys; i++)
+    ok |= key_equal(key, s->api_keys[i]);
   return ok;
 }
 
@@ -247,8 +249,8 @@ static void handle(void *ctx, lln_http_request *req) {
   }
   if (!authorized(g, req)) {
     hdr_fixed(&h, "WWW-Authenticate: Bearer");
-    lln_http_respond_error(
-        req, 401, h.line,
+    lln__door_respond_error(
+        req, door, h.line, 401,
         "missing or unknown API key; send Authorization: Bearer <key> (or x-api-key: <key>)");
     return;
   }
@@ -277,7 +279,7 @@ static void handle(void *ctx, lln_http_request *req) {
     char msg[300];
     snprintf(msg, sizeof msg, "use POST for %.200s%s", req->path,
              chat ? "" : " with a chat completion request body");
-    lln_http_respond_error(req, 405, h.line, msg);
+    lln__door_respond_error(req, door, h.line, 405, msg);
   } else if ((list || model_id) && !is_get) {
     hdr_fixed(&h, "Allow: GET");
     lln_http_respond_error(req, 405, h.line, "use GET for /v1/models");

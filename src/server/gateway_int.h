@@ -1,5 +1,6 @@
 /* gateway: llmnet's OpenAI-compatible API on top of the HTTP server:
- * /v1/chat/completions through the pipeline, /v1/llmnet/route (the routing
+ * every door (doors_table.c: /v1/chat/completions, /v1/responses) through
+ * the pipeline (door_run.c), /v1/llmnet/route (the routing
  * decision only, route_api.c), /v1/models, /health, /metrics,
  * the status page (/) and its data (/v1/llmnet/stats), CORS preflights;
  * config reloads and draining. */

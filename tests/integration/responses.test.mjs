@@ -12,7 +12,18 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, stepCountIs, streamText, tool as aiTool } from 'ai';
 import { Agent, run, setDefaultOpenAIClient, setTracingDisabled, tool } from '@openai/agents';
 import { z } from 'zod';
-import { clearMock, isRoutingCall, mockRequests, request, seedConfig, startLlmnet, startMock, stopAll } from './lib.mjs';
+import {
+  clearMock,
+  isRoutingCall,
+  mockRequests,
+  request,
+  runCli,
+  seedConfig,
+  startLlmnet,
+  startMock,
+  startRedis,
+  stopAll,
+} from './lib.mjs';
 
 const CREATIVE = 'meta-llama/llama-3.3-70b-instruct:free';
 const TECH = 'qwen/qwen3-coder:free';
@@ -185,6 +196,32 @@ describe('previous_response_id', () => {
     assert.equal(messages[1].content, first.output_text);
   });
 
+  test('with server.store in Redis (an asynchronous read), another llmnet continues the response', async () => {
+    const redis = await startRedis();
+    const a = await startLlmnet(seedConfig(mock.url, { server: { store: redis.url } }));
+    const b = await startLlmnet(seedConfig(mock.url, { server: { store: redis.url } }));
+    try {
+      const on = (proc) => new OpenAI({ baseURL: `${proc.url}/v1`, apiKey: 'unused' });
+      const first = await on(a).responses.create({ model: 'technical-handler', input: 'resp-redis: first turn' });
+      const second = await on(b).responses.create({
+        model: 'technical-handler',
+        input: 'resp-redis: second turn',
+        previous_response_id: first.id,
+      });
+      assert.equal(second.output_text, `[${TECH}] reply to: resp-redis: second turn`);
+      const calls = await handlerCalls();
+      const messages = calls[calls.length - 1].body.messages;
+      assert.deepEqual(messages.map((m) => m.content), ['resp-redis: first turn', first.output_text, 'resp-redis: second turn']);
+      await assert.rejects(
+        on(b).responses.create({ model: 'technical-handler', input: 'x', previous_response_id: 'resp_unknown' }),
+        (e) => e.status === 400 && e.code === 'previous_response_not_found',
+      );
+    } finally {
+      await stopAll(a, b);
+      redis.stop();
+    }
+  });
+
   test('an unknown id is a 400 saying so', async () => {
     const { openai } = client();
     await assert.rejects(
@@ -334,5 +371,44 @@ describe('the door label', () => {
     assert.ok(stats.doors.responses.errors >= 1, JSON.stringify(stats.doors));
     // the access log (warn level: the refusals) names the door
     assert.match(gw.stderr, /request id=\S+ door=responses status=400/);
+  });
+});
+
+describe('server.api-keys on /v1/responses', () => {
+  test('the key as Authorization: Bearer or as x-api-key; without it a 401 in OpenAI\'s shape', async () => {
+    const locked = await startLlmnet(seedConfig(mock.url, { server: { 'api-keys': ['door-key'] } }));
+    try {
+      const body = JSON.stringify({ model: 'technical-handler', input: 'locked door' });
+      const post = (headers) =>
+        fetch(`${locked.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      const none = await post({});
+      assert.equal(none.status, 401);
+      assert.match((await none.json()).error.message, /missing or unknown API key/);
+      assert.equal((await post({ 'x-api-key': 'wrong' })).status, 401);
+      const bearer = await new OpenAI({ baseURL: `${locked.url}/v1`, apiKey: 'door-key' }).responses.create({
+        model: 'technical-handler',
+        input: 'locked door',
+      });
+      assert.equal(bearer.status, 'completed');
+      const xkey = await post({ 'x-api-key': 'door-key' });
+      assert.equal(xkey.status, 200);
+      assert.equal((await xkey.json()).status, 'completed');
+    } finally {
+      await stopAll(locked);
+    }
+  });
+});
+
+describe('llmnet explain --door', () => {
+  test('says the Responses request is translated before the same pipeline', async () => {
+    const r = await runCli(['explain', gw.file, 'write a poem', '--door', 'responses']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^door: responses \(POST \/v1\/responses\): the Responses request is translated into a chat completion request/m);
+    assert.match(r.stdout, /then runs through the same pipeline as below/);
+    const chat = await runCli(['explain', gw.file, 'write a poem']);
+    assert.match(chat.stdout, /^door: chat \(POST \/v1\/chat\/completions\)/m);
+    const bad = await runCli(['explain', gw.file, 'hi', '--door', 'fax']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--door fax is not a door; use chat, responses or messages/);
   });
 });
