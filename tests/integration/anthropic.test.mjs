@@ -371,6 +371,8 @@ describe('keys: x-api-key and Authorization with server.api-keys', () => {
     const wrong = client(keyed, { apiKey: 'secret-2' });
     const err = await rejection(ask(wrong.c));
     assert.ok(err instanceof Anthropic.AuthenticationError, `${err?.constructor?.name}: ${err}`);
+    assert.equal(err.error.error.type, 'authentication_error');
+    assert.match(err.error.error.message, /x-api-key/);
     assert.equal(wrong.counter.attempts, 1);
   });
 });
