@@ -376,3 +376,14 @@ describe('keys: x-api-key and Authorization with server.api-keys', () => {
     assert.equal(wrong.counter.attempts, 1);
   });
 });
+
+describe('the door label', () => {
+  test('metrics count /v1/messages requests under door="messages", refusals included', async () => {
+    const { c } = client(gw);
+    await c.messages.create({ model: 'technical-handler', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+    await rejection(c.messages.create({ model: 'technical-handler', messages: [{ role: 'user', content: 'hi' }] }));
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(text, /^llmnet_requests_total\{entry="technical-handler",status="200",door="messages"\} \d+$/m);
+    assert.match(text, /^llmnet_requests_total\{entry="[^"]+",status="400",door="messages"\} \d+$/m);
+  });
+});
