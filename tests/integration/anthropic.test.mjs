@@ -282,6 +282,7 @@ describe('errors: the SDK error classes and retries', () => {
     assert.equal(err.error.type, 'error');
     assert.equal(err.error.error.type, 'invalid_request_error');
     assert.match(err.error.error.message, /max_tokens/);
+    assert.equal(err.headers.get('x-should-retry'), 'false', 'every error says whether a retry helps');
     assert.equal(counter.attempts, 1);
   });
 
