@@ -229,7 +229,7 @@ static void on_run_done(void *ud, const lln_run_result *res) {
   } else if (res->status == 200) {
     if (c->door->answer) {
       lln_buf_reset(&c->out);
-      c->door->answer(c->state, res->body, res->body_len, &c->out);
+      c->door->answer(c->state, res->json, &c->out);
       door_keep(c);
       lln_http_respond(c->req, 200, "application/json", h.line, c->out.data, c->out.len);
     } else {
