@@ -352,7 +352,9 @@ static int scalars(req_ctx *c, const cJSON *in, cJSON *chat) {
                    "route)");
   cJSON_AddStringToObject(chat, "model", model->valuestring);
   const cJSON *max = cJSON_GetObjectItemCaseSensitive(in, "max_tokens");
-  if (!cJSON_IsNumber(max) || max->valuedouble < 1 || max->valuedouble != (double)(long)max->valuedouble)
+  /* bounded before the cast: (long)1e300 is undefined */
+  if (!cJSON_IsNumber(max) || max->valuedouble < 1 || max->valuedouble > 1e15 ||
+      max->valuedouble != (double)(long)max->valuedouble)
     return fail(c, "max_tokens: required: a whole number of at least 1 (the Messages API has no default)");
   cJSON_AddNumberToObject(chat, "max_tokens", max->valuedouble);
   if (number_field(c, in, "temperature", chat, "temperature") || number_field(c, in, "top_p", chat, "top_p"))

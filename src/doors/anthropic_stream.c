@@ -123,13 +123,19 @@ static void tool_piece(lln_anthropic_stream *s, lln_buf *out, const cJSON *call)
     delta(s, out, "input_json_delta", "partial_json", args);
 }
 
+/* An upstream's token count: a number in [0, 2^53), or it is ignored (a
+ * cast of 1e300 to long is undefined). */
+static int token_count(const cJSON *v) {
+  return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9007199254740992.0;
+}
+
 static void chunk(lln_anthropic_stream *s, const cJSON *c, lln_buf *out) {
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(c, "usage");
   const cJSON *pt = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
   const cJSON *ct = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
-  if (cJSON_IsNumber(pt))
+  if (token_count(pt))
     s->input_tokens = (long)pt->valuedouble;
-  if (cJSON_IsNumber(ct))
+  if (token_count(ct))
     s->output_tokens = (long)ct->valuedouble;
   const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "model"));
   if (model && !s->started)

@@ -248,7 +248,10 @@ static void on_text(lln_responses_state *st, const char *piece, size_t len, lln_
 
 static void on_tool_call(lln_responses_state *st, const cJSON *tc, lln_buf *out) {
   const cJSON *index = cJSON_GetObjectItemCaseSensitive(tc, "index");
-  int k = cJSON_IsNumber(index) ? (int)index->valuedouble : st->n_calls - (st->n_calls > 0);
+  /* an index is checked before it is made an int: 1e40 is not one */
+  int k = !cJSON_IsNumber(index) ? st->n_calls - (st->n_calls > 0)
+          : index->valuedouble >= 0 && index->valuedouble < LLN_RESPONSES_MAX_CALLS ? (int)index->valuedouble
+                                                                                    : -1;
   if (k < 0 || k >= LLN_RESPONSES_MAX_CALLS || k > st->n_calls) {
     LLN_WARN("responses: a streamed tool call index %d is out of order or past %d calls; dropped", k,
              LLN_RESPONSES_MAX_CALLS);

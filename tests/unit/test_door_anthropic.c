@@ -110,6 +110,8 @@ static const req_case requests[] = {
     /* what Anthropic refuses */
     {"{'model':'m','messages':[{'role':'user','content':'x'}]}", NULL, "max_tokens: required"},
     {"{'model':'m','max_tokens':0,'messages':[{'role':'user','content':'x'}]}", NULL, "max_tokens"},
+    /* past any long: refused before it is cast (a UBSan float-cast-overflow otherwise) */
+    {"{'model':'m','max_tokens':1e300,'messages':[{'role':'user','content':'x'}]}", NULL, "max_tokens"},
     {"{'model':'m','max_tokens':1.5,'messages':[{'role':'user','content':'x'}]}", NULL, "max_tokens"},
     {"{'max_tokens':8,'messages':[{'role':'user','content':'x'}]}", NULL, "model: required"},
     {"{'model':'m','max_tokens':8}", NULL, "messages: required"},
