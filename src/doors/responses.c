@@ -32,9 +32,16 @@ void lln__resp_new_id(char *out, size_t size, const char *prefix) {
     for (size_t i = 0; i < sizeof r; i++)
       r[i] = (unsigned char)rand();
   }
-  int n = snprintf(out, size, "%s", prefix);
-  for (size_t i = 0; i < sizeof r && n > 0 && (size_t)n + 2 < size; i++)
-    n += snprintf(out + n, size - (size_t)n, "%02x", r[i]);
+  static const char hex[] = "0123456789abcdef";
+  size_t n = strlen(prefix);
+  if (n >= size)
+    n = size - 1;
+  memcpy(out, prefix, n);
+  for (size_t i = 0; i < sizeof r && n + 2 < size; i++) {
+    out[n++] = hex[r[i] >> 4];
+    out[n++] = hex[r[i] & 15];
+  }
+  out[n] = '\0';
 }
 
 /* Built-in tools run by OpenAI's servers: llmnet has nothing to run them. */
