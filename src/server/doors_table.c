@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "doors/anthropic.h"
 #include "doors/responses.h"
 #include "server/door_int.h"
 
 static const lln__door_path doors[] = {
     {"/v1/chat/completions", "/chat/completions", &lln_door_chat},
     {"/v1/responses", "/responses", &lln_door_responses},
+    {"/v1/messages", "/messages", &lln_door_anthropic},
 };
 
 const lln_door *lln__door_for(const char *path) {
