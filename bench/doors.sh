@@ -116,6 +116,7 @@ for d in $DOORS; do # warm-up: connections and pools open; not measured
 done
 for r in $(seq 1 "$ROUNDS"); do
   # the order rotates each round, so no door always runs first
+  # shellcheck disable=SC2086 # the door names, split on purpose
   set -- $DOORS
   for _ in $(seq 2 "$r"); do set -- "$@" "$1" && shift; done
   for d in "$@"; do
