@@ -27,14 +27,12 @@ static cJSON *to_chat(void *state, cJSON *body, const lln_door_stored *stored, s
   return chat;
 }
 
-static void answer(void *state, const char *body, size_t len, lln_buf *out) {
+static void answer(void *state, const cJSON *chat, lln_buf *out) {
   anthropic_state *st = state;
   LLN_JSON_HEAP();
-  cJSON *chat = cJSON_ParseWithLength(body, len);
   cJSON *msg = lln_anthropic_response(chat, st->request);
   lln_json_print(msg, out);
   cJSON_Delete(msg);
-  cJSON_Delete(chat);
 }
 
 static void event(void *state, const char *data, size_t len, lln_buf *out) {

@@ -67,8 +67,9 @@ typedef struct lln_door {
    * asked for nothing). May return `body` itself. Optional. */
   cJSON *(*to_chat)(void *state, cJSON *body, const lln_door_stored *stored, size_t n_stored,
                     lln_door_error *err);
-  /* Appends the door's answer for the chat.completion JSON `body`. Optional. */
-  void (*answer)(void *state, const char *body, size_t len, lln_buf *out);
+  /* Appends the door's answer for the run's chat.completion (the tree the
+   * run printed, lln_run_result.json). Optional. */
+  void (*answer)(void *state, const cJSON *chat, lln_buf *out);
   /* Stream translation: one event the run sends (a chat.completion.chunk
    * JSON, "[DONE]", or the {"error":{...}} object a failed stream ends
    * with); appends whole SSE events ("event: ...\ndata: ...\n\n"), maybe

@@ -604,7 +604,7 @@ static cJSON *to_chat(void *state, cJSON *body, const lln_door_stored *stored, s
 }
 
 /* responses_out.c */
-void lln__resp_answer(void *state, const char *body, size_t len, lln_buf *out);
+void lln__resp_answer(void *state, const cJSON *chat, lln_buf *out);
 void lln__resp_event(void *state, const char *data, size_t len, lln_buf *out);
 int lln__resp_keep(void *state, lln_store_put *put);
 

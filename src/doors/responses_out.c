@@ -382,11 +382,10 @@ void lln__resp_event(void *state, const char *data, size_t len, lln_buf *out) {
   cJSON_Delete(chunk);
 }
 
-void lln__resp_answer(void *state, const char *body, size_t len, lln_buf *out) {
+void lln__resp_answer(void *state, const cJSON *cc, lln_buf *out) {
   lln_responses_state *st = state;
   st->created_at = (double)time(NULL);
   st->msg_index = -1;
-  cJSON *cc = cJSON_ParseWithLength(body, len);
   take_model(st, cc);
   take_usage(st, cJSON_GetObjectItemCaseSensitive(cc, "usage"));
   const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cc, "choices"), 0);
@@ -427,7 +426,6 @@ void lln__resp_answer(void *state, const char *body, size_t len, lln_buf *out) {
     lln_buf_putc(out, '}');
   }
   st->ended = 1;
-  cJSON_Delete(cc);
 }
 
 int lln__resp_keep(void *state, lln_store_put *put) {

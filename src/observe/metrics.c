@@ -347,13 +347,25 @@ static const char *type_name(lln_metric_kind k) {
   return k == LLN_COUNTER ? "counter" : k == LLN_GAUGE ? "gauge" : "histogram";
 }
 
-void lln_metrics_render(lln_buf *out) {
+/* Every worker's series merged into one view, read without holding the
+ * lock afterwards; freed with snapshot_free. */
+static registry *snapshot(void) {
   registry *view = calloc(1, sizeof *view);
   if (!view)
     abort();
   pthread_mutex_lock(&all_lock);
   merge(view);
   pthread_mutex_unlock(&all_lock);
+  return view;
+}
+
+static void snapshot_free(registry *view) {
+  free_registry_series(view);
+  free(view);
+}
+
+void lln_metrics_render(lln_buf *out) {
+  registry *view = snapshot();
   series **first = view->first;
   for (size_t f = 0; f < N_FAMILIES; f++) {
     const lln_metric *m = families[f];
@@ -389,8 +401,7 @@ void lln_metrics_render(lln_buf *out) {
                  "# HELP " DROPPED_NAME " Metric updates dropped because the series table (%d per thread) "
                  "was full\n# TYPE " DROPPED_NAME " counter\n" DROPPED_NAME " %llu\n",
                  TABLE_SIZE, (unsigned long long)atomic_load(&dropped));
-  free_registry_series(view);
-  free(view);
+  snapshot_free(view);
 }
 
 /* The q-quantile of a histogram, interpolated inside its bucket. */
@@ -411,12 +422,7 @@ void lln_metrics_node_stats(const char *node, lln_node_stats *out) {
   memset(out, 0, sizeof *out);
   out->p50_seconds = out->p99_seconds = -1;
   out->decision_p50_seconds = out->decision_p99_seconds = -1;
-  registry *view = calloc(1, sizeof *view);
-  if (!view)
-    abort();
-  pthread_mutex_lock(&all_lock);
-  merge(view);
-  pthread_mutex_unlock(&all_lock);
+  registry *view = snapshot();
   for (series *s = view->first[family_index(&LLN_M_UPSTREAM_CALLS)]; s; s = s->next_in_family) {
     if (strcmp(s->values[0], node) != 0)
       continue;
@@ -447,33 +453,20 @@ void lln_metrics_node_stats(const char *node, lln_node_stats *out) {
   out->decisions = (double)all_decisions.count;
   out->decision_p50_seconds = quantile(&all_decisions, 0.5);
   out->decision_p99_seconds = quantile(&all_decisions, 0.99);
-  free_registry_series(view);
-  free(view);
+  snapshot_free(view);
 }
 
 void lln_metrics_edges(void (*cb)(void *ud, const char *from, const char *to, const char *decided, double n),
                        void *ud) {
-  registry *view = calloc(1, sizeof *view);
-  if (!view)
-    abort();
-  pthread_mutex_lock(&all_lock);
-  merge(view);
-  pthread_mutex_unlock(&all_lock);
+  registry *view = snapshot();
   for (series *s = view->first[family_index(&LLN_M_ROUTING)]; s; s = s->next_in_family)
     cb(ud, s->values[0], s->values[1], s->values[2], s->value);
-  free_registry_series(view);
-  free(view);
+  snapshot_free(view);
 }
 
 void lln_metrics_doors(void (*cb)(void *ud, const char *door, const char *status, double n), void *ud) {
-  registry *view = calloc(1, sizeof *view);
-  if (!view)
-    abort();
-  pthread_mutex_lock(&all_lock);
-  merge(view);
-  pthread_mutex_unlock(&all_lock);
+  registry *view = snapshot();
   for (series *s = view->first[family_index(&LLN_M_REQUESTS)]; s; s = s->next_in_family)
     cb(ud, s->values[2], s->values[1], s->value);
-  free_registry_series(view);
-  free(view);
+  snapshot_free(view);
 }

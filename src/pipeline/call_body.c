@@ -116,38 +116,6 @@ cJSON *lln__body_route(lln_run *r, const lln_node *router, const lln_route_candi
   return body;
 }
 
-char **lln__call_headers(const lln_model *ep, const char *request_id, const char *session) {
-  size_t nh = 0;
-  while (ep->headers[nh])
-    nh++;
-  char **out = calloc(nh + 5, sizeof(char *));
-  if (!out)
-    abort();
-  size_t k = 0;
-  lln_buf h;
-  lln_buf_init(&h);
-  if (ep->api_key && *ep->api_key) {
-    lln_buf_printf(&h, "Authorization: Bearer %s", ep->api_key);
-    out[k++] = lln_buf_steal(&h);
-  }
-  lln_buf_printf(&h, "X-Request-Id: %s", request_id);
-  out[k++] = lln_buf_steal(&h);
-  if (session) {
-    /* OpenRouter keeps a conversation's provider prompt cache warm by it */
-    lln_buf_printf(&h, "X-Session-Id: %s", session);
-    out[k++] = lln_buf_steal(&h);
-  }
-  for (size_t i = 0; i < nh; i++)
-    out[k++] = lln_xstrdup(ep->headers[i]);
-  return out;
-}
-
-void lln__headers_free(char **headers) {
-  for (size_t i = 0; headers && headers[i]; i++)
-    free(headers[i]);
-  free(headers);
-}
-
 const char *lln__check_request(const cJSON *req) {
   static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", "function", NULL};
   if (!cJSON_IsObject(req))

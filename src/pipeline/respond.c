@@ -50,9 +50,12 @@ void lln__run_succeed(lln_run *r) {
   cJSON_AddItemToObject(resp, "llmnet", lln_run_extension(r));
   lln_json_print(resp, &r->result_body);
   lln_sinks_fire(r, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(resp, "model")), r->output);
-  cJSON_Delete(resp);
-  lln_run_result res = {
-      .status = 200, .body = r->result_body.data, .body_len = r->result_body.len, .route = r->route.data};
+  /* the tree goes with the run's arena: a door reads it instead of parsing the body again */
+  lln_run_result res = {.status = 200,
+                        .body = r->result_body.data,
+                        .body_len = r->result_body.len,
+                        .json = resp,
+                        .route = r->route.data};
   lln_run_finish(r, &res);
 }
 

@@ -29,6 +29,7 @@
 #include "pipeline/stream_int.h"
 #include "pipeline/text_int.h"
 #include "store/store.h"
+#include "upstream/call_headers.h"
 #include "upstream/retry.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
@@ -229,8 +230,8 @@ void lln_run_start_call(lln_run *r) {
     lln__route_call_prepare(r, body, &req);
   lln_buf_reset(&r->call.body);
   lln_json_print(body, &r->call.body);
-  lln__headers_free(r->call.headers);
-  r->call.headers = lln__call_headers(ep, r->request_id, r->routing.session);
+  lln_call_headers_free(r->call.headers);
+  r->call.headers = lln_call_headers(ep, r->request_id, r->routing.session);
 
   req.url = ep->chat_url;
   req.headers = (const char *const *)r->call.headers;
@@ -604,7 +605,7 @@ static void release(lln_run *r) {
   free(r->output);
   free(r->hooks.input);
   free(r->header_vars);
-  lln__headers_free(r->call.headers);
+  lln_call_headers_free(r->call.headers);
   lln_buf_free(&r->route);
   lln_buf_free(&r->call.body);
   lln_buf_free(&r->result_body);

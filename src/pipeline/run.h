@@ -44,6 +44,7 @@ typedef struct lln_run_result {
   const char *retry_after;            /* an upstream's Retry-After to pass on, or NULL */
   const char *body;                   /* the chat.completion JSON when status == 200 */
   size_t body_len;
+  const cJSON *json; /* the same answer as a tree (status 200, not streamed), valid during done */
   const char *route; /* node names joined by '>' */
   int streamed;      /* the response went out as a stream (an error ended it with an error event) */
   const cJSON *hops; /* the trace of every upstream call, for the log */

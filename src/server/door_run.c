@@ -180,7 +180,7 @@ static void respond_error(chat *c, const char *const *headers, const lln_openai_
   }
   lln_buf_reset(&c->out);
   c->door->error(c->state, e, &c->out);
-  lln_http_respond(c->req, e->status, "application/json", headers, c->out.data, c->out.len);
+  lln_http_respond_error_body(c->req, e->status, headers, c->out.data, c->out.len);
 }
 
 void lln__door_respond_error(lln_http_request *req, const lln_door *door, const char *const *headers,
@@ -193,7 +193,7 @@ void lln__door_respond_error(lln_http_request *req, const lln_door *door, const 
   lln_buf b;
   lln_buf_init(&b);
   door->error(NULL, &e, &b);
-  lln_http_respond(req, status, "application/json", headers, b.data, b.len);
+  lln_http_respond_error_body(req, status, headers, b.data, b.len);
   lln_buf_free(&b);
 }
 
@@ -229,7 +229,7 @@ static void on_run_done(void *ud, const lln_run_result *res) {
   } else if (res->status == 200) {
     if (c->door->answer) {
       lln_buf_reset(&c->out);
-      c->door->answer(c->state, res->body, res->body_len, &c->out);
+      c->door->answer(c->state, res->json, &c->out);
       door_keep(c);
       lln_http_respond(c->req, 200, "application/json", h.line, c->out.data, c->out.len);
     } else {

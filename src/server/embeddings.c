@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "observe/access_log.h"
 #include "observe/metrics.h"
+#include "upstream/call_headers.h"
 #include "upstream/model_state.h"
 #include "upstream/retry.h"
 #include "util/buf.h"
@@ -60,9 +61,7 @@ typedef struct embed {
 static void on_timer_closed(uv_handle_t *h) {
   embed *e = h->data;
   lln_shared_config_release(e->sc);
-  for (size_t i = 0; e->up_headers && e->up_headers[i]; i++)
-    free(e->up_headers[i]);
-  free(e->up_headers);
+  lln_call_headers_free(e->up_headers);
   for (size_t i = 0; i < EMBED_MAX_HEADERS && e->cors[i]; i++)
     free(e->cors[i]);
   free(e->asked);
@@ -439,28 +438,6 @@ static int resolve(embed *e, const lln_config *cfg) {
   return 0;
 }
 
-static char **upstream_headers(const lln_model *ep, const char *request_id) {
-  size_t nh = 0;
-  while (ep->headers && ep->headers[nh])
-    nh++;
-  char **out = calloc(nh + 3, sizeof *out);
-  if (!out)
-    abort();
-  size_t k = 0;
-  lln_buf h;
-  lln_buf_init(&h);
-  if (ep->api_key && *ep->api_key) {
-    lln_buf_printf(&h, "Authorization: Bearer %s", ep->api_key);
-    out[k++] = lln_buf_steal(&h);
-  }
-  lln_buf_printf(&h, "X-Request-Id: %s", request_id);
-  out[k++] = lln_buf_steal(&h);
-  for (size_t i = 0; i < nh; i++)
-    out[k++] = lln_xstrdup(ep->headers[i]);
-  lln_buf_free(&h);
-  return out;
-}
-
 static embed *embed_new(const lln_embed_env *env, lln_http_request *req, const char *const *headers) {
   embed *e = calloc(1, sizeof *e);
   if (!e)
@@ -530,6 +507,6 @@ void lln__embeddings(const lln_embed_env *env, lln_http_request *req, const char
   cJSON_Delete(body);
   e->body_len = out.len;
   e->body = lln_buf_steal(&out);
-  e->up_headers = upstream_headers(e->ep, e->request_id);
+  e->up_headers = lln_call_headers(e->ep, e->request_id, NULL);
   send_call(e);
 }

@@ -95,6 +95,10 @@ void lln_http_respond_error(lln_http_request *req, int status, const char *const
 /* The same with every field of the error given (param, code, a relayed type). */
 void lln_http_respond_openai_error(lln_http_request *req, const char *const *headers,
                                    const lln_openai_error *e);
+/* An error whose JSON body is already written (another API's error shape),
+ * with `x-should-retry: false` unless `headers` says otherwise. */
+void lln_http_respond_error_body(lln_http_request *req, int status, const char *const *headers,
+                                 const char *body, size_t len);
 
 /* Streaming: begin sends the head (chunked), write sends one chunk and
  * returns the bytes the connection's output holds (gathered, queued, or

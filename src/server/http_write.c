@@ -332,6 +332,12 @@ void lln_http_respond_openai_error(lln_http_request *req, const char *const *hea
   lln_buf body;
   lln_buf_init(&body);
   lln_openai_error_json_ex(&body, e);
+  lln_http_respond_error_body(req, e->status, headers, body.data, body.len);
+  lln_buf_free(&body);
+}
+
+void lln_http_respond_error_body(lln_http_request *req, int status, const char *const *headers,
+                                 const char *body, size_t len) {
   /* every error says whether a retry can help (docs/OPERATIONS.md); the
    * caller's x-should-retry wins, else it cannot */
   const char *all[ERROR_HEADERS_MAX + 2];
@@ -344,8 +350,7 @@ void lln_http_respond_openai_error(lln_http_request *req, const char *const *hea
   if (!told)
     all[n++] = "x-should-retry: false";
   all[n] = NULL;
-  lln_http_respond(req, e->status, "application/json", all, body.data, body.len);
-  lln_buf_free(&body);
+  lln_http_respond(req, status, "application/json", all, body, len);
 }
 
 void lln_http_stream_begin(lln_http_request *req, int status, const char *content_type,

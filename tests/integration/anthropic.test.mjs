@@ -282,6 +282,7 @@ describe('errors: the SDK error classes and retries', () => {
     assert.equal(err.error.type, 'error');
     assert.equal(err.error.error.type, 'invalid_request_error');
     assert.match(err.error.error.message, /max_tokens/);
+    assert.equal(err.headers.get('x-should-retry'), 'false', 'every error says whether a retry helps');
     assert.equal(counter.attempts, 1);
   });
 
@@ -374,5 +375,16 @@ describe('keys: x-api-key and Authorization with server.api-keys', () => {
     assert.equal(err.error.error.type, 'authentication_error');
     assert.match(err.error.error.message, /x-api-key/);
     assert.equal(wrong.counter.attempts, 1);
+  });
+});
+
+describe('the door label', () => {
+  test('metrics count /v1/messages requests under door="messages", refusals included', async () => {
+    const { c } = client(gw);
+    await c.messages.create({ model: 'technical-handler', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+    await rejection(c.messages.create({ model: 'technical-handler', messages: [{ role: 'user', content: 'hi' }] }));
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(text, /^llmnet_requests_total\{entry="technical-handler",status="200",door="messages"\} \d+$/m);
+    assert.match(text, /^llmnet_requests_total\{entry="[^"]+",status="400",door="messages"\} \d+$/m);
   });
 });

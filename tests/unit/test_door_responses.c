@@ -147,7 +147,10 @@ static void refusals(void **state) {
 static char *answer(void *st, const char *completion) {
   lln_buf out;
   lln_buf_init(&out);
-  lln_door_responses.answer(st, completion, strlen(completion), &out);
+  cJSON *chat = cJSON_Parse(completion);
+  assert_non_null(chat);
+  lln_door_responses.answer(st, chat, &out);
+  cJSON_Delete(chat);
   return out.data;
 }
 
