@@ -7,6 +7,9 @@
 #   bench/callgrind.sh [BIN]      (default build/llmnet; needs valgrind, h2load)
 #   CG_COMPOSITION=bench/two-hop.json bench/callgrind.sh   another composition
 #                                 (default bench/one-hop.json)
+#   CG_DOOR=responses|messages    the same question through that door, "model"
+#                                 the node "chat" (default chat: /v1/chat/completions)
+#   CG_OUT=FILE                   keep the callgrind output (for callgrind_annotate)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/build/llmnet}
@@ -36,10 +39,18 @@ for _ in $(seq 1 600); do # valgrind starts slowly
   sleep 0.1
 done
 [ -n "$url" ] || { cat "$tmp/llmnet.log" >&2; exit 1; }
-echo '{"model":"llmnet","messages":[{"role":"user","content":"How do I reverse a linked list in python?"}]}' >"$tmp/body.json"
+q='How do I reverse a linked list in python?'
+case ${CG_DOOR:-chat} in
+chat) path=/v1/chat/completions body='{"model":"llmnet","messages":[{"role":"user","content":"'$q'"}]}' ;;
+chat-node) path=/v1/chat/completions body='{"model":"chat","messages":[{"role":"user","content":"'$q'"}]}' ;;
+responses) path=/v1/responses body='{"model":"chat","input":"'$q'"}' ;;
+messages) path=/v1/messages body='{"model":"chat","max_tokens":1024,"messages":[{"role":"user","content":"'$q'"}]}' ;;
+*) echo "CG_DOOR: chat, chat-node, responses or messages" >&2; exit 2 ;;
+esac
+printf '%s\n' "$body" >"$tmp/body.json"
 load() {
   h2load --h1 -c4 -n"$1" -d "$tmp/body.json" -H 'Content-Type: application/json' \
-    -H 'Authorization: Bearer mock-key' "$url/v1/chat/completions" >"$tmp/h2load.log" 2>&1
+    -H 'Authorization: Bearer mock-key' -H 'anthropic-version: 2023-06-01' "$url$path" >"$tmp/h2load.log" 2>&1
   grep -q "$1 succeeded" "$tmp/h2load.log" || { cat "$tmp/h2load.log" >&2; exit 1; }
 }
 load "$WARMUP"
@@ -47,4 +58,5 @@ callgrind_control -z "$lpid" >/dev/null 2>&1
 load "$REQUESTS"
 callgrind_control -d "$lpid" >/dev/null 2>&1
 total=$(sed -n 's/^summary: //p' "$tmp/cg.out.1")
+[ -z "${CG_OUT:-}" ] || cp "$tmp/cg.out.1" "$CG_OUT"
 echo "$((total / REQUESTS)) instructions per request ($total over $REQUESTS)"

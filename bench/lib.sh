@@ -100,7 +100,8 @@ mock_aborted_streams() {
 # ---------------------------------------------------------------- non-streaming
 # wrk_run KEY CONC URL GW_PID GW_KIND MOCK_PID MOCK_URL [HEADERS]: wrk for
 #   $WRK_SECONDS (default $S) seconds, its figures written under KEY.
-#   GW_KIND: none (direct), llmnet or portkey
+#   GW_KIND: none (direct), llmnet or portkey; $WRK_PATH is the path posted
+#   to (default /v1/chat/completions; bench/doors.sh posts to each door's)
 wrk_run() {
   local key=$1 conc=$2 url=$3 gwpid=$4 kind=$5 mpid=$6 murl=$7 headers=${8:-}
   local g0=0 g1=0 gs0=0 gs1=0 gn0=0 gn1=0 m0 m1 ma0 ma1 t0 t1
@@ -112,7 +113,7 @@ wrk_run() {
   [ "$kind" = none ] || { g0=$(cpu_ns "$gwpid"); t0=$(cpu_ticks_ns "$gwpid"); }
   m0=$(cpu_ns "$mpid")
   BENCH_HEADERS=$headers BENCH_BODY=$body wrk -t1 -c"$conc" -d"${WRK_SECONDS:-$S}s" --timeout 10s \
-    -s "$bench/post.lua" "$url/v1/chat/completions" >"$tmp/$key.wrk" 2>&1 || true
+    -s "$bench/post.lua" "$url${WRK_PATH:-/v1/chat/completions}" >"$tmp/$key.wrk" 2>&1 || true
   m1=$(cpu_ns "$mpid")
   [ "$kind" = none ] || { g1=$(cpu_ns "$gwpid"); t1=$(cpu_ticks_ns "$gwpid"); }
   if [ "$kind" = llmnet ]; then

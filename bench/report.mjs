@@ -3,10 +3,13 @@
 //   node report.mjs RESULTS_FILE
 //   node report.mjs --routing RESULTS_FILE   only the routing section
 //                                           (bench/routing.sh run alone)
+//   node report.mjs --doors RESULTS_FILE     only the doors section
+//                                           (bench/doors.sh run alone)
 import fs from 'node:fs';
 
 const routingOnly = process.argv[2] === '--routing';
-const raw = fs.readFileSync(process.argv[routingOnly ? 3 : 2], 'utf8');
+const doorsOnly = process.argv[2] === '--doors';
+const raw = fs.readFileSync(process.argv[routingOnly || doorsOnly ? 3 : 2], 'utf8');
 const R = new Map();
 for (const line of raw.split('\n')) {
   const sp = line.indexOf(' ');
@@ -644,7 +647,120 @@ function routingSection() {
   return out.join('\n');
 }
 
+
+// ------------------------------------------------------------------ doors (bench/doors.sh)
+const DOOR_CPU_MAX = 1.2; // issue 12: a door may add at most 20% CPU per request
+const DOOR_TTFB_MAX_US = 100; // and at most 100 µs to the first token
+const DOOR_NAMES = [
+  ['chat', 'POST /v1/chat/completions'],
+  ['responses', 'POST /v1/responses'],
+  ['messages', 'POST /v1/messages'],
+];
+function doorCpu(name) {
+  const rounds = [];
+  for (let r = 1; has(`dr.cpu.${name}.r${r}.requests`); r++) {
+    const k = `dr.cpu.${name}.r${r}`;
+    const served = num(`${k}.gw_served`);
+    rounds.push({
+      cpu: served ? num(`${k}.gw_cpu_ns`) / 1000 / served : null,
+      rps: num(`${k}.requests`) / (num(`${k}.duration_us`) / 1e6),
+      p50: num(`${k}.p50_us`),
+      errors:
+        num(`${k}.err_connect`) + num(`${k}.err_read`) + num(`${k}.err_write`) + num(`${k}.err_timeout`) + num(`${k}.err_status`),
+      non200: num(`${k}.gw_non200`),
+    });
+  }
+  if (!rounds.length) return null;
+  return {
+    rounds,
+    cpu: median(rounds.map((x) => x.cpu)),
+    rps: median(rounds.map((x) => x.rps)),
+    p50: median(rounds.map((x) => x.p50)),
+    errors: rounds.reduce((a, x) => a + x.errors + (x.non200 || 0), 0),
+  };
+}
+// the median over rounds of (door CPU / chat CPU of the same round)
+function doorCpuRatio(name) {
+  const c = doorCpu('chat');
+  const d = doorCpu(name);
+  if (!c || !d) return null;
+  const rs = [];
+  for (let i = 0; i < Math.min(c.rounds.length, d.rounds.length); i++) rs.push(ratio(d.rounds[i].cpu, c.rounds[i].cpu));
+  return median(rs);
+}
+function doorsSection() {
+  const out = [];
+  const t = json('dr.ttfb');
+  out.push('### Doors: the Responses and Anthropic APIs against chat completions');
+  out.push('');
+  out.push(
+    `1-hop composition (\`bench/one-hop.json\`), \`"model": "${R.get('dr.model') || 'chat'}"\` (the node, no routing), ` +
+      `against \`llmnet mock\` (latency 0), in the same run (\`bench/doors.sh\`). CPU: wrk -t1 -c${num('dr.cpu.conc')}, ` +
+      `${num('dr.cpu.rounds')} rounds of ${num('dr.cpu.seconds')} s per door, doors alternated, llmnet's CPU time / ` +
+      "requests it served, median over rounds; the ratio is the median of each round's door/chat ratio. " +
+      `Time to first token: \`bench/doors.mjs\`, ${t && t.n ? t.n : NA} sequential streamed requests per door, ` +
+      'the doors in turn, from sending the request to the first content delta event of that API ' +
+      '(chat: a chunk with `delta.content`; Responses: `response.output_text.delta`; Anthropic: ' +
+      "`content_block_delta`/`text_delta`); the difference is the median of each round's door − chat.",
+  );
+  out.push('');
+  const c = doorCpu('chat');
+  const rows = DOOR_NAMES.map(([name, what]) => {
+    const d = doorCpu(name);
+    const r = name === 'chat' ? 1 : doorCpuRatio(name);
+    const tt = t && t[name];
+    const dt = tt ? tt.diff_p50 : null;
+    return [
+      what,
+      d ? cpuUs(d.cpu) : NA,
+      name === 'chat' ? '—' : `${x(r)} ${ok(r) ? (r <= DOOR_CPU_MAX ? '(met)' : `(**not met**: ${f1((r - DOOR_CPU_MAX) * 100)} points over)`) : ''}`,
+      d ? rate(d.rps) : NA,
+      tt ? us(tt.p50) : NA,
+      tt ? us(tt.p99) : NA,
+      name === 'chat' ? '—' : `${plusUs(dt)} ${ok(dt) ? (dt <= DOOR_TTFB_MAX_US ? '(met)' : `(**not met**: ${us(dt - DOOR_TTFB_MAX_US)} over)`) : ''}`,
+    ];
+  });
+  out.push(
+    table(
+      ['door', 'llmnet CPU / request', `vs chat (target ≤ ${DOOR_CPU_MAX.toFixed(2)}×)`, 'req/s', 'first token p50', 'p99', `vs chat (target ≤ +${DOOR_TTFB_MAX_US} µs)`],
+      rows,
+    ),
+  );
+  out.push('');
+  if (c) {
+    const per = DOOR_NAMES.map(([name]) => {
+      const d = doorCpu(name);
+      return `${name} ${d ? d.rounds.map((x) => cpuUs(x.cpu)).join(', ') : NA}`;
+    });
+    out.push(`CPU per request in each round: ${per.join('; ')}.`);
+    out.push('');
+  }
+  for (const [name] of DOOR_NAMES) {
+    const d = doorCpu(name);
+    if (d && d.errors) notes.push(`doors, ${name}: ${d.errors} errors or non-2xx answers (wrk, llmnet's metrics).`);
+    if (has(`dr.check.${name}`) && R.get(`dr.check.${name}`) !== '200')
+      notes.push(`doors, ${name}: the check request answered HTTP ${R.get(`dr.check.${name}`)} (door not measured).`);
+    if (t && t[name] && t[name].errors) notes.push(`doors, ${name}: ${t[name].errors} streams without a content delta.`);
+  }
+  if (t && t.first_error) notes.push(`doors, first streaming error: ${t.first_error}.`);
+  if (t && t.error) notes.push(`doors: the time-to-first-token client failed: ${t.error}.`);
+  for (const n of ['dcpu', 'dttfb'])
+    if (num(`dr.crash.${n}`) === 1) notes.push(`doors: llmnet instance ${n} was no longer running at the end.`);
+  return out.join('\n');
+}
+
 // ------------------------------------------------------------------ the page
+if (doorsOnly) {
+  const ds = doorsSection();
+  const head = [
+    `## Doors results: ${str('machine.date')}`,
+    '',
+    `Command: \`${S === 10 ? 'bench/doors.sh' : `BENCH_SECONDS=${S} bench/doors.sh`}\`. Machine: ${str('machine.nproc')} cores, ${str('machine.cpu')}, Linux ${str('machine.kernel')}; ${str('machine.llmnet')}.`,
+    '',
+  ];
+  process.stdout.write([...head, ds, '', '#### Problems seen during the run', '', notes.length ? notes.map((n) => `- ${n}`).join('\n') : '- none.', ''].join('\n'));
+  process.exit(0);
+}
 if (routingOnly) {
   const rs = routingSection();
   const head = [
@@ -722,6 +838,10 @@ lines.push(`2-hop route taken: \`${R.get('two.route') || 'unknown'}\` (router ca
 lines.push('');
 if (has('rt.failed')) {
   lines.push(routingSection());
+  lines.push('');
+}
+if (has('dr.failed')) {
+  lines.push(doorsSection());
   lines.push('');
 }
 lines.push('### Problems seen during the run');

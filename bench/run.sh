@@ -3,13 +3,15 @@
 # 1-hop and the seed's 2-hop composition, and through Portkey's gateway as the
 # peer; wrk and h2load for load, bench/clients.mjs for streams and held
 # connections; then bench/routing.sh (sessions, pins, the decision cache,
-# early decision). Prints one markdown report and writes it to
+# early decision) and bench/doors.sh (the Responses and Anthropic doors
+# against chat completions: CPU per request, time to first token). Prints one markdown report and writes it to
 # bench/results/latest.md. Every process is on 127.0.0.1, on ports picked at
 # run time, and stopped at the end.
 #
 #   BENCH_SECONDS   length of each measurement (default 10; the whole run is
 #                   about 27 x BENCH_SECONDS plus ~60 s with the routing
-#                   scenarios of bench/routing.sh: 5 min 30 s by default)
+#                   scenarios of bench/routing.sh and ~20 s with
+#                   bench/doors.sh: 5 min 50 s by default)
 #   LLMNET_BIN      the binary (default build/llmnet)
 #   BENCH_KEEP=1    keep the work folder (logs, raw tool output) at the end
 #
@@ -242,7 +244,7 @@ h2_run() {
 pk_headers() { echo "x-portkey-provider: openai|x-portkey-custom-host: $1/v1"; }
 
 step=0
-steps=25
+steps=26
 next() { step=$((step + 1)); log "[$step/$steps] $*"; }
 
 for lat in 0 50; do
@@ -379,6 +381,11 @@ next "routing: sessions, pins, decision cache, early decision (bench/routing.sh)
 routing_rc=0
 BENCH_SECONDS=$S LLMNET_BIN=$bin "$bench/routing.sh" "$R" || routing_rc=$?
 
+# ---------------------------------------------------------------- doors
+next "doors: /v1/responses and /v1/messages against chat completions (bench/doors.sh)"
+doors_rc=0
+BENCH_SECONDS=$S LLMNET_BIN=$bin "$bench/doors.sh" "$R" || doors_rc=$?
+
 put machine.busy_after "$(machine_busy)"
 
 # ---------------------------------------------------------------- health at the end
@@ -410,5 +417,10 @@ log "written to bench/results/latest.md"
 if [ "$routing_rc" != 0 ]; then
   log "ERROR: the routing scenarios failed (a conversation made other than one router call, or a scenario"
   log "       could not run): see the routing section above and the lines of bench/routing.sh"
+  exit 1
+fi
+if [ "$doors_rc" != 0 ]; then
+  log "ERROR: the doors scenarios could not run (a door answered other than 200, or llmnet stopped):"
+  log "       see the doors section above and the lines of bench/doors.sh"
   exit 1
 fi

@@ -104,3 +104,26 @@ test('bench: the early-decision scenario routes the name-first and the name-last
     await stopAll(gw, mock);
   }
 });
+
+// bench/doors.mjs (the doors' time to first token in `make bench`) finds the
+// first content delta in each door's stream: chat, Responses and Anthropic
+// through the real llmnet, straight to the node "chat". Counts only.
+test('bench: doors.mjs finds the first content delta of every door', async () => {
+  const mock = await start(['mock', '--port', '0', '--rules', path.join(ROOT, 'bench/mock-stream-rules.json')]);
+  const gw = await start([path.join(ROOT, 'bench/one-hop.json'), '--port', '0', '--log-level', 'warn'], {
+    env: { LLMNET_MOCK_URL: mock.url },
+  });
+  try {
+    const r = await run(process.execPath, [path.join(ROOT, 'bench/doors.mjs'), 'ttfb', gw.url, '5', 'chat']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop());
+    assert.equal(out.first_error, undefined, r.stdout);
+    for (const door of ['chat', 'responses', 'messages']) {
+      assert.equal(out[door].n, 5, `${door}: ${r.stdout}`);
+      assert.equal(out[door].errors, 0, `${door}: ${r.stdout}`);
+      assert.ok(out[door].p50 > 0, `${door}: ${r.stdout}`);
+    }
+  } finally {
+    await stopAll(gw, mock);
+  }
+});
