@@ -31,33 +31,9 @@ TTFB_N=${DOORS_TTFB_N:-500}
 MODEL=chat # the entry node of bench/one-hop.json
 DOORS="chat responses messages"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmnet-bench-doors.XXXXXX")
-pids=""
-standalone=0
-if [ $# -ge 1 ]; then
-  R=$1
-else
-  standalone=1
-  R=$tmp/results
-  : >"$R"
-fi
 # shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
-for t in wrk curl node; do command -v "$t" >/dev/null 2>&1 || die "$t is not installed (bench/run.sh installs it)"; done
-[ -x "$bin" ] || die "$bin not found: run make"
-
-cleanup() { clean_up "doors work folder"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ "$standalone" = 1 ]; then
-  put machine.nproc "$(nproc)"
-  put machine.cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ' ' '_')"
-  put machine.kernel "$(uname -r)"
-  put machine.date "$(date -u +%Y-%m-%dT%H:%MZ)"
-  put machine.llmnet "$("$bin" --version 2>/dev/null | head -n 1 | tr ' ' '_')"
-  put bench.seconds "$S"
-fi
+scenario_start doors "$@"
 
 # the request of each door: the question run.sh sends, in that API's shape
 q='How do I reverse a linked list in python?'

@@ -18,6 +18,38 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 put() { printf '%s %s\n' "$1" "$2" >>"$R"; }
 
+# scenario_start NAME [RESULTS]: what a scenario script (bench/routing.sh,
+# bench/doors.sh) does first: its work folder ($tmp), the results file ($R:
+# RESULTS when bench/run.sh gives one, else its own with the machine's
+# lines, $standalone 1), the tools it needs, and the cleanup at exit.
+scenario_start() {
+  SCENARIO=$1
+  shift
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmnet-bench-$SCENARIO.XXXXXX")
+  pids=""
+  standalone=0
+  if [ $# -ge 1 ]; then
+    R=$1
+  else
+    standalone=1
+    R=$tmp/results
+    : >"$R"
+  fi
+  local t
+  for t in wrk curl node; do command -v "$t" >/dev/null 2>&1 || die "$t is not installed (bench/run.sh installs it)"; done
+  [ -x "$bin" ] || die "$bin not found: run make"
+  trap 'clean_up "$SCENARIO work folder"' EXIT
+  trap 'exit 130' INT TERM
+  if [ "$standalone" = 1 ]; then
+    put machine.nproc "$(nproc)"
+    put machine.cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ' ' '_')"
+    put machine.kernel "$(uname -r)"
+    put machine.date "$(date -u +%Y-%m-%dT%H:%MZ)"
+    put machine.llmnet "$("$bin" --version 2>/dev/null | head -n 1 | tr ' ' '_')"
+    put bench.seconds "$S"
+  fi
+}
+
 # clean_up WHAT: stops every process in $pids and removes $tmp, or keeps it
 # with BENCH_KEEP=1 (WHAT names it in the message).
 clean_up() {

@@ -27,33 +27,9 @@ ROUNDS=3       # latency: rounds of (1-hop, pinned, cached), alternated
 EARLY_N=5      # early decision: samples of each reply
 ROUTER_CHUNK_MS=30
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/llmnet-bench-routing.XXXXXX")
-pids=""
-standalone=0
-if [ $# -ge 1 ]; then
-  R=$1
-else
-  standalone=1
-  R=$tmp/results
-  : >"$R"
-fi
 # shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
-for t in wrk curl node; do command -v "$t" >/dev/null 2>&1 || die "$t is not installed (bench/run.sh installs it)"; done
-[ -x "$bin" ] || die "$bin not found: run make"
-
-cleanup() { clean_up "routing work folder"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ "$standalone" = 1 ]; then
-  put machine.nproc "$(nproc)"
-  put machine.cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ' ' '_')"
-  put machine.kernel "$(uname -r)"
-  put machine.date "$(date -u +%Y-%m-%dT%H:%MZ)"
-  put machine.llmnet "$("$bin" --version 2>/dev/null | head -n 1 | tr ' ' '_')"
-  put bench.seconds "$S"
-fi
+scenario_start routing "$@"
 
 # ---------------------------------------------------------------- start everything
 log "routing: starting the mocks and llmnet in each routing mode"
