@@ -246,32 +246,6 @@ static int pin_applies(const lln_run *r) {
          (r->routing.turn == LLN_TURN_TOOL || r->routing.turn == LLN_TURN_ASSISTANT);
 }
 
-/* What the router reads after a model has answered: that answer, within
- * the node's max-input-chars (head and tail of a longer one, cut on UTF-8
- * character boundaries). Returns 1 when it holds some text. */
-static int answer_input(const char *text, size_t max, lln_buf *out) {
-  size_t len = strlen(text);
-  if (len <= max) {
-    lln_buf_append(out, text, len);
-  } else {
-    size_t head = max / 2, tail = max - head;
-    while (head > 0 && ((unsigned char)text[head] & 0xC0) == 0x80)
-      head--;
-    size_t from = len - tail;
-    while (from < len && ((unsigned char)text[from] & 0xC0) == 0x80)
-      from++;
-    lln_buf_append(out, text, head);
-    lln_buf_puts(out, "\n[...]\n");
-    lln_buf_append(out, text + from, len - from);
-  }
-  lln_buf_reserve(out, 0);
-  for (size_t i = 0; i < len; i++) {
-    if (!strchr(" \t\r\n", text[i]))
-      return 1;
-  }
-  return 0;
-}
-
 void lln__route_choose(lln_run *r, const lln_node *from) {
   r->routing.from = from;
   r->routing.started_ns = uv_hrtime();
@@ -283,7 +257,7 @@ void lln__route_choose(lln_run *r, const lln_node *from) {
   lln_buf_init(&in);
   int has_text;
   if (r->output)
-    has_text = answer_input(r->output, rs->max_input_chars, &in);
+    has_text = lln_route_input_text(r->output, rs->max_input_chars, &in);
   else
     has_text = lln_route_input(r->messages, rs->sticky == LLN_STICKY_TURN, rs->max_input_chars, &in);
   r->routing.input = lln_arena_strdup(r->arena, in.data ? in.data : "");

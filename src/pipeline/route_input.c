@@ -279,6 +279,12 @@ static int write_with_context(const lln_buf *latest, size_t latest_cps, piece *p
   return 1;
 }
 
+int lln_route_input_text(const char *text, size_t max_chars, lln_buf *out) {
+  append_clipped(out, text, strlen(text), max_chars);
+  lln_buf_reserve(out, 0);
+  return has_non_space(text);
+}
+
 int lln_route_input(const cJSON *messages, int with_previous, size_t max_chars, lln_buf *out) {
   lln_buf_append(out, "", 0); /* a string even when nothing is added */
   turns t;

@@ -36,6 +36,11 @@ lln_turn_kind lln_route_turn_kind(const cJSON *messages);
  * is made: the default target answers). `out` always ends up a string. */
 int lln_route_input(const cJSON *messages, int with_previous, size_t max_chars, lln_buf *out);
 
+/* What the router reads of one text (a model's answer, when a later layer
+ * routes): the text within `max_chars` characters, head and tail kept as
+ * lln_route_input keeps them. Returns 1 when it holds some non-space text. */
+int lln_route_input_text(const char *text, size_t max_chars, lln_buf *out);
+
 /* Longest x-session-id accepted. */
 #define LLN_SESSION_ID_MAX 256
 /* 1 when `id` is a usable x-session-id: 1..LLN_SESSION_ID_MAX printable

@@ -421,6 +421,28 @@ static void test_cache_key(void **state) {
   assert_string_not_equal(a, b);
 }
 
+/* A model's answer read by a later routing layer: clipped in characters
+ * (not bytes) with the same marker as a message, and no text means none. */
+static void test_answer_text(void **state) {
+  (void)state;
+  lln_buf out;
+  lln_buf_init(&out);
+  /* 300 two-byte characters fit a 300-character budget whole */
+  char text[601];
+  for (size_t i = 0; i < 300; i++)
+    memcpy(text + 2 * i, "\xC3\xA9", 2);
+  text[600] = '\0';
+  assert_int_equal(lln_route_input_text(text, 300, &out), 1);
+  assert_string_equal(out.data, text);
+  lln_buf_reset(&out);
+  assert_int_equal(lln_route_input_text(text, 200, &out), 1);
+  assert_non_null(strstr(out.data, " characters omitted "));
+  assert_true(lln_utf8_valid(out.data, out.len, NULL));
+  lln_buf_reset(&out);
+  assert_int_equal(lln_route_input_text(" \n\t ", 200, &out), 0);
+  lln_buf_free(&out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_turn_kind),
@@ -437,6 +459,7 @@ int main(void) {
       cmocka_unit_test(test_session_id_valid),
       cmocka_unit_test(test_fingerprint),
       cmocka_unit_test(test_cache_key),
+      cmocka_unit_test(test_answer_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
