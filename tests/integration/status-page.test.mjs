@@ -49,8 +49,8 @@ function dumpDom(url) {
       } catch {
         // already gone
       }
-      reject(new Error(`chromium did not finish within 20 s: ${err.slice(-2000)}`));
-    }, 20000);
+      reject(new Error(`chromium did not finish within 90 s: ${err.slice(-2000)}`));
+    }, 90000);
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('error', (e) => {
