@@ -314,6 +314,8 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
                                       "embeddings",
                                       "model-id",
                                       "default",
+                                      "price",
+                                      "budget",
                                       NULL};
   model_defaults(model, key);
   if (!cJSON_IsObject(m)) {
@@ -337,6 +339,8 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
   }
   load_model_headers(L, model, key, m, path);
   lln_loader_model_embeddings(L, model, m, path);
+  lln_loader_model_price(L, model, m, path);
+  lln_loader_model_budget(L, model, m, path);
 }
 
 static void load_models(lln_loader *L, const cJSON *models) {
@@ -393,8 +397,8 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_size
 
 int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *opts, lln_diags *diags) {
   LLN_JSON_ASSERT_HEAP(); /* a composition outlives every request */
-  static const char *const known[] = {"models", "architecture", "secrets", "functions",
-                                      "server", "routing",      NULL};
+  static const char *const known[] = {"models",  "architecture", "secrets",        "functions", "server",
+                                      "routing", "budgets",      "response-cache", NULL};
   memset(cfg, 0, sizeof *cfg);
   cfg->path = lln_xstrdup(path);
   lln_loader L = {.cfg = cfg, .diags = diags, .opts = opts};
@@ -425,6 +429,8 @@ int lln_config_load(lln_config *cfg, const char *path, const lln_load_options *o
     if (opts->env_file && lln_envfile_load(&L.env_file, opts->env_file, err, sizeof err) != 0)
       lln_diags_add(diags, LLN_DIAG_ERROR, 0, 0, "--env-file: %s", err);
     lln_loader_secrets(&L, cJSON_GetObjectItemCaseSensitive(root, "secrets"));
+    lln_loader_budgets(&L, cJSON_GetObjectItemCaseSensitive(root, "budgets"));
+    lln_loader_response_cache(&L, cJSON_GetObjectItemCaseSensitive(root, "response-cache"));
     load_models(&L, cJSON_GetObjectItemCaseSensitive(root, "models"));
     lln_loader_server(&L, cJSON_GetObjectItemCaseSensitive(root, "server"));
     lln_loader_functions(&L, cJSON_GetObjectItemCaseSensitive(root, "functions"));
@@ -457,6 +463,7 @@ void lln_config_free(lln_config *cfg) {
     lln_strv_free(m->headers);
   }
   free(cfg->models);
+  lln_config_free_budgets(cfg);
   for (size_t i = 0; i < cfg->n_nodes; i++) {
     lln_node *n = &cfg->nodes[i];
     free(n->name);

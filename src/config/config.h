@@ -12,6 +12,17 @@
 #include "config/diag.h"
 #include "config/function_def.h"
 
+struct lln_budget;
+
+/* A model's price for upstreams that report no usage.cost (docs/CONFIG.md
+ * "Cost"): US dollars per million tokens. `set` 0: no price. */
+typedef struct lln_price {
+  int set;
+  double prompt, completion;
+  int has_cached; /* "cached-prompt" given: cached prompt tokens cost that instead */
+  double cached_prompt;
+} lln_price;
+
 typedef struct lln_model {
   char *key;
   char *type;
@@ -35,7 +46,30 @@ typedef struct lln_model {
   int embeddings_default; /* "default": true: embeddings for a model named nowhere */
   char *model_id;         /* "model-id": what an embeddings call sends upstream; NULL = the request's */
   char *embeddings_url;   /* where embeddings are sent (substituted: never shown) */
+  lln_price price;        /* "price" (config/price.c) */
+  const struct lln_budget *budget; /* "budget": NAME (config/budgets.c), or NULL */
 } lln_model;
+
+/* A budget shared by every models entry that names it (top-level
+ * "budgets", config/budgets.c): an account's quota, counted over every
+ * call through any of them, router calls included (upstream/budget.c). */
+typedef struct lln_budget {
+  char *name;
+  int index;          /* position in cfg->budgets */
+  int rpm, rpd;       /* 0 = none */
+  double usd_per_day; /* 0 = none */
+  int queue;          /* requests that may wait for the budget */
+  long max_wait_ms;   /* longer waits are refused (or fall back) at once */
+} lln_budget;
+
+/* The exact response cache (top-level "response-cache",
+ * config/response_cache.c; pipeline/cache.c). */
+typedef struct lln_cache_settings {
+  int enabled;         /* "response-cache" is present and not false */
+  long ttl_s;          /* default 600 */
+  size_t max_bytes;    /* the in-process cache's bound; default 64 MiB */
+  int any_temperature; /* store answers whatever their temperature */
+} lln_cache_settings;
 
 typedef enum { LLN_ADAPTER_OPENAI, LLN_ADAPTER_OUTPUT, LLN_ADAPTER_WS } lln_adapter;
 
@@ -112,6 +146,7 @@ struct lln_node {
   lln_hook *pre, *post; /* run around each call of this node's model, in order */
   size_t n_pre, n_post;
   lln_routing routing; /* in effect when this node routes: cfg->routing with its own "routing" over it */
+  int response_cache;  /* the node's "response-cache": -1 not set, 0 false, 1 true */
 };
 
 typedef struct lln_server_settings {
@@ -147,6 +182,9 @@ typedef struct lln_config {
   const lln_node *router; /* whose endpoint routes choices after layer 0 */
   lln_server_settings server;
   lln_routing routing; /* top-level "routing" with defaults filled in */
+  lln_budget *budgets; /* top-level "budgets" */
+  size_t n_budgets;
+  lln_cache_settings response_cache;
   lln_secret_value *secrets;
   size_t n_secrets;
   lln_function *functions;

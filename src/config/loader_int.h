@@ -52,6 +52,17 @@ int lln_loader_nodes(lln_loader *L, const cJSON *arch);
  * then, once the nodes are read, the checks across entries and nodes. */
 void lln_loader_model_embeddings(lln_loader *L, lln_model *model, const cJSON *m, const char *path);
 void lln_loader_embeddings_check(lln_loader *L);
+/* price.c: a models entry's "price". */
+void lln_loader_model_price(lln_loader *L, lln_model *model, const cJSON *m, const char *path);
+/* budgets.c: the top-level "budgets", read before the models; then a models
+ * entry's "budget" naming one; freeing them. */
+void lln_loader_budgets(lln_loader *L, const cJSON *budgets);
+void lln_loader_model_budget(lln_loader *L, lln_model *model, const cJSON *m, const char *path);
+void lln_config_free_budgets(lln_config *cfg);
+/* response_cache.c: the top-level "response-cache", and a node's own
+ * "response-cache" (`value` may be NULL: not set). */
+void lln_loader_response_cache(lln_loader *L, const cJSON *cache);
+void lln_loader_node_response_cache(lln_loader *L, lln_node *n, const cJSON *value, const char *path);
 /* nodes.c: parses an "if" condition and binds its "$secrets.S.V" (a missing
  * one: an error at run, a warning at validate); `what` names it in messages
  * ("node \"x\": condition"). NULL when it does not parse (reported). */

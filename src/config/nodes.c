@@ -300,9 +300,10 @@ static void load_node_url(lln_loader *L, lln_node *n, const cJSON *j, lln_buf *p
 }
 
 static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
-  static const char *const known[] = {
-      "name",      "layer",     "model", "adapter", "output-to", "use-case", "if",      "extra-options",
-      "bind-addr", "bind-port", "hooks", "url",     "default",   "fallback", "routing", NULL};
+  static const char *const known[] = {"name",           "layer", "model",         "adapter",   "output-to",
+                                      "use-case",       "if",    "extra-options", "bind-addr", "bind-port",
+                                      "hooks",          "url",   "default",       "fallback",  "routing",
+                                      "response-cache", NULL};
   lln_buf p;
   lln_buf_init(&p);
   node_path(&p, i, NULL);
@@ -322,6 +323,8 @@ static void load_node(lln_loader *L, lln_node *n, size_t i, const cJSON *j) {
     n->bind_addr = lln_xstrdup(bind);
   load_node_port(L, n, i, j, &p);
   load_node_url(L, n, j, &p);
+  node_path(&p, i, "response-cache");
+  lln_loader_node_response_cache(L, n, cJSON_GetObjectItemCaseSensitive(j, "response-cache"), p.data);
   const cJSON *def = cJSON_GetObjectItemCaseSensitive(j, "default");
   if (def && !cJSON_IsBool(def)) {
     node_path(&p, i, "default");

@@ -82,6 +82,16 @@ const lln_metric LLN_M_RATE_LIMIT_WAITS = {"llmnet_rate_limit_waits_total",
                                            "Requests held back by a model's rate limit, by model.",
                                            LLN_COUNTER,
                                            {"model", NULL}};
+const lln_metric LLN_M_COST = {
+    "llmnet_cost_usd_total",
+    "What upstream calls cost in US dollars (usage.cost as reported, or computed from "
+    "the model's price), by node, model id and source.",
+    LLN_COUNTER,
+    {"node", "model", "source", NULL}};
+const lln_metric LLN_M_CACHE = {"llmnet_response_cache_requests_total",
+                                "Requests looked up in the response cache, by result (hit, miss, bypass).",
+                                LLN_COUNTER,
+                                {"result", NULL}};
 const lln_metric LLN_M_RATE_LIMIT_REFUSED = {"llmnet_rate_limit_refusals_total",
                                              "Requests refused with 429 by a model's rate limit, by model.",
                                              LLN_COUNTER,
@@ -99,15 +109,25 @@ const lln_metric LLN_M_RELOADS = {"llmnet_config_reloads_total",
                                   LLN_COUNTER,
                                   {"result", NULL}};
 
-static const lln_metric *const families[] = {&LLN_M_REQUESTS,         &LLN_M_REQUEST_SECONDS,
-                                             &LLN_M_UPSTREAM_CALLS,   &LLN_M_UPSTREAM_SECONDS,
-                                             &LLN_M_ROUTING,          &LLN_M_TOKENS,
-                                             &LLN_M_RETRIES,          &LLN_M_FALLBACKS,
-                                             &LLN_M_RATE_LIMIT_WAITS, &LLN_M_RATE_LIMIT_REFUSED,
-                                             &LLN_M_HOOK_RUNS,        &LLN_M_IN_FLIGHT,
-                                             &LLN_M_CONNECTIONS,      &LLN_M_RELOADS,
-                                             &LLN_M_ROUTE_FALLBACKS,  &LLN_M_ROUTER_AVOIDED,
-                                             &LLN_M_DECISION_SECONDS};
+static const lln_metric *const families[] = {&LLN_M_REQUESTS,
+                                             &LLN_M_REQUEST_SECONDS,
+                                             &LLN_M_UPSTREAM_CALLS,
+                                             &LLN_M_UPSTREAM_SECONDS,
+                                             &LLN_M_ROUTING,
+                                             &LLN_M_TOKENS,
+                                             &LLN_M_RETRIES,
+                                             &LLN_M_FALLBACKS,
+                                             &LLN_M_RATE_LIMIT_WAITS,
+                                             &LLN_M_RATE_LIMIT_REFUSED,
+                                             &LLN_M_HOOK_RUNS,
+                                             &LLN_M_IN_FLIGHT,
+                                             &LLN_M_CONNECTIONS,
+                                             &LLN_M_RELOADS,
+                                             &LLN_M_ROUTE_FALLBACKS,
+                                             &LLN_M_ROUTER_AVOIDED,
+                                             &LLN_M_DECISION_SECONDS,
+                                             &LLN_M_COST,
+                                             &LLN_M_CACHE};
 
 typedef struct series {
   const lln_metric *family;

@@ -37,6 +37,8 @@ extern const lln_metric LLN_M_HOOK_RUNS;          /* node, function, outcome */
 extern const lln_metric LLN_M_IN_FLIGHT;          /* (none) */
 extern const lln_metric LLN_M_CONNECTIONS;        /* (none) */
 extern const lln_metric LLN_M_RELOADS;            /* result */
+extern const lln_metric LLN_M_COST;               /* node, model, source (reported, computed) */
+extern const lln_metric LLN_M_CACHE;              /* result (hit, miss, bypass) */
 
 /* `values` holds one value per label name of the family, in order. */
 void lln_metric_add(const lln_metric *m, const char *const *values, double delta);

@@ -19,6 +19,10 @@ lln_breaker *lln_admit_breaker(const lln_run *r) {
   return r->models ? lln_model_table_breaker(r->models, r->call.att.node, r->call.att.model_index) : NULL;
 }
 
+void lln_admit_spent(lln_run *r, const lln_node *node, double usd) {
+  (void)r, (void)node, (void)usd; /* TODO(budgets) */
+}
+
 void lln_admit_stop_waiting(lln_run *r) {
   if (r->tickets.rl_waiting) {
     r->tickets.rl_waiting = 0;

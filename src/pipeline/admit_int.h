@@ -15,5 +15,8 @@ int lln_admit_call(lln_run *r);
 void lln_admit_stop_waiting(lln_run *r);
 /* The breaker of the model id the call in flight asks, NULL without one. */
 lln_breaker *lln_admit_breaker(const lln_run *r);
+/* A call by `node` cost `usd` (reported or computed, pipeline/cost.c):
+ * spends it from the budget of the node's endpoint, if it has one. */
+void lln_admit_spent(lln_run *r, const lln_node *node, double usd);
 
 #endif

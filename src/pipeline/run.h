@@ -60,6 +60,14 @@ typedef struct lln_run_result {
   double decision_ms;
   const char *session;
   int router_calls;
+  /* Cost (pipeline/cost.c): usage.cost summed over every hop, router calls
+   * included, in US dollars; cost_known 0 when no hop reported or computed
+   * one. */
+  double cost_usd;
+  int cost_known;
+  /* The response cache (pipeline/cache.c): "hit", "miss" or "bypass"; NULL
+   * when the composition has no "response-cache". x-llmnet-cache. */
+  const char *cache;
 } lln_run_result;
 
 typedef void (*lln_run_done)(void *ud, const lln_run_result *res);
