@@ -32,7 +32,7 @@ static int price_number(lln_loader *L, const lln_model *model, const cJSON *pric
              v->valuedouble > LLN_PRICE_MAX) {
     lln_loader_report(L, LLN_DIAG_ERROR, p.data,
                       "model \"%s\": price \"%s\" must be a number of US dollars per million tokens from 0 "
-                      "to %g (\"prompt\": 0.15 is $0.15 per million prompt tokens)",
+                      "to %.0f (\"prompt\": 0.15 is $0.15 per million prompt tokens)",
                       model->key, key, LLN_PRICE_MAX);
   } else {
     *out = v->valuedouble;
