@@ -44,3 +44,10 @@ void lln__cost_into_usage(const lln_run *r, cJSON *usage) {
   if (r->cost_known)
     cJSON_AddNumberToObject(usage, "cost", r->cost_usd);
 }
+
+int lln_run_cost(const lln_run *r, double *usd) {
+  if (!r || !r->cost_known)
+    return 0;
+  *usd = r->cost_usd;
+  return 1;
+}

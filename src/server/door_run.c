@@ -257,6 +257,7 @@ static void on_chat_abort(lln_http_request *req) {
                   .status = 499,
                   .latency_ms = (double)(uv_hrtime() - c->started_ns) / 1e6,
                   .error = "the client went away; the request was cancelled"};
+  a.cost_known = lln_run_cost(c->run, &a.cost_usd); /* the calls made so far are billed */
   lln_access_log(&a);
   if (c->read) {
     lln_store_cancel(c->read);

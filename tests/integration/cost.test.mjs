@@ -13,7 +13,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
 
-import { chat, newRequestId, runCli, seedConfig, startLlmnet, startMock, tempDir, writeJson } from './lib.mjs';
+import { chat, isRoutingCall, newRequestId, runCli, seedConfig, startLlmnet, startMock, tempDir, upstreamCalls, writeJson } from './lib.mjs';
 
 const PER_TOKEN = 0.000002; // $2 per million tokens, prompt and completion alike
 const ROUTER_ID = 'google/gemma-3-27b-it:free';
@@ -24,6 +24,8 @@ const rules = {
   rules: [
     { when: { router: true, matches: 'python|code' }, route: 'technical-handler' },
     { when: { router: true }, route: 'creative-handler' },
+    // a handler that answers late: the client goes away first
+    { when: { router: false, contains: 'slow please' }, 'delay-ms': 20000 },
     // OpenAI's cached prompt tokens, and costs no upstream should send
     {
       when: { contains: 'cached please' },
@@ -188,6 +190,29 @@ describe('cost', () => {
     );
     await waitForLog(gw, `id=${rid} `);
     assert.ok(Number(loggedCost(gw.stderr, rid)) > 0);
+  });
+
+  test('a client that goes away after the router call: the 499 line has what was spent', async () => {
+    const rid = newRequestId('cost-abort');
+    const ac = new AbortController();
+    const pending = fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': rid },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'a poem, slow please' }] }),
+      signal: ac.signal,
+    }).catch((e) => e);
+    // the handler's call reached the mock: the router's call is over
+    for (let i = 0; i < 500; i++) {
+      const calls = await upstreamCalls(costMock.url, rid);
+      if (calls.some((c) => !isRoutingCall(c))) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    ac.abort();
+    assert.equal((await pending).name, 'AbortError');
+    await waitForLog(gw, `id=${rid} `);
+    const line = gw.stderr.split('\n').find((l) => l.includes(` request id=${rid} `));
+    assert.match(line, /status=499/);
+    assert.ok(Number(loggedCost(gw.stderr, rid)) > 0, line);
   });
 
   test('computed from the price when the upstream reports no cost', async () => {
