@@ -3,9 +3,9 @@
  * check for those fields see a realistic upstream. */
 #include "mock/reply_int.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "util/json_print.h"
 
 static int is_blank(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -76,15 +76,10 @@ static void put_head(lln_buf *out, const lln_mock_completion *c, const char *obj
   lln_buf_puts(out, ",\"system_fingerprint\":\"fp_mock\"");
 }
 
-/* usage.cost as OpenRouter sends it (US dollars), printed so that it reads
- * back to the same double. */
+/* usage.cost as OpenRouter sends it (US dollars). */
 static void put_cost(lln_buf *out, const lln_mock_completion *c) {
-  double usd = (double)(c->prompt_tokens + c->completion_tokens) * c->cost_per_token;
-  char num[40];
-  snprintf(num, sizeof num, "%.15g", usd);
-  if (strtod(num, NULL) != usd)
-    snprintf(num, sizeof num, "%.17g", usd);
-  lln_buf_printf(out, ",\"cost\":%s", num);
+  lln_buf_puts(out, ",\"cost\":");
+  lln_json_print_number((double)(c->prompt_tokens + c->completion_tokens) * c->cost_per_token, out);
 }
 
 static void put_usage(lln_buf *out, const lln_mock_completion *c) {

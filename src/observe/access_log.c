@@ -3,8 +3,6 @@
 #include "observe/access_log.h"
 
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "util/buf.h"
@@ -25,18 +23,13 @@ static int count_retries(const cJSON *hops) {
   return n;
 }
 
-/* A cost in US dollars as the shortest %g that reads back the same, or
+/* A cost in US dollars as the shortest number that reads back the same, or
  * "-" (text) / null (JSON) when no call had one. */
 static void put_cost(lln_buf *b, const lln_access *a, const char *unknown) {
-  if (!a->cost_known || !isfinite(a->cost_usd)) {
+  if (!a->cost_known || !isfinite(a->cost_usd))
     lln_buf_puts(b, unknown);
-    return;
-  }
-  char num[40];
-  snprintf(num, sizeof num, "%.15g", a->cost_usd);
-  if (strtod(num, NULL) != a->cost_usd)
-    snprintf(num, sizeof num, "%.17g", a->cost_usd);
-  lln_buf_puts(b, num);
+  else
+    lln_json_print_number(a->cost_usd, b);
 }
 
 static void text_line(const lln_access *a, lln_buf *b) {

@@ -312,25 +312,38 @@ describe('cost', () => {
     assert.match(pricedText, new RegExp(`llmnet_cost_usd_total\\{node="router",model="${ROUTER_ID.replace(/[.]/g, '\\.')}",source="computed"\\} [0-9.e-]+`));
   });
 
-  test('the AI SDK (chat completions) reads the summed usage.cost from the body', async () => {
+  test('the AI SDK at default settings (Responses API): usage.cost in the response body', async () => {
     const openai = createOpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused' });
-    const result = await generateText({ model: openai.chat('llmnet'), prompt: 'a poem about leaves' });
+    const result = await generateText({ model: openai('llmnet'), prompt: 'a poem about leaves' });
     assert.match(result.text, /reply to: a poem about leaves/);
     const body = result.response.body;
+    assert.equal(body.object, 'response');
     const sum = checkReportedHops(body.llmnet.hops, ['router', 'answer']);
     near(body.usage.cost, sum, 'usage.cost');
     assert.equal(result.usage.totalTokens, body.usage.total_tokens);
   });
 
-  test('the AI SDK streamText: the stream is counted and logged with its cost', async () => {
+  test('the AI SDK chat model: usage.cost in the chat.completion body', async () => {
+    const openai = createOpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused' });
+    const result = await generateText({ model: openai.chat('llmnet'), prompt: 'a poem about bark' });
+    const body = result.response.body;
+    assert.equal(body.object, 'chat.completion');
+    near(body.usage.cost, checkReportedHops(body.llmnet.hops, ['router', 'answer']), 'usage.cost');
+  });
+
+  test('the AI SDK streamText: response.completed carries the summed cost, and the log has it', async () => {
     const rid = newRequestId('cost-ai-stream');
     const openai = createOpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', headers: { 'x-request-id': rid } });
-    const result = streamText({ model: openai.chat('llmnet'), prompt: 'a poem about clouds' });
+    const result = streamText({ model: openai('llmnet'), prompt: 'a poem about clouds', includeRawChunks: true });
+    let completed;
+    for await (const part of result.fullStream) {
+      if (part.type === 'raw' && part.rawValue?.type === 'response.completed') completed = part.rawValue.response;
+    }
     assert.match(await result.text, /reply to: a poem about clouds/);
-    const usage = await result.usage;
-    assert.ok(usage.totalTokens > 0);
+    assert.ok(completed, 'a response.completed event');
+    assert.ok(completed.usage.cost > 0, JSON.stringify(completed.usage));
     await waitForLog(gw, `id=${rid} `);
-    assert.ok(Number(loggedCost(gw.stderr, rid)) > 0);
+    near(Number(loggedCost(gw.stderr, rid)), completed.usage.cost, 'access log');
   });
 
   test('validate refuses a bad price, naming the model, the key and the fix', async () => {
