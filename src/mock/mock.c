@@ -462,6 +462,7 @@ static void handle_embeddings(mock *m, lln_http_request *req) {
   } else {
     lln_buf b;
     lln_buf_init(&b);
+    e.cost_per_token = m->cost_per_token;
     lln_mock_embed_json(&b, &e);
     a->raw = lln_arena_strndup(req->arena, b.data, b.len);
     lln_buf_free(&b);

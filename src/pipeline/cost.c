@@ -1,5 +1,5 @@
-/* cost: see cost_int.h. */
-#include "pipeline/cost_int.h"
+/* cost: see cost.h. */
+#include "pipeline/cost.h"
 
 #include <math.h>
 

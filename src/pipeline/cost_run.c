@@ -5,7 +5,7 @@
 
 #include "observe/metrics.h"
 #include "pipeline/admit_int.h"
-#include "pipeline/cost_int.h"
+#include "pipeline/cost.h"
 #include "util/log.h"
 
 void lln__cost_unknown(cJSON *hop, const char *why) {

@@ -13,7 +13,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
 
-import { chat, isRoutingCall, newRequestId, runCli, seedConfig, startLlmnet, startMock, tempDir, upstreamCalls, writeJson } from './lib.mjs';
+import { chat, endpoint, isRoutingCall, newRequestId, runCli, seedConfig, startLlmnet, startMock, tempDir, upstreamCalls, writeJson } from './lib.mjs';
 
 const PER_TOKEN = 0.000002; // $2 per million tokens, prompt and completion alike
 const ROUTER_ID = 'google/gemma-3-27b-it:free';
@@ -361,5 +361,52 @@ describe('cost', () => {
     const neg = await runCli(['validate', file]);
     assert.equal(neg.code, 1);
     assert.match(neg.stdout + neg.stderr, /bad-price\.json:\d+:\d+: error: model "handler-llama": price "prompt" must be a number of US dollars per million tokens from 0/);
+  });
+});
+
+describe('cost of embeddings', () => {
+  let costMock;
+  let plainMock;
+  let gw;
+
+  before(async () => {
+    costMock = await startMock(null, ['--cost-per-token', String(PER_TOKEN)]);
+    plainMock = await startMock(null);
+    gw = await startLlmnet(
+      {
+        models: {
+          chat: endpoint(plainMock.url),
+          'emb-reported': endpoint(costMock.url, { embeddings: true }),
+          'emb-priced': endpoint(plainMock.url, { embeddings: true, price: { prompt: 0.02, completion: 0 } }),
+          'emb-free': endpoint(plainMock.url, { embeddings: true }),
+        },
+        architecture: [{ name: 'bot', layer: 0, model: 'chat' }],
+      },
+      { args: ['--log-level', 'info'] },
+    );
+  });
+
+  after(async () => {
+    for (const p of [gw, costMock, plainMock]) await p?.stop();
+  });
+
+  test('reported, computed from the price, or unknown: in the access log and /metrics', async () => {
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused' });
+    const input = 'four words of text';
+    const ids = {};
+    for (const model of ['emb-reported', 'emb-priced', 'emb-free']) {
+      ids[model] = newRequestId(`cost-${model}`);
+      const res = await client.embeddings.create({ model, input }, { headers: { 'x-request-id': ids[model] } });
+      assert.equal(res.data.length, 1);
+      assert.equal(res.usage.prompt_tokens, 4);
+    }
+    for (const id of Object.values(ids)) await waitForLog(gw, `id=${id} `);
+    near(Number(loggedCost(gw.stderr, ids['emb-reported'])), 4 * PER_TOKEN, 'reported');
+    near(Number(loggedCost(gw.stderr, ids['emb-priced'])), (4 * 0.02) / 1e6, 'computed');
+    assert.equal(loggedCost(gw.stderr, ids['emb-free']), '-');
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(text, /llmnet_cost_usd_total\{node="emb-reported",model="emb-reported",source="reported"\} /);
+    assert.match(text, /llmnet_cost_usd_total\{node="emb-priced",model="emb-priced",source="computed"\} /);
+    assert.ok(!text.includes('node="emb-free",model="emb-free",source='), 'no cost series for an unknown cost');
   });
 });

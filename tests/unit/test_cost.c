@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "config_fixtures.h"
-#include "pipeline/cost_int.h"
+#include "pipeline/cost.h"
 
 /* $1 per million prompt tokens, $2 per million completion tokens. */
 static const lln_price PRICE = {.set = 1, .prompt = 1.0, .completion = 2.0};

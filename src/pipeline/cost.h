@@ -3,8 +3,8 @@
  * dollars), else computed from the models entry's "price" and the token
  * counts (docs/CONFIG.md "Cost"). Pure: no run, no I/O; values that cannot
  * be a cost or a token count (negative, fractional counts, NaN, strings,
- * 1e300) are ignored with a debug log, never trusted. Internal to
- * src/pipeline. */
+ * 1e300) are ignored with a debug log, never trusted. The pipeline's calls
+ * (cost_run.c) and POST /v1/embeddings (server/embeddings.c) use it. */
 #ifndef LLN_PIPELINE_COST_H
 #define LLN_PIPELINE_COST_H
 
