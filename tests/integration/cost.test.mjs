@@ -133,6 +133,11 @@ describe('cost', () => {
     const without = await chat(plainMock.url, body);
     assert.equal(without.json.usage.cost, undefined);
     assert.equal(without.json.usage.total_tokens, withCost.json.usage.total_tokens);
+    for (const bad of ['-1', 'abc', '2', '1e-6x']) {
+      const r = await runCli(['mock', '--port', '0', '--cost-per-token', bad]);
+      assert.equal(r.code, 2, `--cost-per-token ${bad}`);
+      assert.match(r.stderr, /--cost-per-token expects US dollars per token from 0 to 1/);
+    }
   });
 
   test('openai SDK: usage.cost is the router hop plus the handler hop', async () => {
