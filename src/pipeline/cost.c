@@ -18,7 +18,6 @@ static int tokens_ok(const cJSON *v) {
 
 static int usd_ok(double d) { return isfinite(d) && d >= 0 && d <= LLN_COST_MAX_USD; }
 
-/* usage.cost when it is a usable number of dollars; 0 when absent or not. */
 /* usage.cost when it is a usable number of dollars: 1; absent (or null):
  * 0; there but unusable: -1. */
 static int reported(const cJSON *usage, const char *who, double *usd) {

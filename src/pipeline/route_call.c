@@ -4,10 +4,10 @@
  * as a complete line outside any reasoning block is exactly one
  * candidate's name (lln_router_early), the rest of the call is cancelled
  * and the run goes on ("early": true in the trace; its cost is unknown,
- * since the usage comes last, though the provider bills it). Otherwise the whole
- * reply is read (lln_router_parse_reply). An upstream that answers with a
- * plain chat completion instead of an event stream is read as one. A
- * failed call goes through failover.c like any other. */
+ * since the usage comes last, though the provider bills it). Otherwise the
+ * whole reply is read (lln_router_parse_reply). An upstream that answers
+ * with a plain chat completion instead of an event stream is read as one.
+ * A failed call goes through failover.c like any other. */
 #include "pipeline/route_flow_int.h"
 
 #include <string.h>
