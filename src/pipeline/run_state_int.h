@@ -88,7 +88,7 @@ struct lln_run {
     int rl_waiting;                /* a place in the endpoint's rate-limit queue */
     lln_breaker *probe;            /* the half-open probe this run's call holds */
     int rl_granted;                /* the call in preparation has its rate-limit slot */
-    struct lln_store_op *store_op; /* a pin or decision-cache answer pending (route_flow.c) */
+    struct lln_store_op *store_op; /* a pin, decision-cache or response-cache answer pending (route_flow.c, cache.c) */
   } tickets;
 
   /* Routing: the conversation this request belongs to and how the choices
@@ -159,6 +159,8 @@ struct lln_run {
     int started; /* deadline and keepalive are initialised */
     int open;
   } timers;
+
+  struct lln__cache_run *cache; /* the response cache's part (cache_int.h), NULL without one */
 
   /* The result, reported once by lln_run_finish (run.c). */
   lln_run_done done;
