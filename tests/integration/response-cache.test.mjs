@@ -1,0 +1,341 @@
+// The response cache (docs/CONFIG.md "Response cache") with the real llmnet
+// and `llmnet mock`, through the openai SDK and the AI SDK at their default
+// settings: a plain hit makes no upstream call (not even the router's), a
+// streamed request is answered from the cache as a stream, plain after
+// streamed and streamed after plain, Cache-Control: no-cache bypasses the
+// lookup, only temperature-0 answers are kept, a node may opt out, failures
+// are never kept, the in-process cache evicts by bytes, x-llmnet-cache on
+// every response, the Responses API through the same cache, and two
+// processes sharing one redis-server.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { createOpenAI } from '@ai-sdk/openai';
+import { streamText } from 'ai';
+import OpenAI from 'openai';
+
+import { chat, endpoint, newRequestId, request, startLlmnet, startMock, startRedis, stopAll, upstreamCalls } from './lib.mjs';
+
+const RULES = {
+  rules: [
+    { when: { router: true, matches: 'python|code' }, route: 'technical' },
+    { when: { model: 'broken-model' }, status: 500, error: 'the broken model is down' },
+  ],
+};
+
+// A router over two temperature-0 handlers, plus nodes a request can name
+// with "model": one without a temperature, one that opts out, one whose
+// upstream fails.
+function composition(mockUrl, cache = { ttl: 600 }) {
+  // cache null: no "response-cache" at all
+  const node = (name, override, extra = {}) => ({
+    name,
+    layer: 1,
+    model: 'm',
+    'use-case': `${name} questions`,
+    'extra-options': { model_override: override, temperature: 0 },
+    ...extra,
+  });
+  return {
+    models: { m: endpoint(mockUrl, { retries: 0 }) },
+    architecture: [
+      { name: 'router', layer: 0, model: 'm', 'output-to': [1], 'extra-options': { model_override: 'router-model' } },
+      node('creative', 'creative-model'),
+      node('technical', 'tech-model'),
+      { name: 'warm', layer: 2, model: 'm', 'extra-options': { model_override: 'warm-model' } },
+      node('optout', 'optout-model', { layer: 2, 'response-cache': false }),
+      node('broken', 'broken-model', { layer: 2 }),
+    ],
+    ...(cache === null ? {} : { 'response-cache': cache }),
+  };
+}
+
+const unique = (what) => `${what} ${process.pid}-${Math.random().toString(36).slice(2)}`;
+
+async function metric(url, line) {
+  const text = (await request(url, '/metrics')).text;
+  const m = text.match(new RegExp(`^${line.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm'));
+  return m ? Number(m[1]) : 0;
+}
+
+describe('response cache', () => {
+  let mock;
+  let llmnet;
+  let client;
+
+  before(async () => {
+    mock = await startMock(RULES, ['--chunk-size', '3']);
+    llmnet = await startLlmnet(composition(mock.url));
+    client = new OpenAI({ baseURL: `${llmnet.url}/v1`, apiKey: 'unused' });
+  });
+
+  after(async () => {
+    await stopAll(llmnet, mock);
+  });
+
+  // One chat completion through the openai SDK with its x-request-id;
+  // returns the answer, the response headers and the upstream calls made.
+  async function ask(body, headers = {}) {
+    const rid = newRequestId('rc');
+    const { data, response } = await client.chat.completions
+      .create({ model: 'llmnet', ...body }, { headers: { 'x-request-id': rid, ...headers } })
+      .withResponse();
+    return { data, headers: response.headers, calls: await upstreamCalls(mock.url, rid) };
+  }
+
+  async function askStream(body, headers = {}) {
+    const rid = newRequestId('rcs');
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'llmnet', ...body, stream: true, stream_options: { include_usage: true } }, { headers: { 'x-request-id': rid, ...headers } })
+      .withResponse();
+    let text = '';
+    let finish = null;
+    let usage = null;
+    let chunks = 0;
+    for await (const chunk of stream) {
+      chunks++;
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices[0];
+      if (choice?.delta?.content) text += choice.delta.content;
+      if (choice?.finish_reason) finish = choice.finish_reason;
+    }
+    return { text, finish, usage, chunks, headers: response.headers, calls: await upstreamCalls(mock.url, rid) };
+  }
+
+  it('a repeated request is answered from the cache: no upstream call, not even the router', async () => {
+    const messages = [{ role: 'user', content: unique('Write a poem about the sea') }];
+    const first = await ask({ messages });
+    assert.equal(first.headers.get('x-llmnet-cache'), 'miss');
+    assert.equal(first.calls.length, 2, 'router and handler');
+    const second = await ask({ messages });
+    assert.equal(second.headers.get('x-llmnet-cache'), 'hit');
+    assert.equal(second.calls.length, 0, 'a hit calls nothing upstream');
+    assert.equal(second.data.choices[0].message.content, first.data.choices[0].message.content);
+    assert.equal(second.data.choices[0].finish_reason, 'stop');
+    assert.notEqual(second.data.id, first.data.id, 'a hit has its own id');
+    // the route stays meaningful; the trace says it was a hit and shows the original route
+    assert.equal(second.headers.get('x-llmnet-route'), first.headers.get('x-llmnet-route'));
+    assert.equal(second.data.llmnet.route, 'router>creative');
+    const hop = second.data.llmnet.hops[0];
+    assert.equal(hop.role, 'cache');
+    assert.equal(hop.cache, 'hit');
+    assert.equal(hop.route, 'router>creative');
+    assert.ok(hop.hops.some((h) => h.node === 'creative' && h.role === 'answer'));
+    // usage as the answer had it, at no cost
+    assert.equal(second.data.usage.total_tokens, first.data.usage.total_tokens);
+    assert.equal(second.data.usage.cost ?? 0, 0);
+    // parameter order does not matter; stream_options and user do not count
+    const reordered = await ask({ user: 'someone', messages });
+    assert.equal(reordered.headers.get('x-llmnet-cache'), 'hit');
+  });
+
+  it('a streamed request is answered from the cache as a stream, and a plain one from a streamed answer', async () => {
+    const messages = [{ role: 'user', content: unique('How do I sort a list in python?') }];
+    const streamed = await askStream({ messages });
+    assert.equal(streamed.headers.get('x-llmnet-cache'), 'miss');
+    assert.equal(streamed.calls.length, 2);
+    assert.match(streamed.text, /reply to: How do I sort/);
+    // the streamed miss was assembled into a completion: a plain request hits it
+    const plain = await ask({ messages });
+    assert.equal(plain.headers.get('x-llmnet-cache'), 'hit');
+    assert.equal(plain.calls.length, 0);
+    assert.equal(plain.data.choices[0].message.content, streamed.text);
+    assert.equal(plain.data.llmnet.route, 'router>technical');
+    assert.equal(plain.data.usage.total_tokens, streamed.usage.total_tokens);
+    // and a streamed request is replayed as a stream
+    const again = await askStream({ messages });
+    assert.equal(again.headers.get('x-llmnet-cache'), 'hit');
+    assert.equal(again.headers.get('content-type'), 'text/event-stream');
+    assert.equal(again.calls.length, 0);
+    assert.equal(again.text, streamed.text);
+    assert.equal(again.finish, 'stop');
+    assert.ok(again.chunks >= 3, 'role and content, finish, usage');
+    assert.equal(again.usage.total_tokens, streamed.usage.total_tokens);
+    assert.equal(again.usage.cost ?? 0, 0);
+  });
+
+  it('the AI SDK streamText gets a plain answer replayed as a stream', async () => {
+    const prompt = unique('Tell me a story about a fox');
+    const plain = await ask({ messages: [{ role: 'user', content: prompt }] });
+    assert.equal(plain.headers.get('x-llmnet-cache'), 'miss');
+    const rid = newRequestId('rc-ai');
+    let cacheHeader;
+    const provider = createOpenAI({
+      baseURL: `${llmnet.url}/v1`,
+      apiKey: 'unused',
+      headers: { 'x-request-id': rid },
+      fetch: async (url, init) => {
+        const res = await fetch(url, init);
+        cacheHeader = res.headers.get('x-llmnet-cache');
+        return res;
+      },
+    });
+    const result = streamText({ model: provider.chat('llmnet'), prompt });
+    let text = '';
+    for await (const piece of result.textStream) text += piece;
+    assert.equal(cacheHeader, 'hit');
+    assert.equal(text, plain.data.choices[0].message.content);
+    assert.equal(await result.finishReason, 'stop');
+    assert.equal((await upstreamCalls(mock.url, rid)).length, 0);
+  });
+
+  it('Cache-Control: no-cache bypasses the lookup', async () => {
+    const messages = [{ role: 'user', content: unique('A limerick about cats') }];
+    await ask({ messages });
+    const bypassed = await ask({ messages }, { 'Cache-Control': 'no-cache' });
+    assert.equal(bypassed.headers.get('x-llmnet-cache'), 'bypass');
+    // the pipeline ran (the router's decision may come from the decision cache)
+    assert.ok(bypassed.calls.some((c) => c.body.model === 'creative-model'), 'the handler was called');
+    const hit = await ask({ messages });
+    assert.equal(hit.headers.get('x-llmnet-cache'), 'hit');
+  });
+
+  it('only answers made at temperature 0 are kept, the node\'s extra-options first', async () => {
+    // "warm" sets no temperature: the client's decides
+    const messages = [{ role: 'user', content: unique('Some warm words') }];
+    for (let i = 0; i < 2; i++) {
+      const r = await ask({ model: 'warm', messages });
+      assert.equal(r.headers.get('x-llmnet-cache'), 'miss');
+      assert.equal(r.calls.length, 1);
+    }
+    const hot = [{ role: 'user', content: unique('Some hot words') }];
+    await ask({ model: 'warm', messages: hot, temperature: 0.7 });
+    assert.equal((await ask({ model: 'warm', messages: hot, temperature: 0.7 })).headers.get('x-llmnet-cache'), 'miss');
+    const cold = [{ role: 'user', content: unique('Some cold words') }];
+    await ask({ model: 'warm', messages: cold, temperature: 0 });
+    const hit = await ask({ model: 'warm', messages: cold, temperature: 0 });
+    assert.equal(hit.headers.get('x-llmnet-cache'), 'hit');
+    assert.equal(hit.calls.length, 0);
+    // a client's temperature does not count where the node sets its own
+    const overridden = [{ role: 'user', content: unique('Poem, overridden') }];
+    await ask({ messages: overridden, temperature: 1.2 });
+    assert.equal((await ask({ messages: overridden, temperature: 1.2 })).headers.get('x-llmnet-cache'), 'hit');
+  });
+
+  it('a node that says "response-cache": false is never cached', async () => {
+    const messages = [{ role: 'user', content: unique('Opted out') }];
+    for (let i = 0; i < 2; i++) {
+      const r = await ask({ model: 'optout', messages });
+      assert.equal(r.headers.get('x-llmnet-cache'), 'miss');
+      assert.equal(r.calls.length, 1);
+    }
+  });
+
+  it('failures are never cached', async () => {
+    const messages = [{ role: 'user', content: unique('Please fail') }];
+    for (let i = 0; i < 2; i++) {
+      const rid = newRequestId('rc-fail');
+      const res = await chat(llmnet.url, { model: 'broken', messages }, { 'x-request-id': rid });
+      assert.ok(res.status >= 500, `status ${res.status}`);
+      assert.equal(res.headers.get('x-llmnet-cache'), 'miss');
+      assert.equal((await upstreamCalls(mock.url, rid)).length, 1, 'the failing model was asked again');
+    }
+  });
+
+  it('hits, misses and bypasses are counted, with the bytes held and served', async () => {
+    const hits = await metric(llmnet.url, 'llmnet_response_cache_requests_total{result="hit"}');
+    const misses = await metric(llmnet.url, 'llmnet_response_cache_requests_total{result="miss"}');
+    const served = await metric(llmnet.url, 'llmnet_response_cache_served_bytes_total');
+    const messages = [{ role: 'user', content: unique('Count me') }];
+    await ask({ messages });
+    await ask({ messages });
+    await ask({ messages }, { 'Cache-Control': 'no-cache' });
+    assert.equal(await metric(llmnet.url, 'llmnet_response_cache_requests_total{result="hit"}'), hits + 1);
+    assert.equal(await metric(llmnet.url, 'llmnet_response_cache_requests_total{result="miss"}'), misses + 1);
+    assert.ok((await metric(llmnet.url, 'llmnet_response_cache_requests_total{result="bypass"}')) >= 1);
+    assert.ok((await metric(llmnet.url, 'llmnet_response_cache_served_bytes_total')) > served);
+    assert.ok((await metric(llmnet.url, 'llmnet_response_cache_bytes')) > 0);
+  });
+
+  it('a request the pipeline refuses says bypass', async () => {
+    const res = await chat(llmnet.url, { messages: [] });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('x-llmnet-cache'), 'bypass');
+  });
+
+  it('the Responses API goes through the same cache', async () => {
+    const input = unique('Write a poem about rivers');
+    const first = await client.responses.create({ model: 'llmnet', input }).withResponse();
+    assert.equal(first.response.headers.get('x-llmnet-cache'), 'miss');
+    const rid = newRequestId('rc-resp');
+    const second = await client.responses.create({ model: 'llmnet', input }, { headers: { 'x-request-id': rid } }).withResponse();
+    assert.equal(second.response.headers.get('x-llmnet-cache'), 'hit');
+    assert.equal(second.data.output_text, first.data.output_text);
+    assert.equal((await upstreamCalls(mock.url, rid)).length, 0);
+  });
+});
+
+describe('response cache bounds and sharing', () => {
+  let mock;
+
+  before(async () => {
+    mock = await startMock(RULES);
+  });
+
+  after(async () => {
+    await stopAll(mock);
+  });
+
+  it('without "response-cache" there is no x-llmnet-cache header and nothing is cached', async () => {
+    const llmnet = await startLlmnet(composition(mock.url, null));
+    try {
+      const body = { messages: [{ role: 'user', content: unique('No cache here') }] };
+      for (let i = 0; i < 2; i++) {
+        const rid = newRequestId('rc-none');
+        const res = await chat(llmnet.url, body, { 'x-request-id': rid });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('x-llmnet-cache'), null);
+        const calls = await upstreamCalls(mock.url, rid);
+        assert.ok(calls.some((c) => c.body.model === 'creative-model'), 'the handler was called');
+      }
+    } finally {
+      await stopAll(llmnet);
+    }
+  });
+
+  it('the in-process cache evicts the least recently used entry when max-bytes is reached', async () => {
+    const llmnet = await startLlmnet(composition(mock.url, { 'max-bytes': 8192 }));
+    try {
+      const body = (i) => ({ model: 'creative', messages: [{ role: 'user', content: `evict ${i} ${'x'.repeat(200)}` }] });
+      const status = async (i) => (await chat(llmnet.url, body(i))).headers.get('x-llmnet-cache');
+      assert.equal(await status(0), 'miss');
+      assert.equal(await status(0), 'hit');
+      for (let i = 1; i < 12; i++) assert.equal(await status(i), 'miss');
+      const bytes = await metric(llmnet.url, 'llmnet_response_cache_bytes');
+      assert.ok(bytes > 0 && bytes <= 8192, `bytes held ${bytes}`);
+      assert.equal(await status(11), 'hit', 'the newest entry is held');
+      assert.equal(await status(0), 'miss', 'the first entry was evicted');
+    } finally {
+      await stopAll(llmnet);
+    }
+  });
+
+  it('two processes share the cache through one redis-server', async () => {
+    const redis = await startRedis();
+    const cfg = { ...composition(mock.url), server: { store: redis.url } };
+    const a = await startLlmnet(cfg);
+    const b = await startLlmnet(cfg);
+    try {
+      const body = { messages: [{ role: 'user', content: unique('A shared poem') }] };
+      const first = await chat(a.url, body);
+      assert.equal(first.headers.get('x-llmnet-cache'), 'miss');
+      // the first process's write is not awaited by its client: give it a moment to land
+      await new Promise((r) => setTimeout(r, 200));
+      const rid = newRequestId('rc-redis');
+      const second = await chat(b.url, body, { 'x-request-id': rid });
+      assert.equal(second.headers.get('x-llmnet-cache'), 'hit');
+      assert.equal(second.json.choices[0].message.content, first.json.choices[0].message.content);
+      assert.equal((await upstreamCalls(mock.url, rid)).length, 0);
+      const streamed = await fetch(`${b.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, stream: true }),
+      });
+      assert.equal(streamed.headers.get('x-llmnet-cache'), 'hit');
+      assert.match(await streamed.text(), /data: \[DONE\]/);
+    } finally {
+      await stopAll(a, b);
+      redis.stop();
+    }
+  });
+});
