@@ -122,6 +122,9 @@ static const char *why_not_kept(const lln_run *r) {
   const struct lln__cache_run *c = r->cache;
   if (!c || c->no_store || !c->status || strcmp(c->status, "hit") == 0 || r->routing.route_only)
     return c && c->no_store ? "the client said Cache-Control: no-store" : "";
+  const cJSON *n_choices = cJSON_GetObjectItemCaseSensitive(r->request, "n");
+  if (cJSON_IsNumber(n_choices) && n_choices->valuedouble != 1)
+    return "the request asked for several choices (\"n\")";
   const char *route = r->route.data ? r->route.data : "";
   while (*route) {
     size_t len = strcspn(route, ">");

@@ -45,7 +45,10 @@ function composition(mockUrl, cache = { ttl: 600 }) {
       { name: 'warm', layer: 2, model: 'm', 'extra-options': { model_override: 'warm-model' } },
       node('optout', 'optout-model', { layer: 2, 'response-cache': false }),
       node('broken', 'broken-model', { layer: 2 }),
+      node('hooked', 'hooked-model', { layer: 2, hooks: { pre: [{ function: 'noop' }] } }),
+      node('hooked-ok', 'hooked-model', { layer: 2, hooks: { pre: [{ function: 'noop' }] }, 'response-cache': true }),
     ],
+    functions: { noop: { type: 'shell', command: '/bin/true' } },
     ...(cache === null ? {} : { 'response-cache': cache }),
   };
 }
@@ -219,6 +222,19 @@ describe('response cache', () => {
       assert.equal(r.headers.get('x-llmnet-cache'), 'miss');
       assert.equal(r.calls.length, 1);
     }
+  });
+
+  it('a node that runs hooks is cached only where it says "response-cache": true', async () => {
+    const messages = [{ role: 'user', content: unique('Hooked') }];
+    for (let i = 0; i < 2; i++) {
+      const r = await ask({ model: 'hooked', messages });
+      assert.equal(r.headers.get('x-llmnet-cache'), 'miss');
+      assert.equal(r.calls.length, 1);
+    }
+    assert.equal((await ask({ model: 'hooked-ok', messages })).headers.get('x-llmnet-cache'), 'miss');
+    const hit = await ask({ model: 'hooked-ok', messages });
+    assert.equal(hit.headers.get('x-llmnet-cache'), 'hit');
+    assert.equal(hit.calls.length, 0);
   });
 
   it('failures are never cached', async () => {
