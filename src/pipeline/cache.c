@@ -68,6 +68,8 @@ static void on_entry(void *ud, int status, const char *value, size_t len) {
   }
   if (status == LLN_STORE_OK)
     LLN_WARN("request %s: a response cache entry did not parse; the request runs as a miss", r->request_id);
+  else if (status == LLN_STORE_EUNAVAIL)
+    LLN_DEBUG("request %s: the response cache's store is unavailable; the request runs as a miss", r->request_id);
   else if (status != LLN_STORE_ENOTFOUND)
     LLN_WARN("request %s: the response cache could not be read (store error %d); the request runs as a "
              "miss; check server.store",
@@ -117,6 +119,15 @@ static int at_temperature_zero(const lln_run *r, const lln_node *n) {
   return cJSON_IsNumber(t) && t->valuedouble == 0;
 }
 
+/* The node whose name is the `len` bytes at `name`, or NULL. */
+static const lln_node *node_named(const lln_config *cfg, const char *name, size_t len) {
+  for (size_t i = 0; i < cfg->n_nodes; i++) {
+    if (strlen(cfg->nodes[i].name) == len && memcmp(cfg->nodes[i].name, name, len) == 0)
+      return &cfg->nodes[i];
+  }
+  return NULL;
+}
+
 /* Why the answer may not be kept, or NULL when it may. */
 static const char *why_not_kept(const lln_run *r) {
   const struct lln__cache_run *c = r->cache;
@@ -128,9 +139,7 @@ static const char *why_not_kept(const lln_run *r) {
   const char *route = r->route.data ? r->route.data : "";
   while (*route) {
     size_t len = strcspn(route, ">");
-    char name[256];
-    snprintf(name, sizeof name, "%.*s", (int)len, route);
-    const lln_node *n = lln_config_node(r->cfg, name);
+    const lln_node *n = node_named(r->cfg, route, len);
     if (n && n->response_cache == 0)
       return "a node on the route says \"response-cache\": false";
     if (n && (n->n_pre || n->n_post) && n->response_cache != 1)

@@ -14,7 +14,9 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { streamText } from 'ai';
 import OpenAI from 'openai';
 
-import { chat, endpoint, newRequestId, request, startLlmnet, startMock, startRedis, stopAll, upstreamCalls } from './lib.mjs';
+import { writeFileSync } from 'node:fs';
+
+import { chat, endpoint, newRequestId, request, startLlmnet, startMock, startRedis, stopAll, upstreamCalls, waitFor } from './lib.mjs';
 
 const RULES = {
   rules: [
@@ -321,6 +323,39 @@ describe('response cache bounds and sharing', () => {
       assert.ok(bytes > 0 && bytes <= 8192, `bytes held ${bytes}`);
       assert.equal(await status(11), 'hit', 'the newest entry is held');
       assert.equal(await status(0), 'miss', 'the first entry was evicted');
+    } finally {
+      await stopAll(llmnet);
+    }
+  });
+
+  it('a reload keeps the entries, and one that changes max-bytes starts an empty cache', async () => {
+    const cfg = composition(mock.url, { ttl: 600 });
+    const llmnet = await startLlmnet(cfg, { args: ['--log-level', 'info'] });
+    try {
+      const reloads = () => (llmnet.stderr.match(/reloaded /g) ?? []).length;
+      const body = { messages: [{ role: 'user', content: unique('Kept over reloads') }] };
+      const status = async () => (await chat(llmnet.url, body)).headers.get('x-llmnet-cache');
+      assert.equal(await status(), 'miss');
+      assert.equal(await status(), 'hit');
+      cfg['response-cache'] = { ttl: 300 };
+      writeFileSync(llmnet.file, JSON.stringify(cfg));
+      llmnet.child.kill('SIGHUP');
+      await waitFor(() => reloads() === 1, { what: 'the first reload' });
+      assert.equal(await status(), 'hit', 'the same max-bytes: the entries stay');
+      cfg['response-cache'] = { ttl: 300, 'max-bytes': 1048576 };
+      writeFileSync(llmnet.file, JSON.stringify(cfg));
+      llmnet.child.kill('SIGHUP');
+      await waitFor(() => reloads() === 2, { what: 'the second reload' });
+      // a new max-bytes: a new, empty cache (once the workers have taken the reload)
+      await waitFor(async () => (await status()) === 'miss', { what: 'a miss after the reload' });
+      assert.equal(await status(), 'hit');
+      delete cfg['response-cache'];
+      writeFileSync(llmnet.file, JSON.stringify(cfg));
+      llmnet.child.kill('SIGHUP');
+      await waitFor(() => reloads() === 3, { what: 'the third reload' });
+      await waitFor(async () => (await chat(llmnet.url, body)).headers.get('x-llmnet-cache') === null, {
+        what: 'no x-llmnet-cache once the reload turned the cache off',
+      });
     } finally {
       await stopAll(llmnet);
     }
