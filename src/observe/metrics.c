@@ -96,10 +96,11 @@ const lln_metric LLN_M_CACHE_BYTES = {"llmnet_response_cache_bytes",
                                       "Bytes the in-process response cache holds (entries and bookkeeping).",
                                       LLN_GAUGE,
                                       {NULL}};
-const lln_metric LLN_M_CACHE_SERVED = {"llmnet_response_cache_served_bytes_total",
-                                       "Bytes of stored entries that answered requests from the response cache.",
-                                       LLN_COUNTER,
-                                       {NULL}};
+const lln_metric LLN_M_CACHE_SERVED = {
+    "llmnet_response_cache_served_bytes_total",
+    "Bytes of stored entries that answered requests from the response cache.",
+    LLN_COUNTER,
+    {NULL}};
 const lln_metric LLN_M_RATE_LIMIT_REFUSED = {"llmnet_rate_limit_refusals_total",
                                              "Requests refused with 429 by a model's rate limit, by model.",
                                              LLN_COUNTER,

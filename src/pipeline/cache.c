@@ -4,8 +4,9 @@
  * entry (cache_replay.c), as a JSON answer or a replayed stream, with no
  * upstream call, so no cost, rate limit or budget; a miss runs the
  * pipeline. A client's Cache-Control: no-cache (or no-store) bypasses the
- * read. A Redis read answers later: it is the run's store ticket until
- * then (stop_work cancels it). When the answer goes out it is kept only if
+ * read. A Redis read answers later: it holds the run's store_op ticket
+ * (the one pin and decision-cache reads use, free before any node is
+ * entered) until then, so stop_work cancels it. When the answer goes out it is kept only if
  * every answering hop ran at temperature 0 after its node's extra-options
  * (unless "any-temperature"), no node on the route says "response-cache":
  * false, every node there that runs hooks says true, and the client did
@@ -69,7 +70,8 @@ static void on_entry(void *ud, int status, const char *value, size_t len) {
   if (status == LLN_STORE_OK)
     LLN_WARN("request %s: a response cache entry did not parse; the request runs as a miss", r->request_id);
   else if (status == LLN_STORE_EUNAVAIL)
-    LLN_DEBUG("request %s: the response cache's store is unavailable; the request runs as a miss", r->request_id);
+    LLN_DEBUG("request %s: the response cache's store is unavailable; the request runs as a miss",
+              r->request_id);
   else if (status != LLN_STORE_ENOTFOUND)
     LLN_WARN("request %s: the response cache could not be read (store error %d); the request runs as a "
              "miss; check server.store",

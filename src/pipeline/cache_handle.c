@@ -51,4 +51,6 @@ void lln_response_cache_release(lln_response_cache *c) {
   free(c);
 }
 
-struct lln_store *lln_response_cache_store(const lln_response_cache *c) { return c ? c->store : NULL; }
+struct lln_store *lln_response_cache_store(const lln_response_cache *c) {
+  return c ? c->store : NULL;
+}

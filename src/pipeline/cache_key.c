@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* Nested arrays and objects deeper than this are hashed as their printed
  * text (cJSON parses at most 1000 levels; this keeps the recursion small). */
 #define CANON_MAX_DEPTH 64

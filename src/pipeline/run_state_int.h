@@ -88,7 +88,7 @@ struct lln_run {
     int rl_waiting;                /* a place in the endpoint's rate-limit queue */
     lln_breaker *probe;            /* the half-open probe this run's call holds */
     int rl_granted;                /* the call in preparation has its rate-limit slot */
-    struct lln_store_op *store_op; /* a pin, decision-cache or response-cache answer pending (route_flow.c, cache.c) */
+    struct lln_store_op *store_op; /* a pin or decision-cache answer pending (route_flow.c) */
   } tickets;
 
   /* Routing: the conversation this request belongs to and how the choices

@@ -42,7 +42,7 @@ typedef struct chat {
   uint64_t started_ns;
   int finished;
   int streaming;
-  int route_only; /* POST /v1/llmnet/route: the decision, no handler called */
+  int route_only;    /* POST /v1/llmnet/route: the decision, no handler called */
   const char *cache; /* the response cache's "hit", "miss" or "bypass", once the run decided */
 } chat;
 

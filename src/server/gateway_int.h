@@ -26,11 +26,13 @@ typedef struct lln_gateway {
   lln_store *own_store;         /* created here when none was given (a Redis connection per loop) */
   lln_ratelimit *ratelimit;     /* the one requests use, counting in `store` */
   lln_ratelimit *own_ratelimit; /* created here when none was given */
-  struct lln_response_cache *cache; /* what new requests use (held; pipeline/cache.h) */
   lln_http_server *http;
   lln_generation *current; /* what new requests run on */
   uint64_t id_state;       /* request id generator */
   struct chat *chats;      /* requests running, for ending them at close */
+
+  /* The response cache new requests use (held; pipeline/cache.h). */
+  struct lln_response_cache *cache;
 } lln_gateway;
 
 typedef struct lln_gateway_options {

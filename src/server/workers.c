@@ -33,10 +33,10 @@ struct lln_workers {
   worker *w;
   unsigned n;
   int port;
-  lln_store *shared_store;         /* the in-process store, shared by all workers */
-  lln_ratelimit *shared_ratelimit; /* counting in it */
+  lln_store *shared_store;          /* the in-process store, shared by all workers */
+  lln_ratelimit *shared_ratelimit;  /* counting in it */
   lln_response_cache *shared_cache; /* the in-process response cache, shared by all workers */
-  uv_async_t drained;              /* on the control loop */
+  uv_async_t drained;               /* on the control loop */
   atomic_uint n_drained;
   void (*on_drained)(void *ud);
   void *ud;
@@ -170,6 +170,7 @@ int lln_workers_start(lln_workers **out, const lln_workers_options *o, char *err
       snprintf(err, err_size, "server.store: %s", ws->shared_store ? "out of memory" : store_err);
       lln_ratelimit_close(ws->shared_ratelimit);
       lln_store_close(ws->shared_store);
+      lln_response_cache_release(ws->shared_cache);
       free(ws->w);
       free(ws);
       return -1;

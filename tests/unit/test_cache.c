@@ -37,12 +37,14 @@ static int same_key(const char *a, const char *b) {
 
 static void test_key_ignores_order(void **state) {
   (void)state;
-  assert_true(same_key("{" BASE ",\"temperature\":0,\"model\":\"x\"}", "{\"model\":\"x\",\"temperature\":0," BASE "}"));
+  assert_true(same_key("{" BASE ",\"temperature\":0,\"model\":\"x\"}",
+                       "{\"model\":\"x\",\"temperature\":0," BASE "}"));
   /* nested objects: a tool's parameters in another order */
-  assert_true(same_key("{" BASE ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
-                       "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}}]}",
-                       "{\"tools\":[{\"function\":{\"parameters\":{\"properties\":{\"a\":{\"type\":\"string\"}},"
-                       "\"type\":\"object\"},\"name\":\"f\"},\"type\":\"function\"}]," BASE "}"));
+  assert_true(
+      same_key("{" BASE ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
+               "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}}]}",
+               "{\"tools\":[{\"function\":{\"parameters\":{\"properties\":{\"a\":{\"type\":\"string\"}},"
+               "\"type\":\"object\"},\"name\":\"f\"},\"type\":\"function\"}]," BASE "}"));
   assert_true(same_key("{\"messages\":[{\"content\":\"hi\",\"role\":\"user\"}]}", "{" BASE "}"));
   /* 0 and 0.0 are one number */
   assert_true(same_key("{" BASE ",\"temperature\":0.0}", "{" BASE ",\"temperature\":0}"));
@@ -60,8 +62,9 @@ static void test_key_excluded_and_counted(void **state) {
   /* an excluded name counts below the top level */
   assert_false(same_key("{" BASE ",\"response_format\":{\"user\":1}}", "{" BASE ",\"response_format\":{}}"));
   /* message order counts: arrays keep theirs */
-  assert_false(same_key("{\"messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"hi\"}]}",
-                        "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"system\",\"content\":\"s\"}]}"));
+  assert_false(same_key(
+      "{\"messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"hi\"}]}",
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"system\",\"content\":\"s\"}]}"));
 }
 
 static void test_key_entry_and_headers(void **state) {
@@ -95,8 +98,9 @@ static void test_canonical_text(void **state) {
 /* ---- settings ---- */
 
 static char *compose(const char *top, const char *node_extra) {
-  static const char fmt[] = "{\"models\": {\"m\": {\"type\": \"external\", \"url\": \"http://127.0.0.1:9/v1\"}},%s\n"
-                            "\"architecture\": [{\"name\": \"a\", \"layer\": 0, \"model\": \"m\"%s}]}";
+  static const char fmt[] =
+      "{\"models\": {\"m\": {\"type\": \"external\", \"url\": \"http://127.0.0.1:9/v1\"}},%s\n"
+      "\"architecture\": [{\"name\": \"a\", \"layer\": 0, \"model\": \"m\"%s}]}";
   size_t n = sizeof fmt + strlen(top) + strlen(node_extra);
   char *s = malloc(n);
   assert_non_null(s);
@@ -174,8 +178,8 @@ static void test_settings_errors(void **state) {
   load_error("\"response-cache\": {\"max-bytes\": 10},", "", "\"max-bytes\"", "from 4096");
   load_error("\"response-cache\": {\"any-temperature\": 1},", "", "\"any-temperature\" must be true", NULL);
   load_error("\"response-cache\": 5,", "", "\"response-cache\" is false", NULL);
-  load_error("\"response-cache\": true,", ", \"response-cache\": \"no\"", "node \"a\": \"response-cache\" must be",
-             NULL);
+  load_error("\"response-cache\": true,", ", \"response-cache\": \"no\"",
+             "node \"a\": \"response-cache\" must be", NULL);
 }
 
 /* ---- replay and stream assembly ---- */
@@ -221,10 +225,11 @@ static int teardown_run(void **state) {
 static void test_restore(void **state) {
   fixture *f = *state;
   lln_run *r = f->r;
-  const char *entry = "{\"route\":\"a>b\",\"hops\":[{\"node\":\"b\",\"role\":\"answer\"}],\"completion\":{"
-                      "\"model\":\"up\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
-                      "\"hello\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,"
-                      "\"completion_tokens\":2,\"total_tokens\":5,\"cost\":0.25}}}";
+  const char *entry =
+      "{\"route\":\"a>b\",\"hops\":[{\"node\":\"b\",\"role\":\"answer\"}],\"completion\":{"
+      "\"model\":\"up\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+      "\"hello\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,"
+      "\"completion_tokens\":2,\"total_tokens\":5,\"cost\":0.25}}}";
   assert_int_equal(lln__cache_restore(r, "{\"route\":\"\"}", 12), -1);
   assert_int_equal(lln__cache_restore(r, "not json", 8), -1);
   assert_int_equal(cJSON_GetArraySize(r->trace), 0);
@@ -270,7 +275,8 @@ static void test_stream_assembly(void **state) {
   const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "choices"), 0);
   const cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
   assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "content")), "Hello");
-  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(choice, "finish_reason")), "tool_calls");
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(choice, "finish_reason")),
+                      "tool_calls");
   const cJSON *call = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), 0);
   assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(call, "id")), "call_1");
   const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
@@ -285,7 +291,8 @@ static void test_stream_of_two_choices_is_not_assembled(void **state) {
   fixture *f = *state;
   lln_run *r = f->r;
   r->node = lln_config_node(&f->cfg, "b");
-  chunk(r, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}},{\"index\":1,\"delta\":{\"content\":\"b\"}}]}");
+  chunk(r, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}},{\"index\":1,\"delta\":{\"content\":"
+           "\"b\"}}]}");
   chunk(r, "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}");
   assert_null(lln__cache_stream_completion(r));
 }
