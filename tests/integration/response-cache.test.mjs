@@ -22,6 +22,8 @@ const RULES = {
   rules: [
     { when: { router: true, matches: 'python|code' }, route: 'technical' },
     { when: { model: 'broken-model' }, status: 500, error: 'the broken model is down' },
+    { when: { contains: 'weather' }, 'tool-call': { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+    { when: { contains: 'cut me off' }, 'cut-after': 2 },
   ],
 };
 
@@ -182,6 +184,57 @@ describe('response cache', () => {
     assert.equal(text, plain.data.choices[0].message.content);
     assert.equal(await result.finishReason, 'stop');
     assert.equal((await upstreamCalls(mock.url, rid)).length, 0);
+  });
+
+  it('a streamed tool call is kept whole and replayed, plain and streamed', async () => {
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const messages = [{ role: 'user', content: unique('What is the weather in Paris?') }];
+    const rid = newRequestId('rc-tool');
+    const stream = await client.chat.completions.create(
+      { model: 'creative', messages, tools, stream: true },
+      { headers: { 'x-request-id': rid } },
+    );
+    let args = '';
+    let name = '';
+    let finish = null;
+    for await (const chunk of stream) {
+      const d = chunk.choices[0]?.delta;
+      for (const tc of d?.tool_calls ?? []) {
+        name += tc.function?.name ?? '';
+        args += tc.function?.arguments ?? '';
+      }
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(name, 'get_weather');
+    assert.equal(finish, 'tool_calls');
+    const plain = await ask({ model: 'creative', messages, tools });
+    assert.equal(plain.headers.get('x-llmnet-cache'), 'hit');
+    const call = plain.data.choices[0].message.tool_calls[0];
+    assert.equal(call.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.function.arguments), JSON.parse(args));
+    assert.equal(plain.data.choices[0].finish_reason, 'tool_calls');
+    // the openai SDK's stream helper rebuilds the call from the replayed stream
+    const replayed = await client.chat.completions.stream({ model: 'creative', messages, tools });
+    const final = await replayed.finalChatCompletion();
+    assert.equal(final.choices[0].message.tool_calls[0].function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(final.choices[0].message.tool_calls[0].function.arguments), JSON.parse(args));
+    assert.equal(final.choices[0].finish_reason, 'tool_calls');
+  });
+
+  it('a stream the upstream cut is never kept', async () => {
+    const messages = [{ role: 'user', content: unique('Please cut me off early') }];
+    for (let i = 0; i < 2; i++) {
+      const rid = newRequestId('rc-cut');
+      const res = await fetch(`${llmnet.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': rid },
+        body: JSON.stringify({ model: 'creative', messages, stream: true }),
+      });
+      assert.equal(res.headers.get('x-llmnet-cache'), 'miss');
+      const text = await res.text();
+      assert.doesNotMatch(text, /data: \[DONE\]/, 'the stream ended with an error, not [DONE]');
+      assert.equal((await upstreamCalls(mock.url, rid)).length, 1, 'the model was asked again');
+    }
   });
 
   it('Cache-Control: no-cache bypasses the lookup', async () => {
