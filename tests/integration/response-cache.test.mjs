@@ -5,11 +5,13 @@
 // streamed and streamed after plain, Cache-Control: no-cache bypasses the
 // lookup, only temperature-0 answers are kept, a node may opt out, failures
 // are never kept, the in-process cache evicts by bytes, x-llmnet-cache on
-// every response, the Responses API through the same cache, and two
+// every response, the Responses (plain and streamed) and Anthropic APIs
+// through the same cache, streamed tool calls, cut streams, reloads, and two
 // processes sharing one redis-server.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
+import Anthropic from '@anthropic-ai/sdk';
 import { createOpenAI } from '@ai-sdk/openai';
 import { streamText } from 'ai';
 import OpenAI from 'openai';
@@ -332,6 +334,35 @@ describe('response cache', () => {
     const second = await client.responses.create({ model: 'llmnet', input }, { headers: { 'x-request-id': rid } }).withResponse();
     assert.equal(second.response.headers.get('x-llmnet-cache'), 'hit');
     assert.equal(second.data.output_text, first.data.output_text);
+    assert.equal((await upstreamCalls(mock.url, rid)).length, 0);
+    // streamed: the stored answer replayed as the Responses API's events
+    const srid = newRequestId('rc-resp-s');
+    const { data: stream, response } = await client.responses
+      .create({ model: 'llmnet', input, stream: true }, { headers: { 'x-request-id': srid } })
+      .withResponse();
+    assert.equal(response.headers.get('x-llmnet-cache'), 'hit');
+    let text = '';
+    let completed = false;
+    for await (const ev of stream) {
+      if (ev.type === 'response.output_text.delta') text += ev.delta;
+      if (ev.type === 'response.completed') completed = true;
+    }
+    assert.equal(text, first.data.output_text);
+    assert.ok(completed);
+    assert.equal((await upstreamCalls(mock.url, srid)).length, 0);
+  });
+
+  it('the Anthropic Messages API goes through the same cache', async () => {
+    const anthropic = new Anthropic({ baseURL: llmnet.url, apiKey: 'unused' });
+    const messages = [{ role: 'user', content: unique('A poem about mountains') }];
+    const first = await anthropic.messages.create({ model: 'llmnet', max_tokens: 64, temperature: 0, messages }).withResponse();
+    assert.equal(first.response.headers.get('x-llmnet-cache'), 'miss');
+    const rid = newRequestId('rc-msg');
+    const second = await anthropic.messages
+      .create({ model: 'llmnet', max_tokens: 64, temperature: 0, messages }, { headers: { 'x-request-id': rid } })
+      .withResponse();
+    assert.equal(second.response.headers.get('x-llmnet-cache'), 'hit');
+    assert.deepEqual(second.data.content, first.data.content);
     assert.equal((await upstreamCalls(mock.url, rid)).length, 0);
   });
 });
