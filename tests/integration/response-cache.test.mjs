@@ -395,6 +395,34 @@ describe('response cache bounds and sharing', () => {
     }
   });
 
+  it('a hit takes nothing from a rate limit: it makes no upstream call', async () => {
+    const cfg = {
+      models: { limited: endpoint(mock.url, { retries: 0, 'rate-limit': { rpm: 1, 'max-wait': 0 } }) },
+      architecture: [{ name: 'bot', layer: 0, model: 'limited', 'extra-options': { model_override: 'limited-model', temperature: 0 } }],
+      'response-cache': true,
+    };
+    const llmnet = await startLlmnet(cfg);
+    try {
+      // rpm counts in calendar minutes: start early in one
+      const second = new Date().getUTCSeconds();
+      if (second > 50) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
+      const body = { messages: [{ role: 'user', content: unique('Within the limit') }] };
+      const first = await chat(llmnet.url, body);
+      assert.equal(first.status, 200, first.text);
+      for (let i = 0; i < 3; i++) {
+        const hit = await chat(llmnet.url, body);
+        assert.equal(hit.status, 200, hit.text);
+        assert.equal(hit.headers.get('x-llmnet-cache'), 'hit');
+      }
+      // the one request a minute was spent by the miss
+      const other = await chat(llmnet.url, { messages: [{ role: 'user', content: unique('Over the limit') }] });
+      assert.equal(other.status, 429, other.text);
+      assert.equal(other.headers.get('x-llmnet-cache'), 'miss');
+    } finally {
+      await stopAll(llmnet);
+    }
+  });
+
   it('the in-process cache evicts the least recently used entry when max-bytes is reached', async () => {
     const llmnet = await startLlmnet(composition(mock.url, { 'max-bytes': 8192 }));
     try {
