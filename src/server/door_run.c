@@ -459,6 +459,8 @@ void lln__door_serve(lln_gateway *g, lln_http_request *req, lln__headers *h, con
     lln__hdr_fixed(h, "Retry-After: 1");
     /* llmnet's own refusal, no upstream call made: a retry may well pass */
     lln__hdr_fixed(h, "x-should-retry: true");
+    if (g->current->cfg->response_cache.enabled && !route_only)
+      lln__hdr_fixed(h, "x-llmnet-cache: bypass");
     lln__door_respond_error(req, door, h->line, 503,
                             "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
