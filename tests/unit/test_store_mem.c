@@ -263,7 +263,7 @@ static void test_entry_bound(void **state) {
 static void test_counters_outlive_values(void **state) {
   (void)state;
   lln__store_mem *m = mem_new(0, 20);
-  lln_store_window w = {"rl:m:model", 2, MINUTE};
+  lln_store_window w = {"rl:m:model", 2, MINUTE, 0};
   assert_int_equal(lln__store_mem_take(m, &w, 1, BASE), 0);
   assert_int_equal(lln__store_mem_take(m, &w, 1, BASE + 1), 0);
   char key[32];
@@ -278,7 +278,7 @@ static void test_counters_outlive_values(void **state) {
 static void test_counter_windows(void **state) {
   (void)state;
   lln__store_mem *m = mem_new(0, 0);
-  lln_store_window w[2] = {{"m:a", 3, MINUTE}, {"d:a", 5, DAY}};
+  lln_store_window w[2] = {{"m:a", 3, MINUTE, 0}, {"d:a", 5, DAY, 0}};
   for (int i = 0; i < 3; i++)
     assert_int_equal(lln__store_mem_take(m, w, 2, BASE + i), 0);
   /* the minute is full: refused until it ends, 50 s later; nothing counted */
@@ -292,7 +292,7 @@ static void test_counter_windows(void **state) {
   assert_int_equal(lln__store_mem_take(m, w, 2, next + 2), (long)(day_end - next - 2));
   assert_int_equal(lln__store_mem_take(m, w, 2, day_end), 0);
   /* windows without a limit are skipped */
-  lln_store_window off[2] = {{"m:b", 0, MINUTE}, {"d:b", 1, 0}};
+  lln_store_window off[2] = {{"m:b", 0, MINUTE, 0}, {"d:b", 1, 0, 0}};
   for (int i = 0; i < 10; i++)
     assert_int_equal(lln__store_mem_take(m, off, 2, BASE), 0);
   lln__store_mem_free(m);
@@ -301,14 +301,14 @@ static void test_counter_windows(void **state) {
 static void test_counters_expire(void **state) {
   (void)state;
   lln__store_mem *m = mem_new(0, 0);
-  lln_store_window w = {"m:a", 5, MINUTE};
+  lln_store_window w = {"m:a", 5, MINUTE, 0};
   assert_int_equal(lln__store_mem_take(m, &w, 1, BASE), 0);
   size_t entries;
   lln__store_mem_usage(m, NULL, &entries);
   assert_int_equal(entries, 1);
   /* a take a window later, after the sweep interval, drops the stale counter */
   fake_now += LLN_STORE_MEM_SWEEP_INTERVAL_MS;
-  lln_store_window other = {"m:b", 5, MINUTE};
+  lln_store_window other = {"m:b", 5, MINUTE, 0};
   assert_int_equal(lln__store_mem_take(m, &other, 1, BASE + MINUTE), 0);
   lln__store_mem_usage(m, NULL, &entries);
   assert_int_equal(entries, 1);
@@ -351,7 +351,7 @@ static void test_public_api(void **state) {
   lln_store_put_value(s, &bad, on_done, &a);
   assert_int_equal(a.status, LLN_STORE_EINVAL);
   /* take */
-  lln_store_window w = {"rl", 1, MINUTE};
+  lln_store_window w = {"rl", 1, MINUTE, 0};
   assert_null(lln_store_take(s, &w, 1, BASE, on_take, &a));
   assert_int_equal(a.wait, 0);
   assert_null(lln_store_take(s, &w, 1, BASE + 1, on_take, &a));
@@ -387,7 +387,7 @@ static void *hammer(void *arg) {
                        .max_entries = 100};
     lln_store_put_value(s, &p, NULL, NULL);
     lln_store_get(s, key, 1000, on_get, &a);
-    lln_store_window w = {"shared", THREADS * ROUNDS / 2, DAY};
+    lln_store_window w = {"shared", THREADS * ROUNDS / 2, DAY, 0};
     lln_store_take(s, &w, 1, BASE, on_take, &a);
     allowed += a.wait == 0;
   }
@@ -411,7 +411,7 @@ static void test_threads(void **state) {
   /* exactly half the takes fit the budget, however they interleaved */
   assert_int_equal(allowed, THREADS * ROUNDS / 2);
   answer a = {0};
-  lln_store_window w = {"shared", THREADS * ROUNDS / 2, DAY};
+  lln_store_window w = {"shared", THREADS * ROUNDS / 2, DAY, 0};
   lln_store_take(s, &w, 1, BASE, on_take, &a);
   assert_true(a.wait > 0);
   size_t entries;

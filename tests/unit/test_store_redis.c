@@ -145,7 +145,7 @@ static void test_take_windows(void **state) {
   uv_loop_init(&loop);
   lln_store *st = open_store(&loop, s);
   /* three windows; the hour one (limit 2) fills first */
-  lln_store_window w[3] = {{"t:m", 5, MINUTE}, {"t:h", 2, 60 * MINUTE}, {"t:d", 10, 24 * 60 * MINUTE}};
+  lln_store_window w[3] = {{"t:m", 5, MINUTE, 0}, {"t:h", 2, 60 * MINUTE, 0}, {"t:d", 10, 24 * 60 * MINUTE, 0}};
   answer a = {0};
   for (int i = 0; i < 3; i++) {
     lln_store_take(st, w, 3, 0, on_take, &a);
@@ -173,7 +173,7 @@ static void test_down(void **state) {
   assert_int_equal(put(&loop, st, "k", "v", 1, 1000, "g", 3), LLN_STORE_EUNAVAIL);
   assert_int_equal(get(&loop, st, "k", 0).status, LLN_STORE_EUNAVAIL);
   answer a = {0};
-  lln_store_window w = {"k", 1, MINUTE};
+  lln_store_window w = {"k", 1, MINUTE, 0};
   for (int i = 0; i < 3; i++) {
     lln_store_take(st, &w, 1, 0, on_take, &a);
     wait_answer(&loop, &a, i);
@@ -205,7 +205,7 @@ static void test_cancel_and_close(void **state) {
   lln_store_put p = {.key = "y", .value = "v", .len = 1, .ttl_ms = 1000};
   assert_non_null(lln_store_get(st, "x", 0, on_get, &inflight));
   assert_non_null(lln_store_put_value(st, &p, on_done, &inflight));
-  lln_store_window w = {"z", 1, MINUTE};
+  lln_store_window w = {"z", 1, MINUTE, 0};
   assert_non_null(lln_store_take(st, &w, 1, 0, on_take, &inflight));
   finish(&loop, st);
   assert_int_equal(inflight.called, 0);
