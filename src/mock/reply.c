@@ -3,6 +3,8 @@
  * check for those fields see a realistic upstream. */
 #include "mock/reply_int.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int is_blank(char c) {
@@ -74,9 +76,23 @@ static void put_head(lln_buf *out, const lln_mock_completion *c, const char *obj
   lln_buf_puts(out, ",\"system_fingerprint\":\"fp_mock\"");
 }
 
+/* usage.cost as OpenRouter sends it (US dollars), printed so that it reads
+ * back to the same double. */
+static void put_cost(lln_buf *out, const lln_mock_completion *c) {
+  double usd = (double)(c->prompt_tokens + c->completion_tokens) * c->cost_per_token;
+  char num[40];
+  snprintf(num, sizeof num, "%.15g", usd);
+  if (strtod(num, NULL) != usd)
+    snprintf(num, sizeof num, "%.17g", usd);
+  lln_buf_printf(out, ",\"cost\":%s", num);
+}
+
 static void put_usage(lln_buf *out, const lln_mock_completion *c) {
-  lln_buf_printf(out, "\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"total_tokens\":%zu}",
+  lln_buf_printf(out, "\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"total_tokens\":%zu",
                  c->prompt_tokens, c->completion_tokens, c->prompt_tokens + c->completion_tokens);
+  if (c->cost_per_token > 0)
+    put_cost(out, c);
+  lln_buf_putc(out, '}');
 }
 
 static void put_tool_call(lln_buf *out, const lln_mock_completion *c, int with_index, const char *args,

@@ -208,6 +208,8 @@ static void on_run_done(void *ud, const lln_run_result *res) {
                   .route = res->route,
                   .hops = res->hops,
                   .tokens = res->tokens,
+                  .cost_usd = res->cost_usd,
+                  .cost_known = res->cost_known,
                   .streamed = res->streamed,
                   .error = res->error,
                   .input = res->input};
