@@ -167,9 +167,9 @@ void lln_ratelimit_describe(const lln_model *ep, const lln_ratelimit_verdict *v,
   if (v->limit == LLN_LIMIT_USD)
     snprintf(what, sizeof what, "$%.2f per UTC day", b->usd_per_day);
   else if (v->limit == LLN_LIMIT_RPD)
-    snprintf(what, sizeof what, "%d requests per UTC day", b->rpd);
+    snprintf(what, sizeof what, "%d request%s per UTC day", b->rpd, b->rpd == 1 ? "" : "s");
   else
-    snprintf(what, sizeof what, "%d requests per minute", b->rpm);
+    snprintf(what, sizeof what, "%d request%s per minute", b->rpm, b->rpm == 1 ? "" : "s");
   if (v->limit == LLN_LIMIT_RPM)
     snprintf(out, size, "budget \"%s\" (%s) is spent; it resets in %s", b->name, what, wait);
   else

@@ -315,6 +315,42 @@ static void test_counters_expire(void **state) {
   lln__store_mem_free(m);
 }
 
+/* A budget's windows: requests counted, spend only checked by a take and
+ * added once known; each take answers every window's count. */
+static void test_check_only_and_add(void **state) {
+  (void)state;
+  lln__store_mem *m = mem_new(0, 0);
+  lln_store_window w[3] = {{"b:m", 10, MINUTE, 0}, {"b:off", 0, MINUTE, 0}, {"b:usd", 1000, DAY, 1}};
+  long counts[3];
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE, counts), 0);
+  assert_int_equal(counts[0], 1);
+  assert_int_equal(counts[1], 0);
+  assert_int_equal(counts[2], 0); /* checked, never counted by a take */
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE + 1, counts), 0);
+  assert_int_equal(counts[0], 2);
+  assert_int_equal(counts[2], 0);
+  /* spend: 600 then 400 reaches the limit of 1000 */
+  assert_int_equal(lln__store_mem_add(m, &w[2], 600, BASE + 2), 600);
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE + 3, counts), 0);
+  assert_int_equal(counts[2], 600);
+  assert_int_equal(lln__store_mem_add(m, &w[2], 400, BASE + 4), 1000);
+  /* spent: refused until the UTC day ends, nothing counted, counts as they are */
+  int64_t day_end = (BASE / DAY + 1) * DAY;
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE + 5, counts), (long)(day_end - BASE - 5));
+  assert_int_equal(counts[0], 3);
+  assert_int_equal(counts[2], 1000);
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE + 6, NULL), (long)(day_end - BASE - 6));
+  /* an add passes the limit too (the cost is known after the call) and a read adds 0 */
+  assert_int_equal(lln__store_mem_add(m, &w[2], 5, BASE + 7), 1005);
+  assert_int_equal(lln__store_mem_add(m, &w[2], 0, BASE + 8), 1005);
+  /* the next day starts from 0 */
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, day_end, counts), 0);
+  assert_int_equal(counts[0], 1);
+  assert_int_equal(counts[2], 0);
+  assert_int_equal(lln__store_mem_add(m, &w[2], 0, day_end), 0);
+  lln__store_mem_free(m);
+}
+
 /* ---- the public API over the memory backend ---- */
 
 static void test_public_api(void **state) {
@@ -420,6 +456,35 @@ static void test_threads(void **state) {
   lln_store_close(s);
 }
 
+/* lln_store_take_counts and lln_store_add through the public API. */
+static void test_public_api_counts(void **state) {
+  (void)state;
+  lln_store *s = NULL;
+  char err[128];
+  assert_int_equal(lln_store_create(&s, NULL, "memory", err, sizeof err), 0);
+  lln_store_window w[2] = {{"p:d", 2, DAY, 0}, {"p:usd", 50, DAY, 1}};
+  answer a = {0};
+  assert_null(lln_store_take_counts(s, w, 2, BASE, on_counts, &a));
+  assert_int_equal(a.called, 1);
+  assert_int_equal(a.wait, 0);
+  assert_int_equal(a.n, 2);
+  assert_int_equal(a.counts[0], 1);
+  assert_null(lln_store_add(s, &w[1], 50, BASE, on_count, &a));
+  assert_int_equal(a.counts[0], 50);
+  assert_null(lln_store_take_counts(s, w, 2, BASE + 1, on_counts, &a));
+  assert_true(a.wait > 0);
+  assert_int_equal(a.counts[0], 1);
+  assert_int_equal(a.counts[1], 50);
+  /* a bad key or a negative amount: nothing added, -1 */
+  lln_store_window bad = {"", 1, DAY, 0};
+  assert_null(lln_store_add(s, &bad, 1, BASE, on_count, &a));
+  assert_int_equal(a.counts[0], -1);
+  assert_null(lln_store_add(s, &w[1], -1, BASE, on_count, &a));
+  assert_int_equal(a.counts[0], -1);
+  assert_null(lln_store_add(s, &w[1], 1, BASE, NULL, NULL)); /* nobody waits for the answer */
+  lln_store_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_expiry),
@@ -433,6 +498,8 @@ int main(void) {
       cmocka_unit_test(test_counters_outlive_values),
       cmocka_unit_test(test_counter_windows),
       cmocka_unit_test(test_counters_expire),
+      cmocka_unit_test(test_check_only_and_add),
+      cmocka_unit_test(test_public_api_counts),
       cmocka_unit_test(test_public_api),
       cmocka_unit_test(test_threads),
   };

@@ -164,6 +164,77 @@ static void test_take_windows(void **state) {
   finish(&loop, st);
 }
 
+/* A budget's windows in Redis: the spend window only checked by a take,
+ * added to by lln_store_add; every take answers each window's count;
+ * windows without a limit answer 0. */
+static void test_take_counts_and_add(void **state) {
+  redis_server *s = *state;
+  redis_start(s, NULL);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  lln_store *st = open_store(&loop, s);
+  lln_store_window w[3] = {{"b:d", 3, 24 * 60 * MINUTE, 0}, {"b:off", 0, MINUTE, 0}, {"b:usd", 1000, 24 * 60 * MINUTE, 1}};
+  answer a = {0};
+  lln_store_take_counts(st, w, 3, 0, on_counts, &a);
+  wait_answer(&loop, &a, 0);
+  assert_int_equal(a.wait, 0);
+  assert_int_equal(a.n, 3);
+  assert_int_equal(a.counts[0], 1);
+  assert_int_equal(a.counts[1], 0);
+  assert_int_equal(a.counts[2], 0);
+  lln_store_add(st, &w[2], 999, 0, on_count, &a);
+  wait_answer(&loop, &a, 1);
+  assert_int_equal(a.counts[0], 999);
+  lln_store_take_counts(st, w, 3, 0, on_counts, &a);
+  wait_answer(&loop, &a, 2);
+  assert_int_equal(a.wait, 0);
+  assert_int_equal(a.counts[0], 2);
+  assert_int_equal(a.counts[2], 999);
+  lln_store_add(st, &w[2], 1, 0, on_count, &a);
+  wait_answer(&loop, &a, 3);
+  assert_int_equal(a.counts[0], 1000);
+  /* spent: refused until the day ends, nothing counted */
+  lln_store_take_counts(st, w, 3, 0, on_counts, &a);
+  wait_answer(&loop, &a, 4);
+  assert_true(a.wait > 0 && a.wait <= 24 * 60 * MINUTE);
+  assert_int_equal(a.counts[0], 2);
+  assert_int_equal(a.counts[2], 1000);
+  /* the plain take reads the same script's answer */
+  lln_store_take(st, w, 3, 0, on_take, &a);
+  wait_answer(&loop, &a, 5);
+  assert_true(a.wait > 0);
+  /* the counters expire: the spend key has a time to live */
+  redisContext *c = redis_connect(s->port);
+  redisReply *r = redisCommand(c, "KEYS llmnet:b:usd:*");
+  assert_int_equal(r->elements, 1);
+  redisReply *ttl = redisCommand(c, "PTTL %s", r->element[0]->str);
+  assert_true(ttl->integer > 0 && ttl->integer <= 2 * 24 * 60 * MINUTE);
+  freeReplyObject(ttl);
+  freeReplyObject(r);
+  redisFree(c);
+  finish(&loop, st);
+}
+
+/* Redis down: a take with counts is allowed and says it knows no count; an
+ * add answers -1. */
+static void test_counts_down(void **state) {
+  redis_server *s = *state;
+  s->port = free_port(); /* nothing listens */
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  lln_store *st = open_store(&loop, s);
+  lln_store_window w = {"k", 1, MINUTE, 0};
+  answer a = {0};
+  lln_store_take_counts(st, &w, 1, 0, on_counts, &a);
+  wait_answer(&loop, &a, 0);
+  assert_int_equal(a.wait, 0);
+  assert_int_equal(a.counts[0], -1);
+  lln_store_add(st, &w, 5, 0, on_count, &a);
+  wait_answer(&loop, &a, 1);
+  assert_int_equal(a.counts[0], -1);
+  finish(&loop, st);
+}
+
 static void test_down(void **state) {
   redis_server *s = *state;
   s->port = free_port(); /* nothing listens */
@@ -218,6 +289,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_group_bound, redis_setup, redis_teardown),
       cmocka_unit_test_setup_teardown(test_take_windows, redis_setup, redis_teardown),
       cmocka_unit_test_setup_teardown(test_down, redis_setup, redis_teardown),
+      cmocka_unit_test_setup_teardown(test_take_counts_and_add, redis_setup, redis_teardown),
+      cmocka_unit_test_setup_teardown(test_counts_down, redis_setup, redis_teardown),
       cmocka_unit_test_setup_teardown(test_cancel_and_close, redis_setup, redis_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
