@@ -28,8 +28,8 @@ static int name_ok(const char *name) {
     return 0;
   for (size_t i = 0; i < n; i++) {
     char c = name[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-          c == '.'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.'))
       return 0;
   }
   return 1;
@@ -59,9 +59,9 @@ static void load_budget(lln_loader *L, lln_budget *b, const cJSON *j, const char
   b->queue = BUDGET_DEFAULT_QUEUE;
   b->max_wait_ms = BUDGET_DEFAULT_MAX_WAIT_MS;
   if (!cJSON_IsObject(j)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path,
-                      "budget \"%s\" must be an object such as {\"rpm\": 20, \"rpd\": 50, \"usd-per-day\": 5}",
-                      b->name);
+    lln_loader_report(
+        L, LLN_DIAG_ERROR, path,
+        "budget \"%s\" must be an object such as {\"rpm\": 20, \"rpd\": 50, \"usd-per-day\": 5}", b->name);
     return;
   }
   lln_loader_check_keys(L, j, path, known);
@@ -78,10 +78,11 @@ static void load_budget(lln_loader *L, lln_budget *b, const cJSON *j, const char
   b->queue = (int)queue;
   b->max_wait_ms = (long)(wait * 1000.0);
   if (!b->rpm && !b->rpd && !(b->usd_per_day > 0))
-    lln_loader_report(L, LLN_DIAG_WARNING, path,
-                      "budget \"%s\" has no limit: it counts calls but never refuses one; give it \"rpm\", \"rpd\" "
-                      "or \"usd-per-day\"",
-                      b->name);
+    lln_loader_report(
+        L, LLN_DIAG_WARNING, path,
+        "budget \"%s\" has no limit: it counts calls but never refuses one; give it \"rpm\", \"rpd\" "
+        "or \"usd-per-day\"",
+        b->name);
 }
 
 void lln_loader_budgets(lln_loader *L, const cJSON *budgets) {
@@ -89,14 +90,16 @@ void lln_loader_budgets(lln_loader *L, const cJSON *budgets) {
   if (!budgets)
     return;
   if (!cJSON_IsObject(budgets)) {
-    lln_loader_report(L, LLN_DIAG_ERROR, "/budgets",
-                      "\"budgets\" must be an object of named budgets, such as {\"openrouter-free\": {\"rpm\": "
-                      "20, \"rpd\": 50}}");
+    lln_loader_report(
+        L, LLN_DIAG_ERROR, "/budgets",
+        "\"budgets\" must be an object of named budgets, such as {\"openrouter-free\": {\"rpm\": "
+        "20, \"rpd\": 50}}");
     return;
   }
   int n = cJSON_GetArraySize(budgets);
   if (n > BUDGETS_MAX) {
-    lln_loader_report(L, LLN_DIAG_ERROR, "/budgets", "at most %d budgets; this document has %d", BUDGETS_MAX, n);
+    lln_loader_report(L, LLN_DIAG_ERROR, "/budgets", "at most %d budgets; this document has %d", BUDGETS_MAX,
+                      n);
     return;
   }
   cfg->budgets = calloc((size_t)n + 1, sizeof *cfg->budgets);
@@ -125,7 +128,11 @@ void lln_loader_budgets(lln_loader *L, const cJSON *budgets) {
 /* "a", "b" and "c": the budgets a "budget" may name. */
 static void budget_names(const lln_config *cfg, lln_buf *out) {
   for (size_t i = 0; i < cfg->n_budgets; i++)
-    lln_buf_printf(out, "%s\"%s\"", i == 0 ? "" : i + 1 == cfg->n_budgets ? " or " : ", ", cfg->budgets[i].name);
+    lln_buf_printf(out, "%s\"%s\"",
+                   i == 0                    ? ""
+                   : i + 1 == cfg->n_budgets ? " or "
+                                             : ", ",
+                   cfg->budgets[i].name);
 }
 
 void lln_loader_model_budget(lln_loader *L, lln_model *model, const cJSON *m, const char *path) {
@@ -147,10 +154,11 @@ void lln_loader_model_budget(lln_loader *L, lln_model *model, const cJSON *m, co
         model->budget = &cfg->budgets[i];
     }
     if (!model->budget && cfg->n_budgets == 0) {
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
-                        "model \"%s\": budget \"%.80s\" is not declared: add it to the top-level \"budgets\", "
-                        "e.g. \"budgets\": {\"%.80s\": {\"rpm\": 20, \"rpd\": 50}}",
-                        model->key, v->valuestring, v->valuestring);
+      lln_loader_report(
+          L, LLN_DIAG_ERROR, p.data,
+          "model \"%s\": budget \"%.80s\" is not declared: add it to the top-level \"budgets\", "
+          "e.g. \"budgets\": {\"%.80s\": {\"rpm\": 20, \"rpd\": 50}}",
+          model->key, v->valuestring, v->valuestring);
     } else if (!model->budget) {
       lln_buf names;
       lln_buf_init(&names);

@@ -96,10 +96,11 @@ const lln_metric LLN_M_BUDGET_WAITS = {"llmnet_budget_waits_total",
                                        "Calls held back because a budget is spent, by budget.",
                                        LLN_COUNTER,
                                        {"budget", NULL}};
-const lln_metric LLN_M_BUDGET_REFUSED = {"llmnet_budget_refusals_total",
-                                         "Calls refused (429, or a fallback) because a budget is spent, by budget.",
-                                         LLN_COUNTER,
-                                         {"budget", NULL}};
+const lln_metric LLN_M_BUDGET_REFUSED = {
+    "llmnet_budget_refusals_total",
+    "Calls refused (429, or a fallback) because a budget is spent, by budget.",
+    LLN_COUNTER,
+    {"budget", NULL}};
 const lln_metric LLN_M_RATE_LIMIT_REFUSED = {"llmnet_rate_limit_refusals_total",
                                              "Requests refused with 429 by a model's rate limit, by model.",
                                              LLN_COUNTER,

@@ -171,7 +171,8 @@ static void take_answer(lln_store_op *op, const redisReply *reply) {
     wait = reply->element[0]->integer > 0 ? (long)reply->element[0]->integer : 0;
   for (size_t i = 0; i < op->n_windows; i++) {
     int at = op->slot[i];
-    const redisReply *c = valid && at >= 0 && (size_t)at + 1 < reply->elements ? reply->element[at + 1] : NULL;
+    const redisReply *c =
+        valid && at >= 0 && (size_t)at + 1 < reply->elements ? reply->element[at + 1] : NULL;
     counts[i] = !valid ? -1 : c && c->type == REDIS_REPLY_INTEGER ? (long)c->integer : 0;
   }
   void *ud = op->ud;

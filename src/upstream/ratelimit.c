@@ -81,8 +81,8 @@ static void windows_of(entry_windows *ew, const lln_model *ep) {
   memset(ew, 0, sizeof *ew);
   snprintf(ew->key[LLN_RL_WIN_MINUTE], sizeof ew->key[0], "rl:%s:m", ep->key);
   snprintf(ew->key[LLN_RL_WIN_DAY], sizeof ew->key[0], "rl:%s:d", ep->key);
-  ew->w[LLN_RL_WIN_MINUTE] = (lln_store_window){ew->key[LLN_RL_WIN_MINUTE], ep->rpm > 0 ? ep->rpm : 0,
-                                                LLN_RATELIMIT_MINUTE_MS, 0};
+  ew->w[LLN_RL_WIN_MINUTE] =
+      (lln_store_window){ew->key[LLN_RL_WIN_MINUTE], ep->rpm > 0 ? ep->rpm : 0, LLN_RATELIMIT_MINUTE_MS, 0};
   ew->w[LLN_RL_WIN_DAY] =
       (lln_store_window){ew->key[LLN_RL_WIN_DAY], ep->rpd > 0 ? ep->rpd : 0, LLN_RATELIMIT_DAY_MS, 0};
   const lln_budget *b = ep->budget;
@@ -159,8 +159,8 @@ void lln_ratelimit_describe(const lln_model *ep, const lln_ratelimit_verdict *v,
   format_wait(wait, sizeof wait, v->wait_ms);
   if (!b) {
     snprintf(out, size,
-             "llmnet's rate limit for this model (rpm %d, rpd %d) is reached; a slot frees in %.1f s", ep->rpm,
-             ep->rpd, (double)v->wait_ms / 1000.0);
+             "llmnet's rate limit for this model (rpm %d, rpd %d) is reached; a slot frees in %.1f s",
+             ep->rpm, ep->rpd, (double)v->wait_ms / 1000.0);
     return;
   }
   char what[96];

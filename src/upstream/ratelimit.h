@@ -74,7 +74,8 @@ lln_ratelimit_take *lln_ratelimit_acquire_entry(lln_ratelimit *rl, const lln_mod
                                                 lln_store_counts_cb cb, void *ud);
 /* Reads a take's answer for `ep` (which limit is spent, which queue
  * applies) and records the budget's counts for lln_budget_stats_json. */
-lln_ratelimit_verdict lln_ratelimit_verdict_of(const lln_model *ep, long wait_ms, const long *counts, size_t n);
+lln_ratelimit_verdict lln_ratelimit_verdict_of(const lln_model *ep, long wait_ms, const long *counts,
+                                               size_t n);
 /* Why a refused call was refused, for an error message: the entry's rate
  * limit, or `budget "NAME" (50 requests per UTC day) is spent; it resets
  * at 00:00 UTC, in 3 h 12 min`. */

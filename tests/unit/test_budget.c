@@ -104,7 +104,8 @@ static void test_shared_day(void **state) {
   assert_int_equal(v.max_wait_ms, 5000);
   char msg[300];
   lln_ratelimit_describe(&c, &v, msg, sizeof msg);
-  assert_non_null(strstr(msg, "budget \"shared-day\" (3 requests per UTC day) is spent; it resets at 00:00 UTC, in "));
+  assert_non_null(
+      strstr(msg, "budget \"shared-day\" (3 requests per UTC day) is spent; it resets at 00:00 UTC, in "));
 }
 
 /* The entry's own rpm and its budget's rpm in one take: the entry's limit

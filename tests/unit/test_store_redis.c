@@ -145,7 +145,8 @@ static void test_take_windows(void **state) {
   uv_loop_init(&loop);
   lln_store *st = open_store(&loop, s);
   /* three windows; the hour one (limit 2) fills first */
-  lln_store_window w[3] = {{"t:m", 5, MINUTE, 0}, {"t:h", 2, 60 * MINUTE, 0}, {"t:d", 10, 24 * 60 * MINUTE, 0}};
+  lln_store_window w[3] = {
+      {"t:m", 5, MINUTE, 0}, {"t:h", 2, 60 * MINUTE, 0}, {"t:d", 10, 24 * 60 * MINUTE, 0}};
   answer a = {0};
   for (int i = 0; i < 3; i++) {
     lln_store_take(st, w, 3, 0, on_take, &a);
@@ -173,7 +174,8 @@ static void test_take_counts_and_add(void **state) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   lln_store *st = open_store(&loop, s);
-  lln_store_window w[3] = {{"b:d", 3, 24 * 60 * MINUTE, 0}, {"b:off", 0, MINUTE, 0}, {"b:usd", 1000, 24 * 60 * MINUTE, 1}};
+  lln_store_window w[3] = {
+      {"b:d", 3, 24 * 60 * MINUTE, 0}, {"b:off", 0, MINUTE, 0}, {"b:usd", 1000, 24 * 60 * MINUTE, 1}};
   answer a = {0};
   lln_store_take_counts(st, w, 3, 0, on_counts, &a);
   wait_answer(&loop, &a, 0);
