@@ -21,6 +21,10 @@
 #define BUDGET_USD_MAX 1e6
 #define BUDGET_QUEUE_MAX 1e6
 #define BUDGET_MAX_WAIT_MAX_S 86400
+/* "sync": how often the provider is asked, in seconds. */
+#define BUDGET_SYNC_EVERY_DEFAULT_S 300
+#define BUDGET_SYNC_EVERY_MIN_S 1
+#define BUDGET_SYNC_EVERY_MAX_S 86400
 
 static int name_ok(const char *name) {
   size_t n = strlen(name);
@@ -54,8 +58,56 @@ static void budget_number(lln_loader *L, const cJSON *obj, const char *key, cons
   lln_buf_free(&p);
 }
 
+/* "sync": {"url": U, "api-key": K, "every": S}. */
+static void load_sync(lln_loader *L, lln_budget *b, const cJSON *sync, const char *budget_path) {
+  static const char *const known[] = {"url", "api-key", "every", NULL};
+  lln_buf p;
+  lln_buf_init(&p);
+  lln_buf_printf(&p, "%s/sync", budget_path);
+  if (!cJSON_IsObject(sync)) {
+    lln_loader_report(
+        L, LLN_DIAG_ERROR, p.data,
+        "budget \"%s\": \"sync\" must be an object such as {\"url\": "
+        "\"https://openrouter.ai/api/v1/key\", \"api-key\": \"$OPENROUTER_API_KEY\", \"every\": 300}",
+        b->name);
+    lln_buf_free(&p);
+    return;
+  }
+  lln_loader_check_keys(L, sync, p.data, known);
+  char what[160];
+  const char *url = lln_loader_string(L, sync, "url", p.data);
+  if (!url) {
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                      "budget \"%s\": \"sync\" needs a \"url\", such as \"https://openrouter.ai/api/v1/key\"",
+                      b->name);
+  } else {
+    snprintf(what, sizeof what, "budget \"%s\": sync url", b->name);
+    b->sync_url = lln_loader_substitute(L, url, p.data, what);
+    if (strncmp(b->sync_url, "http://", 7) != 0 && strncmp(b->sync_url, "https://", 8) != 0)
+      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                        "budget \"%s\": the sync \"url\" must start with http:// or https://", b->name);
+  }
+  const char *key = lln_loader_string(L, sync, "api-key", p.data);
+  if (key) {
+    snprintf(what, sizeof what, "budget \"%s\": sync api-key", b->name);
+    b->sync_key = lln_loader_substitute(L, key, p.data, what);
+    lln_loader_header_value_ok(L, b->sync_key, p.data, what);
+  }
+  double every = BUDGET_SYNC_EVERY_DEFAULT_S;
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(sync, "every");
+  if (e && (!cJSON_IsNumber(e) || e->valuedouble < BUDGET_SYNC_EVERY_MIN_S ||
+            e->valuedouble > BUDGET_SYNC_EVERY_MAX_S))
+    lln_loader_report(L, LLN_DIAG_ERROR, p.data,
+                      "budget \"%s\": sync \"every\" must be a number of seconds from %d to %d", b->name,
+                      BUDGET_SYNC_EVERY_MIN_S, BUDGET_SYNC_EVERY_MAX_S);
+  else if (e)
+    every = e->valuedouble;
+  b->sync_every_ms = (long)(every * 1000.0);
+  lln_buf_free(&p);
+}
+
 static void load_budget(lln_loader *L, lln_budget *b, const cJSON *j, const char *path) {
-  static const char *const known[] = {"rpm", "rpd", "usd-per-day", "queue", "max-wait", NULL};
+  static const char *const known[] = {"rpm", "rpd", "usd-per-day", "queue", "max-wait", "sync", NULL};
   b->queue = BUDGET_DEFAULT_QUEUE;
   b->max_wait_ms = BUDGET_DEFAULT_MAX_WAIT_MS;
   if (!cJSON_IsObject(j)) {
@@ -77,6 +129,9 @@ static void load_budget(lln_loader *L, lln_budget *b, const cJSON *j, const char
   b->usd_per_day = usd;
   b->queue = (int)queue;
   b->max_wait_ms = (long)(wait * 1000.0);
+  const cJSON *sync = cJSON_GetObjectItemCaseSensitive(j, "sync");
+  if (sync)
+    load_sync(L, b, sync, path);
   if (!b->rpm && !b->rpd && !(b->usd_per_day > 0))
     lln_loader_report(
         L, LLN_DIAG_WARNING, path,
@@ -174,8 +229,11 @@ void lln_loader_model_budget(lln_loader *L, lln_model *model, const cJSON *m, co
 }
 
 void lln_config_free_budgets(lln_config *cfg) {
-  for (size_t i = 0; i < cfg->n_budgets; i++)
+  for (size_t i = 0; i < cfg->n_budgets; i++) {
     free(cfg->budgets[i].name);
+    free(cfg->budgets[i].sync_url);
+    free(cfg->budgets[i].sync_key);
+  }
   free(cfg->budgets);
   cfg->budgets = NULL;
   cfg->n_budgets = 0;

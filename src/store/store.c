@@ -156,6 +156,21 @@ lln_store_op *lln_store_add(lln_store *s, const lln_store_window *w, long delta,
   return NULL;
 }
 
+lln_store_op *lln_store_raise(lln_store *s, const lln_store_window *w, long target, int64_t now_ms,
+                              lln_store_count_cb cb, void *ud) {
+  if (!s || !w || !key_ok(w->key) || w->window_ms <= 0 || target < 0) {
+    if (cb)
+      cb(ud, -1);
+    return NULL;
+  }
+  if (s->redis)
+    return lln__store_redis_raise(s->redis, w, target, cb, ud);
+  long count = lln__store_mem_raise(s->mem, w, target, now_ms);
+  if (cb)
+    cb(ud, count);
+  return NULL;
+}
+
 void lln_store_cancel(lln_store_op *op) {
   if (op)
     lln__store_redis_cancel(op);

@@ -111,6 +111,13 @@ typedef void (*lln_store_count_cb)(void *ud, long count);
 lln_store_op *lln_store_add(lln_store *s, const lln_store_window *w, long delta, int64_t now_ms,
                             lln_store_count_cb cb, void *ud);
 
+/* Raises `w`'s counter in the window of `now_ms` to `target` when it is
+ * lower (never lowers it): a count learnt elsewhere (a provider's own
+ * figure of today's spend). Answers the counter's value after; `cb` may be
+ * NULL. */
+lln_store_op *lln_store_raise(lln_store *s, const lln_store_window *w, long target, int64_t now_ms,
+                              lln_store_count_cb cb, void *ud);
+
 void lln_store_cancel(lln_store_op *op);
 
 #endif

@@ -41,6 +41,8 @@ long lln__store_mem_take_counts(lln__store_mem *m, const lln_store_window *w, si
                                 long *counts);
 /* Adds `delta` to `w`'s counter in the window of `now_ms`; its new count. */
 long lln__store_mem_add(lln__store_mem *m, const lln_store_window *w, long delta, int64_t now_ms);
+/* Raises `w`'s counter in the window of `now_ms` to `target`; its count after. */
+long lln__store_mem_raise(lln__store_mem *m, const lln_store_window *w, long target, int64_t now_ms);
 /* Tests: time for expiry (NULL: the real clock), and what the store holds. */
 void lln__store_mem_set_clock(lln__store_mem *m, lln__store_clock clock, void *ud);
 void lln__store_mem_usage(lln__store_mem *m, size_t *bytes, size_t *entries);
@@ -76,6 +78,8 @@ lln_store_op *lln__store_redis_take_counts(lln__store_redis *r, const lln_store_
                                            lln_store_counts_cb cb, void *ud);
 lln_store_op *lln__store_redis_add(lln__store_redis *r, const lln_store_window *w, long delta,
                                    lln_store_count_cb cb, void *ud);
+lln_store_op *lln__store_redis_raise(lln__store_redis *r, const lln_store_window *w, long target,
+                                     lln_store_count_cb cb, void *ud);
 void lln__store_redis_cancel(lln_store_op *op);
 
 /* ---- dispatch ---- */

@@ -515,3 +515,20 @@ long lln__store_mem_add(lln__store_mem *m, const lln_store_window *w, long delta
   uv_mutex_unlock(&m->lock);
   return count;
 }
+
+long lln__store_mem_raise(lln__store_mem *m, const lln_store_window *w, long target, int64_t now_ms) {
+  if (now_ms < 0)
+    now_ms = 0;
+  long count = 0;
+  uv_mutex_lock(&m->lock);
+  if (now_ms > m->take_now_ms)
+    m->take_now_ms = now_ms;
+  mem_entry *e = counter_at(m, w, now_ms);
+  if (e) {
+    if (e->count < target)
+      e->count = target;
+    count = e->count;
+  }
+  uv_mutex_unlock(&m->lock);
+  return count;
+}

@@ -8,7 +8,8 @@
  *         read on the Redis server's clock (TIME), so every host counts in
  *         the same windows; all or nothing; a window may be only checked;
  *         answers each window's count;
- *   add   INCRBY of one such window's counter (a budget's spend).
+ *   add   INCRBY of one such window's counter (a budget's spend);
+ *   raise the same counter up to a figure learnt elsewhere, never down.
  * Every key is under "llmnet:". A take's counters are
  * "llmnet:<window key>:<window number>", which for rate limits is the name
  * the counters had before the store existed, so processes of either
@@ -93,6 +94,18 @@ const char *const lln__redis_scripts[LLN_REDIS_NSCRIPTS] = {
     "local win = tonumber(ARGV[2])\n"
     "local k = KEYS[1] .. ':' .. string.format('%d', math.floor(now / win))\n"
     "local v = redis.call('INCRBY', k, ARGV[1])\n"
+    "if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, 2 * win) end\n"
+    "return v\n",
+    /* raise: KEYS[1] = a window's key; ARGV = the target, the window's
+     * length in ms. The counter's value after: at least the target. */
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local win = tonumber(ARGV[2])\n"
+    "local k = KEYS[1] .. ':' .. string.format('%d', math.floor(now / win))\n"
+    "local v = tonumber(redis.call('GET', k)) or 0\n"
+    "local target = tonumber(ARGV[1])\n"
+    "if v < target then v = redis.call('INCRBY', k, target - v) end\n"
     "if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, 2 * win) end\n"
     "return v\n",
 };
@@ -352,14 +365,15 @@ lln_store_op *lln__store_redis_take_counts(lln__store_redis *r, const lln_store_
   return lln__redis_submit(r, op);
 }
 
-lln_store_op *lln__store_redis_add(lln__store_redis *r, const lln_store_window *w, long delta,
-                                   lln_store_count_cb cb, void *ud) {
-  char amount[24], win[24];
-  snprintf(amount, sizeof amount, "%ld", delta);
+/* An add or a raise: one window's key, an amount, the window's length. */
+static lln_store_op *count_op(lln__store_redis *r, int script, const lln_store_window *w, long amount,
+                              lln_store_count_cb cb, void *ud) {
+  char num[24], win[24];
+  snprintf(num, sizeof num, "%ld", amount);
   snprintf(win, sizeof win, "%ld", w->window_ms);
   const char *const prefixes[] = {KEY_PREFIX};
-  arg args[] = {{w->key, strlen(w->key)}, {amount, strlen(amount)}, {win, strlen(win)}};
-  lln_store_op *op = op_new(LLN_REDIS_OP_ADD, LLN_REDIS_SCRIPT_ADD, 1, prefixes, args, 3);
+  arg args[] = {{w->key, strlen(w->key)}, {num, strlen(num)}, {win, strlen(win)}};
+  lln_store_op *op = op_new(LLN_REDIS_OP_ADD, script, 1, prefixes, args, 3);
   if (!op) {
     if (cb)
       cb(ud, -1);
@@ -368,4 +382,14 @@ lln_store_op *lln__store_redis_add(lln__store_redis *r, const lln_store_window *
   op->cb.count = cb;
   op->ud = ud;
   return lln__redis_submit(r, op);
+}
+
+lln_store_op *lln__store_redis_add(lln__store_redis *r, const lln_store_window *w, long delta,
+                                   lln_store_count_cb cb, void *ud) {
+  return count_op(r, LLN_REDIS_SCRIPT_ADD, w, delta, cb, ud);
+}
+
+lln_store_op *lln__store_redis_raise(lln__store_redis *r, const lln_store_window *w, long target,
+                                     lln_store_count_cb cb, void *ud) {
+  return count_op(r, LLN_REDIS_SCRIPT_RAISE, w, target, cb, ud);
 }

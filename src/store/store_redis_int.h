@@ -27,6 +27,7 @@ enum {
   LLN_REDIS_SCRIPT_PUT,
   LLN_REDIS_SCRIPT_TAKE,
   LLN_REDIS_SCRIPT_ADD,
+  LLN_REDIS_SCRIPT_RAISE,
   LLN_REDIS_NSCRIPTS
 };
 extern const char *const lln__redis_scripts[LLN_REDIS_NSCRIPTS];

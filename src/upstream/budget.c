@@ -3,6 +3,7 @@
  * its own allocation so pointers to it stay valid while the array grows. */
 #include "upstream/budget.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,8 @@ struct lln_budget_state {
   long minute, day, nano;                /* counts last seen */
   int64_t minute_idx, day_idx, nano_idx; /* the windows they were seen in */
   int64_t seen_ms;                       /* 0: never */
+  double synced_usage, synced_left;      /* the provider's figures (quota.c) */
+  int64_t synced_ms;                     /* 0: never */
 };
 
 static uv_once_t once = UV_ONCE_INIT;
@@ -96,6 +99,16 @@ void lln_budget_state_saw(lln_budget_state *st, long minute, long day, long nano
   uv_mutex_unlock(&lock);
 }
 
+void lln_budget_state_synced(lln_budget_state *st, double usage_daily, double limit_remaining) {
+  if (!st)
+    return;
+  uv_mutex_lock(&lock);
+  st->synced_usage = usage_daily;
+  st->synced_left = limit_remaining;
+  st->synced_ms = unix_ms();
+  uv_mutex_unlock(&lock);
+}
+
 int lln_budget_enqueue(const lln_budget *b) {
   lln_budget_state *st = lln_budget_state_of(b);
   if (!st)
@@ -152,6 +165,17 @@ static cJSON *budget_json(const lln_budget *b, int64_t now) {
     cJSON_AddNumberToObject(o, "seen_at", (double)copy.seen_ms);
   else
     cJSON_AddNullToObject(o, "seen_at");
+  if (b->sync_url && copy.synced_ms) {
+    cJSON *p = cJSON_AddObjectToObject(o, "provider");
+    cJSON_AddNumberToObject(p, "usd_today", copy.synced_usage);
+    if (isnan(copy.synced_left))
+      cJSON_AddNullToObject(p, "credit_left");
+    else
+      cJSON_AddNumberToObject(p, "credit_left", copy.synced_left);
+    cJSON_AddNumberToObject(p, "read_at", (double)copy.synced_ms);
+  } else if (b->sync_url) {
+    cJSON_AddNullToObject(o, "provider");
+  }
   return o;
 }
 

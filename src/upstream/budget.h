@@ -34,6 +34,10 @@ lln_budget_state *lln_budget_state_of(const lln_budget *b);
  * answer. */
 void lln_budget_state_saw(lln_budget_state *st, long minute, long day, long nano, int64_t now_ms);
 
+/* A provider's own figures (upstream/quota.c): dollars spent today, and the
+ * key's remaining credit (NAN: unlimited or not told). */
+void lln_budget_state_synced(lln_budget_state *st, double usage_daily, double limit_remaining);
+
 /* Takes a place in `b`'s queue (at most b->queue wait at once); 0 when
  * it is full. */
 int lln_budget_enqueue(const lln_budget *b);

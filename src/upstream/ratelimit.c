@@ -193,3 +193,15 @@ void lln_ratelimit_spend(lln_ratelimit *rl, const lln_budget *b, double usd) {
   /* the state lives until exit: the answer may come after the request ended */
   lln_store_add(rl->store, &w, amount, unix_ms(), st ? on_spent : NULL, st);
 }
+
+void lln_ratelimit_raise_spend(lln_ratelimit *rl, const lln_budget *b, double usd) {
+  if (!rl || !rl->store || !b || !(usd >= 0))
+    return;
+  double nano = usd * LLN_BUDGET_NANO_PER_USD + 0.5;
+  long target = nano > (double)BUDGET_UNLIMITED ? BUDGET_UNLIMITED : (long)nano;
+  char key[LLN_STORE_MAX_KEY + 1];
+  budget_key(key, b, "usd");
+  lln_store_window w = {key, budget_usd_limit(b), LLN_RATELIMIT_DAY_MS, 1};
+  lln_budget_state *st = lln_budget_state_of(b);
+  lln_store_raise(rl->store, &w, target, unix_ms(), st ? on_spent : NULL, st);
+}

@@ -82,5 +82,8 @@ lln_ratelimit_verdict lln_ratelimit_verdict_of(const lln_model *ep, long wait_ms
 void lln_ratelimit_describe(const lln_model *ep, const lln_ratelimit_verdict *v, char *out, size_t size);
 /* Counts `usd` spent against budget `b` (today's UTC day). */
 void lln_ratelimit_spend(lln_ratelimit *rl, const lln_budget *b, double usd);
+/* Raises budget `b`'s spend today to `usd` when it counted less (a
+ * provider's own figure, upstream/quota.c); never lowers it. */
+void lln_ratelimit_raise_spend(lln_ratelimit *rl, const lln_budget *b, double usd);
 
 #endif

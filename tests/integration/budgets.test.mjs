@@ -8,6 +8,7 @@
 // usd-per-day counts usage.cost (`llmnet mock --cost-per-token`). Bad
 // "budgets" and "budget" are refused by validate with the path and the fix.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
@@ -20,11 +21,13 @@ import {
   clearMock,
   runCli,
   seedConfig,
+  serveLocal,
   startLlmnet,
   startMock,
   startRedis,
   stopAll,
   tempDir,
+  waitFor,
   writeJson,
 } from './lib.mjs';
 
@@ -273,6 +276,117 @@ describe('a budget shared through a redis-server', () => {
       assert.ok(stored >= spent - 1e-8 && stored <= spent + most, `stored $${stored}, answers said $${spent}`);
     } finally {
       await stopAll(a, b, costly);
+    }
+  });
+});
+
+// A provider's key endpoint (OpenRouter's GET /api/v1/key) on loopback:
+// answers `state.usage` as data.usage_daily and records what it was asked.
+async function keyEndpoint(state) {
+  const asked = [];
+  const server = http.createServer((req, res) => {
+    asked.push({ method: req.method, url: req.url, auth: req.headers.authorization });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        data: {
+          label: 'sk-or-v1-abc...xyz',
+          limit: null,
+          limit_remaining: state.left,
+          usage: 12.5,
+          usage_daily: state.usage,
+          is_free_tier: true,
+          rate_limit: { requests: -1, interval: '10s' },
+        },
+      }),
+    );
+  });
+  return serveLocal(server, { asked });
+}
+
+describe('a budget synced with the provider', () => {
+  let mock;
+  before(async () => {
+    mock = await startMock(RULES);
+  });
+  after(() => stopAll(mock));
+
+  test('the provider\'s usage_daily, read at start and every few seconds, is spent from the budget', async () => {
+    const state = { usage: 0.01, left: null };
+    const provider = await keyEndpoint(state);
+    const cfg = single(mock.url, 'synced', {
+      'usd-per-day': 0.05,
+      sync: { url: `${provider.url}/api/v1/key`, 'api-key': '$LLMNET_TEST_SYNC_KEY', every: 1 },
+    });
+    const llmnet = await startLlmnet(cfg, { env: { LLMNET_TEST_SYNC_KEY: 'sk-sync-test' } });
+    try {
+      await waitFor(() => provider.asked.length >= 1, { what: 'the read at start' });
+      assert.deepEqual(provider.asked[0], { method: 'GET', url: '/api/v1/key', auth: 'Bearer sk-sync-test' });
+      // $0.01 of $0.05: calls go through (the mock reports no cost)
+      assert.equal((await ask(llmnet.url, 'one')).status, 200);
+      // other programs on the key spent the rest: the next read says so
+      state.usage = 0.06;
+      const refused = await waitFor(
+        async () => {
+          const r = await ask(llmnet.url, 'again');
+          return r.status === 429 ? r : null;
+        },
+        { what: 'the budget spent by the provider\'s figure' },
+      );
+      assert.match(refused.json.error.message, /budget "synced" \(\$0\.05 per UTC day\) is spent/);
+      assert.ok(provider.asked.length >= 2, 'read again after `every`');
+      // the figure only raises the count: a lower one later does not refill the budget
+      state.usage = 0;
+      const n = provider.asked.length;
+      await waitFor(() => provider.asked.length > n + 1, { what: 'two more reads' });
+      assertOpenAIError(await ask(llmnet.url, 'still spent'), 429);
+    } finally {
+      await stopAll(llmnet, provider);
+    }
+  });
+
+  test('a provider that fails or answers something else leaves the budget as llmnet counted it', async () => {
+    const asked = [];
+    const server = http.createServer((req, res) => {
+      asked.push(req.url);
+      res.writeHead(req.url === '/broken' ? 500 : 200, { 'content-type': 'application/json' });
+      res.end(req.url === '/broken' ? '{}' : '{"data": {"usage_daily": "lots"}}');
+    });
+    const provider = await serveLocal(server);
+    const cfg = {
+      budgets: {
+        a: { rpd: 2, sync: { url: `${provider.url}/broken`, every: 1 } },
+        b: { rpd: 2, sync: { url: `${provider.url}/odd`, every: 1 } },
+      },
+      models: { free: endpoint(mock.url, { retries: 0, budget: 'a' }), other: endpoint(mock.url, { retries: 0, budget: 'b' }) },
+      architecture: [{ name: 'bot', layer: 0, model: 'free' }],
+    };
+    const llmnet = await startLlmnet(cfg);
+    try {
+      await waitFor(() => asked.includes('/broken') && asked.includes('/odd'), { what: 'both reads' });
+      await waitFor(() => /budget "a": the sync url answered/.test(llmnet.stderr) && /budget "b": the sync url's answer has no data\.usage_daily/.test(llmnet.stderr), {
+        what: 'a warning for each',
+      });
+      assert.equal((await ask(llmnet.url, 'one')).status, 200);
+      assert.equal((await ask(llmnet.url, 'two')).status, 200);
+      assertOpenAIError(await ask(llmnet.url, 'three'), 429);
+    } finally {
+      await stopAll(llmnet, provider);
+    }
+  });
+
+  test('validate checks "sync"', async () => {
+    const dir = tempDir();
+    const bad = [
+      [{ url: 'ftp://x' }, /the sync "url" must start with http:\/\/ or https:\/\//],
+      [{ 'api-key': 'k' }, /"sync" needs a "url"/],
+      [{ url: 'http://127.0.0.1:9/k', every: 0 }, /sync "every" must be a number of seconds from 1 to 86400/],
+      ['yes', /"sync" must be an object such as/],
+    ];
+    for (const [sync, re] of bad) {
+      const r = await runCli(['validate', writeJson(dir, 'sync.json', single('http://127.0.0.1:9', 's', { rpd: 1, sync }))]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stdout, re);
     }
   });
 });

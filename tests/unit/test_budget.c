@@ -11,12 +11,14 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "store/store.h"
 #include "upstream/budget.h"
+#include "upstream/quota.h"
 #include "upstream/ratelimit.h"
 
 typedef struct {
@@ -215,6 +217,35 @@ static void test_queue_and_unseen(void **state) {
   cJSON_Delete(arr);
 }
 
+/* What a provider's key endpoint answers (OpenRouter's GET /api/v1/key). */
+static void test_quota_parse(void **state) {
+  (void)state;
+  double usage, left;
+  const char *ok = "{\"data\": {\"usage_daily\": 0.25, \"limit_remaining\": 4.5, \"is_free_tier\": false}}";
+  assert_int_equal(lln_quota_parse(ok, strlen(ok), &usage, &left), 0);
+  assert_true(usage == 0.25 && left == 4.5);
+  const char *unlimited = "{\"data\": {\"usage_daily\": 0, \"limit_remaining\": null}}";
+  assert_int_equal(lln_quota_parse(unlimited, strlen(unlimited), &usage, &left), 0);
+  assert_true(usage == 0 && isnan(left));
+  const char *bad[] = {"{}", "not json", "{\"data\": {\"usage_daily\": \"1\"}}",
+                       "{\"data\": {\"usage_daily\": -1}}", "{\"data\": []}"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    assert_int_equal(lln_quota_parse(bad[i], strlen(bad[i]), &usage, &left), -1);
+}
+
+/* A provider's figure raises today's spend (never lowers it). */
+static void test_raise_spend(void **state) {
+  env *e = *state;
+  lln_budget b = {.name = "raised", .usd_per_day = 1, .queue = 1};
+  lln_model a = entry("raised", &b);
+  lln_ratelimit_raise_spend(e->rl, &b, 0.5);
+  assert_int_equal(take(e->rl, &a).counts[LLN_RL_WIN_BUDGET_USD], 500000000);
+  lln_ratelimit_raise_spend(e->rl, &b, 0.2);
+  assert_int_equal(take(e->rl, &a).counts[LLN_RL_WIN_BUDGET_USD], 500000000);
+  lln_ratelimit_raise_spend(e->rl, &b, 1.0);
+  assert_true(take(e->rl, &a).wait > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_shared_day, setup, teardown),
@@ -222,6 +253,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_minute_message, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dollars, setup, teardown),
       cmocka_unit_test(test_queue_and_unseen),
+      cmocka_unit_test(test_quota_parse),
+      cmocka_unit_test_setup_teardown(test_raise_spend, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -348,6 +348,10 @@ static void test_check_only_and_add(void **state) {
   assert_int_equal(counts[0], 1);
   assert_int_equal(counts[2], 0);
   assert_int_equal(lln__store_mem_add(m, &w[2], 0, day_end), 0);
+  /* a raise sets a lower counter to the figure, never lowers a higher one */
+  assert_int_equal(lln__store_mem_raise(m, &w[2], 700, day_end + 1), 700);
+  assert_int_equal(lln__store_mem_add(m, &w[2], 10, day_end + 2), 710);
+  assert_int_equal(lln__store_mem_raise(m, &w[2], 500, day_end + 3), 710);
   lln__store_mem_free(m);
 }
 

@@ -201,9 +201,16 @@ static void test_take_counts_and_add(void **state) {
   assert_true(a.wait > 0 && a.wait <= 24 * 60 * MINUTE);
   assert_int_equal(a.counts[0], 2);
   assert_int_equal(a.counts[2], 1000);
+  /* a raise never lowers the counter, and sets a lower one to the figure */
+  lln_store_raise(st, &w[2], 10, 0, on_count, &a);
+  wait_answer(&loop, &a, 5);
+  assert_int_equal(a.counts[0], 1000);
+  lln_store_raise(st, &w[2], 1500, 0, on_count, &a);
+  wait_answer(&loop, &a, 6);
+  assert_int_equal(a.counts[0], 1500);
   /* the plain take reads the same script's answer */
   lln_store_take(st, w, 3, 0, on_take, &a);
-  wait_answer(&loop, &a, 5);
+  wait_answer(&loop, &a, 7);
   assert_true(a.wait > 0);
   /* the counters expire: the spend key has a time to live */
   redisContext *c = redis_connect(s->port);
