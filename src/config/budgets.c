@@ -82,8 +82,9 @@ static void load_sync(lln_loader *L, lln_budget *b, const cJSON *sync, const cha
                       b->name);
   } else {
     snprintf(what, sizeof what, "budget \"%s\": sync url", b->name);
-    b->sync_url = lln_loader_substitute(L, url, p.data, what);
-    if (strncmp(b->sync_url, "http://", 7) != 0 && strncmp(b->sync_url, "https://", 8) != 0)
+    int resolved = 1;
+    b->sync_url = lln_loader_substitute_ok(L, url, p.data, what, &resolved);
+    if (resolved && strncmp(b->sync_url, "http://", 7) != 0 && strncmp(b->sync_url, "https://", 8) != 0)
       lln_loader_report(L, LLN_DIAG_ERROR, p.data,
                         "budget \"%s\": the sync \"url\" must start with http:// or https://", b->name);
   }
