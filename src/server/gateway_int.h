@@ -33,6 +33,8 @@ typedef struct lln_gateway {
 
   /* The response cache new requests use (held; pipeline/cache.h). */
   struct lln_response_cache *cache;
+  struct lln_quota *quota; /* budgets' "sync" (upstream/quota.c): the first worker's gateway only */
+  int syncs_quota;         /* this gateway is that one */
 } lln_gateway;
 
 typedef struct lln_gateway_options {
