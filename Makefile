@@ -1,13 +1,17 @@
 # llmnet: `make` builds, `make test` runs every test, `make demo` runs the
 # seed pipeline against the built-in mock upstream. Each target installs
-# missing Debian packages first (scripts/deps.sh).
+# missing Debian packages first (scripts/deps.sh). `make install` installs
+# under PREFIX (default /usr/local; DESTDIR honoured), `make uninstall`
+# removes what it installed, `make deb` builds the Debian package.
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+DESTDIR ?=
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps node-deps build test test-asan demo bench format format-check clean
+.PHONY: all deps node-deps build test test-asan demo bench format format-check clean install uninstall deb
 
 all: build
 
@@ -49,6 +53,23 @@ demo: build
 # llmnet vs the mock direct vs Portkey (bench/run.sh, docs/BENCHMARKS.md).
 bench: build
 	@./bench/run.sh
+
+# The files cmake/install.cmake lists, under $(DESTDIR)$(PREFIX); the list of
+# what was installed is $(BUILD)/install_manifest.txt.
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# Removes exactly the files of $(BUILD)/install_manifest.txt (give the same
+# DESTDIR as to make install), then llmnet's own directories left empty.
+uninstall:
+	@DESTDIR="$(DESTDIR)" ./packaging/uninstall.sh $(BUILD)/install_manifest.txt
+
+# $(BUILD)/llmnet_<version>_<arch>.deb (packaging/deb.sh), checked by lintian
+# when it is installed (make deps installs it).
+deb: build
+	@deb=$$(./packaging/deb.sh $(BUILD) | tail -n 1) && echo "$$deb" && \
+	  if command -v lintian >/dev/null 2>&1; then lintian --fail-on error "$$deb"; \
+	  else echo "lintian is not installed: the package was not checked" >&2; fi
 
 format:
 	@clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c fuzz/*.c
