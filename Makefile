@@ -11,12 +11,16 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps node-deps build test test-asan demo bench format format-check clean install uninstall deb
+.PHONY: all deps test-deps node-deps build test test-asan demo bench format format-check clean install uninstall deb
 
 all: build
 
 deps:
 	@./scripts/deps.sh
+
+# What only the tests need (lintian, dpkg-dev, man-db: the install test).
+test-deps:
+	@./scripts/deps.sh test
 
 # The integration tests drive llmnet with the clients users run: openai,
 # the Vercel AI SDK and LangChain (pinned in tests/integration).
@@ -28,11 +32,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-test: build node-deps
+test: build node-deps test-deps
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
-test-asan: node-deps
+test-asan: node-deps test-deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLLN_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
@@ -67,6 +71,7 @@ uninstall:
 # $(BUILD)/llmnet_<version>_<arch>.deb (packaging/deb.sh), checked by lintian
 # when it is installed (make deps installs it).
 deb: build
+	@./scripts/deps.sh deb
 	@deb=$$(./packaging/deb.sh $(BUILD) | tail -n 1) && echo "$$deb" && \
 	  if command -v lintian >/dev/null 2>&1; then lintian --fail-on error "$$deb"; \
 	  else echo "lintian is not installed: the package was not checked" >&2; fi
