@@ -73,7 +73,7 @@ uninstall:
 deb: build
 	@./scripts/deps.sh deb
 	@deb=$$(./packaging/deb.sh $(BUILD) | tail -n 1) && echo "$$deb" && \
-	  if command -v lintian >/dev/null 2>&1; then lintian --fail-on error "$$deb"; \
+	  if command -v lintian >/dev/null 2>&1; then lintian --fail-on error --display-info "$$deb"; \
 	  else echo "lintian is not installed: the package was not checked" >&2; fi
 
 format:
