@@ -9,11 +9,21 @@ set(revision "${LLN_GIT_REVISION}")
 if(NOT revision)
   find_program(GIT git)
   if(GIT)
-    execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} describe --always --dirty --abbrev=12
-                    OUTPUT_VARIABLE revision OUTPUT_STRIP_TRAILING_WHITESPACE
-                    RESULT_VARIABLE rc ERROR_QUIET)
-    if(NOT rc EQUAL 0)
-      set(revision "")
+    # only the source tree's own repository: sources unpacked inside some
+    # other checkout are not that checkout's revision
+    execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} rev-parse --show-toplevel
+                    OUTPUT_VARIABLE top OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc ERROR_QUIET)
+    file(REAL_PATH "${SOURCE_DIR}" source_real)
+    if(rc EQUAL 0)
+      file(REAL_PATH "${top}" top)
+    endif()
+    if(rc EQUAL 0 AND top STREQUAL source_real)
+      execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} describe --always --dirty --abbrev=12
+                      OUTPUT_VARIABLE revision OUTPUT_STRIP_TRAILING_WHITESPACE
+                      RESULT_VARIABLE rc ERROR_QUIET)
+      if(NOT rc EQUAL 0)
+        set(revision "")
+      endif()
     endif()
   endif()
 endif()

@@ -251,6 +251,17 @@ describe('make install into a DESTDIR', () => {
     }
   });
 
+  test('the revision is "unknown" outside a git checkout, and a packager can set it', () => {
+    const src = path.join(dir, 'unpacked-sources'); // in /tmp: no repository above it
+    mkdirSync(src);
+    const header = path.join(src, 'build_info.h');
+    const script = path.join(ROOT, 'cmake/build_info.cmake');
+    assert.equal(run('cmake', [`-DSOURCE_DIR=${src}`, `-DOUTPUT=${header}`, '-P', script]).code, 0);
+    assert.match(readFileSync(header, 'utf8'), /^#define LLN_GIT_REVISION "unknown"$/m);
+    assert.equal(run('cmake', [`-DSOURCE_DIR=${src}`, `-DOUTPUT=${header}`, '-DLLN_GIT_REVISION=debian-1.2', '-P', script]).code, 0);
+    assert.match(readFileSync(header, 'utf8'), /^#define LLN_GIT_REVISION "debian-1\.2"$/m);
+  });
+
   test('the sample /etc composition validates with the installed llmnet', () => {
     const r = sh(`llmnet validate ${installed('etc/llmnet/example.json')}`);
     assert.equal(r.code, 0, r.stdout + r.stderr);
