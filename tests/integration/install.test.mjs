@@ -60,10 +60,10 @@ function has(tool) {
 
 // Starts a shell command line in the background and resolves once it prints
 // "listening on URL".
-function startLine(line, env = {}) {
+function startLine(line, env = {}, cwd = SHARE) {
   return new Promise((resolve, reject) => {
     const child = spawn('sh', ['-c', `exec ${line}`], {
-      cwd: SHARE,
+      cwd,
       env: { ...process.env, PATH: `${installed('bin')}:${process.env.PATH}`, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -485,6 +485,18 @@ describe('the Debian package', () => {
         assert.equal(s.code, 0, s.stdout + s.stderr);
         assert.equal(s.stderr.trim(), '', s.stderr);
       } else t.diagnostic('systemd-analyze is not installed (package systemd): the unit was not verified');
+      // the unit's ExecStart for llmnet@example, as its user without new privileges
+      // (User=, NoNewPrivileges=), on a port chosen now
+      const unit = readFileSync('/lib/systemd/system/llmnet@.service', 'utf8');
+      const execStart = unit.match(/^ExecStart=(.*)$/m)[1].replace(/%i/g, 'example');
+      assert.equal(execStart, '/usr/bin/llmnet run /etc/llmnet/example.json');
+      const svc = await startLine(`setpriv --reuid=llmnet --regid=llmnet --init-groups --no-new-privs -- ${execStart} --port 0`, { OPENROUTER_API_KEY_FREE: 'sk-or-v1-dummy' }, '/');
+      try {
+        assert.equal(run('ps', ['-o', 'user=', '-p', String(svc.child.pid)]).stdout.trim(), 'llmnet');
+        assert.equal(run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${svc.url}/health`]).stdout, '200');
+      } finally {
+        assert.equal(await stop(svc), 0);
+      }
     } finally {
       const p = run('dpkg', ['--purge', 'llmnet']);
       assert.equal(p.code, 0, p.stdout + p.stderr);
