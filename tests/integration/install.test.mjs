@@ -492,7 +492,8 @@ describe('the Debian package', () => {
       assert.equal(execStart, '/usr/bin/llmnet run /etc/llmnet/example.json');
       const svc = await startLine(`setpriv --reuid=llmnet --regid=llmnet --init-groups --no-new-privs -- ${execStart} --port 0`, { OPENROUTER_API_KEY_FREE: 'sk-or-v1-dummy' }, '/');
       try {
-        assert.equal(run('ps', ['-o', 'user=', '-p', String(svc.child.pid)]).stdout.trim(), 'llmnet');
+        const uid = readFileSync(`/proc/${svc.child.pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)[1];
+        assert.equal(uid, user[2], 'it runs as the user llmnet');
         assert.equal(run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${svc.url}/health`]).stdout, '200');
       } finally {
         assert.equal(await stop(svc), 0);
