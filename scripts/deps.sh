@@ -1,11 +1,25 @@
 #!/bin/sh
 # Installs the Debian packages llmnet needs to build and test, when missing.
 # Runs apt-get only when something is absent (as root, or through sudo).
+#   scripts/deps.sh          what every target needs (make, make demo, ...)
+#   scripts/deps.sh deb      and what `make deb` needs: dpkg-shlibdeps, lintian
+#   scripts/deps.sh test     and what the install and package tests need:
+#                            lintian, dpkg-dev, man-db (man), adduser (postinst)
 set -eu
 
 packages="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libcjson-dev node-llhttp
 libcmocka-dev curl nodejs npm libclang-rt-14-dev clang graphviz libhiredis-dev redis-server chromium
 prometheus valgrind libwebsockets-dev"
+for group in "$@"; do
+  case "$group" in
+  deb) packages="$packages dpkg-dev lintian" ;;
+  test) packages="$packages dpkg-dev lintian man-db adduser" ;;
+  *)
+    echo "scripts/deps.sh: unknown group \"$group\" (deb or test)" >&2
+    exit 2
+    ;;
+  esac
+done
 
 missing=""
 for p in $packages; do

@@ -1,5 +1,5 @@
 /* main: the llmnet command line: run (the default), validate, graph, explain; eval and mock have their own
- * mains (server/eval.c, mock/mock.c). */
+ * mains (server/eval.c, mock/mock.c); --version is version.c. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +20,7 @@
 #include "upstream/model_state.h"
 #include "util/json_alloc.h"
 #include "util/log.h"
+#include "version.h"
 
 static void usage(FILE *out) {
   fprintf(
@@ -638,7 +639,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-    printf("llmnet %s\n", LLN_VERSION);
+    lln_version_print(stdout);
     return 0;
   }
   if (strcmp(cmd, "mock") == 0)
