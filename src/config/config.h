@@ -163,6 +163,7 @@ typedef struct lln_server_settings {
   int max_connections; /* open client connections; more get 503 */
   long request_timeout_ms;
   long shutdown_grace_ms; /* how long a drain waits for requests in flight */
+  long drain_delay_ms;    /* after SIGTERM: /ready answers 503 and requests are still served this long */
   long write_timeout_ms;  /* queued response bytes unread this long close the connection */
   int max_hops;
   char *log_format;       /* "text" or "json"; NULL = text (the CLI wins) */
