@@ -4,7 +4,8 @@
 #   scripts/deps.sh          what every target needs (make, make demo, ...)
 #   scripts/deps.sh deb      and what `make deb` needs: dpkg-shlibdeps, lintian
 #   scripts/deps.sh test     and what the install and package tests need:
-#                            lintian, dpkg-dev, man-db (man), adduser (postinst)
+#                            lintian, dpkg-dev, man-db (man), adduser (postinst);
+#                            haproxy (the scale-out test's load balancer)
 set -eu
 
 packages="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libcjson-dev node-llhttp
@@ -13,7 +14,7 @@ prometheus valgrind libwebsockets-dev"
 for group in "$@"; do
   case "$group" in
   deb) packages="$packages dpkg-dev lintian" ;;
-  test) packages="$packages dpkg-dev lintian man-db adduser" ;;
+  test) packages="$packages dpkg-dev lintian man-db adduser haproxy" ;;
   *)
     echo "scripts/deps.sh: unknown group \"$group\" (deb or test)" >&2
     exit 2
