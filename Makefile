@@ -18,7 +18,7 @@ all: build
 deps:
 	@./scripts/deps.sh
 
-# What only the tests need (lintian, dpkg-dev, man-db: the install test).
+# What only the tests need (lintian, dpkg-dev, man-db: the install test; haproxy: scale-out).
 test-deps:
 	@./scripts/deps.sh test
 
