@@ -163,7 +163,8 @@ static int server_number(lln_loader *L, const cJSON *server, const num_setting *
                       "server: \"%s\" is %g (from %s); it must be a number from %g to %g: set %s to one",
                       n->key, d, names.data, n->min, n->max, names.data);
   else if (!ok)
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "\"%s\" must be a number from %g to %g", n->key, n->min, n->max);
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "\"%s\" must be a number from %g to %g", n->key, n->min,
+                      n->max);
   lln_buf_free(&names);
   if (ok)
     *out = d;
@@ -354,11 +355,22 @@ static void set_number(lln_server_settings *s, size_t i, double d) {
 }
 
 void lln_loader_server(lln_loader *L, const cJSON *server) {
-  static const char *const known[] = {
-      "workers",          "api-keys",        "cors",           "max-body-bytes", "max-concurrent",
-      "max-connections",  "request-timeout", "shutdown-grace", "log-format",     "max-hops",
-      "rate-limit-store", "store",           "store-max-mib",  "write-timeout",  "drain-delay",
-      NULL};
+  static const char *const known[] = {"workers",
+                                      "api-keys",
+                                      "cors",
+                                      "max-body-bytes",
+                                      "max-concurrent",
+                                      "max-connections",
+                                      "request-timeout",
+                                      "shutdown-grace",
+                                      "log-format",
+                                      "max-hops",
+                                      "rate-limit-store",
+                                      "store",
+                                      "store-max-mib",
+                                      "write-timeout",
+                                      "drain-delay",
+                                      NULL};
   lln_server_settings *s = &L->cfg->server;
   s->workers = 0;
   s->max_body_bytes = 8 * 1024 * 1024;

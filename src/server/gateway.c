@@ -272,7 +272,8 @@ static void handle(void *ctx, lln_http_request *req) {
   int list = path_is(req, "/v1/models", "/models");
   int embed = path_is(req, LLN_EMBEDDINGS_PATH, "/embeddings"); /* no pipeline: not a door */
   const char *model_id = model_path_id(req->path);
-  if (!root && !health && !readiness && !chat && !route && !list && !model_id && !metrics && !stats_json && !embed) {
+  if (!root && !health && !readiness && !chat && !route && !list && !model_id && !metrics && !stats_json &&
+      !embed) {
     char msg[600], doors[200];
     lln__door_paths(doors, sizeof doors);
     snprintf(msg, sizeof msg,

@@ -19,8 +19,8 @@
 
 #include "config_fixtures.h"
 
-#define MODELS                                                                                                 \
-  "\"models\": {\"m\": {\"type\": \"external\", \"url\": \"http://127.0.0.1:1\", \"api-key\": \"k\"}},"       \
+#define MODELS                                                                                               \
+  "\"models\": {\"m\": {\"type\": \"external\", \"url\": \"http://127.0.0.1:1\", \"api-key\": \"k\"}},"      \
   "\"architecture\": [{\"name\": \"a\", \"layer\": 0, \"model\": \"m\"}],"
 
 /* Loads `server` (the text of the "server" object) in `mode`; returns what
@@ -89,7 +89,8 @@ static void test_number_variable_not_a_number(void **state) {
   for (int mode = 0; mode < 2; mode++) {
     lln_config cfg;
     lln_diags d;
-    assert_int_equal(load_server(&cfg, &d, "{\"workers\": \"$LLN_T_SECRETISH\", \"max-hops\": \"$LLN_T_HEX\"}",
+    assert_int_equal(load_server(&cfg, &d,
+                                 "{\"workers\": \"$LLN_T_SECRETISH\", \"max-hops\": \"$LLN_T_HEX\"}",
                                  mode ? LLN_LOAD_RUN : LLN_LOAD_VALIDATE),
                      -1);
     assert_non_null(
@@ -161,7 +162,11 @@ static void test_cors_from_variables(void **state) {
     const char *value;
     size_t n;
     const char *first;
-  } cases[] = {{"true", 1, "*"}, {"*", 1, "*"}, {"false", 0, NULL}, {"", 0, NULL}, {"https://x.example", 1, "https://x.example"}};
+  } cases[] = {{"true", 1, "*"},
+               {"*", 1, "*"},
+               {"false", 0, NULL},
+               {"", 0, NULL},
+               {"https://x.example", 1, "https://x.example"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     setenv("LLN_T_CORS", cases[i].value, 1);
     lln_config cfg;
@@ -178,14 +183,16 @@ static void test_cors_from_variables(void **state) {
   setenv("LLN_T_ORIGINS", "https://a.example https://b.example", 1);
   lln_config cfg;
   lln_diags d;
-  assert_int_equal(load_server(&cfg, &d, "{\"cors\": {\"allow-origins\": [\"$LLN_T_ORIGIN\", \"https://z.example\"]}}",
+  assert_int_equal(load_server(&cfg, &d,
+                               "{\"cors\": {\"allow-origins\": [\"$LLN_T_ORIGIN\", \"https://z.example\"]}}",
                                LLN_LOAD_RUN),
                    0);
   assert_int_equal(cfg.server.n_cors_origins, 2);
   assert_string_equal(cfg.server.cors_origins[0], "https://app.example");
   lln_diags_free(&d);
   lln_config_free(&cfg);
-  assert_int_equal(load_server(&cfg, &d, "{\"cors\": {\"allow-origins\": \"$LLN_T_ORIGINS\"}}", LLN_LOAD_RUN), 0);
+  assert_int_equal(load_server(&cfg, &d, "{\"cors\": {\"allow-origins\": \"$LLN_T_ORIGINS\"}}", LLN_LOAD_RUN),
+                   0);
   assert_int_equal(cfg.server.n_cors_origins, 2);
   assert_string_equal(cfg.server.cors_origins[1], "https://b.example");
   lln_diags_free(&d);
