@@ -110,11 +110,37 @@ typedef struct num_setting {
   double min, max;
 } num_setting;
 
+/* A number written as a string: substituted and read into *d. 1 when it
+ * is one; 0 when a variable is not set (reported by the substitution) or
+ * it is not a number (reported, naming the variables, never the value: a
+ * mistyped name may hold a secret). `names` gets the variables it names. */
+static int number_from_string(lln_loader *L, const char *written, const num_setting *n, const char *path,
+                              double *d, lln_buf *names) {
+  ref_names_of(L, written, names);
+  char what[96];
+  snprintf(what, sizeof what, "server: %s", n->key);
+  int resolved = 0;
+  char *text = lln_loader_substitute_ok(L, written, path, what, &resolved);
+  int bad = resolved && parse_decimal(text, d) != 0;
+  free(text);
+  if (!resolved || !bad)
+    return resolved;
+  if (names->len)
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "server: \"%s\" is not a number once substituted (%s %s not hold one); set %s to a "
+                      "number from %g to %g",
+                      n->key, names->data, strchr(names->data, ',') ? "do" : "does", names->data, n->min,
+                      n->max);
+  else
+    lln_loader_report(L, LLN_DIAG_ERROR, path, "\"%s\" must be a number from %g to %g", n->key, n->min,
+                      n->max);
+  return 0;
+}
+
 /* A number setting: a JSON number, or a string that is one once its
- * variables are substituted. 1 with *out set; 0 when absent, when a
- * variable is not set (reported by the substitution) or refused (reported,
- * naming the variables; a value from the environment is shown only when
- * it is a number, since a mistyped name may hold a secret). */
+ * variables are substituted. 1 with *out set; 0 when absent or refused
+ * (reported; a value from the environment is shown only when it is a
+ * number). */
 static int server_number(lln_loader *L, const cJSON *server, const num_setting *n, double *out) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(server, n->key);
   if (!v)
@@ -122,53 +148,28 @@ static int server_number(lln_loader *L, const cJSON *server, const num_setting *
   char path[64];
   snprintf(path, sizeof path, "/server/%s", n->key);
   double d = 0;
-  lln_buf names;
-  lln_buf_init(&names);
-  if (cJSON_IsString(v)) {
-    ref_names_of(L, v->valuestring, &names);
-    char what[96];
-    snprintf(what, sizeof what, "server: %s", n->key);
-    int resolved = 0;
-    char *text = lln_loader_substitute_ok(L, v->valuestring, path, what, &resolved);
-    int bad = resolved && parse_decimal(text, &d) != 0;
-    free(text);
-    if (!resolved) {
-      lln_buf_free(&names);
-      return 0;
-    }
-    if (bad) {
-      if (names.len)
-        lln_loader_report(L, LLN_DIAG_ERROR, path,
-                          "server: \"%s\" is not a number once substituted (%s %s not hold one); set "
-                          "%s to a number from %g to %g",
-                          n->key, names.data, strchr(names.data, ',') ? "do" : "does", names.data, n->min,
-                          n->max);
-      else
-        lln_loader_report(L, LLN_DIAG_ERROR, path, "\"%s\" must be a number from %g to %g", n->key, n->min,
-                          n->max);
-      lln_buf_free(&names);
-      return 0;
-    }
-  } else if (cJSON_IsNumber(v)) {
-    d = v->valuedouble;
-  } else {
+  if (!cJSON_IsString(v) && !cJSON_IsNumber(v)) {
     lln_loader_report(L, LLN_DIAG_ERROR, path,
                       "\"%s\" must be a number from %g to %g (or a \"$VAR\" string holding one)", n->key,
                       n->min, n->max);
     return 0;
   }
-  int ok = d >= n->min && d <= n->max;
-  if (!ok && names.len)
+  lln_buf names;
+  lln_buf_init(&names);
+  int ok = cJSON_IsNumber(v) ? (d = v->valuedouble, 1)
+                             : number_from_string(L, v->valuestring, n, path, &d, &names);
+  int in_range = d >= n->min && d <= n->max;
+  if (ok && !in_range && names.len)
     lln_loader_report(L, LLN_DIAG_ERROR, path,
                       "server: \"%s\" is %g (from %s); it must be a number from %g to %g: set %s to one",
                       n->key, d, names.data, n->min, n->max, names.data);
-  else if (!ok)
+  else if (ok && !in_range)
     lln_loader_report(L, LLN_DIAG_ERROR, path, "\"%s\" must be a number from %g to %g", n->key, n->min,
                       n->max);
   lln_buf_free(&names);
-  if (ok)
+  if (ok && in_range)
     *out = d;
-  return ok;
+  return ok && in_range;
 }
 
 /* Appends each origin of a comma- or blank-separated list. */
