@@ -24,6 +24,7 @@ import {
   freePort,
   mockRequests,
   request,
+  runCli,
   sleep,
   start,
   startMock,
@@ -266,6 +267,25 @@ const ask = (url, content, headers = {}, extra = {}) =>
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ messages: [{ role: 'user', content }], ...extra }),
   });
+
+describe('configuration from the environment', () => {
+  test('--port and --bind-addr win over LLMNET_PORT and LLMNET_BIND_ADDR, which win over the file', async () => {
+    const env = { LLMNET_REPLICA: 'x', LLMNET_STORE: redis.url, LLMNET_WORKERS: '1', LLMNET_DRAIN_DELAY: '0', LLMNET_GRACE: '1' };
+    const fromEnv = await runCli([file, '--dry-run'], { env: { ...env, LLMNET_PORT: '9123', LLMNET_BIND_ADDR: '127.0.0.9' } });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.match(fromEnv.stdout, /http:\/\/127\.0\.0\.9:9123/);
+    const fromCli = await runCli([file, '--dry-run', '--port', '9124', '--bind-addr', '127.0.0.8'], {
+      env: { ...env, LLMNET_PORT: '9123', LLMNET_BIND_ADDR: '127.0.0.9' },
+    });
+    assert.match(fromCli.stdout, /http:\/\/127\.0\.0\.8:9124/);
+    const bad = await runCli([file], { env: { ...env, LLMNET_PORT: 'http' } });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /LLMNET_PORT is "http"; it must be a port number from 0 to 65535/);
+    const notNumber = await runCli([file], { env: { ...env, LLMNET_WORKERS: 'four' } });
+    assert.equal(notNumber.code, 1);
+    assert.match(notNumber.stderr, /"workers" is not a number once substituted \(\$LLMNET_WORKERS does not hold one\)/);
+  });
+});
 
 describe('state shared through server.store (Redis)', () => {
   test('a session pinned through replica A is honoured through replica B', async () => {
