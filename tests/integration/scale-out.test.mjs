@@ -381,7 +381,9 @@ describe('replicas dying and draining under load through haproxy', () => {
       `SIGKILL of replica a under load: ${results.length} requests, ${inFlight.length} in flight on a when it died ` +
         `(${inFlight.map((r) => `${r.id} -> ${r.ok ? `200 from ${r.servedBy}` : `failed ${r.status}`}`).join(', ') || 'none'}); ` +
         `haproxy retried ${retried.length} (${retried.map(([id, l]) => `${id} ${l.retries} ${l.term} -> ${l.srv}`).join(', ') || 'none'}); ` +
-        `the SDK retried ${sdkRetried.length}; ${failed.length} failed` +
+        `the SDK retried ${sdkRetried.length} (haproxy's retry-on empty-response replays a request a replica died ` +
+        `holding before the client sees an error, so the SDK's own retries are left for a 502 when a had begun ` +
+        `to answer); ${failed.length} failed` +
         (failed.length ? `: ${failed.map((r) => `${r.id} ${r.kind} ${r.status} ${r.error ?? ''}`).join('; ')}` : ''),
     );
     assert.ok(results.length > 20, `the load ran (${results.length} requests)`);
