@@ -21,6 +21,7 @@
 #include "server/models_api_int.h"
 #include "server/route_api_int.h"
 #include "upstream/quota.h"
+#include "upstream/runners.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
 #include "util/json_check.h"
@@ -145,6 +146,7 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
   lln_status_edges_json(root); /* edges by decided (observe/status_page.c) */
   lln_status_doors_json(root); /* requests per door */
+  lln_runners_stats_json(root); /* local model servers (upstream/runners.c) */
   lln_buf json;
   lln_buf_init(&json);
   lln_json_print(root, &json);
@@ -262,7 +264,11 @@ static void handle(void *ctx, lln_http_request *req) {
       hdr_fixed(&h, "Allow: GET");
       lln_http_respond_error(req, 405, h.line, "use GET for /health");
     } else {
-      lln_http_respond(req, 200, "application/json", h.line, "{\"status\":\"ok\"}", 15);
+      char starting[512], body[640]; /* runners still starting: named, still 200 (alive) */
+      int nb = lln_runners_starting(starting, sizeof starting)
+                   ? snprintf(body, sizeof body, "{\"status\":\"ok\",\"runners_starting\":\"%s\"}", starting)
+                   : snprintf(body, sizeof body, "{\"status\":\"ok\"}");
+      lln_http_respond(req, 200, "application/json", h.line, body, (size_t)nb);
     }
     return;
   }
