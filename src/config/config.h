@@ -28,15 +28,15 @@ typedef struct lln_price {
  * upstream/runners.c runs it). Strings are substituted at load, except
  * the runner variables $PORT and $MODEL, replaced at each start. */
 typedef struct lln_runner_spec {
-  char **argv;            /* NULL-terminated; argv[0] is the program */
-  char **env;             /* "NAME=value" added to llmnet's environment */
-  char *cwd;              /* NULL: llmnet's */
-  char *health;           /* path polled until it answers 2xx */
-  char *model;            /* "model": what $MODEL stands for; NULL when not set */
+  char **argv;  /* NULL-terminated; argv[0] is the program */
+  char **env;   /* "NAME=value" added to llmnet's environment */
+  char *cwd;    /* NULL: llmnet's */
+  char *health; /* path polled until it answers 2xx */
+  char *model;  /* "model": what $MODEL stands for; NULL when not set */
   long startup_timeout_ms;
-  char *engine;         /* docker preset: "docker" or "podman"; NULL for a process */
-  char *container;      /* docker preset: the container's name (llmnet-KEY) */
-  char *fingerprint;    /* all of the above: a reload restarts the runner when it changes */
+  char *engine;      /* docker preset: "docker" or "podman"; NULL for a process */
+  char *container;   /* docker preset: the container's name (llmnet-KEY) */
+  char *fingerprint; /* all of the above: a reload restarts the runner when it changes */
 } lln_runner_spec;
 
 typedef struct lln_model {

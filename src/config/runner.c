@@ -26,10 +26,11 @@ typedef struct preset {
   const char *hint;
 } preset;
 
-static const char *const CMD_LLAMA[] = {"llama-server", "-m", "$MODEL", "--host", "127.0.0.1", "--port", "$PORT",
-                                        NULL};
+static const char *const CMD_LLAMA[] = {"llama-server", "-m",     "$MODEL", "--host",
+                                        "127.0.0.1",    "--port", "$PORT",  NULL};
 static const char *const CMD_OLLAMA[] = {"ollama", "serve", NULL};
-static const char *const CMD_VLLM[] = {"vllm", "serve", "$MODEL", "--host", "127.0.0.1", "--port", "$PORT", NULL};
+static const char *const CMD_VLLM[] = {"vllm",      "serve",  "$MODEL", "--host",
+                                       "127.0.0.1", "--port", "$PORT",  NULL};
 
 static const preset PRESETS[] = {
     {"command", NULL, NULL, "/health", 0, "check the path, or install the program"},
@@ -128,8 +129,8 @@ static char *subst_keep(lln_loader *L, const char *value, const char *path, cons
   char missing[256];
   if (lln_subst(value, lookup_keep, &k, &out, missing, sizeof missing) != 0) {
     int run = L->opts->mode == LLN_LOAD_RUN;
-    lln_loader_report(L, run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path, "%s uses $%s, which is not set%s", what,
-                      missing,
+    lln_loader_report(L, run ? LLN_DIAG_ERROR : LLN_DIAG_WARNING, path, "%s uses $%s, which is not set%s",
+                      what, missing,
                       strncmp(missing, "secrets.", 8) == 0 ? " (no such secret is loaded)"
                                                            : " (export it or pass --env-file FILE)");
   }
@@ -137,8 +138,8 @@ static char *subst_keep(lln_loader *L, const char *value, const char *path, cons
   lln_buf dbl;
   lln_buf_init(&dbl);
   for (size_t i = 0; i < out.len; i++) {
-    int is_var = out.data[i] == '$' && (strncmp(out.data + i, "$PORT", 5) == 0 ||
-                                        strncmp(out.data + i, "$MODEL", 6) == 0);
+    int is_var = out.data[i] == '$' &&
+                 (strncmp(out.data + i, "$PORT", 5) == 0 || strncmp(out.data + i, "$MODEL", 6) == 0);
     lln_buf_putc(&dbl, out.data[i]);
     if (out.data[i] == '$' && !is_var)
       lln_buf_putc(&dbl, '$');
@@ -172,14 +173,15 @@ static void read_args(lln_loader *L, const cJSON *m, const char *key, const char
   char p[600], what[300];
   snprintf(p, sizeof p, "%s/%s", path, key);
   if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > LLN_RUNNER_MAX_ARGS) {
-    lln_loader_report(L, LLN_DIAG_ERROR, p, "model \"%s\": \"%s\" must be an array of at most %d strings", mkey,
-                      key, LLN_RUNNER_MAX_ARGS);
+    lln_loader_report(L, LLN_DIAG_ERROR, p, "model \"%s\": \"%s\" must be an array of at most %d strings",
+                      mkey, key, LLN_RUNNER_MAX_ARGS);
     return;
   }
   const cJSON *s;
   cJSON_ArrayForEach(s, a) {
     if (!cJSON_IsString(s)) {
-      lln_loader_report(L, LLN_DIAG_ERROR, p, "model \"%s\": every item of \"%s\" must be a string", mkey, key);
+      lln_loader_report(L, LLN_DIAG_ERROR, p, "model \"%s\": every item of \"%s\" must be a string", mkey,
+                        key);
       continue;
     }
     snprintf(what, sizeof what, "model \"%s\": %s", mkey, key);
@@ -201,8 +203,8 @@ static void read_env(lln_loader *L, const cJSON *m, const char *mkey, const char
   const cJSON *v;
   cJSON_ArrayForEach(v, e) {
     if (!cJSON_IsString(v) || !*v->string || strchr(v->string, '=')) {
-      lln_loader_report(L, LLN_DIAG_ERROR, p, "model \"%s\": env \"%s\" must be a string (a name without '=')",
-                        mkey, v->string);
+      lln_loader_report(L, LLN_DIAG_ERROR, p,
+                        "model \"%s\": env \"%s\" must be a string (a name without '=')", mkey, v->string);
       continue;
     }
     snprintf(what, sizeof what, "model \"%s\": env %s", mkey, v->string);
@@ -238,8 +240,8 @@ static int program_found(const char *prog) {
 }
 
 /* The docker preset's command line: ENGINE run ... IMAGE ARGS. */
-static void docker_command(lln_loader *L, lln_runner_spec *r, const char *mkey, const cJSON *m, const char *path,
-                           strv *cmd, strv *env) {
+static void docker_command(lln_loader *L, lln_runner_spec *r, const char *mkey, const cJSON *m,
+                           const char *path, strv *cmd, strv *env) {
   const char *engine = lln_loader_string(L, m, "engine", path);
   if (engine && strcmp(engine, "docker") != 0 && strcmp(engine, "podman") != 0)
     lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": \"engine\" is \"docker\" or \"podman\"", mkey);
@@ -264,8 +266,8 @@ static void docker_command(lln_loader *L, lln_runner_spec *r, const char *mkey, 
   lln_buf_printf(&b, "llmnet-%s", mkey);
   for (size_t i = 0; i < b.len; i++) { /* a container name is [a-zA-Z0-9_.-] */
     char c = b.data[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-          c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == '-'))
       b.data[i] = '-';
   }
   r->container = lln_buf_steal(&b);
@@ -301,11 +303,12 @@ static void check_installed(lln_loader *L, const lln_runner_spec *r, const prese
     lln_loader_report(L, sev, path, "model \"%s\": the program \"%s\" is not found%s; %s", mkey, prog,
                       strchr(prog, '/') ? "" : " in PATH", p->hint);
   if (p->needs_model == 2 && r->model && access(r->model, R_OK) != 0)
-    lln_loader_report(L, sev, path,
-                      "model \"%s\": the model file \"%s\" does not exist or cannot be read; download a GGUF "
-                      "file yourself (for instance from https://huggingface.co) and set \"model\" to its path "
-                      "(llmnet never downloads models)",
-                      mkey, r->model);
+    lln_loader_report(
+        L, sev, path,
+        "model \"%s\": the model file \"%s\" does not exist or cannot be read; download a GGUF "
+        "file yourself (for instance from https://huggingface.co) and set \"model\" to its path "
+        "(llmnet never downloads models)",
+        mkey, r->model);
 }
 
 static void fingerprint(lln_runner_spec *r) {
@@ -332,10 +335,11 @@ void lln_loader_model_runner(lln_loader *L, lln_model *model, const cJSON *m, co
   const char *mkey = model->key;
   const preset *p = preset_of(model->type);
   if (cJSON_GetObjectItemCaseSensitive(m, "url"))
-    lln_loader_report(L, LLN_DIAG_ERROR, path,
-                      "model \"%s\": a runner (type \"%s\") has no \"url\": llmnet starts it and gives it its "
-                      "own address; remove \"url\", or use type \"external\" for a server you run yourself",
-                      mkey, model->type);
+    lln_loader_report(
+        L, LLN_DIAG_ERROR, path,
+        "model \"%s\": a runner (type \"%s\") has no \"url\": llmnet starts it and gives it its "
+        "own address; remove \"url\", or use type \"external\" for a server you run yourself",
+        mkey, model->type);
   lln_runner_spec *r = calloc(1, sizeof *r);
   if (!r)
     abort();
@@ -357,8 +361,9 @@ void lln_loader_model_runner(lln_loader *L, lln_model *model, const cJSON *m, co
     for (size_t i = 0; p->command[i]; i++)
       strv_push(&cmd, lln_xstrdup(p->command[i]));
   } else if (!cmd.n) {
-    lln_loader_report(L, LLN_DIAG_ERROR, path, "model \"%s\": type \"command\" needs \"command\": [\"program\", "
-                                               "\"arg\", ...] with $PORT where it listens",
+    lln_loader_report(L, LLN_DIAG_ERROR, path,
+                      "model \"%s\": type \"command\" needs \"command\": [\"program\", "
+                      "\"arg\", ...] with $PORT where it listens",
                       mkey);
   }
   for (size_t i = 0; i < args.n; i++)
@@ -378,7 +383,8 @@ void lln_loader_model_runner(lln_loader *L, lln_model *model, const cJSON *m, co
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(m, "startup-timeout");
   if (st && (!cJSON_IsNumber(st) || st->valuedouble <= 0 || st->valuedouble > 3600))
     lln_loader_report(L, LLN_DIAG_ERROR, path,
-                      "model \"%s\": \"startup-timeout\" must be a number of seconds between 0 and 3600", mkey);
+                      "model \"%s\": \"startup-timeout\" must be a number of seconds between 0 and 3600",
+                      mkey);
   else if (st)
     r->startup_timeout_ms = (long)(st->valuedouble * 1000.0);
   check_installed(L, r, p, mkey, path);

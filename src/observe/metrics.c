@@ -131,10 +131,11 @@ const lln_metric LLN_M_RUNNER_STATE = {
     "1 for the state each runner is in (starting, ready, restarting, failed), 0 for the others.",
     LLN_GAUGE,
     {"runner", "state", NULL}};
-const lln_metric LLN_M_RUNNER_RESTARTS = {"llmnet_runner_restarts_total",
-                                          "Runner restarts after it exited or did not become ready, by runner.",
-                                          LLN_COUNTER,
-                                          {"runner", NULL}};
+const lln_metric LLN_M_RUNNER_RESTARTS = {
+    "llmnet_runner_restarts_total",
+    "Runner restarts after it exited or did not become ready, by runner.",
+    LLN_COUNTER,
+    {"runner", NULL}};
 
 static const lln_metric *const families[] = {&LLN_M_REQUESTS,
                                              &LLN_M_REQUEST_SECONDS,

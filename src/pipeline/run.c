@@ -235,8 +235,9 @@ static int runner_ready(lln_run *r, const lln_model *ep, char *url, size_t size)
   }
   char why[300];
   snprintf(why, sizeof why, "model \"%s\": its runner (type %s) is %s", ep->key, ep->type,
-           st == LLN_RUNNER_STARTING ? "still starting at the request's deadline"
-                                     : "not running; GET /v1/llmnet/stats says why");
+           st == LLN_RUNNER_STARTING
+               ? "still starting at the request's deadline"
+               : "not ready (it failed to start, or is stopped); GET /v1/llmnet/stats says why");
   lln_failure f = {.kind = LLN_FAILURE_CIRCUIT_OPEN, .hint_ms = -1, .upstream_calls = r->call.upstream_calls};
   lln_run_error e = {.body = {.message = why}};
   lln_run_after_failure(r, &f, &e);

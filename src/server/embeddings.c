@@ -276,8 +276,9 @@ static void send_now(embed *e) {
   char runner_url[128]; /* a runner's address changes at each start (upstream/runners.h) */
   if (e->ep->runner && lln_runner_url(e->ep, 1, runner_url, sizeof runner_url) != LLN_RUNNER_READY) {
     char msg[300];
-    snprintf(msg, sizeof msg, "model \"%s\": its runner (type %s) is not ready; GET /v1/llmnet/stats says why",
-             e->ep->key, e->ep->type);
+    snprintf(msg, sizeof msg,
+             "model \"%s\": its runner (type %s) is not ready; GET /v1/llmnet/stats says why", e->ep->key,
+             e->ep->type);
     lln_openai_error err = {.status = 503, .message = msg};
     answer_error(e, &err, 0, "1");
     return;

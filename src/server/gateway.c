@@ -144,8 +144,8 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   }
   cJSON_AddNumberToObject(root, "in_flight", (double)lln__in_flight());
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
-  lln_status_edges_json(root); /* edges by decided (observe/status_page.c) */
-  lln_status_doors_json(root); /* requests per door */
+  lln_status_edges_json(root);  /* edges by decided (observe/status_page.c) */
+  lln_status_doors_json(root);  /* requests per door */
   lln_runners_stats_json(root); /* local model servers (upstream/runners.c) */
   lln_buf json;
   lln_buf_init(&json);

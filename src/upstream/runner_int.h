@@ -31,12 +31,12 @@ typedef struct lln__runner {
   /* lock */
   int wanted; /* 0: stop it and drop it */
   lln__rstate state;
-  int port;         /* where it listens; 0 while not started */
-  pid_t pid;        /* its process (group leader); 0 when none */
-  int restarts;     /* starts after the first */
-  int last_status;  /* wait status of the last exit; -1 none */
+  int port;          /* where it listens; 0 while not started */
+  pid_t pid;         /* its process (group leader); 0 when none */
+  int restarts;      /* starts after the first */
+  int last_status;   /* wait status of the last exit; -1 none */
   uint64_t up_since; /* ms (monotonic) it became ready; 0 not ready */
-  char error[300];  /* why it is not ready, "" when none */
+  char error[300];   /* why it is not ready, "" when none */
   /* supervisor thread only */
   int starts;
   int out_fd; /* its stdout+stderr, -1 none */

@@ -288,7 +288,8 @@ static void on_exit_status(lln__runner *r, int st, uint64_t now, int wanted) {
     LLN_WARN("runner %s: %s", r->key, why);
     set_state(r, RS_RESTARTING, why);
   }
-  r->backoff_ms = r->backoff_ms * 2 > LLN_RUNNER_BACKOFF_MAX_MS ? LLN_RUNNER_BACKOFF_MAX_MS : r->backoff_ms * 2;
+  r->backoff_ms =
+      r->backoff_ms * 2 > LLN_RUNNER_BACKOFF_MAX_MS ? LLN_RUNNER_BACKOFF_MAX_MS : r->backoff_ms * 2;
 }
 
 static void terminate(lln__runner *r, uint64_t now) {
@@ -357,7 +358,8 @@ static int step(lln__runner *r, uint64_t now) {
   if (r->pid > 0 && r->state != RS_READY && !r->term_sent) {
     if (now >= r->deadline) {
       char why[300];
-      snprintf(why, sizeof why, "not healthy within %.0f s of its start (GET http://127.0.0.1:%d%s); check its "
+      snprintf(why, sizeof why,
+               "not healthy within %.0f s of its start (GET http://127.0.0.1:%d%s); check its "
                "output above, or raise \"startup-timeout\"",
                (double)r->spec.startup_timeout_ms / 1000.0, r->port, r->spec.health);
       LLN_ERROR("runner %s: %s", r->key, why);

@@ -33,16 +33,17 @@ static void test_presets(void **state) {
   (void)state;
   setenv("LLN_TEST_RUNNER_DIR", "/srv/models", 1);
   lln_config cfg;
-  load_text(&cfg, "{\"models\": {"
-                  "\"l\": {\"type\": \"llama-cpp\", \"model\": \"$LLN_TEST_RUNNER_DIR/r.gguf\", \"args\": [\"-c\", "
-                  "\"2048\"]},"
-                  "\"o\": {\"type\": \"ollama\", \"model\": \"qwen2.5:1.5b\"},"
-                  "\"v\": {\"type\": \"vllm\", \"model\": \"Qwen/Qwen2.5-7B-Instruct\", \"startup-timeout\": 600},"
-                  "\"d\": {\"type\": \"docker\", \"engine\": \"docker\", \"image\": \"img:1\", \"container-port\": "
-                  "9000, \"env\": {\"A\": \"b\"}},"
-                  "\"c\": {\"type\": \"command\", \"command\": [\"srv\", \"--listen=127.0.0.1:${PORT}\"], "
-                  "\"health\": \"/ping\", \"cwd\": \"/tmp\"}},"
-                  "\"architecture\": [{\"name\": \"a\", \"layer\": 0, \"model\": \"l\"}]}");
+  load_text(&cfg,
+            "{\"models\": {"
+            "\"l\": {\"type\": \"llama-cpp\", \"model\": \"$LLN_TEST_RUNNER_DIR/r.gguf\", \"args\": [\"-c\", "
+            "\"2048\"]},"
+            "\"o\": {\"type\": \"ollama\", \"model\": \"qwen2.5:1.5b\"},"
+            "\"v\": {\"type\": \"vllm\", \"model\": \"Qwen/Qwen2.5-7B-Instruct\", \"startup-timeout\": 600},"
+            "\"d\": {\"type\": \"docker\", \"engine\": \"docker\", \"image\": \"img:1\", \"container-port\": "
+            "9000, \"env\": {\"A\": \"b\"}},"
+            "\"c\": {\"type\": \"command\", \"command\": [\"srv\", \"--listen=127.0.0.1:${PORT}\"], "
+            "\"health\": \"/ping\", \"cwd\": \"/tmp\"}},"
+            "\"architecture\": [{\"name\": \"a\", \"layer\": 0, \"model\": \"l\"}]}");
   const lln_runner_spec *l = spec_of(&cfg, "l");
   assert_argv(l->argv, (const char *const[]){"llama-server", "-m", "$MODEL", "--host", "127.0.0.1", "--port",
                                              "$PORT", "-c", "2048", NULL});
@@ -54,13 +55,13 @@ static void test_presets(void **state) {
   assert_argv(o->env, (const char *const[]){"OLLAMA_HOST=127.0.0.1:$PORT", NULL});
   assert_string_equal(o->health, "/api/version");
   const lln_runner_spec *v = spec_of(&cfg, "v");
-  assert_argv(v->argv, (const char *const[]){"vllm", "serve", "$MODEL", "--host", "127.0.0.1", "--port", "$PORT",
-                                             NULL});
+  assert_argv(v->argv, (const char *const[]){"vllm", "serve", "$MODEL", "--host", "127.0.0.1", "--port",
+                                             "$PORT", NULL});
   assert_int_equal(v->startup_timeout_ms, 600000);
   const lln_runner_spec *d = spec_of(&cfg, "d");
   assert_argv(d->argv, (const char *const[]){"docker", "run", "--rm", "--name", "llmnet-d", "--label",
-                                             "llmnet.runner=llmnet-d", "-p", "127.0.0.1:$PORT:9000", "-e", "A=b",
-                                             "img:1", NULL});
+                                             "llmnet.runner=llmnet-d", "-p", "127.0.0.1:$PORT:9000", "-e",
+                                             "A=b", "img:1", NULL});
   assert_string_equal(d->container, "llmnet-d");
   const lln_runner_spec *c = spec_of(&cfg, "c");
   assert_argv(c->argv, (const char *const[]){"srv", "--listen=127.0.0.1:$PORT", NULL});
