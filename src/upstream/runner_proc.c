@@ -389,6 +389,24 @@ static void mark_ready(lln__runner *r, uint64_t now) {
            (double)(now - r->started_at) / 1000.0);
 }
 
+/* Whether a wanted runner has this key (lock held). */
+static int wanted_key(const char *key) {
+  for (int i = 0; i < lln__n_runners; i++) {
+    if (lln__runners[i]->wanted && strcmp(lln__runners[i]->key, key) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* A runner gone for good shows in no state. */
+static void clear_state(const char *key) {
+  static const lln__rstate shown[] = {RS_STARTING, RS_READY, RS_RESTARTING, RS_FAILED};
+  for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
+    const char *labels[] = {key, lln__runner_state_name(shown[i])};
+    lln_metric_set(&LLN_M_RUNNER_STATE, labels, 0);
+  }
+}
+
 /* Drops the runners that are stopped and not wanted; 1 when the thread is
  * to end (asked to, and nothing is left). */
 static int sweep(void) {
@@ -399,6 +417,8 @@ static int sweep(void) {
     if (!r->wanted && r->pid == 0) {
       if (r->out_fd >= 0)
         close(r->out_fd);
+      if (!wanted_key(r->key))
+        clear_state(r->key);
       lln__runner_free(r);
     } else {
       lln__runners[k++] = r;

@@ -125,6 +125,10 @@ describe('a command runner serving llmnet mock', () => {
     await waitFor(async () => (await stats(llmnet.url)).length === 0, { what: 'the runner to leave the stats' });
     await waitFor(() => !alive(r.pid), { what: 'the runner process to end' });
     assert.deepEqual(groupMembers(r.pid), []);
+    await waitFor(
+      async () => /llmnet_runner_state\{runner="local",state="ready"\} 0/.test(await (await fetch(`${llmnet.url}/metrics`)).text()),
+      { what: 'the removed runner to leave the ready state in the metrics' },
+    );
     const answer = await ask(llmnet.url);
     assert.ok(answer.choices[0].message.content.length > 0);
     await llmnet.stop();
