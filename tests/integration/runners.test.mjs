@@ -134,6 +134,29 @@ describe('a command runner serving llmnet mock', () => {
     await llmnet.stop();
   });
 
+  test('a reload that changes the entry restarts it; one that keeps it keeps the process', async () => {
+    const llmnet = await startLlmnet(composition({ local: mockRunner() }));
+    procs.push(llmnet);
+    const r = await readyRunner(llmnet.url);
+    const config = composition({ local: mockRunner() });
+    config.architecture[0]['extra-options'] = { temperature: 0 }; // the node changes, the runner does not
+    writeFileSync(llmnet.file, JSON.stringify(config));
+    llmnet.child.kill('SIGHUP');
+    await waitFor(async () => {
+      const res = await fetch(`${llmnet.url}/metrics`);
+      return /llmnet_config_reloads_total\{result="ok"\} 1/.test(await res.text());
+    }, { what: 'the first reload' });
+    assert.equal((await readyRunner(llmnet.url)).pid, r.pid);
+    writeFileSync(llmnet.file, JSON.stringify(composition({ local: mockRunner({ 'startup-timeout': 30 }) })));
+    llmnet.child.kill('SIGHUP');
+    const changed = await readyRunner(llmnet.url, 'local', { notPid: r.pid });
+    assert.equal(changed.restarts, 0); // a new runner, not a restart of the old one
+    await waitFor(() => !alive(r.pid), { what: 'the old runner to end' });
+    const answer = await ask(llmnet.url);
+    assert.match(answer.choices[0].message.content, /hello runner/);
+    await llmnet.stop();
+  });
+
   test('one that never becomes healthy is reported failed with the reason', async () => {
     const llmnet = await startLlmnet(
       composition({ local: { type: 'command', command: ['sleep', '1000'], 'startup-timeout': 1 } }),
