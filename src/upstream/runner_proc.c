@@ -124,6 +124,7 @@ static void child_setup(pid_t parent, int out) {
     dup2(devnull, 0);
   dup2(out, 1);
   dup2(out, 2);
+  close_range(3, ~0U, 0); /* none of llmnet's sockets or pipes */
 }
 
 static void child_fail(const char *what, const char *arg) {
