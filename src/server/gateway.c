@@ -155,6 +155,24 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_buf_free(&json);
 }
 
+/* GET /health: alive (200); names the runners still starting, if any. */
+static void answer_health(lln_http_request *req, const headers *h) {
+  char starting[512];
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "status", "ok");
+  if (lln_runners_starting(starting, sizeof starting)) {
+    cJSON *list = cJSON_AddArrayToObject(root, "runners_starting");
+    for (char *save = NULL, *name = strtok_r(starting, ",", &save); name; name = strtok_r(NULL, ",", &save))
+      cJSON_AddItemToArray(list, cJSON_CreateString(name));
+  }
+  lln_buf json;
+  lln_buf_init(&json);
+  lln_json_print(root, &json);
+  cJSON_Delete(root);
+  lln_http_respond(req, 200, "application/json", h->line, json.data, json.len);
+  lln_buf_free(&json);
+}
+
 /* Compares every byte so the time taken says nothing about the key. */
 static int key_equal(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
@@ -264,11 +282,7 @@ static void handle(void *ctx, lln_http_request *req) {
       hdr_fixed(&h, "Allow: GET");
       lln_http_respond_error(req, 405, h.line, "use GET for /health");
     } else {
-      char starting[512], body[640]; /* runners still starting: named, still 200 (alive) */
-      int nb = lln_runners_starting(starting, sizeof starting)
-                   ? snprintf(body, sizeof body, "{\"status\":\"ok\",\"runners_starting\":\"%s\"}", starting)
-                   : snprintf(body, sizeof body, "{\"status\":\"ok\"}");
-      lln_http_respond(req, 200, "application/json", h.line, body, (size_t)nb);
+      answer_health(req, &h);
     }
     return;
   }

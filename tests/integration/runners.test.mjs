@@ -170,7 +170,7 @@ describe('a command runner serving llmnet mock', () => {
     assert.match(r.error, /startup-timeout/);
     assert.match(llmnet.stderr, /runner local: not healthy within 1 s/);
     const health = await (await fetch(`${llmnet.url}/health`)).json();
-    assert.equal(health.runners_starting, 'local');
+    assert.deepEqual(health.runners_starting, ['local']);
     const client = new OpenAI({ baseURL: `${llmnet.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     await assert.rejects(
       client.chat.completions.create({ model: 'answer', messages: [{ role: 'user', content: 'x' }] }),
