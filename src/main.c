@@ -12,6 +12,7 @@
 #include "config/describe.h"
 #include "config/graph.h"
 #include "config/listen.h"
+#include "config/runner.h"
 #include "mock/mock.h"
 #include "observe/access_log.h"
 #include "observe/metrics.h"
@@ -19,6 +20,8 @@
 #include "server/eval.h"
 #include "server/workers.h"
 #include "upstream/model_state.h"
+#include "upstream/runners.h"
+#include "util/buf.h"
 #include "util/json_alloc.h"
 #include "util/log.h"
 #include "version.h"
@@ -165,6 +168,19 @@ static int parse_options(int argc, char **argv, cli *c, int allow_run_options) {
   return 0;
 }
 
+/* validate: the command line each runner entry would run. */
+static void print_runners(const lln_config *cfg) {
+  for (size_t i = 0; i < cfg->n_models; i++) {
+    if (!cfg->models[i].runner)
+      continue;
+    lln_buf b;
+    lln_buf_init(&b);
+    lln_runner_describe(cfg->models[i].runner, &b);
+    printf("runner %s (%s): %s\n", cfg->models[i].key, cfg->models[i].type, b.data);
+    lln_buf_free(&b);
+  }
+}
+
 static int cmd_validate(int argc, char **argv) {
   cli c = {0};
   int rc = parse_options(argc, argv, &c, 0);
@@ -184,6 +200,8 @@ static int cmd_validate(int argc, char **argv) {
     lln_diags_print_json(&d, ok, stdout);
   } else {
     lln_diags_print(&d, stdout);
+    if (ok)
+      print_runners(&cfg);
     printf("%s: %s, %zu error%s, %zu warning%s\n", c.config, ok ? "valid" : "invalid", d.errors,
            d.errors == 1 ? "" : "s", d.warnings, d.warnings == 1 ? "" : "s");
   }
@@ -392,6 +410,7 @@ static void stop_now(running *r) {
     return;
   r->stopping = 2;
   lln_workers_stop(r->workers);
+  lln_runners_stop_all(); /* after the requests that used them */
   close_handles(r);
 }
 
@@ -489,6 +508,7 @@ static void reload_apply(running *r, reload_job *j) {
   lln_metric_add(&LLN_M_RELOADS, labels, 1);
   LLN_INFO("reloaded %s (%s): %zu nodes, entry \"%s\"", r->config_path, j->why, j->cfg.n_nodes,
            j->cfg.entry->name);
+  lln_runners_apply(&j->cfg); /* stops the changed or gone ones, starts the new */
   lln_shared_config *sc = share(&j->cfg);
   lln_workers_reload(r->workers, sc);
   lln_shared_config_release(sc);
@@ -581,6 +601,7 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   size_t n_nodes = cfg->n_nodes;
   unsigned count = (unsigned)cfg->server.workers;
   snprintf(entry_name, sizeof entry_name, "%s", cfg->entry->name);
+  lln_runners_apply(cfg); /* local model servers start now; /ready waits for them */
   lln_shared_config *sc = share(cfg);
   lln_workers_options wo = {.control = &loop,
                             .config = sc,
@@ -593,6 +614,7 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   lln_shared_config_release(sc);
   if (rc != 0) {
     fprintf(stderr, "llmnet: %s\n", err);
+    lln_runners_stop_all();
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return 1;

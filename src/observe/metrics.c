@@ -126,6 +126,16 @@ const lln_metric LLN_M_RELOADS = {"llmnet_config_reloads_total",
                                   "Composition reloads by result (ok, refused).",
                                   LLN_COUNTER,
                                   {"result", NULL}};
+const lln_metric LLN_M_RUNNER_STATE = {
+    "llmnet_runner_state",
+    "1 for the state each runner is in (starting, ready, restarting, failed), 0 for the others.",
+    LLN_GAUGE,
+    {"runner", "state", NULL}};
+const lln_metric LLN_M_RUNNER_RESTARTS = {
+    "llmnet_runner_restarts_total",
+    "Runner restarts after it exited or did not become ready, by runner.",
+    LLN_COUNTER,
+    {"runner", NULL}};
 
 static const lln_metric *const families[] = {&LLN_M_REQUESTS,
                                              &LLN_M_REQUEST_SECONDS,
@@ -149,7 +159,9 @@ static const lln_metric *const families[] = {&LLN_M_REQUESTS,
                                              &LLN_M_CACHE_BYTES,
                                              &LLN_M_CACHE_SERVED,
                                              &LLN_M_BUDGET_WAITS,
-                                             &LLN_M_BUDGET_REFUSED};
+                                             &LLN_M_BUDGET_REFUSED,
+                                             &LLN_M_RUNNER_STATE,
+                                             &LLN_M_RUNNER_RESTARTS};
 
 typedef struct series {
   const lln_metric *family;

@@ -43,6 +43,8 @@ extern const lln_metric LLN_M_CACHE_BYTES;        /* (none): a gauge */
 extern const lln_metric LLN_M_CACHE_SERVED;       /* (none) */
 extern const lln_metric LLN_M_BUDGET_WAITS;       /* budget */
 extern const lln_metric LLN_M_BUDGET_REFUSED;     /* budget */
+extern const lln_metric LLN_M_RUNNER_STATE;       /* runner, state: a gauge (1 for the current state) */
+extern const lln_metric LLN_M_RUNNER_RESTARTS;    /* runner */
 
 /* `values` holds one value per label name of the family, in order. */
 void lln_metric_add(const lln_metric *m, const char *const *values, double delta);

@@ -144,8 +144,27 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   }
   cJSON_AddNumberToObject(root, "in_flight", (double)lln__in_flight());
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
-  lln_status_edges_json(root); /* edges by decided (observe/status_page.c) */
-  lln_status_doors_json(root); /* requests per door */
+  lln_status_edges_json(root);  /* edges by decided (observe/status_page.c) */
+  lln_status_doors_json(root);  /* requests per door */
+  lln_runners_stats_json(root); /* local model servers (upstream/runners.c) */
+  lln_buf json;
+  lln_buf_init(&json);
+  lln_json_print(root, &json);
+  cJSON_Delete(root);
+  lln_http_respond(req, 200, "application/json", h->line, json.data, json.len);
+  lln_buf_free(&json);
+}
+
+/* GET /health: alive (200); names the runners still starting, if any. */
+static void answer_health(lln_http_request *req, const headers *h) {
+  char starting[512];
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "status", "ok");
+  if (lln_runners_starting(starting, sizeof starting)) {
+    cJSON *list = cJSON_AddArrayToObject(root, "runners_starting");
+    for (char *save = NULL, *name = strtok_r(starting, ",", &save); name; name = strtok_r(NULL, ",", &save))
+      cJSON_AddItemToArray(list, cJSON_CreateString(name));
+  }
   lln_buf json;
   lln_buf_init(&json);
   lln_json_print(root, &json);
@@ -310,7 +329,7 @@ static void handle(void *ctx, lln_http_request *req) {
       hdr_fixed(&h, "Allow: GET");
       lln_http_respond_error(req, 405, h.line, "use GET for /health");
     } else {
-      lln_http_respond(req, 200, "application/json", h.line, "{\"status\":\"ok\"}", 15);
+      answer_health(req, &h);
     }
     return;
   }
