@@ -2,8 +2,9 @@
 # make test-containers: the image and deploy/compose/compose.yaml on a real
 # container engine. Builds the debian:bookworm-slim base when missing
 # (deploy/base/build-base.sh), the llmnet image (Dockerfile) and, as no
-# registry may be reachable, haproxy and redis images from Debian; brings the
-# compose file up (2 llmnet replicas, redis, haproxy, the mock upstream);
+# registry may be reachable, haproxy and redis images from Debian; brings
+# deploy/compose/compose.yaml + compose.mock.yaml up (2 llmnet replicas,
+# redis, haproxy, the mock upstream);
 # routes a request through haproxy to the mock; kills a replica (SIGKILL)
 # under load and counts failed requests (none may fail: haproxy retries on
 # another replica); checks that the "shared" budget (rpd 6) holds across the
@@ -83,7 +84,7 @@ export LLMNET_MOCK_LATENCY=100
 LLMNET_HTTP_PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 export LLMNET_HTTP_PORT
 url="http://127.0.0.1:$LLMNET_HTTP_PORT"
-compose_cmd() { $compose -p "$project" -f deploy/compose/compose.yaml "$@"; }
+compose_cmd() { $compose -p "$project" -f deploy/compose/compose.yaml -f deploy/compose/compose.mock.yaml "$@"; }
 
 teardown() {
   rc=$?
@@ -102,6 +103,14 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
+# --- the Swarm stack: the docker client checks the file offline --------------------
+if command -v docker >/dev/null 2>&1 && docker stack config --help >/dev/null 2>&1; then
+  docker stack config -c deploy/compose/compose.yaml -c deploy/compose/compose.mock.yaml >"$tmp/stack.yaml" 2>&1 ||
+    fail "docker stack config refuses the compose files: $(cat "$tmp/stack.yaml")"
+  grep -q 'endpoint_mode: dnsrr' "$tmp/stack.yaml" || fail "the stack's llmnet service is not dnsrr"
+  say "docker stack config accepts compose.yaml + compose.mock.yaml (Swarm not run: no engine here)"
+fi
+
 # --- images -------------------------------------------------------------------
 phase "engine $engine ($($engine --version)), compose: $compose"
 ENGINE=$engine ./deploy/base/build-base.sh || fail "the debian:bookworm-slim base could not be built"
@@ -118,7 +127,7 @@ say "image: $version"
 [ "$($engine run --rm --no-healthcheck --entrypoint id "$LLMNET_IMAGE" -u)" != 0 ] || fail "the image runs as root"
 
 # --- up -----------------------------------------------------------------------
-compose_cmd --profile mock up -d >"$tmp/up.log" 2>&1 || compose_cmd up -d >"$tmp/up.log" 2>&1 ||
+compose_cmd up -d >"$tmp/up.log" 2>&1 ||
   { cat "$tmp/up.log" >&2; fail "compose up failed"; }
 phase "compose up"
 
