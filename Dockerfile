@@ -44,12 +44,15 @@ RUN apt-get update -qq \
 COPY --from=build /build/llmnet /usr/bin/llmnet
 COPY examples /usr/share/llmnet/examples
 USER llmnet
+# The CMD's flags say where to listen; the environment says the same for a
+# CMD of your own (LLMNET_BIND_ADDR / LLMNET_PORT, as --bind-addr / --port).
+ENV LLMNET_BIND_ADDR=0.0.0.0 LLMNET_PORT=8080
 EXPOSE 8080
 # SIGTERM drains: in-flight requests finish (server.shutdown-grace), then exit.
 STOPSIGNAL SIGTERM
 # Liveness: /health answers 200 while the process serves (readiness, /ready,
 # is for load balancers: haproxy checks it, see deploy/haproxy/haproxy.cfg).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD curl -fsS -o /dev/null http://127.0.0.1:8080/health || exit 1
+  CMD curl -fsS -o /dev/null "http://127.0.0.1:${LLMNET_PORT:-8080}/health" || exit 1
 ENTRYPOINT ["/usr/bin/llmnet"]
 CMD ["/etc/llmnet/llmnet.json", "--bind-addr", "0.0.0.0", "--port", "8080"]
