@@ -38,7 +38,7 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libuv1 libcurl4 libcjson1 libhiredis0.14 libwebsockets17 ca-certificates curl >/dev/null \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --user-group --home-dir /nonexistent --no-create-home \
+ && useradd --uid 10001 --user-group --home-dir /nonexistent --no-create-home \
       --shell /usr/sbin/nologin llmnet \
  && mkdir -p /etc/llmnet
 COPY --from=build /build/llmnet /usr/bin/llmnet

@@ -40,7 +40,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 # The slim image's trims: no man pages, docs or locales beyond what dpkg
 # needs, and empty apt lists (an image's build runs apt-get update itself).
-mmdebstrap --variant=minbase --mode=auto --format=tar \
+mmdebstrap --quiet --variant=minbase --mode=auto --format=tar \
   --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
