@@ -38,6 +38,7 @@ command -v mmdebstrap >/dev/null 2>&1 || {
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+# shellcheck disable=SC2016 # $1 is the hook's argument, expanded by mmdebstrap
 # The slim image's trims: no man pages, docs or locales beyond what dpkg
 # needs, and empty apt lists (an image's build runs apt-get update itself).
 mmdebstrap --quiet --variant=minbase --mode=auto --format=tar \

@@ -63,6 +63,7 @@ if [ "$engine" = podman ]; then
   pid_max=$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo "$nproc")
   [ "$nproc" = unlimited ] || [ "$nproc" -le "$pid_max" ] || nproc=$pid_max
   for l in "nofile $(hard 'Max open files')" "nproc $nproc"; do
+    # shellcheck disable=SC2086 # the name and the limit
     set -- $l
     [ "$2" = unlimited ] || limits="$limits${limits:+, }\"$1=$2:$2\""
   done
@@ -89,8 +90,10 @@ compose_cmd() { $compose -p "$project" -f deploy/compose/compose.yaml -f deploy/
 teardown() {
   rc=$?
   if [ "$rc" -ne 0 ]; then
-    say "logs of the failed run:"
-    compose_cmd logs 2>&1 | tail -n 60 >&2 || true
+    for c in $($engine ps -a --format '{{.Names}}' 2>/dev/null | grep "^${project}_" | sort); do
+      say "the last lines of $c:"
+      $engine logs --tail 12 "$c" 2>&1 | grep -v 'level=error msg=".*systemd' | sed 's/^/    /' >&2 || true
+    done
   fi
   [ -n "${KEEP_LOGS:-}" ] && $engine logs "${project}_haproxy_1" >"$KEEP_LOGS" 2>&1
   compose_cmd down -t 5 >/dev/null 2>&1 || true
@@ -138,6 +141,8 @@ post() { # post TEXT -> prints the HTTP status
 up=""
 for _ in $(seq 1 120); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/health" 2>/dev/null || true)" = 200 ] && up=1 && break
+  exited=$($engine ps -a --filter status=exited --format '{{.Names}}' | grep "^${project}_llmnet_" | head -n 1) || true
+  [ -z "$exited" ] || fail "$exited exited before serving (its log follows)"
   sleep 0.5
 done
 [ -n "$up" ] || fail "haproxy never answered 200 on $url/health"
