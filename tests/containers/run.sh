@@ -8,7 +8,8 @@
 # routes a request through haproxy to the mock; kills a replica (SIGKILL)
 # under load and counts failed requests (none may fail: haproxy retries on
 # another replica); checks that the "shared" budget (rpd 6) holds across the
-# replicas; tears everything down, always.
+# replicas; stops a replica (SIGTERM: it drains) under load: none may fail;
+# tears everything down, always.
 # Engine: podman + podman-compose (preferred), else docker + docker-compose
 # when a Docker engine answers. With neither, it says why and exits 0 unless
 # CONTAINERS_REQUIRED=1. Each phase prints its time.
@@ -163,10 +164,13 @@ for i in 1 2 3 4; do [ "$(post "spread $i")" = 200 ] || fail "request $i failed"
 
 # --- a replica killed under load -------------------------------------------------
 total=300
-seq 1 "$total" | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 \
-  "$url/v1/chat/completions" -H 'content-type: application/json' \
-  -d '{"messages":[{"role":"user","content":"load {}"}]}' >"$tmp/load" 2>/dev/null &
-load_pid=$!
+load() { # 300 requests, 8 at a time, in the background; their statuses in $tmp/load
+  seq 1 "$total" | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 \
+    "$url/v1/chat/completions" -H 'content-type: application/json' \
+    -d '{"messages":[{"role":"user","content":"load {}"}]}' >"$tmp/load" 2>/dev/null &
+  load_pid=$!
+}
+load
 sleep 1
 victim="${project}_llmnet_1"
 $engine kill -s KILL "$victim" >/dev/null || fail "could not kill $victim"
@@ -206,4 +210,16 @@ done
 say "replicas that served budget requests: $served"
 [ "$served" = 2 ] || fail "the budget requests were not spread over both replicas (haproxy round robin)"
 phase "shared budget enforced across the replicas"
+
+# --- a replica stopped (SIGTERM, the image's STOPSIGNAL) under load -----------------
+load
+sleep 1
+$engine stop -t 40 "${project}_llmnet_2" >/dev/null || fail "could not stop ${project}_llmnet_2"
+phase "stopped ${project}_llmnet_2 (SIGTERM: it drains) under load"
+wait "$load_pid" || true
+sent=$(wc -l <"$tmp/load")
+ok=$(grep -c '^200$' "$tmp/load" || true)
+say "under load: $sent requests, $ok answered 200, $((sent - ok)) failed"
+if [ "$sent" != "$total" ] || [ "$ok" != "$total" ]; then fail "a replica stopped with SIGTERM lost requests"; fi
+phase "replica stopped under load: 0 of $total requests failed"
 say "passed"
