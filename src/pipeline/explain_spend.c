@@ -13,61 +13,64 @@ void lln__explain_call_add(lln__explain_calls *c, const lln_node *n, int router,
     c->call[c->n++] = (lln__explain_call){n, router, if_chosen};
 }
 
-/* The request's Cache-Control asks for no cached answer. */
-static int no_cache_asked(const lln_explain *e) {
+/* The request's Cache-Control holds no-cache or no-store: the cache is
+ * bypassed. Returns the directive, or NULL. */
+static const char *bypass_asked(const lln_explain *e) {
   for (size_t i = 0; i < e->n_headers; i++) {
-    if (strcasecmp(e->headers[i].name, "cache-control") == 0 && strstr(e->headers[i].value, "no-cache"))
-      return 1;
+    if (strcasecmp(e->headers[i].name, "cache-control") != 0)
+      continue;
+    if (strstr(e->headers[i].value, "no-store"))
+      return "no-store";
+    if (strstr(e->headers[i].value, "no-cache"))
+      return "no-cache";
   }
-  return 0;
+  return NULL;
 }
 
-/* The nodes whose extra-options set a temperature other than 0: their
- * answers are not stored (unless any-temperature). Returns how many. */
-static size_t put_warm_nodes(const lln_config *cfg, lln_buf *out) {
+/* The nodes whose answer would not be stored when they are on the route:
+ * "response-cache": false, hooks without "response-cache": true, or (unless
+ * any-temperature) an extra-options temperature other than 0. */
+static void put_unkept(const lln_config *cfg, lln_buf *out) {
   size_t n = 0;
   for (size_t i = 0; i < cfg->n_nodes; i++) {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cfg->nodes[i].options, "temperature");
-    if (cJSON_IsNumber(t) && t->valuedouble != 0)
-      lln_buf_printf(out, "%s%s (temperature %g)", n++ ? ", " : "", cfg->nodes[i].name, t->valuedouble);
+    const lln_node *node = &cfg->nodes[i];
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(node->options, "temperature");
+    const char *why = node->response_cache == 0                                    ? "\"response-cache\": false"
+                      : (node->n_pre || node->n_post) && node->response_cache != 1 ? "runs hooks"
+                      : !cfg->response_cache.any_temperature && cJSON_IsNumber(t) && t->valuedouble != 0
+                          ? "temperature in extra-options"
+                          : NULL;
+    if (why)
+      lln_buf_printf(out, "%s%s (%s)", n++ ? ", " : "; never when the route passes ", node->name, why);
   }
-  return n;
 }
 
 void lln__explain_write_cache(const lln_explain *e, lln_buf *out) {
   const lln_cache_settings *rc = &e->cfg->response_cache;
-  const lln_node *entry = e->cfg->entry;
   if (!rc->enabled) {
     lln_buf_puts(out, "response cache: off (no top-level \"response-cache\"): every request runs the pipeline\n");
     return;
   }
-  if (entry->response_cache == 0) {
+  const char *bypass = bypass_asked(e);
+  if (bypass) {
     lln_buf_printf(out,
-                   "response cache: not looked up: the entry node %s has \"response-cache\": false "
-                   "(x-llmnet-cache: bypass)\n",
-                   entry->name);
-    return;
-  }
-  if (no_cache_asked(e)) {
-    lln_buf_puts(out, "response cache: bypassed: the request's Cache-Control: no-cache asks for a fresh answer "
-                      "(x-llmnet-cache: bypass); the pipeline runs and draws its budgets\n");
+                   "response cache: bypassed: the request says Cache-Control: %s (x-llmnet-cache: bypass); the "
+                   "pipeline runs and its calls draw their budgets\n",
+                   bypass);
     return;
   }
   lln_buf_printf(out,
-                 "response cache: looked up first, before any router call (ttl %ld s): a hit answers from the "
-                 "cache with no model call and draws no budget (x-llmnet-cache: hit); a miss runs the pipeline "
-                 "below",
-                 rc->ttl_s);
-  if (rc->any_temperature) {
-    lln_buf_puts(out, ", and its answer is stored (any-temperature: true)\n");
-    return;
-  }
-  lln_buf_puts(out, ", and its answer is stored only if every answering hop ran at temperature 0");
-  lln_buf extra;
-  lln_buf_init(&extra);
-  if (put_warm_nodes(e->cfg, &extra))
-    lln_buf_printf(out, "; not when these answer: %s", extra.data);
-  lln_buf_free(&extra);
+                 "response cache: looked up first, before any router call (the request's messages, tools and "
+                 "parameters, entry node %s, and the headers conditions read; ttl %ld s): a hit answers with no "
+                 "model call and draws no budget (x-llmnet-cache: hit); a miss runs the pipeline below, and its "
+                 "answer is stored ",
+                 e->cfg->entry->name, rc->ttl_s);
+  if (rc->any_temperature)
+    lln_buf_puts(out, "whatever its temperature (any-temperature: true)");
+  else
+    lln_buf_puts(out, "only if every answering node ran at temperature 0 (its extra-options', else the "
+                      "request's \"temperature\")");
+  put_unkept(e->cfg, out);
   lln_buf_putc(out, '\n');
 }
 
