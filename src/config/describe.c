@@ -75,8 +75,7 @@ static void describe_response_cache(const lln_config *cfg, FILE *out) {
     return;
   }
   fprintf(out, "\nresponse cache  ttl %lds, max-bytes %zu, %s", rc->ttl_s, rc->max_bytes,
-          rc->any_temperature ? "any temperature (any-temperature: true)"
-                              : "answers at temperature 0 only");
+          rc->any_temperature ? "any temperature (any-temperature: true)" : "answers at temperature 0 only");
   int any = 0;
   for (size_t i = 0; i < cfg->n_nodes; i++) {
     if (cfg->nodes[i].response_cache == 0)

@@ -499,7 +499,8 @@ void lln_metrics_each(const lln_metric *m, void (*cb)(void *ud, const char *cons
   snapshot_free(view);
 }
 
-void lln_metrics_spend(void (*cb)(void *ud, const char *node, const char *model, const char *source, double usd),
+void lln_metrics_spend(void (*cb)(void *ud, const char *node, const char *model, const char *source,
+                                  double usd),
                        void *ud) {
   registry *view = snapshot();
   for (series *s = view->first[family_index(&LLN_M_COST)]; s; s = s->next_in_family)

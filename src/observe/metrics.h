@@ -74,7 +74,8 @@ void lln_metrics_each(const lln_metric *m, void (*cb)(void *ud, const char *cons
 
 /* Every series of llmnet_cost_usd_total: node, model id, source (reported
  * or computed) and the US dollars counted, for the stats' "spend". */
-void lln_metrics_spend(void (*cb)(void *ud, const char *node, const char *model, const char *source, double usd),
+void lln_metrics_spend(void (*cb)(void *ud, const char *node, const char *model, const char *source,
+                                  double usd),
                        void *ud);
 
 /* llmnet_response_cache_requests_total summed by result. */

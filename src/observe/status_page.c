@@ -120,7 +120,8 @@ static void add_spend(void *ud, const char *node, const char *model, const char 
   const char *by = strcmp(source, "computed") == 0 ? "computed_usd" : "reported_usd";
   const char *keys[] = {"usd", by};
   for (size_t i = 0; i < 2; i++) {
-    cJSON *r = cJSON_GetObjectItemCaseSensitive(row, keys[i]), *t = cJSON_GetObjectItemCaseSensitive(spend, keys[i]);
+    cJSON *r = cJSON_GetObjectItemCaseSensitive(row, keys[i]),
+          *t = cJSON_GetObjectItemCaseSensitive(spend, keys[i]);
     cJSON_SetNumberValue(r, r->valuedouble + usd);
     cJSON_SetNumberValue(t, t->valuedouble + usd);
   }

@@ -35,7 +35,7 @@ static void put_unkept(const lln_config *cfg, lln_buf *out) {
   for (size_t i = 0; i < cfg->n_nodes; i++) {
     const lln_node *node = &cfg->nodes[i];
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(node->options, "temperature");
-    const char *why = node->response_cache == 0                                    ? "\"response-cache\": false"
+    const char *why = node->response_cache == 0 ? "\"response-cache\": false"
                       : (node->n_pre || node->n_post) && node->response_cache != 1 ? "runs hooks"
                       : !cfg->response_cache.any_temperature && cJSON_IsNumber(t) && t->valuedouble != 0
                           ? "temperature in extra-options"
@@ -48,23 +48,26 @@ static void put_unkept(const lln_config *cfg, lln_buf *out) {
 void lln__explain_write_cache(const lln_explain *e, lln_buf *out) {
   const lln_cache_settings *rc = &e->cfg->response_cache;
   if (!rc->enabled) {
-    lln_buf_puts(out, "response cache: off (no top-level \"response-cache\"): every request runs the pipeline\n");
+    lln_buf_puts(out,
+                 "response cache: off (no top-level \"response-cache\"): every request runs the pipeline\n");
     return;
   }
   const char *bypass = bypass_asked(e);
   if (bypass) {
-    lln_buf_printf(out,
-                   "response cache: bypassed: the request says Cache-Control: %s (x-llmnet-cache: bypass); the "
-                   "pipeline runs and its calls draw their budgets\n",
-                   bypass);
+    lln_buf_printf(
+        out,
+        "response cache: bypassed: the request says Cache-Control: %s (x-llmnet-cache: bypass); the "
+        "pipeline runs and its calls draw their budgets\n",
+        bypass);
     return;
   }
-  lln_buf_printf(out,
-                 "response cache: looked up first, before any router call (the request's messages, tools and "
-                 "parameters, entry node %s, and the headers conditions read; ttl %ld s): a hit answers with no "
-                 "model call and draws no budget (x-llmnet-cache: hit); a miss runs the pipeline below, and its "
-                 "answer is stored ",
-                 e->cfg->entry->name, rc->ttl_s);
+  lln_buf_printf(
+      out,
+      "response cache: looked up first, before any router call (the request's messages, tools and "
+      "parameters, entry node %s, and the headers conditions read; ttl %ld s): a hit answers with no "
+      "model call and draws no budget (x-llmnet-cache: hit); a miss runs the pipeline below, and its "
+      "answer is stored ",
+      e->cfg->entry->name, rc->ttl_s);
   if (rc->any_temperature)
     lln_buf_puts(out, "whatever its temperature (any-temperature: true)");
   else
@@ -96,7 +99,8 @@ static const lln_budget *budget_of(const lln_node *n) { return n->endpoint ? n->
 static void put_call(lln_buf *out, const lln__explain_call *c) {
   const lln_node *n = c->node;
   if (c->router)
-    lln_buf_printf(out, "   the router call (node %s, model %s): ", n->name, n->endpoint ? n->endpoint->key : "none");
+    lln_buf_printf(out, "   the router call (node %s, model %s): ", n->name,
+                   n->endpoint ? n->endpoint->key : "none");
   else
     lln_buf_printf(out, "   %s%s (model %s): ", n->name, c->if_chosen ? ", if the router chooses it" : "",
                    n->endpoint ? n->endpoint->key : "none");
@@ -104,7 +108,8 @@ static void put_call(lln_buf *out, const lln__explain_call *c) {
   lln_buf_putc(out, '\n');
   for (size_t k = 0; k < n->n_fallbacks; k++) {
     const lln_node *f = n->fallbacks[k];
-    lln_buf_printf(out, "     if it fails, fallback %s (model %s): ", f->name, f->endpoint ? f->endpoint->key : "none");
+    lln_buf_printf(out, "     if it fails, fallback %s (model %s): ", f->name,
+                   f->endpoint ? f->endpoint->key : "none");
     put_budget(out, budget_of(f));
     lln_buf_putc(out, '\n');
   }
@@ -159,6 +164,7 @@ void lln__explain_write_budgets(const lln_explain *e, const lln__explain_calls *
   for (size_t i = 0; i < c->n; i++)
     put_call(out, &c->call[i]);
   put_totals(e, c, out);
-  lln_buf_puts(out, "   A spent budget makes a call wait for it (within the budget's max-wait), else llmnet answers "
-                    "429 with Retry-After, naming the budget and when it resets, or the node's fallback answers.\n");
+  lln_buf_puts(
+      out, "   A spent budget makes a call wait for it (within the budget's max-wait), else llmnet answers "
+           "429 with Retry-After, naming the budget and when it resets, or the node's fallback answers.\n");
 }
