@@ -71,8 +71,8 @@ void lln__explain_write_cache(const lln_explain *e, lln_buf *out) {
   if (rc->any_temperature)
     lln_buf_puts(out, "whatever its temperature (any-temperature: true)");
   else
-    lln_buf_puts(out, "only if every answering node ran at temperature 0 (its extra-options', else the "
-                      "request's \"temperature\")");
+    lln_buf_puts(out, "only if every answering node ran at temperature 0 (its extra-options' value, else the "
+                      "request's; a request without \"temperature\" is not kept)");
   put_unkept(e->cfg, out);
   lln_buf_putc(out, '\n');
 }

@@ -39,7 +39,7 @@ function startCostly() {
     onRequestBody(req, (body) => {
       const routing = isRoutingCall({ body });
       calls.push({ routing, model: body.model });
-      const text = JSON.stringify(body.messages ?? []);
+      const text = JSON.stringify((body.messages ?? []).at(-1) ?? {}); // the router reads it last
       const content = routing ? (/code/i.test(text) ? 'technical-handler' : 'creative-handler') : 'an answer';
       const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, cost: routing ? ROUTER_COST : HANDLER_COST };
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -140,6 +140,27 @@ describe('GET /v1/llmnet/stats: spend', () => {
     const m = text.match(/^llmnet_cost_usd_total\{node="technical-handler",model="up\/priced-1",source="computed"\} (\S+)$/m);
     assert.ok(m, 'a computed series for technical-handler');
     assert.ok(close(Number(m[1]), COMPUTED_COST));
+  });
+});
+
+describe('GET /v1/llmnet/stats: budgets', () => {
+  test("each budget's limits, its use by every entry naming it, and when it resets", async () => {
+    const before = Date.now();
+    const { budgets } = (await request(gw.url, '/v1/llmnet/stats')).json;
+    assert.equal(budgets.length, 1, JSON.stringify(budgets));
+    const [b] = budgets;
+    assert.equal(b.name, 'shared');
+    assert.equal(b.rpm, LIMITS.rpm);
+    assert.equal(b.rpd, LIMITS.rpd);
+    assert.equal(b.usd_per_day, LIMITS['usd-per-day']);
+    // three router calls and two creative-handler calls (router-m and
+    // handler-m name it); the hit called nothing, priced-m names no budget
+    assert.equal(b.requests_today, 5);
+    assert.ok(b.requests_this_minute <= 5, `this minute: ${b.requests_this_minute}`);
+    assert.ok(close(b.usd_today, 3 * ROUTER_COST + 2 * HANDLER_COST), `dollars today: ${b.usd_today}`);
+    assert.equal(b.waiting, 0);
+    assert.ok(b.minute_resets_at > before - 1000 && b.minute_resets_at % 60000 === 0, `minute resets ${b.minute_resets_at}`);
+    assert.ok(b.day_resets_at >= b.minute_resets_at && b.day_resets_at % 86400000 === 0, `day resets ${b.day_resets_at}`);
   });
 });
 
