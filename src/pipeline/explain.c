@@ -374,7 +374,7 @@ static int explain_route(lln_explain *e, const lln_node *from, const lln_node **
   lln_router_system_prompt(&prompt, rc, n);
   free(rc);
   s->router_at = from;
-  lln__explain_call_add(&s->calls, router, 1, 0);
+  lln__explain_call_add(&s->calls, router, from, 0);
   put_router_call(out, router, n);
   lln_buf_puts(out, "   system prompt:\n");
   lln__explain_put_block(out, "     ", prompt.data);
@@ -404,7 +404,7 @@ static void answered(lln_explain *e, const lln_node *n, int preview, summary *s)
   e->answered = 1;
   e->answered_by = n;
   e->vars.input = e->vars.output = "";
-  lln__explain_call_add(&s->calls, n, 0, preview);
+  lln__explain_call_add(&s->calls, n, NULL, preview);
   if (!preview) {
     lln_buf_printf(&s->answers, "%s%s", s->n_answers ? ", " : "", n->name);
     s->n_answers++;

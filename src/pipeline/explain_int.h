@@ -42,14 +42,14 @@ void lln__explain_deciders(const lln_explain *e, const lln_node *from, const lln
 #define LLN_EXPLAIN_MAX_CALLS 64
 typedef struct lln__explain_call {
   const lln_node *node;
-  int router;    /* the router call (made with this node's endpoint) */
-  int if_chosen; /* one of the router's possible choices */
+  const lln_node *routing; /* a router call (made with node's endpoint) choosing at this node; else NULL */
+  int if_chosen;           /* one of the router's possible choices */
 } lln__explain_call;
 typedef struct lln__explain_calls {
   lln__explain_call call[LLN_EXPLAIN_MAX_CALLS];
   size_t n;
 } lln__explain_calls;
-void lln__explain_call_add(lln__explain_calls *c, const lln_node *n, int router, int if_chosen);
+void lln__explain_call_add(lln__explain_calls *c, const lln_node *n, const lln_node *routing, int if_chosen);
 
 /* explain_spend.c: whether the response cache would be looked up (and what
  * would keep an answer out of it), written before the walk; then the

@@ -8,9 +8,9 @@
 
 #include "pipeline/explain_int.h"
 
-void lln__explain_call_add(lln__explain_calls *c, const lln_node *n, int router, int if_chosen) {
+void lln__explain_call_add(lln__explain_calls *c, const lln_node *n, const lln_node *routing, int if_chosen) {
   if (n && c->n < LLN_EXPLAIN_MAX_CALLS)
-    c->call[c->n++] = (lln__explain_call){n, router, if_chosen};
+    c->call[c->n++] = (lln__explain_call){n, routing, if_chosen};
 }
 
 /* The request's Cache-Control holds no-cache or no-store: the cache is
@@ -96,15 +96,27 @@ static void put_budget(lln_buf *out, const lln_budget *b) {
 
 static const lln_budget *budget_of(const lln_node *n) { return n->endpoint ? n->endpoint->budget : NULL; }
 
+/* A router call that a pin or the decision cache may save. */
+static int may_be_saved(const lln__explain_call *c) {
+  const lln_routing *rs = c->routing ? &c->routing->routing : NULL;
+  return rs && (rs->sticky != LLN_STICKY_OFF || rs->cache_ttl_s > 0);
+}
+
 static void put_call(lln_buf *out, const lln__explain_call *c) {
   const lln_node *n = c->node;
-  if (c->router)
+  if (c->routing)
     lln_buf_printf(out, "   the router call (node %s, model %s): ", n->name,
                    n->endpoint ? n->endpoint->key : "none");
   else
     lln_buf_printf(out, "   %s%s (model %s): ", n->name, c->if_chosen ? ", if the router chooses it" : "",
                    n->endpoint ? n->endpoint->key : "none");
   put_budget(out, budget_of(n));
+  const lln_routing *rs = c->routing ? &c->routing->routing : NULL;
+  if (may_be_saved(c))
+    lln_buf_printf(out, "; not made when %s decides",
+                   rs->sticky == LLN_STICKY_OFF ? "the decision cache"
+                   : rs->cache_ttl_s > 0        ? "a pin or the decision cache"
+                                                : "a pin");
   lln_buf_putc(out, '\n');
   for (size_t k = 0; k < n->n_fallbacks; k++) {
     const lln_node *f = n->fallbacks[k];
@@ -115,10 +127,13 @@ static void put_call(lln_buf *out, const lln__explain_call *c) {
   }
 }
 
-/* How many of the calls draw from `b`: the sure ones, and whether one of
- * the router's choices would add one. */
-static void count_draws(const lln__explain_calls *c, const lln_budget *b, int *sure, int *branch) {
-  *sure = *branch = 0;
+/* How many of the calls draw from `b`: the sure ones, whether one of the
+ * router's choices would add one (*branch 2: every choice does, 1: some),
+ * and how many of the sure ones are router calls a pin or the decision
+ * cache may save. */
+static void count_draws(const lln__explain_calls *c, const lln_budget *b, int *sure, int *branch,
+                        int *saved) {
+  *sure = *branch = *saved = 0;
   int branches = 0, branches_b = 0;
   for (size_t i = 0; i < c->n; i++) {
     int uses = budget_of(c->call[i].node) == b;
@@ -127,26 +142,29 @@ static void count_draws(const lln__explain_calls *c, const lln_budget *b, int *s
       branches_b += uses;
     } else {
       *sure += uses;
+      *saved += uses && may_be_saved(&c->call[i]);
     }
   }
-  *branch = branches_b == 0 ? 0 : branches_b == branches ? 2 : 1; /* 2: every choice draws */
+  *branch = branches_b == 0 ? 0 : branches_b == branches ? 2 : 1;
 }
 
 /* One line per budget the calls draw from: how many calls, at most. */
 static void put_totals(const lln_explain *e, const lln__explain_calls *c, lln_buf *out) {
   for (size_t i = 0; i < e->cfg->n_budgets; i++) {
     const lln_budget *b = &e->cfg->budgets[i];
-    int sure, branch;
-    count_draws(c, b, &sure, &branch);
+    int sure, branch, saved;
+    count_draws(c, b, &sure, &branch, &saved);
     if (!sure && !branch)
       continue;
     lln_buf_printf(out, "   this request draws from %s: ", b->name);
-    if (branch == 2)
-      lln_buf_printf(out, "%d call%s\n", sure + 1, sure + 1 == 1 ? "" : "s");
-    else if (branch == 1)
-      lln_buf_printf(out, "%d or %d calls, as the router chooses\n", sure, sure + 1);
+    int most = sure + (branch == 2);
+    if (branch == 1)
+      lln_buf_printf(out, "%d or %d calls, as the router chooses", sure, sure + 1);
     else
-      lln_buf_printf(out, "%d call%s\n", sure, sure == 1 ? "" : "s");
+      lln_buf_printf(out, "%d call%s", most, most == 1 ? "" : "s");
+    if (saved)
+      lln_buf_printf(out, " (%d fewer when a router call is not made)", saved);
+    lln_buf_putc(out, '\n');
   }
 }
 
