@@ -44,6 +44,8 @@ struct lln_responses_state {
   int n_calls;
   char finish[32];
   double usage_in, usage_out, usage_total, usage_cached;
+  double usage_cost; /* llmnet's summed usage.cost (US dollars), when has_cost */
+  int has_cost;
 };
 
 /* A fresh id: prefix + 32 hex digits from getrandom (unguessable: the

@@ -160,6 +160,10 @@ void lln__resp_object(lln_responses_state *st, const char *status, const char *e
     put_whole(out, st->usage_out);
     lln_buf_puts(out, ",\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":");
     put_whole(out, st->usage_total ? st->usage_total : st->usage_in + st->usage_out);
+    if (st->has_cost) {
+      lln_buf_puts(out, ",\"cost\":");
+      lln_json_print_number(st->usage_cost, out);
+    }
     lln_buf_puts(out, "}}");
   }
 }
@@ -329,6 +333,11 @@ static void take_usage(lln_responses_state *st, const cJSON *usage) {
   const cJSON *details = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
   if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(details, "cached_tokens")))
     st->usage_cached = v->valuedouble;
+  /* every hop's cost, summed by the pipeline (docs/CONFIG.md "Cost") */
+  if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(usage, "cost"))) {
+    st->usage_cost = v->valuedouble;
+    st->has_cost = 1;
+  }
 }
 
 static void take_model(lln_responses_state *st, const cJSON *obj) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mock/reply_int.h"
+#include "util/json_print.h"
 
 /* One input: a string, or an array of token numbers. */
 static int input_ok(const cJSON *in) {
@@ -149,5 +150,10 @@ void lln_mock_embed_json(lln_buf *out, const lln_mock_embed *e) {
   }
   lln_buf_puts(out, "],\"model\":");
   lln_buf_json_string(out, e->model, strlen(e->model));
-  lln_buf_printf(out, ",\"usage\":{\"prompt_tokens\":%zu,\"total_tokens\":%zu}}", tokens, tokens);
+  lln_buf_printf(out, ",\"usage\":{\"prompt_tokens\":%zu,\"total_tokens\":%zu", tokens, tokens);
+  if (e->cost_per_token > 0) {
+    lln_buf_puts(out, ",\"cost\":");
+    lln_json_print_number((double)tokens * e->cost_per_token, out);
+  }
+  lln_buf_puts(out, "}}");
 }

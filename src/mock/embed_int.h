@@ -23,6 +23,7 @@ typedef struct lln_mock_embed {
   const cJSON *input;     /* the request's input, borrowed from the body */
   int dimensions;
   int base64;
+  double cost_per_token; /* > 0 (--cost-per-token): usage carries "cost" */
 } lln_mock_embed;
 
 /* Reads a parsed request body. Returns 0, or -1 with *why set to the

@@ -28,6 +28,7 @@
 #define DEFAULT_PORT 8090
 #define ECHO_MAX_BYTES 300
 #define MAX_MS (24UL * 3600 * 1000)
+#define MAX_USD_PER_TOKEN 1.0
 
 static const char MODELS_JSON[] = "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\","
                                   "\"created\":0,\"owned_by\":\"llmnet-mock\"}]}";
@@ -56,6 +57,7 @@ typedef struct mock {
   unsigned long latency_ms;
   unsigned long chunk_interval_ms;
   unsigned chunk_words;
+  double cost_per_token;     /* --cost-per-token: usage.cost; 0 = none */
   unsigned long completions; /* ids: mockcmpl-N */
   unsigned long tool_calls;  /* ids: call_mock_N */
   mock_stats stats;
@@ -68,6 +70,7 @@ typedef struct options {
   unsigned long latency_ms;
   unsigned long chunk_interval_ms;
   unsigned chunk_words;
+  double cost_per_token;
 } options;
 
 /* One answer on its way out: what to send and how far a stream got. It
@@ -355,6 +358,7 @@ static void plan_chat(answer *a, const lln_mock_chat *chat, const lln_mock_rule 
   a->c.model = chat->model ? chat->model : "mock";
   a->c.created = (long long)time(NULL);
   a->c.prompt_tokens = chat->prompt_words;
+  a->c.cost_per_token = m->cost_per_token;
   a->include_usage = chat->include_usage;
   a->cut_after = rule ? rule->cut_after : -1;
   a->reset = rule ? rule->reset : 0;
@@ -458,6 +462,7 @@ static void handle_embeddings(mock *m, lln_http_request *req) {
   } else {
     lln_buf b;
     lln_buf_init(&b);
+    e.cost_per_token = m->cost_per_token;
     lln_mock_embed_json(&b, &e);
     a->raw = lln_arena_strndup(req->arena, b.data, b.len);
     lln_buf_free(&b);
@@ -617,6 +622,8 @@ static void usage(FILE *out) {
         "  --rules FILE         JSON rules that script replies, errors, delays and cut streams\n"
         "  --chunk-size N       words per streamed chunk (default 1)\n"
         "  --chunk-interval MS  pause between streamed chunks (default 0)\n"
+        "  --cost-per-token USD usage.cost of an answer: its prompt and completion tokens\n"
+        "                       (words) times USD, as OpenRouter reports it (default: no cost)\n"
         "  --help               show this help\n"
         "\n"
         "Endpoints: POST .../chat/completions, POST .../embeddings, GET .../models, GET /health,\n"
@@ -649,6 +656,19 @@ static int parse_number(const char *opt, const char *s, unsigned long min, unsig
   return 0;
 }
 
+/* A price per token in US dollars: a plain non-negative decimal number. */
+static int parse_usd(const char *opt, const char *s, double *out) {
+  char *end = NULL;
+  errno = 0;
+  double v = (s[0] >= '0' && s[0] <= '9') || s[0] == '.' ? strtod(s, &end) : -1;
+  if (!end || *end || errno || !(v >= 0 && v <= MAX_USD_PER_TOKEN))
+    return bad_option("%s expects US dollars per token from 0 to %g (0.000001 is $1 per million tokens), "
+                      "got \"%s\"",
+                      opt, MAX_USD_PER_TOKEN, s);
+  *out = v;
+  return 0;
+}
+
 /* Returns -1 to go on running, else the exit code (0 after --help). */
 static int parse_options(int argc, char **argv, options *o) {
   o->bind_addr = "127.0.0.1";
@@ -657,14 +677,16 @@ static int parse_options(int argc, char **argv, options *o) {
   o->latency_ms = 0;
   o->chunk_interval_ms = 0;
   o->chunk_words = 1;
+  o->cost_per_token = 0;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
       usage(stdout);
       return 0;
     }
-    static const char *const with_value[] = {"--port",       "--bind-addr",      "--latency", "--rules",
-                                             "--chunk-size", "--chunk-interval", NULL};
+    static const char *const with_value[] = {
+        "--port",       "--bind-addr",      "--latency",        "--rules",
+        "--chunk-size", "--chunk-interval", "--cost-per-token", NULL};
     const char *name = NULL, *value = NULL;
     size_t nl = 0;
     for (size_t k = 0; with_value[k] && !name; k++) {
@@ -701,6 +723,8 @@ static int parse_options(int argc, char **argv, options *o) {
       o->chunk_words = (unsigned)v;
     } else if (strcmp(name, "--chunk-interval") == 0) {
       rc = parse_number(name, value, 0, MAX_MS, &o->chunk_interval_ms);
+    } else if (strcmp(name, "--cost-per-token") == 0) {
+      rc = parse_usd(name, value, &o->cost_per_token);
     }
     if (rc)
       return rc;
@@ -719,6 +743,7 @@ int lln_mock_main(int argc, char **argv) {
   m.latency_ms = o.latency_ms;
   m.chunk_interval_ms = o.chunk_interval_ms;
   m.chunk_words = o.chunk_words;
+  m.cost_per_token = o.cost_per_token;
   char err[512];
   if (o.rules_path) {
     if (lln_mock_rules_load(&m.rules, o.rules_path, err, sizeof err) != 0) {

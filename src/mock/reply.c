@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "util/json_print.h"
+
 static int is_blank(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -74,9 +76,18 @@ static void put_head(lln_buf *out, const lln_mock_completion *c, const char *obj
   lln_buf_puts(out, ",\"system_fingerprint\":\"fp_mock\"");
 }
 
+/* usage.cost as OpenRouter sends it (US dollars). */
+static void put_cost(lln_buf *out, const lln_mock_completion *c) {
+  lln_buf_puts(out, ",\"cost\":");
+  lln_json_print_number((double)(c->prompt_tokens + c->completion_tokens) * c->cost_per_token, out);
+}
+
 static void put_usage(lln_buf *out, const lln_mock_completion *c) {
-  lln_buf_printf(out, "\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"total_tokens\":%zu}",
+  lln_buf_printf(out, "\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"total_tokens\":%zu",
                  c->prompt_tokens, c->completion_tokens, c->prompt_tokens + c->completion_tokens);
+  if (c->cost_per_token > 0)
+    put_cost(out, c);
+  lln_buf_putc(out, '}');
 }
 
 static void put_tool_call(lln_buf *out, const lln_mock_completion *c, int with_index, const char *args,

@@ -1,7 +1,8 @@
 /* reply: the bytes of a mock answer in OpenAI's shapes: the whole
  * chat.completion object, the chat.completion.chunk events of a stream, and
  * how a reply is cut into stream pieces. Token usage is counted in words so
- * the numbers are deterministic and easy to assert on. */
+ * the numbers are deterministic and easy to assert on; with
+ * --cost-per-token, usage.cost is (prompt + completion words) times it. */
 #ifndef LLN_MOCK_REPLY_H
 #define LLN_MOCK_REPLY_H
 
@@ -18,6 +19,7 @@ typedef struct lln_mock_completion {
   const char *tool_name; /* set for a tool call */
   const char *tool_args; /* the arguments, a JSON text */
   size_t prompt_tokens, completion_tokens;
+  double cost_per_token; /* > 0: usage carries "cost", every token at this many US dollars */
 } lln_mock_completion;
 
 /* Whitespace-separated words: the mock's token count. */

@@ -2,6 +2,7 @@
  * out at warn level so `--log-level warn` keeps only the failures. */
 #include "observe/access_log.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "util/buf.h"
@@ -22,11 +23,21 @@ static int count_retries(const cJSON *hops) {
   return n;
 }
 
+/* A cost in US dollars as the shortest number that reads back the same, or
+ * "-" (text) / null (JSON) when no call had one. */
+static void put_cost(lln_buf *b, const lln_access *a, const char *unknown) {
+  if (!a->cost_known || !isfinite(a->cost_usd))
+    lln_buf_puts(b, unknown);
+  else
+    lln_json_print_number(a->cost_usd, b);
+}
+
 static void text_line(const lln_access *a, lln_buf *b) {
-  lln_buf_printf(
-      b, "request id=%s door=%s status=%d ms=%.2f route=%s tokens=%ld retries=%d%s hops=", a->request_id,
-      a->door ? a->door : "chat", a->status, a->latency_ms, a->route && *a->route ? a->route : "-", a->tokens,
-      count_retries(a->hops), a->streamed ? " stream" : "");
+  lln_buf_printf(b, "request id=%s door=%s status=%d ms=%.2f route=%s tokens=%ld cost=", a->request_id,
+                 a->door ? a->door : "chat", a->status, a->latency_ms, a->route && *a->route ? a->route : "-",
+                 a->tokens);
+  put_cost(b, a, "-");
+  lln_buf_printf(b, " retries=%d%s hops=", count_retries(a->hops), a->streamed ? " stream" : "");
   int first = 1;
   const cJSON *hop;
   cJSON_ArrayForEach(hop, a->hops) {
@@ -54,15 +65,17 @@ static void json_fields(const lln_access *a, lln_buf *b) {
   lln_buf_printf(b, ",\"door\":\"%s\"", a->door ? a->door : "chat");
   lln_buf_printf(b, ",\"status\":%d,\"latency_ms\":%.3f,\"route\":", a->status, a->latency_ms);
   lln_buf_json_string(b, a->route ? a->route : "", a->route ? strlen(a->route) : 0);
-  lln_buf_printf(b, ",\"tokens\":%ld,\"retries\":%d,\"stream\":%s,\"hops\":", a->tokens,
-                 count_retries(a->hops), a->streamed ? "true" : "false");
+  lln_buf_printf(b, ",\"tokens\":%ld,\"cost\":", a->tokens);
+  put_cost(b, a, "null");
+  lln_buf_printf(b, ",\"retries\":%d,\"stream\":%s,\"hops\":", count_retries(a->hops),
+                 a->streamed ? "true" : "false");
   lln_buf_puts(b, "[");
   int first = 1;
   const cJSON *hop;
   cJSON_ArrayForEach(hop, a->hops) {
     cJSON *slim = cJSON_CreateObject();
-    static const char *const keep[] = {"node",  "role",  "model",      "latency_ms",
-                                       "usage", "error", "retry_in_ms"};
+    static const char *const keep[] = {"node", "role",        "model", "latency_ms", "usage",
+                                       "cost", "cost_source", "error", "retry_in_ms"};
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(hop, keep[i]);
       if (v)

@@ -1,5 +1,5 @@
 /* access_log: the one line llmnet writes per answered request: id, status,
- * latency, route, the model of each hop, tokens and retries; the user's
+ * latency, route, the model of each hop, tokens, cost and retries; the user's
  * text only when the operator turned --log-content on. */
 #ifndef LLN_OBSERVE_ACCESS_LOG_H
 #define LLN_OBSERVE_ACCESS_LOG_H
@@ -14,6 +14,8 @@ typedef struct lln_access {
   const char *route;
   const cJSON *hops; /* the run's trace, or NULL */
   long tokens;
+  double cost_usd; /* what the upstream calls cost, summed (usage.cost), when cost_known */
+  int cost_known;
   int streamed;
   const char *error; /* the error message sent, or NULL */
   const char *input; /* the user's text; logged only with --log-content */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pipeline/cost_run_int.h"
 #include "pipeline/sinks_int.h"
 #include "pipeline/stream_int.h"
 #include "util/json_print.h"
@@ -46,6 +47,7 @@ void lln__run_succeed(lln_run *r) {
     set_number(usage, "prompt_tokens", (double)r->usage[0]);
     set_number(usage, "completion_tokens", (double)r->usage[1]);
     set_number(usage, "total_tokens", (double)r->usage[2]);
+    lln__cost_into_usage(r, usage);
   }
   cJSON_AddItemToObject(resp, "llmnet", lln_run_extension(r));
   lln_json_print(resp, &r->result_body);

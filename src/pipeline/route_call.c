@@ -3,16 +3,18 @@
  * router node's extra-options say otherwise) and streams the reply: as soon
  * as a complete line outside any reasoning block is exactly one
  * candidate's name (lln_router_early), the rest of the call is cancelled
- * and the run goes on ("early": true in the trace). Otherwise the whole
- * reply is read (lln_router_parse_reply). An upstream that answers with a
- * plain chat completion instead of an event stream is read as one. A
- * failed call goes through failover.c like any other. */
+ * and the run goes on ("early": true in the trace; its cost is unknown,
+ * since the usage comes last, though the provider bills it). Otherwise the
+ * whole reply is read (lln_router_parse_reply). An upstream that answers
+ * with a plain chat completion instead of an event stream is read as one.
+ * A failed call goes through failover.c like any other. */
 #include "pipeline/route_flow_int.h"
 
 #include <string.h>
 
 #include "pipeline/call_body_int.h"
 #include "pipeline/call_result_int.h"
+#include "pipeline/cost_run_int.h"
 #include "pipeline/decide_int.h"
 #include "pipeline/text_int.h"
 #include "util/json_alloc.h"
@@ -91,6 +93,10 @@ static void decide_early(lln_run *r, int idx) {
     cJSON_AddItemReferenceToObject(wrap, "usage", r->routing.usage);
     lln_run_add_usage(r, wrap, hop);
     cJSON_Delete(wrap);
+  } else {
+    /* the usage comes with the stream's last chunk, which is never read */
+    lln__cost_unknown(hop, "the router call was cancelled once it named a target, before the upstream "
+                           "reported its usage; the provider bills it all the same");
   }
   LLN_DEBUG("request %s: the router named \"%s\" on a line of its own; the rest of its reply is not read",
             r->request_id, r->call.cands[idx]->name);

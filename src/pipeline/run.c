@@ -18,6 +18,7 @@
 #include "pipeline/admit_int.h"
 #include "pipeline/call_body_int.h"
 #include "pipeline/call_result_int.h"
+#include "pipeline/cost_run_int.h"
 #include "pipeline/decide_int.h"
 #include "pipeline/failover_int.h"
 #include "pipeline/hooks_int.h"
@@ -92,6 +93,8 @@ void lln_run_finish(lln_run *r, const lln_run_result *given) {
   filled.decision_ms = r->routing.decision_ms;
   filled.session = r->routing.route_only ? lln__route_session(r) : r->routing.session;
   filled.router_calls = r->routing.router_calls;
+  filled.cost_usd = r->cost_usd;
+  filled.cost_known = r->cost_known;
   stop_work(r);
   r->done(r->ud, &filled);
 }
@@ -178,6 +181,7 @@ void lln_run_add_usage(lln_run *r, const cJSON *resp, cJSON *hop) {
       }
     }
   }
+  lln__cost_add(r, usage, hop);
 }
 
 cJSON *lln_run_trace_hop(lln_run *r, const lln_node *node, const char *role, const char *model_id,

@@ -103,6 +103,10 @@ void lln_run_resume(lln_run *run);
 void lln_run_abort(lln_run *run, int status, const char *message);
 /* Stops a run whose `done` has not been called yet; it will not be. */
 void lln_run_cancel(lln_run *run);
+/* The cost of the run's calls so far (pipeline/cost_run.c), for a run
+ * ended without a result (the client went away): 1 with *usd set when
+ * some call had a cost, else 0. */
+int lln_run_cost(const lln_run *run, double *usd);
 /* Releases a run after `done` (or after cancel). */
 void lln_run_free(lln_run *run);
 

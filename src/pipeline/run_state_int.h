@@ -50,6 +50,8 @@ struct lln_run {
   cJSON *trace;
   long usage[3]; /* prompt, completion, total */
   int have_usage;
+  double cost_usd; /* every hop's cost summed (cost_run.c) */
+  int cost_known;  /* some hop had a cost */
   lln_var_header *header_vars;
   size_t n_header_vars;
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pipeline/cost_run_int.h"
 #include "pipeline/sinks_int.h"
 #include "util/json_alloc.h"
 #include "util/json_print.h"
@@ -183,6 +184,7 @@ static void end_stream(lln_run *r, const char *model, const char *content) {
     static const char *const totals[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
     for (int i = 0; i < 3; i++)
       set_field(usage, totals[i], cJSON_CreateNumber((double)r->usage[i]));
+    lln__cost_into_usage(r, usage);
     cJSON_AddItemToObject(c, "usage", usage);
     cJSON_AddItemToObject(c, "llmnet", lln_run_extension(r));
     emit(r, c);

@@ -208,6 +208,8 @@ static void on_run_done(void *ud, const lln_run_result *res) {
                   .route = res->route,
                   .hops = res->hops,
                   .tokens = res->tokens,
+                  .cost_usd = res->cost_usd,
+                  .cost_known = res->cost_known,
                   .streamed = res->streamed,
                   .error = res->error,
                   .input = res->input};
@@ -255,6 +257,7 @@ static void on_chat_abort(lln_http_request *req) {
                   .status = 499,
                   .latency_ms = (double)(uv_hrtime() - c->started_ns) / 1e6,
                   .error = "the client went away; the request was cancelled"};
+  a.cost_known = lln_run_cost(c->run, &a.cost_usd); /* the calls made so far are billed */
   lln_access_log(&a);
   if (c->read) {
     lln_store_cancel(c->read);

@@ -112,7 +112,7 @@ static void reply_headers_init(reply_headers *h, const embed *e, const char *ret
 }
 
 /* The access log line and llmnet_requests_total (door "embeddings"). */
-static void log_access(const embed *e, int status, long tokens, const char *error) {
+static void log_access(const embed *e, int status, long tokens, const lln_cost *cost, const char *error) {
   char code[8];
   snprintf(code, sizeof code, "%d", status);
   const char *labels[] = {e->label[0] ? e->label : "-", code, "embeddings"};
@@ -124,13 +124,15 @@ static void log_access(const embed *e, int status, long tokens, const char *erro
                   .latency_ms = (double)(uv_hrtime() - e->started_ns) / 1e6,
                   .route = e->label[0] ? e->label : NULL,
                   .tokens = tokens,
+                  .cost_usd = cost ? cost->usd : 0,
+                  .cost_known = cost && cost->source != LLN_COST_UNKNOWN,
                   .error = error};
   lln_access_log(&a);
 }
 
 /* An error in OpenAI's shape, with x-should-retry, logged; then freed. */
 static void answer_error(embed *e, const lln_openai_error *err, int should_retry, const char *retry_after) {
-  log_access(e, err->status, 0, err->message);
+  log_access(e, err->status, 0, NULL, err->message);
   reply_headers h;
   reply_headers_init(&h, e, retry_after, err->status, should_retry);
   lln_http_respond_openai_error(e->req, h.line, err);
@@ -206,7 +208,11 @@ static void answer_failure(embed *e, const lln_upstream_response *r, int retryab
 static void answer_ok(embed *e, const lln_upstream_response *r) {
   size_t len = 0;
   long tokens = 0;
-  char *json = lln__embed_answer(r->body, r->body_len, e->asked, &len, &tokens);
+  char who[400];
+  snprintf(who, sizeof who, "request %s: embeddings \"%.120s\" (model \"%.160s\")", e->request_id, e->label,
+           e->model_id);
+  lln__embed_usage u = {.price = &e->ep->price, .who = who};
+  char *json = lln__embed_answer_priced(r->body, r->body_len, e->asked, &len, &tokens, &u);
   if (!json) {
     answer_failure(e, r, 0);
     return;
@@ -214,7 +220,12 @@ static void answer_ok(embed *e, const lln_upstream_response *r) {
   const char *labels[] = {e->label, e->model_id, "in"};
   if (tokens)
     lln_metric_add(&LLN_M_TOKENS, labels, (double)tokens);
-  log_access(e, 200, tokens, NULL);
+  const char *source = lln_cost_source_name(u.cost.source);
+  if (source) {
+    const char *cost_labels[] = {e->label, e->model_id, source};
+    lln_metric_add(&LLN_M_COST, cost_labels, u.cost.usd);
+  }
+  log_access(e, 200, tokens, &u.cost, NULL);
   reply_headers h;
   reply_headers_init(&h, e, NULL, 200, 0);
   lln_http_respond(e->req, 200, "application/json", h.line, json, len);
@@ -327,7 +338,7 @@ static void send_call(embed *e) {
 static void on_abort(lln_http_request *req) {
   embed *e = req->user;
   e->req = NULL;
-  log_access(e, 499, 0, "the client went away; the request was cancelled");
+  log_access(e, 499, 0, NULL, "the client went away; the request was cancelled");
   embed_free(e);
 }
 

@@ -69,18 +69,27 @@ static int key_is(const char *k, size_t len, const char *name) {
   return len == strlen(name) + 2 && memcmp(k + 1, name, len - 2) == 0;
 }
 
-static long prompt_tokens(const char *usage, size_t len) {
+/* usage.prompt_tokens, and the call's cost when `u` asks for it: usage.cost
+ * or the price (embeddings have no completion tokens: 0 of them). */
+static long read_usage(const char *usage, size_t len, lln__embed_usage *u) {
   LLN_JSON_HEAP();
-  cJSON *u = cJSON_ParseWithLength(usage, len);
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+  cJSON *doc = cJSON_ParseWithLength(usage, len);
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "prompt_tokens");
   long n = cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e15 ? (long)t->valuedouble : 0;
-  cJSON_Delete(u);
+  if (u && cJSON_IsObject(doc)) {
+    if (!cJSON_GetObjectItemCaseSensitive(doc, "completion_tokens"))
+      cJSON_AddNumberToObject(doc, "completion_tokens", 0);
+    u->cost = lln_cost_of(doc, u->price, u->who);
+  }
+  cJSON_Delete(doc);
   return n;
 }
 
 /* The top-level members: where "model"'s value is (if any), whether "data"
- * is an array, the tokens of "usage". 0 when it is not a JSON object. */
-static int scan_members(scan *s, const char **model, const char **model_end, int *has_data, long *tokens) {
+ * is an array, the tokens of "usage" (and its cost, for `u`). 0 when it is
+ * not a JSON object. */
+static int scan_members(scan *s, const char **model, const char **model_end, int *has_data, long *tokens,
+                        lln__embed_usage *u) {
   skip_ws(s);
   if (s->p >= s->end || *s->p != '{')
     return 0;
@@ -108,7 +117,7 @@ static int scan_members(scan *s, const char **model, const char **model_end, int
     } else if (key_is(key, key_len, "data")) {
       *has_data = *value == '[';
     } else if (key_is(key, key_len, "usage") && *value == '{') {
-      *tokens = prompt_tokens(value, (size_t)(s->p - value));
+      *tokens = read_usage(value, (size_t)(s->p - value), u);
     }
     skip_ws(s);
     if (s->p < s->end && *s->p == ',') {
@@ -120,13 +129,20 @@ static int scan_members(scan *s, const char **model, const char **model_end, int
 }
 
 char *lln__embed_answer(const char *body, size_t len, const char *model, size_t *out_len, long *tokens) {
+  return lln__embed_answer_priced(body, len, model, out_len, tokens, NULL);
+}
+
+char *lln__embed_answer_priced(const char *body, size_t len, const char *model, size_t *out_len, long *tokens,
+                               lln__embed_usage *u) {
   *tokens = 0;
+  if (u)
+    u->cost = (lln_cost){.source = LLN_COST_UNKNOWN, .why = "the upstream reported no usage"};
   if (!body || lln_json_check(body, len, NULL, NULL) != 0)
     return NULL;
   scan s = {body, body + len};
   const char *m = NULL, *m_end = NULL;
   int has_data = 0;
-  if (!scan_members(&s, &m, &m_end, &has_data, tokens) || !has_data)
+  if (!scan_members(&s, &m, &m_end, &has_data, tokens, u) || !has_data)
     return NULL;
   skip_ws(&s);
   if (s.p != s.end)

@@ -7,6 +7,7 @@
 #define LLN_SERVER_EMBEDDINGS_INT_H
 
 #include "config/shared.h"
+#include "pipeline/cost.h"
 #include "server/http.h"
 #include "upstream/client.h"
 #include "upstream/ratelimit.h"
@@ -34,5 +35,14 @@ void lln__embeddings(const lln_embed_env *env, lln_http_request *req, const char
  * NULL when it is not a JSON object with a "data" array. *tokens:
  * usage.prompt_tokens, 0 when absent. free() the result. */
 char *lln__embed_answer(const char *body, size_t len, const char *model, size_t *out_len, long *tokens);
+/* The same, also reading what the call cost (pipeline/cost.h): usage.cost,
+ * else `price` applied to the prompt tokens. */
+typedef struct lln__embed_usage {
+  const lln_price *price; /* the models entry's, or NULL */
+  const char *who;        /* names the call in debug logs */
+  lln_cost cost;          /* out */
+} lln__embed_usage;
+char *lln__embed_answer_priced(const char *body, size_t len, const char *model, size_t *out_len, long *tokens,
+                               lln__embed_usage *u);
 
 #endif

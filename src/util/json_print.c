@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void print_number(double d, lln_buf *out) {
+void lln_json_print_number(double d, lln_buf *out) {
   if (!isfinite(d)) {
     lln_buf_puts(out, "null");
     return;
@@ -38,7 +38,7 @@ void lln_json_print(const cJSON *item, lln_buf *out) {
   case cJSON_NULL: lln_buf_puts(out, "null"); return;
   case cJSON_False: lln_buf_puts(out, "false"); return;
   case cJSON_True: lln_buf_puts(out, "true"); return;
-  case cJSON_Number: print_number(item->valuedouble, out); return;
+  case cJSON_Number: lln_json_print_number(item->valuedouble, out); return;
   case cJSON_String:
     lln_buf_json_string(out, item->valuestring ? item->valuestring : "",
                         item->valuestring ? strlen(item->valuestring) : 0);

@@ -11,5 +11,8 @@
 #include "util/buf.h"
 
 void lln_json_print(const cJSON *item, lln_buf *out);
+/* One number as lln_json_print writes it: exact for integers, else the
+ * shortest %g that reads back the same; null when not finite. */
+void lln_json_print_number(double d, lln_buf *out);
 
 #endif
