@@ -60,6 +60,11 @@ typedef struct lln_budget {
   double usd_per_day; /* 0 = none */
   int queue;          /* requests that may wait for the budget */
   long max_wait_ms;   /* longer waits are refused (or fall back) at once */
+  /* "sync": where the provider tells what is spent today (OpenRouter's GET
+   * /api/v1/key), read at start and every sync_every_ms (upstream/quota.c).
+   * Substituted; sync_url NULL: none; sync_key NULL: no Authorization. */
+  char *sync_url, *sync_key;
+  long sync_every_ms;
 } lln_budget;
 
 /* The exact response cache (top-level "response-cache",

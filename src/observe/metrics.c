@@ -92,6 +92,15 @@ const lln_metric LLN_M_CACHE = {"llmnet_response_cache_requests_total",
                                 "Requests looked up in the response cache, by result (hit, miss, bypass).",
                                 LLN_COUNTER,
                                 {"result", NULL}};
+const lln_metric LLN_M_BUDGET_WAITS = {"llmnet_budget_waits_total",
+                                       "Calls held back because a budget is spent, by budget.",
+                                       LLN_COUNTER,
+                                       {"budget", NULL}};
+const lln_metric LLN_M_BUDGET_REFUSED = {
+    "llmnet_budget_refusals_total",
+    "Calls refused (429, or a fallback) because a budget is spent, by budget.",
+    LLN_COUNTER,
+    {"budget", NULL}};
 const lln_metric LLN_M_RATE_LIMIT_REFUSED = {"llmnet_rate_limit_refusals_total",
                                              "Requests refused with 429 by a model's rate limit, by model.",
                                              LLN_COUNTER,
@@ -127,7 +136,9 @@ static const lln_metric *const families[] = {&LLN_M_REQUESTS,
                                              &LLN_M_ROUTER_AVOIDED,
                                              &LLN_M_DECISION_SECONDS,
                                              &LLN_M_COST,
-                                             &LLN_M_CACHE};
+                                             &LLN_M_CACHE,
+                                             &LLN_M_BUDGET_WAITS,
+                                             &LLN_M_BUDGET_REFUSED};
 
 typedef struct series {
   const lln_metric *family;

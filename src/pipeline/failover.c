@@ -5,6 +5,8 @@
  * target; then the fallback list the visit is on; then fail. */
 #include "pipeline/failover_int.h"
 
+#include "upstream/ratelimit.h"
+
 lln_refusal lln_failover_refusal(int http_status) {
   switch (http_status) {
   case 400:
@@ -93,8 +95,10 @@ fail:
   d.status = lln_failover_status(f);
   d.pass_retry_after = d.status == 429 || d.status == 503;
   /* Only llmnet's own rate limit, before the request cost any upstream
-   * call, is worth a client's retry: everything else has been retried by
-   * llmnet already or cannot succeed. */
-  d.should_retry = f->kind == LLN_FAILURE_RATE_LIMITED && f->upstream_calls == 0;
+   * call, is worth a client's retry, and only when it frees soon (not a
+   * day's budget): everything else has been retried by llmnet already or
+   * cannot succeed. */
+  d.should_retry = f->kind == LLN_FAILURE_RATE_LIMITED && f->upstream_calls == 0 &&
+                   f->hint_ms <= LLN_RATELIMIT_CLIENT_RETRY_MAX_MS;
   return d;
 }

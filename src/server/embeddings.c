@@ -303,33 +303,33 @@ static void send_now(embed *e) {
   }
 }
 
-/* llmnet's rate limit for the endpoint: go, or its own 429 at once. */
-static void on_rate_limit(void *ud, long wait_ms) {
+/* llmnet's rate limit for the endpoint and its budget: go, or its own 429
+ * at once. */
+static void on_rate_limit(void *ud, long wait_ms, const long *counts, size_t n) {
   embed *e = ud;
   e->take = NULL;
+  lln_ratelimit_verdict v = lln_ratelimit_verdict_of(e->ep, wait_ms, counts, n);
   if (wait_ms == 0) {
     send_now(e);
     return;
   }
-  const char *labels[] = {e->ep->key};
-  lln_metric_add(&LLN_M_RATE_LIMIT_REFUSED, labels, 1);
-  char msg[600], wait[32];
-  snprintf(
-      msg, sizeof msg,
-      "%s \"%s\" (model \"%s\" at %s): llmnet's rate limit for this model (rpm %d, rpd %d) is reached; a "
-      "slot frees in %.1f s",
-      e->node ? "node" : "embeddings model", e->label, e->model_id, e->ep->key, e->ep->rpm, e->ep->rpd,
-      (double)wait_ms / 1000.0);
+  const char *labels[] = {v.budget ? v.budget->name : e->ep->key};
+  lln_metric_add(v.budget ? &LLN_M_BUDGET_REFUSED : &LLN_M_RATE_LIMIT_REFUSED, labels, 1);
+  char what[300], msg[700], wait[32];
+  lln_ratelimit_describe(e->ep, &v, what, sizeof what);
+  snprintf(msg, sizeof msg, "%s \"%s\" (model \"%s\" at %s): %s", e->node ? "node" : "embeddings model",
+           e->label, e->model_id, e->ep->key, what);
   snprintf(wait, sizeof wait, "%ld", (wait_ms + 999) / 1000);
   lln_openai_error err = {.status = 429, .message = msg, .code = "rate_limit_exceeded"};
-  /* before any upstream call a retry may pass; after one, llmnet retried already */
-  answer_error(e, &err, e->retries_done == 0, wait);
+  /* before any upstream call a retry may pass, if the limit frees soon;
+   * after one, llmnet retried already */
+  answer_error(e, &err, e->retries_done == 0 && wait_ms <= LLN_RATELIMIT_CLIENT_RETRY_MAX_MS, wait);
 }
 
 static void send_call(embed *e) {
-  if ((e->ep->rpm || e->ep->rpd) && e->ratelimit) {
+  if ((e->ep->rpm || e->ep->rpd || e->ep->budget) && e->ratelimit) {
     /* answered at once (memory store) or later (Redis) */
-    e->take = lln_ratelimit_acquire(e->ratelimit, e->ep->key, e->ep->rpm, e->ep->rpd, on_rate_limit, e);
+    e->take = lln_ratelimit_acquire_entry(e->ratelimit, e->ep, on_rate_limit, e);
     return;
   }
   send_now(e);

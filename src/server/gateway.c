@@ -20,6 +20,7 @@
 #include "server/models_api_int.h"
 #include "server/route_api_int.h"
 #include "upstream/budget.h"
+#include "upstream/quota.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
 #include "util/json_check.h"
@@ -394,6 +395,9 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
     return rc;
   }
   lln_http_server_set_admit(g->http, admit);
+  g->syncs_quota = !o->share;
+  if (g->syncs_quota)
+    g->quota = lln_quota_start(g->loop, g->upstream, g->ratelimit, g->current->cfg);
   return 0;
 }
 
@@ -403,6 +407,8 @@ void lln_gateway_reload(lln_gateway *g, lln_shared_config *sc) {
   lln_generation *old = g->current;
   g->current = gen_new(sc);
   lln__gen_release(old);
+  if (g->syncs_quota)
+    g->quota = lln_quota_reload(g->quota, g->loop, g->upstream, g->ratelimit, g->current->cfg);
 }
 
 void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) {
@@ -419,6 +425,8 @@ void lln_gateway_close(lln_gateway *g) {
    * shell process groups are killed, REST and websocket calls stopped and
    * their owners told, before the upstream client they use goes away */
   lln_fn_loop_close(g->loop);
+  lln_quota_close(g->quota);
+  g->quota = NULL;
   lln_upstream_close(g->upstream);
   close_store(g); /* after the runs: the rate limiter, then the store */
   lln__gen_release(g->current);

@@ -30,6 +30,8 @@ typedef struct lln_gateway {
   lln_generation *current; /* what new requests run on */
   uint64_t id_state;       /* request id generator */
   struct chat *chats;      /* requests running, for ending them at close */
+  struct lln_quota *quota; /* budgets' "sync" (upstream/quota.c): the first worker's gateway only */
+  int syncs_quota;         /* this gateway is that one */
 } lln_gateway;
 
 typedef struct lln_gateway_options {

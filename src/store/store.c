@@ -98,25 +98,76 @@ lln_store_op *lln_store_put_value(lln_store *s, const lln_store_put *p, lln_stor
   return NULL;
 }
 
-lln_store_op *lln_store_take(lln_store *s, const lln_store_window *w, size_t n, int64_t now_ms,
-                             lln_store_take_cb cb, void *ud) {
+/* 1 when a take over `w` has something to count, its keys valid; else the
+ * take is allowed at once (a caller's bug or no limit: as when the store
+ * is down). */
+static int take_args_ok(const lln_store *s, const lln_store_window *w, size_t n) {
   size_t active = 0;
   for (size_t i = 0; w && i < n; i++) {
     if (w[i].limit > 0 && w[i].window_ms > 0) {
-      if (!key_ok(w[i].key)) { /* a caller's bug: allowed, as when the store is down */
-        cb(ud, 0);
-        return NULL;
-      }
+      if (!key_ok(w[i].key))
+        return 0;
       active++;
     }
   }
-  if (!s || active == 0 || n > LLN_STORE_MAX_WINDOWS) {
+  return s && active > 0 && n <= LLN_STORE_MAX_WINDOWS;
+}
+
+lln_store_op *lln_store_take(lln_store *s, const lln_store_window *w, size_t n, int64_t now_ms,
+                             lln_store_take_cb cb, void *ud) {
+  if (!take_args_ok(s, w, n)) {
     cb(ud, 0);
     return NULL;
   }
   if (s->redis)
     return lln__store_redis_take(s->redis, w, n, cb, ud);
   cb(ud, lln__store_mem_take(s->mem, w, n, now_ms));
+  return NULL;
+}
+
+lln_store_op *lln_store_take_counts(lln_store *s, const lln_store_window *w, size_t n, int64_t now_ms,
+                                    lln_store_counts_cb cb, void *ud) {
+  long counts[LLN_STORE_MAX_WINDOWS] = {0};
+  if (!take_args_ok(s, w, n)) {
+    for (size_t i = 0; i < n && i < LLN_STORE_MAX_WINDOWS; i++)
+      counts[i] = -1;
+    cb(ud, 0, counts, n < LLN_STORE_MAX_WINDOWS ? n : LLN_STORE_MAX_WINDOWS);
+    return NULL;
+  }
+  if (s->redis)
+    return lln__store_redis_take_counts(s->redis, w, n, cb, ud);
+  long wait = lln__store_mem_take_counts(s->mem, w, n, now_ms, counts);
+  cb(ud, wait, counts, n);
+  return NULL;
+}
+
+lln_store_op *lln_store_add(lln_store *s, const lln_store_window *w, long delta, int64_t now_ms,
+                            lln_store_count_cb cb, void *ud) {
+  if (!s || !w || !key_ok(w->key) || w->window_ms <= 0 || delta < 0) {
+    if (cb)
+      cb(ud, -1);
+    return NULL;
+  }
+  if (s->redis)
+    return lln__store_redis_add(s->redis, w, delta, cb, ud);
+  long count = lln__store_mem_add(s->mem, w, delta, now_ms);
+  if (cb)
+    cb(ud, count);
+  return NULL;
+}
+
+lln_store_op *lln_store_raise(lln_store *s, const lln_store_window *w, long target, int64_t now_ms,
+                              lln_store_count_cb cb, void *ud) {
+  if (!s || !w || !key_ok(w->key) || w->window_ms <= 0 || target < 0) {
+    if (cb)
+      cb(ud, -1);
+    return NULL;
+  }
+  if (s->redis)
+    return lln__store_redis_raise(s->redis, w, target, cb, ud);
+  long count = lln__store_mem_raise(s->mem, w, target, now_ms);
+  if (cb)
+    cb(ud, count);
   return NULL;
 }
 

@@ -23,7 +23,7 @@ typedef struct lln_store_op lln_store_op;
 
 #define LLN_STORE_MAX_KEY 512           /* bytes of a key */
 #define LLN_STORE_MAX_VALUE (64 * 1024) /* bytes of a value */
-#define LLN_STORE_MAX_WINDOWS 4         /* counters one take may hold */
+#define LLN_STORE_MAX_WINDOWS 6         /* counters one take may hold */
 
 enum {
   LLN_STORE_OK = 0,
@@ -76,11 +76,14 @@ typedef struct lln_store_put {
 /* Stores a value; `cb` may be NULL (nobody waits for the answer). */
 lln_store_op *lln_store_put_value(lln_store *s, const lln_store_put *p, lln_store_done_cb cb, void *ud);
 
-/* One fixed window of a counter: at most `limit` takes per `window_ms`. */
+/* One fixed window of a counter: at most `limit` takes per `window_ms`.
+ * check_only: a take only checks it (refused while its count >= limit) and
+ * never counts in it; lln_store_add counts in it (a budget's spend). */
 typedef struct lln_store_window {
   const char *key;
   long limit;
   long window_ms;
+  int check_only;
 } lln_store_window;
 
 /* Takes one from every window at once, or from none of them when one is
@@ -89,6 +92,31 @@ typedef struct lln_store_window {
  * Redis server's clock instead, so hosts whose clocks differ still agree. */
 lln_store_op *lln_store_take(lln_store *s, const lln_store_window *w, size_t n, int64_t now_ms,
                              lln_store_take_cb cb, void *ud);
+
+/* counts[i]: window i's count as the take left it (after counting, when
+ * allowed); 0 for a window without a limit; -1 for every window when the
+ * store could not be reached (then the take is allowed, wait_ms 0). */
+typedef void (*lln_store_counts_cb)(void *ud, long wait_ms, const long *counts, size_t n);
+/* lln_store_take that also answers each window's count (budgets report
+ * what they have used). */
+lln_store_op *lln_store_take_counts(lln_store *s, const lln_store_window *w, size_t n, int64_t now_ms,
+                                    lln_store_counts_cb cb, void *ud);
+
+/* The count of `w`'s counter after an add; -1: the store could not be
+ * reached (nothing was added). */
+typedef void (*lln_store_count_cb)(void *ud, long count);
+/* Adds `delta` (>= 0; 0 reads) to `w`'s counter in the window `now_ms`
+ * falls in, whatever its limit: what a call cost, known once it is done.
+ * `cb` may be NULL. */
+lln_store_op *lln_store_add(lln_store *s, const lln_store_window *w, long delta, int64_t now_ms,
+                            lln_store_count_cb cb, void *ud);
+
+/* Raises `w`'s counter in the window of `now_ms` to `target` when it is
+ * lower (never lowers it): a count learnt elsewhere (a provider's own
+ * figure of today's spend). Answers the counter's value after; `cb` may be
+ * NULL. */
+lln_store_op *lln_store_raise(lln_store *s, const lln_store_window *w, long target, int64_t now_ms,
+                              lln_store_count_cb cb, void *ud);
 
 void lln_store_cancel(lln_store_op *op);
 

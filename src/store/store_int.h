@@ -35,6 +35,14 @@ int lln__store_mem_get(lln__store_mem *m, const char *key, long touch_ttl_ms, ch
 int lln__store_mem_put(lln__store_mem *m, const lln_store_put *p);
 /* 0 when taken from every window, else the ms until the last full one ends. */
 long lln__store_mem_take(lln__store_mem *m, const lln_store_window *w, size_t n, int64_t now_ms);
+/* The same, with counts[i] (NULL: not wanted) set to window i's count as
+ * the take left it. */
+long lln__store_mem_take_counts(lln__store_mem *m, const lln_store_window *w, size_t n, int64_t now_ms,
+                                long *counts);
+/* Adds `delta` to `w`'s counter in the window of `now_ms`; its new count. */
+long lln__store_mem_add(lln__store_mem *m, const lln_store_window *w, long delta, int64_t now_ms);
+/* Raises `w`'s counter in the window of `now_ms` to `target`; its count after. */
+long lln__store_mem_raise(lln__store_mem *m, const lln_store_window *w, long target, int64_t now_ms);
 /* Tests: time for expiry (NULL: the real clock), and what the store holds. */
 void lln__store_mem_set_clock(lln__store_mem *m, lln__store_clock clock, void *ud);
 void lln__store_mem_usage(lln__store_mem *m, size_t *bytes, size_t *entries);
@@ -66,6 +74,12 @@ lln_store_op *lln__store_redis_put(lln__store_redis *r, const lln_store_put *p, 
                                    void *ud);
 lln_store_op *lln__store_redis_take(lln__store_redis *r, const lln_store_window *w, size_t n,
                                     lln_store_take_cb cb, void *ud);
+lln_store_op *lln__store_redis_take_counts(lln__store_redis *r, const lln_store_window *w, size_t n,
+                                           lln_store_counts_cb cb, void *ud);
+lln_store_op *lln__store_redis_add(lln__store_redis *r, const lln_store_window *w, long delta,
+                                   lln_store_count_cb cb, void *ud);
+lln_store_op *lln__store_redis_raise(lln__store_redis *r, const lln_store_window *w, long target,
+                                     lln_store_count_cb cb, void *ud);
 void lln__store_redis_cancel(lln_store_op *op);
 
 /* ---- dispatch ---- */

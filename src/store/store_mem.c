@@ -8,6 +8,7 @@
  * its max_entries keys, dropping its oldest. Values expire by the store's
  * clock (wall-clock ms, replaceable by tests); counters by the time their
  * takes pass, so windows are aligned to Unix time as on every replica. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -441,6 +442,32 @@ static long window_count(lln__store_mem *m, const lln_store_window *w, int64_t n
 }
 
 long lln__store_mem_take(lln__store_mem *m, const lln_store_window *w, size_t n, int64_t now_ms) {
+  return lln__store_mem_take_counts(m, w, n, now_ms, NULL);
+}
+
+/* The counter of `w` (created when missing) holding the window `now_ms`
+ * falls in; NULL when the table has no room even for a counter. Locked. */
+static mem_entry *counter_at(lln__store_mem *m, const lln_store_window *w, int64_t now_ms) {
+  int64_t idx = now_ms / w->window_ms;
+  size_t klen = strlen(w->key);
+  mem_entry *e = entry_find(m, w->key, klen, KIND_COUNTER, w->window_ms);
+  if (!e) {
+    if (make_room(m, entry_cost(klen, 0), m->clock(m->clock_ud)) != 0)
+      return NULL; /* no room even for a counter: allowed, as when Redis is down */
+    if (!(e = entry_add(m, w->key, klen, 0, KIND_COUNTER, w->window_ms)))
+      return NULL;
+    e->window_idx = -1;
+  }
+  if (e->window_idx != idx) {
+    e->window_idx = idx;
+    e->count = 0;
+    e->expires_ms = (idx + 1) * w->window_ms;
+  }
+  return e;
+}
+
+long lln__store_mem_take_counts(lln__store_mem *m, const lln_store_window *w, size_t n, int64_t now_ms,
+                                long *counts) {
   if (now_ms < 0)
     now_ms = 0;
   long wait = 0;
@@ -449,7 +476,10 @@ long lln__store_mem_take(lln__store_mem *m, const lln_store_window *w, size_t n,
     m->take_now_ms = now_ms;
   sweep_if_due(m, m->clock(m->clock_ud));
   for (size_t i = 0; i < n; i++) {
-    if (window_active(&w[i]) && window_count(m, &w[i], now_ms) >= w[i].limit) {
+    long count = window_active(&w[i]) ? window_count(m, &w[i], now_ms) : 0;
+    if (counts)
+      counts[i] = count;
+    if (window_active(&w[i]) && count >= w[i].limit) {
       int64_t idx = now_ms / w[i].window_ms;
       long left = (long)((idx + 1) * w[i].window_ms - now_ms);
       if (left > wait)
@@ -457,25 +487,48 @@ long lln__store_mem_take(lln__store_mem *m, const lln_store_window *w, size_t n,
     }
   }
   for (size_t i = 0; wait == 0 && i < n; i++) {
-    if (!window_active(&w[i]))
+    if (!window_active(&w[i]) || w[i].check_only)
       continue;
-    int64_t idx = now_ms / w[i].window_ms;
-    size_t klen = strlen(w[i].key);
-    mem_entry *e = entry_find(m, w[i].key, klen, KIND_COUNTER, w[i].window_ms);
-    if (!e) {
-      if (make_room(m, entry_cost(klen, 0), m->clock(m->clock_ud)) != 0)
-        continue; /* no room even for a counter: allowed, as when Redis is down */
-      if (!(e = entry_add(m, w[i].key, klen, 0, KIND_COUNTER, w[i].window_ms)))
-        continue;
-      e->window_idx = -1;
-    }
-    if (e->window_idx != idx) {
-      e->window_idx = idx;
-      e->count = 0;
-      e->expires_ms = (idx + 1) * w[i].window_ms;
-    }
-    e->count++;
+    mem_entry *e = counter_at(m, &w[i], now_ms);
+    if (e && counts)
+      counts[i] = ++e->count;
+    else if (e)
+      e->count++;
   }
   uv_mutex_unlock(&m->lock);
   return wait;
+}
+
+long lln__store_mem_add(lln__store_mem *m, const lln_store_window *w, long delta, int64_t now_ms) {
+  if (now_ms < 0)
+    now_ms = 0;
+  long count = 0;
+  uv_mutex_lock(&m->lock);
+  if (now_ms > m->take_now_ms)
+    m->take_now_ms = now_ms;
+  sweep_if_due(m, m->clock(m->clock_ud));
+  mem_entry *e = counter_at(m, w, now_ms);
+  if (e) {
+    e->count = delta > LONG_MAX - e->count ? LONG_MAX : e->count + delta;
+    count = e->count;
+  }
+  uv_mutex_unlock(&m->lock);
+  return count;
+}
+
+long lln__store_mem_raise(lln__store_mem *m, const lln_store_window *w, long target, int64_t now_ms) {
+  if (now_ms < 0)
+    now_ms = 0;
+  long count = 0;
+  uv_mutex_lock(&m->lock);
+  if (now_ms > m->take_now_ms)
+    m->take_now_ms = now_ms;
+  mem_entry *e = counter_at(m, w, now_ms);
+  if (e) {
+    if (e->count < target)
+      e->count = target;
+    count = e->count;
+  }
+  uv_mutex_unlock(&m->lock);
+  return count;
 }

@@ -6,7 +6,10 @@
  *         oldest keys (DEL) until max_entries remain;
  *   take  fixed windows counted in keys named after their window number,
  *         read on the Redis server's clock (TIME), so every host counts in
- *         the same windows; all or nothing.
+ *         the same windows; all or nothing; a window may be only checked;
+ *         answers each window's count;
+ *   add   INCRBY of one such window's counter (a budget's spend);
+ *   raise the same counter up to a figure learnt elsewhere, never down.
  * Every key is under "llmnet:". A take's counters are
  * "llmnet:<window key>:<window number>", which for rate limits is the name
  * the counters had before the store existed, so processes of either
@@ -54,29 +57,57 @@ const char *const lln__redis_scripts[LLN_REDIS_NSCRIPTS] = {
     "  n = n - 1\n"
     "end\n"
     "return 0\n",
-    /* take: KEYS[i] = a window's key; ARGV[2i-1], ARGV[2i] = its limit and
-     * length in ms. 0: counted in every window; else the ms until the last
-     * full window ends, nothing counted. */
+    /* take: KEYS[i] = a window's key; ARGV[3i-2], ARGV[3i-1], ARGV[3i] =
+     * its limit, length in ms and 1 when only checked (never counted).
+     * {0, counts...}: counted in every window; else {the ms until the last
+     * full window ends, counts...}, nothing counted. */
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local wait, keys = 0, {}\n"
+    "local wait, keys, counts = 0, {}, {}\n"
     "for i = 1, #KEYS do\n"
-    "  local limit, win = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])\n"
+    "  local limit, win = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1])\n"
     "  local idx = math.floor(now / win)\n"
     "  keys[i] = KEYS[i] .. ':' .. string.format('%d', idx)\n"
-    "  if (tonumber(redis.call('GET', keys[i])) or 0) >= limit then\n"
+    "  counts[i] = tonumber(redis.call('GET', keys[i])) or 0\n"
+    "  if counts[i] >= limit then\n"
     "    local left = (idx + 1) * win - now\n"
     "    if left > wait then wait = left end\n"
     "  end\n"
     "end\n"
-    "if wait > 0 then return wait end\n"
-    "for i = 1, #KEYS do\n"
-    "  if redis.call('INCR', keys[i]) == 1 then\n"
-    "    redis.call('PEXPIRE', keys[i], 2 * tonumber(ARGV[2 * i]))\n"
+    "if wait == 0 then\n"
+    "  for i = 1, #KEYS do\n"
+    "    if ARGV[3 * i] == '0' then\n"
+    "      counts[i] = redis.call('INCR', keys[i])\n"
+    "      if counts[i] == 1 then redis.call('PEXPIRE', keys[i], 2 * tonumber(ARGV[3 * i - 1])) end\n"
+    "    end\n"
     "  end\n"
     "end\n"
-    "return 0\n",
+    "local out = {wait}\n"
+    "for i = 1, #KEYS do out[i + 1] = counts[i] end\n"
+    "return out\n",
+    /* add: KEYS[1] = a window's key; ARGV = the amount, the window's length
+     * in ms. The counter's new value. */
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local win = tonumber(ARGV[2])\n"
+    "local k = KEYS[1] .. ':' .. string.format('%d', math.floor(now / win))\n"
+    "local v = redis.call('INCRBY', k, ARGV[1])\n"
+    "if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, 2 * win) end\n"
+    "return v\n",
+    /* raise: KEYS[1] = a window's key; ARGV = the target, the window's
+     * length in ms. The counter's value after: at least the target. */
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local win = tonumber(ARGV[2])\n"
+    "local k = KEYS[1] .. ':' .. string.format('%d', math.floor(now / win))\n"
+    "local v = tonumber(redis.call('GET', k)) or 0\n"
+    "local target = tonumber(ARGV[1])\n"
+    "if v < target then v = redis.call('INCRBY', k, target - v) end\n"
+    "if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, 2 * win) end\n"
+    "return v\n",
 };
 
 /* ---- building an op ---- */
@@ -143,6 +174,32 @@ int lln__redis_op_send(redisAsyncContext *ac, const lln__store_redis *r, lln_sto
   return redisAsyncCommandArgv(ac, on_op_reply, op, 2 + op->argc, argv, argvlen);
 }
 
+/* A take's answer, {wait, counts...} (NULL: unavailable, so allowed):
+ * runs either kind of take callback and frees the op. */
+static void take_answer(lln_store_op *op, const redisReply *reply) {
+  long counts[LLN_STORE_MAX_WINDOWS], wait = 0;
+  int valid = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+              reply->element[0]->type == REDIS_REPLY_INTEGER;
+  if (valid)
+    wait = reply->element[0]->integer > 0 ? (long)reply->element[0]->integer : 0;
+  for (size_t i = 0; i < op->n_windows; i++) {
+    int at = op->slot[i];
+    const redisReply *c =
+        valid && at >= 0 && (size_t)at + 1 < reply->elements ? reply->element[at + 1] : NULL;
+    counts[i] = !valid ? -1 : c && c->type == REDIS_REPLY_INTEGER ? (long)c->integer : 0;
+  }
+  void *ud = op->ud;
+  int kind = op->kind;
+  lln_store_take_cb take = op->cb.take;
+  lln_store_counts_cb with_counts = op->cb.counts;
+  size_t n = op->n_windows;
+  free(op);
+  if (kind == LLN_REDIS_OP_TAKE)
+    take(ud, wait);
+  else
+    with_counts(ud, wait, counts, n);
+}
+
 /* Runs the callback with `reply` read as the op's answer (NULL reply:
  * unavailable) and frees the op. */
 static void op_answer(lln_store_op *op, const redisReply *reply) {
@@ -160,10 +217,13 @@ static void op_answer(lln_store_op *op, const redisReply *reply) {
     free(op);
     if (cb)
       cb(ud, ok ? LLN_STORE_OK : LLN_STORE_EUNAVAIL);
-  } else {
-    lln_store_take_cb cb = op->cb.take;
+  } else if (op->kind == LLN_REDIS_OP_ADD) {
+    lln_store_count_cb cb = op->cb.count;
     free(op);
-    cb(ud, ok && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 ? (long)reply->integer : 0);
+    if (cb)
+      cb(ud, ok && reply->type == REDIS_REPLY_INTEGER ? (long)reply->integer : -1);
+  } else {
+    take_answer(op, ok ? reply : NULL);
   }
 }
 
@@ -243,29 +303,44 @@ lln_store_op *lln__store_redis_put(lln__store_redis *r, const lln_store_put *p, 
   return lln__redis_submit(r, op);
 }
 
-lln_store_op *lln__store_redis_take(lln__store_redis *r, const lln_store_window *w, size_t n,
-                                    lln_store_take_cb cb, void *ud) {
+/* One op for either kind of take: the windows with a limit as keys, then
+ * three numbers each. */
+static lln_store_op *take_op(int kind, const lln_store_window *w, size_t n) {
   const char *prefixes[LLN_STORE_MAX_WINDOWS];
-  arg args[3 * LLN_STORE_MAX_WINDOWS];
+  arg args[4 * LLN_STORE_MAX_WINDOWS];
   char nums[2 * LLN_STORE_MAX_WINDOWS][24];
+  signed char slot[LLN_STORE_MAX_WINDOWS];
   int nkeys = 0;
   for (size_t i = 0; i < n; i++) {
+    slot[i] = -1;
     if (w[i].limit > 0 && w[i].window_ms > 0) {
+      slot[i] = (signed char)nkeys;
       prefixes[nkeys] = KEY_PREFIX;
       args[nkeys++] = (arg){w[i].key, strlen(w[i].key)};
     }
   }
   int k = nkeys;
   for (size_t i = 0; i < n; i++) {
-    if (w[i].limit > 0 && w[i].window_ms > 0) {
-      char *lim = nums[k - nkeys], *win = nums[k - nkeys + 1];
+    if (slot[i] >= 0) {
+      char *lim = nums[2 * slot[i]], *win = nums[2 * slot[i] + 1];
       snprintf(lim, 24, "%ld", w[i].limit);
       snprintf(win, 24, "%ld", w[i].window_ms);
       args[k++] = (arg){lim, strlen(lim)};
       args[k++] = (arg){win, strlen(win)};
+      args[k++] = (arg){w[i].check_only ? "1" : "0", 1};
     }
   }
-  lln_store_op *op = op_new(LLN_REDIS_OP_TAKE, LLN_REDIS_SCRIPT_TAKE, nkeys, prefixes, args, k);
+  lln_store_op *op = op_new(kind, LLN_REDIS_SCRIPT_TAKE, nkeys, prefixes, args, k);
+  if (op) {
+    op->n_windows = n;
+    memcpy(op->slot, slot, n);
+  }
+  return op;
+}
+
+lln_store_op *lln__store_redis_take(lln__store_redis *r, const lln_store_window *w, size_t n,
+                                    lln_store_take_cb cb, void *ud) {
+  lln_store_op *op = take_op(LLN_REDIS_OP_TAKE, w, n);
   if (!op) {
     cb(ud, 0);
     return NULL;
@@ -273,4 +348,48 @@ lln_store_op *lln__store_redis_take(lln__store_redis *r, const lln_store_window 
   op->cb.take = cb;
   op->ud = ud;
   return lln__redis_submit(r, op);
+}
+
+lln_store_op *lln__store_redis_take_counts(lln__store_redis *r, const lln_store_window *w, size_t n,
+                                           lln_store_counts_cb cb, void *ud) {
+  lln_store_op *op = take_op(LLN_REDIS_OP_TAKE_COUNTS, w, n);
+  if (!op) {
+    long counts[LLN_STORE_MAX_WINDOWS];
+    for (size_t i = 0; i < n; i++)
+      counts[i] = -1;
+    cb(ud, 0, counts, n);
+    return NULL;
+  }
+  op->cb.counts = cb;
+  op->ud = ud;
+  return lln__redis_submit(r, op);
+}
+
+/* An add or a raise: one window's key, an amount, the window's length. */
+static lln_store_op *count_op(lln__store_redis *r, int script, const lln_store_window *w, long amount,
+                              lln_store_count_cb cb, void *ud) {
+  char num[24], win[24];
+  snprintf(num, sizeof num, "%ld", amount);
+  snprintf(win, sizeof win, "%ld", w->window_ms);
+  const char *const prefixes[] = {KEY_PREFIX};
+  arg args[] = {{w->key, strlen(w->key)}, {num, strlen(num)}, {win, strlen(win)}};
+  lln_store_op *op = op_new(LLN_REDIS_OP_ADD, script, 1, prefixes, args, 3);
+  if (!op) {
+    if (cb)
+      cb(ud, -1);
+    return NULL;
+  }
+  op->cb.count = cb;
+  op->ud = ud;
+  return lln__redis_submit(r, op);
+}
+
+lln_store_op *lln__store_redis_add(lln__store_redis *r, const lln_store_window *w, long delta,
+                                   lln_store_count_cb cb, void *ud) {
+  return count_op(r, LLN_REDIS_SCRIPT_ADD, w, delta, cb, ud);
+}
+
+lln_store_op *lln__store_redis_raise(lln__store_redis *r, const lln_store_window *w, long target,
+                                     lln_store_count_cb cb, void *ud) {
+  return count_op(r, LLN_REDIS_SCRIPT_RAISE, w, target, cb, ud);
 }

@@ -20,12 +20,19 @@
 /* One warning per interval per process, however many workers see the outage. */
 #define LLN_REDIS_WARN_INTERVAL_MS 5000
 /* Arguments after EVAL/EVALSHA and the script: numkeys, keys, values. */
-#define LLN_REDIS_MAX_ARGS (1 + 3 * LLN_STORE_MAX_WINDOWS)
+#define LLN_REDIS_MAX_ARGS (1 + 4 * LLN_STORE_MAX_WINDOWS)
 
-enum { LLN_REDIS_SCRIPT_GET, LLN_REDIS_SCRIPT_PUT, LLN_REDIS_SCRIPT_TAKE, LLN_REDIS_NSCRIPTS };
+enum {
+  LLN_REDIS_SCRIPT_GET,
+  LLN_REDIS_SCRIPT_PUT,
+  LLN_REDIS_SCRIPT_TAKE,
+  LLN_REDIS_SCRIPT_ADD,
+  LLN_REDIS_SCRIPT_RAISE,
+  LLN_REDIS_NSCRIPTS
+};
 extern const char *const lln__redis_scripts[LLN_REDIS_NSCRIPTS];
 
-enum { LLN_REDIS_OP_GET, LLN_REDIS_OP_PUT, LLN_REDIS_OP_TAKE };
+enum { LLN_REDIS_OP_GET, LLN_REDIS_OP_PUT, LLN_REDIS_OP_TAKE, LLN_REDIS_OP_TAKE_COUNTS, LLN_REDIS_OP_ADD };
 
 /* One operation: an EVALSHA of one script. Lifetimes: hiredis calls every
  * registered reply callback exactly once, with NULL when the context goes
@@ -40,7 +47,13 @@ struct lln_store_op {
     lln_store_get_cb get;
     lln_store_done_cb done;
     lln_store_take_cb take;
+    lln_store_counts_cb counts;
+    lln_store_count_cb count;
   } cb;
+  /* TAKE_COUNTS: the caller's windows, and where each one's count is in
+   * the reply (-1: a window without a limit, not sent). */
+  size_t n_windows;
+  signed char slot[LLN_STORE_MAX_WINDOWS];
   void *ud;
   unsigned sent : 1; /* hiredis holds a callback for it */
   unsigned cancelled : 1;

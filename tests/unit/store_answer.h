@@ -13,6 +13,8 @@ typedef struct {
   char value[256];
   size_t len;
   long wait;
+  long counts[8]; /* lln_store_take_counts; lln_store_add's count in [0] */
+  size_t n;
 } answer;
 
 static void on_get(void *ud, int status, const char *value, size_t len) {
@@ -36,6 +38,21 @@ static void on_take(void *ud, long wait) {
   answer *a = ud;
   a->called++;
   a->wait = wait;
+}
+
+static void on_counts(void *ud, long wait, const long *counts, size_t n) {
+  answer *a = ud;
+  a->called++;
+  a->wait = wait;
+  a->n = n;
+  for (size_t i = 0; i < n && i < 8; i++)
+    a->counts[i] = counts[i];
+}
+
+static void on_count(void *ud, long count) {
+  answer *a = ud;
+  a->called++;
+  a->counts[0] = count;
 }
 
 #endif

@@ -147,7 +147,7 @@ static long rl_mem_take(rl_mem *m, const char *key, int rpm, int rpd, int64_t no
   char minute[64], day[64];
   snprintf(minute, sizeof minute, "rl:%s:m", key);
   snprintf(day, sizeof day, "rl:%s:d", key);
-  lln_store_window w[2] = {{minute, rpm, LLN_RATELIMIT_MINUTE_MS}, {day, rpd, LLN_RATELIMIT_DAY_MS}};
+  lln_store_window w[2] = {{minute, rpm, LLN_RATELIMIT_MINUTE_MS, 0}, {day, rpd, LLN_RATELIMIT_DAY_MS, 0}};
   mem_clock_now = now_ms;
   return lln__store_mem_take(m, w, 2, now_ms);
 }

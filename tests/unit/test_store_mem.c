@@ -263,7 +263,7 @@ static void test_entry_bound(void **state) {
 static void test_counters_outlive_values(void **state) {
   (void)state;
   lln__store_mem *m = mem_new(0, 20);
-  lln_store_window w = {"rl:m:model", 2, MINUTE};
+  lln_store_window w = {"rl:m:model", 2, MINUTE, 0};
   assert_int_equal(lln__store_mem_take(m, &w, 1, BASE), 0);
   assert_int_equal(lln__store_mem_take(m, &w, 1, BASE + 1), 0);
   char key[32];
@@ -278,7 +278,7 @@ static void test_counters_outlive_values(void **state) {
 static void test_counter_windows(void **state) {
   (void)state;
   lln__store_mem *m = mem_new(0, 0);
-  lln_store_window w[2] = {{"m:a", 3, MINUTE}, {"d:a", 5, DAY}};
+  lln_store_window w[2] = {{"m:a", 3, MINUTE, 0}, {"d:a", 5, DAY, 0}};
   for (int i = 0; i < 3; i++)
     assert_int_equal(lln__store_mem_take(m, w, 2, BASE + i), 0);
   /* the minute is full: refused until it ends, 50 s later; nothing counted */
@@ -292,7 +292,7 @@ static void test_counter_windows(void **state) {
   assert_int_equal(lln__store_mem_take(m, w, 2, next + 2), (long)(day_end - next - 2));
   assert_int_equal(lln__store_mem_take(m, w, 2, day_end), 0);
   /* windows without a limit are skipped */
-  lln_store_window off[2] = {{"m:b", 0, MINUTE}, {"d:b", 1, 0}};
+  lln_store_window off[2] = {{"m:b", 0, MINUTE, 0}, {"d:b", 1, 0, 0}};
   for (int i = 0; i < 10; i++)
     assert_int_equal(lln__store_mem_take(m, off, 2, BASE), 0);
   lln__store_mem_free(m);
@@ -301,17 +301,57 @@ static void test_counter_windows(void **state) {
 static void test_counters_expire(void **state) {
   (void)state;
   lln__store_mem *m = mem_new(0, 0);
-  lln_store_window w = {"m:a", 5, MINUTE};
+  lln_store_window w = {"m:a", 5, MINUTE, 0};
   assert_int_equal(lln__store_mem_take(m, &w, 1, BASE), 0);
   size_t entries;
   lln__store_mem_usage(m, NULL, &entries);
   assert_int_equal(entries, 1);
   /* a take a window later, after the sweep interval, drops the stale counter */
   fake_now += LLN_STORE_MEM_SWEEP_INTERVAL_MS;
-  lln_store_window other = {"m:b", 5, MINUTE};
+  lln_store_window other = {"m:b", 5, MINUTE, 0};
   assert_int_equal(lln__store_mem_take(m, &other, 1, BASE + MINUTE), 0);
   lln__store_mem_usage(m, NULL, &entries);
   assert_int_equal(entries, 1);
+  lln__store_mem_free(m);
+}
+
+/* A budget's windows: requests counted, spend only checked by a take and
+ * added once known; each take answers every window's count. */
+static void test_check_only_and_add(void **state) {
+  (void)state;
+  lln__store_mem *m = mem_new(0, 0);
+  lln_store_window w[3] = {{"b:m", 10, MINUTE, 0}, {"b:off", 0, MINUTE, 0}, {"b:usd", 1000, DAY, 1}};
+  long counts[3];
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE, counts), 0);
+  assert_int_equal(counts[0], 1);
+  assert_int_equal(counts[1], 0);
+  assert_int_equal(counts[2], 0); /* checked, never counted by a take */
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE + 1, counts), 0);
+  assert_int_equal(counts[0], 2);
+  assert_int_equal(counts[2], 0);
+  /* spend: 600 then 400 reaches the limit of 1000 */
+  assert_int_equal(lln__store_mem_add(m, &w[2], 600, BASE + 2), 600);
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE + 3, counts), 0);
+  assert_int_equal(counts[2], 600);
+  assert_int_equal(lln__store_mem_add(m, &w[2], 400, BASE + 4), 1000);
+  /* spent: refused until the UTC day ends, nothing counted, counts as they are */
+  int64_t day_end = (BASE / DAY + 1) * DAY;
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE + 5, counts), (long)(day_end - BASE - 5));
+  assert_int_equal(counts[0], 3);
+  assert_int_equal(counts[2], 1000);
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, BASE + 6, NULL), (long)(day_end - BASE - 6));
+  /* an add passes the limit too (the cost is known after the call) and a read adds 0 */
+  assert_int_equal(lln__store_mem_add(m, &w[2], 5, BASE + 7), 1005);
+  assert_int_equal(lln__store_mem_add(m, &w[2], 0, BASE + 8), 1005);
+  /* the next day starts from 0 */
+  assert_int_equal(lln__store_mem_take_counts(m, w, 3, day_end, counts), 0);
+  assert_int_equal(counts[0], 1);
+  assert_int_equal(counts[2], 0);
+  assert_int_equal(lln__store_mem_add(m, &w[2], 0, day_end), 0);
+  /* a raise sets a lower counter to the figure, never lowers a higher one */
+  assert_int_equal(lln__store_mem_raise(m, &w[2], 700, day_end + 1), 700);
+  assert_int_equal(lln__store_mem_add(m, &w[2], 10, day_end + 2), 710);
+  assert_int_equal(lln__store_mem_raise(m, &w[2], 500, day_end + 3), 710);
   lln__store_mem_free(m);
 }
 
@@ -351,7 +391,7 @@ static void test_public_api(void **state) {
   lln_store_put_value(s, &bad, on_done, &a);
   assert_int_equal(a.status, LLN_STORE_EINVAL);
   /* take */
-  lln_store_window w = {"rl", 1, MINUTE};
+  lln_store_window w = {"rl", 1, MINUTE, 0};
   assert_null(lln_store_take(s, &w, 1, BASE, on_take, &a));
   assert_int_equal(a.wait, 0);
   assert_null(lln_store_take(s, &w, 1, BASE + 1, on_take, &a));
@@ -387,7 +427,7 @@ static void *hammer(void *arg) {
                        .max_entries = 100};
     lln_store_put_value(s, &p, NULL, NULL);
     lln_store_get(s, key, 1000, on_get, &a);
-    lln_store_window w = {"shared", THREADS * ROUNDS / 2, DAY};
+    lln_store_window w = {"shared", THREADS * ROUNDS / 2, DAY, 0};
     lln_store_take(s, &w, 1, BASE, on_take, &a);
     allowed += a.wait == 0;
   }
@@ -411,12 +451,41 @@ static void test_threads(void **state) {
   /* exactly half the takes fit the budget, however they interleaved */
   assert_int_equal(allowed, THREADS * ROUNDS / 2);
   answer a = {0};
-  lln_store_window w = {"shared", THREADS * ROUNDS / 2, DAY};
+  lln_store_window w = {"shared", THREADS * ROUNDS / 2, DAY, 0};
   lln_store_take(s, &w, 1, BASE, on_take, &a);
   assert_true(a.wait > 0);
   size_t entries;
   lln__store_mem_usage(lln__store_mem_of(s), NULL, &entries);
   assert_true(entries <= 501);
+  lln_store_close(s);
+}
+
+/* lln_store_take_counts and lln_store_add through the public API. */
+static void test_public_api_counts(void **state) {
+  (void)state;
+  lln_store *s = NULL;
+  char err[128];
+  assert_int_equal(lln_store_create(&s, NULL, "memory", err, sizeof err), 0);
+  lln_store_window w[2] = {{"p:d", 2, DAY, 0}, {"p:usd", 50, DAY, 1}};
+  answer a = {0};
+  assert_null(lln_store_take_counts(s, w, 2, BASE, on_counts, &a));
+  assert_int_equal(a.called, 1);
+  assert_int_equal(a.wait, 0);
+  assert_int_equal(a.n, 2);
+  assert_int_equal(a.counts[0], 1);
+  assert_null(lln_store_add(s, &w[1], 50, BASE, on_count, &a));
+  assert_int_equal(a.counts[0], 50);
+  assert_null(lln_store_take_counts(s, w, 2, BASE + 1, on_counts, &a));
+  assert_true(a.wait > 0);
+  assert_int_equal(a.counts[0], 1);
+  assert_int_equal(a.counts[1], 50);
+  /* a bad key or a negative amount: nothing added, -1 */
+  lln_store_window bad = {"", 1, DAY, 0};
+  assert_null(lln_store_add(s, &bad, 1, BASE, on_count, &a));
+  assert_int_equal(a.counts[0], -1);
+  assert_null(lln_store_add(s, &w[1], -1, BASE, on_count, &a));
+  assert_int_equal(a.counts[0], -1);
+  assert_null(lln_store_add(s, &w[1], 1, BASE, NULL, NULL)); /* nobody waits for the answer */
   lln_store_close(s);
 }
 
@@ -433,6 +502,8 @@ int main(void) {
       cmocka_unit_test(test_counters_outlive_values),
       cmocka_unit_test(test_counter_windows),
       cmocka_unit_test(test_counters_expire),
+      cmocka_unit_test(test_check_only_and_add),
+      cmocka_unit_test(test_public_api_counts),
       cmocka_unit_test(test_public_api),
       cmocka_unit_test(test_threads),
   };

@@ -145,7 +145,8 @@ static void test_take_windows(void **state) {
   uv_loop_init(&loop);
   lln_store *st = open_store(&loop, s);
   /* three windows; the hour one (limit 2) fills first */
-  lln_store_window w[3] = {{"t:m", 5, MINUTE}, {"t:h", 2, 60 * MINUTE}, {"t:d", 10, 24 * 60 * MINUTE}};
+  lln_store_window w[3] = {
+      {"t:m", 5, MINUTE, 0}, {"t:h", 2, 60 * MINUTE, 0}, {"t:d", 10, 24 * 60 * MINUTE, 0}};
   answer a = {0};
   for (int i = 0; i < 3; i++) {
     lln_store_take(st, w, 3, 0, on_take, &a);
@@ -164,6 +165,85 @@ static void test_take_windows(void **state) {
   finish(&loop, st);
 }
 
+/* A budget's windows in Redis: the spend window only checked by a take,
+ * added to by lln_store_add; every take answers each window's count;
+ * windows without a limit answer 0. */
+static void test_take_counts_and_add(void **state) {
+  redis_server *s = *state;
+  redis_start(s, NULL);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  lln_store *st = open_store(&loop, s);
+  lln_store_window w[3] = {
+      {"b:d", 3, 24 * 60 * MINUTE, 0}, {"b:off", 0, MINUTE, 0}, {"b:usd", 1000, 24 * 60 * MINUTE, 1}};
+  answer a = {0};
+  lln_store_take_counts(st, w, 3, 0, on_counts, &a);
+  wait_answer(&loop, &a, 0);
+  assert_int_equal(a.wait, 0);
+  assert_int_equal(a.n, 3);
+  assert_int_equal(a.counts[0], 1);
+  assert_int_equal(a.counts[1], 0);
+  assert_int_equal(a.counts[2], 0);
+  lln_store_add(st, &w[2], 999, 0, on_count, &a);
+  wait_answer(&loop, &a, 1);
+  assert_int_equal(a.counts[0], 999);
+  lln_store_take_counts(st, w, 3, 0, on_counts, &a);
+  wait_answer(&loop, &a, 2);
+  assert_int_equal(a.wait, 0);
+  assert_int_equal(a.counts[0], 2);
+  assert_int_equal(a.counts[2], 999);
+  lln_store_add(st, &w[2], 1, 0, on_count, &a);
+  wait_answer(&loop, &a, 3);
+  assert_int_equal(a.counts[0], 1000);
+  /* spent: refused until the day ends, nothing counted */
+  lln_store_take_counts(st, w, 3, 0, on_counts, &a);
+  wait_answer(&loop, &a, 4);
+  assert_true(a.wait > 0 && a.wait <= 24 * 60 * MINUTE);
+  assert_int_equal(a.counts[0], 2);
+  assert_int_equal(a.counts[2], 1000);
+  /* a raise never lowers the counter, and sets a lower one to the figure */
+  lln_store_raise(st, &w[2], 10, 0, on_count, &a);
+  wait_answer(&loop, &a, 5);
+  assert_int_equal(a.counts[0], 1000);
+  lln_store_raise(st, &w[2], 1500, 0, on_count, &a);
+  wait_answer(&loop, &a, 6);
+  assert_int_equal(a.counts[0], 1500);
+  /* the plain take reads the same script's answer */
+  lln_store_take(st, w, 3, 0, on_take, &a);
+  wait_answer(&loop, &a, 7);
+  assert_true(a.wait > 0);
+  /* the counters expire: the spend key has a time to live */
+  redisContext *c = redis_connect(s->port);
+  redisReply *r = redisCommand(c, "KEYS llmnet:b:usd:*");
+  assert_int_equal(r->elements, 1);
+  redisReply *ttl = redisCommand(c, "PTTL %s", r->element[0]->str);
+  assert_true(ttl->integer > 0 && ttl->integer <= 2 * 24 * 60 * MINUTE);
+  freeReplyObject(ttl);
+  freeReplyObject(r);
+  redisFree(c);
+  finish(&loop, st);
+}
+
+/* Redis down: a take with counts is allowed and says it knows no count; an
+ * add answers -1. */
+static void test_counts_down(void **state) {
+  redis_server *s = *state;
+  s->port = free_port(); /* nothing listens */
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  lln_store *st = open_store(&loop, s);
+  lln_store_window w = {"k", 1, MINUTE, 0};
+  answer a = {0};
+  lln_store_take_counts(st, &w, 1, 0, on_counts, &a);
+  wait_answer(&loop, &a, 0);
+  assert_int_equal(a.wait, 0);
+  assert_int_equal(a.counts[0], -1);
+  lln_store_add(st, &w, 5, 0, on_count, &a);
+  wait_answer(&loop, &a, 1);
+  assert_int_equal(a.counts[0], -1);
+  finish(&loop, st);
+}
+
 static void test_down(void **state) {
   redis_server *s = *state;
   s->port = free_port(); /* nothing listens */
@@ -173,7 +253,7 @@ static void test_down(void **state) {
   assert_int_equal(put(&loop, st, "k", "v", 1, 1000, "g", 3), LLN_STORE_EUNAVAIL);
   assert_int_equal(get(&loop, st, "k", 0).status, LLN_STORE_EUNAVAIL);
   answer a = {0};
-  lln_store_window w = {"k", 1, MINUTE};
+  lln_store_window w = {"k", 1, MINUTE, 0};
   for (int i = 0; i < 3; i++) {
     lln_store_take(st, &w, 1, 0, on_take, &a);
     wait_answer(&loop, &a, i);
@@ -205,7 +285,7 @@ static void test_cancel_and_close(void **state) {
   lln_store_put p = {.key = "y", .value = "v", .len = 1, .ttl_ms = 1000};
   assert_non_null(lln_store_get(st, "x", 0, on_get, &inflight));
   assert_non_null(lln_store_put_value(st, &p, on_done, &inflight));
-  lln_store_window w = {"z", 1, MINUTE};
+  lln_store_window w = {"z", 1, MINUTE, 0};
   assert_non_null(lln_store_take(st, &w, 1, 0, on_take, &inflight));
   finish(&loop, st);
   assert_int_equal(inflight.called, 0);
@@ -218,6 +298,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_group_bound, redis_setup, redis_teardown),
       cmocka_unit_test_setup_teardown(test_take_windows, redis_setup, redis_teardown),
       cmocka_unit_test_setup_teardown(test_down, redis_setup, redis_teardown),
+      cmocka_unit_test_setup_teardown(test_take_counts_and_add, redis_setup, redis_teardown),
+      cmocka_unit_test_setup_teardown(test_counts_down, redis_setup, redis_teardown),
       cmocka_unit_test_setup_teardown(test_cancel_and_close, redis_setup, redis_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
