@@ -749,6 +749,27 @@ function doorsSection() {
   return out.join('\n');
 }
 
+// ------------------------------------------------------------------ response cache (bench/cache.sh)
+function cacheSection() {
+  const out = ['### Response cache: a hit against a 1-hop request', ''];
+  out.push(
+    `The same request (temperature 0) to the 1-hop composition and to the same composition with \`"response-cache"\` ` +
+      `(every request a hit), against \`llmnet mock\` (latency 0), in the same run (\`bench/cache.sh\`): ` +
+      `${num('ca.rounds')} rounds of ${num('ca.seconds')} s each, alternated, medians over rounds. Latency: wrk -t1 -c1; ` +
+      `CPU: wrk -t1 -c${num('ca.conc')}, llmnet's CPU time / requests it served.`,
+  );
+  out.push('');
+  const row = (k, what) => [what, us(num(`ca.${k}.p50_us`)), us(num(`ca.${k}.p99_us`)), cpuUs(num(`ca.${k}.cpu_us_per_req`)), rate(num(`ca.${k}.rps`))];
+  out.push(table(['request', 'latency p50 (c1)', 'p99', 'llmnet CPU / request', `req/s (c${num('ca.conc')})`], [row('one', '1-hop (one upstream call)'), row('hit', 'cache hit (no upstream call)')]));
+  out.push('');
+  out.push(
+    `A hit takes ${x(ratio(num('ca.hit.cpu_us_per_req'), num('ca.one.cpu_us_per_req')))} the CPU of a 1-hop request; ` +
+      `upstream calls during the hit runs: ${num('ca.hit.upstream_calls') ?? NA}.`,
+  );
+  if (num('ca.failed') === 1) notes.push('cache: the scenario failed (a hit called upstream, or llmnet stopped): see bench/cache.sh.');
+  return out.join('\n');
+}
+
 // ------------------------------------------------------------------ the page
 if (doorsOnly) {
   const ds = doorsSection();
@@ -842,6 +863,10 @@ if (has('rt.failed')) {
 }
 if (has('dr.failed')) {
   lines.push(doorsSection());
+  lines.push('');
+}
+if (has('ca.failed')) {
+  lines.push(cacheSection());
   lines.push('');
 }
 lines.push('### Problems seen during the run');

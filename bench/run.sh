@@ -3,8 +3,9 @@
 # 1-hop and the seed's 2-hop composition, and through Portkey's gateway as the
 # peer; wrk and h2load for load, bench/clients.mjs for streams and held
 # connections; then bench/routing.sh (sessions, pins, the decision cache,
-# early decision) and bench/doors.sh (the Responses and Anthropic doors
-# against chat completions: CPU per request, time to first token). Prints one markdown report and writes it to
+# early decision), bench/doors.sh (the Responses and Anthropic doors
+# against chat completions: CPU per request, time to first token) and
+# bench/cache.sh (a response cache hit against a 1-hop request). Prints one markdown report and writes it to
 # bench/results/latest.md. Every process is on 127.0.0.1, on ports picked at
 # run time, and stopped at the end.
 #
@@ -244,7 +245,7 @@ h2_run() {
 pk_headers() { echo "x-portkey-provider: openai|x-portkey-custom-host: $1/v1"; }
 
 step=0
-steps=26
+steps=27
 next() { step=$((step + 1)); log "[$step/$steps] $*"; }
 
 for lat in 0 50; do
@@ -386,6 +387,11 @@ next "doors: /v1/responses and /v1/messages against chat completions (bench/door
 doors_rc=0
 BENCH_SECONDS=$S LLMNET_BIN=$bin "$bench/doors.sh" "$R" || doors_rc=$?
 
+# ---------------------------------------------------------------- response cache
+next "cache: a response cache hit against a 1-hop request (bench/cache.sh)"
+cache_rc=0
+BENCH_SECONDS=$S LLMNET_BIN=$bin "$bench/cache.sh" "$R" || cache_rc=$?
+
 put machine.busy_after "$(machine_busy)"
 
 # ---------------------------------------------------------------- health at the end
@@ -417,6 +423,11 @@ log "written to bench/results/latest.md"
 if [ "$routing_rc" != 0 ]; then
   log "ERROR: the routing scenarios failed (a conversation made other than one router call, or a scenario"
   log "       could not run): see the routing section above and the lines of bench/routing.sh"
+  exit 1
+fi
+if [ "$cache_rc" != 0 ]; then
+  log "ERROR: the response cache scenario failed (a hit called upstream, or llmnet stopped): see the lines"
+  log "       of bench/cache.sh"
   exit 1
 fi
 if [ "$doors_rc" != 0 ]; then

@@ -101,6 +101,15 @@ const lln_metric LLN_M_BUDGET_REFUSED = {
     "Calls refused (429, or a fallback) because a budget is spent, by budget.",
     LLN_COUNTER,
     {"budget", NULL}};
+const lln_metric LLN_M_CACHE_BYTES = {"llmnet_response_cache_bytes",
+                                      "Bytes the in-process response cache holds (entries and bookkeeping).",
+                                      LLN_GAUGE,
+                                      {NULL}};
+const lln_metric LLN_M_CACHE_SERVED = {
+    "llmnet_response_cache_served_bytes_total",
+    "Bytes of stored entries that answered requests from the response cache.",
+    LLN_COUNTER,
+    {NULL}};
 const lln_metric LLN_M_RATE_LIMIT_REFUSED = {"llmnet_rate_limit_refusals_total",
                                              "Requests refused with 429 by a model's rate limit, by model.",
                                              LLN_COUNTER,
@@ -138,7 +147,9 @@ static const lln_metric *const families[] = {&LLN_M_REQUESTS,
                                              &LLN_M_COST,
                                              &LLN_M_CACHE,
                                              &LLN_M_BUDGET_WAITS,
-                                             &LLN_M_BUDGET_REFUSED};
+                                             &LLN_M_BUDGET_REFUSED,
+                                             &LLN_M_CACHE_BYTES,
+                                             &LLN_M_CACHE_SERVED};
 
 typedef struct series {
   const lln_metric *family;

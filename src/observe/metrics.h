@@ -41,6 +41,8 @@ extern const lln_metric LLN_M_COST;               /* node, model, source (report
 extern const lln_metric LLN_M_CACHE;              /* result (hit, miss, bypass) */
 extern const lln_metric LLN_M_BUDGET_WAITS;       /* budget */
 extern const lln_metric LLN_M_BUDGET_REFUSED;     /* budget */
+extern const lln_metric LLN_M_CACHE_BYTES;        /* (none): a gauge */
+extern const lln_metric LLN_M_CACHE_SERVED;       /* (none) */
 
 /* `values` holds one value per label name of the family, in order. */
 void lln_metric_add(const lln_metric *m, const char *const *values, double delta);

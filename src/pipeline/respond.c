@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pipeline/cache_int.h"
 #include "pipeline/cost_run_int.h"
 #include "pipeline/sinks_int.h"
 #include "pipeline/stream_int.h"
@@ -51,6 +52,7 @@ void lln__run_succeed(lln_run *r) {
   }
   cJSON_AddItemToObject(resp, "llmnet", lln_run_extension(r));
   lln_json_print(resp, &r->result_body);
+  lln__cache_keep(r, resp);
   lln_sinks_fire(r, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(resp, "model")), r->output);
   /* the tree goes with the run's arena: a door reads it instead of parsing the body again */
   lln_run_result res = {.status = 200,

@@ -16,6 +16,7 @@
 
 #include "observe/metrics.h"
 #include "pipeline/admit_int.h"
+#include "pipeline/cache_int.h"
 #include "pipeline/call_body_int.h"
 #include "pipeline/call_result_int.h"
 #include "pipeline/cost_run_int.h"
@@ -95,6 +96,7 @@ void lln_run_finish(lln_run *r, const lln_run_result *given) {
   filled.router_calls = r->routing.router_calls;
   filled.cost_usd = r->cost_usd;
   filled.cost_known = r->cost_known;
+  filled.cache = lln__cache_status(r);
   stop_work(r);
   r->done(r->ud, &filled);
 }
@@ -571,7 +573,7 @@ lln_run *lln_run_start(const lln_run_params *p) {
       r->routing.decided = "model";
     }
   }
-  enter(r, start);
+  lln__cache_lookup(r, p, start, enter); /* a hit answers from the cache; else enter(r, start) */
   return r;
 }
 
@@ -614,6 +616,7 @@ static void release(lln_run *r) {
   lln_buf_free(&r->call.body);
   lln_buf_free(&r->result_body);
   lln__route_free(r);
+  lln__cache_free(r);
   if (r->sink && r->timers.started)
     lln_stream_free(r);
   lln_arena_free(&r->scratch);

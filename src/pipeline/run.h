@@ -90,6 +90,8 @@ typedef struct lln_run_params {
   struct lln_store *store;           /* session pins and the decision cache (server.store), or NULL */
   int route_only;                    /* stop before the first answering call: /v1/llmnet/route, eval */
   int stateless;                     /* neither read nor write pins or the decision cache (eval) */
+  struct lln_response_cache *cache;  /* the response cache (pipeline/cache.h), or NULL */
+  const char **cache_status;         /* set to "hit", "miss" or "bypass" once decided (before any event) */
   void *ud;                          /* passed to done and to the sink */
 } lln_run_params;
 

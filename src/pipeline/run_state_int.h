@@ -162,6 +162,8 @@ struct lln_run {
     int open;
   } timers;
 
+  struct lln__cache_run *cache; /* the response cache's part (cache_int.h), NULL without one */
+
   /* The result, reported once by lln_run_finish (run.c). */
   lln_run_done done;
   void *ud;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pipeline/cache_int.h"
 #include "pipeline/cost_run_int.h"
 #include "pipeline/sinks_int.h"
 #include "util/json_alloc.h"
@@ -131,6 +132,7 @@ static int on_event(void *ud, const char *data, size_t len) {
       lln_sinks_keep_text(&r->stream.text, piece);
   }
   r->stream.events++;
+  lln__cache_stream_chunk(r, chunk);
   emit(r, chunk);
   cJSON_Delete(chunk);
   return 0;
@@ -213,10 +215,12 @@ void lln_stream_call_done(lln_run *r, const lln_upstream_response *resp) {
     lln_run_add_usage(r, wrap, hop);
     cJSON_Delete(wrap);
   }
+  lln__cache_keep_stream(r);
   end_stream(r, r->stream.model, r->stream.text.data ? r->stream.text.data : "");
 }
 
 void lln_stream_replay(lln_run *r) {
+  lln__cache_keep(r, r->final);
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->final, "model");
   const char *model_id = cJSON_IsString(model) ? model->valuestring : NULL;
   const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->final, "choices"), 0);

@@ -42,8 +42,24 @@ typedef struct chat {
   uint64_t started_ns;
   int finished;
   int streaming;
-  int route_only; /* POST /v1/llmnet/route: the decision, no handler called */
+  int route_only;    /* POST /v1/llmnet/route: the decision, no handler called */
+  const char *cache; /* the response cache's "hit", "miss" or "bypass", once the run decided */
 } chat;
+
+/* x-llmnet-cache: what the run decided, or "bypass" for a request the
+ * cache never saw (refused, or ended before its lookup) when the
+ * composition has a response cache; nothing when it has none. */
+static void cache_header(const chat *c, lln__headers *h, const char *decided) {
+  const char *v = decided ? decided : c->cache;
+  if (!v && c->gen->cfg->response_cache.enabled && !c->route_only)
+    v = "bypass";
+  if (v && strcmp(v, "hit") == 0)
+    lln__hdr_fixed(h, "x-llmnet-cache: hit");
+  else if (v && strcmp(v, "miss") == 0)
+    lln__hdr_fixed(h, "x-llmnet-cache: miss");
+  else if (v)
+    lln__hdr_fixed(h, "x-llmnet-cache: bypass");
+}
 
 /* A client's id is kept when it is short and plain, so it is safe to log
  * and to send upstream; anything else gets a fresh id. */
@@ -82,6 +98,7 @@ static void stream_start(void *ud, const char *route) {
   lln__hdr_add(&h, "x-request-id: %s", c->request_id);
   if (route)
     lln__hdr_add(&h, "x-llmnet-route: %.480s", route);
+  cache_header(c, &h, NULL);
   lln__add_cors(c->g, c->req, &h);
   lln_http_stream_begin(c->req, 200, "text/event-stream", h.line);
 }
@@ -221,6 +238,7 @@ static void on_run_done(void *ud, const lln_run_result *res) {
     lln__hdr_add(&h, "Retry-After: %.40s", res->retry_after);
   if (res->status != 200 && !res->streamed)
     lln__hdr_fixed(&h, res->should_retry ? "x-should-retry: true" : "x-should-retry: false");
+  cache_header(c, &h, res->cache);
   lln__add_cors(c->g, c->req, &h);
   if (c->route_only) {
     lln__route_api_respond(c->req, h.line, res, (double)(uv_hrtime() - c->started_ns) / 1e6);
@@ -337,6 +355,7 @@ static void start_run(chat *c) {
     if (!request) {
       lln__headers h = {0};
       lln__hdr_add(&h, "x-request-id: %s", c->request_id);
+      cache_header(c, &h, NULL);
       lln__add_cors(g, c->req, &h);
       refuse(c, &h, &err);
       chat_end(c);
@@ -360,6 +379,8 @@ static void start_run(chat *c) {
       .ratelimit = g->ratelimit,
       .store = g->store,
       .route_only = c->route_only,
+      .cache = g->cache,
+      .cache_status = &c->cache,
       .ud = c,
   };
   c->arena = NULL; /* the run's now */
@@ -441,6 +462,8 @@ void lln__door_serve(lln_gateway *g, lln_http_request *req, lln__headers *h, con
     lln__hdr_fixed(h, "Retry-After: 1");
     /* llmnet's own refusal, no upstream call made: a retry may well pass */
     lln__hdr_fixed(h, "x-should-retry: true");
+    if (g->current->cfg->response_cache.enabled && !route_only)
+      lln__hdr_fixed(h, "x-llmnet-cache: bypass");
     lln__door_respond_error(req, door, h->line, 503,
                             "llmnet is at its limit of requests in flight (server.max-concurrent)");
     return;
@@ -455,6 +478,7 @@ void lln__door_serve(lln_gateway *g, lln_http_request *req, lln__headers *h, con
     c->body = parse_body(req, err.message, sizeof err.message);
   }
   if (!c->body) {
+    cache_header(c, h, NULL);
     respond_error(c, h->line, &(lln_openai_error){.status = 400, .message = err.message});
     chat_end(c);
     return;
@@ -468,6 +492,7 @@ void lln__door_serve(lln_gateway *g, lln_http_request *req, lln__headers *h, con
     need = door->lookup(c->state, c->body, c->look, &err);
   }
   if (need < 0) {
+    cache_header(c, h, NULL);
     refuse(c, h, &err);
     chat_end(c);
   } else if (need == 0) {

@@ -15,6 +15,7 @@
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "observe/status_page.h"
+#include "pipeline/cache.h"
 #include "pipeline/run.h"
 #include "server/embeddings_int.h"
 #include "server/models_api_int.h"
@@ -83,7 +84,8 @@ void lln__add_cors(const lln_gateway *g, const lln_http_request *req, headers *h
       hdr_add(h, "Access-Control-Allow-Origin: %.400s", any ? "*" : origin);
       hdr_fixed(h, "Vary: Origin");
       hdr_fixed(h,
-                "Access-Control-Expose-Headers: x-request-id, x-llmnet-route, retry-after, x-should-retry");
+                "Access-Control-Expose-Headers: x-request-id, x-llmnet-route, x-llmnet-cache, retry-after, "
+                "x-should-retry");
       return;
     }
   }
@@ -356,7 +358,29 @@ static int start_store(lln_gateway *g, const lln_gateway_options *o, char *err, 
   return 0;
 }
 
+/* The response cache: the workers' shared one, or this gateway's own (in
+ * its Redis store, or in process). */
+static int start_cache(lln_gateway *g, const lln_gateway_options *o) {
+  if (o->cache) {
+    lln_response_cache_retain(o->cache);
+    g->cache = o->cache;
+  } else if (lln_store_shared(g->store)) {
+    g->cache = lln_response_cache_new_shared(g->store);
+  } else {
+    g->cache = lln_response_cache_new_memory(g->current->cfg->response_cache.max_bytes);
+  }
+  return g->cache ? 0 : -1;
+}
+
+void lln_gateway_set_cache(lln_gateway *g, struct lln_response_cache *c) {
+  lln_response_cache_retain(c);
+  lln_response_cache_release(g->cache);
+  g->cache = c;
+}
+
 static void close_store(lln_gateway *g) {
+  lln_response_cache_release(g->cache);
+  g->cache = NULL;
   lln_ratelimit_close(g->own_ratelimit);
   lln_store_close(g->own_store);
   g->own_ratelimit = NULL;
@@ -372,6 +396,12 @@ int lln_gateway_start(lln_gateway *g, const lln_gateway_options *o, char *err, s
   g->current = gen_new(o->config);
   const lln_server_settings *s = &g->current->cfg->server;
   if (start_store(g, o, err, err_size) != 0) {
+    lln__gen_release(g->current);
+    return -1;
+  }
+  if (start_cache(g, o) != 0) {
+    snprintf(err, err_size, "response-cache: out of memory");
+    close_store(g);
     lln__gen_release(g->current);
     return -1;
   }

@@ -32,6 +32,9 @@ typedef struct lln_gateway {
   struct chat *chats;      /* requests running, for ending them at close */
   struct lln_quota *quota; /* budgets' "sync" (upstream/quota.c): the first worker's gateway only */
   int syncs_quota;         /* this gateway is that one */
+
+  /* The response cache new requests use (held; pipeline/cache.h). */
+  struct lln_response_cache *cache;
 } lln_gateway;
 
 typedef struct lln_gateway_options {
@@ -42,6 +45,9 @@ typedef struct lln_gateway_options {
    * connection per loop). */
   lln_store *store;
   lln_ratelimit *ratelimit;
+  /* The in-process response cache every worker shares (retained); NULL:
+   * the gateway makes its own, in `store` when that is Redis. */
+  struct lln_response_cache *cache;
   const char *addr;
   int port;
   /* Another worker's gateway whose listening socket this one shares (NULL:
@@ -55,6 +61,9 @@ int lln_gateway_port(const lln_gateway *g);
 /* New requests run on `sc` (retained); requests in flight finish on the
  * one they started with. Listen address and HTTP limits stay as started. */
 void lln_gateway_reload(lln_gateway *g, lln_shared_config *sc);
+/* New requests use the response cache `c` (retained); requests in flight
+ * keep theirs. */
+void lln_gateway_set_cache(lln_gateway *g, struct lln_response_cache *c);
 /* Stops accepting and calls `done` when every connection has finished. */
 void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud);
 void lln_gateway_close(lln_gateway *g);

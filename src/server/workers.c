@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/cache.h"
 #include "server/gateway_int.h"
 #include "store/store.h"
 #include "upstream/ratelimit.h"
@@ -24,6 +25,7 @@ typedef struct worker {
   uv_mutex_t lock; /* guards the mailbox below */
   int drain, close;
   lln_shared_config *reload; /* retained for the worker */
+  lln_response_cache *cache; /* a new shared response cache (retained for the worker), or NULL */
   int started;
 } worker;
 
@@ -31,9 +33,10 @@ struct lln_workers {
   worker *w;
   unsigned n;
   int port;
-  lln_store *shared_store;         /* the in-process store, shared by all workers */
-  lln_ratelimit *shared_ratelimit; /* counting in it */
-  uv_async_t drained;              /* on the control loop */
+  lln_store *shared_store;          /* the in-process store, shared by all workers */
+  lln_ratelimit *shared_ratelimit;  /* counting in it */
+  lln_response_cache *shared_cache; /* the in-process response cache, shared by all workers */
+  uv_async_t drained;               /* on the control loop */
   atomic_uint n_drained;
   void (*on_drained)(void *ud);
   void *ud;
@@ -50,10 +53,17 @@ static void on_wake(uv_async_t *a) {
   worker *w = a->data;
   uv_mutex_lock(&w->lock);
   lln_shared_config *reload = w->reload;
+  lln_response_cache *cache = w->cache;
   int drain = w->drain, close = w->close;
   w->reload = NULL;
+  w->cache = NULL;
   w->drain = 0;
   uv_mutex_unlock(&w->lock);
+  if (cache) {
+    if (!close)
+      lln_gateway_set_cache(&w->gateway, cache);
+    lln_response_cache_release(cache);
+  }
   if (reload) {
     if (!close)
       lln_gateway_reload(&w->gateway, reload);
@@ -78,13 +88,18 @@ static void on_all_drained(uv_async_t *a) {
     ws->on_drained(ws->ud);
 }
 
-static void post(worker *w, command cmd, lln_shared_config *sc) {
+static void post(worker *w, command cmd, lln_shared_config *sc, lln_response_cache *cache) {
   uv_mutex_lock(&w->lock);
   if (cmd == CMD_RELOAD) {
     if (w->reload)
       lln_shared_config_release(w->reload);
     lln_shared_config_retain(sc);
     w->reload = sc;
+    if (cache) {
+      lln_response_cache_release(w->cache);
+      lln_response_cache_retain(cache);
+      w->cache = cache;
+    }
   } else if (cmd == CMD_DRAIN) {
     w->drain = 1;
   } else if (cmd == CMD_CLOSE) {
@@ -104,6 +119,7 @@ static int setup(lln_workers *ws, worker *w, const lln_workers_options *o, int p
                             .config = o->config,
                             .store = ws->shared_store,
                             .ratelimit = ws->shared_ratelimit,
+                            .cache = ws->shared_cache,
                             .addr = o->addr,
                             .port = port,
                             .share = w == ws->w ? NULL : &ws->w[0].gateway};
@@ -124,6 +140,7 @@ static void teardown(worker *w) {
   uv_mutex_destroy(&w->lock);
   if (w->reload)
     lln_shared_config_release(w->reload);
+  lln_response_cache_release(w->cache);
 }
 
 int lln_workers_start(lln_workers **out, const lln_workers_options *o, char *err, size_t err_size) {
@@ -145,11 +162,15 @@ int lln_workers_start(lln_workers **out, const lln_workers_options *o, char *err
    * per worker loop, which each gateway makes */
   if (!store || strcmp(store, "memory") == 0) {
     char store_err[200];
+    size_t cache_bytes = lln_shared_config_get(o->config)->response_cache.max_bytes;
     if (lln_store_create_bounded(&ws->shared_store, NULL, NULL, server->store_max_bytes, store_err,
                                  sizeof store_err) != 0 ||
-        lln_ratelimit_create(&ws->shared_ratelimit, ws->shared_store) != 0) {
+        lln_ratelimit_create(&ws->shared_ratelimit, ws->shared_store) != 0 ||
+        !(ws->shared_cache = lln_response_cache_new_memory(cache_bytes))) {
       snprintf(err, err_size, "server.store: %s", ws->shared_store ? "out of memory" : store_err);
+      lln_ratelimit_close(ws->shared_ratelimit);
       lln_store_close(ws->shared_store);
+      lln_response_cache_release(ws->shared_cache);
       free(ws->w);
       free(ws);
       return -1;
@@ -160,13 +181,14 @@ int lln_workers_start(lln_workers **out, const lln_workers_options *o, char *err
     if (setup(ws, &ws->w[i], o, port, err, err_size) != 0) {
       ws->n = i; /* the ones set up so far are closed below */
       for (unsigned k = 0; k < i; k++)
-        post(&ws->w[k], CMD_CLOSE, NULL);
+        post(&ws->w[k], CMD_CLOSE, NULL, NULL);
       for (unsigned k = 0; k < i; k++) {
         uv_run(&ws->w[k].loop, UV_RUN_DEFAULT);
         teardown(&ws->w[k]);
       }
       lln_ratelimit_close(ws->shared_ratelimit);
       lln_store_close(ws->shared_store);
+      lln_response_cache_release(ws->shared_cache);
       free(ws->w);
       free(ws);
       return -1;
@@ -186,14 +208,23 @@ int lln_workers_port(const lln_workers *w) { return w->port; }
 
 unsigned lln_workers_count(const lln_workers *w) { return w->n; }
 
+/* A reload whose response-cache.max-bytes differs gets a new (empty)
+ * in-process cache; otherwise the entries stay. */
 void lln_workers_reload(lln_workers *ws, lln_shared_config *sc) {
+  lln_response_cache *fresh = NULL;
+  size_t bytes = lln_shared_config_get(sc)->response_cache.max_bytes;
+  if (ws->shared_cache && lln_response_cache_max_bytes(ws->shared_cache) != bytes &&
+      (fresh = lln_response_cache_new_memory(bytes))) {
+    lln_response_cache_release(ws->shared_cache);
+    ws->shared_cache = fresh;
+  }
   for (unsigned i = 0; i < ws->n; i++)
-    post(&ws->w[i], CMD_RELOAD, sc);
+    post(&ws->w[i], CMD_RELOAD, sc, fresh);
 }
 
 void lln_workers_drain(lln_workers *ws) {
   for (unsigned i = 0; i < ws->n; i++)
-    post(&ws->w[i], CMD_DRAIN, NULL);
+    post(&ws->w[i], CMD_DRAIN, NULL, NULL);
 }
 
 static void free_workers(uv_handle_t *h) {
@@ -204,7 +235,7 @@ static void free_workers(uv_handle_t *h) {
 
 void lln_workers_stop(lln_workers *ws) {
   for (unsigned i = 0; i < ws->n; i++)
-    post(&ws->w[i], CMD_CLOSE, NULL);
+    post(&ws->w[i], CMD_CLOSE, NULL, NULL);
   for (unsigned i = 0; i < ws->n; i++) {
     uv_thread_join(&ws->w[i].thread);
     teardown(&ws->w[i]);
@@ -212,5 +243,6 @@ void lln_workers_stop(lln_workers *ws) {
   /* after every worker's runs: the rate limiter, then the store */
   lln_ratelimit_close(ws->shared_ratelimit);
   lln_store_close(ws->shared_store);
+  lln_response_cache_release(ws->shared_cache);
   uv_close((uv_handle_t *)&ws->drained, free_workers);
 }

@@ -176,6 +176,19 @@ void lln_store_cancel(lln_store_op *op) {
     lln__store_redis_cancel(op);
 }
 
+lln_store_op *lln_store_get_recent(lln_store *s, const char *key, lln_store_get_cb cb, void *ud) {
+  if (s && s->mem && key_ok(key))
+    lln__store_mem_touch(s->mem, key);
+  return lln_store_get(s, key, 0, cb, ud);
+}
+
+size_t lln_store_memory_bytes(lln_store *s) {
+  size_t bytes = 0;
+  if (s && s->mem)
+    lln__store_mem_usage(s->mem, &bytes, NULL);
+  return bytes;
+}
+
 /* ---- redis:// URLs ---- */
 
 /* A copy of [s, s+n) with %XX decoded, so passwords may hold ':' '@' '/'. */

@@ -120,4 +120,12 @@ lln_store_op *lln_store_raise(lln_store *s, const lln_store_window *w, long targ
 
 void lln_store_cancel(lln_store_op *op);
 
+/* The response cache's reads (pipeline/cache.c): lln_store_get that also
+ * marks `key` as just used, so the in-process store evicts the least
+ * recently used value first instead of the oldest put (an LRU); Redis
+ * reads as lln_store_get (its maxmemory policy decides what goes). */
+lln_store_op *lln_store_get_recent(lln_store *s, const char *key, lln_store_get_cb cb, void *ud);
+/* Bytes the in-process store holds (bookkeeping counted), 0 for Redis. */
+size_t lln_store_memory_bytes(lln_store *s);
+
 #endif

@@ -33,6 +33,8 @@ void lln__store_mem_free(lln__store_mem *m);
  * LLN_STORE_ENOTFOUND. The copy lets the callback run outside the lock. */
 int lln__store_mem_get(lln__store_mem *m, const char *key, long touch_ttl_ms, char **value, size_t *len);
 int lln__store_mem_put(lln__store_mem *m, const lln_store_put *p);
+/* Moves the value `key` to the newest end of the eviction order (LRU). */
+void lln__store_mem_touch(lln__store_mem *m, const char *key);
 /* 0 when taken from every window, else the ms until the last full one ends. */
 long lln__store_mem_take(lln__store_mem *m, const lln_store_window *w, size_t n, int64_t now_ms);
 /* The same, with counts[i] (NULL: not wanted) set to window i's count as

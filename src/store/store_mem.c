@@ -382,6 +382,16 @@ int lln__store_mem_get(lln__store_mem *m, const char *key, long touch_ttl_ms, ch
   return rc;
 }
 
+void lln__store_mem_touch(lln__store_mem *m, const char *key) {
+  uv_mutex_lock(&m->lock);
+  mem_entry *e = entry_find(m, key, strlen(key), KIND_VALUE, 0);
+  if (e && e != m->values.tail) {
+    list_remove(&m->values, e);
+    list_append(&m->values, e);
+  }
+  uv_mutex_unlock(&m->lock);
+}
+
 /* Drops the group's oldest keys until one more fits in max_entries. */
 static void group_trim(lln__store_mem *m, const char *name, long max_entries) {
   size_t nlen = strlen(name);
