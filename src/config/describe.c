@@ -62,7 +62,10 @@ static void describe_budgets(const lln_config *cfg, FILE *out) {
       fprintf(out, " $%g/day", b->usd_per_day);
     if (!b->rpm && !b->rpd && b->usd_per_day <= 0)
       fprintf(out, " no limit");
-    fprintf(out, ", queue %d, max-wait %lds", b->queue, b->max_wait_ms / 1000);
+    fprintf(out, ", queue %d, max-wait %gs", b->queue, (double)b->max_wait_ms / 1000.0);
+    /* the sync URL may carry a secret once substituted: only that there is one */
+    if (b->sync_url)
+      fprintf(out, ", sync with the provider every %lds", b->sync_every_ms / 1000);
     describe_budget_users(cfg, b, out);
   }
 }

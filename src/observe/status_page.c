@@ -136,9 +136,17 @@ void lln_status_spend_json(cJSON *root) {
   lln_metrics_spend(add_spend, spend);
 }
 
+static void sum_series(void *ud, const char *const *values, double value) {
+  (void)values;
+  *(double *)ud += value;
+}
+
 cJSON *lln_status_cache_json(cJSON *root) {
   lln_cache_stats st;
   lln_metrics_cache(&st);
+  double bytes = 0, served = 0;
+  lln_metrics_each(&LLN_M_CACHE_BYTES, sum_series, &bytes);
+  lln_metrics_each(&LLN_M_CACHE_SERVED, sum_series, &served);
   cJSON *cache = cJSON_AddObjectToObject(root, "cache");
   cJSON_AddNumberToObject(cache, "hits", st.hits);
   cJSON_AddNumberToObject(cache, "misses", st.misses);
@@ -147,5 +155,7 @@ cJSON *lln_status_cache_json(cJSON *root) {
     cJSON_AddNumberToObject(cache, "hit_rate", st.hits / (st.hits + st.misses));
   else
     cJSON_AddNullToObject(cache, "hit_rate");
+  cJSON_AddNumberToObject(cache, "bytes", bytes);
+  cJSON_AddNumberToObject(cache, "served_bytes", served);
   return cache;
 }

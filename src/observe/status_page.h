@@ -32,9 +32,11 @@ void lln_status_doors_json(cJSON *root);
  * computed from the model's "price". */
 void lln_status_spend_json(cJSON *root);
 
-/* root.cache: {"hits", "misses", "bypass", "hit_rate"} from
- * llmnet_response_cache_requests_total; hit_rate is hits / (hits +
- * misses), null before the first lookup. Returns the object, for the
+/* root.cache: {"hits", "misses", "bypass", "hit_rate", "bytes",
+ * "served_bytes"} from llmnet_response_cache_requests_total (hit_rate is
+ * hits / (hits + misses), null before the first lookup),
+ * llmnet_response_cache_bytes (what the in-process cache holds) and
+ * llmnet_response_cache_served_bytes_total. Returns the object, for the
  * caller to add the composition's settings. */
 cJSON *lln_status_cache_json(cJSON *root);
 

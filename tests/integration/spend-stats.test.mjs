@@ -177,6 +177,10 @@ describe('GET /v1/llmnet/stats: the response cache', () => {
     assert.equal(cache.misses, 2);
     assert.equal(cache.bypass, 1);
     assert.ok(close(cache.hit_rate, 1 / 3), `hit rate ${cache.hit_rate}`);
+    // two answers are held in the process (the bypass replaced the first), and the hit served one
+    assert.ok(cache.bytes > 0, `bytes held: ${cache.bytes}`);
+    assert.ok(cache.served_bytes > 0, `bytes served: ${cache.served_bytes}`);
+    assert.ok(cache.max_bytes >= cache.bytes, `max_bytes ${cache.max_bytes}`);
   });
 });
 
@@ -212,7 +216,14 @@ describe('llmnet explain and --dry-run', () => {
     const r = await runCli(['run', file, '--dry-run']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /price \$2 prompt, \$4 completion per million tokens/);
-    assert.match(r.stdout, /^ {2}shared +100\/min 1000\/day \$5\/day, queue \d+, max-wait \d+s {2}\(models router-m, handler-m\)$/m);
-    assert.match(r.stdout, /^response cache {2}ttl 600s, max-bytes \d+/m);
+    assert.match(r.stdout, /^ {2}shared +100\/min 1000\/day \$5\/day, queue 100, max-wait 30s {2}\(models router-m, handler-m\)$/m);
+    assert.match(r.stdout, /^response cache {2}ttl 600s, max-bytes 67108864, answers at temperature 0 only$/m);
+    // a budget that reads the provider's figure says so, without its URL or key
+    const cfg = composition('http://127.0.0.1:9', 'http://127.0.0.1:9');
+    cfg.budgets.shared.sync = { url: 'http://127.0.0.1:9/api/v1/key', 'api-key': 'sk-secret-sync', every: 120 };
+    const synced = await runCli(['run', writeJson(tempDir(), 'sync.json', cfg), '--dry-run']);
+    assert.equal(synced.code, 0, synced.stderr);
+    assert.match(synced.stdout, /max-wait 30s, sync with the provider every 120s {2}\(models/);
+    assert.doesNotMatch(synced.stdout, /sk-secret-sync|api\/v1\/key/);
   });
 });
