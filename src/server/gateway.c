@@ -20,6 +20,7 @@
 #include "server/embeddings_int.h"
 #include "server/models_api_int.h"
 #include "server/route_api_int.h"
+#include "upstream/budget.h"
 #include "upstream/quota.h"
 #include "upstream/runners.h"
 #include "util/buf.h"
@@ -113,6 +114,18 @@ static const char *role_of(const lln_node *n) {
                                           : "answers";
 }
 
+/* root.cache: the response cache's figures and the composition's settings
+ * (enabled false: no top-level "response-cache"). */
+static void cache_json(const lln_config *cfg, cJSON *root) {
+  cJSON *cache = lln_status_cache_json(root);
+  const lln_cache_settings *rc = &cfg->response_cache;
+  cJSON_AddBoolToObject(cache, "enabled", rc->enabled);
+  if (rc->enabled) {
+    cJSON_AddNumberToObject(cache, "ttl_s", (double)rc->ttl_s);
+    cJSON_AddNumberToObject(cache, "max_bytes", (double)rc->max_bytes);
+  }
+}
+
 /* The pipeline's shape and live per-node figures, for the status page. */
 static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   const lln_config *cfg = g->current->cfg;
@@ -144,8 +157,11 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   }
   cJSON_AddNumberToObject(root, "in_flight", (double)lln__in_flight());
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
-  lln_status_edges_json(root);  /* edges by decided (observe/status_page.c) */
-  lln_status_doors_json(root);  /* requests per door */
+  lln_status_edges_json(root); /* edges by decided (observe/status_page.c) */
+  lln_status_doors_json(root); /* requests per door */
+  lln_status_spend_json(root); /* dollars per node and model id */
+  lln_budget_stats_json(cJSON_AddArrayToObject(root, "budgets"), cfg);
+  cache_json(cfg, root);
   lln_runners_stats_json(root); /* local model servers (upstream/runners.c) */
   lln_buf json;
   lln_buf_init(&json);
