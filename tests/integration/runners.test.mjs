@@ -248,36 +248,64 @@ describe('presets: the command line they would run', () => {
   });
 });
 
-// A container engine that can run containers here, or why not.
+// A container engine that can run containers here, or why not. podman comes
+// with scripts/deps.sh's `containers` group, not `test`: CI's `make test` runs
+// before that group is installed, and there this test says why it skips.
 function engineOrReason() {
   for (const engine of ['podman', 'docker']) {
     const info = spawnSync(engine, ['info'], { encoding: 'utf8' });
     if (info.error || info.status !== 0) continue;
     return { engine };
   }
-  return { reason: 'neither podman nor docker can reach a container engine here' };
+  return {
+    reason: 'neither podman nor docker can reach a container engine here (scripts/deps.sh containers installs podman)',
+  };
+}
+
+// podman raises a container's open-file and process limits (to 1048576 and
+// 4194304) unless told; a sandbox whose hard limits are lower refuses to start
+// it ("error setting rlimit ... operation not permitted"). As tests/containers/run.sh
+// does, a containers.conf of our own caps them at our hard limits (processes:
+// at most kernel.pid_max). llmnet passes its environment to the runner's engine.
+// Returns the environment to add: {} for docker or when CONTAINERS_CONF is set.
+function podmanLimits(engine) {
+  if (engine !== 'podman' || process.env.CONTAINERS_CONF) return {};
+  const hard = (name) => (safeRead('/proc/self/limits').match(new RegExp(`^${name}\\s+\\S+\\s+(\\S+)`, 'm')) ?? [])[1];
+  const pidMax = Number(safeRead('/proc/sys/kernel/pid_max')) || Infinity;
+  const nproc = hard('Max processes');
+  const limits = [
+    ['nofile', hard('Max open files')],
+    ['nproc', nproc === 'unlimited' || !nproc ? nproc : String(Math.min(Number(nproc), pidMax))],
+  ].filter(([, v]) => v && v !== 'unlimited');
+  if (!limits.length) return {};
+  const file = path.join(tempDir(), 'containers.conf');
+  writeFileSync(file, `[containers]\ndefault_ulimits = [${limits.map(([k, v]) => `"${k}=${v}:${v}"`).join(', ')}]\n`);
+  return { CONTAINERS_CONF: file };
+}
+
+// Skips `t`, printing why (so a skip shows in ctest's output).
+function skip(t, why) {
+  console.log(`# docker runner test skipped: ${why}`);
+  t.skip(why);
 }
 
 describe('a docker runner', () => {
-  test('runs a locally built image of llmnet mock and removes the container on stop', async (t) => {
+  test('runs a locally built image of llmnet mock, removes the container on SIGTERM and a stale one at start', async (t) => {
     const found = engineOrReason();
-    if (!found.engine) {
-      console.log(`# docker runner test skipped: ${found.reason}`);
-      t.skip(found.reason);
-      return;
-    }
+    if (!found.engine) return skip(t, found.reason);
     const { engine } = found;
-    // the image: the llmnet binary and the libraries it links, on a base that is already here
-    const base = spawnSync(engine, ['image', 'exists', 'docker.io/library/debian:bookworm-slim']);
+    const env = podmanLimits(engine);
+    const opts = { encoding: 'utf8', env: { ...process.env, ...env } };
+    // the image: the llmnet binary and the libraries it links, on the local base image
     const hasBase =
       engine === 'podman'
-        ? base.status === 0
-        : spawnSync(engine, ['image', 'inspect', 'debian:bookworm-slim']).status === 0;
+        ? spawnSync(engine, ['image', 'exists', 'docker.io/library/debian:bookworm-slim'], opts).status === 0
+        : spawnSync(engine, ['image', 'inspect', 'debian:bookworm-slim'], opts).status === 0;
     if (!hasBase) {
-      const why = `no debian:bookworm-slim image is present for ${engine} (the test never pulls)`;
-      console.log(`# docker runner test skipped: ${why}`);
-      t.skip(why);
-      return;
+      return skip(
+        t,
+        `no debian:bookworm-slim image is present for ${engine} (the test never pulls; deploy/base/build-base.sh makes it)`,
+      );
     }
     const dir = tempDir();
     mkdirSync(path.join(dir, 'lib'));
@@ -290,15 +318,22 @@ describe('a docker runner', () => {
         'ENV LD_LIBRARY_PATH=/opt/llmnet/lib\nENTRYPOINT ["/usr/bin/llmnet"]\n',
     );
     const image = 'localhost/llmnet-runner-test:latest';
-    const built = spawnSync(engine, ['build', '-q', '-t', image, dir], { encoding: 'utf8' });
+    const built = spawnSync(engine, ['build', '-q', '-t', image, dir], opts);
     assert.equal(built.status, 0, built.stderr);
-    const probe = spawnSync(engine, ['run', '--rm', image, '--version'], { encoding: 'utf8' });
+    const probe = spawnSync(engine, ['run', '--rm', image, '--version'], opts);
     if (probe.status !== 0) {
-      const why = `${engine} cannot run containers here: ${(probe.stderr || '').trim().split('\n').pop()}`;
-      console.log(`# docker runner test skipped: ${why}`);
-      t.skip(why);
-      return;
+      return skip(t, `${engine} cannot run containers here: ${(probe.stderr || '').trim().split('\n').pop()}`);
     }
+    const name = 'llmnet-local';
+    const label = `llmnet.runner=${name}`;
+    const left = () => spawnSync(engine, ['ps', '-aq', '--filter', `label=${label}`], opts).stdout.trim();
+    // what an llmnet killed with SIGKILL leaves behind: a container with the runner's name and label
+    spawnSync(engine, ['rm', '-f', name], opts);
+    const stale = spawnSync(engine, ['run', '-d', '--name', name, '--label', label, image, 'mock', '--port', '8080'], opts);
+    assert.equal(stale.status, 0, stale.stderr);
+    const staleId = stale.stdout.trim();
+    assert.match(left(), new RegExp(`^${staleId.slice(0, 12)}`));
+
     const llmnet = await startLlmnet(
       composition({
         local: {
@@ -309,14 +344,17 @@ describe('a docker runner', () => {
           'startup-timeout': 60,
         },
       }),
+      { env },
     );
     procs.push(llmnet);
     const r = await readyRunner(llmnet.url);
-    assert.equal(r.container, 'llmnet-local');
+    assert.equal(r.container, name);
+    const now = spawnSync(engine, ['ps', '-aq', '--no-trunc', '--filter', `label=${label}`], opts).stdout.trim();
+    assert.ok(now && now !== staleId, `the stale container ${staleId} was not replaced: ${now}`);
+    assert.notEqual(spawnSync(engine, ['container', 'inspect', staleId], opts).status, 0, 'the stale container is gone');
     const answer = await ask(llmnet.url);
     assert.match(answer.choices[0].message.content, /hello runner/);
-    await llmnet.stop();
-    const left = spawnSync(engine, ['ps', '-aq', '--filter', 'label=llmnet.runner=llmnet-local'], { encoding: 'utf8' });
-    assert.equal(left.stdout.trim(), '', 'the container is still there');
+    assert.equal(await llmnet.stop(), 0); // SIGTERM
+    assert.equal(left(), '', 'the container is still there after SIGTERM to llmnet');
   });
 });

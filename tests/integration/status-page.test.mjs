@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { accessSync, constants, rmSync } from 'node:fs';
-import { chat, request, seedConfig, startLlmnet, startMock, stopAll, tempDir } from './lib.mjs';
+import path from 'node:path';
+import { BIN, chat, request, seedConfig, startLlmnet, startMock, stopAll, tempDir, waitFor } from './lib.mjs';
 
 const CHROMIUM = process.env.LLMNET_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
@@ -98,11 +99,11 @@ function readPage(dom) {
   for (const m of dom.matchAll(/data-global="([^"]*)"[^>]*>([^<]*)</g)) globals[m[1]] = decode(m[2]);
   const status = dom.match(/<p\b([^>]*\bid="status"[^>]*)>([\s\S]*?)<\/p>/);
   const columns = [...dom.matchAll(/<text\b[^>]*class="col"[^>]*>([^<]*)<\/text>/g)].map((m) => decode(m[1]));
-  // the spend and budget tables: a row per [data-spend] / [data-budget], its cells by data-field
-  const rows = { spend: {}, budget: {} };
+  // the spend, budget and runner tables: a row per [data-spend] / [data-budget] / [data-runner], its cells by data-field
+  const rows = { spend: {}, budget: {}, runner: {} };
   for (const m of dom.matchAll(/<tr\b([^>]*)>([\s\S]*?)<\/tr>/g)) {
     const attrs = attrsOf(m[1]);
-    const kind = attrs['data-spend'] !== undefined ? 'spend' : attrs['data-budget'] !== undefined ? 'budget' : null;
+    const kind = ['spend', 'budget', 'runner'].find((k) => attrs[`data-${k}`] !== undefined);
     if (!kind) continue;
     const cells = {};
     for (const c of m[2].matchAll(/<td\b([^>]*)>([^<]*)<\/td>/g)) {
@@ -155,6 +156,8 @@ before(async () => {
   // one free-tier budget for both entries, and the response cache
   config = composition(mock.url, { budgets: { 'openrouter-free': { rpm: 20, rpd: 50 } }, 'response-cache': { ttl: 600 } });
   for (const m of Object.values(config.models)) m.budget = 'openrouter-free';
+  // a local model runner (no node calls it): the real `llmnet mock` started and watched by llmnet
+  config.models.local = { type: 'command', command: [path.resolve(BIN), 'mock', '--port', '$PORT'], 'startup-timeout': 20 };
   gw = await startLlmnet(config);
   locked = await startLlmnet(composition(mock.url, { server: { 'api-keys': [API_KEY] } }));
 });
@@ -169,7 +172,8 @@ describe('GET /', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
     assert.match(res.text, /^<!doctype html>/i);
-    assert.ok(Buffer.byteLength(res.text) < 15 * 1024, `the page is ${Buffer.byteLength(res.text)} bytes; keep it under 15 KB`);
+    // 16 KiB since the runners table (issue 16) joined the spend, budget and cache panels
+    assert.ok(Buffer.byteLength(res.text) < 16 * 1024, `the page is ${Buffer.byteLength(res.text)} bytes; keep it under 16 KiB`);
     // no references to other hosts: no absolute URLs, no protocol-relative src/href
     assert.doesNotMatch(res.text, /https?:\/\//i);
     assert.doesNotMatch(res.text, /\b(?:src|href|action)\s*=\s*["']?\/\//i);
@@ -202,6 +206,8 @@ describe('the page in headless chromium', () => {
     assert.deepEqual(statuses.slice(0, 2), [200, 200]);
     assert.ok(statuses[2] >= 400, `the please-fail request failed: ${statuses[2]}`);
 
+    const ready = async () => ((await request(gw.url, '/v1/llmnet/stats')).json.runners || []).find((r) => r.state === 'ready');
+    await waitFor(ready, { timeoutMs: 20000, what: 'the local runner ready' });
     const dom = await dumpDom(`${gw.url}/`);
     const stats = (await request(gw.url, '/v1/llmnet/stats')).json;
     const page = readPage(dom);
@@ -313,6 +319,21 @@ describe('the page in headless chromium', () => {
     assert.equal(stats.cache.hits, 0);
     assert.equal(stats.cache.misses, MESSAGES.length);
     assert.equal(page.globals.cache, `hit rate 0.0% (0 hits, ${MESSAGES.length} misses, 0 bypassed)`);
+
+    // the runner: its state, process, restarts, last exit and uptime, as /v1/llmnet/stats has them
+    const [runner] = stats.runners;
+    assert.equal(runner.name, 'local');
+    assert.equal(runner.state, 'ready');
+    assert.ok(runner.pid > 0, JSON.stringify(runner));
+    assert.deepEqual(Object.keys(page.rows.runner), ['local']);
+    const r = page.rows.runner.local;
+    assert.equal(r.name.text, 'local (command)');
+    assert.equal(r.state.text, 'ready');
+    assert.equal(r.pid.text, String(runner.pid));
+    assert.equal(r.restarts.text, String(runner.restarts));
+    assert.equal(r.last_exit.text, runner.last_exit === null ? '–' : String(runner.last_exit));
+    const [, up] = r.uptime.text.match(/^(\d+) s$/) ?? [];
+    assert.ok(up !== undefined && Number(up) <= Math.round(runner.uptime_s), `uptime ${r.uptime.text} vs ${runner.uptime_s} s`);
 
     assert.equal(page.globals.entry, 'router');
     assert.equal(page.globals.in_flight, '0');
