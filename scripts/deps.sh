@@ -29,6 +29,8 @@ done
 # and npm on PATH are as good as the packages.
 case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//') ;; esac
 case "$missing" in *npm*) command -v npm >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ npm//') ;; esac
+# The test group renders deploy/kubernetes with kubectl (Debian's kubernetes-client); any kubectl on PATH will do.
+case " $* " in *" test "*) command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client" ;; esac
 
 [ -z "$missing" ] && exit 0
 
