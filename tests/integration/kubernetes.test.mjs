@@ -1,5 +1,5 @@
-// deploy/kubernetes: renders the kustomize base and the seed pipeline's
-// overlay with `kubectl kustomize` (offline; no cluster runs here), checks
+// deploy/kubernetes: renders the kustomize base (gateway + Redis), the seed
+// pipeline's overlay and the external-Redis overlay with `kubectl kustomize` (offline; no cluster runs here), checks
 // every object against the Kubernetes schemas with kubernetes-models, and
 // asserts what matters for replicas: probes on /ready and /health at the
 // port llmnet listens on, a termination grace period longer than preStop +
@@ -8,7 +8,7 @@
 // only the variables the pod gets.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -26,7 +26,10 @@ function render(dir) {
   assert.equal(r.status, 0, `kubectl kustomize ${dir} failed:\n${r.stderr}`);
   const docs = parseAllDocuments(r.stdout);
   for (const d of docs) assert.equal(d.errors.length, 0, `${dir}: ${d.errors.join('; ')}`);
-  return docs.map((d) => d.toJSON()).filter((o) => o !== null);
+  const objects = docs.map((d) => d.toJSON()).filter((o) => o !== null);
+  // kubectl 1.20's kustomize renders an object deleted by a patch as `{}`.
+  for (const o of objects) assert.ok(o.apiVersion && o.kind && o.metadata?.name, `${dir}: an object without kind or name`);
+  return objects;
 }
 
 // kubernetes-models' module for an apiVersion: "v1" (core) or "group/version".
@@ -89,6 +92,7 @@ function llmnetValidate(composition, env) {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, ...env },
   });
+  rmSync(dir, { recursive: true, force: true });
   assert.equal(r.status, 0, `llmnet validate refused the ConfigMap's composition:\n${r.stdout}${r.stderr}`);
   const report = JSON.parse(r.stdout);
   assert.equal(report.errors, 0, r.stdout);
@@ -211,6 +215,26 @@ test('the openrouter overlay serves the seed pipeline in its own namespace', asy
     assert.equal(o.metadata.namespace, 'llmnet', `${o.kind} ${o.metadata.name} is outside the namespace`);
   }
   assert.equal(one(objects, 'HorizontalPodAutoscaler').spec.maxReplicas, 4);
+});
+
+test('the external-redis overlay has no Redis pod and reads the store URL from a Secret', async () => {
+  const objects = render(path.join(KUBE_DIR, 'overlays/external-redis'));
+  await validateAll(objects);
+  assert.deepEqual(
+    objects.filter((o) => o.metadata.name === 'llmnet-redis'),
+    [],
+    'the base\'s Redis is still there',
+  );
+  const c = one(objects, 'Deployment', 'llmnet').spec.template.spec.containers[0];
+  const store = c.env.find((e) => e.name === 'LLMNET_STORE');
+  assert.equal(store.value, undefined);
+  const secret = one(objects, 'Secret', store.valueFrom.secretKeyRef.name);
+  const url = Buffer.from(secret.data[store.valueFrom.secretKeyRef.key], 'base64').toString();
+  assert.match(url, /^redis:\/\/[^/]+:\d+(\/\d+)?$/);
+  const keys = one(objects, 'Secret', c.envFrom[0].secretRef.name);
+  const text = one(objects, 'ConfigMap').data['llmnet.json'];
+  const report = llmnetValidate(text, { ...podEnv({}, keys), LLMNET_STORE: url });
+  assert.deepEqual(report.diagnostics.filter((d) => /is not set/.test(d.message)), []);
 });
 
 test('the schema check is real: a wrong field type is refused', async () => {
