@@ -151,7 +151,7 @@ async function checkDeployment(dir) {
 
   // Shutdown: preStop, then drain-delay with /ready 503, then shutdown-grace.
   const server = composition.server;
-  assert.ok(Number.isInteger(server['shutdown-grace']) && Number.isInteger(server['drain-delay']));
+  assert.ok(typeof server['shutdown-grace'] === 'number' && typeof server['drain-delay'] === 'number');
   assert.ok(server['drain-delay'] > 0, 'drain-delay 0 closes the listener before the Service stops sending');
   const preStop = c.lifecycle.preStop.exec.command;
   assert.equal(preStop[0], 'sleep');
