@@ -1,6 +1,7 @@
 # llmnet: `make` builds, `make test` runs every test, `make demo` runs the
 # seed pipeline against the built-in mock upstream. Each target installs
-# missing Debian packages first (scripts/deps.sh). `make install` installs
+# the missing Debian packages of the groups it needs first (scripts/deps.sh:
+# `make` and `make demo` only the build and demo groups). `make install` installs
 # under PREFIX (default /usr/local; DESTDIR honoured), `make uninstall`
 # removes what it installed, `make deb` builds the Debian package.
 
@@ -11,20 +12,22 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps test-deps node-deps build test test-asan demo bench format format-check clean install uninstall deb
+.PHONY: all deps test-deps node-deps build test test-asan demo bench format format-check clean install uninstall deb \
+	valgrind fuzz test-containers
 
 all: build
 
 deps:
-	@./scripts/deps.sh
+	@./scripts/deps.sh build
 
-# What only the tests need (lintian, dpkg-dev, man-db: the install test).
+# What only the tests need (redis-server, Chromium, promtool, haproxy, npm;
+# lintian, dpkg-dev, man-db: the install test).
 test-deps:
 	@./scripts/deps.sh test
 
 # The integration tests drive llmnet with the clients users run: openai,
 # the Vercel AI SDK and LangChain (pinned in tests/integration).
-node-deps: deps
+node-deps: deps test-deps
 	@[ tests/integration/node_modules/.package-lock.json -nt tests/integration/package-lock.json ] || \
 	  (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -44,15 +47,25 @@ test-asan: node-deps test-deps
 
 # Unit tests, then llmnet and llmnet mock under traffic, all under valgrind.
 valgrind: build
+	@./scripts/deps.sh valgrind
 	@./scripts/valgrind.sh $(BUILD)
 
 # libFuzzer harnesses (clang); FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 20
 fuzz: deps
+	@./scripts/deps.sh fuzz
 	@./fuzz/run.sh $(FUZZ_SECONDS)
 
 demo: build
+	@./scripts/deps.sh demo
 	@./scripts/demo.sh $(BUILD)/llmnet
+
+# The container image (Dockerfile) and deploy/compose/compose.yaml on podman
+# (or docker): replicas behind haproxy, a replica killed under load, the
+# shared budget (tests/containers/run.sh).
+test-containers:
+	@./scripts/deps.sh containers
+	@./tests/containers/run.sh
 
 # llmnet vs the mock direct vs Portkey (bench/run.sh, docs/BENCHMARKS.md).
 bench: build

@@ -11,6 +11,8 @@
 #include "config/config.h"
 #include "config/describe.h"
 #include "config/graph.h"
+#include "config/listen.h"
+#include "config/runner.h"
 #include "mock/mock.h"
 #include "observe/access_log.h"
 #include "observe/metrics.h"
@@ -18,6 +20,8 @@
 #include "server/eval.h"
 #include "server/workers.h"
 #include "upstream/model_state.h"
+#include "upstream/runners.h"
+#include "util/buf.h"
 #include "util/json_alloc.h"
 #include "util/log.h"
 #include "version.h"
@@ -39,8 +43,10 @@ static void usage(FILE *out) {
       "  llmnet --help | --version\n"
       "\n"
       "run options:\n"
-      "  --port N            listen on port N (default: the entry node's bind-port, else 8080)\n"
-      "  --bind-addr ADDR    listen address (default: the entry node's bind-addr, else 127.0.0.1)\n"
+      "  --port N            listen on port N (default: $LLMNET_PORT, else the entry node's bind-port,\n"
+      "                      else 8080)\n"
+      "  --bind-addr ADDR    listen address (default: $LLMNET_BIND_ADDR, else the entry node's bind-addr,\n"
+      "                      else 127.0.0.1)\n"
       "  --env-file FILE     read variables for $NAME substitution from a dotenv FILE\n"
       "  --dry-run           print the resolved pipeline and exit\n"
       "  --watch             reload CONFIG when the file changes (SIGHUP always reloads)\n"
@@ -162,6 +168,19 @@ static int parse_options(int argc, char **argv, cli *c, int allow_run_options) {
   return 0;
 }
 
+/* validate: the command line each runner entry would run. */
+static void print_runners(const lln_config *cfg) {
+  for (size_t i = 0; i < cfg->n_models; i++) {
+    if (!cfg->models[i].runner)
+      continue;
+    lln_buf b;
+    lln_buf_init(&b);
+    lln_runner_describe(cfg->models[i].runner, &b);
+    printf("runner %s (%s): %s\n", cfg->models[i].key, cfg->models[i].type, b.data);
+    lln_buf_free(&b);
+  }
+}
+
 static int cmd_validate(int argc, char **argv) {
   cli c = {0};
   int rc = parse_options(argc, argv, &c, 0);
@@ -181,6 +200,8 @@ static int cmd_validate(int argc, char **argv) {
     lln_diags_print_json(&d, ok, stdout);
   } else {
     lln_diags_print(&d, stdout);
+    if (ok)
+      print_runners(&cfg);
     printf("%s: %s, %zu error%s, %zu warning%s\n", c.config, ok ? "valid" : "invalid", d.errors,
            d.errors == 1 ? "" : "s", d.warnings, d.warnings == 1 ? "" : "s");
   }
@@ -357,11 +378,12 @@ typedef struct running {
   const char *config_path;
   lln_load_options load;
   uv_signal_t sigint, sigterm, sighup;
-  uv_timer_t grace, debounce;
+  uv_timer_t grace, debounce, delay;
   uv_fs_event_t watch;
   int watching;
   int stopping;
   long grace_ms;
+  long delay_ms; /* server.drain-delay */
 } running;
 
 /* A composition for the workers, with the per-model breakers and queues
@@ -378,6 +400,7 @@ static void close_handles(running *r) {
   uv_close((uv_handle_t *)&r->sighup, NULL);
   uv_close((uv_handle_t *)&r->grace, NULL);
   uv_close((uv_handle_t *)&r->debounce, NULL);
+  uv_close((uv_handle_t *)&r->delay, NULL);
   if (r->watching)
     uv_close((uv_handle_t *)&r->watch, NULL);
 }
@@ -387,6 +410,7 @@ static void stop_now(running *r) {
     return;
   r->stopping = 2;
   lln_workers_stop(r->workers);
+  lln_runners_stop_all(); /* after the requests that used them */
   close_handles(r);
 }
 
@@ -413,8 +437,19 @@ static void on_stop_timeout(int signum) {
   _exit(1);
 }
 
-/* First SIGTERM/SIGINT: stop accepting and let requests in flight finish
- * within server.shutdown-grace. A second one stops at once. */
+/* Stops accepting and lets the requests in flight finish within
+ * server.shutdown-grace. */
+static void start_drain(running *r, const char *why) {
+  LLN_INFO("%s: draining the requests in flight (grace %g s)", why, (double)r->grace_ms / 1000.0);
+  uv_timer_start(&r->grace, on_grace_over, (uint64_t)r->grace_ms, 0);
+  lln_workers_drain(r->workers);
+}
+
+static void on_delay_over(uv_timer_t *t) { start_drain(t->data, "server.drain-delay over"); }
+
+/* First SIGTERM/SIGINT: GET /ready answers 503 at once; requests are still
+ * accepted for server.drain-delay (a load balancer's checks see it and stop
+ * sending), then the drain. A second one stops at once. */
 static void on_stop_signal(uv_signal_t *s, int signum) {
   running *r = s->data;
   const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
@@ -430,9 +465,14 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
     lln_vault_cancel_reads(); /* a reload waiting on vault gives up now */
     LLN_INFO("%s: the reload in progress is abandoned", name);
   }
-  LLN_INFO("%s: draining the requests in flight (grace %.0f s)", name, (double)r->grace_ms / 1000.0);
-  uv_timer_start(&r->grace, on_grace_over, (uint64_t)r->grace_ms, 0);
-  lln_workers_drain(r->workers);
+  lln_workers_unready(r->workers);
+  if (r->delay_ms > 0) {
+    LLN_INFO("%s: GET /ready answers 503; still serving for server.drain-delay (%g s), then draining", name,
+             (double)r->delay_ms / 1000.0);
+    uv_timer_start(&r->delay, on_delay_over, (uint64_t)r->delay_ms, 0);
+    return;
+  }
+  start_drain(r, name);
 }
 
 /* A new composition is validated in full before it replaces the running
@@ -468,6 +508,7 @@ static void reload_apply(running *r, reload_job *j) {
   lln_metric_add(&LLN_M_RELOADS, labels, 1);
   LLN_INFO("reloaded %s (%s): %zu nodes, entry \"%s\"", r->config_path, j->why, j->cfg.n_nodes,
            j->cfg.entry->name);
+  lln_runners_apply(&j->cfg); /* stops the changed or gone ones, starts the new */
   lln_shared_config *sc = share(&j->cfg);
   lln_workers_reload(r->workers, sc);
   lln_shared_config_release(sc);
@@ -555,10 +596,12 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   r.config_path = c->config;
   r.load = (lln_load_options){.mode = LLN_LOAD_RUN, .env_file = c->env_file};
   r.grace_ms = cfg->server.shutdown_grace_ms;
+  r.delay_ms = cfg->server.drain_delay_ms;
   char err[256], entry_name[256];
   size_t n_nodes = cfg->n_nodes;
   unsigned count = (unsigned)cfg->server.workers;
   snprintf(entry_name, sizeof entry_name, "%s", cfg->entry->name);
+  lln_runners_apply(cfg); /* local model servers start now; /ready waits for them */
   lln_shared_config *sc = share(cfg);
   lln_workers_options wo = {.control = &loop,
                             .config = sc,
@@ -571,6 +614,7 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   lln_shared_config_release(sc);
   if (rc != 0) {
     fprintf(stderr, "llmnet: %s\n", err);
+    lln_runners_stop_all();
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return 1;
@@ -580,7 +624,8 @@ static int serve(lln_config *cfg, const cli *c, const char *addr, int port) {
   uv_signal_init(&loop, &r.sighup);
   uv_timer_init(&loop, &r.grace);
   uv_timer_init(&loop, &r.debounce);
-  r.sigint.data = r.sigterm.data = r.sighup.data = r.grace.data = r.debounce.data = &r;
+  uv_timer_init(&loop, &r.delay);
+  r.sigint.data = r.sigterm.data = r.sighup.data = r.grace.data = r.debounce.data = r.delay.data = &r;
   uv_signal_start(&r.sigint, on_stop_signal, SIGINT);
   uv_signal_start(&r.sigterm, on_stop_signal, SIGTERM);
   uv_signal_start(&r.sighup, on_sighup, SIGHUP);
@@ -613,17 +658,23 @@ static int cmd_run(int argc, char **argv) {
             c.config);
     return 1;
   }
-  const char *addr = c.bind_addr ? c.bind_addr : cfg.entry->bind_addr ? cfg.entry->bind_addr : "127.0.0.1";
-  int port = c.port >= 0 ? c.port : cfg.entry->bind_port ? cfg.entry->bind_port : 8080;
+  lln_listen at;
+  char err[256];
+  if (lln_listen_choose(&cfg, c.bind_addr, c.port, getenv(LLN_ENV_BIND_ADDR), getenv(LLN_ENV_PORT), &at, err,
+                        sizeof err) != 0) {
+    fprintf(stderr, "llmnet: %s\n", err);
+    lln_config_free(&cfg);
+    return 2;
+  }
   if (c.dry_run) {
-    lln_config_describe(&cfg, addr, port, stdout);
+    lln_config_describe(&cfg, at.addr, at.port, stdout);
     lln_config_free(&cfg);
     return 0;
   }
   /* the address outlives cfg, which the gateway takes over */
   char addr_copy[256];
-  snprintf(addr_copy, sizeof addr_copy, "%s", addr);
-  return serve(&cfg, &c, addr_copy, port);
+  snprintf(addr_copy, sizeof addr_copy, "%s", at.addr);
+  return serve(&cfg, &c, addr_copy, at.port);
 }
 
 int main(int argc, char **argv) {

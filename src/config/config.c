@@ -12,6 +12,7 @@
 
 #include "config/keys.h"
 #include "config/loader_int.h"
+#include "config/runner.h"
 #include "config/secret_values_int.h"
 #include "config/subst_int.h"
 #include "config/url_int.h"
@@ -229,7 +230,8 @@ static void model_defaults(lln_model *model, const char *key) {
   model->rl_max_wait_ms = 30000;
 }
 
-/* "type" and "interface": this build speaks only to external OpenAI-compatible APIs. */
+/* "type" and "interface": external OpenAI-compatible APIs, or a local
+ * server llmnet runs itself (config/runner.c). */
 static void load_model_kind(lln_loader *L, lln_model *model, const char *key, const cJSON *m,
                             const char *path) {
   const char *type = lln_loader_string(L, m, "type", path);
@@ -237,10 +239,11 @@ static void load_model_kind(lln_loader *L, lln_model *model, const char *key, co
   if (!type)
     lln_loader_report(L, LLN_DIAG_WARNING, path, "model \"%s\" has no \"type\"; \"external\" is assumed",
                       key);
-  else if (strcmp(type, "external") != 0)
+  else if (strcmp(type, "external") != 0 && !lln_runner_type(type))
     lln_loader_report(L, LLN_DIAG_ERROR, path,
-                      "model \"%s\": type \"%s\" is not supported by this build; only \"external\" "
-                      "(an OpenAI-compatible API reached by URL) is",
+                      "model \"%s\": type \"%s\" is not supported; use \"external\" (an OpenAI-compatible "
+                      "API reached by URL) or a runner: \"command\", \"llama-cpp\", \"ollama\", \"vllm\", "
+                      "\"docker\"",
                       key, type);
   const char *iface = lln_loader_string(L, m, "interface", path);
   if (iface && strcmp(iface, "openai-api") != 0)
@@ -316,6 +319,16 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
                                       "default",
                                       "price",
                                       "budget",
+                                      "command",
+                                      "args",
+                                      "env",
+                                      "cwd",
+                                      "health",
+                                      "startup-timeout",
+                                      "model",
+                                      "image",
+                                      "engine",
+                                      "container-port",
                                       NULL};
   model_defaults(model, key);
   if (!cJSON_IsObject(m)) {
@@ -324,7 +337,10 @@ static void load_model(lln_loader *L, lln_model *model, const char *key, const c
   }
   lln_loader_check_keys(L, m, path, known);
   load_model_kind(L, model, key, m, path);
-  load_model_url(L, model, key, m, path);
+  if (lln_runner_type(model->type) && strcmp(model->type, "external") != 0)
+    lln_loader_model_runner(L, model, m, path);
+  else
+    load_model_url(L, model, key, m, path);
   load_model_api_key(L, model, key, m, path);
   model->timeout_ms = seconds_ms(L, m, "timeout", path, model->timeout_ms);
   model->connect_timeout_ms = seconds_ms(L, m, "connect-timeout", path, model->connect_timeout_ms);
@@ -461,6 +477,7 @@ void lln_config_free(lln_config *cfg) {
     free(m->api_key);
     free(m->api_key_unset);
     lln_strv_free(m->headers);
+    lln_runner_spec_free(m->runner);
   }
   free(cfg->models);
   lln_config_free_budgets(cfg);

@@ -23,6 +23,22 @@ typedef struct lln_price {
   double cached_prompt;
 } lln_price;
 
+/* A local model server llmnet starts and supervises (models "type"
+ * command, llama-cpp, ollama, vllm or docker; config/runner.c reads it,
+ * upstream/runners.c runs it). Strings are substituted at load, except
+ * the runner variables $PORT and $MODEL, replaced at each start. */
+typedef struct lln_runner_spec {
+  char **argv;  /* NULL-terminated; argv[0] is the program */
+  char **env;   /* "NAME=value" added to llmnet's environment */
+  char *cwd;    /* NULL: llmnet's */
+  char *health; /* path polled until it answers 2xx */
+  char *model;  /* "model": what $MODEL stands for; NULL when not set */
+  long startup_timeout_ms;
+  char *engine;      /* docker preset: "docker" or "podman"; NULL for a process */
+  char *container;   /* docker preset: the container's name (llmnet-KEY) */
+  char *fingerprint; /* all of the above: a reload restarts the runner when it changes */
+} lln_runner_spec;
+
 typedef struct lln_model {
   char *key;
   char *type;
@@ -48,6 +64,7 @@ typedef struct lln_model {
   char *embeddings_url;   /* where embeddings are sent (substituted: never shown) */
   lln_price price;        /* "price" (config/price.c) */
   const struct lln_budget *budget; /* "budget": NAME (config/budgets.c), or NULL */
+  lln_runner_spec *runner;         /* a local model server (config/runner.c), or NULL: external */
 } lln_model;
 
 /* A budget shared by every models entry that names it (top-level
@@ -163,6 +180,7 @@ typedef struct lln_server_settings {
   int max_connections; /* open client connections; more get 503 */
   long request_timeout_ms;
   long shutdown_grace_ms; /* how long a drain waits for requests in flight */
+  long drain_delay_ms;    /* after SIGTERM: /ready answers 503 and requests are still served this long */
   long write_timeout_ms;  /* queued response bytes unread this long close the connection */
   int max_hops;
   char *log_format;       /* "text" or "json"; NULL = text (the CLI wins) */

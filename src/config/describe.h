@@ -6,7 +6,8 @@
 
 #include "config/config.h"
 
-/* Prints models (keys masked), nodes with their layer, endpoint, model ids,
+/* Prints models (keys masked, with price and budget), the budgets, the
+ * response cache, nodes with their layer, endpoint, model ids,
  * conditions and targets, and where the server would listen. */
 void lln_config_describe(const lln_config *cfg, const char *addr, int port, FILE *out);
 

@@ -59,6 +59,9 @@ void lln_loader_model_price(lln_loader *L, lln_model *model, const cJSON *m, con
 void lln_loader_budgets(lln_loader *L, const cJSON *budgets);
 void lln_loader_model_budget(lln_loader *L, lln_model *model, const cJSON *m, const char *path);
 void lln_config_free_budgets(lln_config *cfg);
+/* runner.c: a models entry of a runner type (command, llama-cpp, ollama,
+ * vllm, docker): its lln_runner_spec and its own address. */
+void lln_loader_model_runner(lln_loader *L, lln_model *model, const cJSON *m, const char *path);
 /* response_cache.c: the top-level "response-cache", and a node's own
  * "response-cache" (`value` may be NULL: not set). */
 void lln_loader_response_cache(lln_loader *L, const cJSON *cache);

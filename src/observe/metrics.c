@@ -126,6 +126,16 @@ const lln_metric LLN_M_RELOADS = {"llmnet_config_reloads_total",
                                   "Composition reloads by result (ok, refused).",
                                   LLN_COUNTER,
                                   {"result", NULL}};
+const lln_metric LLN_M_RUNNER_STATE = {
+    "llmnet_runner_state",
+    "1 for the state each runner is in (starting, ready, restarting, failed), 0 for the others.",
+    LLN_GAUGE,
+    {"runner", "state", NULL}};
+const lln_metric LLN_M_RUNNER_RESTARTS = {
+    "llmnet_runner_restarts_total",
+    "Runner restarts after it exited or did not become ready, by runner.",
+    LLN_COUNTER,
+    {"runner", NULL}};
 
 static const lln_metric *const families[] = {&LLN_M_REQUESTS,
                                              &LLN_M_REQUEST_SECONDS,
@@ -149,7 +159,9 @@ static const lln_metric *const families[] = {&LLN_M_REQUESTS,
                                              &LLN_M_CACHE_BYTES,
                                              &LLN_M_CACHE_SERVED,
                                              &LLN_M_BUDGET_WAITS,
-                                             &LLN_M_BUDGET_REFUSED};
+                                             &LLN_M_BUDGET_REFUSED,
+                                             &LLN_M_RUNNER_STATE,
+                                             &LLN_M_RUNNER_RESTARTS};
 
 typedef struct series {
   const lln_metric *family;
@@ -510,5 +522,36 @@ void lln_metrics_doors(void (*cb)(void *ud, const char *door, const char *status
   registry *view = snapshot();
   for (series *s = view->first[family_index(&LLN_M_REQUESTS)]; s; s = s->next_in_family)
     cb(ud, s->values[2], s->values[1], s->value);
+  snapshot_free(view);
+}
+
+void lln_metrics_each(const lln_metric *m, void (*cb)(void *ud, const char *const *values, double value),
+                      void *ud) {
+  registry *view = snapshot();
+  for (series *s = view->first[family_index(m)]; s; s = s->next_in_family)
+    cb(ud, (const char *const *)s->values, s->value);
+  snapshot_free(view);
+}
+
+void lln_metrics_spend(void (*cb)(void *ud, const char *node, const char *model, const char *source,
+                                  double usd),
+                       void *ud) {
+  registry *view = snapshot();
+  for (series *s = view->first[family_index(&LLN_M_COST)]; s; s = s->next_in_family)
+    cb(ud, s->values[0], s->values[1], s->values[2], s->value);
+  snapshot_free(view);
+}
+
+void lln_metrics_cache(lln_cache_stats *out) {
+  memset(out, 0, sizeof *out);
+  registry *view = snapshot();
+  for (series *s = view->first[family_index(&LLN_M_CACHE)]; s; s = s->next_in_family) {
+    if (strcmp(s->values[0], "hit") == 0)
+      out->hits += s->value;
+    else if (strcmp(s->values[0], "miss") == 0)
+      out->misses += s->value;
+    else if (strcmp(s->values[0], "bypass") == 0)
+      out->bypass += s->value;
+  }
   snapshot_free(view);
 }

@@ -43,6 +43,8 @@ extern const lln_metric LLN_M_CACHE_BYTES;        /* (none): a gauge */
 extern const lln_metric LLN_M_CACHE_SERVED;       /* (none) */
 extern const lln_metric LLN_M_BUDGET_WAITS;       /* budget */
 extern const lln_metric LLN_M_BUDGET_REFUSED;     /* budget */
+extern const lln_metric LLN_M_RUNNER_STATE;       /* runner, state: a gauge (1 for the current state) */
+extern const lln_metric LLN_M_RUNNER_RESTARTS;    /* runner */
 
 /* `values` holds one value per label name of the family, in order. */
 void lln_metric_add(const lln_metric *m, const char *const *values, double delta);
@@ -69,5 +71,23 @@ void lln_metrics_edges(void (*cb)(void *ud, const char *from, const char *to, co
 /* Every series of llmnet_requests_total by door and status (summed over
  * entry nodes by the caller), for the status page. */
 void lln_metrics_doors(void (*cb)(void *ud, const char *door, const char *status, double n), void *ud);
+
+/* Every series of family `m` as the process sees it now (all threads
+ * merged): its label values, in the family's label order, and its value
+ * (a histogram's: the sum of its observations). */
+void lln_metrics_each(const lln_metric *m, void (*cb)(void *ud, const char *const *values, double value),
+                      void *ud);
+
+/* Every series of llmnet_cost_usd_total: node, model id, source (reported
+ * or computed) and the US dollars counted, for the stats' "spend". */
+void lln_metrics_spend(void (*cb)(void *ud, const char *node, const char *model, const char *source,
+                                  double usd),
+                       void *ud);
+
+/* llmnet_response_cache_requests_total summed by result. */
+typedef struct lln_cache_stats {
+  double hits, misses, bypass;
+} lln_cache_stats;
+void lln_metrics_cache(lln_cache_stats *out);
 
 #endif

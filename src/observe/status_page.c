@@ -1,11 +1,14 @@
 /* status_page: hands out the status page's HTML, which cmake/embed.cmake
  * turns into a C array (status_html.c in the build tree) at build time,
- * and the routing figures it draws: how many requests took each edge, by
- * how the choice was made, and each routing node's decision latency. */
+ * and the figures it draws: how many requests took each routing edge, by
+ * how the choice was made, each routing node's decision latency, what the
+ * upstream calls cost per node and model id, and the response cache's
+ * hits and misses. */
 #include "observe/status_page.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "observe/metrics.h"
 
@@ -92,4 +95,67 @@ static void add_door(void *ud, const char *door, const char *status, double n) {
 void lln_status_doors_json(cJSON *root) {
   cJSON *doors = cJSON_AddObjectToObject(root, "doors");
   lln_metrics_doors(add_door, doors);
+}
+
+/* One series of llmnet_cost_usd_total into spend.models (one entry per
+ * node and model id) and the totals. */
+static void add_spend(void *ud, const char *node, const char *model, const char *source, double usd) {
+  cJSON *spend = ud;
+  cJSON *rows = cJSON_GetObjectItemCaseSensitive(spend, "models");
+  cJSON *row = NULL, *it;
+  cJSON_ArrayForEach(it, rows) {
+    if (strcmp(cJSON_GetObjectItemCaseSensitive(it, "node")->valuestring, node) == 0 &&
+        strcmp(cJSON_GetObjectItemCaseSensitive(it, "model")->valuestring, model) == 0)
+      row = it;
+  }
+  if (!row) {
+    row = cJSON_CreateObject();
+    cJSON_AddStringToObject(row, "node", node);
+    cJSON_AddStringToObject(row, "model", model);
+    cJSON_AddNumberToObject(row, "usd", 0);
+    cJSON_AddNumberToObject(row, "reported_usd", 0);
+    cJSON_AddNumberToObject(row, "computed_usd", 0);
+    cJSON_AddItemToArray(rows, row);
+  }
+  const char *by = strcmp(source, "computed") == 0 ? "computed_usd" : "reported_usd";
+  const char *keys[] = {"usd", by};
+  for (size_t i = 0; i < 2; i++) {
+    cJSON *r = cJSON_GetObjectItemCaseSensitive(row, keys[i]),
+          *t = cJSON_GetObjectItemCaseSensitive(spend, keys[i]);
+    cJSON_SetNumberValue(r, r->valuedouble + usd);
+    cJSON_SetNumberValue(t, t->valuedouble + usd);
+  }
+}
+
+void lln_status_spend_json(cJSON *root) {
+  cJSON *spend = cJSON_AddObjectToObject(root, "spend");
+  cJSON_AddNumberToObject(spend, "usd", 0);
+  cJSON_AddNumberToObject(spend, "reported_usd", 0);
+  cJSON_AddNumberToObject(spend, "computed_usd", 0);
+  cJSON_AddArrayToObject(spend, "models");
+  lln_metrics_spend(add_spend, spend);
+}
+
+static void sum_series(void *ud, const char *const *values, double value) {
+  (void)values;
+  *(double *)ud += value;
+}
+
+cJSON *lln_status_cache_json(cJSON *root) {
+  lln_cache_stats st;
+  lln_metrics_cache(&st);
+  double bytes = 0, served = 0;
+  lln_metrics_each(&LLN_M_CACHE_BYTES, sum_series, &bytes);
+  lln_metrics_each(&LLN_M_CACHE_SERVED, sum_series, &served);
+  cJSON *cache = cJSON_AddObjectToObject(root, "cache");
+  cJSON_AddNumberToObject(cache, "hits", st.hits);
+  cJSON_AddNumberToObject(cache, "misses", st.misses);
+  cJSON_AddNumberToObject(cache, "bypass", st.bypass);
+  if (st.hits + st.misses > 0)
+    cJSON_AddNumberToObject(cache, "hit_rate", st.hits / (st.hits + st.misses));
+  else
+    cJSON_AddNullToObject(cache, "hit_rate");
+  cJSON_AddNumberToObject(cache, "bytes", bytes);
+  cJSON_AddNumberToObject(cache, "served_bytes", served);
+  return cache;
 }

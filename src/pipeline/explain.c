@@ -221,6 +221,7 @@ typedef struct summary {
   const lln_node *router_at;  /* the node whose choice needs the router model */
   const lln_node *unknown_at; /* where an answer's text decides what follows */
   int failed;
+  lln__explain_calls calls; /* for the budgets they draw from */
 } summary;
 
 static const char *verdict_text(lln_explain_verdict v) {
@@ -373,6 +374,7 @@ static int explain_route(lln_explain *e, const lln_node *from, const lln_node **
   lln_router_system_prompt(&prompt, rc, n);
   free(rc);
   s->router_at = from;
+  lln__explain_call_add(&s->calls, router, from, 0);
   put_router_call(out, router, n);
   lln_buf_puts(out, "   system prompt:\n");
   lln__explain_put_block(out, "     ", prompt.data);
@@ -402,6 +404,7 @@ static void answered(lln_explain *e, const lln_node *n, int preview, summary *s)
   e->answered = 1;
   e->answered_by = n;
   e->vars.input = e->vars.output = "";
+  lln__explain_call_add(&s->calls, n, NULL, preview);
   if (!preview) {
     lln_buf_printf(&s->answers, "%s%s", s->n_answers ? ", " : "", n->name);
     s->n_answers++;
@@ -640,6 +643,7 @@ void lln_explain_write(lln_explain *e, lln_buf *out) {
       lln_buf_printf(out, "header %s: not in any node's UseHeaderKeys, so no condition can read it\n",
                      e->headers[i].name);
   }
+  lln__explain_write_cache(e, out);
   lln_buf_putc(out, '\n');
   summary s = {0};
   lln_buf_init(&s.route);
@@ -666,6 +670,7 @@ void lln_explain_write(lln_explain *e, lln_buf *out) {
   else
     lln_buf_printf(out, "answering calls: %s\n",
                    s.router_at ? "none before the router's choice; then as shown for each choice" : "none");
+  lln__explain_write_budgets(e, &s.calls, out);
   lln_buf_free(&s.route);
   lln_buf_free(&s.answers);
 }

@@ -33,6 +33,7 @@
 #include "store/store.h"
 #include "upstream/call_headers.h"
 #include "upstream/retry.h"
+#include "upstream/runners.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
 #include "util/json_print.h"
@@ -218,9 +219,37 @@ static const lln_node *call_owner(const lln_run *r) {
   return r->call.kind == CALL_ROUTE ? r->call.route_from : r->call.node;
 }
 
+/* How often a call to a runner that is still starting looks again. */
+#define RUNNER_POLL_MS 100
+
+/* A models entry llmnet runs itself: its current URL when it is ready; a
+ * runner still starting is waited for within the request's deadline;
+ * otherwise the call fails over like one to an unavailable upstream. */
+static int runner_ready(lln_run *r, const lln_model *ep, char *url, size_t size) {
+  lln_runner_state st = lln_runner_url(ep, 0, url, size);
+  if (st == LLN_RUNNER_READY)
+    return 1;
+  if (st == LLN_RUNNER_STARTING && r->timers.deadline_at > uv_now(r->loop) + RUNNER_POLL_MS) {
+    lln_run_retry_in(r, RUNNER_POLL_MS);
+    return 0;
+  }
+  char why[300];
+  snprintf(why, sizeof why, "model \"%s\": its runner (type %s) is %s", ep->key, ep->type,
+           st == LLN_RUNNER_STARTING
+               ? "still starting at the request's deadline"
+               : "not ready (it failed to start, or is stopped); GET /v1/llmnet/stats says why");
+  lln_failure f = {.kind = LLN_FAILURE_CIRCUIT_OPEN, .hint_ms = -1, .upstream_calls = r->call.upstream_calls};
+  lln_run_error e = {.body = {.message = why}};
+  lln_run_after_failure(r, &f, &e);
+  return 0;
+}
+
 void lln_run_start_call(lln_run *r) {
   const lln_model *ep = r->call.node->endpoint;
   lln_upstream_request req = {0};
+  char runner_url[128];
+  if (ep->runner && !runner_ready(r, ep, runner_url, sizeof runner_url))
+    return;
   if (!lln_admit_call(r))
     return;
   cJSON *body = r->call.json;
@@ -239,7 +268,7 @@ void lln_run_start_call(lln_run *r) {
   lln_call_headers_free(r->call.headers);
   r->call.headers = lln_call_headers(ep, r->request_id, r->routing.session);
 
-  req.url = ep->chat_url;
+  req.url = ep->runner ? runner_url : ep->chat_url;
   req.headers = (const char *const *)r->call.headers;
   req.body = r->call.body.data;
   req.body_len = r->call.body.len;

@@ -17,6 +17,7 @@
 #include "upstream/call_headers.h"
 #include "upstream/model_state.h"
 #include "upstream/retry.h"
+#include "upstream/runners.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
 #include "util/json_print.h"
@@ -272,6 +273,16 @@ static void on_call_done(void *ud, const lln_upstream_response *r) {
 
 /* The breaker lets the call pass (or makes it the probe), then it goes. */
 static void send_now(embed *e) {
+  char runner_url[128]; /* a runner's address changes at each start (upstream/runners.h) */
+  if (e->ep->runner && lln_runner_url(e->ep, 1, runner_url, sizeof runner_url) != LLN_RUNNER_READY) {
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "model \"%s\": its runner (type %s) is not ready; GET /v1/llmnet/stats says why", e->ep->key,
+             e->ep->type);
+    lln_openai_error err = {.status = 503, .message = msg};
+    answer_error(e, &err, 0, "1");
+    return;
+  }
   long open_ms = 0;
   lln_breaker_verdict v =
       e->breaker ? lln_breaker_allow(e->breaker, uv_now(e->loop), &open_ms) : LLN_BREAKER_PASS;
@@ -287,7 +298,7 @@ static void send_now(embed *e) {
     return;
   }
   e->probe = v == LLN_BREAKER_PROBE;
-  lln_upstream_request up = {.url = e->ep->embeddings_url,
+  lln_upstream_request up = {.url = e->ep->runner ? runner_url : e->ep->embeddings_url,
                              .headers = (const char *const *)e->up_headers,
                              .body = e->body,
                              .body_len = e->body_len,

@@ -21,6 +21,7 @@
 #include "upstream/client.h"
 #include "upstream/model_state.h"
 #include "upstream/ratelimit.h"
+#include "upstream/runners.h"
 #include "util/arena.h"
 #include "util/json_alloc.h"
 #include "util/log.h"
@@ -246,7 +247,10 @@ int lln_eval_run(const lln_eval_options *o, FILE *out, FILE *err) {
   if (lln_eval_cases_read(&cs, o->cases, &cfg, err) != 0) {
     fprintf(err, "llmnet eval: %s has errors; no case was run\n", o->cases);
   } else {
-    if (run_cases(o, &cfg, &cs, err) == 0) {
+    lln_runners_apply(&cfg); /* its local model servers, for the cases' calls */
+    int ran = run_cases(o, &cfg, &cs, err);
+    lln_runners_stop_all();
+    if (ran == 0) {
       if (o->json)
         lln_eval_report_json(&cs, &cfg, out);
       else

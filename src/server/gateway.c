@@ -20,7 +20,9 @@
 #include "server/embeddings_int.h"
 #include "server/models_api_int.h"
 #include "server/route_api_int.h"
+#include "upstream/budget.h"
 #include "upstream/quota.h"
+#include "upstream/runners.h"
 #include "util/buf.h"
 #include "util/json_alloc.h"
 #include "util/json_check.h"
@@ -112,6 +114,18 @@ static const char *role_of(const lln_node *n) {
                                           : "answers";
 }
 
+/* root.cache: the response cache's figures and the composition's settings
+ * (enabled false: no top-level "response-cache"). */
+static void cache_json(const lln_config *cfg, cJSON *root) {
+  cJSON *cache = lln_status_cache_json(root);
+  const lln_cache_settings *rc = &cfg->response_cache;
+  cJSON_AddBoolToObject(cache, "enabled", rc->enabled);
+  if (rc->enabled) {
+    cJSON_AddNumberToObject(cache, "ttl_s", (double)rc->ttl_s);
+    cJSON_AddNumberToObject(cache, "max_bytes", (double)rc->max_bytes);
+  }
+}
+
 /* The pipeline's shape and live per-node figures, for the status page. */
 static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   const lln_config *cfg = g->current->cfg;
@@ -145,11 +159,78 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   cJSON_AddNumberToObject(root, "connections", (double)lln_http_connections_total());
   lln_status_edges_json(root); /* edges by decided (observe/status_page.c) */
   lln_status_doors_json(root); /* requests per door */
+  lln_status_spend_json(root); /* dollars per node and model id */
+  lln_budget_stats_json(cJSON_AddArrayToObject(root, "budgets"), cfg);
+  cache_json(cfg, root);
+  lln_runners_stats_json(root); /* local model servers (upstream/runners.c) */
   lln_buf json;
   lln_buf_init(&json);
   lln_json_print(root, &json);
   cJSON_Delete(root);
   lln_http_respond(req, 200, "application/json", h->line, json.data, json.len);
+  lln_buf_free(&json);
+}
+
+/* GET /health: alive (200); names the runners still starting, if any. */
+static void answer_health(lln_http_request *req, const headers *h) {
+  char starting[512];
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "status", "ok");
+  if (lln_runners_starting(starting, sizeof starting)) {
+    cJSON *list = cJSON_AddArrayToObject(root, "runners_starting");
+    for (char *save = NULL, *name = strtok_r(starting, ",", &save); name; name = strtok_r(NULL, ",", &save))
+      cJSON_AddItemToArray(list, cJSON_CreateString(name));
+  }
+  lln_buf json;
+  lln_buf_init(&json);
+  lln_json_print(root, &json);
+  cJSON_Delete(root);
+  lln_http_respond(req, 200, "application/json", h->line, json.data, json.len);
+  lln_buf_free(&json);
+}
+
+/* The runner names lln_runners_starting may give (a bound on its answer). */
+#define LLN_READY_MAX_NAMES 1024
+
+/* GET /ready: readiness, for load balancers and Kubernetes. 503 once a
+ * drain is announced (SIGTERM) or while a runner is starting; 200
+ * otherwise. /health stays liveness: 200 while the process serves. */
+static void ready(lln_gateway *g, lln_http_request *req, const headers *h) {
+  char names[LLN_READY_MAX_NAMES];
+  int starting = g->unready ? 0 : lln_runners_starting(names, sizeof names);
+  cJSON *root = cJSON_CreateObject();
+  if (g->unready) {
+    cJSON_AddStringToObject(root, "status", "draining");
+    cJSON_AddStringToObject(root, "message",
+                            "llmnet is shutting down (SIGTERM): it serves the requests it gets until "
+                            "server.drain-delay ends, then finishes those in flight; send new ones to "
+                            "another replica");
+  } else if (starting > 0) {
+    cJSON_AddStringToObject(root, "status", "starting");
+    cJSON *list = cJSON_AddArrayToObject(root, "runners_starting");
+    for (const char *p = names; *p;) {
+      p += strspn(p, ", ");
+      size_t n = strcspn(p, ",");
+      char one[LLN_READY_MAX_NAMES];
+      snprintf(one, sizeof one, "%.*s", (int)n, p);
+      if (n)
+        cJSON_AddItemToArray(list, cJSON_CreateString(one));
+      p += n;
+    }
+    char msg[LLN_READY_MAX_NAMES + 160];
+    snprintf(msg, sizeof msg, "%d runner%s not ready yet: %s; the nodes using %s wait for %s", starting,
+             starting == 1 ? " is" : "s are", names, starting == 1 ? "it" : "them",
+             starting == 1 ? "it" : "them");
+    cJSON_AddStringToObject(root, "message", msg);
+  } else {
+    cJSON_AddStringToObject(root, "status", "ready");
+  }
+  lln_buf json;
+  lln_buf_init(&json);
+  lln_json_print(root, &json);
+  cJSON_Delete(root);
+  lln_http_respond(req, g->unready || starting > 0 ? 503 : 200, "application/json", h->line, json.data,
+                   json.len);
   lln_buf_free(&json);
 }
 
@@ -179,8 +260,8 @@ static int authorized(const lln_gateway *g, const lln_http_request *req) {
   return ok;
 }
 
-/* The paths behind server.api-keys (CORS preflights, /, /health and
- * unknown paths are answered without a key). */
+/* The paths behind server.api-keys (CORS preflights, /, /health, /ready
+ * and unknown paths are answered without a key). */
 static int needs_key(const lln_http_request *req) {
   if (strcmp(req->method, "OPTIONS") == 0)
     return 0;
@@ -217,6 +298,7 @@ static void handle(void *ctx, lln_http_request *req) {
   int is_options = strcmp(req->method, "OPTIONS") == 0;
   int root = path_is(req, "/", NULL);
   int health = path_is(req, "/health", NULL);
+  int readiness = path_is(req, "/ready", NULL);
   int metrics = path_is(req, "/metrics", NULL);
   int stats_json = path_is(req, "/v1/llmnet/stats", NULL);
   const lln_door *door = lln__door_for(req->path);
@@ -225,13 +307,14 @@ static void handle(void *ctx, lln_http_request *req) {
   int list = path_is(req, "/v1/models", "/models");
   int embed = path_is(req, LLN_EMBEDDINGS_PATH, "/embeddings"); /* no pipeline: not a door */
   const char *model_id = model_path_id(req->path);
-  if (!root && !health && !chat && !route && !list && !model_id && !metrics && !stats_json && !embed) {
+  if (!root && !health && !readiness && !chat && !route && !list && !model_id && !metrics && !stats_json &&
+      !embed) {
     char msg[600], doors[200];
     lln__door_paths(doors, sizeof doors);
     snprintf(msg, sizeof msg,
              "unknown path %.200s; llmnet serves %sPOST " LLN_ROUTE_API_PATH ", POST " LLN_EMBEDDINGS_PATH
-             ", GET /v1/models, GET /v1/models/{id}, GET /v1/llmnet/stats, GET /metrics, GET /health and "
-             "GET / (the status page)",
+             ", GET /v1/models, GET /v1/models/{id}, GET /v1/llmnet/stats, GET /metrics, GET /health, "
+             "GET /ready and GET / (the status page)",
              req->path, doors);
     lln_http_respond_error(req, 404, h.line, msg);
     return;
@@ -262,7 +345,16 @@ static void handle(void *ctx, lln_http_request *req) {
       hdr_fixed(&h, "Allow: GET");
       lln_http_respond_error(req, 405, h.line, "use GET for /health");
     } else {
-      lln_http_respond(req, 200, "application/json", h.line, "{\"status\":\"ok\"}", 15);
+      answer_health(req, &h);
+    }
+    return;
+  }
+  if (readiness) {
+    if (!is_get) {
+      hdr_fixed(&h, "Allow: GET");
+      lln_http_respond_error(req, 405, h.line, "use GET for /ready");
+    } else {
+      ready(g, req, &h);
     }
     return;
   }
@@ -423,6 +515,11 @@ void lln_gateway_reload(lln_gateway *g, lln_shared_config *sc) {
   lln__gen_release(old);
   if (g->syncs_quota)
     g->quota = lln_quota_reload(g->quota, g->loop, g->upstream, g->ratelimit, g->current->cfg);
+}
+
+void lln_gateway_unready(lln_gateway *g) {
+  g->unready = 1;
+  lln_http_server_close_each(g->http);
 }
 
 void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud) {

@@ -1,7 +1,7 @@
 /* gateway: llmnet's OpenAI-compatible API on top of the HTTP server:
  * every door (doors_table.c: /v1/chat/completions, /v1/responses) through
  * the pipeline (door_run.c), /v1/llmnet/route (the routing
- * decision only, route_api.c), /v1/models, /health, /metrics,
+ * decision only, route_api.c), /v1/models, /health, /ready, /metrics,
  * the status page (/) and its data (/v1/llmnet/stats), CORS preflights;
  * config reloads and draining. */
 #ifndef LLN_SERVER_GATEWAY_H
@@ -35,6 +35,7 @@ typedef struct lln_gateway {
   struct lln_response_cache *cache;
   struct lln_quota *quota; /* budgets' "sync" (upstream/quota.c): the first worker's gateway only */
   int syncs_quota;         /* this gateway is that one */
+  int unready;             /* a drain is announced: GET /ready answers 503 */
 } lln_gateway;
 
 typedef struct lln_gateway_options {
@@ -64,6 +65,10 @@ void lln_gateway_reload(lln_gateway *g, lln_shared_config *sc);
 /* New requests use the response cache `c` (retained); requests in flight
  * keep theirs. */
 void lln_gateway_set_cache(lln_gateway *g, struct lln_response_cache *c);
+/* Announces a drain: GET /ready answers 503 from now on and every response
+ * closes its connection, while new requests are still accepted and served
+ * (server.drain-delay, before lln_gateway_drain). */
+void lln_gateway_unready(lln_gateway *g);
 /* Stops accepting and calls `done` when every connection has finished. */
 void lln_gateway_drain(lln_gateway *g, void (*done)(void *ud), void *ud);
 void lln_gateway_close(lln_gateway *g);

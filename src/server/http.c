@@ -544,6 +544,8 @@ static void close_listener(lln_http_server *s) {
 
 size_t lln_http_connections_total(void) { return atomic_load(&total_conns); }
 
+void lln_http_server_close_each(lln_http_server *s) { s->close_each = 1; }
+
 void lln_http_server_drain(lln_http_server *s, void (*on_empty)(void *ud), void *ud) {
   s->draining = 1;
   s->on_empty = on_empty;

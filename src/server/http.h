@@ -74,6 +74,11 @@ int lln_http_server_port(const lln_http_server *s);
 void lln_http_server_set_admit(lln_http_server *s, lln_http_admit admit);
 /* Open connections across every server in the process. */
 size_t lln_http_connections_total(void);
+/* Every response from now on closes its connection (Connection: close),
+ * while the server still accepts: a drain announced ahead, so that no idle
+ * keep-alive connection is left for a load balancer to reuse when the
+ * listener closes. */
+void lln_http_server_close_each(lln_http_server *s);
 /* Stops accepting, closes idle connections and closes the others once their
  * current response has gone out; calls on_empty when none is left. */
 void lln_http_server_drain(lln_http_server *s, void (*on_empty)(void *ud), void *ud);

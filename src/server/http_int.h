@@ -84,6 +84,7 @@ struct lln_http_server {
   int port;
   int closing;
   int draining;
+  int close_each; /* every response says Connection: close (a drain is announced) */
   int listener_closed;
   void (*on_empty)(void *ud);
   void *on_empty_ud;

@@ -263,7 +263,7 @@ void lln__http_conn_write(conn *c, const char *a, size_t alen, const char *b, si
 
 static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type,
                      const char *const *headers) {
-  if (r->c && r->c->srv->draining)
+  if (r->c && (r->c->srv->draining || r->c->srv->close_each))
     r->keep_alive = 0;
   lln_buf_printf(h, "HTTP/1.%d %d %s\r\n", r->http10 ? 0 : 1, status, lln_http_status_text(status));
   if (content_type)

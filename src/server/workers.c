@@ -14,7 +14,7 @@
 #include "upstream/ratelimit.h"
 #include "util/log.h"
 
-typedef enum { CMD_NONE, CMD_RELOAD, CMD_DRAIN, CMD_CLOSE } command;
+typedef enum { CMD_NONE, CMD_RELOAD, CMD_UNREADY, CMD_DRAIN, CMD_CLOSE } command;
 
 typedef struct worker {
   lln_workers *owner;
@@ -23,7 +23,7 @@ typedef struct worker {
   lln_gateway gateway;
   uv_async_t wake;
   uv_mutex_t lock; /* guards the mailbox below */
-  int drain, close;
+  int unready, drain, close;
   lln_shared_config *reload; /* retained for the worker */
   lln_response_cache *cache; /* a new shared response cache (retained for the worker), or NULL */
   int started;
@@ -54,9 +54,10 @@ static void on_wake(uv_async_t *a) {
   uv_mutex_lock(&w->lock);
   lln_shared_config *reload = w->reload;
   lln_response_cache *cache = w->cache;
-  int drain = w->drain, close = w->close;
+  int unready = w->unready, drain = w->drain, close = w->close;
   w->reload = NULL;
   w->cache = NULL;
+  w->unready = 0;
   w->drain = 0;
   uv_mutex_unlock(&w->lock);
   if (cache) {
@@ -69,6 +70,8 @@ static void on_wake(uv_async_t *a) {
       lln_gateway_reload(&w->gateway, reload);
     lln_shared_config_release(reload);
   }
+  if (unready && !close)
+    lln_gateway_unready(&w->gateway);
   if (close) {
     lln_gateway_close(&w->gateway);
     uv_close((uv_handle_t *)&w->wake, NULL);
@@ -100,6 +103,8 @@ static void post(worker *w, command cmd, lln_shared_config *sc, lln_response_cac
       lln_response_cache_retain(cache);
       w->cache = cache;
     }
+  } else if (cmd == CMD_UNREADY) {
+    w->unready = 1;
   } else if (cmd == CMD_DRAIN) {
     w->drain = 1;
   } else if (cmd == CMD_CLOSE) {
@@ -220,6 +225,11 @@ void lln_workers_reload(lln_workers *ws, lln_shared_config *sc) {
   }
   for (unsigned i = 0; i < ws->n; i++)
     post(&ws->w[i], CMD_RELOAD, sc, fresh);
+}
+
+void lln_workers_unready(lln_workers *ws) {
+  for (unsigned i = 0; i < ws->n; i++)
+    post(&ws->w[i], CMD_UNREADY, NULL, NULL);
 }
 
 void lln_workers_drain(lln_workers *ws) {

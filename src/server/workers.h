@@ -35,6 +35,10 @@ int lln_workers_port(const lln_workers *w);
 unsigned lln_workers_count(const lln_workers *w);
 /* New requests on every worker run on `sc` (retained by each). */
 void lln_workers_reload(lln_workers *w, lln_shared_config *sc);
+/* Every worker answers GET /ready with 503 and closes each connection
+ * after its response, still accepting and serving (the drain announced
+ * for server.drain-delay before lln_workers_drain). */
+void lln_workers_unready(lln_workers *w);
 /* Every worker stops accepting and finishes its requests; on_drained runs
  * on the control loop once all are done. */
 void lln_workers_drain(lln_workers *w);

@@ -98,7 +98,28 @@ function readPage(dom) {
   for (const m of dom.matchAll(/data-global="([^"]*)"[^>]*>([^<]*)</g)) globals[m[1]] = decode(m[2]);
   const status = dom.match(/<p\b([^>]*\bid="status"[^>]*)>([\s\S]*?)<\/p>/);
   const columns = [...dom.matchAll(/<text\b[^>]*class="col"[^>]*>([^<]*)<\/text>/g)].map((m) => decode(m[1]));
-  return { nodes, edges, edgeLabels, globals, columns, status: status && { attrs: attrsOf(status[1]), text: decode(status[2]) } };
+  // the spend and budget tables: a row per [data-spend] / [data-budget], its cells by data-field
+  const rows = { spend: {}, budget: {} };
+  for (const m of dom.matchAll(/<tr\b([^>]*)>([\s\S]*?)<\/tr>/g)) {
+    const attrs = attrsOf(m[1]);
+    const kind = attrs['data-spend'] !== undefined ? 'spend' : attrs['data-budget'] !== undefined ? 'budget' : null;
+    if (!kind) continue;
+    const cells = {};
+    for (const c of m[2].matchAll(/<td\b([^>]*)>([^<]*)<\/td>/g)) {
+      const ca = attrsOf(c[1]);
+      cells[ca['data-field']] = { text: decode(c[2]), class: ca.class ?? '' };
+    }
+    rows[kind][attrs[`data-${kind}`]] = cells;
+  }
+  return {
+    nodes,
+    edges,
+    edgeLabels,
+    globals,
+    columns,
+    rows,
+    status: status && { attrs: attrsOf(status[1]), text: decode(status[2]) },
+  };
 }
 
 // The seed's shape with a condition on one handler, both handlers feeding a
@@ -118,16 +139,22 @@ const MESSAGES = [
   'Write a creative story, please-fail this one',
 ];
 
+// Every token the mock answers costs this (usage.cost, as OpenRouter reports it).
+const COST_PER_TOKEN = 0.000001;
+
 let mock;
 let gw;
 let locked;
 let config;
 
 before(async () => {
-  mock = await startMock({
-    rules: [{ when: { contains: 'please-fail', router: false }, status: 400, error: 'refused by the status-page test' }],
-  });
-  config = composition(mock.url);
+  mock = await startMock(
+    { rules: [{ when: { contains: 'please-fail', router: false }, status: 400, error: 'refused by the status-page test' }] },
+    ['--cost-per-token', String(COST_PER_TOKEN)],
+  );
+  // one free-tier budget for both entries, and the response cache
+  config = composition(mock.url, { budgets: { 'openrouter-free': { rpm: 20, rpd: 50 } }, 'response-cache': { ttl: 600 } });
+  for (const m of Object.values(config.models)) m.budget = 'openrouter-free';
   gw = await startLlmnet(config);
   locked = await startLlmnet(composition(mock.url, { server: { 'api-keys': [API_KEY] } }));
 });
@@ -255,6 +282,37 @@ describe('the page in headless chromium', () => {
     assert.equal(router.counters.decision_p50_ms.value, String(stats.nodes.router.decision_p50_ms));
     assert.match(router.counters.decision_p99_ms.text, /^\d+(\.\d+)? ms$/);
     assert.equal(creative.counters.decision_p50_ms, undefined);
+
+    // spend: a row per node and model id, as /v1/llmnet/stats has them, and the total
+    const usd = (v) => '$' + Number(v.toFixed(6));
+    assert.ok(stats.spend.models.length >= 3, JSON.stringify(stats.spend));
+    assert.deepEqual(Object.keys(page.rows.spend).sort(), stats.spend.models.map((r) => `${r.node}>${r.model}`).sort());
+    for (const r of stats.spend.models) {
+      const row = page.rows.spend[`${r.node}>${r.model}`];
+      assert.equal(row.node.text, r.node);
+      assert.equal(row.model.text, r.model);
+      assert.equal(row.reported.text, usd(r.reported_usd), `${r.node} reported`);
+      assert.equal(row.usd.text, usd(r.usd), `${r.node} total`);
+      assert.ok(r.reported_usd > 0, `the mock reported a cost for ${r.node}`);
+    }
+    assert.ok(page.rows.spend['router>google/gemma-3-27b-it:free'], 'the router calls have their row');
+    assert.equal(page.globals.spend, usd(stats.spend.usd));
+    // the budget: its use against its limits, and when each window resets
+    const [budget] = stats.budgets;
+    assert.equal(budget.name, 'openrouter-free');
+    const shown = page.rows.budget['openrouter-free'];
+    assert.ok(shown, 'a row for the budget');
+    assert.ok(budget.requests_today >= 5, `router and handler calls counted: ${budget.requests_today}`);
+    assert.equal(shown.minute.text, `${budget.requests_this_minute}/20`);
+    assert.equal(shown.day.text, `${budget.requests_today}/50`);
+    assert.doesNotMatch(shown.day.class, /spent/, 'not spent yet');
+    assert.match(shown.resets.text, /^minute \S.* · day \S/);
+    assert.doesNotMatch(shown.resets.text, /–/, 'both reset times shown');
+    // the response cache: every request was looked up, none was answered from it
+    assert.equal(stats.cache.enabled, true);
+    assert.equal(stats.cache.hits, 0);
+    assert.equal(stats.cache.misses, MESSAGES.length);
+    assert.equal(page.globals.cache, `hit rate 0.0% (0 hits, ${MESSAGES.length} misses, 0 bypassed)`);
 
     assert.equal(page.globals.entry, 'router');
     assert.equal(page.globals.in_flight, '0');
