@@ -11,8 +11,10 @@
 #   scripts/deps.sh test         what `make test` adds: npm (the pinned SDKs),
 #                                redis-server, promtool (prometheus), Chromium
 #                                (the status page), Graphviz (graph --format svg),
-#                                haproxy (the scale-out test), and for the install
-#                                and package tests lintian, dpkg-dev, man-db, adduser
+#                                haproxy (the scale-out test), kubernetes-client
+#                                (kubectl kustomize; unless a kubectl is on PATH), and
+#                                for the install and package tests lintian, dpkg-dev,
+#                                man-db, adduser
 #   scripts/deps.sh deb          what `make deb` needs: dpkg-shlibdeps, lintian
 #   scripts/deps.sh valgrind     valgrind
 #   scripts/deps.sh fuzz         clang and its libFuzzer runtime
