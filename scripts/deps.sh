@@ -11,8 +11,10 @@
 #   scripts/deps.sh test         what `make test` adds: npm (the pinned SDKs),
 #                                redis-server, promtool (prometheus), Chromium
 #                                (the status page), Graphviz (graph --format svg),
-#                                haproxy (the scale-out test), and for the install
-#                                and package tests lintian, dpkg-dev, man-db, adduser
+#                                haproxy (the scale-out test), kubernetes-client
+#                                (kubectl kustomize; unless a kubectl is on PATH), and
+#                                for the install and package tests lintian, dpkg-dev,
+#                                man-db, adduser
 #   scripts/deps.sh deb          what `make deb` needs: dpkg-shlibdeps, lintian
 #   scripts/deps.sh valgrind     valgrind
 #   scripts/deps.sh fuzz         clang and its libFuzzer runtime
@@ -55,6 +57,8 @@ done
 # and npm on PATH are as good as the packages.
 case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//') ;; esac
 case "$missing" in *npm*) command -v npm >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ npm//') ;; esac
+# The test group renders deploy/kubernetes with kubectl (Debian's kubernetes-client); any kubectl on PATH will do.
+case " $* " in *" test "*) command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client" ;; esac
 
 [ -z "$missing" ] && exit 0
 
