@@ -509,36 +509,34 @@ long lln__store_mem_take_counts(lln__store_mem *m, const lln_store_window *w, si
   return wait;
 }
 
-long lln__store_mem_add(lln__store_mem *m, const lln_store_window *w, long delta, int64_t now_ms) {
+/* An add (saturating at LONG_MAX; it also sweeps when due) or a raise to
+ * at least `amount`, on one window's counter; returns the count after. */
+static long update_count(lln__store_mem *m, const lln_store_window *w, long amount, int64_t now_ms,
+                         int raise) {
   if (now_ms < 0)
     now_ms = 0;
   long count = 0;
   uv_mutex_lock(&m->lock);
   if (now_ms > m->take_now_ms)
     m->take_now_ms = now_ms;
-  sweep_if_due(m, m->clock(m->clock_ud));
+  if (!raise)
+    sweep_if_due(m, m->clock(m->clock_ud));
   mem_entry *e = counter_at(m, w, now_ms);
   if (e) {
-    e->count = delta > LONG_MAX - e->count ? LONG_MAX : e->count + delta;
+    if (!raise)
+      e->count = amount > LONG_MAX - e->count ? LONG_MAX : e->count + amount;
+    else if (e->count < amount)
+      e->count = amount;
     count = e->count;
   }
   uv_mutex_unlock(&m->lock);
   return count;
 }
 
+long lln__store_mem_add(lln__store_mem *m, const lln_store_window *w, long delta, int64_t now_ms) {
+  return update_count(m, w, delta, now_ms, 0);
+}
+
 long lln__store_mem_raise(lln__store_mem *m, const lln_store_window *w, long target, int64_t now_ms) {
-  if (now_ms < 0)
-    now_ms = 0;
-  long count = 0;
-  uv_mutex_lock(&m->lock);
-  if (now_ms > m->take_now_ms)
-    m->take_now_ms = now_ms;
-  mem_entry *e = counter_at(m, w, now_ms);
-  if (e) {
-    if (e->count < target)
-      e->count = target;
-    count = e->count;
-  }
-  uv_mutex_unlock(&m->lock);
-  return count;
+  return update_count(m, w, target, now_ms, 1);
 }
