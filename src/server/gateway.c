@@ -172,6 +172,16 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
 }
 
 /* GET /health: alive (200); names the runners still starting, if any. */
+/* A GET-only path asked with another method: 405 with "Allow: GET" and
+ * `message`; returns 1 when it answered. */
+static int refuse_unless_get(lln_http_request *req, headers *h, int is_get, const char *message) {
+  if (is_get)
+    return 0;
+  hdr_fixed(h, "Allow: GET");
+  lln_http_respond_error(req, 405, h->line, message);
+  return 1;
+}
+
 static void answer_health(lln_http_request *req, const headers *h) {
   char starting[512];
   cJSON *root = cJSON_CreateObject();
@@ -330,10 +340,7 @@ static void handle(void *ctx, lln_http_request *req) {
     return;
   }
   if (root) {
-    if (!is_get) {
-      hdr_fixed(&h, "Allow: GET");
-      lln_http_respond_error(req, 405, h.line, "use GET for /");
-    } else {
+    if (!refuse_unless_get(req, &h, is_get, "use GET for /")) {
       size_t len;
       const char *page = lln_status_page(&len);
       lln_http_respond(req, 200, "text/html; charset=utf-8", h.line, page, len);
@@ -341,21 +348,13 @@ static void handle(void *ctx, lln_http_request *req) {
     return;
   }
   if (health) {
-    if (!is_get) {
-      hdr_fixed(&h, "Allow: GET");
-      lln_http_respond_error(req, 405, h.line, "use GET for /health");
-    } else {
+    if (!refuse_unless_get(req, &h, is_get, "use GET for /health"))
       answer_health(req, &h);
-    }
     return;
   }
   if (readiness) {
-    if (!is_get) {
-      hdr_fixed(&h, "Allow: GET");
-      lln_http_respond_error(req, 405, h.line, "use GET for /ready");
-    } else {
+    if (!refuse_unless_get(req, &h, is_get, "use GET for /ready"))
       ready(g, req, &h);
-    }
     return;
   }
   if (!authorized(g, req)) {
@@ -365,11 +364,8 @@ static void handle(void *ctx, lln_http_request *req) {
         "missing or unknown API key; send Authorization: Bearer <key> (or x-api-key: <key>)");
     return;
   }
-  if ((metrics || stats_json) && !is_get) {
-    hdr_fixed(&h, "Allow: GET");
-    lln_http_respond_error(req, 405, h.line, "use GET here");
+  if ((metrics || stats_json) && refuse_unless_get(req, &h, is_get, "use GET here"))
     return;
-  }
   if (stats_json) {
     stats(g, req, &h);
     return;
