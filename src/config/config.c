@@ -32,7 +32,9 @@ void lln_loader_report(lln_loader *L, lln_diag_severity sev, const char *path, c
   va_end(ap);
 }
 
-void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, const char *const *known) {
+size_t lln_loader_each_unknown_key(lln_loader *L, const cJSON *obj, const char *path,
+                                   const char *const *known, lln_loader_unknown_key_fn report, void *ud) {
+  size_t n = 0;
   const cJSON *item;
   cJSON_ArrayForEach(item, obj) {
     if (lln_key_known(item->string, known))
@@ -42,13 +44,25 @@ void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, co
     lln_buf_init(&p);
     lln_buf_puts(&p, path);
     lln_pointer_append(&p, item->string);
-    if (best)
-      lln_loader_report(L, LLN_DIAG_WARNING, p.data, "unknown key \"%s\" is ignored; did you mean \"%s\"?",
-                        item->string, best);
-    else
-      lln_loader_report(L, LLN_DIAG_WARNING, p.data, "unknown key \"%s\" is ignored", item->string);
+    report(L, p.data, item->string, best, ud);
     lln_buf_free(&p);
+    n++;
   }
+  return n;
+}
+
+static void warn_unknown_key(lln_loader *L, const char *pointer, const char *key, const char *best,
+                             void *ud) {
+  (void)ud;
+  if (best)
+    lln_loader_report(L, LLN_DIAG_WARNING, pointer, "unknown key \"%s\" is ignored; did you mean \"%s\"?",
+                      key, best);
+  else
+    lln_loader_report(L, LLN_DIAG_WARNING, pointer, "unknown key \"%s\" is ignored", key);
+}
+
+void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, const char *const *known) {
+  lln_loader_each_unknown_key(L, obj, path, known, warn_unknown_key, NULL);
 }
 
 const char *lln_loader_string(lln_loader *L, const cJSON *obj, const char *key, const char *path) {

@@ -24,6 +24,14 @@ void lln_loader_report(lln_loader *L, lln_diag_severity sev, const char *path, c
 /* Warns about members of `obj` not in `known` (NULL-terminated), with a
  * "did you mean" suggestion when one is close. */
 void lln_loader_check_keys(lln_loader *L, const cJSON *obj, const char *path, const char *const *known);
+/* Reports one unknown member: its JSON pointer, its name and the closest
+ * known key (NULL when none is close). */
+typedef void (*lln_loader_unknown_key_fn)(lln_loader *L, const char *pointer, const char *key,
+                                          const char *best, void *ud);
+/* Calls `report` for each member of `obj` not in `known` (NULL-terminated),
+ * so a caller picks its own severity and words; returns how many. */
+size_t lln_loader_each_unknown_key(lln_loader *L, const cJSON *obj, const char *path,
+                                   const char *const *known, lln_loader_unknown_key_fn report, void *ud);
 /* A string member, NULL when absent; reports a type error when present but
  * not a string (or null when allow_null). */
 const char *lln_loader_string(lln_loader *L, const cJSON *obj, const char *key, const char *path);

@@ -44,27 +44,18 @@ static int price_number(lln_loader *L, const lln_model *model, const cJSON *pric
 
 /* Unknown members are errors: a misspelt "completion" would price every
  * answer at nothing. */
+static void price_unknown_key(lln_loader *L, const char *pointer, const char *key, const char *best,
+                              void *ud) {
+  const lln_model *model = ud;
+  lln_loader_report(L, LLN_DIAG_ERROR, pointer,
+                    "model \"%s\": unknown key \"%s\" in \"price\"%s%s%s; it takes \"prompt\", "
+                    "\"completion\" and \"cached-prompt\"",
+                    model->key, key, best ? " (did you mean \"" : "", best ? best : "", best ? "\"?)" : "");
+}
+
 static int price_keys(lln_loader *L, const lln_model *model, const cJSON *price, const char *path) {
   static const char *const known[] = {"prompt", "completion", "cached-prompt", NULL};
-  int ok = 1;
-  const cJSON *item;
-  cJSON_ArrayForEach(item, price) {
-    if (lln_key_known(item->string, known))
-      continue;
-    const char *best = lln_key_suggest(item->string, known);
-    lln_buf p;
-    lln_buf_init(&p);
-    lln_buf_puts(&p, path);
-    lln_pointer_append(&p, item->string);
-    lln_loader_report(L, LLN_DIAG_ERROR, p.data,
-                      "model \"%s\": unknown key \"%s\" in \"price\"%s%s%s; it takes \"prompt\", "
-                      "\"completion\" and \"cached-prompt\"",
-                      model->key, item->string, best ? " (did you mean \"" : "", best ? best : "",
-                      best ? "\"?)" : "");
-    lln_buf_free(&p);
-    ok = 0;
-  }
-  return ok;
+  return lln_loader_each_unknown_key(L, price, path, known, price_unknown_key, (void *)model) == 0;
 }
 
 void lln_loader_model_price(lln_loader *L, lln_model *model, const cJSON *m, const char *path) {

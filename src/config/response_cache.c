@@ -18,26 +18,20 @@
 static const char *const KEYS[] = {"ttl", "max-bytes", "any-temperature", NULL};
 static const char *const PATH = "/response-cache";
 
+static void unknown_key(lln_loader *L, const char *pointer, const char *key, const char *best, void *ud) {
+  (void)ud;
+  if (best)
+    lln_loader_report(L, LLN_DIAG_ERROR, pointer, "response-cache: unknown key \"%s\"; did you mean \"%s\"?",
+                      key, best);
+  else
+    lln_loader_report(L, LLN_DIAG_ERROR, pointer,
+                      "response-cache: unknown key \"%s\"; the keys are \"ttl\", \"max-bytes\" and "
+                      "\"any-temperature\"",
+                      key);
+}
+
 static void check_keys(lln_loader *L, const cJSON *obj) {
-  const cJSON *item;
-  cJSON_ArrayForEach(item, obj) {
-    if (lln_key_known(item->string, KEYS))
-      continue;
-    lln_buf p;
-    lln_buf_init(&p);
-    lln_buf_puts(&p, PATH);
-    lln_pointer_append(&p, item->string);
-    const char *best = lln_key_suggest(item->string, KEYS);
-    if (best)
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data, "response-cache: unknown key \"%s\"; did you mean \"%s\"?",
-                        item->string, best);
-    else
-      lln_loader_report(L, LLN_DIAG_ERROR, p.data,
-                        "response-cache: unknown key \"%s\"; the keys are \"ttl\", \"max-bytes\" and "
-                        "\"any-temperature\"",
-                        item->string);
-    lln_buf_free(&p);
-  }
+  lln_loader_each_unknown_key(L, obj, PATH, KEYS, unknown_key, NULL);
 }
 
 /* obj[key] as a whole number from min to max; 0 when absent or reported. */
