@@ -126,6 +126,16 @@ static void cache_json(const lln_config *cfg, cJSON *root) {
   }
 }
 
+/* Answers `status` with `root` printed as JSON, and frees root. */
+static void respond_json(lln_http_request *req, const headers *h, int status, cJSON *root) {
+  lln_buf json;
+  lln_buf_init(&json);
+  lln_json_print(root, &json);
+  cJSON_Delete(root);
+  lln_http_respond(req, status, "application/json", h->line, json.data, json.len);
+  lln_buf_free(&json);
+}
+
 /* The pipeline's shape and live per-node figures, for the status page. */
 static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   const lln_config *cfg = g->current->cfg;
@@ -163,15 +173,9 @@ static void stats(lln_gateway *g, lln_http_request *req, const headers *h) {
   lln_budget_stats_json(cJSON_AddArrayToObject(root, "budgets"), cfg);
   cache_json(cfg, root);
   lln_runners_stats_json(root); /* local model servers (upstream/runners.c) */
-  lln_buf json;
-  lln_buf_init(&json);
-  lln_json_print(root, &json);
-  cJSON_Delete(root);
-  lln_http_respond(req, 200, "application/json", h->line, json.data, json.len);
-  lln_buf_free(&json);
+  respond_json(req, h, 200, root);
 }
 
-/* GET /health: alive (200); names the runners still starting, if any. */
 /* A GET-only path asked with another method: 405 with "Allow: GET" and
  * `message`; returns 1 when it answered. */
 static int refuse_unless_get(lln_http_request *req, headers *h, int is_get, const char *message) {
@@ -182,6 +186,7 @@ static int refuse_unless_get(lln_http_request *req, headers *h, int is_get, cons
   return 1;
 }
 
+/* GET /health: alive (200); names the runners still starting, if any. */
 static void answer_health(lln_http_request *req, const headers *h) {
   char starting[512];
   cJSON *root = cJSON_CreateObject();
@@ -191,12 +196,7 @@ static void answer_health(lln_http_request *req, const headers *h) {
     for (char *save = NULL, *name = strtok_r(starting, ",", &save); name; name = strtok_r(NULL, ",", &save))
       cJSON_AddItemToArray(list, cJSON_CreateString(name));
   }
-  lln_buf json;
-  lln_buf_init(&json);
-  lln_json_print(root, &json);
-  cJSON_Delete(root);
-  lln_http_respond(req, 200, "application/json", h->line, json.data, json.len);
-  lln_buf_free(&json);
+  respond_json(req, h, 200, root);
 }
 
 /* The runner names lln_runners_starting may give (a bound on its answer). */
@@ -235,13 +235,7 @@ static void ready(lln_gateway *g, lln_http_request *req, const headers *h) {
   } else {
     cJSON_AddStringToObject(root, "status", "ready");
   }
-  lln_buf json;
-  lln_buf_init(&json);
-  lln_json_print(root, &json);
-  cJSON_Delete(root);
-  lln_http_respond(req, g->unready || starting > 0 ? 503 : 200, "application/json", h->line, json.data,
-                   json.len);
-  lln_buf_free(&json);
+  respond_json(req, h, g->unready || starting > 0 ? 503 : 200, root);
 }
 
 /* Compares every byte so the time taken says nothing about the key. */
