@@ -476,14 +476,21 @@ static mem_entry *counter_at(lln__store_mem *m, const lln_store_window *w, int64
   return e;
 }
 
-long lln__store_mem_take_counts(lln__store_mem *m, const lln_store_window *w, size_t n, int64_t now_ms,
-                                long *counts) {
+/* Locks `m` for a count at now_ms (clamped to 0, which it returns) and
+ * moves the take clock up to it. */
+static int64_t lock_at(lln__store_mem *m, int64_t now_ms) {
   if (now_ms < 0)
     now_ms = 0;
-  long wait = 0;
   uv_mutex_lock(&m->lock);
   if (now_ms > m->take_now_ms)
     m->take_now_ms = now_ms;
+  return now_ms;
+}
+
+long lln__store_mem_take_counts(lln__store_mem *m, const lln_store_window *w, size_t n, int64_t now_ms,
+                                long *counts) {
+  long wait = 0;
+  now_ms = lock_at(m, now_ms);
   sweep_if_due(m, m->clock(m->clock_ud));
   for (size_t i = 0; i < n; i++) {
     long count = window_active(&w[i]) ? window_count(m, &w[i], now_ms) : 0;
@@ -513,12 +520,8 @@ long lln__store_mem_take_counts(lln__store_mem *m, const lln_store_window *w, si
  * at least `amount`, on one window's counter; returns the count after. */
 static long update_count(lln__store_mem *m, const lln_store_window *w, long amount, int64_t now_ms,
                          int raise) {
-  if (now_ms < 0)
-    now_ms = 0;
   long count = 0;
-  uv_mutex_lock(&m->lock);
-  if (now_ms > m->take_now_ms)
-    m->take_now_ms = now_ms;
+  now_ms = lock_at(m, now_ms);
   if (!raise)
     sweep_if_due(m, m->clock(m->clock_ud));
   mem_entry *e = counter_at(m, w, now_ms);
