@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -27,6 +29,17 @@ static lln_store *open_store(uv_loop_t *loop, const redis_server *s) {
     fail_msg("lln_store_create(%s): %s", url, err);
   assert_int_equal(lln_store_shared(st), 1);
   return st;
+}
+
+/* Starts redis-server (up) or picks a port nothing listens on (down),
+ * then a loop and a store on it. */
+static lln_store *start(redis_server *s, uv_loop_t *loop, int up) {
+  if (up)
+    redis_start(s, NULL);
+  else
+    s->port = free_port(); /* nothing listens */
+  uv_loop_init(loop);
+  return open_store(loop, s);
 }
 
 static void wait_answer(uv_loop_t *loop, answer *a, int before) {
@@ -55,15 +68,31 @@ static answer get(uv_loop_t *loop, lln_store *st, const char *key, long touch) {
   return a;
 }
 
+/* One command's answer as a number: an integer reply, or a string reply
+ * read as one; -1000 for anything else. */
 static long long redis_int(int port, const char *fmt, const char *arg) {
   redisContext *c = redis_connect(port);
   assert_non_null(c);
   redisReply *r = redisCommand(c, fmt, arg);
   assert_non_null(r);
-  long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1000;
+  long long v = r->type == REDIS_REPLY_INTEGER  ? r->integer
+                : r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10)
+                                                : -1000;
   freeReplyObject(r);
   redisFree(c);
   return v;
+}
+
+/* The name of the one key matching `pattern` (asserted to be one). */
+static void only_key(int port, const char *pattern, char *key, size_t size) {
+  redisContext *c = redis_connect(port);
+  assert_non_null(c);
+  redisReply *r = redisCommand(c, "KEYS %s", pattern);
+  assert_non_null(r);
+  assert_int_equal(r->elements, 1);
+  snprintf(key, size, "%s", r->element[0]->str);
+  freeReplyObject(r);
+  redisFree(c);
 }
 
 static void finish(uv_loop_t *loop, lln_store *st) {
@@ -74,10 +103,8 @@ static void finish(uv_loop_t *loop, lln_store *st) {
 
 static void test_values(void **state) {
   redis_server *s = *state;
-  redis_start(s, NULL);
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  lln_store *st = open_store(&loop, s);
+  lln_store *st = start(s, &loop, 1);
   assert_int_equal(put(&loop, st, "pin:a", "technical-handler", 17, 60000, NULL, 0), LLN_STORE_OK);
   answer a = get(&loop, st, "pin:a", 0);
   assert_int_equal(a.status, LLN_STORE_OK);
@@ -106,10 +133,8 @@ static void test_values(void **state) {
 
 static void test_group_bound(void **state) {
   redis_server *s = *state;
-  redis_start(s, NULL);
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  lln_store *st = open_store(&loop, s);
+  lln_store *st = start(s, &loop, 1);
   char key[32];
   for (int i = 0; i < 5; i++) {
     snprintf(key, sizeof key, "c%d", i);
@@ -140,10 +165,8 @@ static void test_group_bound(void **state) {
 
 static void test_take_windows(void **state) {
   redis_server *s = *state;
-  redis_start(s, NULL);
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  lln_store *st = open_store(&loop, s);
+  lln_store *st = start(s, &loop, 1);
   /* three windows; the hour one (limit 2) fills first */
   lln_store_window w[3] = {
       {"t:m", 5, MINUTE, 0}, {"t:h", 2, 60 * MINUTE, 0}, {"t:d", 10, 24 * 60 * MINUTE, 0}};
@@ -154,14 +177,9 @@ static void test_take_windows(void **state) {
   }
   assert_true(a.wait > 0 && a.wait <= 60 * MINUTE);
   /* nothing was counted by the refusal: the day counter says 2 */
-  redisContext *c = redis_connect(s->port);
-  redisReply *r = redisCommand(c, "KEYS llmnet:t:d:*");
-  assert_int_equal(r->elements, 1);
-  redisReply *v = redisCommand(c, "GET %s", r->element[0]->str);
-  assert_string_equal(v->str, "2");
-  freeReplyObject(v);
-  freeReplyObject(r);
-  redisFree(c);
+  char key[128];
+  only_key(s->port, "llmnet:t:d:*", key, sizeof key);
+  assert_int_equal(redis_int(s->port, "GET %s", key), 2);
   finish(&loop, st);
 }
 
@@ -170,10 +188,8 @@ static void test_take_windows(void **state) {
  * windows without a limit answer 0. */
 static void test_take_counts_and_add(void **state) {
   redis_server *s = *state;
-  redis_start(s, NULL);
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  lln_store *st = open_store(&loop, s);
+  lln_store *st = start(s, &loop, 1);
   lln_store_window w[3] = {
       {"b:d", 3, 24 * 60 * MINUTE, 0}, {"b:off", 0, MINUTE, 0}, {"b:usd", 1000, 24 * 60 * MINUTE, 1}};
   answer a = {0};
@@ -213,14 +229,10 @@ static void test_take_counts_and_add(void **state) {
   wait_answer(&loop, &a, 7);
   assert_true(a.wait > 0);
   /* the counters expire: the spend key has a time to live */
-  redisContext *c = redis_connect(s->port);
-  redisReply *r = redisCommand(c, "KEYS llmnet:b:usd:*");
-  assert_int_equal(r->elements, 1);
-  redisReply *ttl = redisCommand(c, "PTTL %s", r->element[0]->str);
-  assert_true(ttl->integer > 0 && ttl->integer <= 2 * 24 * 60 * MINUTE);
-  freeReplyObject(ttl);
-  freeReplyObject(r);
-  redisFree(c);
+  char key[128];
+  only_key(s->port, "llmnet:b:usd:*", key, sizeof key);
+  long long ttl = redis_int(s->port, "PTTL %s", key);
+  assert_true(ttl > 0 && ttl <= 2 * 24 * 60 * MINUTE);
   finish(&loop, st);
 }
 
@@ -228,10 +240,8 @@ static void test_take_counts_and_add(void **state) {
  * add answers -1. */
 static void test_counts_down(void **state) {
   redis_server *s = *state;
-  s->port = free_port(); /* nothing listens */
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  lln_store *st = open_store(&loop, s);
+  lln_store *st = start(s, &loop, 0);
   lln_store_window w = {"k", 1, MINUTE, 0};
   answer a = {0};
   lln_store_take_counts(st, &w, 1, 0, on_counts, &a);
@@ -246,10 +256,8 @@ static void test_counts_down(void **state) {
 
 static void test_down(void **state) {
   redis_server *s = *state;
-  s->port = free_port(); /* nothing listens */
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  lln_store *st = open_store(&loop, s);
+  lln_store *st = start(s, &loop, 0);
   assert_int_equal(put(&loop, st, "k", "v", 1, 1000, "g", 3), LLN_STORE_EUNAVAIL);
   assert_int_equal(get(&loop, st, "k", 0).status, LLN_STORE_EUNAVAIL);
   answer a = {0};
@@ -264,10 +272,8 @@ static void test_down(void **state) {
 
 static void test_cancel_and_close(void **state) {
   redis_server *s = *state;
-  redis_start(s, NULL);
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  lln_store *st = open_store(&loop, s);
+  lln_store *st = start(s, &loop, 1);
   answer early = {0};
   lln_store_op *op = lln_store_get(st, "x", 0, on_get, &early); /* still resolving */
   assert_non_null(op);
