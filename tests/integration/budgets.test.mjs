@@ -14,7 +14,6 @@ import OpenAI from 'openai';
 
 import {
   assertOpenAIError,
-  chat,
   endpoint,
   isRoutingCall,
   mockRequests,
@@ -24,13 +23,14 @@ import {
   serveLocal,
   startLlmnet,
   startMock,
-  startRedis,
   stopAll,
   tempDir,
   waitFor,
   writeJson,
+  ask,
+  awayFromMinuteEdge,
+  mockAndRedis,
 } from './lib.mjs';
-
 
 const RULES = {
   rules: [
@@ -38,8 +38,6 @@ const RULES = {
     { when: { router: true }, route: 'creative-handler' },
   ],
 };
-
-const ask = (url, text) => chat(url, { messages: [{ role: 'user', content: text }] });
 
 async function metric(url, re) {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -70,13 +68,6 @@ function single(mockUrl, name, budget, { fallback = false, server = {} } = {}) {
     cfg.architecture.push({ name: 'paid-bot', layer: 0, model: 'paid', 'extra-options': { model_override: 'paid-model' } });
   }
   return cfg;
-}
-
-// rpm counts in calendar minutes: a test that straddled a minute boundary
-// would see its budget refilled midway, so it starts early in one.
-async function awayFromMinuteEdge() {
-  const second = new Date().getUTCSeconds();
-  if (second > 45) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
 }
 
 describe('a budget in one process', () => {
@@ -146,7 +137,7 @@ describe('a budget in one process', () => {
 
   test('a minute limit: 429 with a retry worth making, and a bounded queue', async () => {
     const llmnet = await startLlmnet(single(mock.url, 'per-minute', { rpm: 1, 'max-wait': 0 }));
-    await awayFromMinuteEdge();
+    await awayFromMinuteEdge(45);
     try {
       assert.equal((await ask(llmnet.url, 'one')).status, 200);
       const second = await ask(llmnet.url, 'two');
@@ -159,7 +150,7 @@ describe('a budget in one process', () => {
       await llmnet.stop();
     }
     const queued = await startLlmnet(single(mock.url, 'queued', { rpm: 1, queue: 1, 'max-wait': 120 }));
-    await awayFromMinuteEdge();
+    await awayFromMinuteEdge(45);
     try {
       assert.equal((await ask(queued.url, 'one')).status, 200);
       const controller = new AbortController();
@@ -208,18 +199,10 @@ describe('a budget in one process', () => {
 });
 
 describe('a budget shared through a redis-server', () => {
-  let mock;
-  let redis;
-  before(async () => {
-    mock = await startMock(RULES);
-    redis = await startRedis();
-  });
-  after(async () => {
-    await stopAll(mock);
-    redis?.stop();
-  });
+  const shared = mockAndRedis(RULES);
 
   test('two processes spend exactly one budget', async () => {
+    const { mock, redis } = shared;
     const cfg = single(mock.url, 'two-procs', { rpd: 3 }, { server: { store: redis.url } });
     const a = await startLlmnet(cfg);
     const b = await startLlmnet(cfg);
@@ -239,6 +222,7 @@ describe('a budget shared through a redis-server', () => {
   });
 
   test('usd-per-day: each call\'s usage.cost is spent; a call is refused once the day\'s spend reaches the limit', async () => {
+    const { mock, redis } = shared;
     // a routing prompt is a few hundred words: about $0.003 a request
     const costly = await startMock(RULES, ['--cost-per-token', '0.00001']);
     const limit = 0.02;

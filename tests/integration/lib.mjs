@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 
 export const BIN = process.env.LLMNET_BIN ?? path.resolve('build/llmnet');
 
@@ -681,4 +682,31 @@ export async function startRedis() {
     setTimeout(() => reject(new Error('redis-server did not start')), 10000);
   });
   return { port, url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+}
+
+// A `llmnet mock` with `rules` and a redis-server for the tests of the
+// describe block this is called in: started before them, stopped after.
+// Read { mock, redis } from the returned object inside a test.
+export function mockAndRedis(rules) {
+  const shared = {};
+  before(async () => {
+    shared.mock = await startMock(rules);
+    shared.redis = await startRedis();
+  });
+  after(async () => {
+    await stopAll(shared.mock);
+    shared.redis?.stop();
+  });
+  return shared;
+}
+
+// A chat completion asking one user message (`text`).
+export const ask = (url, text = 'hello') => chat(url, { messages: [{ role: 'user', content: text }] });
+
+// rpm limits count in calendar minutes: a test that straddled a minute
+// boundary would see its budget refilled midway, so it waits for the next
+// minute when this one is past `latestSecond`.
+export async function awayFromMinuteEdge(latestSecond = 50) {
+  const second = new Date().getUTCSeconds();
+  if (second > latestSecond) await sleep((61 - second) * 1000);
 }

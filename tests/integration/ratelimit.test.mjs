@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
-import { assertOpenAIError, assertServes, chat, mockRequests, startLlmnet, startMock, stopAll } from './lib.mjs';
+import {
+  ask,
+  assertOpenAIError,
+  assertServes,
+  awayFromMinuteEdge,
+  mockRequests,
+  startLlmnet,
+  startMock,
+  stopAll,
+} from './lib.mjs';
 
 function chatbot(mockUrl, rateLimit, server = {}) {
   return {
@@ -16,16 +25,6 @@ function chatbot(mockUrl, rateLimit, server = {}) {
     server,
   };
 }
-
-
-// rpm budgets count in calendar minutes: a test that straddled a minute
-// boundary would see its budget refilled midway, so it starts early in one.
-async function awayFromMinuteEdge() {
-  const second = new Date().getUTCSeconds();
-  if (second > 50) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
-}
-
-const ask = (url, text = 'hello') => chat(url, { messages: [{ role: 'user', content: text }] });
 
 describe('rate limits in one process', () => {
   let mock;

@@ -10,7 +10,6 @@ import OpenAI from 'openai';
 
 import {
   assertOpenAIError,
-  chat,
   closedPort,
   isRoutingCall,
   newRequestId,
@@ -23,13 +22,14 @@ import {
   upstreamCalls,
   writeJson,
   readResponse,
-  startRedis,
+  ask,
+  awayFromMinuteEdge,
+  mockAndRedis,
 } from './lib.mjs';
 
 const RULES = {
   rules: [{ when: { router: true, matches: 'python|code|linked list|rust' }, route: 'technical-handler' }],
 };
-
 
 // rpm counts per model key: each test names its own model.
 function limited(mockUrl, rpm, server, model = 'limited') {
@@ -39,14 +39,6 @@ function limited(mockUrl, rpm, server, model = 'limited') {
     server,
   };
 }
-
-// rpm budgets count in calendar minutes: start early in one.
-async function awayFromMinuteEdge() {
-  const second = new Date().getUTCSeconds();
-  if (second > 50) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
-}
-
-const ask = (url, text = 'hello') => chat(url, { messages: [{ role: 'user', content: text }] });
 
 async function route(url, body, headers = {}) {
   const res = await fetch(`${url}/v1/llmnet/route`, {
@@ -58,18 +50,10 @@ async function route(url, body, headers = {}) {
 }
 
 describe('server.store in a shared redis-server', () => {
-  let mock;
-  let redis;
-  before(async () => {
-    mock = await startMock(RULES);
-    redis = await startRedis();
-  });
-  after(async () => {
-    await stopAll(mock);
-    redis?.stop();
-  });
+  const shared = mockAndRedis(RULES);
 
   it('two processes spend one rate-limit budget (one names the URL, the other through $VAR)', async () => {
+    const { mock, redis } = shared;
     const a = await startLlmnet(limited(mock.url, 3, { store: redis.url }));
     const b = await startLlmnet(limited(mock.url, 3, { store: '$LLMNET_TEST_STORE' }), {
       env: { LLMNET_TEST_STORE: redis.url },
@@ -85,6 +69,7 @@ describe('server.store in a shared redis-server', () => {
   });
 
   it('the old name rate-limit-store still shares the budget with server.store', async () => {
+    const { mock, redis } = shared;
     const a = await startLlmnet(limited(mock.url, 2, { store: redis.url }, 'aliased'));
     const b = await startLlmnet(limited(mock.url, 2, { 'rate-limit-store': redis.url }, 'aliased'));
     await awayFromMinuteEdge();
@@ -98,6 +83,7 @@ describe('server.store in a shared redis-server', () => {
   });
 
   it('a session routed on one process is pinned on the other (no second router call)', async () => {
+    const { mock, redis } = shared;
     const cfg = seedConfig(mock.url, { server: { store: redis.url } });
     const a = await startLlmnet(cfg);
     const b = await startLlmnet(cfg);
