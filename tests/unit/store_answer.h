@@ -1,7 +1,8 @@
 /* store_answer: what a store operation answered, for unit tests of the
  * store's public API (lln_store_get/put_value/take callbacks record into an
  * `answer`). The value is kept NUL-terminated (cut to fit) with its length,
- * so tests compare text or bytes. Include after cmocka.h. */
+ * so tests compare text or bytes. Include after cmocka.h. The callbacks are
+ * inline so a test may use only some of them. */
 #ifndef LLN_TESTS_STORE_ANSWER_H
 #define LLN_TESTS_STORE_ANSWER_H
 
@@ -17,7 +18,7 @@ typedef struct {
   size_t n;
 } answer;
 
-static void on_get(void *ud, int status, const char *value, size_t len) {
+static inline void on_get(void *ud, int status, const char *value, size_t len) {
   answer *a = ud;
   a->called++;
   a->status = status;
@@ -28,19 +29,19 @@ static void on_get(void *ud, int status, const char *value, size_t len) {
   a->value[value ? n : 0] = '\0';
 }
 
-static void on_done(void *ud, int status) {
+static inline void on_done(void *ud, int status) {
   answer *a = ud;
   a->called++;
   a->status = status;
 }
 
-static void on_take(void *ud, long wait) {
+static inline void on_take(void *ud, long wait) {
   answer *a = ud;
   a->called++;
   a->wait = wait;
 }
 
-static void on_counts(void *ud, long wait, const long *counts, size_t n) {
+static inline void on_counts(void *ud, long wait, const long *counts, size_t n) {
   answer *a = ud;
   a->called++;
   a->wait = wait;
@@ -49,7 +50,7 @@ static void on_counts(void *ud, long wait, const long *counts, size_t n) {
     a->counts[i] = counts[i];
 }
 
-static void on_count(void *ud, long count) {
+static inline void on_count(void *ud, long count) {
   answer *a = ud;
   a->called++;
   a->counts[0] = count;

@@ -21,25 +21,11 @@
 #include "upstream/quota.h"
 #include "upstream/ratelimit.h"
 
-typedef struct {
-  int called;
-  long wait;
-  long counts[LLN_RL_NWINDOWS];
-  size_t n;
-} taken;
+#include "store_answer.h"
 
-static void on_taken(void *ud, long wait, const long *counts, size_t n) {
-  taken *t = ud;
-  t->called++;
-  t->wait = wait;
-  t->n = n;
-  for (size_t i = 0; i < n && i < LLN_RL_NWINDOWS; i++)
-    t->counts[i] = counts[i];
-}
-
-static taken take(lln_ratelimit *rl, const lln_model *ep) {
-  taken t = {0};
-  assert_null(lln_ratelimit_acquire_entry(rl, ep, on_taken, &t)); /* the memory store answers at once */
+static answer take(lln_ratelimit *rl, const lln_model *ep) {
+  answer t = {0};
+  assert_null(lln_ratelimit_acquire_entry(rl, ep, on_counts, &t)); /* the memory store answers at once */
   assert_int_equal(t.called, 1);
   return t;
 }
@@ -91,13 +77,13 @@ static void test_shared_day(void **state) {
   lln_budget b = {.name = "shared-day", .rpd = 3, .queue = 2, .max_wait_ms = 5000};
   lln_model a = entry("a", &b), c = entry("c", &b);
   for (int i = 0; i < 3; i++) {
-    taken t = take(e->rl, i % 2 ? &c : &a);
+    answer t = take(e->rl, i % 2 ? &c : &a);
     assert_int_equal(t.wait, 0);
     assert_int_equal(t.counts[LLN_RL_WIN_BUDGET_DAY], i + 1);
     lln_ratelimit_verdict v = lln_ratelimit_verdict_of(i % 2 ? &c : &a, t.wait, t.counts, t.n);
     assert_null(v.budget);
   }
-  taken t = take(e->rl, &c);
+  answer t = take(e->rl, &c);
   assert_true(t.wait > 0 && t.wait <= LLN_RATELIMIT_DAY_MS);
   lln_ratelimit_verdict v = lln_ratelimit_verdict_of(&c, t.wait, t.counts, t.n);
   assert_ptr_equal(v.budget, &b);
@@ -120,7 +106,7 @@ static void test_own_limit_first(void **state) {
   lln_model a = entry("own-first", &b);
   a.rpm = 1;
   assert_int_equal(take(e->rl, &a).wait, 0);
-  taken t = take(e->rl, &a);
+  answer t = take(e->rl, &a);
   assert_true(t.wait > 0 && t.wait <= LLN_RATELIMIT_MINUTE_MS);
   assert_int_equal(t.counts[LLN_RL_WIN_BUDGET_MINUTE], 1);
   lln_ratelimit_verdict v = lln_ratelimit_verdict_of(&a, t.wait, t.counts, t.n);
@@ -141,7 +127,7 @@ static void test_minute_message(void **state) {
   lln_budget b = {.name = "per-minute", .rpm = 1, .queue = 1, .max_wait_ms = 0};
   lln_model a = entry("pm", &b);
   assert_int_equal(take(e->rl, &a).wait, 0);
-  taken t = take(e->rl, &a);
+  answer t = take(e->rl, &a);
   lln_ratelimit_verdict v = lln_ratelimit_verdict_of(&a, t.wait, t.counts, t.n);
   assert_ptr_equal(v.budget, &b);
   assert_int_equal(v.limit, LLN_LIMIT_RPM);
@@ -159,7 +145,7 @@ static void test_dollars(void **state) {
   lln_model a = entry("usd", &b);
   assert_int_equal(take(e->rl, &a).wait, 0);
   lln_ratelimit_spend(e->rl, &b, 0.006);
-  taken t = take(e->rl, &a);
+  answer t = take(e->rl, &a);
   assert_int_equal(t.wait, 0);
   assert_int_equal(t.counts[LLN_RL_WIN_BUDGET_USD], 6000000);
   lln_ratelimit_spend(e->rl, &b, 0.004);
