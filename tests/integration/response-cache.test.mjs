@@ -18,7 +18,11 @@ import OpenAI from 'openai';
 
 import { writeFileSync } from 'node:fs';
 
-import { chat, endpoint, newRequestId, request, startLlmnet, startMock, startRedis, stopAll, upstreamCalls, waitFor } from './lib.mjs';
+import { chat, endpoint, isAsanBuild, newRequestId, procStatusKiB, request, startLlmnet, startMock, startRedis, stopAll, upstreamCalls, waitFor } from './lib.mjs';
+
+// What one 2 MB streamed answer may add to llmnet's peak memory: the relay's
+// buffers and at most one 64 KiB cache entry being assembled, not the answer.
+const HUGE_PEAK_MIB = 4; // measured: 0.7 MiB; assembling the whole answer would add 2-4 MiB
 
 const RULES = {
   rules: [
@@ -437,6 +441,32 @@ describe('response cache bounds and sharing', () => {
       assert.equal(await status(0), 'miss', 'the first entry was evicted');
     } finally {
       await stopAll(llmnet);
+    }
+  });
+
+  // An upstream streaming a 2 MB answer to a cacheable request: the cache
+  // assembles at most LLN_CACHE_MAX_ENTRY (64 KiB) of it and then gives up,
+  // so llmnet's peak memory stays bounded and nothing is kept.
+  it('a huge streamed answer is relayed whole, not kept, and peak memory stays bounded (VmHWM)', async () => {
+    const huge = 'word '.repeat(400000).trim();
+    const big = await startMock({ rules: [{ when: { contains: 'huge answer' }, reply: huge }] }, ['--chunk-size', '2000']);
+    const llmnet = await startLlmnet(composition(big.url));
+    try {
+      const client = new OpenAI({ baseURL: `${llmnet.url}/v1`, apiKey: 'unused' });
+      const body = { model: 'creative', messages: [{ role: 'user', content: unique('a huge answer please') }] };
+      const before = procStatusKiB(llmnet.child.pid, 'VmHWM');
+      for (let i = 0; i < 2; i++) {
+        const { data: stream, response } = await client.chat.completions.create({ ...body, stream: true }).withResponse();
+        let text = '';
+        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+        assert.equal(text.length, huge.length, 'the whole answer reached the client');
+        assert.equal(response.headers.get('x-llmnet-cache'), 'miss', 'an answer over the entry bound is never kept');
+      }
+      const grown = (procStatusKiB(llmnet.child.pid, 'VmHWM') - before) / 1024;
+      console.log(`# two 2 MB streamed answers: llmnet's peak memory grew by ${grown.toFixed(1)} MiB (bound ${HUGE_PEAK_MIB} MiB)`);
+      if (!isAsanBuild()) assert.ok(grown < HUGE_PEAK_MIB, `peak grew by ${grown.toFixed(1)} MiB, bound ${HUGE_PEAK_MIB} MiB`);
+    } finally {
+      await stopAll(llmnet, big);
     }
   });
 
