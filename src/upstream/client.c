@@ -84,6 +84,7 @@ struct lln_upstream_call {
   unsigned too_large : 1;
   unsigned no_first_byte : 1;
   size_t streamed; /* decompressed bytes handed to on_data */
+  size_t max_body; /* bound on a collected body (LLN_UP_MAX_BODY unless the request set one) */
   lln_upstream_call *prev, *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -219,7 +220,9 @@ static void call_finish(lln_upstream_call *c, CURLcode code) {
   } else if (c->too_large)
     r.error = c->on_data && c->status >= 200 && c->status <= 299
                   ? "the upstream's stream exceeds 256 MiB decompressed (LLN_UP_MAX_STREAM)"
-                  : "the upstream's response body exceeds 64 MiB decompressed (LLN_UP_MAX_BODY)";
+              : c->max_body == LLN_UP_MAX_BODY
+                  ? "the upstream's response body exceeds 64 MiB decompressed (LLN_UP_MAX_BODY)"
+                  : "the upstream's response body exceeds the bound its caller set (max_body)";
   else if (code != CURLE_OK)
     r.error = c->errbuf[0] ? scrub_errbuf(c) : curl_easy_strerror(code);
 
@@ -410,7 +413,7 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
     return 0; /* anything but len aborts the transfer */
   if (!c->on_data || c->status < 200 || c->status > 299) {
     /* Errors are collected even when streaming, so the caller can read them. */
-    if (len > LLN_UP_MAX_BODY - c->buf.len) {
+    if (len > c->max_body - c->buf.len) {
       c->too_large = 1;
       return 0;
     }
@@ -594,6 +597,7 @@ lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_reques
   c->u = u;
   lln_buf_init(&c->buf);
   c->on_data = req->on_data;
+  c->max_body = req->max_body ? req->max_body : LLN_UP_MAX_BODY;
   c->on_done = req->on_done;
   c->ud = req->ud;
   if (u->n_spare) {

@@ -37,6 +37,7 @@ typedef struct lln_upstream_request {
   long timeout_ms;            /* total; 0 = none */
   long connect_timeout_ms;    /* 0 = curl default */
   long first_byte_timeout_ms; /* until the status line arrives; 0 = none */
+  size_t max_body;            /* a collected body's bound in bytes; 0 = LLN_UP_MAX_BODY (64 MiB) */
   /* Streaming: when set, body bytes of a 2xx response go here as they
    * arrive instead of being collected; return 0 to go on, 1 to pause the
    * transfer (resume with lln_upstream_resume). */

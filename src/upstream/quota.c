@@ -82,6 +82,7 @@ static void on_timer(uv_timer_t *t) {
                               .headers = h,
                               .timeout_ms = LLN_QUOTA_TIMEOUT_MS,
                               .connect_timeout_ms = LLN_QUOTA_TIMEOUT_MS,
+                              .max_body = LLN_QUOTA_MAX_BODY,
                               .on_done = on_answer,
                               .ud = j};
   j->call = lln_upstream_start(j->up, &req);

@@ -76,6 +76,13 @@ static void budget_key(char *out, const lln_budget *b, const char *what) {
   snprintf(out, LLN_STORE_MAX_KEY + 1, "budget:%s:%s", b->name, what);
 }
 
+/* A budget's spend today, in nano-dollars, keyed into `key`: only checked
+ * by a take, counted in by lln_store_add / lln_store_raise. */
+static lln_store_window budget_usd_window(char *key, const lln_budget *b) {
+  budget_key(key, b, "usd");
+  return (lln_store_window){key, budget_usd_limit(b), LLN_RATELIMIT_DAY_MS, 1};
+}
+
 /* `ep`'s windows in LLN_RL_WIN_* order; a missing limit's window is off. */
 static void windows_of(entry_windows *ew, const lln_model *ep) {
   memset(ew, 0, sizeof *ew);
@@ -90,13 +97,11 @@ static void windows_of(entry_windows *ew, const lln_model *ep) {
     return;
   budget_key(ew->key[LLN_RL_WIN_BUDGET_MINUTE], b, "m");
   budget_key(ew->key[LLN_RL_WIN_BUDGET_DAY], b, "d");
-  budget_key(ew->key[LLN_RL_WIN_BUDGET_USD], b, "usd");
   ew->w[LLN_RL_WIN_BUDGET_MINUTE] =
       (lln_store_window){ew->key[LLN_RL_WIN_BUDGET_MINUTE], budget_limit(b->rpm), LLN_RATELIMIT_MINUTE_MS, 0};
   ew->w[LLN_RL_WIN_BUDGET_DAY] =
       (lln_store_window){ew->key[LLN_RL_WIN_BUDGET_DAY], budget_limit(b->rpd), LLN_RATELIMIT_DAY_MS, 0};
-  ew->w[LLN_RL_WIN_BUDGET_USD] =
-      (lln_store_window){ew->key[LLN_RL_WIN_BUDGET_USD], budget_usd_limit(b), LLN_RATELIMIT_DAY_MS, 1};
+  ew->w[LLN_RL_WIN_BUDGET_USD] = budget_usd_window(ew->key[LLN_RL_WIN_BUDGET_USD], b);
 }
 
 lln_ratelimit_take *lln_ratelimit_acquire_entry(lln_ratelimit *rl, const lln_model *ep,
@@ -187,8 +192,7 @@ void lln_ratelimit_spend(lln_ratelimit *rl, const lln_budget *b, double usd) {
   double nano = usd * LLN_BUDGET_NANO_PER_USD + 0.5;
   long amount = nano > (double)BUDGET_UNLIMITED ? BUDGET_UNLIMITED : nano < 1 ? 1 : (long)nano;
   char key[LLN_STORE_MAX_KEY + 1];
-  budget_key(key, b, "usd");
-  lln_store_window w = {key, budget_usd_limit(b), LLN_RATELIMIT_DAY_MS, 1};
+  lln_store_window w = budget_usd_window(key, b);
   lln_budget_state *st = lln_budget_state_of(b);
   /* the state lives until exit: the answer may come after the request ended */
   lln_store_add(rl->store, &w, amount, unix_ms(), st ? on_spent : NULL, st);
@@ -200,8 +204,7 @@ void lln_ratelimit_raise_spend(lln_ratelimit *rl, const lln_budget *b, double us
   double nano = usd * LLN_BUDGET_NANO_PER_USD + 0.5;
   long target = nano > (double)BUDGET_UNLIMITED ? BUDGET_UNLIMITED : (long)nano;
   char key[LLN_STORE_MAX_KEY + 1];
-  budget_key(key, b, "usd");
-  lln_store_window w = {key, budget_usd_limit(b), LLN_RATELIMIT_DAY_MS, 1};
+  lln_store_window w = budget_usd_window(key, b);
   lln_budget_state *st = lln_budget_state_of(b);
   lln_store_raise(rl->store, &w, target, unix_ms(), st ? on_spent : NULL, st);
 }

@@ -502,6 +502,30 @@ static void test_error_status_keeps_body_and_retry_after(void **state) {
   server_stop(&s);
 }
 
+/* A request's own max_body (quota.c's bound on a provider's answer) ends
+ * a call whose collected body is longer, as the 64 MiB default does. */
+static void test_max_body_bounds_collected_body(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f);
+  test_server s;
+  server_start(&s, SRV_OK);
+  char url[128];
+  server_url(&s, "/v1/key", url, sizeof url);
+  outcome o = {0};
+  lln_upstream_request req = make_request(url, &o);
+  req.method = "GET";
+  req.max_body = strlen(OK_BODY) - 1;
+  assert_non_null(lln_upstream_start(f.up, &req));
+  run_until(&f, &o.done, 3000);
+  assert_int_equal(o.done, 1);
+  assert_int_not_equal(o.result, LLN_UP_OK);
+  assert_true(o.has_error);
+  assert_true(o.body_len < strlen(OK_BODY));
+  fixture_close(&f);
+  server_stop(&s);
+}
+
 static void test_retry_after_reset_by_new_status_line(void **state) {
   (void)state;
   fixture f;
@@ -816,6 +840,7 @@ int main(void) {
       cmocka_unit_test(test_request_shape),
       cmocka_unit_test(test_large_body_sent_without_expect),
       cmocka_unit_test(test_error_status_keeps_body_and_retry_after),
+      cmocka_unit_test(test_max_body_bounds_collected_body),
       cmocka_unit_test(test_retry_after_reset_by_new_status_line),
       cmocka_unit_test(test_total_timeout),
       cmocka_unit_test(test_connection_refused),
