@@ -23,6 +23,7 @@
 #include "observe/metrics.h"
 #include "upstream/runner_int.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 extern char **environ;
 
@@ -189,12 +190,6 @@ static char **build_env(const lln__runner *r, int port) {
   return envp;
 }
 
-static void free_strv(char **v) {
-  for (size_t i = 0; v[i]; i++)
-    free(v[i]);
-  free(v);
-}
-
 static void spawn(lln__runner *r, uint64_t now) {
   remove_container(r); /* one left by an llmnet that was killed */
   int port = free_port();
@@ -224,8 +219,8 @@ static void spawn(lln__runner *r, uint64_t now) {
     else
       fcntl(out[0], F_SETFL, O_NONBLOCK);
   }
-  free_strv(argv);
-  free_strv(envp);
+  lln_strv_free(argv);
+  lln_strv_free(envp);
   r->started_at = now;
   r->deadline = now + (uint64_t)r->spec.startup_timeout_ms;
   r->next_health = now + LLN_RUNNER_HEALTH_EVERY_MS;
