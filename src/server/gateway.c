@@ -186,21 +186,33 @@ static int refuse_unless_get(lln_http_request *req, headers *h, int is_get, cons
   return 1;
 }
 
+/* The runner names lln_runners_starting may give (a bound on its answer). */
+#define LLN_READY_MAX_NAMES 1024
+
+/* Adds "runners_starting": [...] from lln_runners_starting's comma-separated
+ * `names` to `root` (`names` is left as it was). */
+static void add_runners_starting(cJSON *root, const char *names) {
+  cJSON *list = cJSON_AddArrayToObject(root, "runners_starting");
+  for (const char *p = names; *p;) {
+    p += strspn(p, ",");
+    size_t n = strcspn(p, ",");
+    char one[LLN_READY_MAX_NAMES];
+    snprintf(one, sizeof one, "%.*s", (int)n, p);
+    if (n)
+      cJSON_AddItemToArray(list, cJSON_CreateString(one));
+    p += n;
+  }
+}
+
 /* GET /health: alive (200); names the runners still starting, if any. */
 static void answer_health(lln_http_request *req, const headers *h) {
   char starting[512];
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "status", "ok");
-  if (lln_runners_starting(starting, sizeof starting)) {
-    cJSON *list = cJSON_AddArrayToObject(root, "runners_starting");
-    for (char *save = NULL, *name = strtok_r(starting, ",", &save); name; name = strtok_r(NULL, ",", &save))
-      cJSON_AddItemToArray(list, cJSON_CreateString(name));
-  }
+  if (lln_runners_starting(starting, sizeof starting))
+    add_runners_starting(root, starting);
   respond_json(req, h, 200, root);
 }
-
-/* The runner names lln_runners_starting may give (a bound on its answer). */
-#define LLN_READY_MAX_NAMES 1024
 
 /* GET /ready: readiness, for load balancers and Kubernetes. 503 once a
  * drain is announced (SIGTERM) or while a runner is starting; 200
@@ -217,16 +229,7 @@ static void ready(lln_gateway *g, lln_http_request *req, const headers *h) {
                             "another replica");
   } else if (starting > 0) {
     cJSON_AddStringToObject(root, "status", "starting");
-    cJSON *list = cJSON_AddArrayToObject(root, "runners_starting");
-    for (const char *p = names; *p;) {
-      p += strspn(p, ", ");
-      size_t n = strcspn(p, ",");
-      char one[LLN_READY_MAX_NAMES];
-      snprintf(one, sizeof one, "%.*s", (int)n, p);
-      if (n)
-        cJSON_AddItemToArray(list, cJSON_CreateString(one));
-      p += n;
-    }
+    add_runners_starting(root, names);
     char msg[LLN_READY_MAX_NAMES + 160];
     snprintf(msg, sizeof msg, "%d runner%s not ready yet: %s; the nodes using %s wait for %s", starting,
              starting == 1 ? " is" : "s are", names, starting == 1 ? "it" : "them",

@@ -54,6 +54,8 @@ void lln__runners_unlock(void);
 extern lln__runner *lln__runners[LLN_RUNNER_MAX];
 extern int lln__n_runners;
 extern int lln__runners_quit; /* lock: stop everything and end the thread */
+/* The wanted runner of `key`, or NULL (lock held). */
+lln__runner *lln__runner_find(const char *key);
 
 /* runner_proc.c: the supervisor thread's body; wake it after a change. */
 void lln__runners_thread(void *arg);

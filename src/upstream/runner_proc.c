@@ -23,6 +23,7 @@
 #include "observe/metrics.h"
 #include "upstream/runner_int.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 extern char **environ;
 
@@ -44,17 +45,23 @@ void lln__runners_wake(void) {
 
 /* ---- state (written here, read by runners.c under the lock) ---- */
 
-static void set_state(lln__runner *r, lln__rstate s, const char *error) {
+/* The state metric of `key`: 1 for `s`, 0 for the others (all 0 for
+ * RS_STOPPING, which is not shown). */
+static void show_state(const char *key, lln__rstate s) {
   static const lln__rstate shown[] = {RS_STARTING, RS_READY, RS_RESTARTING, RS_FAILED};
+  for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
+    const char *labels[] = {key, lln__runner_state_name(shown[i])};
+    lln_metric_set(&LLN_M_RUNNER_STATE, labels, shown[i] == s ? 1 : 0);
+  }
+}
+
+static void set_state(lln__runner *r, lln__rstate s, const char *error) {
   lln__runners_lock();
   r->state = s;
   if (error)
     snprintf(r->error, sizeof r->error, "%s", error);
   lln__runners_unlock();
-  for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
-    const char *labels[] = {r->key, lln__runner_state_name(shown[i])};
-    lln_metric_set(&LLN_M_RUNNER_STATE, labels, shown[i] == s ? 1 : 0);
-  }
+  show_state(r->key, s);
 }
 
 /* ---- output ---- */
@@ -189,12 +196,6 @@ static char **build_env(const lln__runner *r, int port) {
   return envp;
 }
 
-static void free_strv(char **v) {
-  for (size_t i = 0; v[i]; i++)
-    free(v[i]);
-  free(v);
-}
-
 static void spawn(lln__runner *r, uint64_t now) {
   remove_container(r); /* one left by an llmnet that was killed */
   int port = free_port();
@@ -224,8 +225,8 @@ static void spawn(lln__runner *r, uint64_t now) {
     else
       fcntl(out[0], F_SETFL, O_NONBLOCK);
   }
-  free_strv(argv);
-  free_strv(envp);
+  lln_strv_free(argv);
+  lln_strv_free(envp);
   r->started_at = now;
   r->deadline = now + (uint64_t)r->spec.startup_timeout_ms;
   r->next_health = now + LLN_RUNNER_HEALTH_EVERY_MS;
@@ -390,24 +391,6 @@ static void mark_ready(lln__runner *r, uint64_t now) {
            (double)(now - r->started_at) / 1000.0);
 }
 
-/* Whether a wanted runner has this key (lock held). */
-static int wanted_key(const char *key) {
-  for (int i = 0; i < lln__n_runners; i++) {
-    if (lln__runners[i]->wanted && strcmp(lln__runners[i]->key, key) == 0)
-      return 1;
-  }
-  return 0;
-}
-
-/* A runner gone for good shows in no state. */
-static void clear_state(const char *key) {
-  static const lln__rstate shown[] = {RS_STARTING, RS_READY, RS_RESTARTING, RS_FAILED};
-  for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
-    const char *labels[] = {key, lln__runner_state_name(shown[i])};
-    lln_metric_set(&LLN_M_RUNNER_STATE, labels, 0);
-  }
-}
-
 /* Drops the runners that are stopped and not wanted; 1 when the thread is
  * to end (asked to, and nothing is left). */
 static int sweep(void) {
@@ -418,8 +401,8 @@ static int sweep(void) {
     if (!r->wanted && r->pid == 0) {
       if (r->out_fd >= 0)
         close(r->out_fd);
-      if (!wanted_key(r->key))
-        clear_state(r->key);
+      if (!lln__runner_find(r->key)) /* gone for good: shows in no state */
+        show_state(r->key, RS_STOPPING);
       lln__runner_free(r);
     } else {
       lln__runners[k++] = r;

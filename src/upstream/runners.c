@@ -92,8 +92,7 @@ void lln__runner_free(lln__runner *r) {
   free(r);
 }
 
-/* The wanted runner of `key`, or NULL (lock held). */
-static lln__runner *find(const char *key) {
+lln__runner *lln__runner_find(const char *key) {
   for (int i = 0; i < lln__n_runners; i++) {
     if (lln__runners[i]->wanted && strcmp(lln__runners[i]->key, key) == 0)
       return lln__runners[i];
@@ -121,7 +120,7 @@ void lln_runners_apply(const lln_config *cfg) {
   }
   for (size_t i = 0; i < cfg->n_models; i++) {
     const lln_model *m = &cfg->models[i];
-    if (!m->runner || find(m->key))
+    if (!m->runner || lln__runner_find(m->key))
       continue;
     if (lln__n_runners == LLN_RUNNER_MAX) {
       LLN_ERROR("runner %s: more than %d runners; not started", m->key, LLN_RUNNER_MAX);
@@ -179,7 +178,7 @@ lln_runner_state lln_runner_url(const lln_model *ep, int embeddings, char *url, 
   lln_runner_state st = LLN_RUNNER_FAILED;
   int port = 0;
   lln__runners_lock();
-  const lln__runner *r = find(ep->key);
+  const lln__runner *r = lln__runner_find(ep->key);
   if (r && r->state == RS_READY) {
     st = LLN_RUNNER_READY;
     port = r->port;
