@@ -204,19 +204,8 @@ void lln__cache_keep(lln_run *r, const cJSON *resp) {
     return;
   }
   cJSON *copy = cJSON_Duplicate(resp, 1);
-  if (r->have_usage) {
-    /* the totals over every hop, as the client gets them */
-    cJSON *usage = cJSON_GetObjectItemCaseSensitive(copy, "usage");
-    if (!cJSON_IsObject(usage)) {
-      cJSON_DeleteItemFromObjectCaseSensitive(copy, "usage");
-      usage = cJSON_AddObjectToObject(copy, "usage");
-    }
-    static const char *const totals[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
-    for (int i = 0; i < 3; i++) {
-      cJSON_DeleteItemFromObjectCaseSensitive(usage, totals[i]);
-      cJSON_AddNumberToObject(usage, totals[i], (double)r->usage[i]);
-    }
-  }
+  if (r->have_usage)
+    lln__run_usage_totals(r, copy); /* the totals over every hop, as the client gets them */
   lln__cache_put(r, copy);
 }
 
