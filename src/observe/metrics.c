@@ -532,26 +532,3 @@ void lln_metrics_each(const lln_metric *m, void (*cb)(void *ud, const char *cons
     cb(ud, (const char *const *)s->values, s->value);
   snapshot_free(view);
 }
-
-void lln_metrics_spend(void (*cb)(void *ud, const char *node, const char *model, const char *source,
-                                  double usd),
-                       void *ud) {
-  registry *view = snapshot();
-  for (series *s = view->first[family_index(&LLN_M_COST)]; s; s = s->next_in_family)
-    cb(ud, s->values[0], s->values[1], s->values[2], s->value);
-  snapshot_free(view);
-}
-
-void lln_metrics_cache(lln_cache_stats *out) {
-  memset(out, 0, sizeof *out);
-  registry *view = snapshot();
-  for (series *s = view->first[family_index(&LLN_M_CACHE)]; s; s = s->next_in_family) {
-    if (strcmp(s->values[0], "hit") == 0)
-      out->hits += s->value;
-    else if (strcmp(s->values[0], "miss") == 0)
-      out->misses += s->value;
-    else if (strcmp(s->values[0], "bypass") == 0)
-      out->bypass += s->value;
-  }
-  snapshot_free(view);
-}

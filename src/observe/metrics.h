@@ -78,16 +78,4 @@ void lln_metrics_doors(void (*cb)(void *ud, const char *door, const char *status
 void lln_metrics_each(const lln_metric *m, void (*cb)(void *ud, const char *const *values, double value),
                       void *ud);
 
-/* Every series of llmnet_cost_usd_total: node, model id, source (reported
- * or computed) and the US dollars counted, for the stats' "spend". */
-void lln_metrics_spend(void (*cb)(void *ud, const char *node, const char *model, const char *source,
-                                  double usd),
-                       void *ud);
-
-/* llmnet_response_cache_requests_total summed by result. */
-typedef struct lln_cache_stats {
-  double hits, misses, bypass;
-} lln_cache_stats;
-void lln_metrics_cache(lln_cache_stats *out);
-
 #endif

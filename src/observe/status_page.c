@@ -99,8 +99,9 @@ void lln_status_doors_json(cJSON *root) {
 
 /* One series of llmnet_cost_usd_total into spend.models (one entry per
  * node and model id) and the totals. */
-static void add_spend(void *ud, const char *node, const char *model, const char *source, double usd) {
+static void add_spend(void *ud, const char *const *values, double usd) {
   cJSON *spend = ud;
+  const char *node = values[0], *model = values[1], *source = values[2];
   cJSON *rows = cJSON_GetObjectItemCaseSensitive(spend, "models");
   cJSON *row = NULL, *it;
   cJSON_ArrayForEach(it, rows) {
@@ -133,7 +134,7 @@ void lln_status_spend_json(cJSON *root) {
   cJSON_AddNumberToObject(spend, "reported_usd", 0);
   cJSON_AddNumberToObject(spend, "computed_usd", 0);
   cJSON_AddArrayToObject(spend, "models");
-  lln_metrics_spend(add_spend, spend);
+  lln_metrics_each(&LLN_M_COST, add_spend, spend);
 }
 
 static void sum_series(void *ud, const char *const *values, double value) {
@@ -141,9 +142,24 @@ static void sum_series(void *ud, const char *const *values, double value) {
   *(double *)ud += value;
 }
 
+/* llmnet_response_cache_requests_total summed by result. */
+typedef struct cache_counts {
+  double hits, misses, bypass;
+} cache_counts;
+
+static void count_result(void *ud, const char *const *values, double value) {
+  cache_counts *st = ud;
+  if (strcmp(values[0], "hit") == 0)
+    st->hits += value;
+  else if (strcmp(values[0], "miss") == 0)
+    st->misses += value;
+  else if (strcmp(values[0], "bypass") == 0)
+    st->bypass += value;
+}
+
 cJSON *lln_status_cache_json(cJSON *root) {
-  lln_cache_stats st;
-  lln_metrics_cache(&st);
+  cache_counts st = {0};
+  lln_metrics_each(&LLN_M_CACHE, count_result, &st);
   double bytes = 0, served = 0;
   lln_metrics_each(&LLN_M_CACHE_BYTES, sum_series, &bytes);
   lln_metrics_each(&LLN_M_CACHE_SERVED, sum_series, &served);

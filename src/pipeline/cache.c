@@ -28,8 +28,7 @@
 
 static const char *const NO_LABELS[] = {NULL};
 
-/* 1 when the Cache-Control value holds the directive `name`. */
-static int has_directive(const char *value, const char *name) {
+int lln__cache_control_has(const char *value, const char *name) {
   size_t n = strlen(name);
   for (const char *p = value; p && *p;) {
     while (*p == ' ' || *p == '\t' || *p == ',')
@@ -95,11 +94,11 @@ void lln__cache_lookup(lln_run *r, const lln_run_params *p, const lln_node *star
   c->go = go;
   c->started_ns = uv_hrtime();
   const char *cc = p->header ? p->header(p->header_ctx, "cache-control") : NULL;
-  c->no_store = has_directive(cc, "no-store");
+  c->no_store = lln__cache_control_has(cc, "no-store");
   char hex[LLN_SHA256_HEX_SIZE];
   lln_cache_key(r->request, start->name, r->header_vars, r->n_header_vars, hex);
   snprintf(c->key, sizeof c->key, LLN_CACHE_KEY_PREFIX "%s", hex);
-  if (c->no_store || has_directive(cc, "no-cache")) {
+  if (c->no_store || lln__cache_control_has(cc, "no-cache")) {
     decide(r, "bypass");
     go(r, start);
     return;
@@ -204,19 +203,8 @@ void lln__cache_keep(lln_run *r, const cJSON *resp) {
     return;
   }
   cJSON *copy = cJSON_Duplicate(resp, 1);
-  if (r->have_usage) {
-    /* the totals over every hop, as the client gets them */
-    cJSON *usage = cJSON_GetObjectItemCaseSensitive(copy, "usage");
-    if (!cJSON_IsObject(usage)) {
-      cJSON_DeleteItemFromObjectCaseSensitive(copy, "usage");
-      usage = cJSON_AddObjectToObject(copy, "usage");
-    }
-    static const char *const totals[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
-    for (int i = 0; i < 3; i++) {
-      cJSON_DeleteItemFromObjectCaseSensitive(usage, totals[i]);
-      cJSON_AddNumberToObject(usage, totals[i], (double)r->usage[i]);
-    }
-  }
+  if (r->have_usage)
+    lln__run_usage_totals(r, copy); /* the totals over every hop, as the client gets them */
   lln__cache_put(r, copy);
 }
 

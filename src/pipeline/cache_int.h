@@ -48,6 +48,9 @@ struct lln__cache_run {
  * answers from the stored entry or goes on with go(r, start). */
 void lln__cache_lookup(lln_run *r, const lln_run_params *p, const lln_node *start,
                        void (*go)(lln_run *r, const lln_node *n));
+/* 1 when the Cache-Control value (or NULL) holds the directive `name`
+ * (a whole comma-separated token, any case); explain_spend.c asks too. */
+int lln__cache_control_has(const char *value, const char *name);
 /* "hit", "miss", "bypass", or NULL when the run has no cache. */
 const char *lln__cache_status(const lln_run *r);
 /* The answer `resp` (a chat.completion, stamped or not) goes out: kept

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pipeline/cache_int.h"
+#include "pipeline/respond_int.h"
 #include "util/json_alloc.h"
 
 static void append(lln__cache_stream *s, lln_buf *b, const cJSON *piece) {
@@ -116,13 +117,9 @@ cJSON *lln__cache_stream_completion(lln_run *r) {
     cJSON_AddItemToObject(msg, "tool_calls", tool_calls(s));
   cJSON_AddStringToObject(choice, "finish_reason", s->finish_reason);
   cJSON_AddItemToArray(choices, choice);
-  cJSON *usage = r->stream.usage ? cJSON_Duplicate(r->stream.usage, 1) : cJSON_CreateObject();
-  static const char *const totals[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
-  for (int i = 0; i < 3; i++) {
-    cJSON_DeleteItemFromObjectCaseSensitive(usage, totals[i]);
-    cJSON_AddNumberToObject(usage, totals[i], (double)r->usage[i]);
-  }
-  cJSON_AddItemToObject(c, "usage", usage);
+  cJSON_AddItemToObject(c, "usage",
+                        r->stream.usage ? cJSON_Duplicate(r->stream.usage, 1) : cJSON_CreateObject());
+  lln__run_usage_totals(r, c);
   return c;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pipeline/cache_int.h"
 #include "pipeline/explain_int.h"
 
 void lln__explain_call_add(lln__explain_calls *c, const lln_node *n, const lln_node *routing, int if_chosen) {
@@ -19,9 +20,9 @@ static const char *bypass_asked(const lln_explain *e) {
   for (size_t i = 0; i < e->n_headers; i++) {
     if (strcasecmp(e->headers[i].name, "cache-control") != 0)
       continue;
-    if (strstr(e->headers[i].value, "no-store"))
+    if (lln__cache_control_has(e->headers[i].value, "no-store"))
       return "no-store";
-    if (strstr(e->headers[i].value, "no-cache"))
+    if (lln__cache_control_has(e->headers[i].value, "no-cache"))
       return "no-cache";
   }
   return NULL;

@@ -22,6 +22,18 @@ static void set_number(cJSON *obj, const char *key, double v) {
     cJSON_AddNumberToObject(obj, key, v);
 }
 
+cJSON *lln__run_usage_totals(const lln_run *r, cJSON *resp) {
+  cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
+  if (!cJSON_IsObject(usage)) {
+    cJSON_DeleteItemFromObjectCaseSensitive(resp, "usage");
+    usage = cJSON_AddObjectToObject(resp, "usage");
+  }
+  set_number(usage, "prompt_tokens", (double)r->usage[0]);
+  set_number(usage, "completion_tokens", (double)r->usage[1]);
+  set_number(usage, "total_tokens", (double)r->usage[2]);
+  return usage;
+}
+
 /* The client's response is the last answer's upstream response with our id,
  * usage summed over every call, and the route trace. */
 void lln__run_succeed(lln_run *r) {
@@ -39,17 +51,8 @@ void lln__run_succeed(lln_run *r) {
     return;
   }
   cJSON *resp = lln_run_stamp(r, r->final, "chat.completion", time(NULL));
-  if (r->have_usage) {
-    cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
-    if (!cJSON_IsObject(usage)) {
-      cJSON_DeleteItemFromObjectCaseSensitive(resp, "usage");
-      usage = cJSON_AddObjectToObject(resp, "usage");
-    }
-    set_number(usage, "prompt_tokens", (double)r->usage[0]);
-    set_number(usage, "completion_tokens", (double)r->usage[1]);
-    set_number(usage, "total_tokens", (double)r->usage[2]);
-    lln__cost_into_usage(r, usage);
-  }
+  if (r->have_usage)
+    lln__cost_into_usage(r, lln__run_usage_totals(r, resp));
   cJSON_AddItemToObject(resp, "llmnet", lln_run_extension(r));
   lln_json_print(resp, &r->result_body);
   lln__cache_keep(r, resp);

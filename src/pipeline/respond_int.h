@@ -8,5 +8,8 @@
 /* Answers the client with the last answer (or replays it as a stream);
  * fails the run with 500 when no model has answered. */
 void lln__run_succeed(lln_run *r);
+/* Sets resp's usage (made an object if it is not one) to the run's token
+ * totals over every hop; returns it. */
+cJSON *lln__run_usage_totals(const lln_run *r, cJSON *resp);
 
 #endif
