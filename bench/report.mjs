@@ -65,7 +65,11 @@ const TARGETS = [
   ['one', 'llmnet 1-hop'],
   ['two', 'llmnet 2-hop (router)'],
   ['portkey', 'Portkey gateway'],
+  ['oneB', 'llmnet 1-hop, to the BASE mock'],
 ];
+const baseOk = num('base.ok') === 1;
+const baseRev = R.get('base.rev') || 'bd81caa';
+const baseWhy = () => (has('base.error') ? str('base.error') : 'unknown reason');
 function wrk(lat, c, t) {
   const k = `ns.${lat}.c${c}.${t}`;
   if (!has(`${k}.requests`)) return null;
@@ -74,7 +78,7 @@ function wrk(lat, c, t) {
   const errors =
     num(`${k}.err_connect`) + num(`${k}.err_read`) + num(`${k}.err_write`) + num(`${k}.err_timeout`);
   const non2xx = num(`${k}.err_status`);
-  const served = t === 'one' || t === 'two' ? num(`${k}.gw_served`) : requests;
+  const served = t === 'one' || t === 'two' || t === 'oneB' ? num(`${k}.gw_served`) : requests;
   const mockCalls = num(`${k}.mock_calls`);
   return {
     requests,
@@ -96,12 +100,14 @@ function wrkTable(lat, c) {
   const rows = [];
   for (const [t, name] of TARGETS) {
     const w = wrk(lat, c, t);
+    if (t === 'oneB' && c !== CONC) continue;
     if (!w) {
-      rows.push([name, ...Array(12).fill(t === 'portkey' && !portkeyOk ? 'not run' : NA)]);
+      const why = (t === 'portkey' && !portkeyOk) || (t === 'oneB' && !baseOk) ? 'not run' : NA;
+      rows.push([name, ...Array(12).fill(why)]);
       continue;
     }
     const isGw = t !== 'direct';
-    const isLlmnet = t === 'one' || t === 'two';
+    const isLlmnet = t === 'one' || t === 'two' || t === 'oneB';
     const errs = w.errors + w.non2xx;
     if (errs) notes.push(`${name}, mock ${lat} ms, c${c}: ${w.non2xx} non-2xx responses, ${w.errors} socket errors/timeouts (wrk).`);
     // schedstat (ns) against /proc/PID/stat utime+stime (10 ms ticks)
@@ -179,6 +185,7 @@ function h2Table() {
   const pk = h2('portkey');
   const rows = [];
   for (const [t, name] of TARGETS) {
+    if (t === 'oneB') continue;
     const h = h2(t);
     if (!h) {
       rows.push([name, ...Array(7).fill(t === 'portkey' && !portkeyOk ? 'not run' : NA)]);
@@ -259,6 +266,16 @@ function streamTable() {
 }
 
 // ------------------------------------------------------------------ memory
+// the 10,000-connection instance's size before them: after its first proxied
+// request when measured (so libcurl's start is not counted per connection)
+const memBase = () => (ok(num('mem.first_kb')) ? num('mem.first_kb') : num('mem.idle_kb'));
+// (RSS with the held streams - that process's idle RSS) / streams, KiB
+function perStreamKb() {
+  const st = num('mem.streams_kb');
+  const idle2 = num('mem.idle2_kb');
+  if (!ok(st) || !ok(idle2)) return null;
+  return (st - idle2) / (num('streams.ready') || HELD);
+}
 function memTable() {
   const idle = num('mem.idle_kb');
   const idle2 = num('mem.idle2_kb');
@@ -274,17 +291,25 @@ function memTable() {
     '',
     `anonymous ${mib(num('mem.idle_anon_kb'))}, file-backed (libraries) ${mib(num('mem.idle_file_kb'))}; PSS ${mib(num('mem.idle_pss_kb'))}, private ${mib(num('mem.idle_private_kb'))}`,
   ]);
+  const first = num('mem.first_kb');
+  rows.push([
+    'the same llmnet after its first proxied request',
+    mib(first),
+    ok(first) && ok(idle) ? `+${mib(first - idle)}` : NA,
+    '',
+    `anonymous ${mib(num('mem.first_anon_kb'))}: what the first upstream call starts (libcurl, its pools)`,
+  ]);
   if (ok(k10))
     rows.push([
       `with ${grp(IDLE)} idle keep-alive connections`,
       mib(k10),
-      `+${mib(k10 - idle)}`,
-      `${((k10 - idle) / (idleReady || IDLE)).toFixed(1)} KiB`,
-      `${grp(idleReady || 0)} connections answered GET /health, then sent nothing`,
+      `+${mib(k10 - memBase())}`,
+      `${((k10 - memBase()) / (idleReady || IDLE)).toFixed(1)} KiB`,
+      `${grp(idleReady || 0)} connections answered GET /health, then sent nothing (extra: over the size after the first proxied request)`,
     ]);
   else rows.push([`with ${grp(IDLE)} idle keep-alive connections`, 'not measured', '', '', `ulimit -n was ${str('machine.fd_limit')}`]);
   if (ok(num('mem.idle10k_after_kb')))
-    rows.push(['after those connections closed', mib(num('mem.idle10k_after_kb')), `+${mib(num('mem.idle10k_after_kb') - idle)}`, '', 'freed memory the allocator kept']);
+    rows.push(['after those connections closed', mib(num('mem.idle10k_after_kb')), `+${mib(num('mem.idle10k_after_kb') - memBase())}`, '', 'freed memory the allocator kept']);
   rows.push([
     `with ${grp(HELD)} concurrent streams in progress`,
     mib(st),
@@ -343,7 +368,7 @@ function checks() {
       notes.push(`concurrent streams: llmnet kept ${num('fd.streams_after') - num('fd.streams_before')} more descriptors after the streams ended.`);
   }
   let gone = 0;
-  for (const n of ['one0', 'two0', 'one50', 'two50', 'oneS', 'mem1', 'mem2']) gone += num(`gone.${n}`) || 0;
+  for (const n of ['one0', 'two0', 'one50', 'two50', 'oneS', 'mem1', 'mem2', 'oneB0', 'oneB50']) gone += num(`gone.${n}`) || 0;
   out.push(
     `- llmnet logged ${grp(gone)} requests as 499 (the client went away): wrk and h2load stop with ` +
       `requests in flight at the end of each run, the relay client drops its streams at the deadline ` +
@@ -351,14 +376,14 @@ function checks() {
   );
   if (num('cpu.idle_ns_per_s') !== null)
     out.push(`- llmnet's CPU use while idle: ${cpuUs(num('cpu.idle_ns_per_s') / 1000)} per second.`);
-  for (const n of ['one0', 'two0', 'one50', 'two50', 'oneS', 'mem1', 'mem2']) {
+  for (const n of ['one0', 'two0', 'one50', 'two50', 'oneS', 'mem1', 'mem2', 'oneB0', 'oneB50']) {
     if (num(`crash.${n}`) === 1) notes.push(`llmnet instance ${n} was no longer running at the end.`);
     if (num(`log.${n}`) > 0)
       notes.push(`llmnet instance ${n} logged ${num(`log.${n}`)} warnings/errors during the run, e.g. \`${R.get(`logline.${n}`) || ''}\`.`);
   }
   for (const lat of [0, 50])
     for (const c of [CONC, 1])
-      for (const t of ['one', 'two']) {
+      for (const t of ['one', 'two', 'oneB']) {
         const w = wrk(lat, c, t);
         if (w && w.llmnetNon200) notes.push(`llmnet ${t}-hop, mock ${lat} ms, c${c}: llmnet counted ${w.llmnetNon200} non-200 answers in /metrics.`);
       }
@@ -414,12 +439,172 @@ function targets() {
   const k10 = num('mem.idle10k_kb');
   rows.push([
     `${grp(IDLE)} idle connections < 100 MiB extra`,
-    ok(k10) ? `+${mib(k10 - idle)}` : 'not measured',
-    met(ok(k10) ? k10 - idle < 100 * 1024 : null),
+    ok(k10) ? `+${mib(k10 - memBase())}` : 'not measured',
+    met(ok(k10) ? k10 - memBase() < 100 * 1024 : null),
   ]);
   return table(['target', 'measured', 'status'], rows);
 }
 
+
+// ------------------------------------------------------------------ issue 17: the proxy at the physical limit
+const I17_CPU_0 = 2.5; // CPU per 1-hop request ≤ 2.5× the mock's at the 0 ms mock
+const I17_CPU_50 = 2; // and ≤ 2× at the 50 ms mock
+const I17_CHUNK = 2; // streaming CPU per chunk ≤ 2× the mock's
+const I17_RELAY = 0.7; // relay rate ≥ 0.7× direct
+const I17_TTFB_US = 150; // added time to first byte < 150 µs
+const I17_SYSCALLS = 8; // system calls per proxied request ≤ 8
+const I17_IDLE_KB = 10 * 1024; // idle RSS < 10 MiB
+function sc(who, c) {
+  const k = `sc.${who}.c${c}`;
+  const n = num(`${k}.requests`);
+  const total = num(`${k}.total`);
+  const t = json(`${k}.table`);
+  if (!n || !ok(total) || !t) return null;
+  return { n, perReq: total / n, table: t };
+}
+const scWhy = () => (has('sc.unavailable') ? str('sc.unavailable') : 'not measured');
+function syscallSection() {
+  const out = ['### System calls per request (`bench/syscalls.sh`, strace -c)', ''];
+  const cols = [
+    ['llmnet', 1],
+    ['llmnet', 16],
+    ['mock', 1],
+    ['mock', 16],
+  ].map(([w, c]) => [w, c, sc(w, c)]);
+  if (!cols.some(([, , v]) => v)) {
+    out.push(`Not measured: ${scWhy()}.`);
+    return out.join('\n');
+  }
+  out.push(
+    `A fresh llmnet 1-hop (\`bench/one-hop.json\`, ${has('sc.workers') ? `${R.get('sc.workers')} workers` : 'its default workers'}) ` +
+      `in front of a fresh \`llmnet mock\` (0 ms); after ${grp(1000)} warm-up requests, \`strace -f -c\` attached to every ` +
+      `thread counts the system calls made while \`h2load --h1\` sends ${grp(num('sc.n') || 0)} requests; each count is ` +
+      'divided by the requests that succeeded. The mock is measured the same way (h2load straight to it). strace slows ' +
+      'the process: this runs apart from every CPU measurement. In parentheses: calls that failed (`connect` ' +
+      'EINPROGRESS is the normal start of a non-blocking connect; `epoll_ctl` EEXIST is an interest change on a ' +
+      'socket already registered).',
+  );
+  out.push('');
+  const names = new Set();
+  for (const [, , v] of cols) if (v) for (const n of Object.keys(v.table)) names.add(n);
+  // the calls that matter per request first: by llmnet -c1's count, then the rest
+  const weight = (n) => cols.reduce((a, [, , v]) => a + (v && v.table[n] ? v.table[n][0] / v.n : 0), 0);
+  const rows = [...names]
+    .filter((n) => weight(n) >= 0.005)
+    .sort((a, b) => weight(b) - weight(a))
+    .map((n) => [
+      `\`${n}\``,
+      ...cols.map(([, , v]) => {
+        if (!v) return NA;
+        const e = v.table[n];
+        if (!e) return '0';
+        return `${f2(e[0] / v.n)}${e[1] ? ` (${f2(e[1] / v.n)})` : ''}`;
+      }),
+    ]);
+  rows.push(['**total**', ...cols.map(([, , v]) => (v ? `**${f2(v.perReq)}**` : NA))]);
+  out.push(table(['system call, per request', 'llmnet -c1', 'llmnet -c16', 'mock -c1', 'mock -c16'], rows));
+  out.push('');
+  out.push('Calls below 0.005 per request (start-up, new connections) are left out of the rows, not of the totals.');
+  return out.join('\n');
+}
+// the median of a callgrind count's rounds (KEY.r1, KEY.r2, ...)
+function cg(key) {
+  const xs = [];
+  for (let r = 1; has(`${key}.r${r}`); r++) xs.push(num(`${key}.r${r}`));
+  return median(xs);
+}
+function cgRatio(a, b) {
+  const x1 = cg(a);
+  const x2 = cg(b);
+  return ok(x1) && ok(x2) ? `${grp(x1)} vs ${grp(x2)} at the BASE = ${x(x1 / x2)}` : ok(x1) ? `${grp(x1)} (the BASE: not measured)` : null;
+}
+function cgWhy() {
+  if (num('cg.mode') === 0) return 'not measured (BENCH_CALLGRIND=0)';
+  if (has('cg.unavailable')) return `not measured: ${str('cg.unavailable')}`;
+  return 'not measured (callgrind failed: see the run\'s log)';
+}
+function targets17() {
+  const rows = [];
+  const base = baseOk ? `BASE (${baseRev})` : `BASE (${baseRev}) not built: ${baseWhy()}`;
+  for (const [lat, lim] of [
+    [0, I17_CPU_0],
+    [50, I17_CPU_50],
+  ]) {
+    const w = wrk(lat, CONC, 'one');
+    const r = w ? ratio(w.gwCpu, w.mockCpu) : null;
+    rows.push([
+      `CPU per 1-hop request ≤ ${lim}× the mock's per call (mock ${lat} ms, wrk -c${CONC})`,
+      w ? `${cpuUs(w.gwCpu)} ÷ ${cpuUs(w.mockCpu)} = ${x(r)}` : NA,
+      met(ok(r) ? r <= lim : null),
+    ]);
+    const b = wrk(lat, CONC, 'oneB');
+    const rb = b ? ratio(b.gwCpu, b.mockCpu) : null;
+    rows.push([
+      `… against the ${baseOk ? `BASE (${baseRev})` : 'BASE'} mock, its own run (mock ${lat} ms, wrk -c${CONC})`,
+      b ? `${cpuUs(b.gwCpu)} ÷ ${cpuUs(b.mockCpu)} = ${x(rb)}` : baseOk ? NA : base,
+      met(ok(rb) ? rb <= lim : null),
+    ]);
+  }
+  const rd = json('st.relay.direct');
+  const r1 = json('st.relay.one');
+  const gwNs = num('st.relay.one.gw_cpu_ns');
+  const mNs = num('st.relay.one.mock_cpu_ns');
+  const rc = ratio(gwNs, mNs);
+  rows.push([
+    `streaming CPU per relayed chunk ≤ ${I17_CHUNK}× the mock's (${CONC} streams)`,
+    r1 && ok(rc) ? `${cpuUs(gwNs / 1000 / r1.chunks)} ÷ ${cpuUs(mNs / 1000 / r1.chunks)} = ${x(rc)}` : NA,
+    met(ok(rc) ? rc <= I17_CHUNK : null),
+  ]);
+  const rr = rd && r1 ? ratio(r1.chunks_per_s, rd.chunks_per_s) : null;
+  rows.push([
+    `relay rate ≥ ${I17_RELAY}× direct (chunks/s, ${CONC} streams)`,
+    ok(rr) ? `${rate(r1.chunks_per_s)} ÷ ${rate(rd.chunks_per_s)} = ${x(rr)}` : NA,
+    met(ok(rr) ? rr >= I17_RELAY : null),
+  ]);
+  const td = json('st.ttfb.direct');
+  const t1 = json('st.ttfb.one');
+  const tt = td && t1 ? t1.p50_us - td.p50_us : null;
+  rows.push([`added time to first byte < ${I17_TTFB_US} µs (p50, sequential streams)`, plusUs(tt), met(ok(tt) ? tt < I17_TTFB_US : null)]);
+  for (const c of [1, 16]) {
+    const l = sc('llmnet', c);
+    const m = sc('mock', c);
+    rows.push([
+      `system calls per proxied request ≤ ${I17_SYSCALLS} (strace -c, h2load -c${c})`,
+      l ? `${f2(l.perReq)} (the mock: ${m ? f2(m.perReq) : NA} per call)` : scWhy(),
+      met(l ? l.perReq <= I17_SYSCALLS : null),
+    ]);
+  }
+  const idle = num('mem.idle_kb');
+  const first = num('mem.first_kb');
+  rows.push([
+    'idle RSS < 10 MiB (a fresh llmnet, 1-hop)',
+    `${mib(idle)}; after the first proxied request ${mib(first)}`,
+    met(ok(idle) ? idle < I17_IDLE_KB : null),
+  ]);
+  const ps = perStreamKb();
+  rows.push([
+    `memory per open stream: (RSS with ${grp(HELD)} streams − idle RSS) ÷ streams`,
+    ok(ps) ? `${ps.toFixed(1)} KiB` : NA,
+    ok(ps) ? 'reported' : 'not measured',
+  ]);
+  const c1 = cgRatio('cg.one', 'cg.base.one');
+  rows.push([
+    `instructions per 1-hop request (callgrind, \`bench/callgrind.sh\`${(num("cg.rounds") || 1) > 1 ? `, median of ${num("cg.rounds")} alternated rounds` : ""}) against the BASE (${baseRev})`,
+    c1 || cgWhy(),
+    c1 ? 'reported' : 'not measured',
+  ]);
+  if (num('cg.mode') === 2) {
+    const c2 = cgRatio('cg.two', 'cg.base.two');
+    rows.push(['instructions per 2-hop request (`CG_COMPOSITION=bench/two-hop.json`)', c2 || cgWhy(), c2 ? 'reported' : 'not measured']);
+  }
+  const covered = ['rt', 'dr', 'ca'].map((k) => (has(`${k}.failed`) ? (num(`${k}.failed`) === 1 ? 'failed' : 'ran') : 'not run'));
+  rows.push([
+    'no regression of the routing, doors and cache paths',
+    `routing ${covered[0]}, doors ${covered[1]}, cache ${covered[2]}: compare their sections with a run at the BASE`,
+    covered.every((c) => c === 'ran') ? 'see below' : '**not measured**',
+  ]);
+  return table(['target (issue 17)', 'measured', 'status'], rows);
+}
 
 // ------------------------------------------------------------------ routing (bench/routing.sh)
 const FREE_PER_DAY = 50; // OpenRouter's free tier, per account
@@ -802,6 +987,8 @@ const stt = streamTable();
 const mt = memTable();
 const ck = checks();
 const tg = targets();
+const tg17 = targets17();
+const sct = syscallSection();
 
 const lines = [];
 lines.push(`## Results: ${str('machine.date')}`);
@@ -817,7 +1004,16 @@ lines.push(
     `${str('machine.busy_after')}% after it (a figure above ~10% makes every number below noisier).`,
 );
 lines.push('');
-lines.push('### Targets');
+lines.push('### Targets (issue 17)');
+lines.push('');
+lines.push(tg17);
+lines.push('');
+lines.push(
+  `The mock shares llmnet's HTTP server code, so work that makes that code cheaper makes the mock cheaper too: ` +
+    `the second row of each CPU target runs llmnet in front of a mock built from ${baseOk ? `the BASE, commit ${baseRev} (${str('base.hash')})` : `the BASE, commit ${baseRev}, which could not be built (${baseWhy()})`}, the commit before issue 17's work.`,
+);
+lines.push('');
+lines.push('### Targets (earlier issues)');
 lines.push('');
 lines.push(tg);
 lines.push('');
@@ -848,6 +1044,8 @@ lines.push('');
 lines.push('### Streaming (1-hop; the mock streams 400 one-word chunks)');
 lines.push('');
 lines.push(stt);
+lines.push('');
+lines.push(sct);
 lines.push('');
 lines.push('### Memory');
 lines.push('');

@@ -15,6 +15,19 @@
 #                   bench/doors.sh: 5 min 50 s by default)
 #   LLMNET_BIN      the binary (default build/llmnet)
 #   BENCH_KEEP=1    keep the work folder (logs, raw tool output) at the end
+#   BENCH_BASE_REV  the commit whose `llmnet mock` is the fixed yardstick
+#                   (default bd81caa, the commit before issue 17's work); built
+#                   once by bench/base.sh into ~/.cache/llmnet-bench/
+#   BENCH_CALLGRIND 1 (default): instructions per 1-hop request of llmnet and
+#                   of the BASE build (bench/callgrind.sh, ~20 s); 2: the
+#                   2-hop composition too (~20 s more); 0: not measured
+#   BENCH_CALLGRIND_ROUNDS  counts of each, alternated (default 1; the
+#                   report gives the median)
+#
+# Issue 17's figures: bench/syscalls.sh (strace -c, system calls per
+# proxied request, on processes of its own, ~5 s), the BASE mock runs (2 x
+# BENCH_SECONDS more), the callgrind counts, RSS after the first proxied
+# request and per open stream; the report opens with their targets.
 #
 # Figures, not assertions: a missed target is reported, the exit code is 0
 # unless the benchmark itself could not run, or (bench/routing.sh) a
@@ -51,6 +64,9 @@ command -v npm >/dev/null 2>&1 || missing="$missing npm"
 # shellcheck disable=SC2086
 [ -z "$missing" ] || apt_install $missing
 for t in wrk h2load curl node npm; do command -v "$t" >/dev/null 2>&1 || die "$t is not installed"; done
+# strace counts system calls per request (bench/syscalls.sh); optional: the
+# report says "not measured" without it
+command -v strace >/dev/null 2>&1 || apt_install strace || log "strace could not be installed: syscalls not measured"
 [ -x "$bin" ] || die "$bin not found: run make (or make bench, which builds first)"
 
 if [ ! -f "$bench/node_modules/@portkey-ai/gateway/build/start-server.js" ]; then
@@ -82,6 +98,21 @@ pids=""
 cleanup() { clean_up "work folder"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- BASE build
+# the mock at the commit before issue 17's work (bench/base.sh builds it once)
+base_rev=${BENCH_BASE_REV:-bd81caa}
+put base.rev "$base_rev"
+base_bin=""
+if base_bin=$("$bench/base.sh" 2>"$tmp/base.err"); then
+  put base.ok 1
+  put base.hash "$(basename "$(dirname "$(dirname "$base_bin")")" | cut -c1-12)"
+else
+  base_bin=""
+  put base.ok 0
+  put base.error "$(grep -v '^bench/base.sh: building' "$tmp/base.err" | tail -n 1 | sed 's/^bench\/base.sh: //' | cut -c1-300 | tr ' ' '_')"
+  log "the BASE ($base_rev) could not be built: $(tail -n 1 "$tmp/base.err"); its rows say so"
+fi
 
 
 
@@ -122,9 +153,17 @@ mock mockT --rules "$srules" --chunk-interval 5 # time to first byte: chunks 5 m
 mockT_url=$MOCK_URL
 mock mockL --rules "$srules" --chunk-interval 100 # long slow streams: 40 s each
 mockL_url=$MOCK_URL
+if [ -n "$base_bin" ]; then
+  # the same two non-streaming mocks, from the BASE build
+  bin=$base_bin mock mockB0 --rules "$rules"
+  mockB0_pid=$MOCK_PID mockB0_url=$MOCK_URL
+  bin=$base_bin mock mockB50 --rules "$rules" --latency 50
+  mockB50_pid=$MOCK_PID mockB50_url=$MOCK_URL
+fi
 
 # the memory instances first, so their idle size is a fresh process's
-gateway mem1 "$bench/one-hop.json" "$mockL_url"
+# (mem1 holds idle connections and makes one proxied request: the 0 ms mock)
+gateway mem1 "$bench/one-hop.json" "$mock0_url"
 mem1_pid=$GW_PID mem1_url=$GW_URL
 gateway mem2 "$bench/one-hop.json" "$mockL_url"
 mem2_pid=$GW_PID mem2_url=$GW_URL
@@ -140,6 +179,12 @@ gateway oneS "$bench/one-hop.json" "$mockS_url"
 oneS_pid=$GW_PID oneS_url=$GW_URL
 gateway oneT "$bench/one-hop.json" "$mockT_url"
 oneT_url=$GW_URL
+if [ -n "$base_bin" ]; then
+  gateway oneB0 "$bench/one-hop.json" "$mockB0_url"
+  oneB0_pid=$GW_PID oneB0_url=$GW_URL
+  gateway oneB50 "$bench/one-hop.json" "$mockB50_url"
+  oneB50_pid=$GW_PID oneB50_url=$GW_URL
+fi
 
 portkey_ok=0
 portkey_pid="" portkey_url=""
@@ -173,7 +218,7 @@ put portkey.ok "$portkey_ok"
 # one request each through llmnet, so a broken setup stops here
 body='{"model":"llmnet","messages":[{"role":"user","content":"How do I reverse a linked list in python?"}]}'
 printf '%s' "$body" >"$tmp/body.json"
-for u in "$one0_url" "$two0_url" "$one50_url" "$two50_url"; do
+for u in "$one0_url" "$two0_url" "$one50_url" "$two50_url" ${base_bin:+"$oneB0_url" "$oneB50_url"}; do
   code=$(curl -s -o "$tmp/check.json" -w '%{http_code}' --max-time 10 -X POST "$u/v1/chat/completions" \
     -H 'Content-Type: application/json' -d "$body" || true)
   [ "$code" = 200 ] || die "llmnet at $u answered HTTP $code: $(head -c 300 "$tmp/check.json")"
@@ -190,7 +235,8 @@ put llmnet.workers "$(sed -n 's/.*listening on .*, \([0-9]*\) workers).*/\1/p' "
 # requests in flight, and the memory test drops its streams; counted apart)
 warn_lines() { grep -E ' (warn|error) ' "$tmp/$1.log" | grep -c -v 'status=499' || true; }
 gone_lines() { grep -c 'status=499' "$tmp/$1.log" || true; }
-for n in one0 two0 one50 two50 oneS mem1 mem2; do eval "warn0_$n=\$(warn_lines $n)"; done
+gw_names="one0 two0 one50 two50 oneS mem1 mem2${base_bin:+ oneB0 oneB50}"
+for n in $gw_names; do eval "warn0_$n=\$(warn_lines $n)"; done
 
 # ---------------------------------------------------------------- idle
 # CPU an idle llmnet uses (timers, housekeeping), over 2 s with no traffic
@@ -206,6 +252,14 @@ smaps() { awk -v k="$2:" '$1 == k {v = $2} END {print v + 0}' "/proc/$1/smaps_ro
 put mem.idle_pss_kb "$(smaps "$mem1_pid" Pss)"
 put mem.idle_private_kb $(($(smaps "$mem1_pid" Private_Dirty) + $(smaps "$mem1_pid" Private_Clean)))
 put mem.idle2_kb "$(rss_kb "$mem2_pid")"
+# libcurl (and what it loads) may start at the first upstream call: the size
+# after one proxied request
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$mem1_url/v1/chat/completions" \
+  -H 'Content-Type: application/json' -d "$body" || true)
+[ "$code" = 200 ] || log "the first proxied request to mem1 answered HTTP $code"
+sleep 0.2
+put mem.first_kb "$(rss_kb "$mem1_pid")"
+put mem.first_anon_kb "$(rss_kb "$mem1_pid" RssAnon)"
 [ -n "$portkey_pid" ] && put mem.portkey_idle_kb "$(rss_kb "$portkey_pid")"
 put mem.mock_idle_kb "$(rss_kb "$mock0_pid")"
 
@@ -245,7 +299,8 @@ h2_run() {
 pk_headers() { echo "x-portkey-provider: openai|x-portkey-custom-host: $1/v1"; }
 
 step=0
-steps=27
+steps=29
+[ -z "$base_bin" ] || steps=31
 next() { step=$((step + 1)); log "[$step/$steps] $*"; }
 
 for lat in 0 50; do
@@ -264,6 +319,13 @@ for lat in 0 50; do
     wrk_run "ns.$lat.c$c.direct" "$c" "$murl" "" none "$mpid" "$murl"
     next "wrk -t1 -c$c, mock latency $lat ms: llmnet 1-hop"
     wrk_run "ns.$lat.c$c.one" "$c" "$oneurl" "$onepid" llmnet "$mpid" "$murl"
+    if [ "$c" = "$CONC" ] && [ -n "$base_bin" ]; then
+      # llmnet in front of the BASE build's mock: llmnet CPU / BASE mock CPU
+      eval "burl=\$oneB${lat}_url bpid=\$oneB${lat}_pid bmurl=\$mockB${lat}_url bmpid=\$mockB${lat}_pid"
+      BENCH_BODY=$body wrk -t1 -c"$CONC" -d1s -s "$bench/post.lua" "$burl/v1/chat/completions" >/dev/null 2>&1 || true
+      next "wrk -t1 -c$c, mock latency $lat ms: llmnet 1-hop to the BASE ($base_rev) mock"
+      wrk_run "ns.$lat.c$c.oneB" "$c" "$burl" "$bpid" llmnet "$bmpid" "$bmurl"
+    fi
     next "wrk -t1 -c$c, mock latency $lat ms: llmnet 2-hop"
     wrk_run "ns.$lat.c$c.two" "$c" "$twourl" "$twopid" llmnet "$mpid" "$murl"
     if [ "$portkey_ok" = 1 ]; then
@@ -377,6 +439,44 @@ put fd.streams_after "$(fd_count "$mem2_pid")"
 put streams.upstream_aborted $(($(mock_aborted_streams "$mockL_url") - ab0))
 put streams.in_flight_after "$(curl -s "$mem2_url/metrics" | awk '/^llmnet_in_flight_requests/ {print $2}')"
 
+# ---------------------------------------------------------------- system calls
+next "system calls per proxied request: strace -c (bench/syscalls.sh, processes of its own)"
+LLMNET_BIN=$bin "$bench/syscalls.sh" "$R" || log "bench/syscalls.sh failed: syscalls not measured"
+
+# ---------------------------------------------------------------- instructions
+cg_mode=${BENCH_CALLGRIND:-1}
+cg_rounds=${BENCH_CALLGRIND_ROUNDS:-1}
+put cg.mode "$cg_mode"
+put cg.rounds "$cg_rounds"
+# cg_count KEY BIN [COMPOSITION]: one count, written as KEY.rN (round N)
+cg_count() {
+  local out
+  if out=$(CG_COMPOSITION=${3:-} "$bench/callgrind.sh" "$2" 2>"$tmp/$1.cg.err"); then
+    put "$1.r$round" "$(echo "$out" | awk '{print $1}')"
+    log "  $1 (round $round): $out"
+  else
+    log "callgrind failed for $1: $(tail -c 300 "$tmp/$1.cg.err")"
+  fi
+}
+if [ "$cg_mode" = 0 ]; then
+  next "(instructions per request: BENCH_CALLGRIND=0)"
+elif ! command -v valgrind >/dev/null 2>&1; then
+  put cg.unavailable "valgrind_is_not_installed"
+  next "(instructions per request: valgrind is not installed)"
+else
+  next "instructions per request: callgrind, llmnet and the BASE ($base_rev) build (bench/callgrind.sh)"
+  # the two builds alternated, round after round (a count varies by ~1-2%
+  # from run to run: how events batch under valgrind depends on timing)
+  for round in $(seq 1 "$cg_rounds"); do
+    cg_count cg.one "$bin"
+    [ -z "$base_bin" ] || cg_count cg.base.one "$base_bin"
+    if [ "$cg_mode" = 2 ]; then
+      cg_count cg.two "$bin" "$bench/two-hop.json"
+      [ -z "$base_bin" ] || cg_count cg.base.two "$base_bin" "$bench/two-hop.json"
+    fi
+  done
+fi
+
 # ---------------------------------------------------------------- routing
 next "routing: sessions, pins, decision cache, early decision (bench/routing.sh)"
 routing_rc=0
@@ -395,7 +495,7 @@ BENCH_SECONDS=$S LLMNET_BIN=$bin "$bench/cache.sh" "$R" || cache_rc=$?
 put machine.busy_after "$(machine_busy)"
 
 # ---------------------------------------------------------------- health at the end
-for n in one0 two0 one50 two50 oneS mem1 mem2; do
+for n in $gw_names; do
   eval "p=\$${n}_pid"
   if ! kill -0 "$p" 2>/dev/null; then
     put "crash.$n" 1
