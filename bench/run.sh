@@ -10,9 +10,11 @@
 # run time, and stopped at the end.
 #
 #   BENCH_SECONDS   length of each measurement (default 10; the whole run is
-#                   about 27 x BENCH_SECONDS plus ~60 s with the routing
-#                   scenarios of bench/routing.sh and ~20 s with
-#                   bench/doors.sh: 5 min 50 s by default)
+#                   about 31 x BENCH_SECONDS (29 without the BASE build) plus
+#                   ~60 s with the routing scenarios of bench/routing.sh,
+#                   ~20 s with bench/doors.sh, ~25 s with bench/cache.sh,
+#                   ~5 s of system calls and ~20 s of callgrind: about 7 min
+#                   by default, 3.5 min with BENCH_SECONDS=2)
 #   LLMNET_BIN      the binary (default build/llmnet)
 #   BENCH_KEEP=1    keep the work folder (logs, raw tool output) at the end
 #   BENCH_BASE_REV  the commit whose `llmnet mock` is the fixed yardstick
@@ -20,7 +22,7 @@
 #                   once by bench/base.sh into ~/.cache/llmnet-bench/
 #   BENCH_CALLGRIND 1 (default): instructions per 1-hop request of llmnet and
 #                   of the BASE build (bench/callgrind.sh, ~20 s); 2: the
-#                   2-hop composition too (~20 s more); 0: not measured
+#                   2-hop composition too (~35 s more); 0: not measured
 #   BENCH_CALLGRIND_ROUNDS  counts of each, alternated (default 1; the
 #                   report gives the median)
 #
@@ -464,7 +466,7 @@ elif ! command -v valgrind >/dev/null 2>&1; then
   put cg.unavailable "valgrind_is_not_installed"
   next "(instructions per request: valgrind is not installed)"
 else
-  next "instructions per request: callgrind, llmnet and the BASE ($base_rev) build (bench/callgrind.sh)"
+  next "instructions per request: callgrind, llmnet${base_bin:+ and the BASE ($base_rev) build} (bench/callgrind.sh)"
   # the two builds alternated, round after round (a count varies by ~1-2%
   # from run to run: how events batch under valgrind depends on timing)
   for round in $(seq 1 "$cg_rounds"); do
