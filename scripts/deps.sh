@@ -14,7 +14,8 @@
 #                                haproxy (the scale-out test), kubernetes-client
 #                                (kubectl kustomize; unless a kubectl is on PATH), and
 #                                for the install and package tests lintian, dpkg-dev,
-#                                man-db, adduser
+#                                man-db, adduser; strace and h2load (nghttp2-client)
+#                                for the bench script test
 #   scripts/deps.sh deb          what `make deb` needs: dpkg-shlibdeps, lintian
 #   scripts/deps.sh valgrind     valgrind
 #   scripts/deps.sh fuzz         clang and its libFuzzer runtime
@@ -33,7 +34,7 @@ for group in "$@"; do
   case "$group" in
   build) packages="$packages $build" ;;
   demo) packages="$packages curl nodejs" ;;
-  test) packages="$packages npm redis-server prometheus chromium graphviz haproxy dpkg-dev lintian man-db adduser" ;;
+  test) packages="$packages npm strace nghttp2-client redis-server prometheus chromium graphviz haproxy dpkg-dev lintian man-db adduser" ;;
   deb) packages="$packages dpkg-dev lintian" ;;
   valgrind) packages="$packages valgrind" ;;
   fuzz) packages="$packages clang libclang-rt-14-dev" ;;

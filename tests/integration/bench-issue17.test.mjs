@@ -1,7 +1,7 @@
 // wp-bench: issue 17's figures in `make bench`. bench/syscalls.sh counts the
 // system calls of the real llmnet 1-hop and of the real `llmnet mock` under
-// strace (skipped where strace or h2load is missing, or ptrace is not
-// allowed); bench/report.mjs turns a results file into the "Targets
+// strace (both installed by `scripts/deps.sh test`; a machine where they
+// are missing or ptrace is not allowed fails this test with the reason); bench/report.mjs turns a results file into the "Targets
 // (issue 17)" table: met / not met from the figures, "not measured" with
 // the reason when strace, valgrind or the BASE build was unavailable.
 // Counts and table contents only: no timing is asserted.
@@ -27,15 +27,15 @@ function run(cmd, args, opts = {}) {
 }
 const lines = (text) => new Map(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
 
-test('bench/syscalls.sh: every proxied request is counted, its reads and writes among the calls', async (t) => {
-  if (!has('strace') || !has('h2load')) return t.skip('strace or h2load is not installed');
+test('bench/syscalls.sh: every proxied request is counted, its reads and writes among the calls', async () => {
+  assert.ok(has('strace') && has('h2load'), 'strace and h2load are needed: scripts/deps.sh test installs them');
   const N = 200;
   const r = await run('bash', [path.join(ROOT, 'bench/syscalls.sh')], {
     env: { ...process.env, LLMNET_BIN: BIN, BENCH_SYSCALL_REQUESTS: String(N) },
   });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const R = lines(r.stdout);
-  if (R.has('sc.unavailable')) return t.skip(`strace cannot trace here: ${R.get('sc.unavailable')}`);
+  assert.ok(!R.has('sc.unavailable'), `strace cannot trace here: ${R.get('sc.unavailable')}`);
   for (const who of ['llmnet', 'mock'])
     for (const c of [1, 16]) {
       const k = `sc.${who}.c${c}`;
