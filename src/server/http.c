@@ -34,10 +34,20 @@ static atomic_size_t total_conns;
 static void on_conn_timer(uv_timer_t *t);
 
 /* One timer per connection, its meaning set by the connection's state:
- * idle between requests, header or body deadline while one is read. */
+ * idle between requests, header or body deadline while one is read. A
+ * deadline later than the running timer's is only noted: the timer re-arms
+ * itself for the rest when it fires, so a keep-alive request (idle, header,
+ * body deadline, handled, idle again) costs no timer calls. */
 void lln__http_arm(conn *c, unsigned ms) {
-  if (!c->broken)
-    uv_timer_start(&c->timer, on_conn_timer, ms, 0);
+  if (c->broken)
+    return;
+  uint64_t due = uv_now(c->srv->loop) + ms;
+  c->deadline = due;
+  if (c->deadline_timer && c->timer_due <= due)
+    return;
+  c->deadline_timer = 1;
+  c->timer_due = due;
+  uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -231,8 +241,8 @@ static void dispatch(conn *c) {
   }
   c->parsing = NULL;
   c->handling = r;
-  if (!c->broken)
-    uv_timer_stop(&c->timer);
+  /* no deadline while the request is handled: the timer, if it fires,
+   * finds c->handling and does nothing */
   c->srv->handler(c->srv->ctx, &r->pub);
 }
 
@@ -308,8 +318,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void on_conn_timer(uv_timer_t *t) {
   conn *c = t->data;
+  c->deadline_timer = 0;
   if (c->handling || c->done)
     return;
+  uint64_t now = uv_now(c->srv->loop);
+  if (c->deadline > now) { /* moved later since the timer started */
+    c->deadline_timer = 1;
+    c->timer_due = c->deadline;
+    uv_timer_start(&c->timer, on_conn_timer, c->deadline - now, 0);
+    return;
+  }
   if (c->parsing)
     reject(c, 408, "the request did not arrive in time; the connection is closed");
   else
