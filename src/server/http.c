@@ -23,6 +23,8 @@
 #include "util/log.h"
 
 #define MAX_HEADERS 128
+/* Header table slots a request starts with (doubled as needed). */
+#define HEADERS_FIRST_CAP 16
 #define LISTEN_BACKLOG 1024
 /* Bytes a client may send ahead of the request being handled before we
  * stop reading from it. */
@@ -65,11 +67,13 @@ void lln_http_limits_default(lln_http_limits *l) {
 
 /* ---- requests ---- */
 
+/* A request lives in the first block of its own arena, with its path,
+ * query and header strings and table: one allocation for all of them. */
 req_impl *lln__http_req_new(conn *c) {
-  req_impl *r = calloc(1, sizeof *r);
-  if (!r)
-    abort();
-  lln_arena_init(&r->arena);
+  lln_arena arena;
+  lln_arena_init(&arena);
+  req_impl *r = lln_arena_alloc(&arena, sizeof *r);
+  r->arena = arena;
   lln_buf_init(&r->body);
   r->pub.arena = &r->arena;
   r->c = c;
@@ -81,10 +85,9 @@ void lln__http_req_free(req_impl *r) {
     return;
   if (r->body.cap >= LLN_HTTP_TRIM_AFTER_BYTES)
     lln__http_trim_later(r->c->srv);
-  lln_arena_free(&r->arena);
   lln_buf_free(&r->body);
-  free(r->headers);
-  free(r);
+  lln_arena arena = r->arena; /* r itself is in it */
+  lln_arena_free(&arena);
 }
 
 const char *lln_http_header_get(const lln_http_request *req, const char *name) {
@@ -117,10 +120,12 @@ static void flush_header(conn *c) {
     return;
   req_impl *r = c->parsing;
   if (r->pub.header_count == r->header_cap) {
-    r->header_cap = r->header_cap ? r->header_cap * 2 : 16;
-    r->headers = realloc(r->headers, r->header_cap * sizeof *r->headers);
-    if (!r->headers)
-      abort();
+    size_t cap = r->header_cap ? r->header_cap * 2 : HEADERS_FIRST_CAP;
+    lln_http_header *grown = lln_arena_take(&r->arena, cap * sizeof *grown);
+    if (r->pub.header_count)
+      memcpy(grown, r->headers, r->pub.header_count * sizeof *grown);
+    r->headers = grown; /* the old table stays in the arena until the request ends */
+    r->header_cap = cap;
   }
   lln_http_header *h = &r->headers[r->pub.header_count++];
   h->name = lln_arena_strndup(&r->arena, c->hname.data ? c->hname.data : "", c->hname.len);

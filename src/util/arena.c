@@ -14,13 +14,15 @@
 
 struct lln_arena_block {
   lln_arena_block *next;
-  size_t used;
   size_t cap;
   size_t mapped; /* bytes mapped for this block, 0 when it came from malloc */
   _Alignas(16) unsigned char data[];
 };
 
-void lln_arena_init(lln_arena *a) { a->head = NULL; }
+void lln_arena_init(lln_arena *a) {
+  a->head = NULL;
+  a->cur = a->end = NULL;
+}
 
 static void block_release(lln_arena_block *b) {
   if (b->mapped)
@@ -36,7 +38,7 @@ void lln_arena_free(lln_arena *a) {
     block_release(b);
     b = next;
   }
-  a->head = NULL;
+  lln_arena_init(a);
 }
 
 void lln_arena_reset(lln_arena *a) {
@@ -51,11 +53,13 @@ void lln_arena_reset(lln_arena *a) {
     }
     b = next;
   }
+  lln_arena_init(a);
   if (keep) {
     keep->next = NULL;
-    keep->used = 0;
+    a->head = keep;
+    a->cur = keep->data;
+    a->end = keep->data + keep->cap;
   }
-  a->head = keep;
 }
 
 lln_arena *lln_arena_create(void) {
@@ -90,37 +94,37 @@ static lln_arena_block *new_block(size_t cap) {
       abort();
   }
   b->next = NULL;
-  b->used = 0;
   b->cap = cap;
   b->mapped = mapped;
   return b;
 }
 
-void *lln_arena_take(lln_arena *a, size_t size) {
+void *lln__arena_take_slow(lln_arena *a, size_t size) {
   if (size > SIZE_MAX - 64)
     abort();
   size = (size + 15) & ~(size_t)15;
-  lln_arena_block *b = a->head;
-  if (!b || b->cap - b->used < size) {
-    if (size > LLN_ARENA_OWN_BLOCK) {
-      lln_arena_block *big = new_block(size);
-      /* Keep the current block at the head so its free space stays usable. */
-      if (b) {
-        big->next = b->next;
-        b->next = big;
-      } else {
-        a->head = big;
-      }
-      big->used = size;
-      return big->data;
-    }
-    b = new_block(LLN_ARENA_BLOCK);
-    b->next = a->head;
-    a->head = b;
+  if (size <= (size_t)(a->end - a->cur)) { /* lln_arena_take checks this first */
+    void *p = a->cur;
+    a->cur += size;
+    return p;
   }
-  void *p = b->data + b->used;
-  b->used += size;
-  return p;
+  if (size > LLN_ARENA_OWN_BLOCK) {
+    lln_arena_block *big = new_block(size);
+    /* Keep the current block at the head so its free space stays usable. */
+    if (a->head) {
+      big->next = a->head->next;
+      a->head->next = big;
+    } else {
+      a->head = big; /* full: cur and end stay empty */
+    }
+    return big->data;
+  }
+  lln_arena_block *b = new_block(LLN_ARENA_BLOCK);
+  b->next = a->head;
+  a->head = b;
+  a->cur = b->data + size;
+  a->end = b->data + b->cap;
+  return b->data;
 }
 
 void *lln_arena_alloc(lln_arena *a, size_t size) {
