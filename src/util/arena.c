@@ -2,9 +2,11 @@
  * their own so a big body does not waste the rest of a standard block, and
  * blocks of LLN_ARENA_BIG_BLOCK or more are mapped directly: malloc's
  * sliding mmap threshold would otherwise keep them in the heap after the
- * first one is freed, and the process would stay that large. */
+ * first one is freed, and the process would stay that large. A few freed
+ * standard blocks are kept per thread for the next arenas. */
 #include "util/arena.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,11 +26,51 @@ void lln_arena_init(lln_arena *a) {
   a->cur = a->end = NULL;
 }
 
+/* Standard blocks a thread keeps for its next arenas, so a request's
+ * arenas cost no malloc or free: at most ARENA_SPARE blocks
+ * (LLN_ARENA_BLOCK each) per thread, freed when the thread ends. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_SPARE 0 /* ASan sees each block freed, and a use after the free */
+#else
+#define ARENA_SPARE 4
+#endif
+static _Thread_local lln_arena_block *spare;
+static _Thread_local int n_spare, spare_key_set;
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void free_spares(void *unused) {
+  (void)unused;
+  while (spare) {
+    lln_arena_block *next = spare->next;
+    free(spare);
+    spare = next;
+  }
+  n_spare = 0;
+}
+
+static void make_spare_key(void) { pthread_key_create(&spare_key, free_spares); }
+
 static void block_release(lln_arena_block *b) {
-  if (b->mapped)
+  if (b->mapped) {
     munmap(b, b->mapped);
-  else
-    free(b);
+    return;
+  }
+  if (b->cap == LLN_ARENA_BLOCK && n_spare < ARENA_SPARE) {
+    if (!spare_key_set) { /* the thread's exit frees its spares */
+      pthread_once(&spare_once, make_spare_key);
+      spare_key_set = pthread_setspecific(spare_key, &spare_key_set) == 0;
+      if (!spare_key_set) {
+        free(b);
+        return;
+      }
+    }
+    b->next = spare;
+    spare = b;
+    n_spare++;
+    return;
+  }
+  free(b);
 }
 
 void lln_arena_free(lln_arena *a) {
@@ -78,6 +120,13 @@ void lln_arena_destroy(lln_arena *a) {
 }
 
 static lln_arena_block *new_block(size_t cap) {
+  if (cap == LLN_ARENA_BLOCK && spare) {
+    lln_arena_block *b = spare;
+    spare = b->next;
+    n_spare--;
+    b->next = NULL;
+    return b;
+  }
   size_t total = sizeof(lln_arena_block) + cap;
   lln_arena_block *b;
   size_t mapped = 0;
