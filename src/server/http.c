@@ -95,7 +95,8 @@ const char *lln_http_header_get(const lln_http_request *req, const char *name) {
    * strcasecmp would */
   unsigned char first = (unsigned char)name[0] | 0x20;
   for (size_t i = 0; i < req->header_count; i++) {
-    if (((unsigned char)req->headers[i].name[0] | 0x20) == first && strcasecmp(req->headers[i].name, name) == 0)
+    if (((unsigned char)req->headers[i].name[0] | 0x20) == first &&
+        strcasecmp(req->headers[i].name, name) == 0)
       return req->headers[i].value;
   }
   return NULL;

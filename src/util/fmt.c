@@ -42,4 +42,3 @@ int lln_fmt_strings(char *out, size_t size, const char *fmt, va_list ap) {
   out[used] = '\0';
   return 1;
 }
-

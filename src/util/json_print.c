@@ -13,7 +13,7 @@
  * or fewer is printed exactly. */
 #define SHORT_DIGITS 15
 static const double pow10s[SHORT_DIGITS + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+                                                1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
 /* `a` (positive, not an integer) as %.15g writes it, when it is m / 10^k
  * for an integer m of at most 15 digits and %.15g uses no exponent for it

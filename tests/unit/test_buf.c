@@ -103,17 +103,18 @@ static void expect_json_string(const char *s, size_t len) {
 
 static void test_json_string_fixed_cases(void **state) {
   (void)state;
-  static const char *const cases[] = {"",
-                                      "plain",
-                                      "exactly8",
-                                      "sixteen bytes!!!",
-                                      "quote \" in the middle of a longer string",
-                                      "back\\slash",
-                                      "\"",
-                                      "tab\there, newline\n, cr\r, bell\a, esc\x1b, del\x7f",
-                                      "caf\xc3\xa9 \xe2\x80\xa8 line sep \xe2\x80\xa9 para sep \xf0\x9f\x98\x80",
-                                      "0123456789abcdef0123456789abcde\x1f",
-                                      " !#$%&'()*+,-./0123456789:;<=>?@[]^_`{|}~"};
+  static const char *const cases[] = {
+      "",
+      "plain",
+      "exactly8",
+      "sixteen bytes!!!",
+      "quote \" in the middle of a longer string",
+      "back\\slash",
+      "\"",
+      "tab\there, newline\n, cr\r, bell\a, esc\x1b, del\x7f",
+      "caf\xc3\xa9 \xe2\x80\xa8 line sep \xe2\x80\xa9 para sep \xf0\x9f\x98\x80",
+      "0123456789abcdef0123456789abcde\x1f",
+      " !#$%&'()*+,-./0123456789:;<=>?@[]^_`{|}~"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     expect_json_string(cases[i], strlen(cases[i]));
   expect_json_string("nul\0inside", 10);
@@ -166,11 +167,41 @@ static void expect_number(double d) {
 
 static void test_numbers_fixed_cases(void **state) {
   (void)state;
-  static const double cases[] = {0,       -0.0,      1,       -1,     0.5,     0.442,   -0.442, 0.1,
-                                 0.2,     0.3,       0.1 + 0.2, 1e-4, 1.5e-4,  0.0001,  1e-5,   0.00012345,
-                                 123.456, 1e15,      1e15 + 0.5, 1e16, 1e300,   1e-300,  2.5e-7, 9007199254740993.0,
-                                 3.14159265358979, 1234567890.12345, 99999999999999.9, 0.999999999999999,
-                                 4.35,    1.005,     NAN,     INFINITY, -INFINITY, 1796230397, -1796230397.25};
+  static const double cases[] = {0,
+                                 -0.0,
+                                 1,
+                                 -1,
+                                 0.5,
+                                 0.442,
+                                 -0.442,
+                                 0.1,
+                                 0.2,
+                                 0.3,
+                                 0.1 + 0.2,
+                                 1e-4,
+                                 1.5e-4,
+                                 0.0001,
+                                 1e-5,
+                                 0.00012345,
+                                 123.456,
+                                 1e15,
+                                 1e15 + 0.5,
+                                 1e16,
+                                 1e300,
+                                 1e-300,
+                                 2.5e-7,
+                                 9007199254740993.0,
+                                 3.14159265358979,
+                                 1234567890.12345,
+                                 99999999999999.9,
+                                 0.999999999999999,
+                                 4.35,
+                                 1.005,
+                                 NAN,
+                                 INFINITY,
+                                 -INFINITY,
+                                 1796230397,
+                                 -1796230397.25};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     expect_number(cases[i]);
 }
