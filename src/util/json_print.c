@@ -84,6 +84,11 @@ void lln_json_print_number(double d, lln_buf *out) {
   lln_buf_append(out, tmp, (size_t)len);
 }
 
+/* What a fresh buffer gets for a document: a chat completion answer fits
+ * without growing, in a block malloc keeps in its per-thread cache (up to
+ * 1032 bytes). */
+#define JSON_FIRST_RESERVE 1000
+
 static void print_string(const char *s, lln_buf *out) {
   if (s)
     lln_buf_json_string(out, s, strlen(s));
@@ -92,6 +97,8 @@ static void print_string(const char *s, lln_buf *out) {
 }
 
 void lln_json_print(const cJSON *item, lln_buf *out) {
+  if (!out->cap) /* a document into a fresh buffer: room for a typical answer at once */
+    lln_buf_reserve(out, JSON_FIRST_RESERVE);
   switch (item->type & 0xFF) {
   case cJSON_NULL: lln_buf_append(out, "null", 4); return;
   case cJSON_False: lln_buf_append(out, "false", 5); return;
