@@ -203,35 +203,52 @@ static size_t family_index(const lln_metric *m) {
   abort();
 }
 
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
 static uint64_t hash(const lln_metric *m, const char *key) {
-  uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)m;
+  uint64_t h = FNV_OFFSET ^ (uint64_t)(uintptr_t)m;
   for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-    h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ *p) * FNV_PRIME;
   return h;
 }
 
-/* The label values joined with \x1f into `key` (cut at `size`). */
-static void join_values(const lln_metric *m, const char *const *values, char *key, size_t size) {
+/* The label values joined with \x1f into `key` (cut at `size`: a value
+ * goes in whole or, with every later one, not at all); returns
+ * hash(m, key), computed on the way. */
+static uint64_t join_values(const lln_metric *m, const char *const *values, char *key, size_t size) {
+  uint64_t h = FNV_OFFSET ^ (uint64_t)(uintptr_t)m;
   size_t n = n_labels(m), used = 0;
   for (size_t i = 0; i < n; i++) {
-    const char *v = values[i] ? values[i] : "";
-    size_t len = strlen(v);
-    if (used + len + 2 > size)
-      break;
-    if (i)
+    const unsigned char *v = (const unsigned char *)(values[i] ? values[i] : "");
+    size_t start = used, limit = size - (i ? 1 : 2);
+    uint64_t h_start = h;
+    if (i) {
+      if (start + 2 > size)
+        break;
       key[used++] = '\x1f';
-    memcpy(key + used, v, len);
-    used += len;
+      h = (h ^ 0x1f) * FNV_PRIME;
+    }
+    for (; *v && used < limit; v++) {
+      key[used++] = (char)*v;
+      h = (h ^ *v) * FNV_PRIME;
+    }
+    if (*v || used > limit) { /* does not fit */
+      used = start;
+      h = h_start;
+      break;
+    }
   }
   key[used] = '\0';
+  return h;
 }
 
 /* The series of `m` with `key` in `reg`, created on first use; NULL when
  * the table is full (the update is dropped rather than growing without
  * end). `values` may be NULL when the series exists or is copied from
  * `from`. */
-static series *find(registry *reg, const lln_metric *m, const char *key, const char *const *values) {
-  uint64_t h = hash(m, key);
+static series *find(registry *reg, const lln_metric *m, const char *key, uint64_t h,
+                    const char *const *values) {
   for (size_t probe = 0; probe < TABLE_SIZE; probe++) {
     series **slot = &reg->table[(h + probe) % TABLE_SIZE];
     if (*slot && (*slot)->family == m && strcmp((*slot)->key, key) == 0)
@@ -291,10 +308,10 @@ static registry *this_thread(void) {
 
 static void update(const lln_metric *m, const char *const *values, double v, int observe) {
   char key[1024];
-  join_values(m, values, key, sizeof key);
+  uint64_t h = join_values(m, values, key, sizeof key);
   registry *reg = this_thread();
   pthread_mutex_lock(&reg->lock);
-  series *s = find(reg, m, key, values);
+  series *s = find(reg, m, key, h, values);
   if (!s)
     count_dropped(m);
   if (s && !observe) {
@@ -322,9 +339,9 @@ void lln_metric_observe(const lln_metric *m, const char *const *values, double s
 
 void lln_metric_set(const lln_metric *m, const char *const *values, double value) {
   char key[1024];
-  join_values(m, values, key, sizeof key);
+  uint64_t h = join_values(m, values, key, sizeof key);
   pthread_mutex_lock(&gauges.lock);
-  series *s = find(&gauges, m, key, values);
+  series *s = find(&gauges, m, key, h, values);
   if (s)
     s->value = value;
   else
@@ -356,7 +373,7 @@ static void merge(registry *view) {
       pthread_mutex_lock(&reg->lock);
       for (size_t f = 0; f < N_FAMILIES; f++) {
         for (series *s = reg->first[f]; s; s = s->next_in_family) {
-          series *t = find(view, s->family, s->key, (const char *const *)s->values);
+          series *t = find(view, s->family, s->key, hash(s->family, s->key), (const char *const *)s->values);
           if (!t)
             continue;
           t->value += s->value;

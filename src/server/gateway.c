@@ -24,6 +24,7 @@
 #include "upstream/quota.h"
 #include "upstream/runners.h"
 #include "util/buf.h"
+#include "util/fmt.h"
 #include "util/json_alloc.h"
 #include "util/json_check.h"
 #include "util/json_print.h"
@@ -40,9 +41,12 @@ void lln__hdr_add(headers *h, const char *fmt, ...) {
   if (h->stored >= sizeof h->store / sizeof h->store[0] || h->n + 1 >= sizeof h->line / sizeof h->line[0])
     return;
   char *slot = h->store[h->stored++];
-  va_list ap;
+  va_list ap, copy;
   va_start(ap, fmt);
-  vsnprintf(slot, sizeof h->store[0], fmt, ap);
+  va_copy(copy, ap);
+  if (!lln_fmt_strings(slot, sizeof h->store[0], fmt, copy))
+    vsnprintf(slot, sizeof h->store[0], fmt, ap);
+  va_end(copy);
   va_end(ap);
   h->line[h->n++] = slot;
   h->line[h->n] = NULL;

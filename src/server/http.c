@@ -23,6 +23,8 @@
 #include "util/log.h"
 
 #define MAX_HEADERS 128
+/* Header table slots a request starts with (doubled as needed). */
+#define HEADERS_FIRST_CAP 16
 #define LISTEN_BACKLOG 1024
 /* Bytes a client may send ahead of the request being handled before we
  * stop reading from it. */
@@ -34,10 +36,20 @@ static atomic_size_t total_conns;
 static void on_conn_timer(uv_timer_t *t);
 
 /* One timer per connection, its meaning set by the connection's state:
- * idle between requests, header or body deadline while one is read. */
+ * idle between requests, header or body deadline while one is read. A
+ * deadline later than the running timer's is only noted: the timer re-arms
+ * itself for the rest when it fires, so a keep-alive request (idle, header,
+ * body deadline, handled, idle again) costs no timer calls. */
 void lln__http_arm(conn *c, unsigned ms) {
-  if (!c->broken)
-    uv_timer_start(&c->timer, on_conn_timer, ms, 0);
+  if (c->broken)
+    return;
+  uint64_t due = uv_now(c->srv->loop) + ms;
+  c->deadline = due;
+  if (c->deadline_timer && c->timer_due <= due)
+    return;
+  c->deadline_timer = 1;
+  c->timer_due = due;
+  uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -55,11 +67,13 @@ void lln_http_limits_default(lln_http_limits *l) {
 
 /* ---- requests ---- */
 
+/* A request lives in the first block of its own arena, with its path,
+ * query and header strings and table: one allocation for all of them. */
 req_impl *lln__http_req_new(conn *c) {
-  req_impl *r = calloc(1, sizeof *r);
-  if (!r)
-    abort();
-  lln_arena_init(&r->arena);
+  lln_arena arena;
+  lln_arena_init(&arena);
+  req_impl *r = lln_arena_alloc(&arena, sizeof *r);
+  r->arena = arena;
   lln_buf_init(&r->body);
   r->pub.arena = &r->arena;
   r->c = c;
@@ -71,15 +85,18 @@ void lln__http_req_free(req_impl *r) {
     return;
   if (r->body.cap >= LLN_HTTP_TRIM_AFTER_BYTES)
     lln__http_trim_later(r->c->srv);
-  lln_arena_free(&r->arena);
   lln_buf_free(&r->body);
-  free(r->headers);
-  free(r);
+  lln_arena arena = r->arena; /* r itself is in it */
+  lln_arena_free(&arena);
 }
 
 const char *lln_http_header_get(const lln_http_request *req, const char *name) {
+  /* first letters compared first: (c | 0x20) differs only where
+   * strcasecmp would */
+  unsigned char first = (unsigned char)name[0] | 0x20;
   for (size_t i = 0; i < req->header_count; i++) {
-    if (strcasecmp(req->headers[i].name, name) == 0)
+    if (((unsigned char)req->headers[i].name[0] | 0x20) == first &&
+        strcasecmp(req->headers[i].name, name) == 0)
       return req->headers[i].value;
   }
   return NULL;
@@ -107,10 +124,12 @@ static void flush_header(conn *c) {
     return;
   req_impl *r = c->parsing;
   if (r->pub.header_count == r->header_cap) {
-    r->header_cap = r->header_cap ? r->header_cap * 2 : 16;
-    r->headers = realloc(r->headers, r->header_cap * sizeof *r->headers);
-    if (!r->headers)
-      abort();
+    size_t cap = r->header_cap ? r->header_cap * 2 : HEADERS_FIRST_CAP;
+    lln_http_header *grown = lln_arena_take(&r->arena, cap * sizeof *grown);
+    if (r->pub.header_count)
+      memcpy(grown, r->headers, r->pub.header_count * sizeof *grown);
+    r->headers = grown; /* the old table stays in the arena until the request ends */
+    r->header_cap = cap;
   }
   lln_http_header *h = &r->headers[r->pub.header_count++];
   h->name = lln_arena_strndup(&r->arena, c->hname.data ? c->hname.data : "", c->hname.len);
@@ -231,8 +250,8 @@ static void dispatch(conn *c) {
   }
   c->parsing = NULL;
   c->handling = r;
-  if (!c->broken)
-    uv_timer_stop(&c->timer);
+  /* no deadline while the request is handled: the timer, if it fires,
+   * finds c->handling and does nothing */
   c->srv->handler(c->srv->ctx, &r->pub);
 }
 
@@ -308,8 +327,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void on_conn_timer(uv_timer_t *t) {
   conn *c = t->data;
+  c->deadline_timer = 0;
   if (c->handling || c->done)
     return;
+  uint64_t now = uv_now(c->srv->loop);
+  if (c->deadline > now) { /* moved later since the timer started */
+    c->deadline_timer = 1;
+    c->timer_due = c->deadline;
+    uv_timer_start(&c->timer, on_conn_timer, c->deadline - now, 0);
+    return;
+  }
   if (c->parsing)
     reject(c, 408, "the request did not arrive in time; the connection is closed");
   else

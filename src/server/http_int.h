@@ -46,6 +46,9 @@ typedef struct req_impl {
 struct conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
+  uint64_t deadline;      /* loop time (ms) the idle, header or body deadline passes (lln__http_arm) */
+  uint64_t timer_due;     /* when `timer` fires, while deadline_timer */
+  int deadline_timer;     /* `timer` runs for the deadline (not the linger or a failed write) */
   uv_timer_t write_timer; /* runs while response bytes wait to be written */
   uint64_t bytes_queued;  /* response bytes ever queued on the connection */
   uint64_t written_mark;  /* bytes the kernel had taken when write_timer started */

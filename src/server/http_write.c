@@ -58,6 +58,7 @@ static void on_shutdown(uv_shutdown_t *sr, int status) {
     return;
   }
   lln__http_read_start(c);
+  c->deadline_timer = 0;
   uv_timer_start(&c->timer, on_linger_end, LINGER_MS, 0);
 }
 
@@ -156,6 +157,7 @@ static void on_write_failed(uv_timer_t *t) { lln__http_conn_close(t->data); }
  * us; the connection's timer closes it on the next loop turn. */
 static void write_failed(conn *c) {
   c->broken = 1;
+  c->deadline_timer = 0;
   uv_timer_start(&c->timer, on_write_failed, 0, 0);
 }
 
@@ -261,16 +263,63 @@ void lln__http_conn_write(conn *c, const char *a, size_t alen, const char *b, si
     send_bytes(c, a, alen, b, blen, close_after);
 }
 
+/* A response head up to this size is built on the stack. */
+#define HEAD_STACK_BYTES 1024
+
+static const char ct_name[] = "Content-Type: ";
+static const char keep_line[] = "Connection: keep-alive\r\n", close_line[] = "Connection: close\r\n";
+
+/* Bytes put_head writes at most. */
+static size_t head_need(int status, const char *content_type, const char *const *headers) {
+  size_t need = sizeof "HTTP/1.1 " + LLN_FMT_U64_MAX + 1 + strlen(lln_http_status_text(status)) + 2 +
+                sizeof keep_line - 1;
+  if (content_type)
+    need += sizeof ct_name - 1 + strlen(content_type) + 2;
+  for (size_t i = 0; headers && headers[i]; i++)
+    need += strlen(headers[i]) + 2;
+  return need;
+}
+
+/* Appends the response head without its blank line: status line,
+ * Content-Type, the caller's lines and Connection, copied into room
+ * reserved at once (`need`: head_need's figure plus what the caller
+ * appends next), no printf. */
 static void put_head(lln_buf *h, req_impl *r, int status, const char *content_type,
-                     const char *const *headers) {
+                     const char *const *headers, size_t need) {
   if (r->c && (r->c->srv->draining || r->c->srv->close_each))
     r->keep_alive = 0;
-  lln_buf_printf(h, "HTTP/1.%d %d %s\r\n", r->http10 ? 0 : 1, status, lln_http_status_text(status));
-  if (content_type)
-    lln_buf_printf(h, "Content-Type: %s\r\n", content_type);
-  for (size_t i = 0; headers && headers[i]; i++)
-    lln_buf_printf(h, "%s\r\n", headers[i]);
-  lln_buf_puts(h, r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+  const char *text = lln_http_status_text(status);
+  size_t text_len = strlen(text), ct_len = content_type ? strlen(content_type) : 0;
+  lln_buf_reserve(h, need);
+  char *o = h->data + h->len;
+  memcpy(o, r->http10 ? "HTTP/1.0 " : "HTTP/1.1 ", 9);
+  o += 9;
+  if (status < 0)
+    *o++ = '-';
+  o += lln_fmt_u64(o, status < 0 ? -(uint64_t)status : (uint64_t)status);
+  *o++ = ' ';
+  memcpy(o, text, text_len);
+  o += text_len;
+  *o++ = '\r', *o++ = '\n';
+  if (content_type) {
+    memcpy(o, ct_name, sizeof ct_name - 1);
+    o += sizeof ct_name - 1;
+    memcpy(o, content_type, ct_len);
+    o += ct_len;
+    *o++ = '\r', *o++ = '\n';
+  }
+  for (size_t i = 0; headers && headers[i]; i++) {
+    size_t n = strlen(headers[i]);
+    memcpy(o, headers[i], n);
+    o += n;
+    *o++ = '\r', *o++ = '\n';
+  }
+  if (r->keep_alive)
+    memcpy(o, keep_line, sizeof keep_line - 1), o += sizeof keep_line - 1;
+  else
+    memcpy(o, close_line, sizeof close_line - 1), o += sizeof close_line - 1;
+  h->len = (size_t)(o - h->data);
+  h->data[h->len] = '\0';
 }
 
 /* The response is queued: release the request and read the next one. */
@@ -302,18 +351,28 @@ void lln_http_respond(lln_http_request *req, int status, const char *content_typ
                       const char *body, size_t len) {
   req_impl *r = (req_impl *)req;
   if (r->c) {
-    lln_buf h;
-    lln_buf_init(&h);
-    put_head(&h, r, status, content_type, headers);
-    if (status == 204 || status == 304 || status < 200)
-      lln_buf_puts(&h, "\r\n"); /* these never carry a body (RFC 9110) */
-    else
-      lln_buf_printf(&h, "Content-Length: %zu\r\n\r\n", len);
+    static const char cl[] = "Content-Length: ";
+    size_t need = head_need(status, content_type, headers) + sizeof cl - 1 + LLN_FMT_U64_MAX + 4;
+    /* the head on the stack when it fits (the usual case): everything
+     * appended below is within `need`, so it never grows */
+    char stack[HEAD_STACK_BYTES];
+    lln_buf h = {.data = stack, .len = 0, .cap = sizeof stack};
+    if (need >= sizeof stack)
+      lln_buf_init(&h);
+    put_head(&h, r, status, content_type, headers, need);
+    if (status == 204 || status == 304 || status < 200) {
+      lln_buf_append(&h, "\r\n", 2); /* these never carry a body (RFC 9110) */
+    } else {
+      lln_buf_append(&h, cl, sizeof cl - 1);
+      lln_buf_put_u64(&h, len);
+      lln_buf_append(&h, "\r\n\r\n", 4);
+    }
     if (len >= LLN_HTTP_TRIM_AFTER_BYTES)
       lln__http_trim_later(r->c->srv);
     /* a HEAD response says how long the body would be and sends none */
     lln__http_conn_write(r->c, h.data, h.len, body, r->head ? 0 : len, !r->keep_alive);
-    lln_buf_free(&h);
+    if (h.data != stack)
+      lln_buf_free(&h);
   }
   request_done(r);
 }
@@ -365,10 +424,12 @@ void lln_http_stream_begin(lln_http_request *req, int status, const char *conten
   if (c->closing)
     return;
   /* gathered: the head goes out with the first events */
-  put_head(&c->out, r, status, content_type, headers);
+  static const char chunked[] = "Transfer-Encoding: chunked\r\n";
+  put_head(&c->out, r, status, content_type, headers,
+           head_need(status, content_type, headers) + sizeof chunked - 1 + 2);
   if (!r->http10)
-    lln_buf_puts(&c->out, "Transfer-Encoding: chunked\r\n");
-  lln_buf_puts(&c->out, "\r\n");
+    lln_buf_append(&c->out, chunked, sizeof chunked - 1);
+  lln_buf_append(&c->out, "\r\n", 2);
   gathered(c);
 }
 
@@ -383,8 +444,10 @@ size_t lln_http_stream_writev(lln_http_request *req, const uv_buf_t *parts, size
   if (len == 0)
     return 0;
   lln_buf_reserve(&c->out, len + 32);
-  if (!r->http10)
-    lln_buf_printf(&c->out, "%zx\r\n", len);
+  if (!r->http10) {
+    lln_buf_put_hex(&c->out, len);
+    lln_buf_append(&c->out, "\r\n", 2);
+  }
   for (size_t i = 0; i < n; i++)
     lln_buf_append(&c->out, parts[i].base, parts[i].len);
   if (!r->http10)

@@ -18,8 +18,10 @@
 
 typedef struct lln_arena_block lln_arena_block;
 
+/* All zero (calloc) is an empty arena, as is lln_arena_init's. */
 typedef struct lln_arena {
   lln_arena_block *head;
+  unsigned char *cur, *end; /* the head block's free space */
 } lln_arena;
 
 void lln_arena_init(lln_arena *a);
@@ -32,8 +34,18 @@ lln_arena *lln_arena_create(void);
 void lln_arena_destroy(lln_arena *a);
 /* Zeroed, 16-byte aligned memory that lives until lln_arena_free. */
 void *lln_arena_alloc(lln_arena *a, size_t size);
-/* The same, not zeroed. */
-void *lln_arena_take(lln_arena *a, size_t size);
+/* The same, not zeroed: a bump of the head block's free space, inline;
+ * lln__arena_take_slow chains a new block when it does not fit. */
+void *lln__arena_take_slow(lln_arena *a, size_t size);
+static inline void *lln_arena_take(lln_arena *a, size_t size) {
+  size_t rounded = (size + 15) & ~(size_t)15;
+  if (rounded >= size && rounded <= (size_t)(a->end - a->cur)) {
+    void *p = a->cur;
+    a->cur += rounded;
+    return p;
+  }
+  return lln__arena_take_slow(a, size);
+}
 char *lln_arena_strndup(lln_arena *a, const char *s, size_t len);
 char *lln_arena_strdup(lln_arena *a, const char *s);
 char *lln_arena_printf(lln_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
