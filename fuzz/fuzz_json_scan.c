@@ -35,7 +35,8 @@ static int depth(const cJSON *v) {
   return (cJSON_IsArray(v) || cJSON_IsObject(v)) ? d + 1 : 0;
 }
 
-/* cJSON_Compare finds no two infinities equal: compare them as printed */
+/* Compared as printed: cJSON_Compare finds no two infinities equal, and
+ * takes time exponential in the depth of nested objects. */
 static int same_print(const cJSON *a, const cJSON *b) {
   char *pa = cJSON_PrintUnformatted(a), *pb = cJSON_PrintUnformatted(b);
   int same = pa && pb && strcmp(pa, pb) == 0;
@@ -53,7 +54,7 @@ static void check_members(const char *s, const lln_json_scan *sc, const cJSON *t
     if (!m->key_escaped && (strlen(c->string) != m->key_len || memcmp(c->string, s + m->key_off, m->key_len)))
       abort();
     cJSON *v = cJSON_ParseWithLength(s + m->val_off, m->val_len);
-    if (!v || (!cJSON_Compare(v, c, 1) && !same_print(v, c)))
+    if (!v || !same_print(v, c))
       abort();
     cJSON_Delete(v);
   }

@@ -13,7 +13,9 @@
 _Static_assert(LLN_JSON_SCAN_MAX_DEPTH <= 64, "the nesting stack is one uint64_t");
 
 static inline size_t skip_ws(const char *s, size_t i, size_t len) {
-  while (i < len && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+  /* most tokens follow each other directly: one compare says so */
+  while (i < len && (unsigned char)s[i] <= ' ' &&
+         (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
     i++;
   return i;
 }

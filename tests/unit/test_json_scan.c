@@ -25,10 +25,9 @@
 
 static lln_json_member members[MAX];
 
-/* cJSON_Compare finds no two infinities equal: compare them as printed */
+/* Compared as printed: cJSON_Compare finds no two infinities equal, and
+ * takes time exponential in the depth of nested objects. */
 static int same(const cJSON *a, const cJSON *b) {
-  if (cJSON_Compare(a, b, 1))
-    return 1;
   char *pa = cJSON_PrintUnformatted(a), *pb = cJSON_PrintUnformatted(b);
   int eq = pa && pb && strcmp(pa, pb) == 0;
   free(pa);
