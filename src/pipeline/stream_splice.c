@@ -104,7 +104,7 @@ int lln__stream_splice(lln_run *r, const char *data, size_t len) {
     build_head(r);
   const lln_buf *h = &r->stream.head;
   /* the event is at most its own bytes plus our head */
-  char *out = lln_arena_alloc(&r->scratch, h->len + len + 2), *o = out;
+  char *out = lln_arena_take(&r->scratch, h->len + len + 2), *o = out;
   memcpy(o, h->data, h->len);
   o += h->len;
   memcpy(o, data + model->val_off, model->val_len);
