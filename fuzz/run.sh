@@ -16,7 +16,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
 seconds=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${FUZZ_TARGETS:-"sse cond config http json_check router responses anthropic"}
+targets=${FUZZ_TARGETS:-"sse cond config http json_check router responses anthropic json_scan"}
 
 case "$seconds" in *[!0-9]* | "") echo "usage: fuzz/run.sh [SECONDS] [libFuzzer flags...]" >&2; exit 2 ;; esac
 
@@ -36,6 +36,7 @@ max_len() {
   config) echo 8192 ;;
   http) echo 8192 ;;
   json_check) echo 4096 ;;
+  json_scan) echo 4096 ;;
   router) echo 2048 ;;
   responses) echo 8192 ;;
   anthropic) echo 4096 ;;

@@ -146,6 +146,7 @@ struct lln_run {
     int keep_text; /* ws sinks want the streamed answer's text */
     lln_buf text;
     char *model;
+    lln_buf head; /* a spliced event's opening, up to "model": (stream_splice.c) */
     double created;
     uint64_t call_started_ms;
     lln_sse_reader sse;

@@ -1,5 +1,6 @@
 /* stream: relaying the final hop's events. Every chunk is re-stamped with
- * the run's id and created time so the client sees one stream, usage events
+ * the run's id and created time so the client sees one stream (an ordinary
+ * one by splicing, stream_splice.c; the others as trees), usage events
  * are held back and summed with the earlier hops, and the end of the stream
  * is only ever clean when the upstream said [DONE]. */
 #include "pipeline/stream_int.h"
@@ -87,6 +88,8 @@ static int on_event(void *ud, const char *data, size_t len) {
     r->stream.done = 1;
     return 0;
   }
+  if (lln__stream_splice(r, data, len))
+    return 0;
   cJSON *chunk = cJSON_ParseWithLength(data, len);
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(chunk, "error");
   if (!cJSON_IsObject(chunk) || err) {
@@ -136,6 +139,12 @@ static int on_event(void *ud, const char *data, size_t len) {
   emit(r, chunk);
   cJSON_Delete(chunk);
   return 0;
+}
+
+void lln__stream_relay(lln_run *r, const char *data, size_t len) {
+  r->stream.events++;
+  start_stream(r, 1);
+  emit_raw(r, data, len);
 }
 
 static int on_data(void *ud, const char *data, size_t len) {
@@ -283,6 +292,7 @@ int lln_stream_fail(lln_run *r, const lln_openai_error *e) {
 void lln_stream_free(lln_run *r) {
   lln_sse_free(&r->stream.sse);
   lln_buf_free(&r->stream.text);
+  lln_buf_free(&r->stream.head);
   cJSON_Delete(r->stream.usage);
   free(r->stream.model);
 }

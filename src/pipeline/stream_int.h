@@ -21,4 +21,11 @@ void lln_stream_replay(lln_run *r);
 int lln_stream_fail(lln_run *r, const lln_openai_error *e);
 void lln_stream_free(lln_run *r);
 
+/* An ordinary upstream event relayed without parsing it
+ * (stream_splice.c): 1 when it went out, 0 when the caller must take the
+ * tree path. */
+int lln__stream_splice(lln_run *r, const char *data, size_t len);
+/* Relays one event the client sees (counted in stream.events). */
+void lln__stream_relay(lln_run *r, const char *data, size_t len);
+
 #endif
