@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "upstream/hint_headers_int.h"
 #include "util/buf.h"
@@ -32,12 +34,23 @@
 #define LLN_UP_MAX_BODY ((size_t)64 << 20)
 #define LLN_UP_MAX_STREAM ((size_t)256 << 20)
 
+/* A socket curl asked about. A connection socket curl opened (through
+ * open_socket) keeps its sock_ctx and uv_poll while curl holds it in its
+ * pool, found again by fd in u->by_fd, until curl closes it (close_socket):
+ * restarting or re-creating the poll per transfer costs epoll_ctl calls. */
 typedef struct sock_ctx {
   uv_poll_t poll;
   curl_socket_t fd;
   lln_upstream *u;
+  int events;        /* UV_READABLE | UV_WRITABLE being polled for */
+  unsigned kept : 1; /* in u->by_fd: lives until curl closes the socket */
+  unsigned idle : 1; /* curl has no interest (CURL_POLL_REMOVE): pooled */
   struct sock_ctx *prev, *next;
 } sock_ctx;
+
+/* Bound on the fd-indexed table of kept sockets; a connection with a larger
+ * fd is polled the plain way (a poll per transfer). */
+#define LLN_UP_MAX_FD_TABLE (1 << 20)
 
 #define EASY_POOL 64
 
@@ -52,6 +65,8 @@ struct lln_upstream {
   int deferred; /* some call has deferred work for flush_deferred() */
   lln_upstream_call *calls;
   sock_ctx *socks;
+  sock_ctx **by_fd; /* kept sockets by fd; grows on demand */
+  int by_fd_cap;
   /* finished easy handles kept for the next calls: creating and destroying
    * one per call costs more than resetting it */
   CURL *spare[EASY_POOL];
@@ -112,6 +127,8 @@ static void on_sock_closed(uv_handle_t *h) {
 
 static void sock_close(sock_ctx *s) {
   lln_upstream *u = s->u;
+  if (s->kept && s->fd < u->by_fd_cap && u->by_fd[s->fd] == s)
+    u->by_fd[s->fd] = NULL;
   if (s->prev)
     s->prev->next = s->next;
   else
@@ -295,9 +312,30 @@ static void after_curl(lln_upstream *u) {
 
 /* ---- curl <-> libuv glue ---- */
 
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* Polls for `events` (0 = none), touching libuv only on a change: libuv
+ * 1.44's uv_poll_start re-registers the fd with epoll every time. */
+static void poll_set(sock_ctx *s, int events) {
+  if (events == s->events)
+    return;
+  s->events = events;
+  if (events)
+    uv_poll_start(&s->poll, events, on_poll);
+  else
+    uv_poll_stop(&s->poll);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   sock_ctx *s = h->data;
   lln_upstream *u = s->u;
+  if (s->idle) {
+    /* A pooled socket no transfer uses: the peer closed it or sent junk.
+     * Polling it on would spin; curl finds the connection dead (and closes
+     * it) when it next tries to reuse it. */
+    poll_set(s, 0);
+    return;
+  }
   int flags = 0;
   if (status < 0)
     flags |= CURL_CSELECT_ERR;
@@ -321,43 +359,116 @@ static void on_timer(uv_timer_t *h) {
   after_curl(u);
 }
 
+static sock_ctx *sock_new(lln_upstream *u, curl_socket_t fd) {
+  sock_ctx *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  if (uv_poll_init_socket(u->loop, &s->poll, fd) != 0) {
+    free(s);
+    return NULL;
+  }
+  s->fd = fd;
+  s->u = u;
+  s->poll.data = s;
+  s->next = u->socks;
+  if (u->socks)
+    u->socks->prev = s;
+  u->socks = s;
+  u->open_handles++;
+  return s;
+}
+
+static sock_ctx *sock_kept(const lln_upstream *u, curl_socket_t fd) {
+  return fd >= 0 && fd < u->by_fd_cap ? u->by_fd[fd] : NULL;
+}
+
+/* Makes room for `fd` in the table; 0 when it cannot be kept there. */
+static int by_fd_grow(lln_upstream *u, curl_socket_t fd) {
+  if (fd < u->by_fd_cap)
+    return 1;
+  if (fd >= LLN_UP_MAX_FD_TABLE)
+    return 0;
+  int cap = u->by_fd_cap ? u->by_fd_cap : 64;
+  while (cap <= fd)
+    cap *= 2;
+  if (cap > LLN_UP_MAX_FD_TABLE)
+    cap = LLN_UP_MAX_FD_TABLE;
+  sock_ctx **t = realloc(u->by_fd, (size_t)cap * sizeof *t);
+  if (!t)
+    return 0;
+  memset(t + u->by_fd_cap, 0, (size_t)(cap - u->by_fd_cap) * sizeof *t);
+  u->by_fd = t;
+  u->by_fd_cap = cap;
+  return 1;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: a connection socket gets its kept sock_ctx
+ * (and uv_poll) here, for its whole life. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
+  lln_upstream *u = clientp;
+  curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (fd == CURL_SOCKET_BAD || purpose != CURLSOCKTYPE_IPCXN || u->closing || !by_fd_grow(u, fd))
+    return fd;
+  if (u->by_fd[fd]) /* a socket closed behind our back: cannot happen, but never poll a stale one */
+    sock_close(u->by_fd[fd]);
+  sock_ctx *s = sock_new(u, fd);
+  if (s) {
+    s->kept = 1;
+    u->by_fd[fd] = s;
+  }
+  return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: the poll goes first (libuv's epoll DEL needs
+ * the fd still open), then the socket. */
+static int close_socket(void *clientp, curl_socket_t fd) {
+  lln_upstream *u = clientp;
+  sock_ctx *s = sock_kept(u, fd);
+  if (s)
+    sock_close(s);
+  return close(fd);
+}
+
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
   (void)easy;
   lln_upstream *u = userp;
-  sock_ctx *s = socketp;
+  sock_ctx *s = socketp ? socketp : sock_kept(u, fd);
   if (what == CURL_POLL_REMOVE) {
-    if (s) {
+    if (!s)
+      return 0;
+    if (!s->kept) {
       sock_close(s);
       curl_multi_assign(u->multi, fd, NULL);
+      return 0;
     }
+    /* Pooled until curl reuses or closes it. Readable only (writable
+     * would fire at once, forever), and no reason to keep the loop alive. */
+    if (!s->idle) {
+      s->idle = 1;
+      uv_unref((uv_handle_t *)&s->poll);
+    }
+    if (!u->closing && (s->events & UV_WRITABLE))
+      poll_set(s, UV_READABLE);
     return 0;
   }
   if (u->closing)
     return 0;
   if (!s) {
-    s = calloc(1, sizeof *s);
+    s = sock_new(u, fd);
     if (!s)
       return -1;
-    if (uv_poll_init_socket(u->loop, &s->poll, fd) != 0) {
-      free(s);
-      return -1;
-    }
-    s->fd = fd;
-    s->u = u;
-    s->poll.data = s;
-    s->next = u->socks;
-    if (u->socks)
-      u->socks->prev = s;
-    u->socks = s;
-    u->open_handles++;
     curl_multi_assign(u->multi, fd, s);
+  }
+  if (s->idle) {
+    s->idle = 0;
+    uv_ref((uv_handle_t *)&s->poll);
   }
   int events = 0;
   if (what & CURL_POLL_IN)
     events |= UV_READABLE;
   if (what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
-  uv_poll_start(&s->poll, events, on_poll);
+  poll_set(s, events);
   return 0;
 }
 
@@ -494,6 +605,9 @@ void lln_upstream_close(lln_upstream *u) {
   u->share = NULL;
   while (u->socks)
     sock_close(u->socks);
+  free(u->by_fd);
+  u->by_fd = NULL;
+  u->by_fd_cap = 0;
   uv_close((uv_handle_t *)&u->timer, on_timer_closed);
 }
 
@@ -584,6 +698,10 @@ static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
   SET(CURLOPT_WRITEDATA, (void *)c);
   if (c->u->share)
     SET(CURLOPT_SHARE, c->u->share);
+  SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  SET(CURLOPT_OPENSOCKETDATA, (void *)c->u);
+  SET(CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+  SET(CURLOPT_CLOSESOCKETDATA, (void *)c->u);
 #undef SET
   return rc == CURLE_OK ? 0 : -1;
 }

@@ -27,12 +27,13 @@
 /* ---- scripted server ---- */
 
 typedef enum {
-  SRV_OK,           /* 200 with a JSON body, keep-alive */
-  SRV_TOO_MANY,     /* 429 with retry-after and a body */
-  SRV_INFO_THEN_OK, /* a 100 carrying Retry-After, then a plain 200 */
-  SRV_HANG,         /* reads the request, never answers */
-  SRV_STREAM,       /* chunked SSE, one event every few ms */
-  SRV_STREAM_ERROR, /* 500 with a body, for a streaming caller */
+  SRV_OK,            /* 200 with a JSON body, keep-alive */
+  SRV_TOO_MANY,      /* 429 with retry-after and a body */
+  SRV_INFO_THEN_OK,  /* a 100 carrying Retry-After, then a plain 200 */
+  SRV_HANG,          /* reads the request, never answers */
+  SRV_STREAM,        /* chunked SSE, one event every few ms */
+  SRV_STREAM_ERROR,  /* 500 with a body, for a streaming caller */
+  SRV_OK_THEN_CLOSE, /* 200 keep-alive, then closes the idle connection */
 } srv_mode;
 
 #define OK_BODY "{\"ok\":true}"
@@ -159,6 +160,11 @@ static int respond(test_server *s, int fd) {
              "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
              strlen(OK_BODY));
     return send_str(fd, head) || send_str(fd, OK_BODY);
+  case SRV_OK_THEN_CLOSE:
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", strlen(OK_BODY));
+    if (send_str(fd, head) || send_str(fd, OK_BODY))
+      return -1;
+    return -1; /* server_main closes the connection the client pooled */
   case SRV_STREAM_ERROR:
     snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: %zu\r\n\r\n",
              strlen(ERROR_BODY));
@@ -762,6 +768,76 @@ static void test_sequential_calls_reuse_connection(void **state) {
   assert_int_equal(s.accepts, 1);
 }
 
+/* Loop turns in `ms` with a 10 ms tick: a few dozen when the loop sleeps,
+ * many thousands when some handle spins. */
+static int loop_turns(fixture *f, int ms) {
+  uv_timer_t tick;
+  uv_timer_init(&f->loop, &tick);
+  uv_timer_start(&tick, noop_timer, 10, 10);
+  uv_update_time(&f->loop);
+  uint64_t deadline = uv_now(&f->loop) + (uint64_t)ms;
+  int turns = 0;
+  while (uv_now(&f->loop) < deadline) {
+    uv_run(&f->loop, UV_RUN_ONCE);
+    turns++;
+  }
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+  return turns;
+}
+
+/* The upstream closes each keep-alive connection once it answered: the
+ * pooled socket must neither spin the loop while it sits idle nor break the
+ * next call, which curl makes on a fresh connection. */
+static void test_peer_closes_pooled_connection(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f);
+  test_server s;
+  server_start(&s, SRV_OK_THEN_CLOSE);
+  char url[128];
+  server_url(&s, "/v1/chat/completions", url, sizeof url);
+  for (int i = 0; i < 4; i++) {
+    outcome o = {0};
+    lln_upstream_request req = make_request(url, &o);
+    assert_non_null(lln_upstream_start(f.up, &req));
+    run_until(&f, &o.done, 3000);
+    assert_int_equal(o.done, 1);
+    assert_int_equal(o.result, LLN_UP_OK);
+    assert_int_equal(o.status, 200);
+    assert_string_equal(o.body, OK_BODY);
+    int turns = loop_turns(&f, 100);
+    assert_true(turns < 1000); /* ~10 expected; a readable dead socket would give 10^4+ */
+  }
+  fixture_close(&f);
+  server_stop(&s);
+  assert_int_equal(s.requests, 4);
+  assert_int_equal(s.accepts, 4);
+}
+
+/* A pooled connection stays in the pool across calls with idle gaps. */
+static void test_pooled_connection_reused_after_idle(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f);
+  test_server s;
+  server_start(&s, SRV_OK);
+  char url[128];
+  server_url(&s, "/", url, sizeof url);
+  for (int i = 0; i < 3; i++) {
+    outcome o = {0};
+    lln_upstream_request req = make_request(url, &o);
+    assert_non_null(lln_upstream_start(f.up, &req));
+    run_until(&f, &o.done, 3000);
+    assert_int_equal(o.status, 200);
+    assert_true(loop_turns(&f, 50) < 1000);
+  }
+  fixture_close(&f);
+  server_stop(&s);
+  assert_int_equal(s.requests, 3);
+  assert_int_equal(s.accepts, 1);
+}
+
 static void test_cancel_other_from_on_done(void **state) {
   (void)state;
   fixture f;
@@ -852,6 +928,8 @@ int main(void) {
       cmocka_unit_test(test_start_from_on_data),
       cmocka_unit_test(test_sequential_calls_reuse_connection),
       cmocka_unit_test(test_cancel_other_from_on_done),
+      cmocka_unit_test(test_peer_closes_pooled_connection),
+      cmocka_unit_test(test_pooled_connection_reused_after_idle),
       cmocka_unit_test(test_close_with_call_in_flight),
       cmocka_unit_test(test_bad_arguments),
   };
