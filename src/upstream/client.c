@@ -68,15 +68,19 @@ struct lln_upstream {
   sock_ctx **by_fd; /* kept sockets by fd; grows on demand */
   int by_fd_cap;
   /* finished easy handles kept for the next calls: creating and destroying
-   * one per call costs more than resetting it */
-  CURL *spare[EASY_POOL];
+   * one per call costs more than reusing it. `post` = its last call was a
+   * plain POST, so the next plain POST needs no curl_easy_reset. */
+  struct {
+    CURL *easy;
+    int post;
+  } spare[EASY_POOL];
   int n_spare;
 };
 
 struct lln_upstream_call {
   lln_upstream *u;
   CURL *easy;
-  struct curl_slist *headers;
+  struct curl_slist *headers; /* nodes and lines in one block of ours: free(), never curl_slist_free_all */
   char *body;
   lln_buf buf;
   char *retry_after;
@@ -98,16 +102,31 @@ struct lln_upstream_call {
   unsigned resume_early : 1; /* resumed from inside its own on_data */
   unsigned too_large : 1;
   unsigned no_first_byte : 1;
-  size_t streamed; /* decompressed bytes handed to on_data */
-  size_t max_body; /* bound on a collected body (LLN_UP_MAX_BODY unless the request set one) */
+  unsigned post : 1; /* a plain POST (see spare) */
+  size_t streamed;   /* decompressed bytes handed to on_data */
+  size_t max_body;   /* bound on a collected body (LLN_UP_MAX_BODY unless the request set one) */
   lln_upstream_call *prev, *next;
   char errbuf[CURL_ERROR_SIZE];
 };
 
 static uv_once_t global_once = UV_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
+/* None of the proxy variables libcurl reads was set when the first call
+ * started: then every handle says so (CURLOPT_PROXY "") and curl skips its
+ * getenv calls per transfer. If any is set, curl's behaviour is untouched. */
+static int proxy_env_unset;
 
-static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void global_init(void) {
+  /* OpenSSL's init behind this costs ~2.3 MiB: it runs on the first call,
+   * so an idle gateway never pays it. */
+  global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                     "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+  proxy_env_unset = 1;
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    if (getenv(vars[i]))
+      proxy_env_unset = 0;
+}
 
 /* ---- handle bookkeeping ---- */
 
@@ -165,11 +184,13 @@ static void call_free(lln_upstream_call *c) {
     uv_close((uv_handle_t *)c->first_byte, free_handle);
   }
   lln_upstream *u = c->u;
-  if (c->easy && !u->closing && u->n_spare < EASY_POOL)
-    u->spare[u->n_spare++] = c->easy;
-  else
+  if (c->easy && !u->closing && u->n_spare < EASY_POOL) {
+    u->spare[u->n_spare].easy = c->easy;
+    u->spare[u->n_spare++].post = c->post;
+  } else {
     curl_easy_cleanup(c->easy);
-  curl_slist_free_all(c->headers);
+  }
+  free(c->headers);
   free(c->body);
   lln_buf_free(&c->buf);
   free(c->retry_after);
@@ -559,18 +580,27 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
 
 int lln_upstream_init(lln_upstream **out, uv_loop_t *loop) {
   *out = NULL;
-  uv_once(&global_once, global_init);
-  if (global_rc != CURLE_OK)
-    return UV_EIO;
   lln_upstream *u = calloc(1, sizeof *u);
   if (!u)
     return UV_ENOMEM;
   u->loop = loop;
+  uv_timer_init(loop, &u->timer);
+  u->timer.data = u;
+  u->open_handles = 1;
+  *out = u;
+  return 0;
+}
+
+/* libcurl and this loop's multi handle start with the loop's first call. */
+static int curl_ready(lln_upstream *u) {
+  if (u->multi)
+    return 1;
+  uv_once(&global_once, global_init);
+  if (global_rc != CURLE_OK)
+    return 0;
   u->multi = curl_multi_init();
-  if (!u->multi) {
-    free(u);
-    return UV_ENOMEM;
-  }
+  if (!u->multi)
+    return 0;
   /* TLS sessions are per easy handle unless shared; sharing them lets a new
    * connection to a known provider resume instead of a full handshake. Only
    * this loop's thread touches the share, so it needs no lock callbacks. */
@@ -583,11 +613,7 @@ int lln_upstream_init(lln_upstream **out, uv_loop_t *loop) {
   curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
   curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, LLN_UP_MAX_CONNECTS);
   curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-  uv_timer_init(loop, &u->timer);
-  u->timer.data = u;
-  u->open_handles = 1;
-  *out = u;
-  return 0;
+  return 1;
 }
 
 void lln_upstream_close(lln_upstream *u) {
@@ -597,8 +623,9 @@ void lln_upstream_close(lln_upstream *u) {
   while (u->calls)
     call_destroy(u->calls);
   while (u->n_spare)
-    curl_easy_cleanup(u->spare[--u->n_spare]);
-  curl_multi_cleanup(u->multi); /* closes cached connections, reporting them as removed */
+    curl_easy_cleanup(u->spare[--u->n_spare].easy);
+  if (u->multi)                   /* NULL when this loop never made a call */
+    curl_multi_cleanup(u->multi); /* closes cached connections, reporting them as removed */
   u->multi = NULL;
   if (u->share)
     curl_share_cleanup(u->share);
@@ -619,13 +646,70 @@ static int has_header(const char *const *headers, const char *name) {
   return 0;
 }
 
-/* On failure the list built so far stays in c->headers, so call_free frees it. */
-static int add_header(lln_upstream_call *c, const char *line) {
-  struct curl_slist *h = curl_slist_append(c->headers, line);
-  if (!h)
+#define CONTENT_TYPE_JSON "Content-Type: application/json"
+/* 100-continue costs a round trip (or a 1 s wait) on every large body. */
+#define NO_EXPECT "Expect:"
+
+/* The header list curl sends: its nodes (the struct is public) and a copy of
+ * every line in one allocation, where curl_slist_append would take two per
+ * line. */
+static int build_headers(lln_upstream_call *c, const lln_upstream_request *req, int content_type) {
+  size_t n = 0, bytes = 0;
+  for (const char *const *p = req->headers; p && *p; p++, n++)
+    bytes += strlen(*p) + 1;
+  const char *extra[2];
+  size_t n_extra = 0;
+  if (content_type)
+    extra[n_extra++] = CONTENT_TYPE_JSON;
+  extra[n_extra++] = NO_EXPECT;
+  for (size_t i = 0; i < n_extra; i++)
+    bytes += strlen(extra[i]) + 1;
+  size_t nodes = n + n_extra;
+  struct curl_slist *list = malloc(nodes * sizeof *list + bytes);
+  if (!list)
     return -1;
-  c->headers = h;
+  char *at = (char *)(list + nodes);
+  for (size_t i = 0; i < nodes; i++) {
+    const char *line = i < n ? req->headers[i] : extra[i - n];
+    size_t len = strlen(line);
+    memcpy(at, line, len + 1);
+    list[i].data = at;
+    list[i].next = i + 1 < nodes ? &list[i + 1] : NULL;
+    at += len + 1;
+  }
+  c->headers = list;
   return 0;
+}
+
+/* What every call on a handle sets alike: set once when the handle is
+ * created (or after curl_easy_reset), not per call. */
+static CURLcode easy_constants(lln_upstream *u, CURL *e) {
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                                                        \
+  do {                                                                                                       \
+    if (rc == CURLE_OK)                                                                                      \
+      rc = curl_easy_setopt(e, opt, val);                                                                    \
+  } while (0)
+#if LIBCURL_VERSION_NUM >= 0x075500
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_ACCEPT_ENCODING, "");
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_HEADERFUNCTION, header_cb);
+  SET(CURLOPT_WRITEFUNCTION, write_cb);
+  if (u->share)
+    SET(CURLOPT_SHARE, u->share);
+  SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  SET(CURLOPT_OPENSOCKETDATA, (void *)u);
+  SET(CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+  SET(CURLOPT_CLOSESOCKETDATA, (void *)u);
+  if (proxy_env_unset) {
+    SET(CURLOPT_PROXY, "");
+    SET(CURLOPT_NOPROXY, "");
+  }
+#undef SET
+  return rc;
 }
 
 static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
@@ -641,14 +725,7 @@ static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
     c->body[req->body_len] = '\0';
   }
 
-  for (const char *const *p = req->headers; p && *p; p++)
-    if (add_header(c, *p) != 0)
-      return -1;
-  if (has_body && !has_header(req->headers, "Content-Type") &&
-      add_header(c, "Content-Type: application/json") != 0)
-    return -1;
-  /* 100-continue costs a round trip (or a 1 s wait) on every large body. */
-  if (add_header(c, "Expect:") != 0)
+  if (build_headers(c, req, has_body && !has_header(req->headers, "Content-Type")) != 0)
     return -1;
 
   CURLcode rc = CURLE_OK;
@@ -658,9 +735,6 @@ static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
       rc = curl_easy_setopt(e, opt, val);                                                                    \
   } while (0)
   SET(CURLOPT_URL, req->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
   if (strcasecmp(method, "POST") == 0) {
     SET(CURLOPT_POST, 1L);
   } else if (strcasecmp(method, "GET") == 0 && !has_body) {
@@ -675,8 +749,8 @@ static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
     SET(CURLOPT_POSTFIELDS, c->body);
   }
   SET(CURLOPT_HTTPHEADER, c->headers);
-  if (req->timeout_ms > 0)
-    SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
+  /* 0 = none / curl's default: a reused handle may carry an earlier call's */
+  SET(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
   if (req->first_byte_timeout_ms > 0) {
     c->first_byte = malloc(sizeof *c->first_byte);
     if (!c->first_byte)
@@ -685,29 +759,17 @@ static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
     c->first_byte->data = c;
     uv_timer_start(c->first_byte, on_first_byte_timeout, (uint64_t)req->first_byte_timeout_ms, 0);
   }
-  if (req->connect_timeout_ms > 0)
-    SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
-  SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_ACCEPT_ENCODING, "");
-  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 0L);
   SET(CURLOPT_PRIVATE, (void *)c);
   SET(CURLOPT_ERRORBUFFER, c->errbuf);
-  SET(CURLOPT_HEADERFUNCTION, header_cb);
   SET(CURLOPT_HEADERDATA, (void *)c);
-  SET(CURLOPT_WRITEFUNCTION, write_cb);
   SET(CURLOPT_WRITEDATA, (void *)c);
-  if (c->u->share)
-    SET(CURLOPT_SHARE, c->u->share);
-  SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
-  SET(CURLOPT_OPENSOCKETDATA, (void *)c->u);
-  SET(CURLOPT_CLOSESOCKETFUNCTION, close_socket);
-  SET(CURLOPT_CLOSESOCKETDATA, (void *)c->u);
 #undef SET
   return rc == CURLE_OK ? 0 : -1;
 }
 
 lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_request *req) {
-  if (!u || u->closing || !req || !req->url)
+  if (!u || u->closing || !req || !req->url || !curl_ready(u))
     return NULL;
   lln_upstream_call *c = calloc(1, sizeof *c);
   if (!c)
@@ -718,13 +780,30 @@ lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_reques
   c->max_body = req->max_body ? req->max_body : LLN_UP_MAX_BODY;
   c->on_done = req->on_done;
   c->ud = req->ud;
+  c->post = !req->method || strcasecmp(req->method, "POST") == 0;
   if (u->n_spare) {
-    c->easy = u->spare[--u->n_spare];
-    curl_easy_reset(c->easy);
+    /* A plain POST after a plain POST sets every option that differs (call_setup);
+     * anything else starts from curl's defaults. */
+    u->n_spare--;
+    c->easy = u->spare[u->n_spare].easy;
+    if (!(c->post && u->spare[u->n_spare].post)) {
+      curl_easy_reset(c->easy);
+      if (easy_constants(u, c->easy) != CURLE_OK) {
+        c->post = 0;
+        call_free(c);
+        return NULL;
+      }
+    }
   } else {
     c->easy = curl_easy_init();
+    if (c->easy && easy_constants(u, c->easy) != CURLE_OK) {
+      c->post = 0;
+      call_free(c);
+      return NULL;
+    }
   }
   if (!c->easy || call_setup(c, req) != 0) {
+    c->post = 0; /* half set up: the next call on this handle resets it */
     call_free(c);
     return NULL;
   }

@@ -838,6 +838,62 @@ static void test_pooled_connection_reused_after_idle(void **state) {
   assert_int_equal(s.accepts, 1);
 }
 
+/* One easy handle serves the calls in turn (a GET, then POSTs): what one
+ * call set must not leak into the next (method, body, headers, timeout). */
+static void test_handle_reuse_resets_options(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f);
+  test_server get_srv, post_srv, slow_srv;
+  server_start(&get_srv, SRV_OK);
+  server_start(&post_srv, SRV_OK);
+  server_start(&slow_srv, SRV_STREAM); /* ~90 ms to answer */
+  char url1[128], url2[128], url3[128];
+  server_url(&get_srv, "/a", url1, sizeof url1);
+  server_url(&post_srv, "/b", url2, sizeof url2);
+  server_url(&slow_srv, "/c", url3, sizeof url3);
+
+  outcome o1 = {0}, o2 = {0}, o3 = {0};
+  lln_upstream_request req = make_request(url1, &o1);
+  req.method = "GET";
+  req.body = NULL;
+  req.body_len = 0;
+  assert_non_null(lln_upstream_start(f.up, &req));
+  run_until(&f, &o1.done, 3000);
+  assert_int_equal(o1.status, 200);
+
+  const char *headers[] = {"X-One: 1", NULL};
+  req = make_request(url2, &o2);
+  req.headers = headers;
+  req.timeout_ms = 60;
+  assert_non_null(lln_upstream_start(f.up, &req));
+  run_until(&f, &o2.done, 3000);
+  assert_int_equal(o2.status, 200);
+
+  req = make_request(url3, &o3);
+  req.body = "{}";
+  req.body_len = 2;
+  req.timeout_ms = 0; /* none: the previous call's 60 ms must not apply */
+  assert_non_null(lln_upstream_start(f.up, &req));
+  run_until(&f, &o3.done, 3000);
+  assert_int_equal(o3.result, LLN_UP_OK);
+  assert_int_equal(o3.status, 200);
+
+  fixture_close(&f);
+  server_stop(&get_srv);
+  server_stop(&post_srv);
+  server_stop(&slow_srv);
+  assert_true(strncmp(get_srv.last_request, "GET /a HTTP/1.1\r\n", 17) == 0);
+  assert_null(strcasestr(get_srv.last_request, "content-length"));
+  assert_true(strncmp(post_srv.last_request, "POST /b HTTP/1.1\r\n", 18) == 0);
+  assert_non_null(strstr(post_srv.last_request, "\r\nX-One: 1\r\n"));
+  assert_non_null(strstr(post_srv.last_request, "\r\nContent-Type: application/json\r\n"));
+  assert_int_equal(post_srv.last_body_len, strlen("{\"model\":\"m\"}"));
+  assert_true(strncmp(slow_srv.last_request, "POST /c HTTP/1.1\r\n", 18) == 0);
+  assert_null(strstr(slow_srv.last_request, "X-One"));
+  assert_int_equal(slow_srv.last_body_len, 2);
+}
+
 static void test_cancel_other_from_on_done(void **state) {
   (void)state;
   fixture f;
@@ -929,6 +985,7 @@ int main(void) {
       cmocka_unit_test(test_sequential_calls_reuse_connection),
       cmocka_unit_test(test_cancel_other_from_on_done),
       cmocka_unit_test(test_peer_closes_pooled_connection),
+      cmocka_unit_test(test_handle_reuse_resets_options),
       cmocka_unit_test(test_pooled_connection_reused_after_idle),
       cmocka_unit_test(test_close_with_call_in_flight),
       cmocka_unit_test(test_bad_arguments),
