@@ -54,6 +54,16 @@ typedef struct sock_ctx {
 
 #define EASY_POOL 64
 
+/* URLs parsed once and handed to curl as CURLOPT_CURLU: parsing the URL
+ * string of every call is ~15k instructions. The latest few URLs a loop
+ * calls are kept; one is replaced only when no call still refers to it. */
+#define URL_CACHE 8
+typedef struct {
+  char *url;
+  CURLU *h;
+  int refs; /* calls whose easy handle points at h */
+} url_entry;
+
 struct lln_upstream {
   uv_loop_t *loop;
   CURLM *multi;
@@ -75,6 +85,8 @@ struct lln_upstream {
     int post;
   } spare[EASY_POOL];
   int n_spare;
+  url_entry urls[URL_CACHE];
+  int next_url;
 };
 
 struct lln_upstream_call {
@@ -103,6 +115,7 @@ struct lln_upstream_call {
   unsigned too_large : 1;
   unsigned no_first_byte : 1;
   unsigned post : 1; /* a plain POST (see spare) */
+  url_entry *url;    /* the parsed URL this call holds a reference to, or NULL */
   size_t streamed;   /* decompressed bytes handed to on_data */
   size_t max_body;   /* bound on a collected body (LLN_UP_MAX_BODY unless the request set one) */
   lln_upstream_call *prev, *next;
@@ -191,6 +204,8 @@ static void call_free(lln_upstream_call *c) {
     curl_easy_cleanup(c->easy);
   }
   free(c->headers);
+  if (c->url)
+    c->url->refs--;
   free(c->body);
   lln_buf_free(&c->buf);
   free(c->retry_after);
@@ -616,6 +631,8 @@ static int curl_ready(lln_upstream *u) {
   return 1;
 }
 
+static void urls_free(lln_upstream *u);
+
 void lln_upstream_close(lln_upstream *u) {
   if (!u || u->closing)
     return;
@@ -630,6 +647,7 @@ void lln_upstream_close(lln_upstream *u) {
   if (u->share)
     curl_share_cleanup(u->share);
   u->share = NULL;
+  urls_free(u);
   while (u->socks)
     sock_close(u->socks);
   free(u->by_fd);
@@ -712,6 +730,50 @@ static CURLcode easy_constants(lln_upstream *u, CURL *e) {
   return rc;
 }
 
+/* The parsed `url`, with a reference taken for the call; NULL when it is
+ * not cached and every entry is in use (the call then passes the string). */
+static url_entry *url_take(lln_upstream *u, const char *url) {
+  for (int i = 0; i < URL_CACHE; i++)
+    if (u->urls[i].url && strcmp(u->urls[i].url, url) == 0) {
+      u->urls[i].refs++;
+      return &u->urls[i];
+    }
+  url_entry *e = NULL;
+  for (int i = 0; i < URL_CACHE && !e; i++) {
+    int k = (u->next_url + i) % URL_CACHE;
+    if (u->urls[k].refs == 0) {
+      e = &u->urls[k];
+      u->next_url = (k + 1) % URL_CACHE;
+    }
+  }
+  if (!e)
+    return NULL;
+  /* the flags curl itself parses CURLOPT_URL with */
+  CURLU *h = curl_url();
+  char *copy = strdup(url);
+  if (!h || !copy ||
+      curl_url_set(h, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    curl_url_cleanup(h);
+    free(copy);
+    return NULL;
+  }
+  curl_url_cleanup(e->h);
+  free(e->url);
+  e->url = copy;
+  e->h = h;
+  e->refs = 1;
+  return e;
+}
+
+static void urls_free(lln_upstream *u) {
+  for (int i = 0; i < URL_CACHE; i++) {
+    curl_url_cleanup(u->urls[i].h);
+    free(u->urls[i].url);
+    u->urls[i].h = NULL;
+    u->urls[i].url = NULL;
+  }
+}
+
 static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
   CURL *e = c->easy;
   const char *method = req->method ? req->method : "POST";
@@ -734,7 +796,13 @@ static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
     if (rc == CURLE_OK)                                                                                      \
       rc = curl_easy_setopt(e, opt, val);                                                                    \
   } while (0)
-  SET(CURLOPT_URL, req->url);
+  c->url = url_take(c->u, req->url);
+  if (c->url) {
+    SET(CURLOPT_CURLU, c->url->h);
+  } else {
+    SET(CURLOPT_CURLU, (CURLU *)NULL); /* a reused handle may carry one */
+    SET(CURLOPT_URL, req->url);
+  }
   if (strcasecmp(method, "POST") == 0) {
     SET(CURLOPT_POST, 1L);
   } else if (strcasecmp(method, "GET") == 0 && !has_body) {

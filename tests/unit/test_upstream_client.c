@@ -53,6 +53,8 @@ typedef struct {
   int requests;
   char last_request[8192];
   size_t last_body_len;
+  char lines[4096]; /* every request line, each ending in \n */
+  size_t lines_len;
 } test_server;
 
 static const char *stream_event(int i, char *out, size_t cap) {
@@ -135,6 +137,13 @@ static int read_request(test_server *s, int fd) {
     size_t keep = len < sizeof s->last_request - 1 ? len : sizeof s->last_request - 1;
     memcpy(s->last_request, buf, keep);
     s->last_request[keep] = '\0';
+    size_t line = strcspn(buf, "\r");
+    if (s->lines_len + line + 2 < sizeof s->lines) {
+      memcpy(s->lines + s->lines_len, buf, line);
+      s->lines_len += line;
+      s->lines[s->lines_len++] = '\n';
+      s->lines[s->lines_len] = '\0';
+    }
     s->requests++;
   }
   free(buf);
@@ -894,6 +903,42 @@ static void test_handle_reuse_resets_options(void **state) {
   assert_int_equal(slow_srv.last_body_len, 2);
 }
 
+/* More URLs in flight at once than the loop keeps parsed (8), then as many
+ * new ones on the same easy handles: each call reaches its own path. */
+#define MANY_URLS 11
+static void test_many_urls(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f);
+  test_server s;
+  server_start(&s, SRV_OK_THEN_CLOSE); /* one connection at a time */
+  for (int round = 0; round < 2; round++) {
+    char urls[MANY_URLS][128];
+    outcome o[MANY_URLS];
+    memset(o, 0, sizeof o);
+    for (int i = 0; i < MANY_URLS; i++) {
+      char path[32];
+      snprintf(path, sizeof path, "/r%d/p%d", round, i);
+      server_url(&s, path, urls[i], sizeof urls[i]);
+      lln_upstream_request req = make_request(urls[i], &o[i]);
+      assert_non_null(lln_upstream_start(f.up, &req));
+    }
+    for (int i = 0; i < MANY_URLS; i++) {
+      run_until(&f, &o[i].done, 5000);
+      assert_int_equal(o[i].status, 200);
+    }
+  }
+  fixture_close(&f);
+  server_stop(&s);
+  assert_int_equal(s.requests, 2 * MANY_URLS);
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < MANY_URLS; i++) {
+      char line[64];
+      snprintf(line, sizeof line, "POST /r%d/p%d HTTP/1.1\n", round, i);
+      assert_non_null(strstr(s.lines, line));
+    }
+}
+
 static void test_cancel_other_from_on_done(void **state) {
   (void)state;
   fixture f;
@@ -986,6 +1031,7 @@ int main(void) {
       cmocka_unit_test(test_cancel_other_from_on_done),
       cmocka_unit_test(test_peer_closes_pooled_connection),
       cmocka_unit_test(test_handle_reuse_resets_options),
+      cmocka_unit_test(test_many_urls),
       cmocka_unit_test(test_pooled_connection_reused_after_idle),
       cmocka_unit_test(test_close_with_call_in_flight),
       cmocka_unit_test(test_bad_arguments),
