@@ -1,6 +1,7 @@
 /* upstream client: owns one curl multi handle per libuv loop and every
- * outbound transfer on it. Sockets curl asks about get a uv_poll_t, curl's
- * timeout drives one uv_timer_t, and finished transfers are reported through
+ * outbound transfer on it. Sockets curl asks about get a uv_poll_t
+ * (client_socks.c), curl's timeout drives one uv_timer_t, each call's
+ * options are set by client_setup.c, and finished transfers are reported through
  * on_done; the Retry-After and X-RateLimit-Reset it keeps are read by
  * hint_headers.c. Nothing here blocks the loop or takes a lock: each worker
  * thread owns its own lln_upstream.
@@ -16,9 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "upstream/client_int.h"
 #include "upstream/hint_headers_int.h"
 #include "util/buf.h"
 #include "util/secrets.h"
@@ -33,94 +33,6 @@
  * as it arrives, so its bound only ends a runaway one. */
 #define LLN_UP_MAX_BODY ((size_t)64 << 20)
 #define LLN_UP_MAX_STREAM ((size_t)256 << 20)
-
-/* A socket curl asked about. A connection socket curl opened (through
- * open_socket) keeps its sock_ctx and uv_poll while curl holds it in its
- * pool, found again by fd in u->by_fd, until curl closes it (close_socket):
- * restarting or re-creating the poll per transfer costs epoll_ctl calls. */
-typedef struct sock_ctx {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  lln_upstream *u;
-  int events;        /* UV_READABLE | UV_WRITABLE being polled for */
-  unsigned kept : 1; /* in u->by_fd: lives until curl closes the socket */
-  unsigned idle : 1; /* curl has no interest (CURL_POLL_REMOVE): pooled */
-  struct sock_ctx *prev, *next;
-} sock_ctx;
-
-/* Bound on the fd-indexed table of kept sockets; a connection with a larger
- * fd is polled the plain way (a poll per transfer). */
-#define LLN_UP_MAX_FD_TABLE (1 << 20)
-
-#define EASY_POOL 64
-
-/* URLs parsed once and handed to curl as CURLOPT_CURLU: parsing the URL
- * string of every call is ~15k instructions. The latest few URLs a loop
- * calls are kept; one is replaced only when no call still refers to it. */
-#define URL_CACHE 8
-typedef struct {
-  char *url;
-  CURLU *h;
-  int refs; /* calls whose easy handle points at h */
-} url_entry;
-
-struct lln_upstream {
-  uv_loop_t *loop;
-  CURLM *multi;
-  CURLSH *share;
-  uv_timer_t timer;
-  int open_handles; /* timer + polls not yet through their close callback */
-  int closing;
-  int in_curl;  /* depth of curl calls that may run user callbacks */
-  int deferred; /* some call has deferred work for flush_deferred() */
-  lln_upstream_call *calls;
-  sock_ctx *socks;
-  sock_ctx **by_fd; /* kept sockets by fd; grows on demand */
-  int by_fd_cap;
-  /* finished easy handles kept for the next calls: creating and destroying
-   * one per call costs more than reusing it. `post` = its last call was a
-   * plain POST, so the next plain POST needs no curl_easy_reset. */
-  struct {
-    CURL *easy;
-    int post;
-  } spare[EASY_POOL];
-  int n_spare;
-  url_entry urls[URL_CACHE];
-  int next_url;
-};
-
-struct lln_upstream_call {
-  lln_upstream *u;
-  CURL *easy;
-  struct curl_slist *headers; /* nodes and lines in one block of ours: free(), never curl_slist_free_all */
-  char *body;
-  lln_buf buf;
-  char *retry_after;
-  char *rate_limit_reset;
-  long status;            /* of the latest status line seen */
-  uv_timer_t *first_byte; /* fires when no status line came in time; NULL = none */
-  int (*on_data)(void *ud, const char *data, size_t len);
-  void (*on_done)(void *ud, const lln_upstream_response *resp);
-  void *ud;
-  /* curl hands paused bytes over again on resume; on_data already saw this many of them. */
-  size_t skip;
-  unsigned attached : 1;    /* in the multi handle */
-  unsigned add_pending : 1; /* started inside a curl callback; added by flush */
-  unsigned cancelled : 1;
-  unsigned finished : 1; /* on_done is running or has run */
-  unsigned paused : 1;
-  unsigned resume_pending : 1;
-  unsigned in_on_data : 1;
-  unsigned resume_early : 1; /* resumed from inside its own on_data */
-  unsigned too_large : 1;
-  unsigned no_first_byte : 1;
-  unsigned post : 1; /* a plain POST (see spare) */
-  url_entry *url;    /* the parsed URL this call holds a reference to, or NULL */
-  size_t streamed;   /* decompressed bytes handed to on_data */
-  size_t max_body;   /* bound on a collected body (LLN_UP_MAX_BODY unless the request set one) */
-  lln_upstream_call *prev, *next;
-  char errbuf[CURL_ERROR_SIZE];
-};
 
 static uv_once_t global_once = UV_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -143,32 +55,12 @@ static void global_init(void) {
 
 /* ---- handle bookkeeping ---- */
 
-static void handle_closed(lln_upstream *u) {
+void lln__up_handle_closed(lln_upstream *u) {
   if (--u->open_handles == 0 && u->closing)
     free(u);
 }
 
-static void on_timer_closed(uv_handle_t *h) { handle_closed(h->data); }
-
-static void on_sock_closed(uv_handle_t *h) {
-  sock_ctx *s = h->data;
-  lln_upstream *u = s->u;
-  free(s);
-  handle_closed(u);
-}
-
-static void sock_close(sock_ctx *s) {
-  lln_upstream *u = s->u;
-  if (s->kept && s->fd < u->by_fd_cap && u->by_fd[s->fd] == s)
-    u->by_fd[s->fd] = NULL;
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    u->socks = s->next;
-  if (s->next)
-    s->next->prev = s->prev;
-  uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-}
+static void on_timer_closed(uv_handle_t *h) { lln__up_handle_closed(h->data); }
 
 static void call_link(lln_upstream *u, lln_upstream_call *c) {
   c->prev = NULL;
@@ -341,171 +233,19 @@ static void flush_deferred(lln_upstream *u) {
   }
 }
 
-static void after_curl(lln_upstream *u) {
+void lln__up_after_curl(lln_upstream *u) {
   check_info(u);
   flush_deferred(u);
 }
 
 /* ---- curl <-> libuv glue ---- */
-
-static void on_poll(uv_poll_t *h, int status, int events);
-
-/* Polls for `events` (0 = none), touching libuv only on a change: libuv
- * 1.44's uv_poll_start re-registers the fd with epoll every time. */
-static void poll_set(sock_ctx *s, int events) {
-  if (events == s->events)
-    return;
-  s->events = events;
-  if (events)
-    uv_poll_start(&s->poll, events, on_poll);
-  else
-    uv_poll_stop(&s->poll);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events) {
-  sock_ctx *s = h->data;
-  lln_upstream *u = s->u;
-  if (s->idle) {
-    /* A pooled socket no transfer uses: the peer closed it or sent junk.
-     * Polling it on would spin; curl finds the connection dead (and closes
-     * it) when it next tries to reuse it. */
-    poll_set(s, 0);
-    return;
-  }
-  int flags = 0;
-  if (status < 0)
-    flags |= CURL_CSELECT_ERR;
-  if (events & UV_READABLE)
-    flags |= CURL_CSELECT_IN;
-  if (events & UV_WRITABLE)
-    flags |= CURL_CSELECT_OUT;
-  int running;
-  u->in_curl++;
-  curl_multi_socket_action(u->multi, s->fd, flags, &running); /* may close s */
-  u->in_curl--;
-  after_curl(u);
-}
-
 static void on_timer(uv_timer_t *h) {
   lln_upstream *u = h->data;
   int running;
   u->in_curl++;
   curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   u->in_curl--;
-  after_curl(u);
-}
-
-static sock_ctx *sock_new(lln_upstream *u, curl_socket_t fd) {
-  sock_ctx *s = calloc(1, sizeof *s);
-  if (!s)
-    return NULL;
-  if (uv_poll_init_socket(u->loop, &s->poll, fd) != 0) {
-    free(s);
-    return NULL;
-  }
-  s->fd = fd;
-  s->u = u;
-  s->poll.data = s;
-  s->next = u->socks;
-  if (u->socks)
-    u->socks->prev = s;
-  u->socks = s;
-  u->open_handles++;
-  return s;
-}
-
-static sock_ctx *sock_kept(const lln_upstream *u, curl_socket_t fd) {
-  return fd >= 0 && fd < u->by_fd_cap ? u->by_fd[fd] : NULL;
-}
-
-/* Makes room for `fd` in the table; 0 when it cannot be kept there. */
-static int by_fd_grow(lln_upstream *u, curl_socket_t fd) {
-  if (fd < u->by_fd_cap)
-    return 1;
-  if (fd >= LLN_UP_MAX_FD_TABLE)
-    return 0;
-  int cap = u->by_fd_cap ? u->by_fd_cap : 64;
-  while (cap <= fd)
-    cap *= 2;
-  if (cap > LLN_UP_MAX_FD_TABLE)
-    cap = LLN_UP_MAX_FD_TABLE;
-  sock_ctx **t = realloc(u->by_fd, (size_t)cap * sizeof *t);
-  if (!t)
-    return 0;
-  memset(t + u->by_fd_cap, 0, (size_t)(cap - u->by_fd_cap) * sizeof *t);
-  u->by_fd = t;
-  u->by_fd_cap = cap;
-  return 1;
-}
-
-/* CURLOPT_OPENSOCKETFUNCTION: a connection socket gets its kept sock_ctx
- * (and uv_poll) here, for its whole life. */
-static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
-  lln_upstream *u = clientp;
-  curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-  if (fd == CURL_SOCKET_BAD || purpose != CURLSOCKTYPE_IPCXN || u->closing || !by_fd_grow(u, fd))
-    return fd;
-  if (u->by_fd[fd]) /* a socket closed behind our back: cannot happen, but never poll a stale one */
-    sock_close(u->by_fd[fd]);
-  sock_ctx *s = sock_new(u, fd);
-  if (s) {
-    s->kept = 1;
-    u->by_fd[fd] = s;
-  }
-  return fd;
-}
-
-/* CURLOPT_CLOSESOCKETFUNCTION: the poll goes first (libuv's epoll DEL needs
- * the fd still open), then the socket. */
-static int close_socket(void *clientp, curl_socket_t fd) {
-  lln_upstream *u = clientp;
-  sock_ctx *s = sock_kept(u, fd);
-  if (s)
-    sock_close(s);
-  return close(fd);
-}
-
-static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-  (void)easy;
-  lln_upstream *u = userp;
-  sock_ctx *s = socketp ? socketp : sock_kept(u, fd);
-  if (what == CURL_POLL_REMOVE) {
-    if (!s)
-      return 0;
-    if (!s->kept) {
-      sock_close(s);
-      curl_multi_assign(u->multi, fd, NULL);
-      return 0;
-    }
-    /* Pooled until curl reuses or closes it. Readable only (writable
-     * would fire at once, forever), and no reason to keep the loop alive. */
-    if (!s->idle) {
-      s->idle = 1;
-      uv_unref((uv_handle_t *)&s->poll);
-    }
-    if (!u->closing && (s->events & UV_WRITABLE))
-      poll_set(s, UV_READABLE);
-    return 0;
-  }
-  if (u->closing)
-    return 0;
-  if (!s) {
-    s = sock_new(u, fd);
-    if (!s)
-      return -1;
-    curl_multi_assign(u->multi, fd, s);
-  }
-  if (s->idle) {
-    s->idle = 0;
-    uv_ref((uv_handle_t *)&s->poll);
-  }
-  int events = 0;
-  if (what & CURL_POLL_IN)
-    events |= UV_READABLE;
-  if (what & CURL_POLL_OUT)
-    events |= UV_WRITABLE;
-  poll_set(s, events);
-  return 0;
+  lln__up_after_curl(u);
 }
 
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
@@ -522,7 +262,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 
 /* ---- per-transfer callbacks ---- */
 
-static size_t header_cb(char *data, size_t size, size_t n, void *ud) {
+size_t lln__up_header_cb(char *data, size_t size, size_t n, void *ud) {
   lln_upstream_call *c = ud;
   size_t len = size * n;
   if (c->cancelled)
@@ -553,7 +293,7 @@ static void on_first_byte_timeout(uv_timer_t *t) {
   call_finish(c, CURLE_OPERATION_TIMEDOUT);
 }
 
-static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
+size_t lln__up_write_cb(char *data, size_t size, size_t n, void *ud) {
   lln_upstream_call *c = ud;
   size_t len = size * n;
   if (c->cancelled)
@@ -622,7 +362,7 @@ static int curl_ready(lln_upstream *u) {
   u->share = curl_share_init();
   if (u->share)
     curl_share_setopt(u->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, lln__up_socket_cb);
   curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
   curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
   curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
@@ -630,8 +370,6 @@ static int curl_ready(lln_upstream *u) {
   curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   return 1;
 }
-
-static void urls_free(lln_upstream *u);
 
 void lln_upstream_close(lln_upstream *u) {
   if (!u || u->closing)
@@ -647,193 +385,13 @@ void lln_upstream_close(lln_upstream *u) {
   if (u->share)
     curl_share_cleanup(u->share);
   u->share = NULL;
-  urls_free(u);
+  lln__up_urls_free(u);
   while (u->socks)
-    sock_close(u->socks);
+    lln__up_sock_close(u->socks);
   free(u->by_fd);
   u->by_fd = NULL;
   u->by_fd_cap = 0;
   uv_close((uv_handle_t *)&u->timer, on_timer_closed);
-}
-
-static int has_header(const char *const *headers, const char *name) {
-  size_t n = strlen(name);
-  for (; headers && *headers; headers++)
-    if (strncasecmp(*headers, name, n) == 0 && (*headers)[n] == ':')
-      return 1;
-  return 0;
-}
-
-#define CONTENT_TYPE_JSON "Content-Type: application/json"
-/* 100-continue costs a round trip (or a 1 s wait) on every large body. */
-#define NO_EXPECT "Expect:"
-
-/* The header list curl sends: its nodes (the struct is public) and a copy of
- * every line in one allocation, where curl_slist_append would take two per
- * line. */
-static int build_headers(lln_upstream_call *c, const lln_upstream_request *req, int content_type) {
-  size_t n = 0, bytes = 0;
-  for (const char *const *p = req->headers; p && *p; p++, n++)
-    bytes += strlen(*p) + 1;
-  const char *extra[2];
-  size_t n_extra = 0;
-  if (content_type)
-    extra[n_extra++] = CONTENT_TYPE_JSON;
-  extra[n_extra++] = NO_EXPECT;
-  for (size_t i = 0; i < n_extra; i++)
-    bytes += strlen(extra[i]) + 1;
-  size_t nodes = n + n_extra;
-  struct curl_slist *list = malloc(nodes * sizeof *list + bytes);
-  if (!list)
-    return -1;
-  char *at = (char *)(list + nodes);
-  for (size_t i = 0; i < nodes; i++) {
-    const char *line = i < n ? req->headers[i] : extra[i - n];
-    size_t len = strlen(line);
-    memcpy(at, line, len + 1);
-    list[i].data = at;
-    list[i].next = i + 1 < nodes ? &list[i + 1] : NULL;
-    at += len + 1;
-  }
-  c->headers = list;
-  return 0;
-}
-
-/* What every call on a handle sets alike: set once when the handle is
- * created (or after curl_easy_reset), not per call. */
-static CURLcode easy_constants(lln_upstream *u, CURL *e) {
-  CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                                                        \
-  do {                                                                                                       \
-    if (rc == CURLE_OK)                                                                                      \
-      rc = curl_easy_setopt(e, opt, val);                                                                    \
-  } while (0)
-#if LIBCURL_VERSION_NUM >= 0x075500
-  SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-  SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_ACCEPT_ENCODING, "");
-  SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  SET(CURLOPT_HEADERFUNCTION, header_cb);
-  SET(CURLOPT_WRITEFUNCTION, write_cb);
-  if (u->share)
-    SET(CURLOPT_SHARE, u->share);
-  SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
-  SET(CURLOPT_OPENSOCKETDATA, (void *)u);
-  SET(CURLOPT_CLOSESOCKETFUNCTION, close_socket);
-  SET(CURLOPT_CLOSESOCKETDATA, (void *)u);
-  if (proxy_env_unset) {
-    SET(CURLOPT_PROXY, "");
-    SET(CURLOPT_NOPROXY, "");
-  }
-#undef SET
-  return rc;
-}
-
-/* The parsed `url`, with a reference taken for the call; NULL when it is
- * not cached and every entry is in use (the call then passes the string). */
-static url_entry *url_take(lln_upstream *u, const char *url) {
-  for (int i = 0; i < URL_CACHE; i++)
-    if (u->urls[i].url && strcmp(u->urls[i].url, url) == 0) {
-      u->urls[i].refs++;
-      return &u->urls[i];
-    }
-  url_entry *e = NULL;
-  for (int i = 0; i < URL_CACHE && !e; i++) {
-    int k = (u->next_url + i) % URL_CACHE;
-    if (u->urls[k].refs == 0) {
-      e = &u->urls[k];
-      u->next_url = (k + 1) % URL_CACHE;
-    }
-  }
-  if (!e)
-    return NULL;
-  /* the flags curl itself parses CURLOPT_URL with */
-  CURLU *h = curl_url();
-  char *copy = strdup(url);
-  if (!h || !copy ||
-      curl_url_set(h, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
-    curl_url_cleanup(h);
-    free(copy);
-    return NULL;
-  }
-  curl_url_cleanup(e->h);
-  free(e->url);
-  e->url = copy;
-  e->h = h;
-  e->refs = 1;
-  return e;
-}
-
-static void urls_free(lln_upstream *u) {
-  for (int i = 0; i < URL_CACHE; i++) {
-    curl_url_cleanup(u->urls[i].h);
-    free(u->urls[i].url);
-    u->urls[i].h = NULL;
-    u->urls[i].url = NULL;
-  }
-}
-
-static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
-  CURL *e = c->easy;
-  const char *method = req->method ? req->method : "POST";
-  int has_body = req->body != NULL || strcasecmp(method, "POST") == 0;
-  if (has_body) {
-    c->body = malloc(req->body_len + 1);
-    if (!c->body)
-      return -1;
-    if (req->body_len)
-      memcpy(c->body, req->body, req->body_len);
-    c->body[req->body_len] = '\0';
-  }
-
-  if (build_headers(c, req, has_body && !has_header(req->headers, "Content-Type")) != 0)
-    return -1;
-
-  CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                                                        \
-  do {                                                                                                       \
-    if (rc == CURLE_OK)                                                                                      \
-      rc = curl_easy_setopt(e, opt, val);                                                                    \
-  } while (0)
-  c->url = url_take(c->u, req->url);
-  if (c->url) {
-    SET(CURLOPT_CURLU, c->url->h);
-  } else {
-    SET(CURLOPT_CURLU, (CURLU *)NULL); /* a reused handle may carry one */
-    SET(CURLOPT_URL, req->url);
-  }
-  if (strcasecmp(method, "POST") == 0) {
-    SET(CURLOPT_POST, 1L);
-  } else if (strcasecmp(method, "GET") == 0 && !has_body) {
-    SET(CURLOPT_HTTPGET, 1L);
-  } else if (strcasecmp(method, "HEAD") == 0) {
-    SET(CURLOPT_NOBODY, 1L);
-  } else {
-    SET(CURLOPT_CUSTOMREQUEST, method);
-  }
-  if (has_body) {
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    SET(CURLOPT_POSTFIELDS, c->body);
-  }
-  SET(CURLOPT_HTTPHEADER, c->headers);
-  /* 0 = none / curl's default: a reused handle may carry an earlier call's */
-  SET(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
-  if (req->first_byte_timeout_ms > 0) {
-    c->first_byte = malloc(sizeof *c->first_byte);
-    if (!c->first_byte)
-      abort();
-    uv_timer_init(c->u->loop, c->first_byte);
-    c->first_byte->data = c;
-    uv_timer_start(c->first_byte, on_first_byte_timeout, (uint64_t)req->first_byte_timeout_ms, 0);
-  }
-  SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 0L);
-  SET(CURLOPT_PRIVATE, (void *)c);
-  SET(CURLOPT_ERRORBUFFER, c->errbuf);
-  SET(CURLOPT_HEADERDATA, (void *)c);
-  SET(CURLOPT_WRITEDATA, (void *)c);
-#undef SET
-  return rc == CURLE_OK ? 0 : -1;
 }
 
 lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_request *req) {
@@ -850,13 +408,13 @@ lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_reques
   c->ud = req->ud;
   c->post = !req->method || strcasecmp(req->method, "POST") == 0;
   if (u->n_spare) {
-    /* A plain POST after a plain POST sets every option that differs (call_setup);
+    /* A plain POST after a plain POST sets every option that differs (lln__up_call_setup);
      * anything else starts from curl's defaults. */
     u->n_spare--;
     c->easy = u->spare[u->n_spare].easy;
     if (!(c->post && u->spare[u->n_spare].post)) {
       curl_easy_reset(c->easy);
-      if (easy_constants(u, c->easy) != CURLE_OK) {
+      if (lln__up_easy_constants(u, c->easy, proxy_env_unset) != CURLE_OK) {
         c->post = 0;
         call_free(c);
         return NULL;
@@ -864,16 +422,24 @@ lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_reques
     }
   } else {
     c->easy = curl_easy_init();
-    if (c->easy && easy_constants(u, c->easy) != CURLE_OK) {
+    if (c->easy && lln__up_easy_constants(u, c->easy, proxy_env_unset) != CURLE_OK) {
       c->post = 0;
       call_free(c);
       return NULL;
     }
   }
-  if (!c->easy || call_setup(c, req) != 0) {
+  if (!c->easy || lln__up_call_setup(c, req) != 0) {
     c->post = 0; /* half set up: the next call on this handle resets it */
     call_free(c);
     return NULL;
+  }
+  if (req->first_byte_timeout_ms > 0) {
+    c->first_byte = malloc(sizeof *c->first_byte);
+    if (!c->first_byte)
+      abort();
+    uv_timer_init(u->loop, c->first_byte);
+    c->first_byte->data = c;
+    uv_timer_start(c->first_byte, on_first_byte_timeout, (uint64_t)req->first_byte_timeout_ms, 0);
   }
   if (u->in_curl) {
     /* curl_multi_add_handle would fail with CURLM_RECURSIVE_API_CALL here. */
