@@ -34,6 +34,7 @@ typedef enum {
   SRV_STREAM,        /* chunked SSE, one event every few ms */
   SRV_STREAM_ERROR,  /* 500 with a body, for a streaming caller */
   SRV_OK_THEN_CLOSE, /* 200 keep-alive, then closes the idle connection */
+  SRV_OK_CONN_CLOSE, /* 200 with Connection: close */
 } srv_mode;
 
 #define OK_BODY "{\"ok\":true}"
@@ -174,6 +175,12 @@ static int respond(test_server *s, int fd) {
     if (send_str(fd, head) || send_str(fd, OK_BODY))
       return -1;
     return -1; /* server_main closes the connection the client pooled */
+  case SRV_OK_CONN_CLOSE:
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+             strlen(OK_BODY));
+    if (send_str(fd, head) || send_str(fd, OK_BODY))
+      return -1;
+    return -1;
   case SRV_STREAM_ERROR:
     snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: %zu\r\n\r\n",
              strlen(ERROR_BODY));
@@ -911,7 +918,7 @@ static void test_many_urls(void **state) {
   fixture f;
   fixture_init(&f);
   test_server s;
-  server_start(&s, SRV_OK_THEN_CLOSE); /* one connection at a time */
+  server_start(&s, SRV_OK_CONN_CLOSE); /* one connection at a time, none pooled */
   for (int round = 0; round < 2; round++) {
     char urls[MANY_URLS][128];
     outcome o[MANY_URLS];
