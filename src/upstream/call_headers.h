@@ -7,7 +7,7 @@
 
 #include "config/config.h"
 
-/* "Name: value" lines, NULL-terminated, each and the array on the heap;
+/* "Name: value" lines, NULL-terminated, the array and its lines in one heap block;
  * `session` may be NULL. Free with lln_call_headers_free. */
 char **lln_call_headers(const lln_model *ep, const char *request_id, const char *session);
 void lln_call_headers_free(char **headers);

@@ -1,6 +1,7 @@
 /* upstream client: owns one curl multi handle per libuv loop and every
- * outbound transfer on it. Sockets curl asks about get a uv_poll_t, curl's
- * timeout drives one uv_timer_t, and finished transfers are reported through
+ * outbound transfer on it. Sockets curl asks about get a uv_poll_t
+ * (client_socks.c), curl's timeout drives one uv_timer_t, each call's
+ * options are set by client_setup.c, and finished transfers are reported through
  * on_done; the Retry-After and X-RateLimit-Reset it keeps are read by
  * hint_headers.c. Nothing here blocks the loop or takes a lock: each worker
  * thread owns its own lln_upstream.
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "upstream/client_int.h"
 #include "upstream/hint_headers_int.h"
 #include "util/buf.h"
 #include "util/secrets.h"
@@ -32,94 +34,33 @@
 #define LLN_UP_MAX_BODY ((size_t)64 << 20)
 #define LLN_UP_MAX_STREAM ((size_t)256 << 20)
 
-typedef struct sock_ctx {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  lln_upstream *u;
-  struct sock_ctx *prev, *next;
-} sock_ctx;
-
-#define EASY_POOL 64
-
-struct lln_upstream {
-  uv_loop_t *loop;
-  CURLM *multi;
-  CURLSH *share;
-  uv_timer_t timer;
-  int open_handles; /* timer + polls not yet through their close callback */
-  int closing;
-  int in_curl;  /* depth of curl calls that may run user callbacks */
-  int deferred; /* some call has deferred work for flush_deferred() */
-  lln_upstream_call *calls;
-  sock_ctx *socks;
-  /* finished easy handles kept for the next calls: creating and destroying
-   * one per call costs more than resetting it */
-  CURL *spare[EASY_POOL];
-  int n_spare;
-};
-
-struct lln_upstream_call {
-  lln_upstream *u;
-  CURL *easy;
-  struct curl_slist *headers;
-  char *body;
-  lln_buf buf;
-  char *retry_after;
-  char *rate_limit_reset;
-  long status;            /* of the latest status line seen */
-  uv_timer_t *first_byte; /* fires when no status line came in time; NULL = none */
-  int (*on_data)(void *ud, const char *data, size_t len);
-  void (*on_done)(void *ud, const lln_upstream_response *resp);
-  void *ud;
-  /* curl hands paused bytes over again on resume; on_data already saw this many of them. */
-  size_t skip;
-  unsigned attached : 1;    /* in the multi handle */
-  unsigned add_pending : 1; /* started inside a curl callback; added by flush */
-  unsigned cancelled : 1;
-  unsigned finished : 1; /* on_done is running or has run */
-  unsigned paused : 1;
-  unsigned resume_pending : 1;
-  unsigned in_on_data : 1;
-  unsigned resume_early : 1; /* resumed from inside its own on_data */
-  unsigned too_large : 1;
-  unsigned no_first_byte : 1;
-  size_t streamed; /* decompressed bytes handed to on_data */
-  size_t max_body; /* bound on a collected body (LLN_UP_MAX_BODY unless the request set one) */
-  lln_upstream_call *prev, *next;
-  char errbuf[CURL_ERROR_SIZE];
-};
-
 static uv_once_t global_once = UV_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
+/* None of the proxy variables libcurl reads was set when the first call
+ * started: then every handle says so (CURLOPT_PROXY "") and curl skips its
+ * getenv calls per transfer. If any is set, curl's behaviour is untouched. */
+static int proxy_env_unset;
 
-static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void global_init(void) {
+  /* OpenSSL's init behind this costs ~2.3 MiB: it runs on the first call,
+   * so an idle gateway never pays it. */
+  global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                     "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+  proxy_env_unset = 1;
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    if (getenv(vars[i]))
+      proxy_env_unset = 0;
+}
 
 /* ---- handle bookkeeping ---- */
 
-static void handle_closed(lln_upstream *u) {
+void lln__up_handle_closed(lln_upstream *u) {
   if (--u->open_handles == 0 && u->closing)
     free(u);
 }
 
-static void on_timer_closed(uv_handle_t *h) { handle_closed(h->data); }
-
-static void on_sock_closed(uv_handle_t *h) {
-  sock_ctx *s = h->data;
-  lln_upstream *u = s->u;
-  free(s);
-  handle_closed(u);
-}
-
-static void sock_close(sock_ctx *s) {
-  lln_upstream *u = s->u;
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    u->socks = s->next;
-  if (s->next)
-    s->next->prev = s->prev;
-  uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-}
+static void on_timer_closed(uv_handle_t *h) { lln__up_handle_closed(h->data); }
 
 static void call_link(lln_upstream *u, lln_upstream_call *c) {
   c->prev = NULL;
@@ -148,11 +89,15 @@ static void call_free(lln_upstream_call *c) {
     uv_close((uv_handle_t *)c->first_byte, free_handle);
   }
   lln_upstream *u = c->u;
-  if (c->easy && !u->closing && u->n_spare < EASY_POOL)
-    u->spare[u->n_spare++] = c->easy;
-  else
+  if (c->easy && !u->closing && u->n_spare < EASY_POOL) {
+    u->spare[u->n_spare].easy = c->easy;
+    u->spare[u->n_spare++].post = c->post;
+  } else {
     curl_easy_cleanup(c->easy);
-  curl_slist_free_all(c->headers);
+  }
+  free(c->headers);
+  if (c->url)
+    c->url->refs--;
   free(c->body);
   lln_buf_free(&c->buf);
   free(c->retry_after);
@@ -288,77 +233,19 @@ static void flush_deferred(lln_upstream *u) {
   }
 }
 
-static void after_curl(lln_upstream *u) {
+void lln__up_after_curl(lln_upstream *u) {
   check_info(u);
   flush_deferred(u);
 }
 
 /* ---- curl <-> libuv glue ---- */
-
-static void on_poll(uv_poll_t *h, int status, int events) {
-  sock_ctx *s = h->data;
-  lln_upstream *u = s->u;
-  int flags = 0;
-  if (status < 0)
-    flags |= CURL_CSELECT_ERR;
-  if (events & UV_READABLE)
-    flags |= CURL_CSELECT_IN;
-  if (events & UV_WRITABLE)
-    flags |= CURL_CSELECT_OUT;
-  int running;
-  u->in_curl++;
-  curl_multi_socket_action(u->multi, s->fd, flags, &running); /* may close s */
-  u->in_curl--;
-  after_curl(u);
-}
-
 static void on_timer(uv_timer_t *h) {
   lln_upstream *u = h->data;
   int running;
   u->in_curl++;
   curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   u->in_curl--;
-  after_curl(u);
-}
-
-static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-  (void)easy;
-  lln_upstream *u = userp;
-  sock_ctx *s = socketp;
-  if (what == CURL_POLL_REMOVE) {
-    if (s) {
-      sock_close(s);
-      curl_multi_assign(u->multi, fd, NULL);
-    }
-    return 0;
-  }
-  if (u->closing)
-    return 0;
-  if (!s) {
-    s = calloc(1, sizeof *s);
-    if (!s)
-      return -1;
-    if (uv_poll_init_socket(u->loop, &s->poll, fd) != 0) {
-      free(s);
-      return -1;
-    }
-    s->fd = fd;
-    s->u = u;
-    s->poll.data = s;
-    s->next = u->socks;
-    if (u->socks)
-      u->socks->prev = s;
-    u->socks = s;
-    u->open_handles++;
-    curl_multi_assign(u->multi, fd, s);
-  }
-  int events = 0;
-  if (what & CURL_POLL_IN)
-    events |= UV_READABLE;
-  if (what & CURL_POLL_OUT)
-    events |= UV_WRITABLE;
-  uv_poll_start(&s->poll, events, on_poll);
-  return 0;
+  lln__up_after_curl(u);
 }
 
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
@@ -375,7 +262,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 
 /* ---- per-transfer callbacks ---- */
 
-static size_t header_cb(char *data, size_t size, size_t n, void *ud) {
+size_t lln__up_header_cb(char *data, size_t size, size_t n, void *ud) {
   lln_upstream_call *c = ud;
   size_t len = size * n;
   if (c->cancelled)
@@ -406,7 +293,7 @@ static void on_first_byte_timeout(uv_timer_t *t) {
   call_finish(c, CURLE_OPERATION_TIMEDOUT);
 }
 
-static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
+size_t lln__up_write_cb(char *data, size_t size, size_t n, void *ud) {
   lln_upstream_call *c = ud;
   size_t len = size * n;
   if (c->cancelled)
@@ -448,35 +335,40 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
 
 int lln_upstream_init(lln_upstream **out, uv_loop_t *loop) {
   *out = NULL;
-  uv_once(&global_once, global_init);
-  if (global_rc != CURLE_OK)
-    return UV_EIO;
   lln_upstream *u = calloc(1, sizeof *u);
   if (!u)
     return UV_ENOMEM;
   u->loop = loop;
+  uv_timer_init(loop, &u->timer);
+  u->timer.data = u;
+  u->open_handles = 1;
+  *out = u;
+  return 0;
+}
+
+/* libcurl and this loop's multi handle start with the loop's first call. */
+static int curl_ready(lln_upstream *u) {
+  if (u->multi)
+    return 1;
+  uv_once(&global_once, global_init);
+  if (global_rc != CURLE_OK)
+    return 0;
   u->multi = curl_multi_init();
-  if (!u->multi) {
-    free(u);
-    return UV_ENOMEM;
-  }
+  if (!u->multi)
+    return 0;
   /* TLS sessions are per easy handle unless shared; sharing them lets a new
    * connection to a known provider resume instead of a full handshake. Only
    * this loop's thread touches the share, so it needs no lock callbacks. */
   u->share = curl_share_init();
   if (u->share)
     curl_share_setopt(u->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, lln__up_socket_cb);
   curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
   curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
   curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
   curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, LLN_UP_MAX_CONNECTS);
   curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-  uv_timer_init(loop, &u->timer);
-  u->timer.data = u;
-  u->open_handles = 1;
-  *out = u;
-  return 0;
+  return 1;
 }
 
 void lln_upstream_close(lln_upstream *u) {
@@ -486,110 +378,24 @@ void lln_upstream_close(lln_upstream *u) {
   while (u->calls)
     call_destroy(u->calls);
   while (u->n_spare)
-    curl_easy_cleanup(u->spare[--u->n_spare]);
-  curl_multi_cleanup(u->multi); /* closes cached connections, reporting them as removed */
+    curl_easy_cleanup(u->spare[--u->n_spare].easy);
+  if (u->multi)                   /* NULL when this loop never made a call */
+    curl_multi_cleanup(u->multi); /* closes cached connections, reporting them as removed */
   u->multi = NULL;
   if (u->share)
     curl_share_cleanup(u->share);
   u->share = NULL;
+  lln__up_urls_free(u);
   while (u->socks)
-    sock_close(u->socks);
+    lln__up_sock_close(u->socks);
+  free(u->by_fd);
+  u->by_fd = NULL;
+  u->by_fd_cap = 0;
   uv_close((uv_handle_t *)&u->timer, on_timer_closed);
 }
 
-static int has_header(const char *const *headers, const char *name) {
-  size_t n = strlen(name);
-  for (; headers && *headers; headers++)
-    if (strncasecmp(*headers, name, n) == 0 && (*headers)[n] == ':')
-      return 1;
-  return 0;
-}
-
-/* On failure the list built so far stays in c->headers, so call_free frees it. */
-static int add_header(lln_upstream_call *c, const char *line) {
-  struct curl_slist *h = curl_slist_append(c->headers, line);
-  if (!h)
-    return -1;
-  c->headers = h;
-  return 0;
-}
-
-static int call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
-  CURL *e = c->easy;
-  const char *method = req->method ? req->method : "POST";
-  int has_body = req->body != NULL || strcasecmp(method, "POST") == 0;
-  if (has_body) {
-    c->body = malloc(req->body_len + 1);
-    if (!c->body)
-      return -1;
-    if (req->body_len)
-      memcpy(c->body, req->body, req->body_len);
-    c->body[req->body_len] = '\0';
-  }
-
-  for (const char *const *p = req->headers; p && *p; p++)
-    if (add_header(c, *p) != 0)
-      return -1;
-  if (has_body && !has_header(req->headers, "Content-Type") &&
-      add_header(c, "Content-Type: application/json") != 0)
-    return -1;
-  /* 100-continue costs a round trip (or a 1 s wait) on every large body. */
-  if (add_header(c, "Expect:") != 0)
-    return -1;
-
-  CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                                                        \
-  do {                                                                                                       \
-    if (rc == CURLE_OK)                                                                                      \
-      rc = curl_easy_setopt(e, opt, val);                                                                    \
-  } while (0)
-  SET(CURLOPT_URL, req->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-  if (strcasecmp(method, "POST") == 0) {
-    SET(CURLOPT_POST, 1L);
-  } else if (strcasecmp(method, "GET") == 0 && !has_body) {
-    SET(CURLOPT_HTTPGET, 1L);
-  } else if (strcasecmp(method, "HEAD") == 0) {
-    SET(CURLOPT_NOBODY, 1L);
-  } else {
-    SET(CURLOPT_CUSTOMREQUEST, method);
-  }
-  if (has_body) {
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    SET(CURLOPT_POSTFIELDS, c->body);
-  }
-  SET(CURLOPT_HTTPHEADER, c->headers);
-  if (req->timeout_ms > 0)
-    SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
-  if (req->first_byte_timeout_ms > 0) {
-    c->first_byte = malloc(sizeof *c->first_byte);
-    if (!c->first_byte)
-      abort();
-    uv_timer_init(c->u->loop, c->first_byte);
-    c->first_byte->data = c;
-    uv_timer_start(c->first_byte, on_first_byte_timeout, (uint64_t)req->first_byte_timeout_ms, 0);
-  }
-  if (req->connect_timeout_ms > 0)
-    SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
-  SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_ACCEPT_ENCODING, "");
-  SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  SET(CURLOPT_PRIVATE, (void *)c);
-  SET(CURLOPT_ERRORBUFFER, c->errbuf);
-  SET(CURLOPT_HEADERFUNCTION, header_cb);
-  SET(CURLOPT_HEADERDATA, (void *)c);
-  SET(CURLOPT_WRITEFUNCTION, write_cb);
-  SET(CURLOPT_WRITEDATA, (void *)c);
-  if (c->u->share)
-    SET(CURLOPT_SHARE, c->u->share);
-#undef SET
-  return rc == CURLE_OK ? 0 : -1;
-}
-
 lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_request *req) {
-  if (!u || u->closing || !req || !req->url)
+  if (!u || u->closing || !req || !req->url || !curl_ready(u))
     return NULL;
   lln_upstream_call *c = calloc(1, sizeof *c);
   if (!c)
@@ -600,15 +406,40 @@ lln_upstream_call *lln_upstream_start(lln_upstream *u, const lln_upstream_reques
   c->max_body = req->max_body ? req->max_body : LLN_UP_MAX_BODY;
   c->on_done = req->on_done;
   c->ud = req->ud;
+  c->post = !req->method || strcasecmp(req->method, "POST") == 0;
   if (u->n_spare) {
-    c->easy = u->spare[--u->n_spare];
-    curl_easy_reset(c->easy);
+    /* A plain POST after a plain POST sets every option that differs (lln__up_call_setup);
+     * anything else starts from curl's defaults. */
+    u->n_spare--;
+    c->easy = u->spare[u->n_spare].easy;
+    if (!(c->post && u->spare[u->n_spare].post)) {
+      curl_easy_reset(c->easy);
+      if (lln__up_easy_constants(u, c->easy, proxy_env_unset) != CURLE_OK) {
+        c->post = 0;
+        call_free(c);
+        return NULL;
+      }
+    }
   } else {
     c->easy = curl_easy_init();
+    if (c->easy && lln__up_easy_constants(u, c->easy, proxy_env_unset) != CURLE_OK) {
+      c->post = 0;
+      call_free(c);
+      return NULL;
+    }
   }
-  if (!c->easy || call_setup(c, req) != 0) {
+  if (!c->easy || lln__up_call_setup(c, req) != 0) {
+    c->post = 0; /* half set up: the next call on this handle resets it */
     call_free(c);
     return NULL;
+  }
+  if (req->first_byte_timeout_ms > 0) {
+    c->first_byte = malloc(sizeof *c->first_byte);
+    if (!c->first_byte)
+      abort();
+    uv_timer_init(u->loop, c->first_byte);
+    c->first_byte->data = c;
+    uv_timer_start(c->first_byte, on_first_byte_timeout, (uint64_t)req->first_byte_timeout_ms, 0);
   }
   if (u->in_curl) {
     /* curl_multi_add_handle would fail with CURLM_RECURSIVE_API_CALL here. */

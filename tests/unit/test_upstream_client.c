@@ -27,12 +27,14 @@
 /* ---- scripted server ---- */
 
 typedef enum {
-  SRV_OK,           /* 200 with a JSON body, keep-alive */
-  SRV_TOO_MANY,     /* 429 with retry-after and a body */
-  SRV_INFO_THEN_OK, /* a 100 carrying Retry-After, then a plain 200 */
-  SRV_HANG,         /* reads the request, never answers */
-  SRV_STREAM,       /* chunked SSE, one event every few ms */
-  SRV_STREAM_ERROR, /* 500 with a body, for a streaming caller */
+  SRV_OK,            /* 200 with a JSON body, keep-alive */
+  SRV_TOO_MANY,      /* 429 with retry-after and a body */
+  SRV_INFO_THEN_OK,  /* a 100 carrying Retry-After, then a plain 200 */
+  SRV_HANG,          /* reads the request, never answers */
+  SRV_STREAM,        /* chunked SSE, one event every few ms */
+  SRV_STREAM_ERROR,  /* 500 with a body, for a streaming caller */
+  SRV_OK_THEN_CLOSE, /* 200 keep-alive, then closes the idle connection */
+  SRV_OK_CONN_CLOSE, /* 200 with Connection: close */
 } srv_mode;
 
 #define OK_BODY "{\"ok\":true}"
@@ -52,6 +54,8 @@ typedef struct {
   int requests;
   char last_request[8192];
   size_t last_body_len;
+  char lines[4096]; /* every request line, each ending in \n */
+  size_t lines_len;
 } test_server;
 
 static const char *stream_event(int i, char *out, size_t cap) {
@@ -134,6 +138,13 @@ static int read_request(test_server *s, int fd) {
     size_t keep = len < sizeof s->last_request - 1 ? len : sizeof s->last_request - 1;
     memcpy(s->last_request, buf, keep);
     s->last_request[keep] = '\0';
+    size_t line = strcspn(buf, "\r");
+    if (s->lines_len + line + 2 < sizeof s->lines) {
+      memcpy(s->lines + s->lines_len, buf, line);
+      s->lines_len += line;
+      s->lines[s->lines_len++] = '\n';
+      s->lines[s->lines_len] = '\0';
+    }
     s->requests++;
   }
   free(buf);
@@ -159,6 +170,17 @@ static int respond(test_server *s, int fd) {
              "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
              strlen(OK_BODY));
     return send_str(fd, head) || send_str(fd, OK_BODY);
+  case SRV_OK_THEN_CLOSE:
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", strlen(OK_BODY));
+    if (send_str(fd, head) || send_str(fd, OK_BODY))
+      return -1;
+    return -1; /* server_main closes the connection the client pooled */
+  case SRV_OK_CONN_CLOSE:
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+             strlen(OK_BODY));
+    if (send_str(fd, head) || send_str(fd, OK_BODY))
+      return -1;
+    return -1;
   case SRV_STREAM_ERROR:
     snprintf(head, sizeof head, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: %zu\r\n\r\n",
              strlen(ERROR_BODY));
@@ -762,6 +784,168 @@ static void test_sequential_calls_reuse_connection(void **state) {
   assert_int_equal(s.accepts, 1);
 }
 
+/* Loop turns in `ms` with a 10 ms tick: a few dozen when the loop sleeps,
+ * many thousands when some handle spins. */
+static int loop_turns(fixture *f, int ms) {
+  uv_timer_t tick;
+  uv_timer_init(&f->loop, &tick);
+  uv_timer_start(&tick, noop_timer, 10, 10);
+  uv_update_time(&f->loop);
+  uint64_t deadline = uv_now(&f->loop) + (uint64_t)ms;
+  int turns = 0;
+  while (uv_now(&f->loop) < deadline) {
+    uv_run(&f->loop, UV_RUN_ONCE);
+    turns++;
+  }
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+  return turns;
+}
+
+/* The upstream closes each keep-alive connection once it answered: the
+ * pooled socket must neither spin the loop while it sits idle nor break the
+ * next call, which curl makes on a fresh connection. */
+static void test_peer_closes_pooled_connection(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f);
+  test_server s;
+  server_start(&s, SRV_OK_THEN_CLOSE);
+  char url[128];
+  server_url(&s, "/v1/chat/completions", url, sizeof url);
+  for (int i = 0; i < 4; i++) {
+    outcome o = {0};
+    lln_upstream_request req = make_request(url, &o);
+    assert_non_null(lln_upstream_start(f.up, &req));
+    run_until(&f, &o.done, 3000);
+    assert_int_equal(o.done, 1);
+    assert_int_equal(o.result, LLN_UP_OK);
+    assert_int_equal(o.status, 200);
+    assert_string_equal(o.body, OK_BODY);
+    int turns = loop_turns(&f, 100);
+    assert_true(turns < 1000); /* ~10 expected; a readable dead socket would give 10^4+ */
+  }
+  fixture_close(&f);
+  server_stop(&s);
+  assert_int_equal(s.requests, 4);
+  assert_int_equal(s.accepts, 4);
+}
+
+/* A pooled connection stays in the pool across calls with idle gaps. */
+static void test_pooled_connection_reused_after_idle(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f);
+  test_server s;
+  server_start(&s, SRV_OK);
+  char url[128];
+  server_url(&s, "/", url, sizeof url);
+  for (int i = 0; i < 3; i++) {
+    outcome o = {0};
+    lln_upstream_request req = make_request(url, &o);
+    assert_non_null(lln_upstream_start(f.up, &req));
+    run_until(&f, &o.done, 3000);
+    assert_int_equal(o.status, 200);
+    assert_true(loop_turns(&f, 50) < 1000);
+  }
+  fixture_close(&f);
+  server_stop(&s);
+  assert_int_equal(s.requests, 3);
+  assert_int_equal(s.accepts, 1);
+}
+
+/* One easy handle serves the calls in turn (a GET, then POSTs): what one
+ * call set must not leak into the next (method, body, headers, timeout). */
+static void test_handle_reuse_resets_options(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f);
+  test_server get_srv, post_srv, slow_srv;
+  server_start(&get_srv, SRV_OK);
+  server_start(&post_srv, SRV_OK);
+  server_start(&slow_srv, SRV_STREAM); /* ~90 ms to answer */
+  char url1[128], url2[128], url3[128];
+  server_url(&get_srv, "/a", url1, sizeof url1);
+  server_url(&post_srv, "/b", url2, sizeof url2);
+  server_url(&slow_srv, "/c", url3, sizeof url3);
+
+  outcome o1 = {0}, o2 = {0}, o3 = {0};
+  lln_upstream_request req = make_request(url1, &o1);
+  req.method = "GET";
+  req.body = NULL;
+  req.body_len = 0;
+  assert_non_null(lln_upstream_start(f.up, &req));
+  run_until(&f, &o1.done, 3000);
+  assert_int_equal(o1.status, 200);
+
+  const char *headers[] = {"X-One: 1", NULL};
+  req = make_request(url2, &o2);
+  req.headers = headers;
+  req.timeout_ms = 60;
+  assert_non_null(lln_upstream_start(f.up, &req));
+  run_until(&f, &o2.done, 3000);
+  assert_int_equal(o2.status, 200);
+
+  req = make_request(url3, &o3);
+  req.body = "{}";
+  req.body_len = 2;
+  req.timeout_ms = 0; /* none: the previous call's 60 ms must not apply */
+  assert_non_null(lln_upstream_start(f.up, &req));
+  run_until(&f, &o3.done, 3000);
+  assert_int_equal(o3.result, LLN_UP_OK);
+  assert_int_equal(o3.status, 200);
+
+  fixture_close(&f);
+  server_stop(&get_srv);
+  server_stop(&post_srv);
+  server_stop(&slow_srv);
+  assert_true(strncmp(get_srv.last_request, "GET /a HTTP/1.1\r\n", 17) == 0);
+  assert_null(strcasestr(get_srv.last_request, "content-length"));
+  assert_true(strncmp(post_srv.last_request, "POST /b HTTP/1.1\r\n", 18) == 0);
+  assert_non_null(strstr(post_srv.last_request, "\r\nX-One: 1\r\n"));
+  assert_non_null(strstr(post_srv.last_request, "\r\nContent-Type: application/json\r\n"));
+  assert_int_equal(post_srv.last_body_len, strlen("{\"model\":\"m\"}"));
+  assert_true(strncmp(slow_srv.last_request, "POST /c HTTP/1.1\r\n", 18) == 0);
+  assert_null(strstr(slow_srv.last_request, "X-One"));
+  assert_int_equal(slow_srv.last_body_len, 2);
+}
+
+/* More URLs in flight at once than the loop keeps parsed (8), then as many
+ * new ones on the same easy handles: each call reaches its own path. */
+#define MANY_URLS 11
+static void test_many_urls(void **state) {
+  (void)state;
+  fixture f;
+  fixture_init(&f);
+  test_server s;
+  server_start(&s, SRV_OK_CONN_CLOSE); /* one connection at a time, none pooled */
+  for (int round = 0; round < 2; round++) {
+    char urls[MANY_URLS][128];
+    outcome o[MANY_URLS];
+    memset(o, 0, sizeof o);
+    for (int i = 0; i < MANY_URLS; i++) {
+      char path[32];
+      snprintf(path, sizeof path, "/r%d/p%d", round, i);
+      server_url(&s, path, urls[i], sizeof urls[i]);
+      lln_upstream_request req = make_request(urls[i], &o[i]);
+      assert_non_null(lln_upstream_start(f.up, &req));
+    }
+    for (int i = 0; i < MANY_URLS; i++) {
+      run_until(&f, &o[i].done, 5000);
+      assert_int_equal(o[i].status, 200);
+    }
+  }
+  fixture_close(&f);
+  server_stop(&s);
+  assert_int_equal(s.requests, 2 * MANY_URLS);
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < MANY_URLS; i++) {
+      char line[64];
+      snprintf(line, sizeof line, "POST /r%d/p%d HTTP/1.1\n", round, i);
+      assert_non_null(strstr(s.lines, line));
+    }
+}
+
 static void test_cancel_other_from_on_done(void **state) {
   (void)state;
   fixture f;
@@ -852,6 +1036,10 @@ int main(void) {
       cmocka_unit_test(test_start_from_on_data),
       cmocka_unit_test(test_sequential_calls_reuse_connection),
       cmocka_unit_test(test_cancel_other_from_on_done),
+      cmocka_unit_test(test_peer_closes_pooled_connection),
+      cmocka_unit_test(test_handle_reuse_resets_options),
+      cmocka_unit_test(test_many_urls),
+      cmocka_unit_test(test_pooled_connection_reused_after_idle),
       cmocka_unit_test(test_close_with_call_in_flight),
       cmocka_unit_test(test_bad_arguments),
   };
