@@ -115,6 +115,9 @@ void lln__up_sock_close(sock_ctx *s);
 /* The options every call on a handle shares; `no_proxy_env`: none of
  * libcurl's proxy variables is set. */
 CURLcode lln__up_easy_constants(lln_upstream *u, CURL *e, int no_proxy_env);
+/* The Accept-Encoding line a call sends (the encodings this libcurl
+ * decodes), or NULL when it decodes none; set by the first call. */
+const char *lln__up_accept_encoding(void);
 /* The options of this call: 0, or -1 when curl or malloc refused. */
 int lln__up_call_setup(lln_upstream_call *c, const lln_upstream_request *req);
 void lln__up_urls_free(lln_upstream *u);

@@ -26,11 +26,14 @@ static int build_headers(lln_upstream_call *c, const lln_upstream_request *req, 
   size_t n = 0, bytes = 0;
   for (const char *const *p = req->headers; p && *p; p++, n++)
     bytes += strlen(*p) + 1;
-  const char *extra[2];
+  const char *extra[3];
   size_t n_extra = 0;
   if (content_type)
     extra[n_extra++] = CONTENT_TYPE_JSON;
   extra[n_extra++] = NO_EXPECT;
+  const char *ae = lln__up_accept_encoding();
+  if (ae && !has_header(req->headers, "Accept-Encoding"))
+    extra[n_extra++] = ae;
   for (size_t i = 0; i < n_extra; i++)
     bytes += strlen(extra[i]) + 1;
   size_t nodes = n + n_extra;
