@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import OpenAI from 'openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
@@ -614,6 +615,12 @@ describe('pins in Redis', () => {
       const messages = [{ role: 'user', content: 'How do I reverse a linked list in Python? (redis)' }];
       const first = await chat(a.url, { messages });
       assert.equal(routerHop(first.json).decided, 'router');
+      // Nobody waits for a pin's write (route_flow.c remember()): on a process
+      // whose Redis connection is still coming up it can land after the client
+      // has a's answer. Shared means: once a wrote them, b reads them.
+      const stored = (pattern) =>
+        spawnSync('redis-cli', ['-p', String(redis.port), '--scan', '--pattern', pattern]).stdout.toString().trim() !== '';
+      await waitFor(() => stored('llmnet:pin:*') && stored('llmnet:route:*'), { what: "a's pin and decision in Redis" });
       messages.push({ role: 'assistant', content: 'like this' }, { role: 'user', content: 'Now a poem about it' });
       const second = await chat(b.url, { messages });
       assert.equal(second.status, 200, second.text);
