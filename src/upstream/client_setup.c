@@ -53,15 +53,17 @@ static int build_headers(lln_upstream_call *c, const lln_upstream_request *req, 
   return 0;
 }
 
-/* What every call on a handle sets alike: set once when the handle is
- * created (or after curl_easy_reset), not per call. */
-CURLcode lln__up_easy_constants(lln_upstream *u, CURL *e, int no_proxy_env) {
-  CURLcode rc = CURLE_OK;
+/* Sets an option on the handle `e` while every earlier one succeeded (`rc`). */
 #define SET(opt, val)                                                                                        \
   do {                                                                                                       \
     if (rc == CURLE_OK)                                                                                      \
       rc = curl_easy_setopt(e, opt, val);                                                                    \
   } while (0)
+
+/* What every call on a handle sets alike: set once when the handle is
+ * created (or after curl_easy_reset), not per call. */
+CURLcode lln__up_easy_constants(lln_upstream *u, CURL *e, int no_proxy_env) {
+  CURLcode rc = CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
@@ -80,7 +82,6 @@ CURLcode lln__up_easy_constants(lln_upstream *u, CURL *e, int no_proxy_env) {
     SET(CURLOPT_PROXY, "");
     SET(CURLOPT_NOPROXY, "");
   }
-#undef SET
   return rc;
 }
 
@@ -145,11 +146,6 @@ int lln__up_call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
     return -1;
 
   CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                                                        \
-  do {                                                                                                       \
-    if (rc == CURLE_OK)                                                                                      \
-      rc = curl_easy_setopt(e, opt, val);                                                                    \
-  } while (0)
   c->url = url_take(c->u, req->url);
   if (c->url) {
     SET(CURLOPT_CURLU, c->url->h);
@@ -178,6 +174,5 @@ int lln__up_call_setup(lln_upstream_call *c, const lln_upstream_request *req) {
   SET(CURLOPT_ERRORBUFFER, c->errbuf);
   SET(CURLOPT_HEADERDATA, (void *)c);
   SET(CURLOPT_WRITEDATA, (void *)c);
-#undef SET
   return rc == CURLE_OK ? 0 : -1;
 }

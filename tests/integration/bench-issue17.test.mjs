@@ -6,25 +6,16 @@
 // the reason when strace, valgrind or the BASE build was unavailable.
 // Counts and table contents only: no timing is asserted.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { BIN, ROOT, tempDir } from './lib.mjs';
+import { BIN, ROOT, runCommand, tempDir } from './lib.mjs';
 
 const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
-function run(cmd, args, opts = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: ROOT, ...opts });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runCommand;
 const lines = (text) => new Map(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
 
 test('bench/syscalls.sh: every proxied request is counted, its reads and writes among the calls', async () => {

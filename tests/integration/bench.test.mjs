@@ -6,25 +6,15 @@
 // routing off), and the early-decision scenario routes both replies. Counts
 // only: no timing is asserted.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { BIN, ROOT, start, stopAll, tempDir } from './lib.mjs';
+import { BIN, ROOT, runCommand, start, stopAll, tempDir } from './lib.mjs';
 
 const ROUTING_MJS = path.join(ROOT, 'bench/routing.mjs');
 const RULES = path.join(ROOT, 'bench/mock-routing-rules.json');
 
-function run(cmd, args, opts = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: ROOT, ...opts });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runCommand;
 
 async function routingMjs(...args) {
   const r = await run(process.execPath, [ROUTING_MJS, ...args]);

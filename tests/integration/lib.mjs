@@ -118,6 +118,19 @@ export function runCli(args, { env = {}, unset = [] } = {}) {
   });
 }
 
+// Runs `cmd` from the repository root to its end; resolves with its exit
+// code and everything it wrote (a script's whole run, for the bench tests).
+export function runCommand(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, ...opts });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 export function tempDir() {
   return mkdtempSync(path.join(tmpdir(), 'llmnet-test-'));
 }
