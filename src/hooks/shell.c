@@ -252,18 +252,6 @@ static char **build_argv(const lln_fn_request *req) {
   return argv;
 }
 
-static int env_overridden(const char *entry, char *const *fn_env) {
-  const char *eq = strchr(entry, '=');
-  size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
-  for (char *const *p = fn_env; *p; p++) {
-    const char *feq = strchr(*p, '=');
-    size_t flen = feq ? (size_t)(feq - *p) : strlen(*p);
-    if (flen == len && memcmp(entry, *p, len) == 0)
-      return 1;
-  }
-  return 0;
-}
-
 /* llmnet's environment with the function's entries added, theirs winning;
  * NULL when the function adds nothing (the child then inherits environ). */
 static char **build_env(const lln_fn_request *req) {
@@ -271,14 +259,9 @@ static char **build_env(const lln_fn_request *req) {
   size_t m = strv_len(fn_env);
   if (!m)
     return NULL;
-  size_t n = strv_len(environ);
-  char **env = calloc(n + m + 1, sizeof *env);
-  if (!env)
+  char **own = calloc(m + 1, sizeof *own);
+  if (!own)
     abort();
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!env_overridden(environ[i], fn_env))
-      env[k++] = strdup(environ[i]);
   for (size_t i = 0; i < m; i++) {
     /* only the value is a template: a variable must not pick the name */
     const char *eq = strchr(fn_env[i], '=');
@@ -293,11 +276,12 @@ static char **build_env(const lln_fn_request *req) {
       lln_buf_puts(&b, fn_env[i]);
       lln_buf_putc(&b, '=');
     }
-    env[k++] = lln_buf_steal(&b);
-  }
-  for (size_t i = 0; i < k; i++)
-    if (!env[i])
+    own[i] = lln_buf_steal(&b);
+    if (!own[i])
       abort();
+  }
+  char **env = lln_strv_env_with(own, m);
+  free(own);
   return env;
 }
 

@@ -25,8 +25,6 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-extern char **environ;
-
 static int wake_fds[2] = {-1, -1};
 
 uint64_t lln__runner_now_ms(void) { return uv_hrtime() / 1000000u; }
@@ -171,28 +169,18 @@ static void remove_container(const lln__runner *r) {
   run_quietly(argv);
 }
 
-/* envp: the runner's own "env" first (so it wins), then llmnet's. */
+/* envp: llmnet's environment with the runner's own "env" winning. */
 static char **build_env(const lln__runner *r, int port) {
-  size_t n_own = 0, n_env = 0;
-  while (r->spec.env[n_own])
-    n_own++;
-  while (environ[n_env])
-    n_env++;
-  char **envp = calloc(n_own + n_env + 1, sizeof *envp);
-  if (!envp)
+  size_t n = 0;
+  while (r->spec.env[n])
+    n++;
+  char **own = calloc(n + 1, sizeof *own);
+  if (!own)
     abort();
-  size_t k = 0;
-  for (size_t i = 0; i < n_own; i++)
-    envp[k++] = lln_runner_expand(r->spec.env[i], port, r->spec.model);
-  for (size_t i = 0; i < n_env; i++) {
-    const char *eq = strchr(environ[i], '=');
-    size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
-    int own = 0;
-    for (size_t j = 0; j < n_own && !own; j++)
-      own = strncmp(envp[j], environ[i], nl) == 0 && envp[j][nl] == '=';
-    if (!own)
-      envp[k++] = strdup(environ[i]);
-  }
+  for (size_t i = 0; i < n; i++)
+    own[i] = lln_runner_expand(r->spec.env[i], port, r->spec.model);
+  char **envp = lln_strv_env_with(own, n);
+  free(own);
   return envp;
 }
 
