@@ -89,15 +89,6 @@ typedef struct cli {
   const char *log_format; /* --log-format; else server.log-format */
 } cli;
 
-static int parse_port(const char *s, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end || v < 0 || v > 65535)
-    return -1;
-  *out = (int)v;
-  return 0;
-}
-
 /* Parses options shared by run and validate; returns 0, or 2 on bad usage. */
 static int parse_options(int argc, char **argv, cli *c, int allow_run_options) {
   static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
@@ -125,7 +116,7 @@ static int parse_options(int argc, char **argv, cli *c, int allow_run_options) {
     }
     switch (ch) {
     case 'p':
-      if (parse_port(optarg, &c->port) != 0) {
+      if (lln_listen_parse_port(optarg, &c->port) != 0) {
         fprintf(stderr, "llmnet: --port needs a number from 0 to 65535, not \"%s\"\n", optarg);
         return 2;
       }

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decimal digits only, 0 to 65535 (0: any free port). */
-static int parse_port(const char *s, int *out) {
+int lln_listen_parse_port(const char *s, int *out) {
   size_t n = strlen(s);
   if (n == 0 || n > 5 || strspn(s, "0123456789") != n)
     return -1;
@@ -38,7 +37,7 @@ int lln_listen_choose(const lln_config *cfg, const char *cli_addr, int cli_port,
     out->port = cli_port;
     out->port_from = "--port";
   } else if (env_port && *env_port) {
-    if (parse_port(env_port, &out->port) != 0) {
+    if (lln_listen_parse_port(env_port, &out->port) != 0) {
       /* a port is no secret: shown, cut */
       snprintf(err, err_size,
                LLN_ENV_PORT " is \"%.40s\"; it must be a port number from 0 to 65535 (0: any free "

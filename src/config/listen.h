@@ -22,6 +22,10 @@ typedef struct lln_listen {
   const char *port_from; /* "--port", "LLMNET_PORT", "bind-port" or "default" */
 } lln_listen;
 
+/* A port as --port and LLMNET_PORT give it: decimal digits only, 0 to
+ * 65535 (0: any free port). 0, or -1 when `s` is not one. */
+int lln_listen_parse_port(const char *s, int *out);
+
 /* Chooses the address and port. cli_addr NULL and cli_port < 0 mean not
  * given; env_addr and env_port are the variables' values (NULL or empty:
  * not set). Returns 0, or -1 with `err` naming the variable when
