@@ -13,9 +13,6 @@
 /* A budget's name goes into store keys and metric labels. */
 #define BUDGET_NAME_MAX 64
 #define BUDGETS_MAX 256
-/* The defaults of a models entry's "rate-limit" queue and max-wait. */
-#define BUDGET_DEFAULT_QUEUE 100
-#define BUDGET_DEFAULT_MAX_WAIT_MS 30000L
 #define BUDGET_RPM_MAX 1e6
 #define BUDGET_RPD_MAX 1e9
 #define BUDGET_USD_MAX 1e6
@@ -109,8 +106,8 @@ static void load_sync(lln_loader *L, lln_budget *b, const cJSON *sync, const cha
 
 static void load_budget(lln_loader *L, lln_budget *b, const cJSON *j, const char *path) {
   static const char *const known[] = {"rpm", "rpd", "usd-per-day", "queue", "max-wait", "sync", NULL};
-  b->queue = BUDGET_DEFAULT_QUEUE;
-  b->max_wait_ms = BUDGET_DEFAULT_MAX_WAIT_MS;
+  b->queue = LLN_RATE_LIMIT_DEFAULT_QUEUE;
+  b->max_wait_ms = LLN_RATE_LIMIT_DEFAULT_MAX_WAIT_MS;
   if (!cJSON_IsObject(j)) {
     lln_loader_report(
         L, LLN_DIAG_ERROR, path,

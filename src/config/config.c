@@ -240,8 +240,8 @@ static void model_defaults(lln_model *model, const char *key) {
   model->retries = 2;
   model->breaker_failures = 5;
   model->breaker_cooldown_ms = 30000;
-  model->rl_queue = 100;
-  model->rl_max_wait_ms = 30000;
+  model->rl_queue = LLN_RATE_LIMIT_DEFAULT_QUEUE;
+  model->rl_max_wait_ms = LLN_RATE_LIMIT_DEFAULT_MAX_WAIT_MS;
 }
 
 /* "type" and "interface": external OpenAI-compatible APIs, or a local

@@ -39,6 +39,11 @@ typedef struct lln_runner_spec {
   char *fingerprint; /* all of the above: a reload restarts the runner when it changes */
 } lln_runner_spec;
 
+/* What a models entry's "rate-limit" and a budget wait with unless they
+ * say otherwise: requests queued, and the longest wait. */
+#define LLN_RATE_LIMIT_DEFAULT_QUEUE 100
+#define LLN_RATE_LIMIT_DEFAULT_MAX_WAIT_MS 30000L
+
 typedef struct lln_model {
   char *key;
   char *type;
