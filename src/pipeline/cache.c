@@ -193,15 +193,20 @@ void lln__cache_put(lln_run *r, cJSON *completion) {
     lln_metric_set(&LLN_M_CACHE_BYTES, NO_LABELS, (double)lln_store_memory_bytes(store));
 }
 
-void lln__cache_keep(lln_run *r, const cJSON *resp) {
+/* Whether this run's answer goes into the cache; `what` names it in the
+ * debug line that says why not. */
+static int keepable(const lln_run *r, const char *what) {
   if (!r->cache)
-    return;
+    return 0;
   const char *why = why_not_kept(r);
-  if (why) {
-    if (*why)
-      LLN_DEBUG("request %s: the answer is not cached: %s", r->request_id, why);
+  if (why && *why)
+    LLN_DEBUG("request %s: %s is not cached: %s", r->request_id, what, why);
+  return !why;
+}
+
+void lln__cache_keep(lln_run *r, const cJSON *resp) {
+  if (!keepable(r, "the answer"))
     return;
-  }
   cJSON *copy = cJSON_Duplicate(resp, 1);
   if (r->have_usage)
     lln__run_usage_totals(r, copy); /* the totals over every hop, as the client gets them */
@@ -209,14 +214,8 @@ void lln__cache_keep(lln_run *r, const cJSON *resp) {
 }
 
 void lln__cache_keep_stream(lln_run *r) {
-  if (!r->cache)
+  if (!keepable(r, "the streamed answer"))
     return;
-  const char *why = why_not_kept(r);
-  if (why) {
-    if (*why)
-      LLN_DEBUG("request %s: the streamed answer is not cached: %s", r->request_id, why);
-    return;
-  }
   cJSON *completion = lln__cache_stream_completion(r);
   if (completion)
     lln__cache_put(r, completion);
